@@ -1,0 +1,203 @@
+"""Answers people can trust: a summary computed from the rows, the interpreted query in one line, a table.
+
+Every number in a summary is taken from the rows; an LLM's prose is used only if each of its numbers
+appears in them (`prose_is_grounded`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from agent.spec import QuerySpec
+from tools.query import MetricsQuery
+from tools.results import Row
+
+MEASURE_WORDS = {
+    "latency": "latency", "ttft": "time to first token", "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens", "total_tokens": "total tokens", "cost": "cost",
+    "requests": "requests", "errors": "errors", "error_rate": "error rate", "users": "active users",
+    "threats": "threats", "score": "score",
+}
+GROUP_WORDS = {"user": "user", "country": "country", "score_key": "score key"}
+
+
+@dataclass
+class Answer:
+    """What every surface renders: status, message, the query that ran, and its rows."""
+
+    status: str
+    message: str
+    query: MetricsQuery | None = None
+    spec: QuerySpec | None = None
+    rows: list[Row] = field(default_factory=list)
+    interpretation: str = ""
+    planner: str = ""
+    tz: str = "UTC"
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` answer shape of questions.md (plus the interpretation line)."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "message": self.message,
+            "request": self.query.to_json() if self.query else None,
+            "data": [r.to_json() for r in self.rows],
+        }
+        scores = self.query.scores_request() if self.query else None
+        if scores is not None:
+            out["helicone_request"] = {"endpoint": "POST /v1/dashboard/scores/query", "body": scores.to_json()}
+        if self.interpretation:
+            out["interpretation"] = self.interpretation
+        return out
+
+
+def unit_of(query: MetricsQuery) -> str:
+    """The unit a value is shown in."""
+    m, agg = query.measure, query.agg
+    if m in ("latency", "ttft") and agg != "count":
+        return "ms"
+    if m == "cost" and agg != "count":
+        return "USD"
+    if m == "error_rate":
+        return "%"
+    return ""
+
+
+def fmt(value: float | None, query: MetricsQuery) -> str:
+    """A value for people: `$12.34`, `1,234 ms`, `3.2%`, `0.83`."""
+    if value is None:
+        return "–"
+    unit = unit_of(query)
+    if unit == "USD":
+        return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    if unit == "%":
+        return f"{value:.2f}%"
+    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    return f"{text} {unit}".strip()
+
+
+def _local(moment: datetime, query: MetricsQuery) -> datetime:
+    return moment - timedelta(minutes=query.timeZoneDifference)
+
+
+def bucket_text(moment: datetime, query: MetricsQuery) -> str:
+    """A bucket start in the asker's local time, at the bucket's resolution."""
+    local = _local(moment, query)
+    inc = query.dbIncrement
+    if inc in ("hour", "min"):
+        return local.strftime("%b %d %H:%M")
+    if inc == "month":
+        return local.strftime("%b %Y")
+    if inc == "year":
+        return local.strftime("%Y")
+    return local.strftime("%b %d")
+
+
+def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
+    """One readable line: 'p90 latency · model = gpt-4 · Nov 17 00:00 → Nov 24 07:00 America/New_York · daily'."""
+    agg = query.agg
+    words = MEASURE_WORDS[query.measure]
+    if query.measure == "score" and query.scoreKey:
+        words = f"{query.scoreKey} score"
+    head = f"{'median' if agg == 'p50' else agg} {words}" if agg else words
+    parts = [head]
+    if spec is not None:
+        parts += [c.describe() for c in spec.conditions]
+    start = datetime.fromisoformat(query.timeFilter.start.replace("Z", "+00:00")).replace(tzinfo=None)
+    end = datetime.fromisoformat(query.timeFilter.end.replace("Z", "+00:00")).replace(tzinfo=None)
+    parts.append(f"{_local(start, query):%b %d %H:%M} → {_local(end, query):%b %d %H:%M} {tz}")
+    if query.group:
+        group = query.group.split(":", 1)[1] if query.group.startswith("property:") else GROUP_WORDS.get(query.group, query.group)
+        parts.append(f"top {query.top} by {group}" if query.top else f"by {group}")
+    if query.dbIncrement:
+        parts.append({"min": "per minute", "hour": "hourly", "day": "daily", "week": "weekly",
+                      "month": "monthly", "year": "yearly"}[query.dbIncrement])
+    return " · ".join(parts)
+
+
+def summarize(query: MetricsQuery, rows: list[Row]) -> str:
+    """A short summary computed only from the rows."""
+    values = [r for r in rows if r.value is not None]
+    if not values:
+        return "No matching requests in that time range."
+    words = MEASURE_WORDS[query.measure] if not query.scoreKey else f"{query.scoreKey} score"
+    groups = sorted({r.group for r in values}, key=lambda g: (g is None, g or ""))
+    if query.dbIncrement is None:
+        if len(values) == 1 and values[0].group is None:
+            return f"{interpret_head(query, words)}: {fmt(values[0].value, query)}."
+        ranked = sorted(values, key=lambda r: -r.value)
+        top, low = ranked[0], ranked[-1]
+        text = f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} ({fmt(top.value, query)})"
+        if len(ranked) > 1:
+            text += f", lowest {low.group} ({fmt(low.value, query)})"
+        return text + "."
+    if len(groups) == 1:
+        series = sorted(values, key=lambda r: r.bucket)
+        return _series_summary(query, words, series)
+    parts = []
+    for g in groups[:6]:
+        series = sorted((r for r in values if r.group == g), key=lambda r: r.bucket)
+        last = series[-1]
+        parts.append(f"{g}: {fmt(min(r.value for r in series), query)}–{fmt(max(r.value for r in series), query)} (latest {fmt(last.value, query)})")
+    more = f" (+{len(groups) - 6} more)" if len(groups) > 6 else ""
+    return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
+
+
+def interpret_head(query: MetricsQuery, words: str) -> str:
+    agg = query.agg
+    if agg == "p50":
+        return f"Median {words}"
+    return f"{agg.capitalize()} {words}" if agg else words.capitalize()
+
+
+def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:
+    hi = max(series, key=lambda r: r.value)
+    lo = min(series, key=lambda r: r.value)
+    first, last = series[0], series[-1]
+    text = (
+        f"{interpret_head(query, words)} ranged {fmt(lo.value, query)}–{fmt(hi.value, query)} over {len(series)} buckets; "
+        f"peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, low {fmt(lo.value, query)} at {bucket_text(lo.bucket, query)}."
+    )
+    if first.value:
+        change = 100.0 * (last.value - first.value) / abs(first.value)
+        text += f" Latest {fmt(last.value, query)} ({change:+.0f}% vs the first bucket)."
+    spikes = spike_buckets(series)
+    if spikes:
+        text += " Spike: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes[:3]) + "."
+    return text
+
+
+def spike_buckets(series: list[Row]) -> list[Row]:
+    """Buckets above 1.5x the series median (only for series of at least 4 buckets)."""
+    if len(series) < 4:
+        return []
+    ordered = sorted(r.value for r in series)
+    median = ordered[len(ordered) // 2]
+    if median <= 0:
+        return []
+    return [r for r in series if r.value > 1.5 * median]
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+
+
+def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
+    """True when every number in `text` appears among the rows' values (as printed) or their buckets."""
+    allowed: set[str] = set()
+    for r in rows:
+        if r.value is not None:
+            for form in (fmt(r.value, query), f"{r.value}", f"{r.value:.0f}", f"{r.value:.1f}", f"{r.value:.2f}"):
+                allowed.update(n.replace(",", "") for n in _NUMBER.findall(form))
+        if r.bucket is not None:
+            allowed.update(_NUMBER.findall(bucket_text(r.bucket, query)))
+        if r.group:
+            allowed.update(_NUMBER.findall(r.group))
+    allowed.update(str(i) for i in range(0, 32))  # dates, counts of buckets
+    return all(n.replace(",", "").rstrip(".") in allowed for n in _NUMBER.findall(text))
+
+
+def utcnow() -> datetime:
+    """The current time (UTC)."""
+    return datetime.now(timezone.utc)

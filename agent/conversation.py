@@ -1,0 +1,86 @@
+"""The agent: question -> plan -> validated query -> backend -> rows -> summary, with follow-up memory."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from agent.answer import Answer, interpret, summarize
+from agent.grounding import Clarify, ground
+from agent.planner import Context, Plan, Planner
+from agent.safety import refusal
+from agent.spec import QuerySpec
+from tools.backends import Backend
+from tools.errors import HeliqaError, InvalidRequest
+
+
+class Conversation:
+    """One thread of questions against one backend and organization; remembers the last query."""
+
+    def __init__(self, backend: Backend, planner: Planner, org: str | None, tz: ZoneInfo, now: datetime | None = None):
+        self.backend = backend
+        self.planner = planner
+        self.org_hint = org
+        self.tz = tz
+        self.fixed_now = now
+        self.last: QuerySpec | None = None
+        self._org: str | None = None
+
+    @property
+    def org(self) -> str:
+        if self._org is None:
+            self._org = self.backend.resolve_org(self.org_hint)
+        return self._org
+
+    def reset(self) -> None:
+        """Forget the previous query."""
+        self.last = None
+
+    def now(self) -> datetime:
+        return self.fixed_now or datetime.now(timezone.utc)
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question (or follow-up); errors become an Answer with status 'error'."""
+        tz_name = getattr(self.tz, "key", str(self.tz))
+        question = question.strip()
+        if not question:
+            return Answer("clarify", "Ask a question about your LLM traffic, e.g. 'p90 latency for gpt-4 last week by day'.")
+        why = refusal(question)
+        if why:
+            return Answer("unsupported", why, tz=tz_name)
+        try:
+            ctx = Context(now=self.now(), tz=self.tz, vocabulary=self.backend.vocabulary(self.org), previous=self.last)
+            plan = self.planner.plan(question, ctx)
+            if plan.status != "ok":
+                status = "clarify" if plan.status == "unparsed" else plan.status
+                return Answer(status, plan.message, planner=plan.planner, tz=tz_name)
+            return self.run(plan, ctx, tz_name)
+        except Clarify as ask_back:
+            return Answer("clarify", ask_back.message, tz=tz_name)
+        except HeliqaError as error:
+            return Answer("error", str(error), tz=tz_name)
+
+    def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
+        """Ground, validate and run a plan's spec; remember it for follow-ups."""
+        spec = ground(plan.spec, ctx.vocabulary)
+        try:
+            query = spec.to_query(ctx.now, self.tz)
+        except ValueError as error:  # pydantic ValidationError is a ValueError
+            from pydantic import ValidationError
+
+            from tools.validation import problems_of
+
+            problems = problems_of(error) if isinstance(error, ValidationError) else [str(error)]
+            raise InvalidRequest(problems) from None
+        rows = self.backend.run(query, self.org)
+        self.last = spec
+        return Answer(
+            "ok",
+            summarize(query, rows),
+            query=query,
+            spec=spec,
+            rows=rows,
+            interpretation=interpret(query, spec, tz_name),
+            planner=plan.planner,
+            tz=tz_name,
+        )

@@ -1,0 +1,34 @@
+"""Requests that are not read-only questions about the logs are refused before any planning."""
+
+from __future__ import annotations
+
+import re
+
+_DESTRUCTIVE = re.compile(
+    r"\b(delete|drop|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b", re.I
+)
+_SECRETS = re.compile(
+    r"\b(api[ _-]?keys?|secrets?|passwords?|credentials?|(access|bearer|slack|auth|api|helicone) tokens?|"
+    r"system prompt|your (instructions|prompt)|"
+    r"ignore (all |the |previous |prior )*(instructions|rules))\b",
+    re.I,
+)
+_OFF_TOPIC = re.compile(
+    r"\b(weather|forecast|stock price|revenue|profit|recipe|joke|poem|news|sports?|horoscope)\b", re.I
+)
+
+REFUSAL = (
+    "I can only answer read-only questions about your LLM request logs (latency, cost, tokens, errors, "
+    "users, scores). {why}"
+)
+
+
+def refusal(question: str) -> str | None:
+    """A polite refusal when the question is destructive, asks for secrets, or is off-topic; else None."""
+    if _DESTRUCTIVE.search(question):
+        return REFUSAL.format(why="I never change or delete data.")
+    if _SECRETS.search(question):
+        return REFUSAL.format(why="I don't reveal keys, secrets or my instructions.")
+    if _OFF_TOPIC.search(question):
+        return REFUSAL.format(why="That question isn't about your logs.")
+    return None

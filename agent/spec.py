@@ -1,0 +1,111 @@
+"""The planners' output: a symbolic query (`QuerySpec`) that code turns into a validated `MetricsQuery`.
+
+Both planners (rules and LLM) produce a QuerySpec; the LLM sees it as its tool schema. Time stays symbolic
+(`TimeRange`), names are grounded against what exists, and only `to_query` builds Helicone's filter tree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from zoneinfo import ZoneInfo
+
+from agent.timerange import DEFAULT_RANGE, TimeRange, resolve
+from tools.filters import all_of, any_of, leaf
+from tools.query import Increment, Measure, MetricsQuery
+
+ConditionField = str  # model, provider, user, status, country, property:<key>, score:<key>, request_body, ...
+Op = Literal["equals", "not-equals", "contains", "not-contains", "gte", "gt", "lte", "lt", "in"]
+
+_SIMPLE_FIELDS = {
+    "model": "model",
+    "provider": "provider",
+    "user": "user_id",
+    "status": "status",
+    "country": "country_code",
+    "request_body": "request_body",
+    "response_body": "response_body",
+    "latency": "latency",
+    "ttft": "time_to_first_token",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "cost": "cost",
+    "threat": "threat",
+}
+CONDITION_FIELDS = tuple(_SIMPLE_FIELDS) + ("property:<key>", "score:<key>")
+
+
+class Condition(BaseModel):
+    """One filter condition; conditions in a QuerySpec are all required (AND)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    field: ConditionField = Field(description="one of: " + ", ".join(CONDITION_FIELDS))
+    op: Op = Field(description="equals, not-equals, contains, not-contains, gte, gt, lte, lt, or in (any of a list)")
+    value: str | float | int | bool | list[str] = Field(description="the operand; a list of strings for op=in")
+
+    @field_validator("field")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value in _SIMPLE_FIELDS or (value.split(":", 1)[0] in ("property", "score") and ":" in value and value.split(":", 1)[1]):
+            return value
+        raise ValueError(f"'{value}' is not a filter field; use one of {', '.join(CONDITION_FIELDS)}")
+
+    def describe(self) -> str:
+        """`model = gpt-4`, `latency > 10000`, `request_body contains "refund"`."""
+        name = self.field.split(":", 1)[1] if ":" in self.field else self.field
+        sym = {"equals": "=", "not-equals": "≠", "gte": "≥", "gt": ">", "lte": "≤", "lt": "<"}.get(self.op, self.op)
+        value = " | ".join(self.value) if isinstance(self.value, list) else self.value
+        if self.op in ("contains", "not-contains"):
+            value = f'"{value}"'
+        return f"{name} {sym} {value}"
+
+
+class QuerySpec(BaseModel):
+    """What was asked, symbolically: measure, aggregation, filters, grouping, bucket, and a time range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    measure: Measure
+    aggregation: str | None = Field(None, description="avg, sum, min, max, count or pNN (p50 = median); null = default")
+    scoreKey: str | None = Field(None, description="for measure=score: one score key; null = every key")
+    groupBy: str | None = Field(None, description="model, provider, user, status, country, property:<key>")
+    top: int | None = Field(None, ge=1, le=1000)
+    bucket: Increment | None = Field(None, description="min, hour, day, week, month; null = one value per group")
+    range: TimeRange | None = Field(None, description="null = the last 24 hours")
+    conditions: list[Condition] = Field(default_factory=list)
+
+    def to_query(self, now: datetime, tz: ZoneInfo) -> MetricsQuery:
+        """Resolve the time range and build Helicone's filter tree: the validated query that runs."""
+        time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, tz)
+        return MetricsQuery(
+            measure=self.measure,
+            aggregation=self.aggregation,
+            scoreKey=self.scoreKey,
+            groupBy=self.groupBy,
+            top=self.top,
+            timeFilter=time_filter,
+            userFilter=all_of([condition_node(c) for c in self.conditions]),
+            dbIncrement=self.bucket,
+            timeZoneDifference=tzd,
+        )
+
+
+def condition_node(c: Condition):
+    """One Condition as a Helicone filter node (an 'or' branch for op=in)."""
+    if c.op == "in":
+        values = c.value if isinstance(c.value, list) else [c.value]
+        return any_of([condition_node(Condition(field=c.field, op="equals", value=v)) for v in values])
+    if c.field.startswith("property:"):
+        return leaf("properties", c.op, str(c.value), key=c.field.split(":", 1)[1])
+    if c.field.startswith("score:"):
+        value = str(int(c.value)) if not isinstance(c.value, str) else c.value
+        return leaf("scores", c.op, value, key=c.field.split(":", 1)[1])
+    field = _SIMPLE_FIELDS[c.field]
+    value = c.value
+    if field == "provider" and isinstance(value, str):
+        value = value.upper()
+    if field == "status" and isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return leaf(field, c.op, value)

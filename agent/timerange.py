@@ -1,0 +1,137 @@
+"""Symbolic time ranges ("last 7 days", "yesterday", "on Nov 19") resolved in code, in the asker's zone.
+
+A planner (rules or LLM) only ever produces a `TimeRange`; this module turns it into Helicone's
+`timeFilter` and `timeZoneDifference` following `shared/spec/questions.md`. No model does date arithmetic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.errors import ConfigError
+from tools.query import TimeFilter
+from tools.results import iso_z
+
+Unit = Literal["minutes", "hours", "days", "weeks", "months", "years"]
+_UNIT_DAYS = {"months": 30, "years": 365}
+
+
+class TimeRange(BaseModel):
+    """A time range as words mean it; `resolve` gives the instants.
+
+    kind: last (n units back from now), today, yesterday, this_week, this_month, this_year,
+    day (one local calendar day), between (two local wall-clock times), since (a local time until now).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["last", "today", "yesterday", "this_week", "this_month", "this_year", "day", "between", "since"]
+    n: int | None = Field(None, ge=1, le=100_000, description="for kind=last: how many units")
+    unit: Unit | None = Field(None, description="for kind=last")
+    day: date | None = Field(None, description="for kind=day: the local calendar date")
+    start: datetime | None = Field(None, description="for kind=between/since: local wall-clock start (no zone)")
+    end: datetime | None = Field(None, description="for kind=between: local wall-clock end (no zone)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> TimeRange:
+        need = {"last": ("n", "unit"), "day": ("day",), "between": ("start", "end"), "since": ("start",)}
+        for name in need.get(self.kind, ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"a '{self.kind}' time range needs {name}")
+        if self.kind == "between" and self.start > self.end:
+            raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
+        return self
+
+    def describe(self) -> str:
+        """Words for the interpreted-query line."""
+        if self.kind == "last":
+            return f"last {self.n} {self.unit if self.n != 1 else self.unit[:-1]}"
+        if self.kind == "day":
+            return f"on {self.day.isoformat()}"
+        if self.kind == "between":
+            return f"{self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M}"
+        if self.kind == "since":
+            return f"since {self.start:%Y-%m-%d %H:%M}"
+        return self.kind.replace("_", " ")
+
+
+DEFAULT_RANGE = TimeRange(kind="last", n=24, unit="hours")
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """An IANA zone (None = the machine's zone, UTC when it has none)."""
+    if not name:
+        return local_zone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r}", "use an IANA name such as America/New_York or UTC") from None
+
+
+def local_zone() -> ZoneInfo:
+    """The machine's zone from TZ or /etc/localtime, else UTC."""
+    import os
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        link = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in link:
+            return ZoneInfo(link.split("zoneinfo/", 1)[1])
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    return ZoneInfo("UTC")
+
+
+def tz_difference(now: datetime, tz: ZoneInfo) -> int:
+    """Helicone's timeZoneDifference: minutes to subtract from UTC to get local time, taken at `now`."""
+    offset = now.astimezone(tz).utcoffset() or timedelta(0)
+    return -int(offset.total_seconds() // 60)
+
+
+def _local_midnight(day: date, tz: timezone) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def _wall(moment: datetime, tz: timezone) -> datetime:
+    return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def resolve(rng: TimeRange, now: datetime, tz: ZoneInfo) -> tuple[TimeFilter, int]:
+    """(timeFilter, timeZoneDifference) for a range, relative to `now` in zone `tz`."""
+    now = now.astimezone(timezone.utc)
+    # One fixed offset, taken at `now`, for the whole range (as Helicone's timeZoneDifference): no DST switch.
+    difference = tz_difference(now, tz)
+    tz = timezone(timedelta(minutes=-difference))
+    today = now.astimezone(tz).date()
+    end = now
+    if rng.kind == "last":
+        days = _UNIT_DAYS.get(rng.unit)
+        delta = timedelta(days=days * rng.n) if days else timedelta(**{rng.unit: rng.n})
+        start = now - delta
+    elif rng.kind == "today":
+        start = _local_midnight(today, tz)
+    elif rng.kind == "yesterday":
+        start, end = _local_midnight(today - timedelta(days=1), tz), _local_midnight(today, tz)
+    elif rng.kind == "this_week":
+        start = _local_midnight(today - timedelta(days=today.weekday()), tz)
+    elif rng.kind == "this_month":
+        start = _local_midnight(today.replace(day=1), tz)
+    elif rng.kind == "this_year":
+        start = _local_midnight(today.replace(month=1, day=1), tz)
+    elif rng.kind == "day":
+        start, end = _local_midnight(rng.day, tz), _local_midnight(rng.day + timedelta(days=1), tz)
+    elif rng.kind == "between":
+        start, end = _wall(rng.start, tz), _wall(rng.end, tz)
+    else:  # since
+        start = _wall(rng.start, tz)
+    if start > end:
+        raise ConfigError(f"the time range {rng.describe()} starts after now ({iso_z(now)})")
+    return TimeFilter(start=iso_z(start, millis=True), end=iso_z(end, millis=True)), difference

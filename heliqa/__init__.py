@@ -1,0 +1,1 @@
+"""heliqa's surfaces: the terminal CLI, the chat REPL and the Helicone-compatible server."""

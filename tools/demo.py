@@ -1,0 +1,119 @@
+"""A seeded, realistic generated dataset so heliqa answers questions on a fresh machine with no keys."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+DEMO_ORG = "00000000-0000-4000-8000-0000000de111"
+
+# model -> (provider, median latency ms, USD per 1k prompt tokens, USD per 1k completion tokens, share)
+MODELS = {
+    "gpt-4o": ("OPENAI", 2200, 0.0025, 0.01, 0.26),
+    "gpt-4o-mini": ("OPENAI", 900, 0.00015, 0.0006, 0.30),
+    "gpt-4": ("OPENAI", 4500, 0.03, 0.06, 0.08),
+    "o3-mini": ("OPENAI", 3000, 0.0011, 0.0044, 0.04),
+    "claude-3-5-sonnet-20241022": ("ANTHROPIC", 2000, 0.003, 0.015, 0.12),
+    "claude-3-5-haiku-20241022": ("ANTHROPIC", 1100, 0.0008, 0.004, 0.08),
+    "gemini-1.5-pro": ("GOOGLE", 2400, 0.00125, 0.005, 0.05),
+    "gemini-1.5-flash": ("GOOGLE", 800, 0.000075, 0.0003, 0.04),
+    "llama-3.1-70b-instruct": ("TOGETHER", 1500, 0.00088, 0.00088, 0.03),
+}
+URLS = {
+    "OPENAI": "https://api.openai.com/v1/chat/completions",
+    "ANTHROPIC": "https://api.anthropic.com/v1/messages",
+    "GOOGLE": "https://generativelanguage.googleapis.com/v1beta/models",
+    "TOGETHER": "https://api.together.xyz/v1/chat/completions",
+}
+FEATURES = {"support-bot": 0.3, "search": 0.25, "summarizer": 0.2, "codegen": 0.15, "onboarding": 0.1}
+TOPICS = ["refund for my order", "reset my password", "summarize this contract", "write a SQL query",
+          "translate the onboarding guide", "explain the invoice", "cancel my subscription", "find the API docs"]
+COUNTRIES = {"US": 0.45, "GB": 0.1, "DE": 0.1, "IN": 0.1, "FR": 0.08, "BR": 0.08, "JP": 0.09}
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int = 30) -> Iterator[dict[str, Any]]:
+    """Yield `rows` request objects over `days` up to `end`, with a latency incident and a rate-limit storm."""
+    rng = random.Random(seed)
+    start = end - timedelta(days=days)
+    span = (end - start).total_seconds()
+    shares = {m: v[4] for m, v in MODELS.items()}
+    incident = end - timedelta(days=5, hours=10)  # gpt-4 slows down for 6 hours
+    storm = end - timedelta(days=3, hours=4)  # Anthropic answers 429 for 2 hours
+    for i in range(rows):
+        created = start + timedelta(seconds=span * (i + rng.random()) / rows)
+        model = _pick(rng, shares)
+        provider, median, p_in, p_out, _ = MODELS[model]
+        latency = int(median * math.exp(rng.gauss(0, 0.35)))
+        if model == "gpt-4" and incident <= created < incident + timedelta(hours=6):
+            latency *= 3
+        status = 200
+        roll = rng.random()
+        if provider == "ANTHROPIC" and storm <= created < storm + timedelta(hours=2) and roll < 0.4:
+            status = 429
+        elif roll < 0.012:
+            status = rng.choice([400, 429, 500])
+        prompt = int(rng.lognormvariate(6.3, 0.5))
+        completion = int(rng.lognormvariate(5.3, 0.6)) if status == 200 else 0
+        user = "user_0042" if rng.random() < 0.03 else (f"user_{rng.randint(1, 400):04d}" if rng.random() < 0.9 else "")
+        feature = _pick(rng, FEATURES)
+        streamed = rng.random() < 0.5
+        scores: dict[str, int] = {}
+        if status == 200 and rng.random() < 0.35:
+            scores = {"accuracy": min(100, max(0, int(rng.gauss(85, 8)))), "helpfulness": rng.randint(5, 10)}
+            if rng.random() < 0.6:
+                scores["is_correct-hcone-bool"] = int(rng.random() < 0.85)
+        if status == 200 and rng.random() < 0.06:
+            scores["helicone-score-feedback"] = int(rng.random() < 0.8)
+        topic = rng.choice(TOPICS)
+        yield {
+            "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "organization_id": org,
+            "request_created_at": created.isoformat(),
+            "response_created_at": (created + timedelta(milliseconds=latency)).isoformat(),
+            "latency": latency,
+            "time_to_first_token": int(latency * rng.uniform(0.15, 0.4)) if streamed else None,
+            "status": status,
+            "model": model,
+            "provider": provider,
+            "user_id": user,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "cost": round(prompt / 1000 * p_in + completion / 1000 * p_out, 9),
+            "threat": rng.random() < 0.002,
+            "target_url": URLS[provider],
+            "country_code": _pick(rng, COUNTRIES),
+            "properties": {
+                "environment": "production" if rng.random() < 0.85 else rng.choice(["staging", "development"]),
+                "feature": feature,
+                "customer_tier": rng.choices(["free", "pro", "enterprise"], [0.6, 0.3, 0.1])[0],
+            },
+            "scores": scores,
+            "request_body": f'{{"model": "{model}", "messages": [{{"role": "user", "content": "Please {topic}"}}]}}',
+            "response_body": '{"choices": [{"message": {"role": "assistant", "content": "Here is what I found."}}]}',
+        }
+
+
+def fill_demo(store, rows: int = 50_000, seed: int = 7, now: datetime | None = None) -> int:
+    """Generate the demo dataset into `store` (organization HELIQA_ORG_ID or the demo org)."""
+    end = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    org = os.environ.get("HELIQA_ORG_ID") or DEMO_ORG
+    added = 0
+    batch: list[dict[str, Any]] = []
+    for row in generate(rows, seed, end, org):
+        batch.append(row)
+        if len(batch) >= 50_000:
+            added += store.add_rows(batch)
+            batch = []
+    if batch:
+        added += store.add_rows(batch)
+    return added

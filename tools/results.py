@@ -1,0 +1,59 @@
+"""Typed values that flow out of backends: answer rows and the grounding vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class Row:
+    """One answer row: a bucket start (UTC) or None, a group or None, and a value or None."""
+
+    bucket: datetime | None
+    group: str | None
+    value: float | None
+
+    def to_json(self) -> dict:
+        """`{"bucket", "group", "value"}` with the bucket as a `...Z` UTC instant."""
+        return {"bucket": iso_z(self.bucket) if self.bucket else None, "group": self.group, "value": self.value}
+
+
+def iso_z(moment: datetime, millis: bool = False) -> str:
+    """Format a UTC datetime (naive = UTC) as `YYYY-MM-DDTHH:MM:SS[.sss]Z`."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
+
+
+@dataclass
+class Vocabulary:
+    """What exists for one organization: the names a question may refer to, with request counts."""
+
+    models: dict[str, int] = field(default_factory=dict)
+    providers: dict[str, int] = field(default_factory=dict)
+    properties: dict[str, dict[str, int]] = field(default_factory=dict)
+    score_keys: dict[str, int] = field(default_factory=dict)
+    users: int = 0
+
+    def to_json(self) -> dict:
+        """Plain JSON for prompts and caches."""
+        return {
+            "models": self.models,
+            "providers": self.providers,
+            "properties": self.properties,
+            "score_keys": self.score_keys,
+            "users": self.users,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocabulary:
+        """Inverse of to_json."""
+        return cls(
+            models=dict(data.get("models", {})),
+            providers=dict(data.get("providers", {})),
+            properties={k: dict(v) for k, v in data.get("properties", {}).items()},
+            score_keys=dict(data.get("score_keys", {})),
+            users=int(data.get("users", 0)),
+        )

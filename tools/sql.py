@@ -1,0 +1,219 @@
+"""Compile the filter tree and the extended query to SQL, once per engine, with parameters only.
+
+`SqlDialect` holds the engine-neutral logic; an engine subclass overrides only what differs (parameter
+syntax, column expressions, map access, bucketing). No user value or key is ever pasted into SQL text:
+each becomes a named parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from tools.errors import InvalidRequest, NotAvailable
+from tools.filters import Branch, Leaf, parse_instant
+from tools.query import MetricsQuery, TimeFilter, percentile_fraction
+
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+COMPARISONS = {"equals": "=", "not-equals": "!=", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
+UNITS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+# Helicone's own query fails on these (no such column / wrong identifier), so we refuse them up front.
+UNSUPPORTED_FIELDS = {
+    "search_properties": "search_properties is not usable in this query (Helicone's SQL has no such column)",
+    "assets": "assets cannot be filtered (Helicone's SQL references a missing asset_ids column)",
+    "scores_column": "scores_column only supports internal '{}' checks; filter a score key under scores instead",
+}
+MEASURE_COLUMNS = {
+    "latency": "latency",
+    "ttft": "time_to_first_token",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "cost": "cost",
+}
+
+
+def seconds_utc(value: str | datetime) -> datetime:
+    """An instant as naive UTC truncated to whole seconds, as Helicone sends DateTime params."""
+    moment = parse_instant(value) if isinstance(value, str) else value
+    return moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class SqlDialect:
+    """Engine-neutral compiler state: parameters collected while building one statement."""
+
+    table = "requests"
+    alias = "r"
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    # --- engine hooks -------------------------------------------------------------------------
+    def param(self, value: Any, kind: str = "String") -> str:
+        """Register a parameter and return its placeholder."""
+        raise NotImplementedError
+
+    def col(self, name: str) -> str:
+        return f"{self.alias}.{name}"
+
+    def property_value(self, key_sql: str) -> str:
+        """A property's value, '' when the key is absent (Helicone's map semantics)."""
+        raise NotImplementedError
+
+    def has_score(self, key_sql: str) -> str:
+        raise NotImplementedError
+
+    def score_value(self, key_sql: str) -> str:
+        raise NotImplementedError
+
+    def cost_column(self) -> str:
+        """Cost as stored: integer nano-USD."""
+        return self.col("cost")
+
+    def bucket(self, column: str, increment: str, tz_difference: float) -> str:
+        """The UTC instant of the local bucket start holding `column` (Helicone's variant B)."""
+        raise NotImplementedError
+
+    def quantile(self, expr: str, fraction: float) -> str:
+        raise NotImplementedError
+
+    def count_if(self, condition: str) -> str:
+        raise NotImplementedError
+
+    def distinct_count_if(self, expr: str, condition: str) -> str:
+        raise NotImplementedError
+
+    def to_text(self, expr: str) -> str:
+        raise NotImplementedError
+
+    # --- filter tree ----------------------------------------------------------------------------
+    def node(self, node: Any) -> str:
+        """SQL for a filter node ("all" and an empty leaf are true)."""
+        if node == "all" or node is None:
+            return "TRUE"
+        if isinstance(node, Branch):
+            left = self.node(node.left)
+            right = self.node(node.right)
+            return f"({left} {node.operator.upper()} {right})"
+        if isinstance(node, Leaf):
+            if node.request_response_rmt is None:
+                return "TRUE"
+            cond = node.request_response_rmt
+            ops = cond.operators
+            if isinstance(ops, dict):
+                key, inner = next(iter(ops.items()))
+                return self.condition(cond.field, inner.operator, inner.value, key)
+            return self.condition(cond.field, ops.operator, ops.value, None)
+        raise InvalidRequest([f"not a filter node: {node!r}"])
+
+    def _compare(self, lhs: str, operator: str, rhs: str) -> str:
+        if operator in COMPARISONS:
+            return f"{lhs} {COMPARISONS[operator]} {rhs}"
+        if operator == "like":
+            return f"{lhs} LIKE {rhs}"
+        if operator == "ilike":
+            return f"{lhs} ILIKE {rhs}"
+        # Helicone's contains: case-insensitive, the value's own % and _ keep their LIKE meaning.
+        if operator == "contains":
+            return f"{lhs} ILIKE ('%' || {rhs} || '%')"
+        if operator == "not-contains":
+            return f"{lhs} NOT ILIKE ('%' || {rhs} || '%')"
+        raise InvalidRequest([f"unknown operator {operator!r}"])
+
+    def condition(self, field: str, operator: str, value: Any, key: str | None) -> str:
+        """SQL for one leaf condition, following helicone.md §3.2–3.4."""
+        if field in UNSUPPORTED_FIELDS:
+            raise NotAvailable(UNSUPPORTED_FIELDS[field])
+        if field == "properties":
+            return self._compare(self.property_value(self.param(key)), operator, self.param(value))
+        if field == "scores":
+            key_sql = self.param(key)
+            return f"({self.has_score(key_sql)} AND {self._compare(self.score_value(key_sql), operator, self.param(int(value), 'Int64'))})"
+        if field == "property_key":
+            return self.has_property(self.param(value))
+        if field == "cached":
+            op = "!=" if value else "="
+            return f"{self.col('cache_reference_id')} {op} {self.param(ZERO_UUID)}"
+        if field == "cost":
+            nano = math.floor(float(value) * 1e9)
+            return self._compare(self.cost_column(), operator, self.param(nano, "Int64"))
+        if field == "helicone-score-feedback":
+            key_sql = self.param("helicone-score-feedback")
+            return f"{self.score_value(key_sql)} = {self.param(int(value), 'Int64')}"
+        column = self.col(field)
+        if field in ("request_created_at", "response_created_at"):
+            return self._compare(column, operator, self.param(seconds_utc(value), "DateTime"))
+        if isinstance(value, bool):
+            return f"{column} = {self.param(value, 'Bool')}"
+        if isinstance(value, str):
+            if value == "null":
+                if operator == "equals":
+                    return f"{column} IS NULL"
+                if operator == "not-equals":
+                    return f"{column} IS NOT NULL"
+                return "FALSE"
+            if value == "__empty__" and operator in ("equals", "not-equals"):
+                return f"coalesce({column}, '') {'=' if operator == 'equals' else '!='} ''"
+            return self._compare(column, operator, self.param(value))
+        kind = "Int64" if isinstance(value, int) or float(value).is_integer() else "Float64"
+        number = int(value) if kind == "Int64" else float(value)
+        return self._compare(column, operator, self.param(number, kind))
+
+    def has_property(self, key_sql: str) -> str:
+        raise NotImplementedError
+
+    def time_range(self, time_filter: TimeFilter, column: str | None = None) -> str:
+        """`start <= created_at <= end`, both truncated to whole seconds like Helicone's DateTime params."""
+        column = column or self.col("request_created_at")
+        start = self.param(seconds_utc(time_filter.start), "DateTime")
+        end = self.param(seconds_utc(time_filter.end), "DateTime")
+        return f"{column} >= {start} AND {column} <= {end}"
+
+    # --- extended query ---------------------------------------------------------------------------
+    def value_expr(self, query: MetricsQuery, score_value: str | None = None) -> tuple[str, list[str]]:
+        """(aggregate expression, extra WHERE conditions) for the query's measure."""
+        m, agg = query.measure, query.agg
+        status = self.col("status")
+        if m == "requests":
+            return "count(*)", []
+        if m == "errors":
+            return self.count_if(f"{status} >= 400"), []
+        if m == "error_rate":
+            return f"100.0 * {self.count_if(f'{status} >= 400')} / count(*)", []
+        if m == "threats":
+            return self.count_if(f"{self.col('threat')}"), []
+        if m == "users":
+            user = self.col("user_id")
+            return self.distinct_count_if(user, f"{user} != ''"), []
+        if m == "score":
+            column, scale, where = score_value, 1, []
+        elif m == "cost":
+            column, scale, where = self.cost_column(), 1e9, []
+        else:
+            column, scale = self.col(MEASURE_COLUMNS[m]), 1
+            where = [f"{column} IS NOT NULL"] if m == "ttft" else []
+        if agg == "count":
+            return f"count({column})", where
+        if agg.startswith("p"):
+            expr = self.quantile(column, percentile_fraction(agg))
+        else:
+            expr = f"{agg}({column})"
+        return (f"{expr} / 1e9" if scale != 1 else expr), where
+
+    def group_expr(self, group: str) -> tuple[str, list[str]]:
+        """(group expression as text, conditions that drop rows without a value for it)."""
+        if group == "model":
+            return self.col("model"), []
+        if group == "provider":
+            return self.col("provider"), []
+        if group == "user":
+            return self.col("user_id"), [f"{self.col('user_id')} != ''"]
+        if group == "status":
+            return self.to_text(self.col("status")), []
+        if group == "country":
+            return self.col("country_code"), [f"coalesce({self.col('country_code')}, '') != ''"]
+        if group.startswith("property:"):
+            expr = self.property_value(self.param(group.split(":", 1)[1]))
+            return expr, [f"{expr} != ''"]
+        raise InvalidRequest([f"cannot group by {group!r} here"])

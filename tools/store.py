@@ -1,0 +1,373 @@
+"""The embedded analytics store: one DuckDB file under the user's data dir, scoped per organization."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tools.errors import BackendError, ConfigError
+from tools.importer import COLUMNS, BadLine, file_size, read_lines
+from tools.query import MetricsQuery, ScoresRequest
+from tools.results import Row, Vocabulary, iso_z
+from tools.sql import UNITS, SqlDialect
+from tools.timebuckets import bucket_labels
+
+try:
+    import orjson
+
+    def _dumps(row: dict) -> bytes:
+        return orjson.dumps(row)
+except ImportError:  # pragma: no cover
+    import json
+
+    def _dumps(row: dict) -> bytes:
+        return json.dumps(row).encode()
+
+
+def default_home() -> Path:
+    """`HELIQA_HOME`, else `$XDG_DATA_HOME/heliqa`, else `~/.local/share/heliqa`."""
+    if os.environ.get("HELIQA_HOME"):
+        return Path(os.environ["HELIQA_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "heliqa"
+
+
+class DuckDialect(SqlDialect):
+    """DuckDB: `$name` parameters, MAP subscripts, exact `quantile_cont`."""
+
+    def param(self, value: Any, kind: str = "String") -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def property_value(self, key_sql: str) -> str:
+        return f"coalesce({self.col('properties')}[{key_sql}], '')"
+
+    def has_property(self, key_sql: str) -> str:
+        return f"map_contains({self.col('properties')}, {key_sql})"
+
+    def has_score(self, key_sql: str) -> str:
+        return f"map_contains({self.col('scores')}, {key_sql})"
+
+    def score_value(self, key_sql: str) -> str:
+        return f"coalesce({self.col('scores')}[{key_sql}], 0)"
+
+    def bucket(self, column: str, increment: str, tz_difference: float) -> str:
+        shift = self.param(int(tz_difference), "Int64")  # ClickHouse truncates fractional minutes
+        label = self.param(round(tz_difference * 60_000_000), "Int64")
+        return f"date_trunc('{UNITS[increment]}', {column} - to_minutes({shift})) + to_microseconds({label})"
+
+    def quantile(self, expr: str, fraction: float) -> str:
+        return f"quantile_cont({expr}, {self.param(fraction, 'Float64')})"
+
+    def count_if(self, condition: str) -> str:
+        return f"count(*) FILTER (WHERE {condition})"
+
+    def distinct_count_if(self, expr: str, condition: str) -> str:
+        return f"count(DISTINCT {expr}) FILTER (WHERE {condition})"
+
+    def to_text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS requests ("
+    + ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
+    + ")",
+    # One row per (request, score key): the scores query scans this narrow table instead of a MAP column.
+    "CREATE TABLE IF NOT EXISTS scores (organization_id VARCHAR, request_created_at TIMESTAMP, "
+    "request_id VARCHAR, score_key VARCHAR, value BIGINT)",
+    "CREATE TABLE IF NOT EXISTS vocabulary (organization_id VARCHAR, kind VARCHAR, name VARCHAR, "
+    "value VARCHAR, n BIGINT)",
+]
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    files: list[str] = field(default_factory=list)
+    lines: int = 0
+    read: int = 0
+    added: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.read - self.added
+
+
+class Store:
+    """A DuckDB file holding request logs; every query is scoped to one organization."""
+
+    name = "embedded"
+
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
+        self.path = Path(path) if path else default_home() / "heliqa.duckdb"
+        self.read_only = read_only
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+        self._vocab: dict[str, Vocabulary] = {}
+
+    # --- connection -----------------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            if self.read_only and not self.path.exists():
+                raise ConfigError(
+                    f"no heliqa store at {self.path}",
+                    "load data with `heliqa import FILE...` or `heliqa demo` (HELIQA_HOME moves the store)",
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.Error as error:
+                raise BackendError(
+                    f"cannot open the store {self.path}: {error}",
+                    "another heliqa process may be writing to it; try again when it finishes",
+                ) from None
+            if not self.read_only:
+                for statement in _SCHEMA:
+                    self._con.execute(statement)
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        try:
+            with self._lock:
+                return self.con.execute(sql, params).fetchall()
+        except duckdb.CatalogException:
+            raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`") from None
+        except duckdb.Error as error:
+            raise BackendError(f"the embedded store failed: {error}") from None
+
+    # --- organizations ----------------------------------------------------------------------------
+    def organizations(self) -> dict[str, int]:
+        """Organization id -> number of stored requests."""
+        rows = self._fetch(
+            "SELECT organization_id, sum(n) FROM vocabulary WHERE kind = 'model' GROUP BY 1 ORDER BY 2 DESC", {}
+        )
+        return {org: int(n) for org, n in rows}
+
+    def resolve_org(self, org: str | None) -> str:
+        """The organization to scope to: the one given, or the only one stored."""
+        orgs = self.organizations()
+        if org:
+            if org not in orgs:
+                known = ", ".join(orgs) or "none (the store is empty)"
+                raise ConfigError(f"organization {org} has no data in {self.path}", f"known organizations: {known}")
+            return org
+        if len(orgs) == 1:
+            return next(iter(orgs))
+        if not orgs:
+            raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`")
+        listing = ", ".join(f"{o} ({n} requests)" for o, n in orgs.items())
+        raise ConfigError(
+            f"the store holds {len(orgs)} organizations; choose one", f"set HELIQA_ORG_ID or pass --org: {listing}"
+        )
+
+    # --- import ---------------------------------------------------------------------------------------
+    def import_files(
+        self, paths: Iterable[str], default_org: str | None = None, progress: Callable[[str, int, int], None] | None = None
+    ) -> ImportReport:
+        """Load JSONL(.gz) files; idempotent on request_id; bad lines are reported, the rest still load."""
+        report = ImportReport()
+        with tempfile.TemporaryDirectory(prefix="heliqa-import-") as tmp:
+            for path in paths:
+                report.files.append(path)
+                total = file_size(path)
+                tick = (lambda done, p=path, t=total: progress(p, done, t)) if progress else None
+                for batch in read_lines(path, default_org, progress=tick):
+                    report.lines += batch.lines
+                    report.bad.extend(batch.bad)
+                    report.read += len(batch.rows)
+                    if batch.rows:
+                        report.added += self._insert(batch.rows, Path(tmp) / "batch.jsonl")
+        if report.added:
+            self.refresh_vocabulary()
+        return report
+
+    def add_rows(self, raw: Iterable[dict[str, Any]], default_org: str | None = None) -> int:
+        """Insert already-parsed request objects (normalized like imported lines); returns how many were new."""
+        from tools.importer import normalize
+
+        rows = [normalize(r, default_org) for r in raw]
+        with tempfile.TemporaryDirectory(prefix="heliqa-rows-") as tmp:
+            added = self._insert(rows, Path(tmp) / "rows.jsonl") if rows else 0
+        if added:
+            self.refresh_vocabulary()
+        return added
+
+    def _insert(self, rows: list[dict[str, Any]], staging: Path) -> int:
+        staging.write_bytes(b"\n".join(_dumps(r) for r in rows))
+        columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
+        con = self.con
+        with self._lock:
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM read_json($path, "
+                    f"format='newline_delimited', columns={columns}) "
+                    "QUALIFY row_number() OVER (PARTITION BY request_id) = 1",
+                    {"path": str(staging)},
+                )
+                con.execute("DELETE FROM staging WHERE request_id IN (SELECT request_id FROM requests)")
+                added = con.execute("SELECT count(*) FROM staging").fetchone()[0]
+                con.execute("INSERT INTO requests SELECT * FROM staging ORDER BY organization_id, request_created_at")
+                con.execute(
+                    "INSERT INTO scores SELECT organization_id, request_created_at, request_id, "
+                    "unnest(map_keys(scores)), unnest(map_values(scores)) FROM staging "
+                    "ORDER BY organization_id, request_created_at"
+                )
+                con.execute("DROP TABLE staging")
+                con.execute("COMMIT")
+            except duckdb.Error as error:
+                con.execute("ROLLBACK")
+                raise BackendError(f"import failed: {error}") from None
+        return added
+
+    def refresh_vocabulary(self) -> None:
+        """Recompute the names each organization's questions may refer to (models, properties, scores)."""
+        with self._lock:
+            con = self.con
+            con.execute("BEGIN")
+            con.execute("DELETE FROM vocabulary")
+            con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'model', model, NULL, count(*) FROM requests GROUP BY 1, 3"
+            )
+            con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'provider', provider, NULL, count(*) FROM requests GROUP BY 1, 3"
+            )
+            con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'property', k, v, count(*) FROM "
+                "(SELECT organization_id, unnest(map_keys(properties)) AS k, unnest(map_values(properties)) AS v "
+                "FROM requests) GROUP BY 1, 3, 4"
+            )
+            con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'score', score_key, NULL, count(*) FROM scores GROUP BY 1, 3"
+            )
+            con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'users', NULL, NULL, count(DISTINCT user_id) "
+                "FROM requests WHERE user_id != '' GROUP BY 1"
+            )
+            con.execute("COMMIT")
+        self._vocab.clear()
+
+    def vocabulary(self, org: str) -> Vocabulary:
+        """Models, providers, property keys/values and score keys that exist for `org`."""
+        if org not in self._vocab:
+            vocab = Vocabulary()
+            for kind, name, value, n in self._fetch(
+                "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
+            ):
+                if kind == "model":
+                    vocab.models[name] = n
+                elif kind == "provider":
+                    vocab.providers[name] = n
+                elif kind == "property":
+                    vocab.properties.setdefault(name, {})[value] = n
+                elif kind == "score":
+                    vocab.score_keys[name] = n
+                elif kind == "users":
+                    vocab.users = n
+            self._vocab[org] = vocab
+        return self._vocab[org]
+
+    # --- queries ----------------------------------------------------------------------------------------
+    def scores(self, request: ScoresRequest, org: str) -> list[dict[str, Any]]:
+        """Exactly what `POST /v1/dashboard/scores/query` returns as `data` (helicone.md §1.4)."""
+        d = DuckDialect()
+        bucket = d.bucket("s.request_created_at", request.dbIncrement, request.timeZoneDifference)
+        where = [f"s.organization_id = {d.param(org)}", d.time_range(request.timeFilter, "s.request_created_at")]
+        if request.userFilter != "all":
+            inner = DuckDialect()
+            inner.params = d.params
+            where.append(
+                f"s.request_id IN (SELECT r.request_id FROM requests r WHERE r.organization_id = {inner.param(org)} "
+                f"AND {inner.time_range(request.timeFilter)} AND {inner.node(request.userFilter)})"
+            )
+        sql = (
+            f"SELECT {bucket} AS b, s.score_key, avg(s.value) FROM scores s WHERE {' AND '.join(where)} "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        rows = self._fetch(sql, d.params)
+        seen = {b for b, _, _ in rows}
+        out = [(b, k, float(v)) for b, k, v in rows]
+        for label in bucket_labels(request.timeFilter, request.dbIncrement, request.timeZoneDifference):
+            if label not in seen:
+                out.append((label, "", 0))
+        out.sort(key=lambda r: (r[0], r[1]))
+        return [{"created_at_trunc": iso_z(b, millis=True), "score_key": k, "score_sum": v} for b, k, v in out]
+
+    def run(self, query: MetricsQuery, org: str) -> list[Row]:
+        """Answer an extended query: rows of (bucket, group, value)."""
+        rows = self._rows(query, org)
+        if query.top is not None:
+            rows = self._keep_top(query, org, rows)
+        return rows
+
+    def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
+        d = DuckDialect()
+        score = query.measure == "score"
+        source = "scores s JOIN requests r ON r.request_id = s.request_id" if score else "requests r"
+        time_col = "s.request_created_at" if score else "r.request_created_at"
+        where = [f"{'s' if score else 'r'}.organization_id = {d.param(org)}", d.time_range(query.timeFilter, time_col)]
+        if score:
+            where.append(f"r.organization_id = {d.param(org)}")
+            if query.scoreKey is not None:
+                where.append(f"s.score_key = {d.param(query.scoreKey)}")
+        value, extra = d.value_expr(query, score_value="s.value")
+        where += extra
+        if query.userFilter != "all":
+            where.append(d.node(query.userFilter))
+        select = [d.bucket(time_col, query.dbIncrement, query.timeZoneDifference) if query.dbIncrement else "NULL"]
+        group = query.group
+        if group == "score_key":
+            select.append("s.score_key")
+        elif group:
+            expr, drop = d.group_expr(group)
+            select.append(expr)
+            where += drop
+        else:
+            select.append("NULL")
+        sql = (
+            f"SELECT {select[0]} AS b, {select[1]} AS g, {value} AS v FROM {source} "
+            f"WHERE {' AND '.join(where)} GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"
+        )
+        rows = [Row(b, None if g is None else str(g), None if v is None else float(v)) for b, g, v in self._fetch(sql, d.params)]
+        return _fill_counts(query, rows)
+
+    def _keep_top(self, query: MetricsQuery, org: str, rows: list[Row]) -> list[Row]:
+        if query.dbIncrement is None:
+            totals = {r.group: r.value for r in rows}
+        else:
+            overall = query.model_copy(update={"dbIncrement": None})
+            totals = {r.group: r.value for r in self._rows(overall, org)}
+        ranked = sorted((g for g in totals if totals[g] is not None), key=lambda g: -totals[g])[: query.top]
+        keep = set(ranked)
+        return [r for r in rows if r.group in keep]
+
+
+def _fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:
+    """Give empty buckets of counts and sums an explicit 0 so series have no silent gaps."""
+    additive = query.measure in ("requests", "errors", "threats", "users") or query.agg in ("sum", "count")
+    if query.dbIncrement is None or not additive or query.measure == "score":
+        return rows
+    labels = bucket_labels(query.timeFilter, query.dbIncrement, query.timeZoneDifference)
+    groups = sorted({r.group for r in rows}, key=lambda g: (g is not None, g)) or [None]
+    have = {(r.bucket, r.group) for r in rows}
+    filled = rows + [Row(b, g, 0.0) for b in labels for g in groups if (b, g) not in have]
+    return sorted(filled, key=lambda r: (r.bucket or datetime.min, r.group or ""))

@@ -1,0 +1,52 @@
+"""Helicone's local-time buckets computed in Python (for gap filling and tests)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tools.query import TimeFilter
+from tools.sql import seconds_utc
+
+
+def truncate(local: datetime, increment: str) -> datetime:
+    """Truncate a wall-clock time to the start of its bucket (weeks start on Monday)."""
+    if increment == "min":
+        return local.replace(second=0, microsecond=0)
+    if increment == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if increment == "day":
+        return day
+    if increment == "week":
+        return day - timedelta(days=day.weekday())
+    if increment == "month":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def step(local: datetime, increment: str) -> datetime:
+    """The start of the next bucket."""
+    if increment in ("min", "hour", "day", "week"):
+        return local + {"min": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+                        "week": timedelta(weeks=1)}[increment]
+    if increment == "month":
+        return local.replace(year=local.year + local.month // 12, month=local.month % 12 + 1)
+    return local.replace(year=local.year + 1)
+
+
+def bucket_of(instant: datetime, increment: str, tz_difference: float) -> datetime:
+    """UTC start (naive) of the local bucket holding `instant` (naive UTC), as Helicone labels it."""
+    local = truncate(instant - timedelta(minutes=int(tz_difference)), increment)
+    return local + timedelta(minutes=tz_difference)
+
+
+def bucket_labels(time_filter: TimeFilter, increment: str, tz_difference: float, limit: int = 100_000) -> list[datetime]:
+    """Every bucket label from the range's start to its end inclusive (Helicone's WITH FILL)."""
+    shift = timedelta(minutes=int(tz_difference))
+    current = truncate(seconds_utc(time_filter.start) - shift, increment)
+    last = truncate(seconds_utc(time_filter.end) - shift, increment)
+    labels = []
+    while current <= last and len(labels) < limit:
+        labels.append(current + timedelta(minutes=tz_difference))
+        current = step(current, increment)
+    return labels
