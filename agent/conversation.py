@@ -74,6 +74,7 @@ class Conversation:
             raise InvalidRequest(problems) from None
         rows = self.backend.run(query, self.org)
         self.last = spec
+        tz_name = spec.timeZone or tz_name
         return Answer(
             "ok",
             summarize(query, rows),

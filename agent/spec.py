@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from zoneinfo import ZoneInfo
 
-from agent.timerange import DEFAULT_RANGE, TimeRange, resolve
+from agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
 from tools.filters import all_of, any_of, leaf
 from tools.query import Increment, Measure, MetricsQuery
 
@@ -75,10 +75,15 @@ class QuerySpec(BaseModel):
     bucket: Increment | None = Field(None, description="min, hour, day, week, month; null = one value per group")
     range: TimeRange | None = Field(None, description="null = the last 24 hours")
     conditions: list[Condition] = Field(default_factory=list)
+    timeZone: str | None = Field(None, description="IANA zone named in the question ('in Los Angeles time'); null = asker's")
+
+    def zone(self, default: ZoneInfo) -> ZoneInfo:
+        """The zone the question is answered in."""
+        return zone(self.timeZone) if self.timeZone else default
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> MetricsQuery:
         """Resolve the time range and build Helicone's filter tree: the validated query that runs."""
-        time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, tz)
+        time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, self.zone(tz))
         return MetricsQuery(
             measure=self.measure,
             aggregation=self.aggregation,

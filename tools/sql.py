@@ -45,6 +45,8 @@ class SqlDialect:
 
     table = "requests"
     alias = "r"
+    # Helicone's ClickHouse treats backslash as the LIKE escape character; engines without that default say so.
+    like_escape = ""
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -111,14 +113,14 @@ class SqlDialect:
         if operator in COMPARISONS:
             return f"{lhs} {COMPARISONS[operator]} {rhs}"
         if operator == "like":
-            return f"{lhs} LIKE {rhs}"
+            return f"{lhs} LIKE {rhs}{self.like_escape}"
         if operator == "ilike":
-            return f"{lhs} ILIKE {rhs}"
+            return f"{lhs} ILIKE {rhs}{self.like_escape}"
         # Helicone's contains: case-insensitive, the value's own % and _ keep their LIKE meaning.
         if operator == "contains":
-            return f"{lhs} ILIKE ('%' || {rhs} || '%')"
+            return f"{lhs} ILIKE ('%' || {rhs} || '%'){self.like_escape}"
         if operator == "not-contains":
-            return f"{lhs} NOT ILIKE ('%' || {rhs} || '%')"
+            return f"{lhs} NOT ILIKE ('%' || {rhs} || '%'){self.like_escape}"
         raise InvalidRequest([f"unknown operator {operator!r}"])
 
     def condition(self, field: str, operator: str, value: Any, key: str | None) -> str:
@@ -178,7 +180,7 @@ class SqlDialect:
         if m == "requests":
             return "count(*)", []
         if m == "errors":
-            return self.count_if(f"{status} >= 400"), []
+            return "count(*)", [f"{status} >= 400"]
         if m == "error_rate":
             return f"100.0 * {self.count_if(f'{status} >= 400')} / count(*)", []
         if m == "threats":
