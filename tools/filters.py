@@ -9,8 +9,9 @@ non-integer score values (Helicone answers a ClickHouse error).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -62,7 +64,7 @@ def _number(value: Any) -> Any:
         raise ValueError("invalid float number")
     if isinstance(value, (int, float)):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value, re.ASCII):
         number = float(value)
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
     raise ValueError("invalid float number")
@@ -94,18 +96,28 @@ Boolean = Annotated[bool, BeforeValidator(_boolean)]
 Text = Annotated[str, BeforeValidator(_string)]
 Timestamp = Annotated[str, BeforeValidator(_timestamp)]
 
-_STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+# By alias only: Helicone would reject `not_equals` or `helicone_score_feedback` as excess properties.
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Operators(BaseModel):
     """An operator object: exactly one operator key with its value."""
 
     model_config = _STRICT
+    coerce: ClassVar[Callable[[Any], Any]] = staticmethod(_string)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _explicit_null(cls, value: Any) -> Any:
+        # An explicit null would otherwise match the `| None` default and vanish from the JSON sent on;
+        # tsoa coerces it like any value (booleans: false; numbers, strings, timestamps: rejected).
+        return cls.coerce(None) if value is None else value
 
     @model_validator(mode="after")
     def _one_operator(self) -> _Operators:
-        used = [self.model_fields[name].alias or name for name in self.model_fields_set]
-        allowed = ", ".join(self.model_fields[name].alias or name for name in self.model_fields)
+        fields = type(self).model_fields
+        used = [fields[name].alias or name for name in self.model_fields_set]
+        allowed = ", ".join(fields[name].alias or name for name in fields)
         if not used:
             raise ValueError(f"empty operator object; give exactly one of: {allowed}")
         if len(used) > 1:
@@ -119,7 +131,7 @@ class _Operators(BaseModel):
     def operator(self) -> str:
         """The one operator used, as Helicone spells it."""
         name = next(iter(self.model_fields_set))
-        return self.model_fields[name].alias or name
+        return type(self).model_fields[name].alias or name
 
     @property
     def value(self) -> Any:
@@ -137,6 +149,7 @@ class TextOperators(_Operators):
 
 
 class NumberOperators(_Operators):
+    coerce = staticmethod(_number)
     equals: Number | None = None
     not_equals: Number | None = Field(None, alias="not-equals")
     gte: Number | None = None
@@ -146,6 +159,7 @@ class NumberOperators(_Operators):
 
 
 class TimestampOperators(_Operators):
+    coerce = staticmethod(_timestamp)
     equals: Timestamp | None = None
     gte: Timestamp | None = None
     lte: Timestamp | None = None
@@ -154,6 +168,7 @@ class TimestampOperators(_Operators):
 
 
 class BooleanOperators(_Operators):
+    coerce = staticmethod(_boolean)
     equals: Boolean | None = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,19 +94,24 @@ class ReadResult:
     lines: int = 0
 
 
+def _bigint(number: int, name: str) -> int:
+    # The store's columns are BIGINT: a larger number would abort the whole batch instead of one line.
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"{name} is out of range (more than 19 digits)")
+    return number
+
+
 def _int(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
+        value = int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        value = round(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float):
-        return round(value)
+        return _bigint(value, name)
     raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
@@ -158,9 +164,10 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
         raise ValueError(f"cost must be a number of USD, got {cost!r}")
     else:
         try:
-            row["cost"] = round(float(cost) * 1e9)
-        except ValueError:
+            nano = round(float(cost) * 1e9)
+        except (ValueError, OverflowError):
             raise ValueError(f"cost must be a number of USD, got {cost!r}") from None
+        row["cost"] = _bigint(nano, "cost in nano-USD")
     for name in _BOOLS:
         value = src.get(name)
         if value is not None and not isinstance(value, bool):
@@ -183,7 +190,7 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
         if isinstance(value, bool):
             clean[f"{key}-hcone-bool"] = int(value)
         elif isinstance(value, (int, float)) and float(value).is_integer():
-            clean[str(key)] = int(value)
+            clean[str(key)] = _bigint(int(value), f"score {key!r}")
         else:
             raise ValueError(f"score {key!r} must be an integer, got {value!r}")
     row["scores"] = clean

@@ -43,6 +43,8 @@ def default_home() -> Path:
 class DuckDialect(SqlDialect):
     """DuckDB: `$name` parameters, MAP subscripts, exact `quantile_cont`."""
 
+    like_escape = " ESCAPE '\\'"
+
     def param(self, value: Any, kind: str = "String") -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
