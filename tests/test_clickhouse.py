@@ -1,0 +1,369 @@
+"""The ClickHouse backend on Helicone's own schema: the sample loaded into chDB once, compared with the embedded store.
+
+A real ClickHouse server cannot be installed here (Debian ships 18.16, which predates `{name:Type}` query
+parameters; no PyPI package ships the server), so the server path is exercised through clickhouse-connect's
+real HTTP client against a small HTTP front on 127.0.0.1 that hands each request to the same ClickHouse engine
+(chDB). Every query runs the real ClickHouse SQL engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+pytest.importorskip("chdb")
+
+from agent.timerange import TimeRange, resolve  # noqa: E402
+from tests.conftest import DEV_CASES, MAIN_ORG, OTHER_ORG  # noqa: E402
+from tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connect, display_url, load_files  # noqa: E402
+from tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
+from tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
+from tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
+
+EMPTY = TimeFilter(start="2020-01-01T00:00:00Z", end="2020-01-02T00:00:00Z")
+WEEKS = TimeFilter(start="2026-10-20T00:00:00.000Z", end="2026-11-24T12:00:00.000Z")
+OPS = {"eq": "equals", "neq": "not-equals", "icontains": "contains", "gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt"}
+SPEC_FIELDS = {"user": "user_id", "country": "country_code"}
+SPEC_GROUPS = {"user_id": "user", "country_code": "country"}
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory, sample_path):
+    """A chDB directory holding the sample in Helicone's `request_response_rmt`, loaded once."""
+    import clickhouse_connect
+
+    path = tmp_path_factory.mktemp("chdb-sample")
+    client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+    loaded, bad = load_files(client, [str(sample_path)])
+    assert (loaded, bad) == (131_136, [])
+    return path
+
+
+@pytest.fixture(scope="session")
+def ch(chdb_dir):
+    """The ClickHouse backend on the chDB copy of the sample."""
+    return ClickHouseBackend(connect(f"chdb://{chdb_dir}"), f"chdb://{chdb_dir}")
+
+
+def _close(a, b, rel=1e-9):
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+def assert_same_rows(left, right):
+    assert [(r.bucket, r.group) for r in left] == [(r.bucket, r.group) for r in right]
+    for a, b in zip(left, right, strict=True):
+        assert _close(a.value, b.value), (a, b)
+
+
+# --- the dev question set ------------------------------------------------------------------------------
+def _dev_cases():
+    cases = [json.loads(line) for line in DEV_CASES.read_text().splitlines() if line.strip()]
+    return [c for c in cases if c["expect"] == "ok"]
+
+
+def _time_range(spec: list) -> TimeRange:
+    kind, *args = spec
+    if kind == "last":
+        return TimeRange(kind="last", n=args[0], unit=args[1])
+    if kind == "local_day":
+        return TimeRange(kind="day", day=args[0])
+    if kind == "between":
+        return TimeRange(kind="between", start=args[0], end=args[1])
+    return TimeRange(kind=kind)
+
+
+def _condition(field: str, op: str, value):
+    if field.startswith("property:"):
+        return leaf("properties", OPS[op], value, key=field.split(":", 1)[1])
+    if field.startswith("score:"):
+        return leaf("scores", OPS[op], str(value), key=field.split(":", 1)[1])
+    return leaf(SPEC_FIELDS.get(field, field), OPS[op], value)
+
+
+def dev_query(case: dict) -> MetricsQuery:
+    """The MetricsQuery a dev case's `spec` describes."""
+    spec = case["spec"]
+    now = datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
+    time_filter, tzd = resolve(_time_range(spec["range"]), now, ZoneInfo(case["tz"]))
+    return MetricsQuery(
+        measure=spec["metric"],
+        aggregation=spec.get("agg"),
+        scoreKey=spec.get("score_key"),
+        groupBy=SPEC_GROUPS.get(spec.get("group"), spec.get("group")),
+        top=spec.get("top"),
+        timeFilter=time_filter,
+        userFilter=all_of([_condition(*where) for where in spec["where"]]),
+        dbIncrement=spec.get("bucket"),
+        timeZoneDifference=tzd,
+    )
+
+
+@pytest.mark.parametrize("case", _dev_cases(), ids=lambda c: c["id"])
+def test_dev_case_same_rows_on_both_backends(case, sample_store, ch):
+    query = dev_query(case)
+    embedded, clickhouse = sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG)
+    assert_same_rows(embedded, clickhouse)
+    # ... and both give the case's answer; empty buckets may be left out of the expected data.
+    ours = {(r.bucket and r.to_json()["bucket"], r.group): r.value for r in clickhouse}
+    expected = {(row["bucket"], row["group"]): row["value"] for row in case["data"]}
+    for key, value in expected.items():
+        assert key in ours, key
+        assert _close(ours[key], value, rel=1e-6), (key, ours[key], value)
+    assert all(ours[key] in (0, None) for key in set(ours) - set(expected))
+
+
+# --- Helicone's scores endpoint ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("increment", "tzd", "user_filter"),
+    [
+        ("day", 0, "all"),
+        ("day", 300, "all"),
+        ("hour", -60, "all"),
+        ("week", -330, "all"),
+        ("month", 0, "all"),
+        ("day", 300, leaf("properties", "equals", "support-bot", key="feature")),
+        ("day", 0, leaf("model", "contains", "GPT")),
+        ("hour", 0, all_of([leaf("status", "equals", 200), leaf("latency", "lt", 3000)])),
+    ],
+)
+def test_scores_endpoint_matches_embedded(increment, tzd, user_filter, sample_store, ch):
+    span = WEEKS if increment not in ("hour",) else TimeFilter(start="2026-11-20T03:30:00Z", end="2026-11-22T12:00:00Z")
+    request = ScoresRequest(timeFilter=span, userFilter=user_filter, dbIncrement=increment, timeZoneDifference=tzd)
+    embedded, clickhouse = sample_store.scores(request, MAIN_ORG), ch.scores(request, MAIN_ORG)
+    assert len(embedded) > 3 and any(row["score_key"] for row in embedded)
+    assert [(r["created_at_trunc"], r["score_key"]) for r in clickhouse] == [
+        (r["created_at_trunc"], r["score_key"]) for r in embedded
+    ]
+    assert all(_close(a["score_sum"], b["score_sum"]) for a, b in zip(embedded, clickhouse, strict=True))
+
+
+def test_scores_fill_rows_for_empty_range(ch):
+    # No data in 2020: Helicone's WITH FILL gives one `{"score_key": "", "score_sum": 0}` row per local day.
+    request = ScoresRequest(
+        timeFilter=TimeFilter(start="2020-01-01T00:00:00Z", end="2020-01-03T00:00:00Z"),
+        userFilter="all",
+        dbIncrement="day",
+        timeZoneDifference=300,
+    )
+    assert ch.scores(request, MAIN_ORG) == [
+        {"created_at_trunc": "2019-12-31T05:00:00.000Z", "score_key": "", "score_sum": 0.0},
+        {"created_at_trunc": "2020-01-01T05:00:00.000Z", "score_key": "", "score_sum": 0.0},
+        {"created_at_trunc": "2020-01-02T05:00:00.000Z", "score_key": "", "score_sum": 0.0},
+    ]
+
+
+# --- every filter operator, on both backends ----------------------------------------------------------
+FILTERS = {
+    "model equals": leaf("model", "equals", "gpt-4o"),
+    "model not-equals": leaf("model", "not-equals", "gpt-4o"),
+    "model like": leaf("model", "like", "gpt-4%"),
+    "model ilike": leaf("model", "ilike", "GPT-4O%"),
+    "model contains": leaf("model", "contains", "Claude"),
+    "model not-contains": leaf("model", "not-contains", "mini"),
+    "contains keeps wildcards": leaf("model", "contains", "gpt_4"),
+    "like with escaped underscore": leaf("model", "like", "gpt\\_4%"),
+    "provider": leaf("provider", "equals", "ANTHROPIC"),
+    "user_id": leaf("user_id", "equals", "user_0042"),
+    "country": leaf("country_code", "equals", "DE"),
+    "country __empty__": leaf("country_code", "equals", "__empty__"),
+    "country null": leaf("country_code", "equals", "null"),
+    "country not null": leaf("country_code", "not-equals", "null"),
+    "target_url null": leaf("target_url", "equals", "null"),
+    "target_url contains": leaf("target_url", "contains", "anthropic.com"),
+    "request_id equals": leaf("request_id", "equals", "dc361532-c1e9-4a18-837f-8e671e2235d5"),
+    "request_id not a uuid": leaf("request_id", "equals", "not-a-uuid"),
+    "latency gte": leaf("latency", "gte", 5000),
+    "latency lt float": leaf("latency", "lt", 999.5),
+    "ttft gt": leaf("time_to_first_token", "gt", 800),
+    "status equals": leaf("status", "equals", 429),
+    "status not-equals": leaf("status", "not-equals", 200),
+    "prompt_tokens lte": leaf("prompt_tokens", "lte", 100),
+    "total_tokens gt": leaf("total_tokens", "gt", 1500),
+    "cost gte": leaf("cost", "gte", 0.01),
+    "cost lt": leaf("cost", "lt", 0.0005),
+    "threat": leaf("threat", "equals", True),
+    "cached false": leaf("cached", "equals", False),
+    "request_created_at gte": leaf("request_created_at", "gte", "2026-11-20T06:30:00Z"),
+    "response_created_at lt": leaf("response_created_at", "lt", "2026-11-01T00:00:00.999Z"),
+    "property equals": leaf("properties", "equals", "production", key="environment"),
+    "property not-equals (missing reads '')": leaf("properties", "not-equals", "production", key="environment"),
+    "property contains": leaf("properties", "contains", "BOT", key="feature"),
+    "property not-contains": leaf("properties", "not-contains", "bot", key="feature"),
+    "property like": leaf("properties", "like", "sum%", key="feature"),
+    "property missing key": leaf("properties", "equals", "", key="no_such_key"),
+    "property_key": leaf("property_key", "equals", "customer_tier"),
+    "score equals": leaf("scores", "equals", "1", key="is_correct-hcone-bool"),
+    "score not-equals (has key)": leaf("scores", "not-equals", "0", key="is_correct-hcone-bool"),
+    "feedback true": leaf("helicone-score-feedback", "equals", True),
+    "feedback false (no feedback too)": leaf("helicone-score-feedback", "equals", False),
+    "body contains": leaf("request_body", "contains", "refund"),
+    "response_body not-contains": leaf("response_body", "not-contains", "sure"),
+    "or branch": any_of([leaf("model", "equals", "gpt-4"), leaf("status", "gte", 500)]),
+    "nested branch": Branch(
+        left=any_of([leaf("provider", "equals", "OPENAI"), leaf("provider", "equals", "GOOGLE")]),
+        operator="and",
+        right=Branch(left=leaf("latency", "gt", 2000), operator="or", right=leaf("country_code", "equals", "US")),
+    ),
+    "injection in value": leaf("model", "equals", "gpt-4'; DROP TABLE request_response_rmt; --"),
+    "injection in key": leaf("properties", "equals", "x", key="a'] OR 1=1 OR r.properties['b"),
+}
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_filter_same_on_both_backends(name, sample_store, ch):
+    node = FILTERS[name]
+    counts = MetricsQuery(measure="requests", timeFilter=WEEKS, userFilter=node, groupBy="model")
+    latency = MetricsQuery(measure="latency", aggregation="p90", timeFilter=WEEKS, userFilter=node, dbIncrement="week")
+    for query in (counts, latency):
+        assert_same_rows(sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG))
+
+
+def test_filters_discriminate(ch):
+    # Guard against a comparison that passes because everything is empty or everything matches.
+    totals = {}
+    for name, node in FILTERS.items():
+        rows = ch.run(MetricsQuery(measure="requests", timeFilter=WEEKS, userFilter=node), MAIN_ORG)
+        totals[name] = rows[0].value if rows else 0
+    everything = ch.run(MetricsQuery(measure="requests", timeFilter=WEEKS), MAIN_ORG)[0].value
+    assert len({v for v in totals.values()}) > 25
+    assert sum(1 for v in totals.values() if 0 < v < everything) > 30
+    assert totals["injection in value"] == 0 and totals["request_id equals"] == 1, totals
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        MetricsQuery(measure="cost", groupBy="user", top=5, timeFilter=WEEKS, dbIncrement="week"),
+        MetricsQuery(measure="users", timeFilter=WEEKS, dbIncrement="day", timeZoneDifference=-330),
+        MetricsQuery(measure="ttft", aggregation="p50", groupBy="provider", timeFilter=WEEKS),
+        MetricsQuery(measure="score", timeFilter=WEEKS, dbIncrement="week", timeZoneDifference=300),
+        MetricsQuery(measure="score", scoreKey="accuracy", aggregation="p75", groupBy="model", timeFilter=WEEKS),
+        MetricsQuery(measure="errors", groupBy="status", timeFilter=WEEKS, dbIncrement="week"),
+        MetricsQuery(measure="error_rate", groupBy="property:environment", timeFilter=WEEKS),
+        MetricsQuery(measure="threats", timeFilter=WEEKS, dbIncrement="month"),
+        MetricsQuery(measure="completion_tokens", aggregation="max", groupBy="country", timeFilter=WEEKS),
+        MetricsQuery(measure="latency", timeFilter=WEEKS, dbIncrement="hour", timeZoneDifference=90.5),
+        MetricsQuery(measure="latency", timeFilter=EMPTY),
+    ],
+    ids=lambda q: f"{q.measure}-{q.agg}-{q.group}-{q.dbIncrement}",
+)
+def test_measures_same_on_both_backends(query, sample_store, ch):
+    assert_same_rows(sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG))
+
+
+# --- organizations, vocabulary, errors -----------------------------------------------------------------
+def test_org_scoping_and_resolution(sample_store, ch):
+    assert ch.organizations() == sample_store.organizations()
+    with pytest.raises(ConfigError, match="2 organizations"):
+        ch.resolve_org(None)
+    with pytest.raises(ConfigError, match="no data"):
+        ch.resolve_org("00000000-0000-0000-0000-0000000000ff")
+    query = MetricsQuery(measure="requests", timeFilter=WEEKS)
+    main, other = ch.run(query, MAIN_ORG)[0].value, ch.run(query, OTHER_ORG)[0].value
+    assert main != other and other == sample_store.run(query, OTHER_ORG)[0].value
+
+
+def test_vocabulary_matches_embedded(sample_store, ch):
+    for org in (MAIN_ORG, OTHER_ORG):
+        assert ch.vocabulary(org).to_json() == sample_store.vocabulary(org).to_json()
+
+
+def test_sql_is_parameterized_and_uses_clickhouse_functions():
+    d = ClickHouseDialect()
+    node = all_of([leaf("model", "equals", "gpt-4'--"), leaf("properties", "equals", "v", key="k'x")])
+    query = MetricsQuery(measure="latency", aggregation="p90", timeFilter=WEEKS, userFilter=node)
+    value, _ = d.value_expr(query)
+    sql = d.node(node) + value
+    assert "quantileExactInclusive" in sql and "gpt-4" not in sql and "k'x" not in sql
+    assert set(d.params.values()) >= {"gpt-4'--", "k'x", "v", 0.9}
+    assert "r.model = {p1:String}" in sql and "r.properties[{p2:String}] = {p3:String}" in sql
+
+
+def test_columns_helicone_lacks_are_refused(ch):
+    query = MetricsQuery(measure="requests", timeFilter=WEEKS, userFilter=leaf("node_id", "equals", "n1"))
+    with pytest.raises(NotAvailable, match="node_id"):
+        ch.run(query, MAIN_ORG)
+
+
+def test_configuration_errors(monkeypatch):
+    monkeypatch.delenv("HELIQA_CLICKHOUSE_URL", raising=False)
+    with pytest.raises(ConfigError, match="HELIQA_CLICKHOUSE_URL is not set"):
+        ClickHouseBackend.from_env()
+    with pytest.raises(ConfigError, match="unsupported scheme"):
+        connect("mysql://u:secretpw@host/db")
+    with pytest.raises(BackendError) as caught:
+        connect("http://reader:secretpw@127.0.0.1:1/default")  # nothing listens on port 1
+    assert "secretpw" not in str(caught.value) and "reader@127.0.0.1:1" in str(caught.value)
+    assert display_url("https://u:p%40ss@h:8443/db") == "https://u@h:8443/db"
+
+
+# --- the server path: clickhouse-connect over HTTP ------------------------------------------------------
+@pytest.fixture(scope="session")
+def http_front(chdb_dir):
+    """ClickHouse's HTTP interface (the parts clickhouse-connect uses) on 127.0.0.1, over the same engine."""
+    import chdb
+
+    engine, lock = chdb.connect(str(chdb_dir)), threading.Lock()
+    secret = "Basic " + base64.b64encode(b"heliqa_reader:pa ss@word").decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            parts = urlsplit(self.path)
+            args = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            if self.headers.get("Authorization") != secret:
+                denied = b"Code: 516. DB::Exception: heliqa_reader: Authentication failed. (AUTHENTICATION_FAILED)\n"
+                return self._send(401, denied)
+            params = {k.removeprefix("param_"): v for k, v in args.items() if k.startswith("param_")}
+            try:
+                with lock:
+                    data = engine.query((args.get("query", "") + "\n" + body).strip(), "TabSeparated", params=params)
+                return self._send(200, data.bytes())
+            except Exception as error:  # noqa: BLE001  (the engine's error text goes back as ClickHouse's does)
+                return self._send(500, f"Code: 47. DB::Exception: {error}\n".encode())
+
+        do_GET = do_POST
+
+        def _send(self, status, data):
+            self.send_response(status)
+            if status != 200:
+                self.send_header("X-ClickHouse-Exception-Code", data.split(b".")[0].split()[-1].decode())
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_server_path_over_http_gives_the_same_rows(http_front, ch, monkeypatch):
+    monkeypatch.setenv("HELIQA_CLICKHOUSE_URL", f"http://heliqa_reader:pa%20ss%40word@{http_front}/default")
+    remote = ClickHouseBackend.from_env()
+    assert remote.where == f"http://heliqa_reader@{http_front}/default"
+    assert remote.resolve_org(MAIN_ORG) == MAIN_ORG
+    for case in _dev_cases()[:6]:
+        query = dev_query(case)
+        assert_same_rows(remote.run(query, MAIN_ORG), ch.run(query, MAIN_ORG))
+    request = ScoresRequest(timeFilter=WEEKS, userFilter="all", dbIncrement="week", timeZoneDifference=300)
+    assert remote.scores(request, MAIN_ORG) == ch.scores(request, MAIN_ORG)
+
+
+def test_server_path_wrong_password_is_a_clear_error(http_front):
+    with pytest.raises(BackendError) as caught:
+        connect(f"http://heliqa_reader:wrongpass@{http_front}/default")
+    assert "Authentication failed" in str(caught.value) and "wrongpass" not in str(caught.value)

@@ -1,0 +1,423 @@
+"""Helicone's own ClickHouse table (`request_response_rmt`) as a backend: a server or embedded chDB.
+
+`HELIQA_CLICKHOUSE_URL` picks the connection: `http(s)://user:password@host:8123/database` reaches a ClickHouse
+server through clickhouse-connect; `chdb:///path/to/dir` (or `chdb://memory`) opens embedded ClickHouse through
+chDB's clickhouse-connect driver (`pip install 'heliqa[chdb]'`). Both run the same SQL: the filter tree compiled
+by `ClickHouseDialect` with `{name:Type}` parameters, scoped to one organization, over Helicone's schema.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tools.errors import BackendError, ConfigError, NotAvailable
+from tools.query import MetricsQuery, ScoresRequest
+from tools.results import Row, Vocabulary, iso_z
+from tools.sql import UNITS, SqlDialect, seconds_utc
+
+TABLE = "request_response_rmt"
+
+# Helicone's table (helicone.md §5: migrations 41 and later), the columns a query or the loader touches.
+DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    response_id Nullable(UUID),
+    response_created_at Nullable(DateTime64(3)),
+    latency Nullable(Int64),
+    status Int64,
+    completion_tokens Nullable(Int64),
+    prompt_tokens Nullable(Int64),
+    prompt_cache_write_tokens Int64 DEFAULT 0,
+    prompt_cache_read_tokens Int64 DEFAULT 0,
+    prompt_audio_tokens Int64 DEFAULT 0,
+    completion_audio_tokens Int64 DEFAULT 0,
+    reasoning_tokens Int64 DEFAULT 0,
+    model LowCardinality(String),
+    request_id UUID,
+    request_created_at DateTime64(3),
+    user_id LowCardinality(String),
+    organization_id UUID,
+    proxy_key_id Nullable(UUID),
+    threat Nullable(Bool),
+    time_to_first_token Nullable(Int64),
+    provider LowCardinality(String),
+    target_url Nullable(String),
+    country_code Nullable(String),
+    cache_enabled Bool DEFAULT false,
+    cache_reference_id UUID DEFAULT '00000000-0000-0000-0000-000000000000',
+    properties Map(LowCardinality(String), String),
+    scores Map(LowCardinality(String), Int64),
+    request_body String DEFAULT '',
+    response_body String DEFAULT '',
+    cost UInt64 DEFAULT 0,
+    prompt_id String DEFAULT '',
+    prompt_version String DEFAULT '',
+    assets Array(String),
+    updated_at DateTime64(3, 'UTC') DEFAULT now(),
+    request_referrer String DEFAULT '',
+    is_passthrough_billing Bool DEFAULT false
+) ENGINE = ReplacingMergeTree(updated_at)
+PARTITION BY toYYYYMM(request_created_at)
+ORDER BY (organization_id, provider, model, user_id, request_created_at, request_id)"""
+
+# Columns the importer's normalized rows carry that Helicone's table has too (total_tokens, node_id, job_id don't).
+LOAD_COLUMNS = (
+    "request_id", "organization_id", "request_created_at", "response_created_at", "latency", "time_to_first_token",
+    "status", "model", "provider", "user_id", "prompt_tokens", "completion_tokens", "prompt_cache_read_tokens",
+    "prompt_cache_write_tokens", "cost", "threat", "target_url", "country_code", "cache_enabled",
+    "cache_reference_id", "prompt_id", "prompt_version", "request_referrer", "is_passthrough_billing",
+    "properties", "scores", "request_body", "response_body",
+)
+_UUID_COLUMNS = ("request_id", "organization_id", "cache_reference_id")
+_MISSING_COLUMNS = ("node_id", "job_id")
+# Helicone's metrics define total tokens as prompt + completion; the table has no total_tokens column.
+_TOTAL_TOKENS = (
+    "if(r.prompt_tokens IS NULL AND r.completion_tokens IS NULL, NULL, "
+    "coalesce(r.prompt_tokens, 0) + coalesce(r.completion_tokens, 0))"
+)
+
+
+class ClickHouseDialect(SqlDialect):
+    """ClickHouse over `request_response_rmt`: `{name:Type}` parameters, native maps, exact quantiles."""
+
+    table = TABLE
+
+    def param(self, value: Any, kind: str = "String") -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        # Instants are UTC whatever the server's own time zone is.
+        type_sql = "DateTime('UTC')" if kind == "DateTime" else kind
+        return "{" + f"{name}:{type_sql}" + "}"
+
+    def col(self, name: str) -> str:
+        if name == "total_tokens":
+            return _TOTAL_TOKENS
+        if name in _MISSING_COLUMNS:
+            raise NotAvailable(f"{name} is not a column of Helicone's {TABLE} table", "filter on another field")
+        # UUID columns compare as text so that every text operator behaves as on the embedded store.
+        return f"toString(r.{name})" if name in _UUID_COLUMNS else f"r.{name}"
+
+    def org(self, org: str) -> str:
+        """The organization scope on the sorting key's first column (index-friendly)."""
+        return f"r.organization_id = {self.param(org, 'UUID')}"
+
+    def property_value(self, key_sql: str) -> str:
+        return f"r.properties[{key_sql}]"  # a missing key reads '' in ClickHouse, as Helicone relies on
+
+    def has_property(self, key_sql: str) -> str:
+        return f"mapContains(r.properties, {key_sql})"
+
+    def has_score(self, key_sql: str) -> str:
+        return f"has(r.scores, {key_sql})"
+
+    def score_value(self, key_sql: str) -> str:
+        return f"r.scores[{key_sql}]"  # a missing key reads 0
+
+    def local_bucket(self, column: str, increment: str, tz_difference: float) -> str:
+        """Helicone's variant-B truncation: the local wall-clock bucket start, as a UTC-typed value."""
+        shift = self.param(int(tz_difference), "Int64")  # ClickHouse truncates fractional minutes
+        return f"toDateTime64(DATE_TRUNC('{UNITS[increment]}', {column} - toIntervalMinute({shift}), 'UTC'), 0, 'UTC')"
+
+    def bucket(self, column: str, increment: str, tz_difference: float) -> str:
+        local = self.local_bucket(column, increment, tz_difference)
+        return f"addMicroseconds({local}, {self.param(round(tz_difference * 60_000_000), 'Int64')})"
+
+    def quantile(self, expr: str, fraction: float) -> str:
+        return f"quantileExactInclusive({self.param(fraction, 'Float64')})({expr})"
+
+    def count_if(self, condition: str) -> str:
+        return f"countIf({condition})"
+
+    def distinct_count_if(self, expr: str, condition: str) -> str:
+        return f"uniqExactIf({expr}, {condition})"
+
+    def to_text(self, expr: str) -> str:
+        return f"toString({expr})"
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _number(value: Any) -> float | None:
+    # ClickHouse answers nan where DuckDB answers NULL (e.g. 0/0): both mean "no value".
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def display_url(url: str) -> str:
+    """The connection URL with any password removed, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect(url: str):
+    """A clickhouse-connect client for `http(s)://user:pass@host:port/db` or `chdb:///dir` / `chdb://memory`."""
+    try:
+        import clickhouse_connect
+    except ImportError:
+        raise ConfigError("the ClickHouse backend needs clickhouse-connect", "pip install clickhouse-connect") from None
+    parts = urlsplit(url)
+    shown = display_url(url)
+    if parts.scheme == "chdb":
+        try:
+            import chdb  # noqa: F401  (registers the chdb:// driver with clickhouse-connect)
+        except ImportError:
+            raise ConfigError("embedded ClickHouse needs chDB", "pip install 'heliqa[chdb]'") from None
+        path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
+        if not path or path == "/":
+            raise ConfigError(f"{shown} names no directory", "use chdb:///absolute/dir or chdb://memory")
+        try:
+            return clickhouse_connect.get_client(dsn="chdb://memory" if path == "memory" else f"chdb://{path}")
+        except Exception as error:  # noqa: BLE001  (chDB raises plain RuntimeErrors)
+            raise BackendError(f"cannot open embedded ClickHouse at {shown}: {_first_line(error, url)}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(
+            f"HELIQA_CLICKHOUSE_URL has an unsupported scheme: {shown}",
+            "use http(s)://user:password@host:8123/database or chdb:///path/to/dir",
+        )
+    if not parts.hostname:
+        raise ConfigError(f"HELIQA_CLICKHOUSE_URL names no host: {shown}")
+    database = unquote(parts.path.strip("/")) or "default"
+    try:
+        return clickhouse_connect.get_client(
+            host=parts.hostname,
+            port=parts.port or (8443 if parts.scheme == "https" else 8123),
+            username=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            database=database,
+            secure=parts.scheme == "https",
+            connect_timeout=10,
+            send_receive_timeout=60,
+            compress=False,
+        )
+    except Exception as error:  # noqa: BLE001  (connection, auth and HTTP errors all mean "cannot use it")
+        raise BackendError(
+            f"cannot connect to ClickHouse at {shown}: {_first_line(error, url)}",
+            "check HELIQA_CLICKHOUSE_URL, the user's password and that the server is reachable",
+        ) from None
+
+
+def _first_line(error: BaseException, url: str = "") -> str:
+    """A short, password-free error text."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    password = urlsplit(url).password if url else None
+    if password:
+        text = text.replace(password, "***").replace(unquote(password), "***")
+    return text[:400]
+
+
+class ClickHouseBackend:
+    """Answers queries from Helicone's `request_response_rmt` (server or chDB), one organization at a time."""
+
+    name = "clickhouse"
+
+    def __init__(self, client: Any, url: str = ""):
+        self.client = client
+        self.url = url
+        self.where = display_url(url) or "ClickHouse"
+        self._lock = threading.Lock()  # one client, possibly shared by threads (serve, Slack)
+        self._vocab: dict[str, Vocabulary] = {}
+        self._orgs: dict[str, int] | None = None
+
+    @classmethod
+    def from_env(cls) -> ClickHouseBackend:
+        """Connect to `HELIQA_CLICKHOUSE_URL`."""
+        url = os.environ.get("HELIQA_CLICKHOUSE_URL", "").strip()
+        if not url:
+            raise ConfigError(
+                "HELIQA_CLICKHOUSE_URL is not set",
+                "e.g. http://heliqa_reader:PASSWORD@clickhouse:8123/default, or chdb:///path/to/dir for embedded",
+            )
+        return cls(connect(url), url)
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        try:
+            with self._lock:
+                return self.client.query(sql, parameters=params).result_rows
+        except Exception as error:  # noqa: BLE001  (driver, HTTP and server errors)
+            text = _first_line(error, self.url)
+            if "UNKNOWN_TABLE" in text or f"{TABLE} does not exist" in text or "doesn't exist" in text:
+                raise ConfigError(
+                    f"no {TABLE} table at {self.where}", "point HELIQA_CLICKHOUSE_URL at Helicone's database"
+                ) from None
+            raise BackendError(f"ClickHouse failed: {text}") from None
+
+    # --- organizations ------------------------------------------------------------------------------
+    def organizations(self) -> dict[str, int]:
+        """Organization id -> number of requests."""
+        if self._orgs is None:
+            rows = self._fetch(
+                f"SELECT toString(organization_id) AS o, count() AS n FROM {TABLE} GROUP BY o ORDER BY n DESC", {}
+            )
+            self._orgs = {org: int(n) for org, n in rows}
+        return self._orgs
+
+    def resolve_org(self, org: str | None) -> str:
+        """The organization to scope to: the one given, or the only one there is."""
+        orgs = self.organizations()
+        if org:
+            if org not in orgs:
+                known = ", ".join(orgs) or "none (the table is empty)"
+                raise ConfigError(f"organization {org} has no data at {self.where}", f"known organizations: {known}")
+            return org
+        if len(orgs) == 1:
+            return next(iter(orgs))
+        if not orgs:
+            raise ConfigError(f"{TABLE} at {self.where} is empty")
+        listing = ", ".join(f"{o} ({n} requests)" for o, n in orgs.items())
+        raise ConfigError(
+            f"{TABLE} holds {len(orgs)} organizations; choose one", f"set HELIQA_ORG_ID or pass --org: {listing}"
+        )
+
+    def vocabulary(self, org: str) -> Vocabulary:
+        """Models, providers, property keys/values and score keys that exist for `org`."""
+        if org in self._vocab:
+            return self._vocab[org]
+        d = ClickHouseDialect()
+        scope = d.org(org)
+        vocab = Vocabulary()
+        for kind, target in (("model", vocab.models), ("provider", vocab.providers)):
+            sql = f"SELECT r.{kind} AS k, count() AS n FROM {TABLE} AS r WHERE {scope} GROUP BY k ORDER BY n DESC"
+            target.update({k: int(n) for k, n in self._fetch(sql, d.params)})
+        sql = (
+            f"SELECT k, v, count() AS n FROM {TABLE} AS r ARRAY JOIN mapKeys(r.properties) AS k, "
+            f"mapValues(r.properties) AS v WHERE {scope} GROUP BY k, v ORDER BY n DESC"
+        )
+        for key, value, n in self._fetch(sql, d.params):
+            vocab.properties.setdefault(key, {})[value] = int(n)
+        sql = (
+            f"SELECT k, count() AS n FROM {TABLE} AS r ARRAY JOIN mapKeys(r.scores) AS k WHERE {scope} "
+            "GROUP BY k ORDER BY n DESC"
+        )
+        vocab.score_keys.update({k: int(n) for k, n in self._fetch(sql, d.params)})
+        users = self._fetch(f"SELECT uniqExactIf(r.user_id, r.user_id != '') FROM {TABLE} AS r WHERE {scope}", d.params)
+        vocab.users = int(users[0][0]) if users else 0
+        self._vocab[org] = vocab
+        return vocab
+
+    # --- queries ------------------------------------------------------------------------------------
+    def scores(self, request: ScoresRequest, org: str) -> list[dict[str, Any]]:
+        """Helicone's scores query as Helicone runs it (variant B buckets, WITH FILL), with its `data` rows."""
+        d = ClickHouseDialect()
+        inc, tzd = request.dbIncrement, request.timeZoneDifference
+        unit = UNITS[inc]
+        bucket = d.local_bucket("r.request_created_at", inc, tzd)
+        where = [d.org(org), d.time_range(request.timeFilter), d.node(request.userFilter)]
+        start = d.param(seconds_utc(request.timeFilter.start), "DateTime")
+        end = d.param(seconds_utc(request.timeFilter.end), "DateTime")
+        sql = (
+            f"SELECT {bucket} AS created_at_trunc, arrayJoin(mapKeys(r.scores)) AS score_key, "
+            f"avg(r.scores[score_key]) AS score_sum FROM {TABLE} AS r WHERE {' AND '.join(where)} "
+            f"GROUP BY created_at_trunc, score_key ORDER BY created_at_trunc ASC "
+            f"WITH FILL FROM {d.local_bucket(start, inc, tzd)} TO {d.local_bucket(end, inc, tzd)} + INTERVAL 1 {unit} "
+            f"STEP INTERVAL 1 {unit}"
+        )
+        # Helicone adds timeZoneDifference to each label afterwards: the UTC instant of the local bucket start.
+        shift = timedelta(minutes=tzd)
+        rows = sorted((_naive_utc(b) + shift, k, float(v)) for b, k, v in self._fetch(sql, d.params))
+        return [{"created_at_trunc": iso_z(b, millis=True), "score_key": k, "score_sum": v} for b, k, v in rows]
+
+    def run(self, query: MetricsQuery, org: str) -> list[Row]:
+        """Answer an extended query: rows of (bucket, group, value), as the embedded store does."""
+        rows = self._rows(query, org)
+        if query.top is not None:
+            overall = query.model_copy(update={"dbIncrement": None})
+            totals = rows if query.dbIncrement is None else self._rows(overall, org)
+            ranked = sorted((r for r in totals if r.value is not None), key=lambda r: -r.value)[: query.top]
+            keep = {r.group for r in ranked}
+            rows = [r for r in rows if r.group in keep]
+        return rows
+
+    def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
+        from tools.store import _fill_counts  # the same explicit zeros as the embedded store
+
+        d = ClickHouseDialect()
+        score = query.measure == "score"
+        source = f"{TABLE} AS r"
+        if score:
+            source += " ARRAY JOIN mapKeys(r.scores) AS score_key, mapValues(r.scores) AS score_value"
+        where = [d.org(org), d.time_range(query.timeFilter)]
+        if score and query.scoreKey is not None:
+            where.append(f"score_key = {d.param(query.scoreKey)}")
+        value, extra = d.value_expr(query, score_value="score_value")
+        where += extra
+        if query.userFilter != "all":
+            where.append(d.node(query.userFilter))
+        bucket = "NULL"
+        if query.dbIncrement:
+            bucket = d.bucket("r.request_created_at", query.dbIncrement, query.timeZoneDifference)
+        group = query.group
+        if group == "score_key":
+            group_sql = "score_key"
+        elif group:
+            group_sql, drop = d.group_expr(group)
+            where += drop
+        else:
+            group_sql = "NULL"
+        sql = (
+            f"SELECT {bucket} AS b, {group_sql} AS g, {value} AS v FROM {source} WHERE {' AND '.join(where)} "
+            "GROUP BY b, g ORDER BY b ASC NULLS FIRST, g ASC NULLS FIRST"
+        )
+        rows = [
+            Row(_naive_utc(b), None if g is None else str(g), _number(v)) for b, g, v in self._fetch(sql, d.params)
+        ]
+        return _fill_counts(query, rows)
+
+
+# --- loading -------------------------------------------------------------------------------------------
+def create_table(client: Any) -> None:
+    """Create Helicone's `request_response_rmt` table if it does not exist."""
+    client.command(DDL)
+
+
+def _ch_time(value: str | None) -> str | None:
+    # The importer writes `YYYY-MM-DDTHH:MM:SS.ffffff` (UTC); DateTime64(3) keeps milliseconds.
+    return None if value is None else f"{value[:10]} {value[11:23]}"
+
+
+def load_rows(client: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows normalized by `tools.importer` into the table (no de-duplication: Helicone's table replaces
+    re-inserted request ids on merge); returns how many were sent."""
+    import orjson
+
+    lines = []
+    for row in rows:
+        out = {name: row.get(name) for name in LOAD_COLUMNS}
+        out["request_created_at"] = _ch_time(out["request_created_at"])
+        out["response_created_at"] = _ch_time(out["response_created_at"])
+        lines.append(orjson.dumps(out))
+    if not lines:
+        return 0
+    try:
+        client.raw_insert(TABLE, column_names=list(LOAD_COLUMNS), insert_block=b"\n".join(lines), fmt="JSONEachRow")
+    except Exception as error:  # noqa: BLE001
+        raise BackendError(f"loading into ClickHouse failed: {_first_line(error)}") from None
+    return len(lines)
+
+
+def load_files(client: Any, paths: Iterable[str], default_org: str | None = None) -> tuple[int, list]:
+    """Load JSONL(.gz) files the embedded importer reads into the table: (rows loaded, bad lines)."""
+    from tools.importer import read_lines
+
+    create_table(client)
+    loaded, bad = 0, []
+    for path in paths:
+        for batch in read_lines(path, default_org):
+            bad.extend(batch.bad)
+            loaded += load_rows(client, batch.rows)
+    return loaded, bad
