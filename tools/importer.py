@@ -216,17 +216,17 @@ def read_lines(path: str, default_org: str | None, batch: int = 50_000, progress
     """Yield batches of normalized rows from a JSONL(.gz) file; `progress(bytes_read)` is called per batch."""
     raw, stream = _open(path)
     result = ReadResult()
+    reader = io.BufferedReader(stream, 1 << 20)  # kept referenced: dropping it closes `raw` before the last tell()
     try:
-        for number, line in enumerate(io.BufferedReader(stream, 1 << 20), start=1):
+        for number, line in enumerate(reader, start=1):
             result.lines += 1
             if not line.strip():
                 continue
             try:
                 result.rows.append(normalize(_loads(line), default_org))
             except (ValueError, TypeError) as error:
-                reason = str(error) if not isinstance(error, json.JSONDecodeError) else "not valid JSON"
-                if type(error).__name__ == "JSONDecodeError":
-                    reason = "not valid JSON"
+                # orjson's JSONDecodeError subclasses json's.
+                reason = "not valid JSON" if isinstance(error, json.JSONDecodeError) else str(error)
                 result.bad.append(BadLine(path, number, reason))
             if len(result.rows) >= batch:
                 if progress:
