@@ -194,8 +194,21 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
             allowed.update(_NUMBER.findall(bucket_text(r.bucket, query)))
         if r.group:
             allowed.update(_NUMBER.findall(r.group))
-    allowed.update(str(i) for i in range(0, 32))  # dates, counts of buckets
-    return all(n.replace(",", "").rstrip(".") in allowed for n in _NUMBER.findall(text))
+    allowed.update(str(i) for i in range(0, 32))  # day numbers of dates
+    allowed.add(str(len(rows)))
+    if query.agg and query.agg.startswith("p"):
+        allowed.add(query.agg[1:])  # "P90" names the percentile
+    # derived figures the computed summary states: group/bucket counts and each series' change vs its first bucket
+    groups = {r.group for r in rows}
+    allowed.add(str(len(groups)))
+    for g in groups:
+        series = sorted((r for r in rows if r.group == g and r.value is not None and r.bucket), key=lambda r: r.bucket)
+        allowed.add(str(len(series)))
+        if len(series) > 1 and series[0].value:
+            change = 100.0 * (series[-1].value - series[0].value) / abs(series[0].value)
+            allowed.update({f"{change:+.0f}", f"{change:.0f}", f"{abs(change):.0f}"})
+    return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed
+               for n in _NUMBER.findall(text))
 
 
 def utcnow() -> datetime:

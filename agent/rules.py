@@ -83,6 +83,7 @@ group stats statistics metrics metric trend trends level levels our the this tha
 requests' made sent served handled come came been was volume just only any some out happening going like compare
 compared versus vs against between up can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
+highest lowest most least biggest largest smallest higher lower best worst same instead again too well
 """.split())
 FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
 
@@ -112,11 +113,12 @@ class Scanner:
 
     def __init__(self, text: str):
         self.text = text
+        self.original = text
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
         found = []
-        regex = re.compile(rf"(?<![\w.-]){pattern}(?![\w-]|\.\w)", re.I)
+        regex = re.compile(rf"(?<![\w.-])(?:{pattern})(?![\w-]|\.\w)", re.I)
         pos = 0
         while True:
             m = regex.search(self.text, pos)
@@ -228,6 +230,8 @@ class RulesPlanner:
         self._groups(s, p, ctx.vocabulary)
         self._users(s, p)
         self._countries(s, p)
+        # a bare "users" is the measure only when nothing more specific claimed the word
+        s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", lambda m: _set_measure(p, "users"))
         return p, s.leftovers()
 
     def _zone(self, s: Scanner, p: Parse) -> None:
@@ -472,7 +476,7 @@ class RulesPlanner:
         s.take(r"(?:total\s+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
         s.take(r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
                r"how\s+long", setm("latency"))
-        s.take(r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|expensive|bill|billing|dollars|usd|\$",
+        s.take(r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|expensive|dollars|usd|\$",
                setm("cost"))
         s.take(r"(?:number|count|how\s+many)\s+(?:of\s+)?(?:active\s+|unique\s+|distinct\s+)?users|(?:active|unique|distinct)\s+users|dau|mau",
                setm("users"))
@@ -579,6 +583,14 @@ class RulesPlanner:
         if key_alt:
             s.take(rf"(?:where\s+|with\s+)?(?P<k>{key_alt})\s*(?:(?P<neg>!=|is\s+not|isn't)|=|:|is|equals|of)\s*(?P<v>[\w.-]+)", explicit)
 
+            def bare(m):  # "prompt_version v13": a key word directly followed by a value word
+                word = m.group("v").lower()
+                if word in FILLER or word in GROUP_WORDS or word in BUCKETS:
+                    return False
+                explicit(m)
+
+            s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
+
         values: list[tuple[str, str, str]] = []
         for key, vals in vocab.properties.items():
             for value in vals:
@@ -588,12 +600,13 @@ class RulesPlanner:
                 if long in vals:
                     values.append((short, key, long))
         for word, key, value in sorted(values, key=lambda t: -len(t[0])):
-            suffix = r"(?:\s+(?:" + key_alt + r"|customers?|users?|tier|environment|env|feature|traffic|requests))?" if key_alt else ""
+            suffix = r"(?:\s+(?:" + key_alt + r"|customers?|users?|tier|environment|env|feature|traffic|requests)){0,2}" if key_alt else ""
             pattern = rf"(?:(?:the|in|on|for|from)\s+)?(?:{key_alt}\s+)?{re.escape(word)}(?:s)?{suffix}" if key_alt else re.escape(word)
 
             def hit(m, key=key, value=value):
-                if m.group(0).strip().endswith(("users", "user")) and p.measure is None:
-                    _set_measure(p, "users")
+                asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
+                if m.group(0).strip().endswith(("users", "user")) and p.measure in (None, "requests") and not asked_requests:
+                    p.measure = "users"  # "how many enterprise users": people, not requests
                 p.conditions.append(Condition(field=f"property:{key}", op="equals", value=value))
 
             s.take(pattern, hit)

@@ -366,6 +366,8 @@ class Store:
 def _fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:
     """Give empty buckets of counts and sums an explicit 0 so series have no silent gaps."""
     additive = query.measure in ("requests", "errors", "threats", "users") or query.agg in ("sum", "count")
+    if query.dbIncrement is None and query.group is None and not rows:
+        return [Row(None, None, 0.0 if additive and query.measure != "score" else None)]  # one number, even of nothing
     if query.dbIncrement is None or not additive or query.measure == "score":
         return rows
     labels = bucket_labels(query.timeFilter, query.dbIncrement, query.timeZoneDifference)
