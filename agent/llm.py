@@ -81,6 +81,7 @@ class RunQuery(BaseModel):
     bucket: Increment | None = Field(description="min, hour, day, week, month; null = one value per group")
     range: RangeArgs | None = Field(description="null = the last 24 hours")
     conditions: list[ConditionArgs] = Field(description="filters, all required; [] for none")
+    timeZone: str | None = Field(description="IANA zone only when the question names one; else null (the asker's)")
 
 
 class AskClarifyingQuestion(BaseModel):

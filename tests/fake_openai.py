@@ -25,7 +25,11 @@ def tool_call(name: str, args: dict[str, Any] | str, call_id: str | None = None)
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": call_id or f"call_{next(_ids)}", "type": "function", "function": {"name": name, "arguments": arguments}}
+            {
+                "id": call_id or f"call_{next(_ids)}",
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            }
         ],
     }
 
@@ -77,7 +81,7 @@ class FakeOpenAI:
         self.script = script
         self.model = model
         self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
+        self.headers: list[dict[str, str]] = []  # lower-case names
         self.paths: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -99,7 +103,7 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake.paths.append(self.path)
-                fake.headers.append(dict(self.headers))
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 body = json.loads(raw)
@@ -132,7 +136,7 @@ class FakeOpenAI:
                 self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
