@@ -95,13 +95,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tools.demo import fill_demo
+    from tools.demo import DEMO_ORG, fill_demo
     from tools.store import Store
 
     store = Store()
     added = fill_demo(store, rows=args.rows, seed=args.seed, now=_now(args.now))
     sys.stdout.write(
-        f"demo data: {added:,} new requests in {store.path} (organization {os.environ.get('HELIQA_ORG_ID') or 'demo'})\n"
+        f"demo data: {added:,} new requests in {store.path} (organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
         "try: heliqa ask \"p90 latency by model over the last 24 hours\"\n"
     )
     return EXIT_OK
