@@ -1,0 +1,179 @@
+"""Time heliqa's queries on DuckDB (embedded store) and chDB (Helicone's table) beside hand-written DuckDB SQL.
+
+    python benchmarks/generate.py --rows 10000000     # once; cached
+    python benchmarks/run.py --rows 10000000          # warm medians per engine, and the ratios
+    python benchmarks/run.py --e2e                    # `heliqa ask --json` wall time on the sample
+
+Every heliqa timing is the whole backend call (compile, run, build rows), warm: two runs are discarded,
+then the median of `--repeat` runs is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.generate import BENCH_ORG, cache_dir, chdb_path, duckdb_home  # noqa: E402
+from tools.filters import leaf  # noqa: E402
+from tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
+
+END = "2026-11-24T12:00:00.000Z"
+LAST_30D = TimeFilter(start="2026-10-25T12:00:00.000Z", end=END)
+LAST_7D = TimeFilter(start="2026-11-17T12:00:00.000Z", end=END)
+LAST_24H = TimeFilter(start="2026-11-23T12:00:00.000Z", end=END)
+WHERE = "organization_id = $org AND request_created_at >= $start AND request_created_at <= $end"
+
+
+def _range(tf: TimeFilter) -> dict:
+    return {"org": BENCH_ORG, "start": tf.start[:19].replace("T", " "), "end": tf.end[:19].replace("T", " ")}
+
+
+# name -> (heliqa request, hand-written DuckDB SQL over the same tables, its parameters)
+QUERIES: dict[str, tuple[object, str, dict]] = {
+    "scores per day (30 d)": (
+        ScoresRequest(timeFilter=LAST_30D, userFilter="all", dbIncrement="day", timeZoneDifference=0),
+        f"SELECT date_trunc('day', request_created_at) AS b, score_key, avg(value) FROM scores WHERE {WHERE} "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        _range(LAST_30D),
+    ),
+    "p90 latency by day, gpt-4o (7 d)": (
+        MetricsQuery(
+            measure="latency", aggregation="p90", timeFilter=LAST_7D, dbIncrement="day",
+            userFilter=leaf("model", "equals", "gpt-4o"),
+        ),
+        f"SELECT date_trunc('day', request_created_at) AS b, quantile_cont(latency, 0.9) FROM requests "
+        f"WHERE {WHERE} AND model = 'gpt-4o' GROUP BY 1 ORDER BY 1",
+        _range(LAST_7D),
+    ),
+    "error rate by hour by model (24 h)": (
+        MetricsQuery(measure="error_rate", groupBy="model", timeFilter=LAST_24H, dbIncrement="hour"),
+        f"SELECT date_trunc('hour', request_created_at) AS b, model, "
+        f"100.0 * count(*) FILTER (WHERE status >= 400) / count(*) FROM requests WHERE {WHERE} "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        _range(LAST_24H),
+    ),
+    "top 10 users by cost (30 d)": (
+        MetricsQuery(measure="cost", groupBy="user", top=10, timeFilter=LAST_30D),
+        f"SELECT user_id, sum(cost) / 1e9 AS usd FROM requests WHERE {WHERE} AND user_id != '' "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+        _range(LAST_30D),
+    ),
+    "body contains 'refund' (30 d)": (
+        MetricsQuery(measure="requests", timeFilter=LAST_30D, userFilter=leaf("request_body", "contains", "refund")),
+        f"SELECT count(*) FROM requests WHERE {WHERE} AND request_body ILIKE '%refund%'",
+        _range(LAST_30D),
+    ),
+}
+# For reference: the scores query written naively over the requests table's MAP column.
+SCORES_OVER_MAP = (
+    "SELECT date_trunc('day', request_created_at) AS b, k, avg(v) FROM (SELECT request_created_at, "
+    f"unnest(map_keys(scores)) AS k, unnest(map_values(scores)) AS v FROM requests WHERE {WHERE}) GROUP BY 1, 2"
+)
+
+
+def median_ms(call: Callable[[], object], repeat: int) -> float:
+    """Warm median wall time of `call` in milliseconds."""
+    for _ in range(2):
+        call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def run_backend(backend, request) -> object:
+    """One heliqa backend call for a scores request or an extended query."""
+    if isinstance(request, ScoresRequest):
+        return backend.scores(request, BENCH_ORG)
+    return backend.run(request, BENCH_ORG)
+
+
+def engines(rows: int, repeat: int) -> None:
+    """Print the table of warm medians and ratios."""
+    from tools.clickhouse import ClickHouseBackend, connect
+    from tools.store import Store
+
+    store = Store(duckdb_home(rows) / "heliqa.duckdb", read_only=True)
+    chdb_dir = chdb_path(rows)
+    ch = ClickHouseBackend(connect(f"chdb://{chdb_dir}"), f"chdb://{chdb_dir}")
+    total = store.con.execute("SELECT count(*) FROM requests").fetchone()[0]
+    print(f"{total:,} rows; DuckDB {store.path}; chDB {chdb_dir}; medians of {repeat} warm runs (ms)\n")
+    header = f"{'query':36} "
+    header += f"{'hand DuckDB':>12} {'heliqa DuckDB':>14} {'ratio':>6} {'heliqa chDB':>12} {'chDB/DuckDB':>12}"
+    print(header)
+    print("-" * len(header))
+    for name, (request, sql, params) in QUERIES.items():
+        hand = median_ms(lambda sql=sql, params=params: store.con.execute(sql, params).fetchall(), repeat)
+        duck = median_ms(lambda request=request: run_backend(store, request), repeat)
+        chdb = median_ms(lambda request=request: run_backend(ch, request), repeat)
+        print(f"{name:36} {hand:12.1f} {duck:14.1f} {duck / hand:6.2f} {chdb:12.1f} {chdb / duck:12.2f}", flush=True)
+    naive = median_ms(lambda: store.con.execute(SCORES_OVER_MAP, _range(LAST_30D)).fetchall(), repeat)
+    print(f"\n(reference) scores per day hand-written over the requests MAP column: {naive:.1f} ms")
+
+
+def sample_home() -> Path:
+    """A HELIQA_HOME holding the shared sample (imported once into the cache)."""
+    from tools.store import Store
+
+    home = cache_dir() / "sample-home"
+    if not (home / "done").exists():
+        sample = Path(__file__).resolve().parents[2] / "shared" / "data" / "requests.jsonl.gz"
+        store = Store(home / "heliqa.duckdb")
+        store.import_files([str(sample)])
+        store.close()
+        (home / "done").touch()
+    return home
+
+
+def end_to_end(repeat: int) -> None:
+    """Wall time of one `heliqa ask --json` process on the sample, and whether langchain was imported."""
+    env = dict(os.environ, HELIQA_HOME=str(sample_home()), HELIQA_ORG_ID=BENCH_ORG)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HELIQA_BACKEND"):
+        env.pop(var, None)
+    script = shutil.which("heliqa")
+    if script is None:
+        raise SystemExit("the heliqa command is not installed: pip install -e .")
+    question = "p90 latency for gpt-4 last week by day"
+    args = ["ask", "--json", "--now", END, "--tz", "America/New_York", question]
+    times = []
+    for _ in range(repeat + 1):
+        started = time.perf_counter()
+        done = subprocess.run([script, *args], env=env, capture_output=True, text=True)
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"heliqa ask --json {question!r}: exit {done.returncode}, median {statistics.median(times[1:]):.0f} ms "
+          f"(first {times[0]:.0f} ms) over {repeat} runs")
+    print("  answer:", done.stdout.strip().replace("\n", " ")[:300] or done.stderr.strip()[:300])
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", script, *args], env=env, capture_output=True, text=True
+    )
+    heavy = sorted({line.split("|")[-1].strip().split(".")[0] for line in traced.stderr.splitlines()
+                    if any(name in line for name in ("langchain", "openai", "matplotlib", "fastapi"))})
+    print(f"  heavy modules imported on that path: {', '.join(heavy) or 'none'}")
+
+
+def main() -> None:
+    """Parse arguments and run the chosen benchmarks."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--e2e", action="store_true", help="only the `heliqa ask` end-to-end timing")
+    args = parser.parse_args()
+    if args.e2e:
+        end_to_end(args.repeat)
+    else:
+        engines(args.rows, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
