@@ -84,6 +84,7 @@ requests' made sent served handled come came been was volume just only any some 
 compared versus vs against between up can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
 highest lowest most least biggest largest smallest higher lower best worst same instead again too well
+breakdown overview summary status-wise each
 """.split())
 FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
 
@@ -278,6 +279,14 @@ class RulesPlanner:
 
         on = rf"(?:on\s+|for\s+)?(?:{_WEEKDAY}\s+)?(?P<d>{_DATE})"
         clocks = rf"(?:between|from)\s+(?P<a>{_CLOCK})\s+(?:and|to|until|till|-)\s+(?P<b>{_CLOCK})"
+        rel = r"(?P<rel>today|yesterday)"
+
+        def between_relative(m):
+            day = today - timedelta(days=1 if m.group("rel") == "yesterday" else 0)
+            between_clock(_Fake(d=day.isoformat(), a=m.group("a"), b=m.group("b")))
+
+        s.take(rf"{rel}\s+{clocks}", between_relative)
+        s.take(rf"{clocks}\s+{rel}", between_relative)
         s.take(rf"{on}\s+{clocks}", between_clock)
         s.take(rf"{clocks}(?:\s+on)?(?:\s+{_WEEKDAY})?\s+(?P<d>{_DATE})", between_clock)
         s.take(rf"{clocks}(?P<d>)", between_clock)
@@ -303,6 +312,34 @@ class RulesPlanner:
                 set_range(TimeRange(kind="since", start=datetime(today.year, today.month, today.day, h % 24, mi)))
 
         s.take(rf"since\s+(?:(?P<d>{_DATE})|(?P<y>yesterday)|(?P<c>{_CLOCK}))", since)
+
+        def since_weekday(m):
+            back = (today.weekday() - WEEKDAYS[m.group("w").lower()]) % 7
+            d = today - timedelta(days=back)
+            set_range(TimeRange(kind="since", start=datetime(d.year, d.month, d.day)))
+
+        s.take(rf"since\s+(?:last\s+)?(?P<w>{_WEEKDAY})", since_weekday)
+
+        def in_month(m):
+            month = MONTHS[m.group("m").lower().rstrip(".")]
+            year = int(m.group("y")) if m.group("y") else (today.year if month <= today.month else today.year - 1)
+            start = datetime(year, month, 1)
+            end = datetime(year + month // 12, month % 12 + 1, 1)
+            set_range(TimeRange(kind="between", start=start, end=end))
+
+        s.take(rf"(?:in|during|for)\s+(?:the\s+month\s+of\s+)?(?P<m>{_MONTH})(?:\s+(?P<y>\d{{4}}))?", in_month)
+
+        def nth(m):
+            n = int(m.group("n"))
+            d = today.replace(day=1)
+            if n > today.day:  # the most recent past one: last month's
+                d = (d - timedelta(days=1)).replace(day=1)
+            try:
+                set_range(TimeRange(kind="day", day=d.replace(day=n)))
+            except ValueError:
+                raise Clarify(f"There is no day {n} in {d:%B}.") from None
+
+        s.take(r"(?:on\s+)?the\s+(?P<n>\d{1,2})(?:st|nd|rd|th)", nth)
 
         def last_n(m):
             set_range(TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))
@@ -482,7 +519,7 @@ class RulesPlanner:
                setm("users"))
         s.take(r"threats?|prompt\s+injections?|injection\s+attempts?|attacks?", setm("threats"))
         s.take(r"(?:error|failure)\s+counts?|(?:number|count|how\s+many)\s+(?:of\s+)?(?:errors|failures|failed\s+requests)|"
-               r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|error",
+               r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|errored|error",
                setm("errors"))
         self._scores(s, p, vocab)
         s.take(r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|calls|llm\s+calls|api\s+calls))?|requests|"
@@ -562,6 +599,8 @@ class RulesPlanner:
             p.conditions.append(Condition(field="provider", op="equals", value=picked[0]))
         elif picked:
             p.conditions.append(Condition(field="provider", op="in", value=sorted(set(picked))))
+            if p.group is None and p.bucket is None:
+                p.group = "provider"
 
     def _properties(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         keys = {k.lower(): k for k in vocab.properties}
@@ -621,6 +660,17 @@ class RulesPlanner:
 
         if key_alt:
             s.take(rf"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>feature|environment|env|tier)(?!\s+(?:is|=))", unknown_value)
+        by_key: dict[str, list[Condition]] = {}
+        for c in p.conditions:
+            if c.field.startswith("property:") and c.op == "equals":
+                by_key.setdefault(c.field, []).append(c)
+        for key, same in by_key.items():
+            values = sorted({str(c.value) for c in same})
+            if len(values) > 1:  # "production vs staging": compare them side by side
+                p.conditions = [c for c in p.conditions if c not in same]
+                p.conditions.append(Condition(field=key, op="in", value=values))
+                if p.group is None:
+                    p.group = key
 
     def _groups(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         words = dict(GROUP_WORDS)

@@ -122,6 +122,23 @@ CASES = [
      {"conditions": [cond("property:environment", "equals", "staging")], "bucket": "day"}),
     ("max latency for gemini-1.5-pro this week", {"measure": "latency", "aggregation": "max"}),
     ("gemini flash latency", {"conditions": [cond("model", "contains", "gemini"), cond("model", "contains", "flash")]}),
+    ("latency between 14:00 and 16:00 yesterday by hour",
+     {"bucket": "hour", "range": {"kind": "between", "start": "2026-11-23T14:00:00", "end": "2026-11-23T16:00:00"}}),
+    ("requests on the 19th", {"range": {"kind": "day", "day": "2026-11-19"}}),
+    ("cost since Monday", {"measure": "cost", "range": {"kind": "since", "start": "2026-11-23T00:00:00"}}),
+    ("requests in November by week",
+     {"bucket": "week", "range": {"kind": "between", "start": "2026-11-01T00:00:00", "end": "2026-12-01T00:00:00"}}),
+    ("latency for production vs staging",
+     {"groupBy": "property:environment", "conditions": [cond("property:environment", "in", ["production", "staging"])]}),
+    ("anthropic vs openai cost last week",
+     {"measure": "cost", "groupBy": "provider", "conditions": [cond("provider", "in", ["ANTHROPIC", "OPENAI"])]}),
+    ("cost breakdown by provider", {"measure": "cost", "groupBy": "provider"}),
+    ("how many requests errored today", {"measure": "errors", "range": {"kind": "today"}}),
+    ("daily active users last 2 weeks", {"measure": "users", "bucket": "day"}),
+    ("What percent of requests failed yesterday?", {"measure": "error_rate", "range": {"kind": "yesterday"}}),
+    ("How many tokens did gpt-4 use yesterday?", {"measure": "total_tokens", "conditions": [cond("model", "equals", "gpt-4")]}),
+    ("top 3 features by cost", {"measure": "cost", "groupBy": "property:feature", "top": 3}),
+    ("requests per status code yesterday", {"measure": "requests", "groupBy": "status"}),
 ]
 
 
