@@ -256,6 +256,10 @@ class LLMPlanner:
             )
         return self._bound
 
+    def warm_up(self) -> None:
+        """Import langchain and build the client now (e.g. in a background thread at REPL or Slack start-up)."""
+        self.tool_model()
+
     def plan(self, question: str, ctx: Context) -> Plan:
         """Ask the model for one tool call; validate, ground and resolve it; feed problems back."""
         from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
