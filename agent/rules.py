@@ -339,7 +339,7 @@ class RulesPlanner:
             except ValueError:
                 raise Clarify(f"There is no day {n} in {d:%B}.") from None
 
-        s.take(r"(?:on\s+)?the\s+(?P<n>\d{1,2})(?:st|nd|rd|th)", nth)
+        s.take(r"(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", nth)
 
         def last_n(m):
             set_range(TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))
