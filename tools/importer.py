@@ -11,8 +11,10 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from tools.errors import ImportProblem
@@ -115,16 +117,24 @@ def _int(value: Any, name: str) -> int | None:
     raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
+# Helicone's own spelling (UTC, milliseconds): checked without the general parser, which halves import time.
+_UTC_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
+
+
 def _timestamp(value: Any, name: str) -> str | None:
     if value in (None, ""):
         return None
+    if isinstance(value, str) and _UTC_MILLIS.fullmatch(value):
+        try:
+            datetime.fromisoformat(value[:-1])  # real calendar dates and clock times only
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO 8601 instant: {value!r}") from None
+        return value[:-1]
     try:
         moment = parse_instant(str(value))
     except ValueError:
         raise ValueError(f"{name} is not an ISO 8601 instant: {value!r}") from None
-    from datetime import timezone
-
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
