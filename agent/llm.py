@@ -27,6 +27,7 @@ from agent.safety import REFUSAL
 from agent.spec import CONDITION_FIELDS, Op, QuerySpec
 from agent.timerange import Unit
 from tools.errors import BackendError, ConfigError, InvalidRequest
+from tools.filters import parse_instant
 from tools.query import MEASURES, Increment, Measure
 from tools.results import Vocabulary
 
@@ -186,7 +187,7 @@ class LLMSettings:
         if not llm_configured():
             raise ConfigError(
                 "the LLM planner needs an OpenAI-compatible endpoint",
-                "set OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI), or use --planner rules",
+                "set OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI); --planner rules works offline",
             )
         return cls(
             model=os.environ.get("HELIQA_LLM_MODEL") or DEFAULT_MODEL,
@@ -365,13 +366,19 @@ def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None
     try:
-        spec.to_query(ctx.now, ctx.tz)
+        query = spec.to_query(ctx.now, ctx.tz)
     except ValidationError as error:
         from tools.validation import problems_of
 
         raise _Repair("The query is not valid:\n- " + "\n- ".join(problems_of(error))) from None
     except (InvalidRequest, ConfigError) as error:
         raise _Repair(f"The query is not valid: {error.message}") from None
+    # A range wholly in the future (e.g. a day of next month) would silently answer "no requests".
+    if parse_instant(query.timeFilter.start) > ctx.now:
+        raise _Repair(
+            f"The time range {spec.range.describe() if spec.range else ''} starts after now ({ctx.now:%Y-%m-%d %H:%M} "
+            "UTC); a date without a year is the most recent one not after today."
+        )
     return spec
 
 

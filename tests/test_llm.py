@@ -88,6 +88,7 @@ def oracle(wrong: frozenset[str] = frozenset()) -> callable:
 
 
 D01 = CASES["d01"]
+D01_RANGE = dev_args(D01["spec"])["range"]
 BAD_D01 = {
     **dev_args(D01["spec"]),
     "aggregation": "p90",
@@ -282,6 +283,7 @@ def test_malformed_json_and_plain_text_are_repaired(serve, sample_store):
             },
             "starts after now",
         ),
+        ({"range": {**D01_RANGE, "kind": "day", "n": None, "unit": None, "day": "2026-12-01"}}, "starts after now"),
         ({"timeZone": "Mars/Olympus_Mons"}, "unknown time zone"),
         (
             {"conditions": [{"field": "property:environment", "op": "equals", "value": "qa"}]},
