@@ -187,7 +187,7 @@ class LLMSettings:
         if not llm_configured():
             raise ConfigError(
                 "the LLM planner needs an OpenAI-compatible endpoint",
-                "set OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI); --planner rules works offline",
+                "set OPENAI_API_KEY (and OPENAI_BASE_URL for another server); --planner rules works offline",
             )
         return cls(
             model=os.environ.get("HELIQA_LLM_MODEL") or DEFAULT_MODEL,
