@@ -36,7 +36,7 @@ def rows(n: int, org: str = MAIN_ORG) -> list[str]:
                         "scores": {"accuracy": i}}) for i in range(n)]
 
 
-# --- import ----------------------------------------------------------------------------------------------------------------
+# --- import -------------------------------------------------------------------------------------------------
 
 def test_import_reports_counts_and_is_idempotent(tmp_path):
     logs = tmp_path / "logs.jsonl"
@@ -81,7 +81,7 @@ def test_import_gives_rows_without_an_org_the_one_passed(tmp_path):
     assert heliqa(tmp_path / "home", "orgs").stdout == f"{OTHER_ORG}\t1\n"
 
 
-# --- query -----------------------------------------------------------------------------------------------------------------
+# --- query --------------------------------------------------------------------------------------------------
 
 def test_query_prints_helicones_exact_response_shape(sample_home, sample_store, tmp_path):
     path = tmp_path / "body.json"
@@ -132,7 +132,7 @@ def test_query_needs_an_org_when_there_are_several(sample_home, tmp_path):
     assert "2 organizations" in done.stderr and MAIN_ORG in done.stderr and OTHER_ORG in done.stderr
 
 
-# --- ask -------------------------------------------------------------------------------------------------------------------
+# --- ask ----------------------------------------------------------------------------------------------------
 
 QUESTION = ["p90", "latency", "last", "week", "by", "day"]
 

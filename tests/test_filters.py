@@ -334,7 +334,7 @@ def test_all_serializes_as_the_string():
     assert accept("all").to_json() == body("all")
 
 
-# --- helpers -------------------------------------------------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------------------------------------
 
 def test_leaf_helper_validates():
     assert leaf("properties", "equals", "prod", key="environment").model_dump(by_alias=True, exclude_none=True) == \

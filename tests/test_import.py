@@ -19,7 +19,8 @@ DAY = {"start": "2026-11-10T00:00:00Z", "end": "2026-11-11T00:00:00Z"}
 
 
 def good(n: int, org: str = ORG_A, **fields) -> str:
-    row = {"request_id": f"req-{n}", "organization_id": org, "request_created_at": f"2026-11-10T{n % 24:02d}:00:00.000Z",
+    row = {"request_id": f"req-{n}", "organization_id": org,
+           "request_created_at": f"2026-11-10T{n % 24:02d}:00:00.000Z",
            "status": 200, "latency": 100 * n, "model": "gpt-4o", "provider": "openai", "cost": 0.001,
            "properties": {"feature": "search"}, "scores": {"accuracy": n}}
     row.update(fields)
@@ -146,7 +147,7 @@ def test_helicone_export_rows_load_with_an_org(tmp_path):
     store.close()
 
 
-# --- organizations ----------------------------------------------------------------------------------------------------------
+# --- organizations ------------------------------------------------------------------------------------------
 
 @pytest.fixture()
 def two_orgs(tmp_path):

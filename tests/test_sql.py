@@ -63,18 +63,23 @@ def store(tmp_path_factory) -> Store:
     store = Store(tmp_path_factory.mktemp("sql") / "heliqa.duckdb")
     assert store.add_rows(ROWS) == len(ROWS)
     # Rows of another organization with identical values must never be counted.
-    assert store.add_rows([{**r, "request_id": "other-" + r["request_id"], "organization_id": "org-other"} for r in ROWS])
+    other = [{**r, "request_id": "other-" + r["request_id"], "organization_id": "org-other"} for r in ROWS]
+    assert store.add_rows(other) == len(ROWS)
     yield store
     store.close()
 
 
-def count(store: Store, tree) -> int:
-    q = MetricsQuery(measure="requests", timeFilter=RANGE, userFilter=tree)
-    rows = store.run(q, ORG)
+def total(rows) -> int:
+    """A count answer: one row (or none, for an empty selection)."""
+    assert len(rows) <= 1 and all(r.bucket is None and r.group is None for r in rows)
     return int(rows[0].value) if rows else 0
 
 
-# --- an independent model of Helicone's matching (helicone.md §3.3) ------------------------------------------------------
+def count(store: Store, tree) -> int:
+    return total(store.run(MetricsQuery(measure="requests", timeFilter=RANGE, userFilter=tree), ORG))
+
+
+# --- an independent model of Helicone's matching (helicone.md §3.3) -----------------------------------------
 
 def like_regex(pattern: str, flags: int = 0) -> re.Pattern:
     out, chars = [], iter(pattern)
@@ -125,7 +130,7 @@ def ends_with_lone_escape(pattern: str) -> bool:
     return (len(pattern) - len(pattern.rstrip("\\"))) % 2 == 1
 
 
-# --- parameters only ------------------------------------------------------------------------------------------------------
+# --- parameters only ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("payload", DISTINCTIVE)
 def test_values_and_keys_never_reach_the_sql_text(payload):
@@ -187,7 +192,7 @@ def test_group_by_an_injected_property_key(store):
         assert [(r.group, r.value) for r in store.run(q, ORG)] == [("hit", 1.0)]
 
 
-# --- Helicone's matching rules -------------------------------------------------------------------------------------------
+# --- Helicone's matching rules ------------------------------------------------------------------------------
 
 def test_case_rules(store):
     assert count(store, leaf("model", "equals", "gpt-4o")) == 0
@@ -260,8 +265,8 @@ def test_time_bounds_are_truncated_to_seconds(store):
                           timeFilter={"start": "2026-11-12T12:00:00.999Z", "end": "2026-11-12T12:00:01Z"})
     outside = MetricsQuery(measure="requests", userFilter=tree,
                            timeFilter={"start": "2026-11-12T11:00:00Z", "end": "2026-11-12T12:00:00.999Z"})
-    assert [r.value for r in s.run(inside, ORG)] == [1.0]
-    assert s.run(outside, ORG) == []
+    assert total(s.run(inside, ORG)) == 1
+    assert total(s.run(outside, ORG)) == 0
     created = leaf("request_created_at", "lte", "2026-11-12T12:00:00.999Z")
     on_day = {"start": "2026-11-12T00:00:00Z", "end": "2026-11-13T00:00:00Z"}
-    assert s.run(MetricsQuery(measure="requests", userFilter=created, timeFilter=on_day), ORG) == []
+    assert total(s.run(MetricsQuery(measure="requests", userFilter=created, timeFilter=on_day), ORG)) == 0

@@ -17,7 +17,7 @@ from tools.store import Store
 INCREMENTS = ["min", "hour", "day", "week", "month", "year"]
 
 
-# --- an independent model of helicone.md §1.4 (no code shared with tools/) ---------------------------------------------
+# --- an independent model of helicone.md §1.4 (no code shared with tools/) ----------------------------------
 
 def trunc(local: datetime, increment: str) -> datetime:
     if increment == "min":
@@ -82,7 +82,7 @@ def answer(store: Store, org: str, **body) -> set:
     return {(r["created_at_trunc"], r["score_key"], round(r["score_sum"], 9)) for r in data}
 
 
-# --- helicone.md §13: the rows verified on ClickHouse -------------------------------------------------------------------
+# --- helicone.md §13: the rows verified on ClickHouse -------------------------------------------------------
 
 SPEC_ROWS = [
     ("2026-01-01T00:30:00.000Z", {"q": 5, "b": True}),
@@ -136,7 +136,7 @@ def test_a_fractional_offset_labels_with_the_exact_fraction(spec_store):
                    ("2026-01-03T01:30:30.000Z", "z", -2)}
 
 
-# --- bucket edges for every increment and offsets 300, -60, -330 --------------------------------------------------------
+# --- bucket edges for every increment and offsets 300, -60, -330 --------------------------------------------
 
 BOUNDARIES = {  # a local bucket start for each increment
     "min": datetime(2026, 11, 17, 10, 30),
@@ -174,7 +174,8 @@ def test_rows_beside_a_local_boundary_land_in_the_right_bucket(edge_store, tz, i
     earlier = trunc(previous - timedelta(seconds=1), increment)
     start = earlier + timedelta(minutes=tz) + timedelta(seconds=1, milliseconds=500)
     end = following(BOUNDARIES[increment], increment) + timedelta(minutes=tz, seconds=1)
-    mine = [(utc(r["request_created_at"]), r["scores"], r) for r in rows if r["organization_id"] == f"edge{tz}{increment}"]
+    org = f"edge{tz}{increment}"
+    mine = [(utc(r["request_created_at"]), r["scores"], r) for r in rows if r["organization_id"] == org]
     expected = expected_scores(mine, label(start), label(end), increment, tz)
     got = answer(store, f"edge{tz}{increment}", timeFilter={"start": label(start), "end": label(end)},
                  userFilter="all", dbIncrement=increment, timeZoneDifference=tz)
@@ -197,7 +198,7 @@ def test_labels_are_utc_instants_of_new_york_bucket_starts(edge_store, increment
     assert {r[0] for r in got} == {label(local + timedelta(hours=5))}
 
 
-# --- the sample, checked against plain Python over the gz file ----------------------------------------------------------
+# --- the sample, checked against plain Python over the gz file ----------------------------------------------
 
 @pytest.fixture(scope="module")
 def sample_rows(sample_path):

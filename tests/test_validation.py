@@ -44,7 +44,9 @@ def test_time_filter_needs_start_and_end(key):
     assert problems(ScoresRequest, body(timeFilter=time_filter)) == [f"timeFilter.{key}: '{key}' is required"]
 
 
-@pytest.mark.parametrize("value", ["2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01 00:00", "2026-11-01T05:30:00+05:30"])
+@pytest.mark.parametrize("value", [
+    "2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01 00:00", "2026-11-01T05:30:00+05:30",
+])
 def test_time_filter_accepts_iso_instants(value):
     request = validate(ScoresRequest, body(timeFilter={"start": value, "end": "2026-11-02T00:00:00Z"}))
     assert request.timeFilter.start == value
