@@ -207,8 +207,9 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
         if len(series) > 1 and series[0].value:
             change = 100.0 * (series[-1].value - series[0].value) / abs(series[0].value)
             allowed.update({f"{change:+.0f}", f"{change:.0f}", f"{abs(change):.0f}"})
-    return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed
-               for n in _NUMBER.findall(text))
+    numbers = [n for token in re.findall(r"[\w.,$%+-]+", text) if not re.search(r"[A-Za-z_]", token)
+               for n in _NUMBER.findall(token)]  # tokens with letters are names: gpt-4.1, user_0042, p90
+    return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed for n in numbers)
 
 
 def utcnow() -> datetime:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from agent.answer import Answer, interpret, summarize
-from agent.grounding import Clarify, ground
+from agent.grounding import ground
 from agent.planner import Context, Plan, Planner
 from agent.safety import refusal
 from agent.spec import QuerySpec
 from tools.backends import Backend
-from tools.errors import HeliqaError, InvalidRequest
+from tools.errors import Clarify, HeliqaError, InvalidRequest
 
 
 class Conversation:
@@ -54,11 +55,23 @@ class Conversation:
             if plan.status != "ok":
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)
-            return self.run(plan, ctx, tz_name)
+            answer = self.run(plan, ctx, tz_name)
+            narrator = self._narrator(plan)
+            if narrator is not None:
+                answer.message = narrator(question, answer)  # kept only when its numbers come from the rows
+            return answer
         except Clarify as ask_back:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
             return Answer("error", str(error), tz=tz_name)
+
+    def _narrator(self, plan: Plan):
+        """The LLM planner's narrate() when the LLM planned this answer and HELIQA_LLM_SUMMARY asks for prose."""
+        wanted = os.environ.get("HELIQA_LLM_SUMMARY", "").lower() in ("1", "true", "yes")
+        if plan.planner != "llm" or not wanted:
+            return None
+        llm = self.planner if self.planner.name == "llm" else getattr(self.planner, "llm", None)
+        return getattr(llm, "narrate", None)
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Ground, validate and run a plan's spec; remember it for follow-ups."""

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
 from agent.spec import Condition, QuerySpec
+from tools.errors import Clarify
 from tools.results import Vocabulary
+
+__all__ = ["Clarify", "closest", "ground", "match_model", "match_property_value", "match_score_key"]
 
 FAMILIES = ("gpt", "claude", "gemini", "llama", "mistral", "o1", "o3", "o4", "sonnet", "haiku", "opus",
             "flash", "embedding", "command", "deepseek", "qwen")
@@ -19,13 +21,6 @@ _SYNONYMS = {
     "stg": "staging", "feedback": "helicone-score-feedback", "thumbs": "helicone-score-feedback",
     "thumbs-up": "helicone-score-feedback",
 }
-
-
-@dataclass
-class Clarify(Exception):
-    """The spec refers to something unknown; `message` asks the user back."""
-
-    message: str
 
 
 def closest(name: str, known: list[str], n: int = 4) -> list[str]:

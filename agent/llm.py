@@ -26,8 +26,7 @@ from agent.planner import Context, Plan, llm_configured
 from agent.safety import REFUSAL
 from agent.spec import CONDITION_FIELDS, Op, QuerySpec
 from agent.timerange import Unit
-from tools.errors import BackendError, ConfigError, InvalidRequest
-from tools.filters import parse_instant
+from tools.errors import BackendError, ConfigError, HeliqaError
 from tools.query import MEASURES, Increment, Measure
 from tools.results import Vocabulary
 
@@ -366,19 +365,14 @@ def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None
     try:
-        query = spec.to_query(ctx.now, ctx.tz)
+        spec.to_query(ctx.now, ctx.tz)  # resolves the range: a bad zone or a future range comes back here
     except ValidationError as error:
         from tools.validation import problems_of
 
         raise _Repair("The query is not valid:\n- " + "\n- ".join(problems_of(error))) from None
-    except (InvalidRequest, ConfigError) as error:
-        raise _Repair(f"The query is not valid: {error.message}") from None
-    # A range wholly in the future (e.g. a day of next month) would silently answer "no requests".
-    if parse_instant(query.timeFilter.start) > ctx.now:
-        raise _Repair(
-            f"The time range {spec.range.describe() if spec.range else ''} starts after now ({ctx.now:%Y-%m-%d %H:%M} "
-            "UTC); a date without a year is the most recent one not after today."
-        )
+    except HeliqaError as error:  # includes a range starting after now (timerange.resolve asks back)
+        raise _Repair(f"The query is not valid: {error.message} A date without a year is the most recent one "
+                      "not after today.") from None
     return spec
 
 

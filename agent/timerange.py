@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.errors import ConfigError
+from tools.errors import Clarify, ConfigError
 from tools.query import TimeFilter
 from tools.results import iso_z
 
@@ -132,6 +132,9 @@ def resolve(rng: TimeRange, now: datetime, tz: ZoneInfo) -> tuple[TimeFilter, in
         start, end = _wall(rng.start, tz), _wall(rng.end, tz)
     else:  # since
         start = _wall(rng.start, tz)
-    if start > end:
-        raise ConfigError(f"the time range {rng.describe()} starts after now ({iso_z(now)})")
+    if start > end or start > now:
+        raise Clarify(
+            f"The time range {rng.describe()} starts after now ({iso_z(now)}), so there is nothing to count yet. "
+            "Did you mean an earlier date?"
+        )
     return TimeFilter(start=iso_z(start, millis=True), end=iso_z(end, millis=True)), difference

@@ -587,3 +587,22 @@ def test_eval_rejects_a_bad_cases_file(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     with pytest.raises(ConfigError, match="bad.jsonl:2 is not valid JSON"):
         run_eval(_eval_args(bad))
+
+
+def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, monkeypatch):
+    sentence = "Latency for gpt-4 peaked at 14,484 ms on Nov 19."
+
+    def script(body):
+        if body.get("tools"):
+            return tool_call("run_query", dev_args(D01["spec"]))
+        return text(sentence)
+
+    fake = serve(script)
+    plain = conversation(sample_store, planner_for(fake)).ask(D01["question"])
+    assert plain.status == "ok" and plain.message != sentence
+    assert len(fake.requests) == 1  # no prose call unless HELIQA_LLM_SUMMARY is set
+
+    monkeypatch.setenv("HELIQA_LLM_SUMMARY", "1")
+    narrated = conversation(sample_store, planner_for(fake)).ask(D01["question"])
+    assert narrated.message == sentence
+    assert [bool(r.get("tools")) for r in fake.requests[1:]] == [True, False]

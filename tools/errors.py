@@ -45,6 +45,12 @@ class BackendError(HeliqaError):
     exit_code = 5
 
 
+class Clarify(HeliqaError):
+    """The question cannot be answered as asked; `message` asks the user back (never a guess)."""
+
+    exit_code = 3
+
+
 class ImportProblem(HeliqaError):
     """An input file could not be read at all (as opposed to single bad lines, which are reported)."""
 
