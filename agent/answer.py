@@ -36,6 +36,7 @@ class Answer:
     interpretation: str = ""
     planner: str = ""
     tz: str = "UTC"
+    exit_code: int = 0  # for status "error": the error's exit code (2 bad input/config, 5 backend, ...)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` answer shape of questions.md (plus the interpretation line)."""

@@ -63,7 +63,7 @@ class Conversation:
         except Clarify as ask_back:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
-            return Answer("error", str(error), tz=tz_name)
+            return Answer("error", str(error), tz=tz_name, exit_code=error.exit_code)
 
     def _narrator(self, plan: Plan):
         """The LLM planner's narrate() when the LLM planned this answer and HELIQA_LLM_SUMMARY asks for prose."""

@@ -46,7 +46,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.status == "ok":
         return EXIT_OK
     if answer.status == "error":
-        return 1
+        return answer.exit_code or 1
     return EXIT_NO_ANSWER
 
 

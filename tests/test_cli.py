@@ -139,24 +139,24 @@ QUESTION = ["p90", "latency", "last", "week", "by", "day"]
 
 def test_ask_without_a_store_says_how_to_make_one(tmp_path):
     done = heliqa(tmp_path / "empty", "ask", "--now", SAMPLE_NOW, *QUESTION)
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "no heliqa store at" in done.stdout + done.stderr and "heliqa import" in done.stdout + done.stderr
     as_json = heliqa(tmp_path / "empty", "ask", "--json", "--now", SAMPLE_NOW, *QUESTION)
     answer = json.loads(as_json.stdout)
-    assert as_json.returncode != 0 and answer["status"] == "error" and "no heliqa store" in answer["message"]
+    assert as_json.returncode == 2 and answer["status"] == "error" and "no heliqa store" in answer["message"]
 
 
 def test_ask_with_several_orgs_lists_them(sample_home):
     done = heliqa(sample_home, "ask", "--json", "--now", SAMPLE_NOW, *QUESTION)
     answer = json.loads(done.stdout)
-    assert done.returncode != 0 and answer["status"] == "error"
+    assert done.returncode == 2 and answer["status"] == "error"
     assert MAIN_ORG in answer["message"] and OTHER_ORG in answer["message"] and "HELIQA_ORG_ID" in answer["message"]
 
 
 def test_ask_with_an_unknown_org_lists_the_known_ones(sample_home):
     done = heliqa(sample_home, "ask", "--org", "not-an-org", "--now", SAMPLE_NOW, *QUESTION)
     text = done.stdout + done.stderr
-    assert done.returncode != 0 and "organization not-an-org has no data" in text and MAIN_ORG in text
+    assert done.returncode == 2 and "organization not-an-org has no data" in text and MAIN_ORG in text
 
 
 @pytest.mark.parametrize(("args", "message"), [
