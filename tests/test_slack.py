@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -180,12 +183,45 @@ def test_ack_stays_fast_while_answers_run(heliqa, fake):
             response, ack = post(http, slash(fake, f"error rate by model over the last {n + 1} days"))
             assert response.status_code == 200
             acks.append(ack)
-        assert fake.wait_for(lambda f: len(f.of("chat.postMessage")) == 10, timeout=10)
+        assert fake.wait_for(lambda f: len(f.of("files.completeUploadExternal")) == 5, timeout=15)
+        assert len(fake.of("chat.postMessage")) == 10
     ACK_TIMES.extend(acks)
     acks.sort()
     print(f"\nack times over HTTP (ms): {[round(a * 1000) for a in acks]}; median {acks[2] * 1000:.0f} ms")
     assert acks[2] < 0.3, f"median ack {acks[2] * 1000:.0f} ms is above the 300 ms target"
     assert acks[-1] < 1.5
+
+
+class SlowPlanner:
+    """The rules planner, after 3.2 s of 'thinking' (an LLM call): the ack must not wait for it."""
+
+    name = "slow"
+
+    def __init__(self):
+        self.rules = make_planner("rules")
+
+    def plan(self, question, ctx):
+        time.sleep(3.2)
+        return self.rules.plan(question, ctx)
+
+
+def test_ack_does_not_wait_for_planning(sample_store, fake, expected):
+    heliqa = slack_app.HeliqaSlack(sample_store, SlowPlanner(), slack_app.Settings(org=MAIN_ORG, now=NOW))
+    app = make_app(heliqa, fake)
+    with serve(app) as http:
+        response, ack = post(http, slash(fake, QUESTION))
+        assert response.status_code == 200 and response.json()["text"].startswith("Looking into")
+        assert ack < 0.5, f"ack took {ack * 1000:.0f} ms"
+        assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"), timeout=10)
+    assert blocks_of(fake.of("chat.postMessage")[1])["summary"]["text"]["text"] == expected(QUESTION).message
+
+
+def test_nothing_slow_is_imported_by_the_app():
+    code = ("import sys, slack_app; slow = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('langchain', 'langchain_core', 'langchain_openai', 'matplotlib', 'openai')); print(slow)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 # --- signatures ----------------------------------------------------------------------------------------
@@ -227,7 +263,7 @@ def test_user_not_on_allow_list_gets_a_polite_refusal(sample_store, fake):
         time.sleep(0.3)
         # The allowed user is answered.
         post(http, slash(fake, QUESTION, user=ASKER))
-        assert fake.wait_for(lambda f: len(f.of("chat.postMessage")) == 2)
+        assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"))
     (refusal,) = fake.of("chat.postEphemeral")
     assert refusal.data["user"] == OUTSIDER and refusal.data["text"] == slack_app.NOT_ALLOWED_USER
     assert all(OUTSIDER not in c.data.get("text", "") for c in fake.of("chat.postMessage"))
@@ -262,7 +298,7 @@ def test_retried_event_is_answered_once_and_thread_follow_ups_edit_the_query(hel
         assert fake.wait_for(lambda f: len(threaded_answers(f, ts)) == 2)
         other = {**follow_up, "ts": "1700000400.000400", "text": f"<@{BOT_USER}> what about gpt-4o?"}
         post(http, event_body(other, "Ev0003"), kind="application/json")
-        assert fake.wait_for(lambda f: len(threaded_answers(f, ts)) == 3)
+        assert fake.wait_for(lambda f: len(f.of("files.completeUploadExternal")) == 3)
 
     answers = threaded_answers(fake, ts)
     hourly = expected("now by hour", previous=(QUESTION,))
@@ -400,6 +436,47 @@ def test_helicone_backend_gets_a_dashboard_link(monkeypatch, expected):
     blocks = slack_app.answer_blocks(expected(QUESTION, tz="UTC"), "helicone", "{}", settings.dashboard_url)
     link = blocks[-1]["elements"][1]
     assert link["url"] == "https://eu.helicone.ai/dashboard" and link["action_id"] == slack_app.OPEN_DASHBOARD
+
+
+def test_heliqa_slack_http_end_to_end(sample_home, fake, expected, tmp_path):
+    """`heliqa slack --http` as a process: uvicorn, the store, the fake Slack via SLACK_API_URL; clean logs."""
+    import socket as sockets
+
+    with sockets.socket() as probe:  # a free port for the child process
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HELIQA_HOME": str(sample_home), "SLACK_BOT_TOKEN": BOT_TOKEN,
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url, "HELIQA_TZ": "UTC"}
+    log_path = tmp_path / "slack.log"
+    with open(log_path, "w") as log_file:
+        child = subprocess.Popen([sys.executable, "-m", "heliqa.cli", "slack", "--http", "--port", str(port),
+                                  "--org", MAIN_ORG, "--now", SAMPLE_NOW, "--planner", "rules"],
+                                 env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if http.get("/healthz").text == "ok":
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert child.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.1)
+                response, ack = post(http, slash(fake, QUESTION))
+                assert response.status_code == 200, response.text
+                assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"), timeout=10), log_path.read_text()
+                bad, _ = post(http, slash(fake, QUESTION), secret="wrong-secret")
+                assert bad.status_code == 401
+        finally:
+            child.terminate()
+            child.wait(10)
+    print(f"\nheliqa slack --http (separate process): ack {ack * 1000:.0f} ms")
+    reply = fake.of("chat.postMessage")[1]
+    assert blocks_of(reply)["summary"]["text"]["text"] == expected(QUESTION).message
+    logs = log_path.read_text()
+    assert "serving Slack events on http://127.0.0.1" in logs and "POST /slack/events" in logs
+    assert BOT_TOKEN not in logs and SECRET not in logs
 
 
 @pytest.mark.parametrize(("env", "message"), [
