@@ -325,12 +325,12 @@ class HeliqaSlack:
     def answer(self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str,
                respond=None) -> None:
         """Ask the thread's conversation and post the answer (blocks + chart, or plain text)."""
-        tz = self.user_zone(client, user)
-        if respond is None:
-            thread = self.threads.get((channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz)))
-        else:
-            thread = SlackThread(self._conversation(tz))  # no thread to follow up in
         try:
+            tz = self.user_zone(client, user)
+            if respond is None:
+                thread = self.threads.get((channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz)))
+            else:
+                thread = SlackThread(self._conversation(tz))  # no thread to follow up in
             with thread.lock:
                 thread.conversation.tz = tz
                 answer = thread.conversation.ask(question)
