@@ -200,8 +200,10 @@ def duckdb_home(rows: int) -> Path:
             "INSERT INTO scores SELECT organization_id, request_created_at, request_id, unnest(map_keys(scores)), "
             "unnest(map_values(scores)) FROM requests ORDER BY organization_id, request_created_at"
         )
+        store.close()
+        store = Store(db)  # reopening for writing derives the per-minute score sums from the scores table
         store.refresh_vocabulary()
-        con.execute("CHECKPOINT")
+        store.con.execute("CHECKPOINT")
         store.close()
         (home / "done").touch()
         print(f"loaded DuckDB in {time.perf_counter() - started:.1f} s", flush=True)
