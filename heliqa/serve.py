@@ -27,6 +27,7 @@ from tools.validation import validate
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz")
 QUANTILE_LEVELS = {"p75": 0.75, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+MAX_BUCKETS = 10_000  # a year by hour fits; a century by minute would tie up the server
 
 
 # --- request bodies (Helicone's names) ---------------------------------------------------------------
@@ -77,6 +78,15 @@ class PropertySearchBody(BaseModel):
 
     model_config = _STRICT
     searchTerm: Text
+
+
+def check_buckets(time_filter: TimeFilter, increment: str, tz_difference: float) -> None:
+    """Refuse a range that would need more than MAX_BUCKETS time buckets (Helicone would time out)."""
+    if len(bucket_labels(time_filter, increment, tz_difference, limit=MAX_BUCKETS + 1)) > MAX_BUCKETS:
+        raise InvalidRequest(
+            [f"the range holds more than {MAX_BUCKETS:,} '{increment}' buckets"],
+            "use a larger dbIncrement or a shorter time range",
+        )
 
 
 # --- keys --------------------------------------------------------------------------------------------
@@ -170,6 +180,7 @@ class HeliconeApi:
         group: str | None = None, fill: bool = True,
     ) -> list[dict[str, Any]]:
         """Helicone's getXOverTime: bucket, optional group column, count columns, WITH FILL zeros."""
+        check_buckets(body.timeFilter, body.dbIncrement, body.timeZoneDifference)
         d = DuckDialect()
         bucket = d.bucket("r.request_created_at", body.dbIncrement, body.timeZoneDifference)
         where = self._where(d, org, body.filter, body.timeFilter, extra)
@@ -278,7 +289,11 @@ def create_app(store: Store, keys: dict[str, str]):
     # --- scores ---------------------------------------------------------------------------------------
     @app.post("/v1/dashboard/scores/query", tags=["Dashboard"], summary="Average score per bucket and key")
     def scores_query(body: ScoresRequest, request: Request):
-        return result("scores", lambda: store.scores(body, org_of(request)))
+        def run() -> list[dict]:
+            check_buckets(body.timeFilter, body.dbIncrement, body.timeZoneDifference)
+            return store.scores(body, org_of(request))
+
+        return result("scores", run)
 
     body_models["/v1/dashboard/scores/query"] = ScoresRequest
 

@@ -90,6 +90,8 @@ class FakeHelicone:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16  # headers and body leave in one write (no delayed-ACK stalls)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

@@ -174,10 +174,11 @@ def test_error_rate_total_uses_status_filter(fake):
     assert errors["filter"] == {"left": GPT4_JSON, "operator": "and", "right": ERRORS_JSON}
 
 
-def test_empty_range_gives_no_rows(fake):
-    fake.reply("/v1/metrics/totalRequests", 0)
-    assert backend(fake).run(query(measure="cost"), "org") == []
-    assert fake.paths() == ["/v1/metrics/totalRequests"]
+def test_empty_range_gives_one_number(fake):
+    fake.reply("/v1/metrics/totalRequests", 0, times=2)
+    assert rows(backend(fake).run(query(measure="cost"), "org")) == [(None, None, 0.0)]
+    assert rows(backend(fake).run(query(measure="latency", aggregation="p90"), "org")) == [(None, None, None)]
+    assert fake.paths() == ["/v1/metrics/totalRequests"] * 2
 
 
 def test_average_latency_excludes_null_latencies(fake):
@@ -298,9 +299,15 @@ def test_requests_by_status_totals_sum_the_buckets(fake):
         {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
         {"time": "2027-01-01T00:00:00.000Z", "count": 0, "status": 0},
     ])
-    result = backend(fake).run(query(measure="errors", groupBy="status"), "org")
-    assert rows(result) == [(None, "200", 0.0), (None, "500", 1.0)]
-    assert fake.bodies("/v1/metrics/requestStatusOverTime")[0]["dbIncrement"] == "year"
+    fake.reply("/v1/metrics/requestStatusOverTime", [
+        {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
+        {"time": "2027-01-01T00:00:00.000Z", "count": 2, "status": 500},
+    ])
+    assert rows(backend(fake).run(query(measure="requests", groupBy="status"), "org")) == [
+        (None, "200", 5.0), (None, "500", 1.0)]
+    assert rows(backend(fake).run(query(measure="errors", groupBy="status"), "org")) == [(None, "500", 3.0)]
+    plain, errors = fake.bodies("/v1/metrics/requestStatusOverTime")
+    assert plain["dbIncrement"] == "year" and plain["filter"] == "all" and errors["filter"] == ERRORS_JSON
 
 
 def test_top_models_by_cost(fake):

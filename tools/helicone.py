@@ -309,6 +309,8 @@ class HeliconeBackend:
 
     # --- dispatch ------------------------------------------------------------------------------------
     def _rows(self, q: MetricsQuery) -> list[Row]:
+        if q.measure == "errors":  # errors are the requests with status >= 400, grouped and filled like requests
+            q = q.model_copy(update={"measure": "requests", "userFilter": all_of([q.userFilter, _errors()])})
         if q.measure == "score":
             return self._score_rows(q)
         group = q.group
@@ -359,12 +361,10 @@ class HeliconeBackend:
     def _total(self, q: MetricsQuery) -> list[Row]:
         m, agg = q.measure, q.agg
         n = self._aggregate("totalRequests", q)
-        if n == 0:
-            return []  # no request in range: the embedded store answers no row, not a zero
+        if n == 0:  # one number even of nothing, as the embedded store answers: 0 for counts and sums
+            return [Row(None, None, 0.0 if m in ("requests", "threats", "users") or agg in ("sum", "count") else None)]
         if m == "requests":
             value: float | None = n
-        elif m == "errors":
-            value = self._aggregate("totalRequests", q, [_errors()])
         elif m == "error_rate":
             value = 100.0 * self._aggregate("totalRequests", q, [_errors()]) / n
         elif m == "threats":
@@ -373,8 +373,6 @@ class HeliconeBackend:
             value = self._aggregate("activeUsers", q, [_named_user()])
         elif agg == "count":
             value = self._aggregate("totalRequests", q, [_value_not_null(m)])
-            if m == "ttft" and not value:
-                return []  # the embedded store keeps only requests with a ttft for this measure
         elif m == "cost" and agg in ("sum", "avg"):
             total = self._aggregate("totalCost", q)
             value = total if agg == "sum" else total / n  # cost is never NULL in Helicone (UInt64 DEFAULT 0)
@@ -397,7 +395,7 @@ class HeliconeBackend:
         # negative values (which it would drop) must not exist for the answer to be exact.
         known = self._aggregate("totalRequests", q, [_not_null("time_to_first_token")])
         if not known:
-            return []
+            return [Row(None, None, None)]
         if self._aggregate("totalRequests", q, [leaf("time_to_first_token", "lt", 0)]):
             raise unavailable("average time to first token", "negative ttft values exist in range")
         positive = self._aggregate("totalRequests", q, [leaf("time_to_first_token", "gt", 0)])
@@ -442,14 +440,13 @@ class HeliconeBackend:
     def _series(self, q: MetricsQuery) -> list[Row]:
         m, agg = q.measure, q.agg
         labels = self._labels(q)
-        if m in ("requests", "errors", "threats", "users") or agg == "count":
+        if m in ("requests", "threats", "users") or agg == "count":
             if m == "threats":
                 values = _by_time(self._over_time("threatsOverTime", q), "count")
             elif m == "users":
                 values = _by_time(self._over_time("usersOverTime", q, [_named_user()]), "count")
             else:
-                extra = [_errors()] if m == "errors" else [_value_not_null(m)] if agg == "count" else []
-                values = self._counts(q, extra)
+                values = self._counts(q, [_value_not_null(m)] if agg == "count" else [])
             return _filled(labels, values)
         if m == "error_rate":
             present = self._counts(q)
@@ -518,9 +515,9 @@ class HeliconeBackend:
         counts = {g: float(r["total_requests"]) for g, r in every.items()}
         if m == "requests":
             values = counts
-        elif m in ("errors", "error_rate"):
+        elif m == "error_rate":
             bad = {g: float(r["total_requests"]) for g, r in self._table(endpoint, field, q, [_errors()]).items()}
-            values = {g: bad.get(g, 0.0) * (100.0 / n if m == "error_rate" else 1.0) for g, n in counts.items()}
+            values = {g: 100.0 * bad.get(g, 0.0) / n for g, n in counts.items()}
         elif field == "model" and m == "cost" and agg in ("sum", "avg"):
             values = {g: float(r["cost"]) / (counts[g] if agg == "avg" else 1.0) for g, r in every.items()}
         elif field == "model" and m in TOKEN_MEASURES and agg == "sum":
@@ -535,7 +532,7 @@ class HeliconeBackend:
     def _by_model(self, q: MetricsQuery) -> list[Row]:
         if q.dbIncrement is None:
             return self._by_table(q, "/v1/metrics/models", "model")
-        if q.measure not in ("requests", "errors", "error_rate"):
+        if q.measure not in ("requests", "error_rate"):
             raise unavailable(f"{_describe(q)} by model per time bucket",
                               "modelUsageOverTime reports only request counts and token sums per model")
         models = set(self._table("/v1/metrics/models", "model", q))
@@ -546,8 +543,6 @@ class HeliconeBackend:
         if q.measure == "requests":
             return _filled_groups(self._labels(q), present)
         errors = self._model_usage(q, "" in models, [_errors()])
-        if q.measure == "errors":
-            return _filled_groups(self._labels(q), {k: errors.get(k, 0.0) for k in present})
         return _group_rows({k: 100.0 * errors.get(k, 0.0) / n for k, n in present.items() if n > 0})
 
     def _model_usage(self, q: MetricsQuery, empty_model: bool, extra: Iterable[Any] = ()) -> dict[tuple, float]:
@@ -558,7 +553,7 @@ class HeliconeBackend:
         return out
 
     def _by_status(self, q: MetricsQuery) -> list[Row]:
-        if q.measure not in ("requests", "errors", "error_rate"):
+        if q.measure not in ("requests", "error_rate"):
             raise unavailable(f"{_describe(q)} by status", "requestStatusOverTime reports request counts only")
         increment = q.dbIncrement or "year"  # for totals, any bucketing is summed back per status
         counts: dict[tuple, float] = {}
@@ -569,13 +564,10 @@ class HeliconeBackend:
             key = (bucket, str(int(r["status"])))
             counts[key] = counts.get(key, 0.0) + float(r["count"])
 
-        def value(status: str, n: float) -> float:
-            if q.measure == "requests":
-                return n
-            failed = int(status) >= 400
-            return (n if failed else 0.0) if q.measure == "errors" else (100.0 if failed else 0.0)
-
-        values = {k: value(k[1], n) for k, n in counts.items()}
+        if q.measure == "requests":
+            values = counts
+        else:  # within one status the error rate is all or nothing
+            values = {k: 100.0 if int(k[1]) >= 400 else 0.0 for k in counts}
         if q.dbIncrement is None:
             return [Row(None, s, v) for (_, s), v in sorted(values.items(), key=lambda kv: kv[0][1])]
         if q.measure == "error_rate":
@@ -602,6 +594,8 @@ class HeliconeBackend:
                 continue  # "" rows fill empty buckets
             bucket = _parse_time(r["created_at_trunc"]) if q.dbIncrement else None
             rows.append(Row(bucket, key if q.group == "score_key" else None, float(r["score_sum"])))
+        if not rows and q.group is None and q.dbIncrement is None:
+            return [Row(None, None, None)]  # one key's average over nothing
         return sorted(rows, key=lambda r: (r.bucket or datetime.min, r.group or ""))
 
 
