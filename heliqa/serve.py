@@ -82,7 +82,11 @@ class PropertySearchBody(BaseModel):
 
 def check_buckets(time_filter: TimeFilter, increment: str, tz_difference: float) -> None:
     """Refuse a range that would need more than MAX_BUCKETS time buckets (Helicone would time out)."""
-    if len(bucket_labels(time_filter, increment, tz_difference, limit=MAX_BUCKETS + 1)) > MAX_BUCKETS:
+    try:
+        count = len(bucket_labels(time_filter, increment, tz_difference, limit=MAX_BUCKETS + 1))
+    except OverflowError:  # bucket edges before year 1 or after 9999
+        raise InvalidRequest(["the time range reaches beyond the years 1-9999"]) from None
+    if count > MAX_BUCKETS:
         raise InvalidRequest(
             [f"the range holds more than {MAX_BUCKETS:,} '{increment}' buckets"],
             "use a larger dbIncrement or a shorter time range",
@@ -208,7 +212,7 @@ class HeliconeApi:
 
     def table(self, org: str, body: TableBody, select: str, group: str, extra: tuple[str, ...] = ()) -> list[tuple]:
         """Grouped totals ordered by request count, with Helicone's offset/limit clamping."""
-        offset = max(0, int(body.offset // 1))
+        offset = min(max(0, int(body.offset // 1)), 2**62)  # beyond any table, inside DuckDB's integers
         limit = max(1, min(int(body.limit // 1), 10_000))
         d = DuckDialect()
         where = self._where(d, org, body.filter, body.timeFilter, extra)

@@ -160,6 +160,16 @@ def test_too_many_buckets_are_refused(served):
     assert post(served, "/v1/metrics/requestOverTime", metrics).status_code == 400
 
 
+@pytest.mark.parametrize("condition", [
+    {"cost": {"gte": 1e300}}, {"latency": {"gt": -1e300}}, {"latency": {"equals": 1e20}},
+    {"scores": {"accuracy": {"equals": "9" * 60}}}, {"request_created_at": {"gte": "0001-01-01"}},
+])
+def test_extreme_values_are_answered(served, condition):
+    body = {"filter": {"request_response_rmt": condition}, "timeFilter": WEEK.model_dump()}
+    answer = post(served, "/v1/metrics/totalRequests", body)
+    assert answer.status_code == 200 and isinstance(answer.json()["data"], int)
+
+
 def test_metrics_caller_errors_are_400_envelopes(served):
     body = {"filter": {"request_response_rmt": {"assets": {"equals": "x"}}}, "timeFilter": WEEK.model_dump()}
     answer = post(served, "/v1/metrics/totalRequests", body)

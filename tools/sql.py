@@ -34,6 +34,22 @@ MEASURE_COLUMNS = {
 }
 
 
+def _number_param(value: float | int, floor: bool = False) -> tuple[float | int, str]:
+    """(value, kind): Int64 when it is (or floors to) an integer that fits, else Float64 (huge values stay ordered)."""
+    if isinstance(value, int):
+        whole: float | int = value
+    elif math.isfinite(value) and (floor or value.is_integer()):
+        whole = math.floor(value)
+    else:
+        return value, "Float64"
+    if -(2**63) <= whole < 2**63:
+        return int(whole), "Int64"
+    try:
+        return float(whole), "Float64"
+    except OverflowError:  # an integer beyond any double
+        return (math.inf if whole > 0 else -math.inf), "Float64"
+
+
 def seconds_utc(value: str | datetime) -> datetime:
     """An instant as naive UTC truncated to whole seconds, as Helicone sends DateTime params."""
     moment = parse_instant(value) if isinstance(value, str) else value
@@ -131,15 +147,15 @@ class SqlDialect:
             return self._compare(self.property_value(self.param(key)), operator, self.param(value))
         if field == "scores":
             key_sql = self.param(key)
-            return f"({self.has_score(key_sql)} AND {self._compare(self.score_value(key_sql), operator, self.param(int(value), 'Int64'))})"
+            return f"({self.has_score(key_sql)} AND {self._compare(self.score_value(key_sql), operator, self.param(*_number_param(int(value))))})"
         if field == "property_key":
             return self.has_property(self.param(value))
         if field == "cached":
             op = "!=" if value else "="
             return f"{self.col('cache_reference_id')} {op} {self.param(ZERO_UUID)}"
         if field == "cost":
-            nano = math.floor(float(value) * 1e9)
-            return self._compare(self.cost_column(), operator, self.param(nano, "Int64"))
+            number, kind = _number_param(float(value) * 1e9, floor=True)
+            return self._compare(self.cost_column(), operator, self.param(number, kind))
         if field == "helicone-score-feedback":
             key_sql = self.param("helicone-score-feedback")
             return f"{self.score_value(key_sql)} = {self.param(int(value), 'Int64')}"
@@ -158,8 +174,7 @@ class SqlDialect:
             if value == "__empty__" and operator in ("equals", "not-equals"):
                 return f"coalesce({column}, '') {'=' if operator == 'equals' else '!='} ''"
             return self._compare(column, operator, self.param(value))
-        kind = "Int64" if isinstance(value, int) or float(value).is_integer() else "Float64"
-        number = int(value) if kind == "Int64" else float(value)
+        number, kind = _number_param(value)
         return self._compare(column, operator, self.param(number, kind))
 
     def has_property(self, key_sql: str) -> str:
