@@ -63,6 +63,8 @@ class DuckDialect(SqlDialect):
         return f"coalesce({self.col('scores')}[{key_sql}], 0)"
 
     def bucket(self, column: str, increment: str, tz_difference: float) -> str:
+        if tz_difference == 0:  # UTC: skip the interval arithmetic, a third of a bucketed query's time
+            return f"date_trunc('{UNITS[increment]}', {column})"
         shift = self.param(int(tz_difference), "Int64")  # ClickHouse truncates fractional minutes
         label = self.param(round(tz_difference * 60_000_000), "Int64")
         return f"date_trunc('{UNITS[increment]}', {column} - to_minutes({shift})) + to_microseconds({label})"
@@ -398,9 +400,11 @@ class Store:
             where += drop
         else:
             select.append("NULL")
+        # A constant NULL key halves DuckDB's aggregation speed: group only by the keys that vary.
+        keys = ", ".join(str(i) for i, expr in ((1, select[0]), (2, select[1])) if expr != "NULL") or "1, 2"
         sql = (
             f"SELECT {select[0]} AS b, {select[1]} AS g, {value} AS v FROM {source} "
-            f"WHERE {' AND '.join(where)} GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"
+            f"WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"
         )
         rows = [Row(b, None if g is None else str(g), None if v is None else float(v)) for b, g, v in self._fetch(sql, d.params)]
         return _fill_counts(query, rows)
