@@ -12,8 +12,13 @@ from agent.spec import Condition, QuerySpec
 from tools.errors import Clarify
 from tools.results import Vocabulary
 
-__all__ = ["Clarify", "closest", "ground", "match_model", "match_property_value", "match_score_key"]
+__all__ = [
+    "Clarify", "closest", "ground", "match_model", "match_property_value", "match_score_key", "providers_of",
+]
 
+# Helicone's provider names (stored upper case), for backends that cannot list the providers they hold.
+KNOWN_PROVIDERS = ("OPENAI", "ANTHROPIC", "GOOGLE", "TOGETHER", "AZURE", "BEDROCK", "MISTRAL", "GROQ", "DEEPSEEK",
+                   "OPENROUTER", "FIREWORKS", "PERPLEXITY", "COHERE", "XAI")
 FAMILIES = ("gpt", "claude", "gemini", "llama", "mistral", "o1", "o3", "o4", "sonnet", "haiku", "opus",
             "flash", "embedding", "command", "deepseek", "qwen")
 _SYNONYMS = {
@@ -29,6 +34,11 @@ def closest(name: str, known: list[str], n: int = 4) -> list[str]:
     found = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.4)
     starts = [k for k in known if k.lower().startswith(name.lower()[:3]) and k not in found]
     return [lowered[f] for f in found] + starts[: max(0, n - len(found))]
+
+
+def providers_of(vocab: Vocabulary) -> list[str]:
+    """The org's providers, or Helicone's well-known names when the backend cannot list them."""
+    return list(vocab.providers) or list(KNOWN_PROVIDERS)
 
 
 def match_model(name: str, vocab: Vocabulary) -> Condition | None:
@@ -108,10 +118,11 @@ def _ground_condition(c: Condition, vocab: Vocabulary) -> Condition:
             fixed.append(match.value)
         return c.model_copy(update={"value": fixed})
     if c.field == "provider" and c.op == "equals":
-        for provider in vocab.providers:
+        known = providers_of(vocab)
+        for provider in known:
             if provider.lower() == str(c.value).lower():
                 return c.model_copy(update={"value": provider})
-        raise Clarify(f"No provider '{c.value}' is recorded. Known providers: {', '.join(vocab.providers)}.")
+        raise Clarify(f"No provider '{c.value}' is recorded. Known providers: {', '.join(known)}.")
     if c.field.startswith("property:") and c.op == "equals":
         key = c.field.split(":", 1)[1]
         values = vocab.properties.get(key)

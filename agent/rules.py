@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from agent.grounding import FAMILIES, Clarify, closest, match_score_key
+from agent.grounding import FAMILIES, Clarify, closest, match_score_key, providers_of
 from agent.planner import Context, Plan
 from agent.spec import Condition, QuerySpec
 from agent.timerange import TimeRange, tz_difference
@@ -586,11 +586,12 @@ class RulesPlanner:
             p.conditions.append(Condition(field="model", op="contains", value=word))
 
     def _providers(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        names = {pv.lower(): pv for pv in vocab.providers}
+        known = providers_of(vocab)
+        names = {pv.lower(): pv for pv in known}
         names.update({"open ai": names.get("openai", "OPENAI"), "gcp": names.get("google", "GOOGLE"),
                       "vertex": names.get("google", "GOOGLE"), "together ai": names.get("together", "TOGETHER"),
                       "togetherai": names.get("together", "TOGETHER")})
-        names = {k: v for k, v in names.items() if v in vocab.providers}
+        names = {k: v for k, v in names.items() if v in known}
         picked: list[str] = []
         for name in sorted(names, key=len, reverse=True):
             s.take(rf"(?:provider\s+)?{re.escape(name)}(?:\s+(?:provider|api|models?|requests|calls))?",

@@ -223,3 +223,11 @@ def test_planner_is_fast():
         times.append(time.perf_counter() - t0)
     # generous bound for a loaded 2-core CI machine; benchmarks/planner.py reports the real figure
     assert statistics.median(times) < 0.05
+
+
+def test_providers_are_known_even_when_the_backend_cannot_list_them():
+    no_providers = Vocabulary(models=VOCAB.models, properties=VOCAB.properties, score_keys=VOCAB.score_keys)
+    result = PLANNER.plan("how many requests from anthropic yesterday",
+                          Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=no_providers))
+    assert result.status == "ok"
+    assert result.spec.conditions[0].model_dump() == cond("provider", "equals", "ANTHROPIC")
