@@ -45,6 +45,12 @@ class DuckDialect(SqlDialect):
 
     like_escape = " ESCAPE '\\'"
 
+    def _compare(self, lhs: str, operator: str, rhs: str) -> str:
+        # ESCAPE costs DuckDB's LIKE ~1.7x and only matters when the pattern holds a backslash.
+        value = self.params.get(rhs.removeprefix("$"))
+        self.like_escape = type(self).like_escape if not isinstance(value, str) or "\\" in value else ""
+        return super()._compare(lhs, operator, rhs)
+
     def param(self, value: Any, kind: str = "String") -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
