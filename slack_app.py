@@ -27,7 +27,7 @@ from agent.answer import Answer
 from agent.conversation import Conversation
 from agent.planner import EXAMPLES, Planner
 from agent.timerange import zone
-from heliqa.render import render_table, table
+from heliqa.render import clipped, render_table
 from tools.backends import Backend
 from tools.errors import ConfigError, HeliqaError
 
@@ -158,13 +158,8 @@ def request_json(answer: Answer) -> dict[str, Any]:
 
 def table_text(answer: Answer, limit: int = TABLE_ROWS) -> str:
     """A compact monospace table: the latest rows of a time series, the first rows otherwise."""
-    rows = table(answer, limit=len(answer.rows))
-    header, body = rows[0], rows[1:]
-    note = ""
-    if len(body) > limit:
-        series = any(r.bucket is not None for r in answer.rows)
-        body = body[-limit:] if series else body[:limit]
-        note = f"\n{'latest' if series else 'first'} {limit} of {len(rows) - 1} rows; the request JSON has the query"
+    header, body, note = clipped(answer, limit)
+    note = f"\n{note}; the request JSON has the query" if note else ""
     return f"```{render_table([header] + body)}```{note}"
 
 

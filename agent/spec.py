@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from zoneinfo import ZoneInfo
 
 from agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
 from tools.filters import all_of, any_of, leaf
 from tools.query import Increment, Measure, MetricsQuery
+from tools.sql import MEASURE_COLUMNS
 
 ConditionField = str  # model, provider, user, status, country, property:<key>, score:<key>, request_body, ...
 Op = Literal["equals", "not-equals", "contains", "not-contains", "gte", "gt", "lte", "lt", "in"]
@@ -27,13 +28,8 @@ _SIMPLE_FIELDS = {
     "country": "country_code",
     "request_body": "request_body",
     "response_body": "response_body",
-    "latency": "latency",
-    "ttft": "time_to_first_token",
-    "prompt_tokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-    "cost": "cost",
     "threat": "threat",
+    **MEASURE_COLUMNS,  # latency, ttft, token counts and cost filter on the columns they measure
 }
 CONDITION_FIELDS = tuple(_SIMPLE_FIELDS) + ("property:<key>", "score:<key>")
 

@@ -23,12 +23,23 @@ def table(answer: Answer, limit: int = 60) -> list[list[str]]:
     return [header] + body
 
 
+def clipped(answer: Answer, limit: int) -> tuple[list[str], list[list[str]], str]:
+    """Header, at most `limit` rows (the latest of a time series, else the first), and what was left out."""
+    cells = table(answer, limit=len(answer.rows))
+    header, body = cells[0], cells[1:]
+    if len(body) <= limit:
+        return header, body, ""
+    series = any(r.bucket is not None for r in answer.rows)
+    kept = body[-limit:] if series else body[:limit]
+    return header, kept, f"{'latest' if series else 'first'} {limit} of {len(body)} rows"
+
+
 def render_table(rows: list[list[str]]) -> str:
     """Align cells in columns (values right-aligned)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
-        cells = [c.ljust(w) if i < len(r) - 1 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [c.ljust(w) if i < len(r) - 1 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
         lines.append("  ".join(cells))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

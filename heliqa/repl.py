@@ -13,7 +13,7 @@ from rich.text import Text
 from agent.answer import Answer, bucket_text, fmt
 from agent.conversation import Conversation
 from agent.planner import EXAMPLES
-from heliqa.render import table
+from heliqa.render import clipped
 
 PROMPT = "heliqa> "
 TABLE_ROWS = 40
@@ -152,13 +152,8 @@ class Repl:
             self.console.print(Text((" " * (label_width + 1) if label_width else "") + span, style="dim"))
 
     def table(self, answer: Answer) -> None:
-        cells = table(answer, limit=len(answer.rows))
-        header, body = cells[0], cells[1:]
-        note = ""
-        if len(body) > TABLE_ROWS:
-            series = any(r.bucket is not None for r in answer.rows)
-            body = body[-TABLE_ROWS:] if series else body[:TABLE_ROWS]
-            note = f"{'latest' if series else 'first'} {TABLE_ROWS} of {len(cells) - 1} rows; /json shows all"
+        header, body, note = clipped(answer, TABLE_ROWS)
+        note = f"{note}; /json shows all" if note else ""
         grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False)
         for n, name in enumerate(header):
             grid.add_column(name, justify="right" if n == len(header) - 1 else "left")

@@ -144,3 +144,10 @@ def test_empty_range_says_so(sample_store):
     answer = conversation(sample_store).ask("requests mentioning zzqxj-no-such-text today")
     assert answer.status == "ok" and answer.rows[0].value == 0
     assert re.search(r"\b0\b", answer.message)
+
+
+def test_series_cover_the_range_and_nothing_past_it(sample_store):
+    answer = conversation(sample_store).ask("how many requests yesterday by hour")
+    hours = [r.bucket.hour for r in answer.rows]
+    assert hours == list(range(24))  # empty hours are 0, and no extra 00:00 bucket of today
+    assert sum(r.value for r in answer.rows) == 2303  # the dev set's answer for the whole of yesterday

@@ -9,20 +9,17 @@ real HTTP client against a small HTTP front on 127.0.0.1 that hands each request
 from __future__ import annotations
 
 import base64
-import json
 import math
 import threading
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 
 pytest.importorskip("chdb")
 
-from agent.timerange import TimeRange, resolve  # noqa: E402
-from tests.conftest import DEV_CASES, MAIN_ORG, OTHER_ORG  # noqa: E402
+from tests.conftest import MAIN_ORG, OTHER_ORG  # noqa: E402
+from tests.dev_cases import dev_query, ok_cases
 from tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connect, display_url, load_files  # noqa: E402
 from tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
 from tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
@@ -30,9 +27,6 @@ from tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
 
 EMPTY = TimeFilter(start="2020-01-01T00:00:00Z", end="2020-01-02T00:00:00Z")
 WEEKS = TimeFilter(start="2026-10-20T00:00:00.000Z", end="2026-11-24T12:00:00.000Z")
-OPS = {"eq": "equals", "neq": "not-equals", "icontains": "contains", "gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt"}
-SPEC_FIELDS = {"user": "user_id", "country": "country_code"}
-SPEC_GROUPS = {"user_id": "user", "country_code": "country"}
 
 
 @pytest.fixture(scope="session")
@@ -66,49 +60,7 @@ def assert_same_rows(left, right):
 
 
 # --- the dev question set ------------------------------------------------------------------------------
-def _dev_cases():
-    cases = [json.loads(line) for line in DEV_CASES.read_text().splitlines() if line.strip()]
-    return [c for c in cases if c["expect"] == "ok"]
-
-
-def _time_range(spec: list) -> TimeRange:
-    kind, *args = spec
-    if kind == "last":
-        return TimeRange(kind="last", n=args[0], unit=args[1])
-    if kind == "local_day":
-        return TimeRange(kind="day", day=args[0])
-    if kind == "between":
-        return TimeRange(kind="between", start=args[0], end=args[1])
-    return TimeRange(kind=kind)
-
-
-def _condition(field: str, op: str, value):
-    if field.startswith("property:"):
-        return leaf("properties", OPS[op], value, key=field.split(":", 1)[1])
-    if field.startswith("score:"):
-        return leaf("scores", OPS[op], str(value), key=field.split(":", 1)[1])
-    return leaf(SPEC_FIELDS.get(field, field), OPS[op], value)
-
-
-def dev_query(case: dict) -> MetricsQuery:
-    """The MetricsQuery a dev case's `spec` describes."""
-    spec = case["spec"]
-    now = datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
-    time_filter, tzd = resolve(_time_range(spec["range"]), now, ZoneInfo(case["tz"]))
-    return MetricsQuery(
-        measure=spec["metric"],
-        aggregation=spec.get("agg"),
-        scoreKey=spec.get("score_key"),
-        groupBy=SPEC_GROUPS.get(spec.get("group"), spec.get("group")),
-        top=spec.get("top"),
-        timeFilter=time_filter,
-        userFilter=all_of([_condition(*where) for where in spec["where"]]),
-        dbIncrement=spec.get("bucket"),
-        timeZoneDifference=tzd,
-    )
-
-
-@pytest.mark.parametrize("case", _dev_cases(), ids=lambda c: c["id"])
+@pytest.mark.parametrize("case", ok_cases(), ids=lambda c: c["id"])
 def test_dev_case_same_rows_on_both_backends(case, sample_store, ch):
     query = dev_query(case)
     embedded, clickhouse = sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG)
@@ -356,7 +308,7 @@ def test_server_path_over_http_gives_the_same_rows(http_front, ch, monkeypatch):
     remote = ClickHouseBackend.from_env()
     assert remote.where == f"http://heliqa_reader@{http_front}/default"
     assert remote.resolve_org(MAIN_ORG) == MAIN_ORG
-    for case in _dev_cases()[:6]:
+    for case in ok_cases()[:6]:
         query = dev_query(case)
         assert_same_rows(remote.run(query, MAIN_ORG), ch.run(query, MAIN_ORG))
     request = ScoresRequest(timeFilter=WEEKS, userFilter="all", dbIncrement="week", timeZoneDifference=300)

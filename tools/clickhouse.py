@@ -20,6 +20,7 @@ from tools.errors import BackendError, ConfigError, NotAvailable
 from tools.query import MetricsQuery, ScoresRequest
 from tools.results import Row, Vocabulary, iso_z
 from tools.sql import UNITS, SqlDialect, seconds_utc
+from tools.timebuckets import fill_counts
 
 TABLE = "request_response_rmt"
 
@@ -347,8 +348,6 @@ class ClickHouseBackend:
         return rows
 
     def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
-        from tools.store import _fill_counts  # the same explicit zeros as the embedded store
-
         d = ClickHouseDialect()
         score = query.measure == "score"
         source = f"{TABLE} AS r"
@@ -379,7 +378,7 @@ class ClickHouseBackend:
         rows = [
             Row(_naive_utc(b), None if g is None else str(g), _number(v)) for b, g, v in self._fetch(sql, d.params)
         ]
-        return _fill_counts(query, rows)
+        return fill_counts(query, rows)
 
 
 # --- loading -------------------------------------------------------------------------------------------

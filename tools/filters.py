@@ -176,15 +176,8 @@ class PropertyKeyOperators(_Operators):
     equals: Text
 
 
-class ScoreOperators(_Operators):
+class ScoreOperators(TextOperators):
     """Scores are stored as Int64: only (not-)equals against an integer string compare correctly."""
-
-    equals: Text | None = None
-    not_equals: Text | None = Field(None, alias="not-equals")
-    like: Text | None = None
-    ilike: Text | None = None
-    contains: Text | None = None
-    not_contains: Text | None = Field(None, alias="not-contains")
 
     @model_validator(mode="after")
     def _integer_equality(self) -> ScoreOperators:

@@ -305,6 +305,10 @@ class HeliconeBackend:
         rows = self._rows(query)
         if query.top is not None:
             rows = self._keep_top(query, rows)
+        if query.dbIncrement is not None:
+            # Helicone fills the bucket starting at the range's end too; like the embedded store, drop that filler
+            end = seconds_utc(query.timeFilter.end)
+            rows = [r for r in rows if r.bucket is None or r.bucket < end or r.value not in (0, None)]
         return rows
 
     # --- dispatch ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from tools.importer import COLUMNS, BadLine, file_size, read_lines
 from tools.query import MetricsQuery, ScoresRequest
 from tools.results import Row, Vocabulary, iso_z
 from tools.sql import UNITS, SqlDialect, seconds_utc
-from tools.timebuckets import bucket_labels
+from tools.timebuckets import bucket_labels, fill_counts
 
 try:
     import orjson
@@ -413,7 +413,7 @@ class Store:
             f"WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"
         )
         rows = [Row(b, None if g is None else str(g), None if v is None else float(v)) for b, g, v in self._fetch(sql, d.params)]
-        return _fill_counts(query, rows)
+        return fill_counts(query, rows)
 
     def _keep_top(self, query: MetricsQuery, org: str, rows: list[Row]) -> list[Row]:
         if query.dbIncrement is None:
@@ -424,17 +424,3 @@ class Store:
         ranked = sorted((g for g in totals if totals[g] is not None), key=lambda g: -totals[g])[: query.top]
         keep = set(ranked)
         return [r for r in rows if r.group in keep]
-
-
-def _fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:
-    """Give empty buckets of counts and sums an explicit 0 so series have no silent gaps."""
-    additive = query.measure in ("requests", "errors", "threats", "users") or query.agg in ("sum", "count")
-    if query.dbIncrement is None and query.group is None and not rows:
-        return [Row(None, None, 0.0 if additive and query.measure != "score" else None)]  # one number, even of nothing
-    if query.dbIncrement is None or not additive or query.measure == "score":
-        return rows
-    labels = bucket_labels(query.timeFilter, query.dbIncrement, query.timeZoneDifference)
-    groups = sorted({r.group for r in rows}, key=lambda g: (g is not None, g)) or [None]
-    have = {(r.bucket, r.group) for r in rows}
-    filled = rows + [Row(b, g, 0.0) for b in labels for g in groups if (b, g) not in have]
-    return sorted(filled, key=lambda r: (r.bucket or datetime.min, r.group or ""))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tools.query import TimeFilter
+from tools.query import MetricsQuery, TimeFilter
+from tools.results import Row
 from tools.sql import seconds_utc
 
 
@@ -50,3 +51,19 @@ def bucket_labels(time_filter: TimeFilter, increment: str, tz_difference: float,
         labels.append(current + timedelta(minutes=tz_difference))
         current = step(current, increment)
     return labels
+
+
+def fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:
+    """Give empty buckets of counts and sums an explicit 0 so series have no silent gaps (every engine)."""
+    additive = query.measure in ("requests", "errors", "threats", "users") or query.agg in ("sum", "count")
+    if query.dbIncrement is None and query.group is None and not rows:
+        return [Row(None, None, 0.0 if additive and query.measure != "score" else None)]  # one number, even of nothing
+    if query.dbIncrement is None or not additive or query.measure == "score":
+        return rows
+    end = seconds_utc(query.timeFilter.end)
+    # a bucket that starts exactly at the range's end holds only that instant: no zero row for it
+    labels = [b for b in bucket_labels(query.timeFilter, query.dbIncrement, query.timeZoneDifference) if b < end]
+    groups = sorted({r.group for r in rows}, key=lambda g: (g is not None, g)) or [None]
+    have = {(r.bucket, r.group) for r in rows}
+    filled = rows + [Row(b, g, 0.0) for b in labels for g in groups if (b, g) not in have]
+    return sorted(filled, key=lambda r: (r.bucket or datetime.min, r.group or ""))
