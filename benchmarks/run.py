@@ -48,7 +48,10 @@ QUERIES: dict[str, tuple[object, str, dict]] = {
     ),
     "p90 latency by day, gpt-4o (7 d)": (
         MetricsQuery(
-            measure="latency", aggregation="p90", timeFilter=LAST_7D, dbIncrement="day",
+            measure="latency",
+            aggregation="p90",
+            timeFilter=LAST_7D,
+            dbIncrement="day",
             userFilter=leaf("model", "equals", "gpt-4o"),
         ),
         f"SELECT date_trunc('day', request_created_at) AS b, quantile_cont(latency, 0.9) FROM requests "
@@ -109,22 +112,30 @@ def engines(rows: int, repeat: int) -> None:
     from tools.store import Store
 
     store = Store(duckdb_home(rows) / "heliqa.duckdb", read_only=True)
+    total = store.con.execute("SELECT count(*) FROM requests").fetchone()[0]
+    # DuckDB first, then chDB: chDB's background threads would otherwise compete with DuckDB on 2 cores.
+    duck_times = {}
+    for name, (request, sql, params) in QUERIES.items():
+        hand = median_ms(lambda sql=sql, params=params: store.con.execute(sql, params).fetchall(), repeat)
+        duck = median_ms(lambda request=request: run_backend(store, request), repeat)
+        duck_times[name] = (hand, duck)
+    reference = {
+        label: median_ms(lambda sql=sql: store.con.execute(sql, _range(LAST_30D)).fetchall(), repeat)
+        for label, sql in SCORES_REFERENCE.items()
+    }
     chdb_dir = chdb_path(rows)
     ch = ClickHouseBackend(connect(f"chdb://{chdb_dir}"), f"chdb://{chdb_dir}")
-    total = store.con.execute("SELECT count(*) FROM requests").fetchone()[0]
     print(f"{total:,} rows; DuckDB {store.path}; chDB {chdb_dir}; medians of {repeat} warm runs (ms)\n")
     header = f"{'query':36} "
     header += f"{'hand DuckDB':>12} {'heliqa DuckDB':>14} {'ratio':>6} {'heliqa chDB':>12} {'chDB/DuckDB':>12}"
     print(header)
     print("-" * len(header))
-    for name, (request, sql, params) in QUERIES.items():
-        hand = median_ms(lambda sql=sql, params=params: store.con.execute(sql, params).fetchall(), repeat)
-        duck = median_ms(lambda request=request: run_backend(store, request), repeat)
+    for name, (request, _sql, _params) in QUERIES.items():
+        hand, duck = duck_times[name]
         chdb = median_ms(lambda request=request: run_backend(ch, request), repeat)
         print(f"{name:36} {hand:12.1f} {duck:14.1f} {duck / hand:6.2f} {chdb:12.1f} {chdb / duck:12.2f}", flush=True)
     print()
-    for label, sql in SCORES_REFERENCE.items():
-        ms = median_ms(lambda sql=sql: store.con.execute(sql, _range(LAST_30D)).fetchall(), repeat)
+    for label, ms in reference.items():
         print(f"(reference) scores per day hand-written over {label}: {ms:.1f} ms")
     print(f"load average after the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
@@ -160,14 +171,21 @@ def end_to_end(repeat: int) -> None:
         started = time.perf_counter()
         done = subprocess.run([script, *args], env=env, capture_output=True, text=True)
         times.append((time.perf_counter() - started) * 1000)
-    print(f"heliqa ask --json {question!r}: exit {done.returncode}, median {statistics.median(times[1:]):.0f} ms "
-          f"(first {times[0]:.0f} ms) over {repeat} runs")
+    print(
+        f"heliqa ask --json {question!r}: exit {done.returncode}, median {statistics.median(times[1:]):.0f} ms "
+        f"(first {times[0]:.0f} ms) over {repeat} runs"
+    )
     print("  answer:", done.stdout.strip().replace("\n", " ")[:300] or done.stderr.strip()[:300])
     traced = subprocess.run(
         [sys.executable, "-X", "importtime", script, *args], env=env, capture_output=True, text=True
     )
-    heavy = sorted({line.split("|")[-1].strip().split(".")[0] for line in traced.stderr.splitlines()
-                    if any(name in line for name in ("langchain", "openai", "matplotlib", "fastapi"))})
+    heavy = sorted(
+        {
+            line.split("|")[-1].strip().split(".")[0]
+            for line in traced.stderr.splitlines()
+            if any(name in line for name in ("langchain", "openai", "matplotlib", "fastapi"))
+        }
+    )
     print(f"  heavy modules imported on that path: {', '.join(heavy) or 'none'}")
 
 
