@@ -45,8 +45,14 @@ NOT_ALLOWED_USER = (
     "Sorry, heliqa isn't enabled for you yet. Ask whoever runs heliqa to add your Slack user id to "
     "HELIQA_SLACK_ALLOWED_USERS."
 )
-SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "HELICONE_API_KEY", "OPENAI_API_KEY",
-              "CLICKHOUSE_PASSWORD")
+SECRET_ENV = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "HELICONE_API_KEY",
+    "OPENAI_API_KEY",
+    "CLICKHOUSE_PASSWORD",
+)
 _TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}")
 
 
@@ -98,10 +104,14 @@ class Settings:
                 "https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard"
             )
         zone(tz)  # fail at startup, not on the first question, when the zone is misspelled
-        return cls(org=org, default_tz=tz, now=now,
-                   allowed_channels=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_CHANNELS")),
-                   allowed_users=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_USERS")),
-                   dashboard_url=dashboard)
+        return cls(
+            org=org,
+            default_tz=tz,
+            now=now,
+            allowed_channels=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_CHANNELS")),
+            allowed_users=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_USERS")),
+            dashboard_url=dashboard,
+        )
 
 
 class Bounded:
@@ -167,17 +177,37 @@ def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_ur
     """Headline summary, interpreted query as context, a compact table, and the buttons."""
     blocks: list[dict] = [
         {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": escape(answer.message)[:2900]}},
-        {"type": "context", "block_id": "interpretation", "elements": [
-            {"type": "mrkdwn", "text": f":mag: {escape(answer.interpretation)}  ·  {answer.planner or 'rules'} planner"
-                                       f" · {backend} backend"}]},
+        {
+            "type": "context",
+            "block_id": "interpretation",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f":mag: {escape(answer.interpretation)}  ·  {answer.planner or 'rules'} planner"
+                    f" · {backend} backend",
+                }
+            ],
+        },
     ]
     if answer.rows:
         blocks.append({"type": "section", "block_id": "table", "text": {"type": "mrkdwn", "text": table_text(answer)}})
-    buttons: list[dict] = [{"type": "button", "action_id": SHOW_REQUEST, "value": request_value,
-                            "text": {"type": "plain_text", "text": "Show request JSON"}}]
+    buttons: list[dict] = [
+        {
+            "type": "button",
+            "action_id": SHOW_REQUEST,
+            "value": request_value,
+            "text": {"type": "plain_text", "text": "Show request JSON"},
+        }
+    ]
     if dashboard_url:
-        buttons.append({"type": "button", "action_id": OPEN_DASHBOARD, "url": dashboard_url,
-                        "text": {"type": "plain_text", "text": "Open Helicone dashboard"}})
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": OPEN_DASHBOARD,
+                "url": dashboard_url,
+                "text": {"type": "plain_text", "text": "Open Helicone dashboard"},
+            }
+        )
     blocks.append({"type": "actions", "block_id": "actions", "elements": buttons})
     return blocks
 
@@ -317,8 +347,9 @@ class HeliqaSlack:
         except ConfigError:
             return zone(self.settings.default_tz)
 
-    def answer(self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str,
-               respond=None) -> None:
+    def answer(
+        self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str, respond=None
+    ) -> None:
         """Ask the thread's conversation and post the answer (blocks + chart, or plain text)."""
         try:
             tz = self.user_zone(client, user)
@@ -333,8 +364,10 @@ class HeliqaSlack:
         except Exception as error:  # a bug or Slack failure must still leave the asker a useful reply
             ref = uuid.uuid4().hex[:8]
             log.exception("answering %r failed (ref %s): %s", question, ref, redact(str(error)))
-            text = (f":warning: Something went wrong on my side (ref `{ref}`). Try again in a minute or rephrase, "
-                    f"e.g. `{EXAMPLES[0]}`. If it keeps happening, send the ref to whoever runs heliqa.")
+            text = (
+                f":warning: Something went wrong on my side (ref `{ref}`). Try again in a minute or rephrase, "
+                f"e.g. `{EXAMPLES[0]}`. If it keeps happening, send the ref to whoever runs heliqa."
+            )
             try:
                 self._say(client, channel, thread_ts, text, respond=respond)
             except Exception:
@@ -343,8 +376,9 @@ class HeliqaSlack:
     def _conversation(self, tz) -> Conversation:
         return Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now)
 
-    def _say(self, client: WebClient, channel: str, thread_ts: str | None, text: str, blocks=None,
-             respond=None) -> None:
+    def _say(
+        self, client: WebClient, channel: str, thread_ts: str | None, text: str, blocks=None, respond=None
+    ) -> None:
         text = redact(text)
         if respond is not None:
             respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
@@ -353,8 +387,14 @@ class HeliqaSlack:
 
     def _post(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer, respond) -> None:
         if answer.status == "error":
-            self._say(client, channel, thread_ts, f":warning: I couldn't answer that: {answer.message}\n"
-                      "Check the names and the time range, or send `help` for example questions.", respond=respond)
+            self._say(
+                client,
+                channel,
+                thread_ts,
+                f":warning: I couldn't answer that: {answer.message}\n"
+                "Check the names and the time range, or send `help` for example questions.",
+                respond=respond,
+            )
             return
         if answer.status != "ok":  # clarify / unsupported: the question back or the refusal, as plain text
             self._say(client, channel, thread_ts, answer.message, respond=respond)
@@ -366,8 +406,14 @@ class HeliqaSlack:
             value = f"ref:{ref}"
         blocks = answer_blocks(answer, self.backend.name, value, self.settings.dashboard_url)
         if respond is not None:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                           "Invite @heliqa to this channel for threads, follow-ups and charts."}]})
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {"type": "mrkdwn", "text": "Invite @heliqa to this channel for threads, follow-ups and charts."}
+                    ],
+                }
+            )
             self._say(client, channel, None, answer.message, blocks=blocks, respond=respond)
             return
         self._say(client, channel, thread_ts, answer.message, blocks=blocks)
@@ -380,8 +426,14 @@ class HeliqaSlack:
         if png is None:
             return
         try:
-            client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png, filename="heliqa-chart.png",
-                                   title=title_of(answer), alt_txt=answer.interpretation[:1000])
+            client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=png,
+                filename="heliqa-chart.png",
+                title=title_of(answer),
+                alt_txt=answer.interpretation[:1000],
+            )
         except SlackApiError as error:
             log.warning("chart upload failed (%s); is the files:write scope granted?", error.response.get("error"))
 
@@ -397,8 +449,11 @@ class HeliqaSlack:
         if value.startswith("ref:"):
             value = self.requests.get(value[4:])
             if value is None:
-                respond(text="That request is no longer in memory; ask the question again to see it.",
-                        response_type="ephemeral", replace_original=False)
+                respond(
+                    text="That request is no longer in memory; ask the question again to see it.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
                 return
         text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
         if len(text) > 3800:
@@ -414,11 +469,17 @@ class HeliqaSlack:
 def build_app(heliqa: HeliqaSlack, client: WebClient, signing_secret: str | None) -> App:
     """The Bolt app (signature checks on when a signing secret is given, i.e. HTTP mode)."""
     try:
-        app = App(client=client, signing_secret=signing_secret,
-                  request_verification_enabled=signing_secret is not None, logger=logging.getLogger("heliqa.bolt"))
+        app = App(
+            client=client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            logger=logging.getLogger("heliqa.bolt"),
+        )
     except Exception as error:  # auth.test failed: a wrong or revoked token, or no route to Slack
-        raise ConfigError(f"Slack rejected the bot token or could not be reached: {redact(str(error))[:200]}",
-                          "check SLACK_BOT_TOKEN (xoxb-…) and that the app is installed in the workspace") from None
+        raise ConfigError(
+            f"Slack rejected the bot token or could not be reached: {redact(str(error))[:200]}",
+            "check SLACK_BOT_TOKEN (xoxb-…) and that the app is installed in the workspace",
+        ) from None
     heliqa.register(app)
     return app
 
@@ -474,8 +535,11 @@ def main(args) -> int:
     if args.http:
         secret = _secret("SLACK_SIGNING_SECRET", "", "copy the Signing Secret from the app's Basic Information page")
     else:
-        app_token = _secret("SLACK_APP_TOKEN", "xapp-", "create an app-level token with connections:write "
-                            "(or pass --http to receive events over HTTP)")
+        app_token = _secret(
+            "SLACK_APP_TOKEN",
+            "xapp-",
+            "create an app-level token with connections:write (or pass --http to receive events over HTTP)",
+        )
     configure_logging()
     backend = open_backend(args.backend)
     settings = Settings.from_env(args.org, args.tz, _now(args.now), backend.name)

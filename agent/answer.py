@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.spec import QuerySpec
@@ -16,10 +16,18 @@ from tools.query import MetricsQuery
 from tools.results import Row
 
 MEASURE_WORDS = {
-    "latency": "latency", "ttft": "time to first token", "prompt_tokens": "prompt tokens",
-    "completion_tokens": "completion tokens", "total_tokens": "total tokens", "cost": "cost",
-    "requests": "requests", "errors": "errors", "error_rate": "error rate", "users": "active users",
-    "threats": "threats", "score": "score",
+    "latency": "latency",
+    "ttft": "time to first token",
+    "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens",
+    "total_tokens": "total tokens",
+    "cost": "cost",
+    "requests": "requests",
+    "errors": "errors",
+    "error_rate": "error rate",
+    "users": "active users",
+    "threats": "threats",
+    "score": "score",
 }
 GROUP_WORDS = {"user": "user", "country": "country", "score_key": "score key"}
 
@@ -75,7 +83,13 @@ def fmt(value: float | None, query: MetricsQuery) -> str:
         return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
     if unit == "%":
         return f"{value:.2f}%"
-    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    text = (
+        f"{value:,.0f}"
+        if float(value).is_integer() or abs(value) >= 100
+        else f"{value:,.3g}"
+        if abs(value) < 1
+        else f"{value:,.2f}"
+    )
     return f"{text} {unit}".strip()
 
 
@@ -110,11 +124,23 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
     end = datetime.fromisoformat(query.timeFilter.end.replace("Z", "+00:00")).replace(tzinfo=None)
     parts.append(f"{_local(start, query):%b %d %H:%M} → {_local(end, query):%b %d %H:%M} {tz}")
     if query.group:
-        group = query.group.split(":", 1)[1] if query.group.startswith("property:") else GROUP_WORDS.get(query.group, query.group)
+        group = (
+            query.group.split(":", 1)[1]
+            if query.group.startswith("property:")
+            else GROUP_WORDS.get(query.group, query.group)
+        )
         parts.append(f"top {query.top} by {group}" if query.top else f"by {group}")
     if query.dbIncrement:
-        parts.append({"min": "per minute", "hour": "hourly", "day": "daily", "week": "weekly",
-                      "month": "monthly", "year": "yearly"}[query.dbIncrement])
+        parts.append(
+            {
+                "min": "per minute",
+                "hour": "hourly",
+                "day": "daily",
+                "week": "weekly",
+                "month": "monthly",
+                "year": "yearly",
+            }[query.dbIncrement]
+        )
     return " · ".join(parts)
 
 
@@ -130,7 +156,9 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
             return f"{interpret_head(query, words)}: {fmt(values[0].value, query)}."
         ranked = sorted(values, key=lambda r: -r.value)
         top, low = ranked[0], ranked[-1]
-        text = f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} ({fmt(top.value, query)})"
+        text = (
+            f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} ({fmt(top.value, query)})"
+        )
         if len(ranked) > 1:
             text += f", lowest {low.group} ({fmt(low.value, query)})"
         return text + "."
@@ -141,7 +169,10 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
     for g in groups[:6]:
         series = sorted((r for r in values if r.group == g), key=lambda r: r.bucket)
         last = series[-1]
-        parts.append(f"{g}: {fmt(min(r.value for r in series), query)}–{fmt(max(r.value for r in series), query)} (latest {fmt(last.value, query)})")
+        parts.append(
+            f"{g}: {fmt(min(r.value for r in series), query)}–{fmt(max(r.value for r in series), query)} "
+            f"(latest {fmt(last.value, query)})"
+        )
     more = f" (+{len(groups) - 6} more)" if len(groups) > 6 else ""
     return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
 
@@ -158,15 +189,18 @@ def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:
     lo = min(series, key=lambda r: r.value)
     first, last = series[0], series[-1]
     text = (
-        f"{interpret_head(query, words)} ranged {fmt(lo.value, query)}–{fmt(hi.value, query)} over {len(series)} buckets; "
-        f"peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, low {fmt(lo.value, query)} at {bucket_text(lo.bucket, query)}."
+        f"{interpret_head(query, words)} ranged {fmt(lo.value, query)}–{fmt(hi.value, query)} "
+        f"over {len(series)} buckets; peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, "
+        f"low {fmt(lo.value, query)} at {bucket_text(lo.bucket, query)}."
     )
     if first.value:
         change = 100.0 * (last.value - first.value) / abs(first.value)
         text += f" Latest {fmt(last.value, query)} ({change:+.0f}% vs the first bucket)."
     spikes = spike_buckets(series)
     if spikes:
-        text += " Spike: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes[:3]) + "."
+        text += (
+            " Spike: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes[:3]) + "."
+        )
     return text
 
 
@@ -208,11 +242,15 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
         if len(series) > 1 and series[0].value:
             change = 100.0 * (series[-1].value - series[0].value) / abs(series[0].value)
             allowed.update({f"{change:+.0f}", f"{change:.0f}", f"{abs(change):.0f}"})
-    numbers = [n for token in re.findall(r"[\w.,$%+-]+", text) if not re.search(r"[A-Za-z_]", token)
-               for n in _NUMBER.findall(token)]  # tokens with letters are names: gpt-4.1, user_0042, p90
+    numbers = [
+        n
+        for token in re.findall(r"[\w.,$%+-]+", text)
+        if not re.search(r"[A-Za-z_]", token)
+        for n in _NUMBER.findall(token)
+    ]  # tokens with letters are names: gpt-4.1, user_0042, p90
     return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed for n in numbers)
 
 
 def utcnow() -> datetime:
     """The current time (UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

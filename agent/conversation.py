@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from agent.answer import Answer, interpret, summarize
@@ -38,14 +38,16 @@ class Conversation:
         self.last = None
 
     def now(self) -> datetime:
-        return self.fixed_now or datetime.now(timezone.utc)
+        return self.fixed_now or datetime.now(UTC)
 
     def ask(self, question: str) -> Answer:
         """Answer one question (or follow-up); errors become an Answer with status 'error'."""
         tz_name = getattr(self.tz, "key", str(self.tz))
         question = question.strip()
         if not question:
-            return Answer("clarify", "Ask a question about your LLM traffic, e.g. 'p90 latency for gpt-4 last week by day'.")
+            return Answer(
+                "clarify", "Ask a question about your LLM traffic, e.g. 'p90 latency for gpt-4 last week by day'."
+            )
         why = refusal(question)
         if why:
             return Answer("unsupported", why, tz=tz_name)

@@ -13,17 +13,58 @@ from tools.errors import Clarify
 from tools.results import Vocabulary
 
 __all__ = [
-    "Clarify", "closest", "ground", "match_model", "match_property_value", "match_score_key", "providers_of",
+    "Clarify",
+    "closest",
+    "ground",
+    "match_model",
+    "match_property_value",
+    "match_score_key",
+    "providers_of",
 ]
 
 # Helicone's provider names (stored upper case), for backends that cannot list the providers they hold.
-KNOWN_PROVIDERS = ("OPENAI", "ANTHROPIC", "GOOGLE", "TOGETHER", "AZURE", "BEDROCK", "MISTRAL", "GROQ", "DEEPSEEK",
-                   "OPENROUTER", "FIREWORKS", "PERPLEXITY", "COHERE", "XAI")
-FAMILIES = ("gpt", "claude", "gemini", "llama", "mistral", "o1", "o3", "o4", "sonnet", "haiku", "opus",
-            "flash", "embedding", "command", "deepseek", "qwen")
+KNOWN_PROVIDERS = (
+    "OPENAI",
+    "ANTHROPIC",
+    "GOOGLE",
+    "TOGETHER",
+    "AZURE",
+    "BEDROCK",
+    "MISTRAL",
+    "GROQ",
+    "DEEPSEEK",
+    "OPENROUTER",
+    "FIREWORKS",
+    "PERPLEXITY",
+    "COHERE",
+    "XAI",
+)
+FAMILIES = (
+    "gpt",
+    "claude",
+    "gemini",
+    "llama",
+    "mistral",
+    "o1",
+    "o3",
+    "o4",
+    "sonnet",
+    "haiku",
+    "opus",
+    "flash",
+    "embedding",
+    "command",
+    "deepseek",
+    "qwen",
+)
 _SYNONYMS = {
-    "prod": "production", "production": "production", "dev": "development", "stage": "staging",
-    "stg": "staging", "feedback": "helicone-score-feedback", "thumbs": "helicone-score-feedback",
+    "prod": "production",
+    "production": "production",
+    "dev": "development",
+    "stage": "staging",
+    "stg": "staging",
+    "feedback": "helicone-score-feedback",
+    "thumbs": "helicone-score-feedback",
     "thumbs-up": "helicone-score-feedback",
 }
 
@@ -96,7 +137,9 @@ def ground(spec: QuerySpec, vocab: Vocabulary) -> QuerySpec:
         if key not in vocab.properties:
             match = [k for k in vocab.properties if k.lower() == key.lower()]
             if not match:
-                raise Clarify(f"No property '{key}' is recorded. Known properties: {', '.join(vocab.properties) or 'none'}.")
+                raise Clarify(
+                    f"No property '{key}' is recorded. Known properties: {', '.join(vocab.properties) or 'none'}."
+                )
             group = f"property:{match[0]}"
     return spec.model_copy(update={"conditions": conditions, "scoreKey": score_key, "groupBy": group})
 
@@ -127,7 +170,9 @@ def _ground_condition(c: Condition, vocab: Vocabulary) -> Condition:
         key = c.field.split(":", 1)[1]
         values = vocab.properties.get(key)
         if values is None:
-            raise Clarify(f"No property '{key}' is recorded. Known properties: {', '.join(vocab.properties) or 'none'}.")
+            raise Clarify(
+                f"No property '{key}' is recorded. Known properties: {', '.join(vocab.properties) or 'none'}."
+            )
         for value in values:
             if value.lower() == str(c.value).lower() or value == _SYNONYMS.get(str(c.value).lower()):
                 return c.model_copy(update={"value": value})

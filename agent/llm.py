@@ -371,8 +371,9 @@ def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
 
         raise _Repair("The query is not valid:\n- " + "\n- ".join(problems_of(error))) from None
     except HeliqaError as error:  # includes a range starting after now (timerange.resolve asks back)
-        raise _Repair(f"The query is not valid: {error.message} A date without a year is the most recent one "
-                      "not after today.") from None
+        raise _Repair(
+            f"The query is not valid: {error.message} A date without a year is the most recent one not after today."
+        ) from None
     return spec
 
 

@@ -19,13 +19,42 @@ from agent.spec import Condition, QuerySpec
 from agent.timerange import TimeRange, tz_difference
 from tools.results import Vocabulary
 
-MONTHS = {m: i for i, ms in enumerate(
-    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-     ("dec", "december")], start=1) for m in ms}
-WEEKDAYS = {d: i for i, ds in enumerate(
-    [("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "wednesday"), ("thu", "thur", "thurs", "thursday"),
-     ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday")]) for d in ds}
+MONTHS = {
+    m: i
+    for i, ms in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in ms
+}
+WEEKDAYS = {
+    d: i
+    for i, ds in enumerate(
+        [
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ]
+    )
+    for d in ds
+}
 _MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAY = r"(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")"
 _DATE = (
@@ -34,46 +63,137 @@ _DATE = (
 )
 _CLOCK = r"(?:\d{1,2}:\d{2}(?:\s*[ap]m)?|\d{1,2}\s*[ap]m|noon|midnight)"
 UNITS = {
-    "m": "minutes", "min": "minutes", "mins": "minutes", "minute": "minutes", "minutes": "minutes",
-    "h": "hours", "hr": "hours", "hrs": "hours", "hour": "hours", "hours": "hours",
-    "d": "days", "day": "days", "days": "days", "w": "weeks", "wk": "weeks", "wks": "weeks", "week": "weeks",
-    "weeks": "weeks", "month": "months", "months": "months", "year": "years", "years": "years",
+    "m": "minutes",
+    "min": "minutes",
+    "mins": "minutes",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "h": "hours",
+    "hr": "hours",
+    "hrs": "hours",
+    "hour": "hours",
+    "hours": "hours",
+    "d": "days",
+    "day": "days",
+    "days": "days",
+    "w": "weeks",
+    "wk": "weeks",
+    "wks": "weeks",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+    "year": "years",
+    "years": "years",
 }
 _UNIT = r"(?:" + "|".join(sorted(UNITS, key=len, reverse=True)) + r")"
 _LAST = r"(?:(?:in|over|for|during|within|from)\s+)?(?:the\s+)?(?:last|past|previous|recent|trailing)"
-BUCKETS = {"minute": "min", "min": "min", "hour": "hour", "day": "day", "week": "week", "month": "month",
-           "year": "year", "hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month", "yearly": "year",
-           "minutely": "min"}
+BUCKETS = {
+    "minute": "min",
+    "min": "min",
+    "hour": "hour",
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year",
+    "hourly": "hour",
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "yearly": "year",
+    "minutely": "min",
+}
 GROUP_WORDS = {
-    "model": "model", "models": "model", "provider": "provider", "providers": "provider", "vendor": "provider",
-    "user": "user", "users": "user", "user id": "user", "user_id": "user", "customer": "user", "customers": "user",
-    "status": "status", "status code": "status", "status codes": "status", "http status": "status",
-    "country": "country", "countries": "country", "country code": "country", "country_code": "country",
-    "region": "country", "score key": "score_key", "score": "score_key", "key": "score_key",
+    "model": "model",
+    "models": "model",
+    "provider": "provider",
+    "providers": "provider",
+    "vendor": "provider",
+    "user": "user",
+    "users": "user",
+    "user id": "user",
+    "user_id": "user",
+    "customer": "user",
+    "customers": "user",
+    "status": "status",
+    "status code": "status",
+    "status codes": "status",
+    "http status": "status",
+    "country": "country",
+    "countries": "country",
+    "country code": "country",
+    "country_code": "country",
+    "region": "country",
+    "score key": "score_key",
+    "score": "score_key",
+    "key": "score_key",
 }
 ZONES = {
-    "utc": "UTC", "gmt": "UTC", "los angeles": "America/Los_Angeles", "la": "America/Los_Angeles",
-    "pacific": "America/Los_Angeles", "pt": "America/Los_Angeles", "pst": "America/Los_Angeles",
-    "pdt": "America/Los_Angeles", "san francisco": "America/Los_Angeles", "sf": "America/Los_Angeles",
-    "new york": "America/New_York", "ny": "America/New_York", "nyc": "America/New_York",
-    "eastern": "America/New_York", "et": "America/New_York", "est": "America/New_York", "edt": "America/New_York",
-    "chicago": "America/Chicago", "central": "America/Chicago", "denver": "America/Denver",
-    "mountain": "America/Denver", "london": "Europe/London", "uk": "Europe/London", "berlin": "Europe/Berlin",
-    "cet": "Europe/Berlin", "paris": "Europe/Paris", "india": "Asia/Kolkata", "kolkata": "Asia/Kolkata",
-    "ist": "Asia/Kolkata", "tokyo": "Asia/Tokyo", "jst": "Asia/Tokyo", "sydney": "Australia/Sydney",
-    "singapore": "Asia/Singapore", "sao paulo": "America/Sao_Paulo",
+    "utc": "UTC",
+    "gmt": "UTC",
+    "los angeles": "America/Los_Angeles",
+    "la": "America/Los_Angeles",
+    "pacific": "America/Los_Angeles",
+    "pt": "America/Los_Angeles",
+    "pst": "America/Los_Angeles",
+    "pdt": "America/Los_Angeles",
+    "san francisco": "America/Los_Angeles",
+    "sf": "America/Los_Angeles",
+    "new york": "America/New_York",
+    "ny": "America/New_York",
+    "nyc": "America/New_York",
+    "eastern": "America/New_York",
+    "et": "America/New_York",
+    "est": "America/New_York",
+    "edt": "America/New_York",
+    "chicago": "America/Chicago",
+    "central": "America/Chicago",
+    "denver": "America/Denver",
+    "mountain": "America/Denver",
+    "london": "Europe/London",
+    "uk": "Europe/London",
+    "berlin": "Europe/Berlin",
+    "cet": "Europe/Berlin",
+    "paris": "Europe/Paris",
+    "india": "Asia/Kolkata",
+    "kolkata": "Asia/Kolkata",
+    "ist": "Asia/Kolkata",
+    "tokyo": "Asia/Tokyo",
+    "jst": "Asia/Tokyo",
+    "sydney": "Australia/Sydney",
+    "singapore": "Asia/Singapore",
+    "sao paulo": "America/Sao_Paulo",
 }
 COUNTRIES = {
-    "us": "US", "usa": "US", "united states": "US", "america": "US", "uk": "GB", "united kingdom": "GB",
-    "britain": "GB", "great britain": "GB", "germany": "DE", "france": "FR", "india": "IN", "japan": "JP",
-    "brazil": "BR", "canada": "CA", "spain": "ES", "italy": "IT", "netherlands": "NL", "australia": "AU",
-    "mexico": "MX", "china": "CN", "korea": "KR", "singapore": "SG",
+    "us": "US",
+    "usa": "US",
+    "united states": "US",
+    "america": "US",
+    "uk": "GB",
+    "united kingdom": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "germany": "DE",
+    "france": "FR",
+    "india": "IN",
+    "japan": "JP",
+    "brazil": "BR",
+    "canada": "CA",
+    "spain": "ES",
+    "italy": "IT",
+    "netherlands": "NL",
+    "australia": "AU",
+    "mexico": "MX",
+    "china": "CN",
+    "korea": "KR",
+    "singapore": "SG",
 }
 SYNONYM_VALUES = {"prod": "production", "dev": "development", "stage": "staging", "stg": "staging"}
 MODEL_LIKE = re.compile(
     r"^(gpt|claude|gemini|llama|mistral|mixtral|o\d|text-embedding|command|deepseek|qwen|grok|palm|chatgpt)[\w.:/-]*$"
 )
-FILLER = set("""
+FILLER = set(
+    """
 a an the of for in on at over during from to with by per within across about and or
 what what's whats which who whose is are was were be been being show shows me us give get tell list display plot chart
 graph see view pull report fetch find check look looks how much many did do does doing we our my i you your it its
@@ -85,7 +205,8 @@ compared versus vs against between up can could would will should hi hey heliqa 
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
 highest lowest most least biggest largest smallest higher lower best worst same instead again too well
 breakdown overview summary status-wise each
-""".split())
+""".split()
+)
 FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
 
 
@@ -130,7 +251,7 @@ class Scanner:
                 pos = m.end()
                 continue
             found.append(m)
-            self.text = self.text[: m.start()] + " " * (m.end() - m.start()) + self.text[m.end():]
+            self.text = self.text[: m.start()] + " " * (m.end() - m.start()) + self.text[m.end() :]
             pos = m.end()
         return found
 
@@ -248,12 +369,17 @@ class RulesPlanner:
         def body(m):
             value = m.group("q1") or m.group("q2") or m.group("w")
             where = m.group("where") or ""
-            column = "response_body" if "response" in where or "output" in where or "answer" in where else "request_body"
+            column = (
+                "response_body" if "response" in where or "output" in where or "answer" in where else "request_body"
+            )
             negate = bool(m.group("neg"))
             p.conditions.append(Condition(field=column, op="not-contains" if negate else "contains", value=value))
 
         quoted = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
-        where = r"(?:\s+in\s+(?:the\s+)?(?P<where>prompts?|requests?|request\s+bod(?:y|ies)|inputs?|responses?|outputs?|answers?|response\s+bod(?:y|ies)|completions?))?"
+        where = (
+            r"(?:\s+in\s+(?:the\s+)?(?P<where>prompts?|requests?|request\s+bod(?:y|ies)|inputs?|responses?|outputs?|"
+            r"answers?|response\s+bod(?:y|ies)|completions?))?"
+        )
         s.take(
             rf"(?:that\s+|which\s+)?(?P<neg>not\s+|without\s+|don't\s+|do\s+not\s+)?"
             rf"(?:mentioning|mention|mentions|containing|contain|contains|with\s+the\s+(?:word|text|phrase)|"
@@ -295,8 +421,13 @@ class RulesPlanner:
             a, b = _date(m.group("a"), today), _date(m.group("b"), today)
             if b < a:
                 raise Clarify("The date range ends before it starts.")
-            set_range(TimeRange(kind="between", start=datetime(a.year, a.month, a.day),
-                                end=datetime(b.year, b.month, b.day) + timedelta(days=1)))
+            set_range(
+                TimeRange(
+                    kind="between",
+                    start=datetime(a.year, a.month, a.day),
+                    end=datetime(b.year, b.month, b.day) + timedelta(days=1),
+                )
+            )
 
         s.take(rf"(?:between|from)\s+(?P<a>{_DATE})\s+(?:and|to|until|through|-)\s+(?P<b>{_DATE})", between_dates)
 
@@ -347,20 +478,41 @@ class RulesPlanner:
         s.take(rf"{_LAST}\s+(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
         s.take(rf"(?:in|over|for|during|within)\s+(?:the\s+)?(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
 
-        singles = {"hour": (1, "hours"), "day": (24, "hours"), "24h": (24, "hours"), "week": (7, "days"),
-                   "fortnight": (14, "days"), "month": (30, "days"), "year": (365, "days"), "quarter": (90, "days")}
+        singles = {
+            "hour": (1, "hours"),
+            "day": (24, "hours"),
+            "24h": (24, "hours"),
+            "week": (7, "days"),
+            "fortnight": (14, "days"),
+            "month": (30, "days"),
+            "year": (365, "days"),
+            "quarter": (90, "days"),
+        }
 
         def last_one(m):
             n, unit = singles[m.group("u").lower()]
             set_range(TimeRange(kind="last", n=n, unit=unit))
 
         s.take(rf"{_LAST}\s+(?P<u>hour|day|24h|week|fortnight|month|year|quarter)", last_one)
-        named = {"today": "today", "yesterday": "yesterday", "this week": "this_week", "this month": "this_month",
-                 "this year": "this_year", "so far today": "today", "so far this week": "this_week",
-                 "so far this month": "this_month", "week to date": "this_week", "month to date": "this_month",
-                 "wtd": "this_week", "mtd": "this_month", "ytd": "this_year"}
+        named = {
+            "today": "today",
+            "yesterday": "yesterday",
+            "this week": "this_week",
+            "this month": "this_month",
+            "this year": "this_year",
+            "so far today": "today",
+            "so far this week": "this_week",
+            "so far this month": "this_month",
+            "week to date": "this_week",
+            "month to date": "this_month",
+            "wtd": "this_week",
+            "mtd": "this_month",
+            "ytd": "this_year",
+        }
         for phrase in sorted(named, key=len, reverse=True):
-            s.take(rf"(?:(?:for|during|over|from|in)\s+)?{phrase}", lambda m, k=named[phrase]: set_range(TimeRange(kind=k)))
+            s.take(
+                rf"(?:(?:for|during|over|from|in)\s+)?{phrase}", lambda m, k=named[phrase]: set_range(TimeRange(kind=k))
+            )
 
         def weekday(m):
             target = WEEKDAYS[m.group("w").lower()]
@@ -369,13 +521,27 @@ class RulesPlanner:
                 back = 7
             set_range(TimeRange(kind="day", day=today - timedelta(days=back)))
 
-        s.take(rf"(?:on|for|during)?\s*(?:{_WEEKDAY}\s+)?(?P<d>{_DATE})",
-               lambda m: set_range(TimeRange(kind="day", day=_date(m.group("d"), today))))
+        s.take(
+            rf"(?:on|for|during)?\s*(?:{_WEEKDAY}\s+)?(?P<d>{_DATE})",
+            lambda m: set_range(TimeRange(kind="day", day=_date(m.group("d"), today))),
+        )
         s.take(rf"(?:on\s+)?(?P<last>last\s+)?(?P<w>{_WEEKDAY})", weekday)
 
     def _comparisons(self, s: Scanner, p: Parse) -> None:
-        scale = {"ms": 1, "millisecond": 1, "milliseconds": 1, "s": 1000, "sec": 1000, "secs": 1000,
-                 "second": 1000, "seconds": 1000, "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000}
+        scale = {
+            "ms": 1,
+            "millisecond": 1,
+            "milliseconds": 1,
+            "s": 1000,
+            "sec": 1000,
+            "secs": 1000,
+            "second": 1000,
+            "seconds": 1000,
+            "min": 60000,
+            "mins": 60000,
+            "minute": 60000,
+            "minutes": 60000,
+        }
         unit = r"(?P<u>ms|milliseconds?|s|secs?|seconds?|mins?|minutes?)"
 
         def latency(m):
@@ -383,8 +549,13 @@ class RulesPlanner:
             if m.group("eq"):
                 op += "e"
             value = float(m.group("n")) * scale[m.group("u").lower()]
-            p.conditions.append(Condition(field=m.group("f") and _latency_field(m.group("f")) or "latency", op=op,
-                                          value=int(value) if value.is_integer() else value))
+            p.conditions.append(
+                Condition(
+                    field=m.group("f") and _latency_field(m.group("f")) or "latency",
+                    op=op,
+                    value=int(value) if value.is_integer() else value,
+                )
+            )
 
         s.take(
             rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
@@ -396,8 +567,12 @@ class RulesPlanner:
         def tokens(m):
             op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
             kind = (m.group("k") or "total").lower()
-            field_name = {"prompt": "prompt_tokens", "input": "prompt_tokens", "completion": "completion_tokens",
-                          "output": "completion_tokens"}.get(kind, "total_tokens")
+            field_name = {
+                "prompt": "prompt_tokens",
+                "input": "prompt_tokens",
+                "completion": "completion_tokens",
+                "output": "completion_tokens",
+            }.get(kind, "total_tokens")
             p.conditions.append(Condition(field=field_name, op=op, value=int(m.group("n"))))
 
         s.take(
@@ -410,8 +585,11 @@ class RulesPlanner:
             op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
             p.conditions.append(Condition(field="cost", op=op, value=float(m.group("n"))))
 
-        s.take(r"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>more|over|above|greater|less|under|below|>|<)"
-               r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?", cost)
+        s.take(
+            r"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>more|over|above|greater|less|under|below|>|<)"
+            r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?",
+            cost,
+        )
 
     def _status(self, s: Scanner, p: Parse) -> None:
         def code(m):
@@ -439,7 +617,9 @@ class RulesPlanner:
             if p.measure is None:
                 p.measure = "requests"
 
-        s.take(r"rate[\s-]?limit(?:ed|s|ing)?(?:\s+(?:errors?|responses?|hits?))?|throttled(?:\s+requests)?", rate_limited)
+        s.take(
+            r"rate[\s-]?limit(?:ed|s|ing)?(?:\s+(?:errors?|responses?|hits?))?|throttled(?:\s+requests)?", rate_limited
+        )
 
         def success(m):
             p.conditions.append(Condition(field="status", op="equals", value=200))
@@ -457,18 +637,31 @@ class RulesPlanner:
 
         groups = r"models?|providers?|users?|customers?|countries|country|features?|status(?:es)?"
         measures = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
-        s.take(rf"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*(?P<g>{groups})"
-               rf"(?:\s+(?:by|in|for)\s+(?P<m>{measures}))?", top)
+        s.take(
+            rf"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*(?P<g>{groups})"
+            rf"(?:\s+(?:by|in|for)\s+(?P<m>{measures}))?",
+            top,
+        )
 
         def most(m):
             p.top = int(m.group("n") or 10)
             p.group = GROUP_WORDS.get(m.group("g").lower()) or _property_group(m.group("g"))
             word = m.group("w").lower()
-            _set_measure(p, {"expensive": "cost", "costly": "cost", "active": "requests", "slowest": "latency",
-                             "busiest": "requests"}.get(word, "cost"))
+            _set_measure(
+                p,
+                {
+                    "expensive": "cost",
+                    "costly": "cost",
+                    "active": "requests",
+                    "slowest": "latency",
+                    "busiest": "requests",
+                }.get(word, "cost"),
+            )
 
-        s.take(rf"(?:the\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>slowest|busiest))\s+(?P<g>{groups})",
-               lambda m: most(_Fake(n=m.group("n"), g=m.group("g"), w=m.group("w") or m.group("w2"))))
+        s.take(
+            rf"(?:the\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>slowest|busiest))\s+(?P<g>{groups})",
+            lambda m: most(_Fake(n=m.group("n"), g=m.group("g"), w=m.group("w") or m.group("w2"))),
+        )
 
     def _buckets(self, s: Scanner, p: Parse) -> None:
         def bucket(m):
@@ -479,9 +672,13 @@ class RulesPlanner:
             p.bucket = new
 
         s.take(r"(?P<b>minutely|hourly|daily|weekly|monthly|yearly)", bucket)
-        s.take(r"(?:by|per|each|every|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by|bucketed\s+by|in)\s+(?:the\s+)?(?P<b>minute|min|hour|day|week|month|year)s?", bucket)
-        s.take(r"(?P<b>day)\s+by\s+day|(?P<b2>hour)\s+by\s+hour",
-               lambda m: bucket(_Fake(b=m.group("b") or m.group("b2"))))
+        s.take(
+            r"(?:by|per|each|every|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by|bucketed\s+by|in)\s+(?:the\s+)?(?P<b>minute|min|hour|day|week|month|year)s?",
+            bucket,
+        )
+        s.take(
+            r"(?P<b>day)\s+by\s+day|(?P<b2>hour)\s+by\s+hour", lambda m: bucket(_Fake(b=m.group("b") or m.group("b2")))
+        )
         s.take(r"over\s+time|as\s+a\s+(?:time\s+)?series|trend(?:ing|s)?", lambda m: setattr(p, "over_time", True))
 
     def _aggregation(self, s: Scanner, p: Parse) -> None:
@@ -491,8 +688,10 @@ class RulesPlanner:
             p.aggregation = value
 
         s.take(r"p(?P<n>\d{1,2}(?:\.\d+)?)", lambda m: agg(f"p{m.group('n')}"))
-        s.take(r"(?:the\s+)?(?P<n>\d{1,2}(?:\.\d+)?)(?:st|nd|rd|th)?[\s-]+percentile(?:\s+of)?",
-               lambda m: agg(f"p{m.group('n')}"))
+        s.take(
+            r"(?:the\s+)?(?P<n>\d{1,2}(?:\.\d+)?)(?:st|nd|rd|th)?[\s-]+percentile(?:\s+of)?",
+            lambda m: agg(f"p{m.group('n')}"),
+        )
         s.take(r"percentile\s+(?P<n>\d{1,2})", lambda m: agg(f"p{m.group('n')}"))
         s.take(r"median", lambda m: agg("p50"))
         s.take(r"avg|average|mean|typical", lambda m: agg("avg"))
@@ -505,44 +704,69 @@ class RulesPlanner:
         def setm(name: str):
             return lambda m: _set_measure(p, name)
 
-        s.take(r"(?:error|failure|fail|failed)[\s-]+(?:rate|ratio|percentage|share|%)|(?:share|percentage|percent|%|fraction)"
-               r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)", setm("error_rate"))
+        s.take(
+            r"(?:error|failure|fail|failed)[\s-]+(?:rate|ratio|percentage|share|%)|(?:share|percentage|percent|%|fraction)"
+            r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
+            setm("error_rate"),
+        )
         s.take(r"time\s+to\s+first\s+tokens?|ttft|first[\s-]token\s+(?:latency|time)", setm("ttft"))
         s.take(r"(?:prompt|input)\s+tokens?", setm("prompt_tokens"))
         s.take(r"(?:completion|output|generated)\s+tokens?", setm("completion_tokens"))
         s.take(r"(?:total\s+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
-        s.take(r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
-               r"how\s+long", setm("latency"))
-        s.take(r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|expensive|dollars|usd|\$",
-               setm("cost"))
-        s.take(r"(?:number|count|how\s+many)\s+(?:of\s+)?(?:active\s+|unique\s+|distinct\s+)?users|(?:active|unique|distinct)\s+users|dau|mau",
-               setm("users"))
+        s.take(
+            r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
+            r"how\s+long",
+            setm("latency"),
+        )
+        s.take(
+            r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|expensive|dollars|usd|\$",
+            setm("cost"),
+        )
+        s.take(
+            r"(?:number|count|how\s+many)\s+(?:of\s+)?(?:active\s+|unique\s+|distinct\s+)?users|(?:active|unique|distinct)\s+users|dau|mau",
+            setm("users"),
+        )
         s.take(r"threats?|prompt\s+injections?|injection\s+attempts?|attacks?", setm("threats"))
-        s.take(r"(?:error|failure)\s+counts?|(?:number|count|how\s+many)\s+(?:of\s+)?(?:errors|failures|failed\s+requests)|"
-               r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|errored|error",
-               setm("errors"))
+        s.take(
+            r"(?:error|failure)\s+counts?|(?:number|count|how\s+many)\s+(?:of\s+)?(?:errors|failures|failed\s+requests)|"
+            r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|errored|error",
+            setm("errors"),
+        )
         self._scores(s, p, vocab)
-        s.take(r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|calls|llm\s+calls|api\s+calls))?|requests|"
-               r"request\s+count|request\s+volume|traffic|volume|throughput|calls|usage\s+count", setm("requests"))
+        s.take(
+            r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|calls|llm\s+calls|api\s+calls))?|requests|"
+            r"request\s+count|request\s+volume|traffic|volume|throughput|calls|usage\s+count",
+            setm("requests"),
+        )
 
     def _scores(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         def key(name: str):
             def handle(m):
                 found = match_score_key(name, vocab)
                 if found is None:
-                    raise Clarify(f"No score '{name}' is recorded. Known score keys: {', '.join(vocab.score_keys) or 'none'}.")
+                    raise Clarify(
+                        f"No score '{name}' is recorded. Known score keys: {', '.join(vocab.score_keys) or 'none'}."
+                    )
                 _set_measure(p, "score")
                 if p.score_key and p.score_key != found:
                     raise Clarify("That question names two score keys; ask about one at a time (or 'scores' for all).")
                 p.score_key = found
+
             return handle
 
-        feedback = (r"(?:user\s+|end[\s-]user\s+|customer\s+)?(?:feedback|thumbs[\s-]?up|thumbs|positive\s+feedback|"
-                    r"share\s+of\s+positive\s+feedback|ratings?)(?:\s+(?:scores?|rates?|ratios?|share))?")
+        feedback = (
+            r"(?:user\s+|end[\s-]user\s+|customer\s+)?(?:feedback|thumbs[\s-]?up|thumbs|positive\s+feedback|"
+            r"share\s+of\s+positive\s+feedback|ratings?)(?:\s+(?:scores?|rates?|ratios?|share))?"
+        )
         s.take(feedback, key("helicone-score-feedback"))
         for stored in sorted(vocab.score_keys, key=len, reverse=True):
             base = stored.removesuffix("-hcone-bool")
-            words = {re.escape(stored), re.escape(base), re.escape(base.replace("_", " ")), re.escape(base.replace("-", " "))}
+            words = {
+                re.escape(stored),
+                re.escape(base),
+                re.escape(base.replace("_", " ")),
+                re.escape(base.replace("-", " ")),
+            }
             alternatives = "|".join(sorted(words, key=len, reverse=True))
             s.take(rf"(?:{alternatives})(?:\s+(?:scores?|rates?|ratios?|share|values?|evals?))?", key(stored))
 
@@ -588,14 +812,22 @@ class RulesPlanner:
     def _providers(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         known = providers_of(vocab)
         names = {pv.lower(): pv for pv in known}
-        names.update({"open ai": names.get("openai", "OPENAI"), "gcp": names.get("google", "GOOGLE"),
-                      "vertex": names.get("google", "GOOGLE"), "together ai": names.get("together", "TOGETHER"),
-                      "togetherai": names.get("together", "TOGETHER")})
+        names.update(
+            {
+                "open ai": names.get("openai", "OPENAI"),
+                "gcp": names.get("google", "GOOGLE"),
+                "vertex": names.get("google", "GOOGLE"),
+                "together ai": names.get("together", "TOGETHER"),
+                "togetherai": names.get("together", "TOGETHER"),
+            }
+        )
         names = {k: v for k, v in names.items() if v in known}
         picked: list[str] = []
         for name in sorted(names, key=len, reverse=True):
-            s.take(rf"(?:provider\s+)?{re.escape(name)}(?:\s+(?:provider|api|models?|requests|calls))?",
-                   lambda m, v=names[name]: picked.append(v))
+            s.take(
+                rf"(?:provider\s+)?{re.escape(name)}(?:\s+(?:provider|api|models?|requests|calls))?",
+                lambda m, v=names[name]: picked.append(v),
+            )
         if len(set(picked)) == 1:
             p.conditions.append(Condition(field="provider", op="equals", value=picked[0]))
         elif picked:
@@ -609,19 +841,28 @@ class RulesPlanner:
         for k in vocab.properties:
             for form in {k.lower(), k.lower().replace("_", " "), k.lower().replace("-", " "), k.lower().split("_")[-1]}:
                 key_words.setdefault(form, k)
-        key_words.update({"env": keys.get("environment"), "tier": keys.get("customer_tier"),
-                          "plan": keys.get("customer_tier")})
+        key_words.update(
+            {"env": keys.get("environment"), "tier": keys.get("customer_tier"), "plan": keys.get("customer_tier")}
+        )
         key_words = {w: k for w, k in key_words.items() if k}
         key_alt = "|".join(re.escape(w) for w in sorted(key_words, key=len, reverse=True))
 
         def explicit(m):
             key = key_words[m.group("k").lower()]
             value = m.group("v")
-            p.conditions.append(Condition(field=f"property:{key}", op="not-equals" if m.group("neg") else "equals",
-                                          value=_property_value(key, value, vocab)))
+            p.conditions.append(
+                Condition(
+                    field=f"property:{key}",
+                    op="not-equals" if m.group("neg") else "equals",
+                    value=_property_value(key, value, vocab),
+                )
+            )
 
         if key_alt:
-            s.take(rf"(?:where\s+|with\s+)?(?P<k>{key_alt})\s*(?:(?P<neg>!=|is\s+not|isn't)|=|:|is|equals|of)\s*(?P<v>[\w.-]+)", explicit)
+            s.take(
+                rf"(?:where\s+|with\s+)?(?P<k>{key_alt})\s*(?:(?P<neg>!=|is\s+not|isn't)|=|:|is|equals|of)\s*(?P<v>[\w.-]+)",
+                explicit,
+            )
 
             def bare(m):  # "prompt_version v13": a key word directly followed by a value word
                 word = m.group("v").lower()
@@ -640,12 +881,24 @@ class RulesPlanner:
                 if long in vals:
                     values.append((short, key, long))
         for word, key, value in sorted(values, key=lambda t: -len(t[0])):
-            suffix = r"(?:\s+(?:" + key_alt + r"|customers?|users?|tier|environment|env|feature|traffic|requests)){0,2}" if key_alt else ""
-            pattern = rf"(?:(?:the|in|on|for|from)\s+)?(?:{key_alt}\s+)?{re.escape(word)}(?:s)?{suffix}" if key_alt else re.escape(word)
+            suffix = (
+                r"(?:\s+(?:" + key_alt + r"|customers?|users?|tier|environment|env|feature|traffic|requests)){0,2}"
+                if key_alt
+                else ""
+            )
+            pattern = (
+                rf"(?:(?:the|in|on|for|from)\s+)?(?:{key_alt}\s+)?{re.escape(word)}(?:s)?{suffix}"
+                if key_alt
+                else re.escape(word)
+            )
 
             def hit(m, key=key, value=value):
                 asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
-                if m.group(0).strip().endswith(("users", "user")) and p.measure in (None, "requests") and not asked_requests:
+                if (
+                    m.group(0).strip().endswith(("users", "user"))
+                    and p.measure in (None, "requests")
+                    and not asked_requests
+                ):
                     p.measure = "users"  # "how many enterprise users": people, not requests
                 p.conditions.append(Condition(field=f"property:{key}", op="equals", value=value))
 
@@ -660,7 +913,7 @@ class RulesPlanner:
             raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {known}.")
 
         if key_alt:
-            s.take(rf"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>feature|environment|env|tier)(?!\s+(?:is|=))", unknown_value)
+            s.take(r"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>feature|environment|env|tier)(?!\s+(?:is|=))", unknown_value)
         by_key: dict[str, list[Condition]] = {}
         for c in p.conditions:
             if c.field.startswith("property:") and c.op == "equals":
@@ -689,8 +942,11 @@ class RulesPlanner:
                 raise Clarify("That question groups by two things; ask for one grouping at a time.")
             p.group = new
 
-        s.take(rf"(?:(?:broken\s+down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
-               rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})", group)
+        s.take(
+            rf"(?:(?:broken\s+down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
+            rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})",
+            group,
+        )
         s.take(rf"(?:which|what)\s+(?P<g>{alt})", group)
 
     def _users(self, s: Scanner, p: Parse) -> None:
@@ -698,7 +954,10 @@ class RulesPlanner:
             p.conditions.append(Condition(field="user", op="equals", value=m.group("u")))
 
         s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
-        s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)", user)
+        s.take(
+            r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)",
+            user,
+        )
 
     def _countries(self, s: Scanner, p: Parse) -> None:
         names = "|".join(re.escape(c) for c in sorted(COUNTRIES, key=len, reverse=True))
@@ -723,8 +982,11 @@ class RulesPlanner:
 
     def _spec(self, p: Parse, measure: str, conditions: list[Condition]) -> QuerySpec:
         aggregation = p.aggregation
-        if p.per_request and aggregation is None and measure in ("cost", "prompt_tokens", "completion_tokens",
-                                                                  "total_tokens", "latency", "ttft"):
+        if (
+            p.per_request
+            and aggregation is None
+            and measure in ("cost", "prompt_tokens", "completion_tokens", "total_tokens", "latency", "ttft")
+        ):
             aggregation = "avg"
         if measure in ("requests", "errors", "error_rate", "users", "threats") and aggregation not in (None, "sum"):
             raise Clarify(
@@ -810,21 +1072,40 @@ def _property_value(key: str, word: str, vocab: Vocabulary) -> str:
 
 
 def _set_measure(p: Parse, name: str) -> None:
-    name = {"spend": "cost", "spending": "cost", "traffic": "requests", "volume": "requests", "usage": "total_tokens",
-            "tokens": "total_tokens", "error rate": "error_rate"}.get(name.lower(), name.lower())
+    name = {
+        "spend": "cost",
+        "spending": "cost",
+        "traffic": "requests",
+        "volume": "requests",
+        "usage": "total_tokens",
+        "tokens": "total_tokens",
+        "error rate": "error_rate",
+    }.get(name.lower(), name.lower())
     if p.measure and p.measure != name:
         # "failed requests", "error count" and status words set requests first; the specific measure wins.
         if {p.measure, name} <= {"requests", "errors"}:
             p.measure = "errors"
             return
-        if p.measure == "requests" and name in ("error_rate", "users", "threats", "latency", "cost", "ttft",
-                                                  "prompt_tokens", "completion_tokens", "total_tokens", "score"):
+        if p.measure == "requests" and name in (
+            "error_rate",
+            "users",
+            "threats",
+            "latency",
+            "cost",
+            "ttft",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "score",
+        ):
             p.measure = name
             return
         if name == "requests":
             return
-        raise Clarify(f"That question asks about both {p.measure.replace('_', ' ')} and {name.replace('_', ' ')}; "
-                      "ask about one measure at a time.")
+        raise Clarify(
+            f"That question asks about both {p.measure.replace('_', ' ')} and {name.replace('_', ' ')}; "
+            "ask about one measure at a time."
+        )
     p.measure = name
 
 
@@ -833,6 +1114,10 @@ def _auto_bucket(rng: TimeRange | None) -> str:
         return "hour"
     if rng.kind in ("today", "yesterday", "day", "between"):
         return "hour"
-    if rng.kind == "last" and rng.unit in ("months", "years") and (rng.n or 0) * (30 if rng.unit == "months" else 365) > 90:
+    if (
+        rng.kind == "last"
+        and rng.unit in ("months", "years")
+        and (rng.n or 0) * (30 if rng.unit == "months" else 365) > 90
+    ):
         return "week"
     return "day"

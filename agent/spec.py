@@ -45,7 +45,9 @@ class Condition(BaseModel):
     @field_validator("field")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value in _SIMPLE_FIELDS or (value.split(":", 1)[0] in ("property", "score") and ":" in value and value.split(":", 1)[1]):
+        if value in _SIMPLE_FIELDS or (
+            value.split(":", 1)[0] in ("property", "score") and ":" in value and value.split(":", 1)[1]
+        ):
             return value
         raise ValueError(f"'{value}' is not a filter field; use one of {', '.join(CONDITION_FIELDS)}")
 
@@ -71,7 +73,9 @@ class QuerySpec(BaseModel):
     bucket: Increment | None = Field(None, description="min, hour, day, week, month; null = one value per group")
     range: TimeRange | None = Field(None, description="null = the last 24 hours")
     conditions: list[Condition] = Field(default_factory=list)
-    timeZone: str | None = Field(None, description="IANA zone named in the question ('in Los Angeles time'); null = asker's")
+    timeZone: str | None = Field(
+        None, description="IANA zone named in the question ('in Los Angeles time'); null = asker's"
+    )
 
     def zone(self, default: ZoneInfo) -> ZoneInfo:
         """The zone the question is answered in."""

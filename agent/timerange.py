@@ -6,7 +6,7 @@ A planner (rules or LLM) only ever produces a `TimeRange`; this module turns it 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,16 +97,16 @@ def tz_difference(now: datetime, tz: ZoneInfo) -> int:
 
 
 def _local_midnight(day: date, tz: timezone) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def _wall(moment: datetime, tz: timezone) -> datetime:
-    return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+    return moment.replace(tzinfo=tz).astimezone(UTC)
 
 
 def resolve(rng: TimeRange, now: datetime, tz: ZoneInfo) -> tuple[TimeFilter, int]:
     """(timeFilter, timeZoneDifference) for a range, relative to `now` in zone `tz`."""
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     # One fixed offset, taken at `now`, for the whole range (as Helicone's timeZoneDifference): no DST switch.
     difference = tz_difference(now, tz)
     tz = timezone(timedelta(minutes=-difference))

@@ -42,8 +42,13 @@ def _uuids(rng: np.random.Generator, n: int) -> pa.Array:
     raw[:, 12] = 4  # version 4
     chars = HEX[raw]
     out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    for dst, src in ((slice(0, 8), slice(0, 8)), (slice(9, 13), slice(8, 12)), (slice(14, 18), slice(12, 16)),
-                     (slice(19, 23), slice(16, 20)), (slice(24, 36), slice(20, 32))):
+    for dst, src in (
+        (slice(0, 8), slice(0, 8)),
+        (slice(9, 13), slice(8, 12)),
+        (slice(14, 18), slice(12, 16)),
+        (slice(19, 23), slice(16, 20)),
+        (slice(24, 36), slice(20, 32)),
+    ):
         out[:, dst] = chars[:, src]
     return pa.array(out.view("S36").ravel()).cast(pa.string())
 
@@ -123,48 +128,57 @@ def generate(rows: int, seed: int = 11) -> pa.Table:
     ticket = pa.array(rng.integers(10_000, 10_000_000, rows)).cast(pa.string())
     model_name = pa.array(np.array(models, dtype=object)[model_idx])
     request_body = pc.binary_join_element_wise(
-        '{"model": "', model_name, '", "messages": [{"role": "user", "content": "Please ', topic,
-        " (ticket ", ticket, ')"}]}', "",
+        '{"model": "',
+        model_name,
+        '", "messages": [{"role": "user", "content": "Please ',
+        topic,
+        " (ticket ",
+        ticket,
+        ')"}]}',
+        "",
     )
     response_body = pc.binary_join_element_wise(
-        '{"choices": [{"message": {"role": "assistant", "content": "Here is what I found for ticket ', ticket,
-        '."}}]}', "",
+        '{"choices": [{"message": {"role": "assistant", "content": "Here is what I found for ticket ',
+        ticket,
+        '."}}]}',
+        "",
     )
     ts = pa.array(created, pa.timestamp("us"))
-    return pa.table({
-        "request_id": _uuids(rng, rows),
-        "organization_id": pa.array(org.astype(object)),
-        "request_created_at": ts,
-        "response_created_at": pc.add(ts, pa.array(latency * 1000, pa.duration("us"))),
-        "latency": pa.array(latency),
-        "time_to_first_token": ttft,
-        "status": pa.array(status.astype(np.int64)),
-        "model": model_name,
-        "provider": pa.array(provider),
-        "user_id": user_id,
-        "prompt_tokens": pa.array(prompt),
-        "completion_tokens": pa.array(completion),
-        "total_tokens": pa.array(prompt + completion),
-        "prompt_cache_read_tokens": pa.array(np.zeros(rows, dtype=np.int64)),
-        "prompt_cache_write_tokens": pa.array(np.zeros(rows, dtype=np.int64)),
-        "cost": pa.array(cost),
-        "threat": pa.array(rng.random(rows) < 0.002),
-        "target_url": pa.array(np.array([URLS[MODELS[m][0]] for m in models], dtype=object)[model_idx]),
-        "country_code": pa.array(np.array(list(COUNTRIES), dtype=object)[_choice(rng, COUNTRIES, rows)]),
-        "node_id": pa.array(np.full(rows, "", dtype=object)),
-        "job_id": pa.array(np.full(rows, "", dtype=object)),
-        "cache_enabled": pa.array(np.zeros(rows, dtype=bool)),
-        "cache_reference_id": pa.array(np.full(rows, "00000000-0000-0000-0000-000000000000", dtype=object)),
-        "prompt_id": pa.array(np.full(rows, "", dtype=object)),
-        "prompt_version": pa.array(np.full(rows, "", dtype=object)),
-        "request_referrer": pa.array(np.full(rows, "", dtype=object)),
-        "is_passthrough_billing": pa.array(np.zeros(rows, dtype=bool)),
-        "properties": properties,
-        "scores": scores,
-        "request_body": request_body,
-        "response_body": response_body,
-    })
-
+    return pa.table(
+        {
+            "request_id": _uuids(rng, rows),
+            "organization_id": pa.array(org.astype(object)),
+            "request_created_at": ts,
+            "response_created_at": pc.add(ts, pa.array(latency * 1000, pa.duration("us"))),
+            "latency": pa.array(latency),
+            "time_to_first_token": ttft,
+            "status": pa.array(status.astype(np.int64)),
+            "model": model_name,
+            "provider": pa.array(provider),
+            "user_id": user_id,
+            "prompt_tokens": pa.array(prompt),
+            "completion_tokens": pa.array(completion),
+            "total_tokens": pa.array(prompt + completion),
+            "prompt_cache_read_tokens": pa.array(np.zeros(rows, dtype=np.int64)),
+            "prompt_cache_write_tokens": pa.array(np.zeros(rows, dtype=np.int64)),
+            "cost": pa.array(cost),
+            "threat": pa.array(rng.random(rows) < 0.002),
+            "target_url": pa.array(np.array([URLS[MODELS[m][0]] for m in models], dtype=object)[model_idx]),
+            "country_code": pa.array(np.array(list(COUNTRIES), dtype=object)[_choice(rng, COUNTRIES, rows)]),
+            "node_id": pa.array(np.full(rows, "", dtype=object)),
+            "job_id": pa.array(np.full(rows, "", dtype=object)),
+            "cache_enabled": pa.array(np.zeros(rows, dtype=bool)),
+            "cache_reference_id": pa.array(np.full(rows, "00000000-0000-0000-0000-000000000000", dtype=object)),
+            "prompt_id": pa.array(np.full(rows, "", dtype=object)),
+            "prompt_version": pa.array(np.full(rows, "", dtype=object)),
+            "request_referrer": pa.array(np.full(rows, "", dtype=object)),
+            "is_passthrough_billing": pa.array(np.zeros(rows, dtype=bool)),
+            "properties": properties,
+            "scores": scores,
+            "request_body": request_body,
+            "response_body": response_body,
+        }
+    )
 
 
 def parquet_path(rows: int) -> Path:

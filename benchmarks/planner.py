@@ -1,7 +1,7 @@
 """Benchmark the rules planner (time per question) and the CLI end to end (time per question on the sample).
 
-    python benchmarks/planner.py                 # planner only (no store needed)
-    python benchmarks/planner.py --cli           # also `heliqa ask --json` per dev question (imports the sample)
+python benchmarks/planner.py                 # planner only (no store needed)
+python benchmarks/planner.py --cli           # also `heliqa ask --json` per dev question (imports the sample)
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ def planner_times(cases: list[dict], rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
         for case in cases:
-            ctx = Context(now=datetime.fromisoformat(case["now"].replace("Z", "+00:00")), tz=ZoneInfo(case["tz"]),
-                          vocabulary=VOCAB)
+            ctx = Context(
+                now=datetime.fromisoformat(case["now"].replace("Z", "+00:00")),
+                tz=ZoneInfo(case["tz"]),
+                vocabulary=VOCAB,
+            )
             t0 = time.perf_counter()
             planner.plan(case["question"], ctx)
             times.append(time.perf_counter() - t0)
@@ -44,21 +47,30 @@ def planner_times(cases: list[dict], rounds: int) -> list[float]:
 def cli_times(cases: list[dict]) -> list[float]:
     home = tempfile.mkdtemp(prefix="heliqa-bench-")
     env = dict(os.environ, HELIQA_HOME=home, HELIQA_ORG_ID=MAIN_ORG)
-    subprocess.run(["heliqa", "import", "--quiet", str(SHARED / "data" / "requests.jsonl.gz")], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["heliqa", "import", "--quiet", str(SHARED / "data" / "requests.jsonl.gz")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     times = []
     for case in cases:
         t0 = time.perf_counter()
-        subprocess.run(["heliqa", "ask", "--json", "--now", case["now"], "--tz", case["tz"], "--", case["question"]],
-                       env=env, capture_output=True)
+        subprocess.run(
+            ["heliqa", "ask", "--json", "--now", case["now"], "--tz", case["tz"], "--", case["question"]],
+            env=env,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - t0)
     return times
 
 
 def report(name: str, times: list[float]) -> None:
     ms = sorted(t * 1000 for t in times)
-    print(f"{name}: n={len(ms)} median {statistics.median(ms):.2f} ms, p90 {ms[int(len(ms) * 0.9) - 1]:.2f} ms, "
-          f"max {ms[-1]:.2f} ms")
+    print(
+        f"{name}: n={len(ms)} median {statistics.median(ms):.2f} ms, p90 {ms[int(len(ms) * 0.9) - 1]:.2f} ms, "
+        f"max {ms[-1]:.2f} ms"
+    )
 
 
 def main() -> None:

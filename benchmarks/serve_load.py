@@ -56,7 +56,9 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, HELIQA_HOME=str(home), HELIQA_SERVE_KEYS=f"{KEY}={MAIN_ORG}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "heliqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -120,8 +122,10 @@ def main() -> int:
             lock = threading.Lock()
             started = time.monotonic()
             stop_at = started + args.seconds
-            threads = [threading.Thread(target=client, args=(url, stop_at, latencies, errors, lock))
-                       for _ in range(args.clients)]
+            threads = [
+                threading.Thread(target=client, args=(url, stop_at, latencies, errors, lock))
+                for _ in range(args.clients)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -135,12 +139,16 @@ def main() -> int:
                 proc.kill()
 
     ms = [x * 1000 for x in latencies]
-    print(f"heliqa serve, scores query on the sample ({BODY['dbIncrement']} buckets, 60 days), "
-          f"{args.clients} clients for {elapsed:.1f} s")
+    print(
+        f"heliqa serve, scores query on the sample ({BODY['dbIncrement']} buckets, 60 days), "
+        f"{args.clients} clients for {elapsed:.1f} s"
+    )
     print(f"  requests: {len(ms)}  throughput: {len(ms) / elapsed:.1f} req/s  errors: {len(errors)}")
     if ms:
-        print(f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
-              f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}")
+        print(
+            f"  latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
+            f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
+        )
     for error in sorted(set(errors))[:5]:
         print(f"  error: {error}")
     return 1 if errors else 0

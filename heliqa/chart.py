@@ -82,8 +82,15 @@ def _lines(ax, answer: Answer) -> None:
     series = _series(answer)
     for n, (group, points) in enumerate(series.items()):
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o" if len(xs) <= 40 else None, markersize=3, linewidth=1.8,
-                color=_PALETTE[n % len(_PALETTE)], label=group or None)
+        ax.plot(
+            xs,
+            ys,
+            marker="o" if len(xs) <= 40 else None,
+            markersize=3,
+            linewidth=1.8,
+            color=_PALETTE[n % len(_PALETTE)],
+            label=group or None,
+        )
     locator = AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tools.errors import ConfigError, HeliqaError
 
@@ -20,7 +20,7 @@ def _now(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--now {text!r} is not an ISO 8601 instant", "e.g. --now 2026-11-24T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _print_json(data) -> None:
@@ -101,8 +101,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store = Store()
     added = fill_demo(store, rows=args.rows, seed=args.seed, now=_now(args.now))
     sys.stdout.write(
-        f"demo data: {added:,} new requests in {store.path} (organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
-        "try: heliqa ask \"p90 latency by model over the last 24 hours\"\n"
+        f"demo data: {added:,} new requests in {store.path} "
+        f"(organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
+        'try: heliqa ask "p90 latency by model over the last 24 hours"\n'
     )
     return EXIT_OK
 
@@ -148,9 +149,13 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization id (HELIQA_ORG_ID)")
         sp.add_argument("--tz", default=os.environ.get("HELIQA_TZ"), help="IANA time zone (default: this machine's)")
         sp.add_argument("--now", help="answer as if it were this instant (ISO 8601)")
-        sp.add_argument("--backend", choices=("embedded", "helicone", "clickhouse"), help="default: HELIQA_BACKEND or embedded")
+        sp.add_argument(
+            "--backend", choices=("embedded", "helicone", "clickhouse"), help="default: HELIQA_BACKEND or embedded"
+        )
         if planner:
-            sp.add_argument("--planner", choices=("auto", "rules", "llm"), default=os.environ.get("HELIQA_PLANNER", "auto"))
+            sp.add_argument(
+                "--planner", choices=("auto", "rules", "llm"), default=os.environ.get("HELIQA_PLANNER", "auto")
+            )
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", nargs="+")

@@ -33,7 +33,7 @@ def sparkline(values: list[float | None], width: int) -> str:
     """Values as block characters, averaged into at most `width` cells; gaps stay blank."""
     if len(values) > width > 0:
         size = len(values) / width
-        bins = [values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] for i in range(width)]
+        bins = [values[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)] for i in range(width)]
         values = [None if not (b := [v for v in chunk if v is not None]) else sum(b) / len(b) for chunk in bins]
     known = [v for v in values if v is not None]
     if not known:
@@ -181,8 +181,13 @@ def _history_session():
     except OSError:  # a read-only home still gets a working session
         history = InMemoryHistory()
     commands = WordCompleter(list(COMMANDS) + ["/exit"], sentence=True, pattern=None)
-    return PromptSession(history=history, auto_suggest=AutoSuggestFromHistory(), completer=commands,
-                         complete_while_typing=False, enable_history_search=True)
+    return PromptSession(
+        history=history,
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=commands,
+        complete_while_typing=False,
+        enable_history_search=True,
+    )
 
 
 def main(args) -> int:
@@ -192,8 +197,9 @@ def main(args) -> int:
     from heliqa.cli import _now
     from tools.backends import open_backend
 
-    conversation = Conversation(open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz),
-                                _now(args.now))
+    conversation = Conversation(
+        open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz), _now(args.now)
+    )
     org = conversation.org  # fail now, with the store's own hint, rather than on the first question
     console = Console(highlight=False)
     repl = Repl(conversation, console)
@@ -217,4 +223,3 @@ def main(args) -> int:
         if not repl.handle(line):
             return 0
         console.print()
-

@@ -6,7 +6,6 @@ bodies are validated by heliqa's models (multi-key leaves and bad time filters o
 caller errors on metrics endpoints are 400s where Helicone answers 500, and percentiles are exact.
 """
 
-
 import hmac
 import os
 import sys
@@ -139,8 +138,13 @@ async def _send_json(send: Callable, status: int, body: dict) -> None:
     import json
 
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -167,9 +171,7 @@ class HeliconeApi:
 
     @staticmethod
     def _where(d: DuckDialect, org: str, node: Any, time_filter: TimeFilter, extra: tuple[str, ...] = ()) -> str:
-        return " AND ".join(
-            [f"r.organization_id = {d.param(org)}", d.time_range(time_filter), d.node(node), *extra]
-        )
+        return " AND ".join([f"r.organization_id = {d.param(org)}", d.time_range(time_filter), d.node(node), *extra])
 
     # aggregates
     def aggregate(self, org: str, body: MetricsFilterBody, select: str, extra: tuple[str, ...] = ()) -> tuple:
@@ -180,8 +182,13 @@ class HeliconeApi:
 
     # over time
     def over_time(
-        self, org: str, body: MetricsOverTimeBody, columns: dict[str, str], extra: tuple[str, ...] = (),
-        group: str | None = None, fill: bool = True,
+        self,
+        org: str,
+        body: MetricsOverTimeBody,
+        columns: dict[str, str],
+        extra: tuple[str, ...] = (),
+        group: str | None = None,
+        fill: bool = True,
     ) -> list[dict[str, Any]]:
         """Helicone's getXOverTime: bucket, optional group column, count columns, WITH FILL zeros."""
         check_buckets(body.timeFilter, body.dbIncrement, body.timeZoneDifference)
@@ -189,8 +196,13 @@ class HeliconeApi:
         bucket = d.bucket("r.request_created_at", body.dbIncrement, body.timeZoneDifference)
         where = self._where(d, org, body.filter, body.timeFilter, extra)
         names = list(columns)
-        select = ", ".join([f"{bucket} AS b", *( [f"{group} AS g"] if group else []),
-                            *(f"{expr} AS {name}" for name, expr in columns.items())])
+        select = ", ".join(
+            [
+                f"{bucket} AS b",
+                *([f"{group} AS g"] if group else []),
+                *(f"{expr} AS {name}" for name, expr in columns.items()),
+            ]
+        )
         sql = f"SELECT {select} FROM requests r WHERE {where} GROUP BY ALL ORDER BY 1{', 2' if group else ''}"
         out = []
         seen = set()
@@ -199,7 +211,7 @@ class HeliconeApi:
             item = {"time": row[0]}
             if group:
                 item["group"] = row[1]
-            item.update({n: _number(v) for n, v in zip(names, row[2 if group else 1:], strict=True)})
+            item.update({n: _number(v) for n, v in zip(names, row[2 if group else 1 :], strict=True)})
             out.append(item)
         if fill:
             for label in bucket_labels(body.timeFilter, body.dbIncrement, body.timeZoneDifference):
@@ -216,8 +228,10 @@ class HeliconeApi:
         limit = max(1, min(int(body.limit // 1), 10_000))
         d = DuckDialect()
         where = self._where(d, org, body.filter, body.timeFilter, extra)
-        sql = (f"SELECT {group} AS g, {select} FROM requests r WHERE {where} GROUP BY 1 "
-               f"ORDER BY 2 DESC, 1 LIMIT {d.param(limit)} OFFSET {d.param(offset)}")
+        sql = (
+            f"SELECT {group} AS g, {select} FROM requests r WHERE {where} GROUP BY 1 "
+            f"ORDER BY 2 DESC, 1 LIMIT {d.param(limit)} OFFSET {d.param(offset)}"
+        )
         return self.fetch(sql, d.params)
 
 
@@ -245,7 +259,7 @@ def create_app(store: Store, keys: dict[str, str]):
         title="heliqa serve — Helicone-compatible analytics API",
         version="1",
         description="Helicone's POST /v1/dashboard/scores/query and /v1/metrics/* over heliqa's embedded store. "
-                    "Authenticate with `authorization: Bearer <key>` (keys from HELIQA_SERVE_KEYS).",
+        "Authenticate with `authorization: Bearer <key>` (keys from HELIQA_SERVE_KEYS).",
     )
     body_models: dict[str, type[BaseModel]] = {}
 
@@ -273,8 +287,11 @@ def create_app(store: Store, keys: dict[str, str]):
         details: dict[str, Any] = {}
         model = body_models.get(request.scope.get("route").path if request.scope.get("route") else "")
         if any(e["type"] == "json_invalid" for e in errors) or not isinstance(exc.body, dict) or model is None:
-            details["requestBody"] = {"message": "the body must be a JSON object"
-                                      if not any(e["type"] == "json_invalid" for e in errors) else "invalid JSON"}
+            details["requestBody"] = {
+                "message": "the body must be a JSON object"
+                if not any(e["type"] == "json_invalid" for e in errors)
+                else "invalid JSON"
+            }
         else:
             try:
                 validate(model, exc.body)
@@ -306,12 +323,19 @@ def create_app(store: Store, keys: dict[str, str]):
         "totalRequests": ("count(*)", (), lambda r: int(r[0])),
         "totalCost": ("coalesce(sum(r.cost), 0) / 1e9", (), lambda r: float(r[0])),
         # Helicone divides by count(*): NULL latencies are in the denominator.
-        "averageLatency": ("CASE WHEN count(*) = 0 THEN 0 ELSE sum(r.latency) / count(*) END", (),
-                           lambda r: _number(r[0])),
-        "averageTimeToFirstToken": ("CASE WHEN count(*) = 0 THEN 0 ELSE sum(r.time_to_first_token) / count(*) END",
-                                    ("r.time_to_first_token > 0",), lambda r: _number(r[0])),
+        "averageLatency": (
+            "CASE WHEN count(*) = 0 THEN 0 ELSE sum(r.latency) / count(*) END",
+            (),
+            lambda r: _number(r[0]),
+        ),
+        "averageTimeToFirstToken": (
+            "CASE WHEN count(*) = 0 THEN 0 ELSE sum(r.time_to_first_token) / count(*) END",
+            ("r.time_to_first_token > 0",),
+            lambda r: _number(r[0]),
+        ),
         "averageTokensPerRequest": (
-            "count(*), sum(r.prompt_tokens), sum(r.completion_tokens)", (),
+            "count(*), sum(r.prompt_tokens), sum(r.completion_tokens)",
+            (),
             lambda r: {
                 "average_prompt_tokens_per_response": _number(r[1]) / r[0] if r[0] else 0,
                 "average_completion_tokens_per_response": _number(r[2]) / r[0] if r[0] else 0,
@@ -338,8 +362,11 @@ def create_app(store: Store, keys: dict[str, str]):
         # Helicone maps a missing status through Number() to NaN, which JSON writes as null.
         "requestOverTime": ({"count": "count(*)"}, (), lambda i: {**i, "status": None}),
         "costOverTime": ({"cost": "coalesce(sum(r.cost), 0) / 1e9"}, (), lambda i: i),
-        "tokensOverTime": ({"prompt_tokens": "sum(r.prompt_tokens)", "completion_tokens": "sum(r.completion_tokens)"},
-                           (), lambda i: i),
+        "tokensOverTime": (
+            {"prompt_tokens": "sum(r.prompt_tokens)", "completion_tokens": "sum(r.completion_tokens)"},
+            (),
+            lambda i: i,
+        ),
         # Helicone leaves batch models out of latency over time.
         "latencyOverTime": ({"duration": "avg(r.latency)"}, ("r.model NOT ILIKE '%-batch%'",), lambda i: i),
         "timeToFirstToken": ({"ttft": "avg(r.time_to_first_token)"}, (), lambda i: i),
@@ -373,8 +400,15 @@ def create_app(store: Store, keys: dict[str, str]):
 
         def run() -> list[dict]:
             items = api.over_time(org_of(request), body, columns, group="r.model", fill=False)
-            return [{"time": i["time"], "model": i["group"] or "unknown", "request_count": i["request_count"],
-                     "total_tokens": i["total_tokens"]} for i in items]
+            return [
+                {
+                    "time": i["time"],
+                    "model": i["group"] or "unknown",
+                    "request_count": i["request_count"],
+                    "total_tokens": i["total_tokens"],
+                }
+                for i in items
+            ]
 
         return result("metrics", run)
 
@@ -384,21 +418,33 @@ def create_app(store: Store, keys: dict[str, str]):
         columns = {name: f"quantile_cont({expr}, {level})" for name, level in QUANTILE_LEVELS.items()}
         return result("metrics", lambda: api.over_time(org_of(request), body, columns))
 
-    for path, model in (("/v1/metrics/requestStatusOverTime", MetricsOverTimeBody),
-                        ("/v1/metrics/modelUsageOverTime", MetricsOverTimeBody),
-                        ("/v1/metrics/quantiles", QuantilesBody)):
+    for path, model in (
+        ("/v1/metrics/requestStatusOverTime", MetricsOverTimeBody),
+        ("/v1/metrics/modelUsageOverTime", MetricsOverTimeBody),
+        ("/v1/metrics/quantiles", QuantilesBody),
+    ):
         body_models[path] = model
 
     # --- grouped totals ----------------------------------------------------------------------------------------
     @app.post("/v1/metrics/models", tags=["Metrics"], summary="Totals per model, by request count")
     def models(body: TableBody, request: Request):
-        select = ("count(*), sum(r.completion_tokens), sum(r.prompt_tokens), "
-                  "sum(r.prompt_tokens) + sum(r.completion_tokens), coalesce(sum(r.cost), 0) / 1e9")
+        select = (
+            "count(*), sum(r.completion_tokens), sum(r.prompt_tokens), "
+            "sum(r.prompt_tokens) + sum(r.completion_tokens), coalesce(sum(r.cost), 0) / 1e9"
+        )
 
         def run() -> list[dict]:
-            return [{"model": g, "total_requests": int(n), "total_completion_tokens": _maybe(c),
-                     "total_prompt_token": _maybe(p), "total_tokens": _maybe(t), "cost": float(cost)}
-                    for g, n, c, p, t, cost in api.table(org_of(request), body, select, "r.model")]
+            return [
+                {
+                    "model": g,
+                    "total_requests": int(n),
+                    "total_completion_tokens": _maybe(c),
+                    "total_prompt_token": _maybe(p),
+                    "total_tokens": _maybe(t),
+                    "cost": float(cost),
+                }
+                for g, n, c, p, t, cost in api.table(org_of(request), body, select, "r.model")
+            ]
 
         return result("metrics", run)
 
@@ -481,4 +527,3 @@ def main(args) -> int:
     )
     uvicorn.run(create_app(store, keys), host=args.host, port=args.port, log_level="info")
     return 0
-

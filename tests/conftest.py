@@ -16,8 +16,16 @@ OTHER_ORG = "1b9e7d3c-2a4f-4e6b-8c5d-7f3a9e1b2c02"
 SAMPLE_NOW = "2026-11-24T12:00:00Z"
 
 # Tests never reach a real LLM or tracing service.
-for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "HELIQA_ORG_ID",
-             "HELIQA_BACKEND", "HELICONE_API_KEY", "HELICONE_BASE_URL"):
+for _var in (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LANGSMITH_TRACING",
+    "LANGCHAIN_TRACING_V2",
+    "HELIQA_ORG_ID",
+    "HELIQA_BACKEND",
+    "HELICONE_API_KEY",
+    "HELICONE_BASE_URL",
+):
     os.environ.pop(_var, None)
 
 

@@ -99,12 +99,23 @@ class FakeSlack:
         if method in self.overrides:
             return self.overrides[method]
         if method == "auth.test":
-            return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "heliqa",
-                    "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT0001"}
+            return {
+                "ok": True,
+                "url": "https://fake.slack.com/",
+                "team": "Fake",
+                "user": "heliqa",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT0001",
+            }
         if method in ("chat.postMessage", "chat.update"):
             ts = f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": data.get("channel"), "ts": ts,
-                    "message": {"text": data.get("text"), "ts": ts, "thread_ts": data.get("thread_ts")}}
+            return {
+                "ok": True,
+                "channel": data.get("channel"),
+                "ts": ts,
+                "message": {"text": data.get("text"), "ts": ts, "thread_ts": data.get("thread_ts")},
+            }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "users.info":

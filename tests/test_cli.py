@@ -31,20 +31,34 @@ def heliqa(home, *args, stdin: str | None = None, **env) -> subprocess.Completed
 
 
 def rows(n: int, org: str = MAIN_ORG) -> list[str]:
-    return [json.dumps({"request_id": f"cli-{org[:4]}-{i}", "organization_id": org, "status": 200, "latency": 10 * i,
-                        "request_created_at": f"2026-11-20T10:{i:02d}:00.000Z", "model": "gpt-4o",
-                        "scores": {"accuracy": i}}) for i in range(n)]
+    return [
+        json.dumps(
+            {
+                "request_id": f"cli-{org[:4]}-{i}",
+                "organization_id": org,
+                "status": 200,
+                "latency": 10 * i,
+                "request_created_at": f"2026-11-20T10:{i:02d}:00.000Z",
+                "model": "gpt-4o",
+                "scores": {"accuracy": i},
+            }
+        )
+        for i in range(n)
+    ]
 
 
 # --- import -------------------------------------------------------------------------------------------------
+
 
 def test_import_reports_counts_and_is_idempotent(tmp_path):
     logs = tmp_path / "logs.jsonl"
     logs.write_text("\n".join(rows(5)) + "\n")
     first = heliqa(tmp_path / "home", "import", "--quiet", str(logs))
     assert first.returncode == 0, first.stderr
-    assert first.stdout == (f"imported 5 new requests from 1 file(s) into {tmp_path / 'home' / 'heliqa.duckdb'} "
-                            "(0 already present, 0 bad lines skipped)\n")
+    assert first.stdout == (
+        f"imported 5 new requests from 1 file(s) into {tmp_path / 'home' / 'heliqa.duckdb'} "
+        "(0 already present, 0 bad lines skipped)\n"
+    )
     again = heliqa(tmp_path / "home", "import", str(logs))
     assert again.returncode == 0 and "imported 0 new requests" in again.stdout and "5 already present" in again.stdout
     orgs = heliqa(tmp_path / "home", "orgs")
@@ -55,8 +69,16 @@ def test_import_with_bad_lines_names_them_and_exits_1(tmp_path):
     logs = tmp_path / "logs.jsonl"
     lines = rows(3)
     lines.insert(1, "{oops")
-    lines.append(json.dumps({"request_id": "x", "organization_id": MAIN_ORG, "status": 200,
-                             "request_created_at": "2026-02-30T00:00:00Z"}))
+    lines.append(
+        json.dumps(
+            {
+                "request_id": "x",
+                "organization_id": MAIN_ORG,
+                "status": 200,
+                "request_created_at": "2026-02-30T00:00:00Z",
+            }
+        )
+    )
     logs.write_text("\n".join(lines) + "\n")
     done = heliqa(tmp_path / "home", "import", str(logs))
     assert done.returncode == 1
@@ -74,14 +96,19 @@ def test_import_of_a_missing_file_is_a_clear_error(tmp_path):
 
 def test_import_gives_rows_without_an_org_the_one_passed(tmp_path):
     logs = tmp_path / "export.jsonl"
-    logs.write_text(json.dumps({"request_id": "e1", "request_created_at": "2026-11-20T10:00:00Z",
-                                "response_status": 200, "delay_ms": 5}) + "\n")
+    logs.write_text(
+        json.dumps(
+            {"request_id": "e1", "request_created_at": "2026-11-20T10:00:00Z", "response_status": 200, "delay_ms": 5}
+        )
+        + "\n"
+    )
     done = heliqa(tmp_path / "home", "import", "--org", OTHER_ORG, str(logs))
     assert done.returncode == 0 and "imported 1 new requests" in done.stdout
     assert heliqa(tmp_path / "home", "orgs").stdout == f"{OTHER_ORG}\t1\n"
 
 
 # --- query --------------------------------------------------------------------------------------------------
+
 
 def test_query_prints_helicones_exact_response_shape(sample_home, sample_store, tmp_path):
     path = tmp_path / "body.json"
@@ -98,14 +125,22 @@ def test_query_prints_helicones_exact_response_shape(sample_home, sample_store, 
     assert piped.returncode == 0 and json.loads(piped.stdout) == out
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"dbIncrement": "days"}, "Validation failed: dbIncrement: should be 'min', 'hour'"),
-    ({"userFilter": {"request_response_rmt": {"latency": {"between": [1, 2]}}}},
-     "Validation failed: userFilter.request_response_rmt.latency: 'between' is not an operator; "
-     "use gte/lte joined with an 'and' branch"),
-    ({"timeZoneDifference": 2000}, "Validation failed: timeZoneDifference: "),
-    ({"timeFilter": {"start": "2026-11-24", "end": "2026-11-01"}}, "Validation failed: timeFilter: start 2026-11-24"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dbIncrement": "days"}, "Validation failed: dbIncrement: should be 'min', 'hour'"),
+        (
+            {"userFilter": {"request_response_rmt": {"latency": {"between": [1, 2]}}}},
+            "Validation failed: userFilter.request_response_rmt.latency: 'between' is not an operator; "
+            "use gte/lte joined with an 'and' branch",
+        ),
+        ({"timeZoneDifference": 2000}, "Validation failed: timeZoneDifference: "),
+        (
+            {"timeFilter": {"start": "2026-11-24", "end": "2026-11-01"}},
+            "Validation failed: timeFilter: start 2026-11-24",
+        ),
+    ],
+)
 def test_query_validation_errors_are_clear_and_exit_2(sample_home, tmp_path, change, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**BODY, **change}))
@@ -159,18 +194,33 @@ def test_ask_with_an_unknown_org_lists_the_known_ones(sample_home):
     assert done.returncode == 2 and "organization not-an-org has no data" in text and MAIN_ORG in text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--now", "yesterday"], "--now 'yesterday' is not an ISO 8601 instant"),
-    (["--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--now", "yesterday"], "--now 'yesterday' is not an ISO 8601 instant"),
+        (["--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+    ],
+)
 def test_ask_rejects_bad_options(sample_home, args, message):
     done = heliqa(sample_home, "ask", "--org", MAIN_ORG, *args, *QUESTION)
     assert done.returncode == 2 and message in done.stderr
 
 
 def test_ask_answers_on_the_sample(sample_home):
-    done = heliqa(sample_home, "ask", "--json", "--org", MAIN_ORG, "--tz", "UTC", "--now", SAMPLE_NOW,
-                  "--planner", "rules", *QUESTION)
+    done = heliqa(
+        sample_home,
+        "ask",
+        "--json",
+        "--org",
+        MAIN_ORG,
+        "--tz",
+        "UTC",
+        "--now",
+        SAMPLE_NOW,
+        "--planner",
+        "rules",
+        *QUESTION,
+    )
     answer = json.loads(done.stdout)
     assert done.returncode == 0, answer
     assert answer["status"] == "ok" and answer["request"]["measure"] == "latency"

@@ -17,22 +17,65 @@ NUMBER = ("equals", "not-equals", "gte", "lte", "lt", "gt")
 TIMESTAMP = ("equals", "gte", "lte", "lt", "gt")
 BOOLEAN = ("equals",)
 SPEC_FIELDS = {
-    **{f: TEXT for f in (
-        "country_code", "provider", "model", "user_id", "organization_id", "node_id", "job_id", "request_id",
-        "target_url", "scores_column", "request_body", "response_body", "cache_reference_id", "assets", "prompt_id",
-        "prompt_version", "request_referrer",
-    )},
-    **{f: NUMBER for f in (
-        "latency", "cost", "time_to_first_token", "status", "prompt_tokens", "completion_tokens",
-        "prompt_cache_read_tokens", "prompt_cache_write_tokens", "total_tokens",
-    )},
+    **{
+        f: TEXT
+        for f in (
+            "country_code",
+            "provider",
+            "model",
+            "user_id",
+            "organization_id",
+            "node_id",
+            "job_id",
+            "request_id",
+            "target_url",
+            "scores_column",
+            "request_body",
+            "response_body",
+            "cache_reference_id",
+            "assets",
+            "prompt_id",
+            "prompt_version",
+            "request_referrer",
+        )
+    },
+    **{
+        f: NUMBER
+        for f in (
+            "latency",
+            "cost",
+            "time_to_first_token",
+            "status",
+            "prompt_tokens",
+            "completion_tokens",
+            "prompt_cache_read_tokens",
+            "prompt_cache_write_tokens",
+            "total_tokens",
+        )
+    },
     "request_created_at": TIMESTAMP,
     "response_created_at": TIMESTAMP,
     **{f: BOOLEAN for f in ("threat", "cache_enabled", "cached", "helicone-score-feedback", "is_passthrough_billing")},
 }
 MAP_FIELDS = {"properties": TEXT, "search_properties": TEXT, "scores": ("equals", "not-equals")}
-EVERY_OPERATOR = ("equals", "not-equals", "like", "ilike", "contains", "not-contains", "gte", "lte", "lt", "gt",
-                  "between", "in", "gin-contains", "vector-contains", "EQUALS", "not_equals")
+EVERY_OPERATOR = (
+    "equals",
+    "not-equals",
+    "like",
+    "ilike",
+    "contains",
+    "not-contains",
+    "gte",
+    "lte",
+    "lt",
+    "gt",
+    "between",
+    "in",
+    "gin-contains",
+    "vector-contains",
+    "EQUALS",
+    "not_equals",
+)
 SAMPLE_VALUE = {TEXT: "gpt-4", NUMBER: 250, TIMESTAMP: "2026-11-20T10:00:00.000Z", BOOLEAN: True}
 
 
@@ -117,27 +160,48 @@ def test_between_message_reads_like_the_issue():
 
 
 def test_error_paths_follow_nested_branches():
-    tree = {"left": "all", "operator": "or",
-            "right": {"left": rmt({"model": {"equals": "gpt-4"}}), "operator": "and",
-                      "right": rmt({"status": {"above": 3}})}}
+    tree = {
+        "left": "all",
+        "operator": "or",
+        "right": {
+            "left": rmt({"model": {"equals": "gpt-4"}}),
+            "operator": "and",
+            "right": rmt({"status": {"above": 3}}),
+        },
+    }
     problems = reject(tree)
-    assert problems == ["userFilter.right.right.request_response_rmt.status: 'above' is not an operator for status; "
-                        "use one of equals, not-equals, gte, lte, lt, gt"]
+    assert problems == [
+        "userFilter.right.right.request_response_rmt.status: 'above' is not an operator for status; "
+        "use one of equals, not-equals, gte, lte, lt, gt"
+    ]
 
 
 # --- value types (tsoa coercion, helicone.md §1.1) --------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (300, 300), (2.5, 2.5), (-4, -4), ("300", 300), ("-4", -4), ("2.5", 2.5), ("1e3", 1000), ("+7", 7), (".5", 0.5),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (300, 300),
+        (2.5, 2.5),
+        (-4, -4),
+        ("300", 300),
+        ("-4", -4),
+        ("2.5", 2.5),
+        ("1e3", 1000),
+        ("+7", 7),
+        (".5", 0.5),
+    ],
+)
 def test_numbers_are_coerced_from_numeric_strings(raw, expected):
     request = accept(rmt({"latency": {"gte": raw}}))
     value = request.to_json()["userFilter"]["request_response_rmt"]["latency"]["gte"]
     assert value == expected and isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@pytest.mark.parametrize("raw", [True, False, None, "", " 300", "300 ", "3OO", "1,5", "0x10", "NaN", "Infinity",
-                                 "١٢", [1], {"v": 1}])
+@pytest.mark.parametrize(
+    "raw", [True, False, None, "", " 300", "300 ", "3OO", "1,5", "0x10", "NaN", "Infinity", "١٢", [1], {"v": 1}]
+)
 def test_numbers_reject_what_tsoa_rejects(raw):
     problems = reject(rmt({"status": {"equals": raw}}))
     assert problems == ["userFilter.request_response_rmt.status.equals: invalid float number"]
@@ -149,9 +213,18 @@ def test_strings_must_be_strings(raw):
     assert problems == ["userFilter.request_response_rmt.model.equals: invalid string value"]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (True, True), (False, False), ("true", True), ("false", False), ("TRUE", True), ("False", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("false", False),
+        ("TRUE", True),
+        ("False", False),
+        (None, False),
+    ],
+)
 def test_booleans_coerce_like_tsoa(raw, expected):
     for field in ("threat", "cached", "cache_enabled", "helicone-score-feedback", "is_passthrough_billing"):
         request = accept(rmt({field: {"equals": raw}}))
@@ -164,27 +237,55 @@ def test_booleans_reject_other_values(raw):
     assert problems == ["userFilter.request_response_rmt.threat.equals: invalid boolean value"]
 
 
-@pytest.mark.parametrize("raw", [
-    "2026-11-20", "2026-11-20T10:00", "2026-11-20T10:00:00", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123Z",
-    "2026-11-20 10:00:00", "2026-11-20T10:00:00+05:30", "2026-11-20T10:00:00-0800", "2028-02-29T00:00:00Z",
-    "2026-11-20T10:00:00.123456789Z",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-11-20",
+        "2026-11-20T10:00",
+        "2026-11-20T10:00:00",
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00.123Z",
+        "2026-11-20 10:00:00",
+        "2026-11-20T10:00:00+05:30",
+        "2026-11-20T10:00:00-0800",
+        "2028-02-29T00:00:00Z",
+        "2026-11-20T10:00:00.123456789Z",
+    ],
+)
 def test_timestamps_accept_strict_iso(raw):
     request = accept(rmt({"request_created_at": {"gte": raw}}))
     assert request.to_json()["userFilter"]["request_response_rmt"]["request_created_at"]["gte"] == raw
 
 
-@pytest.mark.parametrize("raw", [
-    "2026-02-29T00:00:00Z", "2026-02-30", "2026-13-01", "2026-11-31", "2026-11-20T25:00:00Z", "2026-11-20T10:61:00Z",
-    "20/11/2026", "yesterday", "2026-11-20T10:00:00 UTC", "", 1763632800000, None, True, "２０２６-11-20",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-02-29T00:00:00Z",
+        "2026-02-30",
+        "2026-13-01",
+        "2026-11-31",
+        "2026-11-20T25:00:00Z",
+        "2026-11-20T10:61:00Z",
+        "20/11/2026",
+        "yesterday",
+        "2026-11-20T10:00:00 UTC",
+        "",
+        1763632800000,
+        None,
+        True,
+        "２０２６-11-20",
+    ],
+)
 def test_timestamps_reject_everything_else(raw):
     problems = reject(rmt({"response_created_at": {"lt": raw}}))
-    assert problems == ["userFilter.request_response_rmt.response_created_at.lt: "
-                        "invalid ISO 8601 datetime format, i.e. YYYY-MM-DDTHH:mm:ss"]
+    assert problems == [
+        "userFilter.request_response_rmt.response_created_at.lt: "
+        "invalid ISO 8601 datetime format, i.e. YYYY-MM-DDTHH:mm:ss"
+    ]
 
 
 # --- stricter than Helicone: one condition per object ------------------------------------------------------------
+
 
 def test_two_operators_in_one_object_are_rejected_with_advice():
     problems = reject(rmt({"latency": {"gte": 100, "lte": 200}}))
@@ -212,17 +313,23 @@ def test_two_operators_under_a_property_are_rejected():
     assert problems[0].startswith("userFilter.request_response_rmt.properties.env: holds 2 operators")
 
 
-@pytest.mark.parametrize("tree", [
-    rmt({"latency": {}}), rmt({"model": {}}), rmt({"threat": {}}), rmt({"request_created_at": {}}),
-    rmt({"properties": {"env": {}}}), rmt({"scores": {"accuracy": {}}}),
-])
+@pytest.mark.parametrize(
+    "tree",
+    [
+        rmt({"latency": {}}),
+        rmt({"model": {}}),
+        rmt({"threat": {}}),
+        rmt({"request_created_at": {}}),
+        rmt({"properties": {"env": {}}}),
+        rmt({"scores": {"accuracy": {}}}),
+    ],
+)
 def test_empty_operator_objects_are_rejected(tree):
     problems = reject(tree)
     assert len(problems) == 1 and "empty operator object; give exactly one of" in problems[0]
 
 
-@pytest.mark.parametrize("tree", [rmt({}), rmt({"properties": {}}), rmt({"scores": {}}),
-                                  rmt({"property_key": {}})])
+@pytest.mark.parametrize("tree", [rmt({}), rmt({"properties": {}}), rmt({"scores": {}}), rmt({"property_key": {}})])
 def test_empty_conditions_and_maps_are_rejected(tree):
     problems = reject(tree)
     assert len(problems) == 1 and ("empty" in problems[0] or "'equals' is required" in problems[0])
@@ -261,11 +368,14 @@ def test_property_key_needs_equals():
     assert accept(tree).to_json()["userFilter"] == tree
     problems = reject(rmt({"property_key": {"contains": "env"}}))
     assert "userFilter.request_response_rmt.property_key.equals: 'equals' is required" in problems
-    assert "userFilter.request_response_rmt.property_key: 'contains' is not an operator for property_key; " \
+    assert (
+        "userFilter.request_response_rmt.property_key: 'contains' is not an operator for property_key; "
         "use one of equals" in problems
+    )
 
 
 # --- unknown keys at every level -----------------------------------------------------------------------------------
+
 
 def test_unknown_field_suggests_the_close_one():
     assert reject(rmt({"modle": {"equals": "gpt-4"}})) == [
@@ -273,12 +383,15 @@ def test_unknown_field_suggests_the_close_one():
     ]
 
 
-@pytest.mark.parametrize(("tree", "where", "key"), [
-    ({"request": {"model": {"equals": "x"}}}, "userFilter", "request"),
-    ({"request_response_rmt": {"model": {"equals": "x"}}, "extra": 1}, "userFilter", "extra"),
-    ({"left": "all", "operator": "and", "right": "all", "note": "x"}, "userFilter", "note"),
-    ({"left": {"properties": {}}, "operator": "and", "right": "all"}, "userFilter.left", "properties"),
-])
+@pytest.mark.parametrize(
+    ("tree", "where", "key"),
+    [
+        ({"request": {"model": {"equals": "x"}}}, "userFilter", "request"),
+        ({"request_response_rmt": {"model": {"equals": "x"}}, "extra": 1}, "userFilter", "extra"),
+        ({"left": "all", "operator": "and", "right": "all", "note": "x"}, "userFilter", "note"),
+        ({"left": {"properties": {}}, "operator": "and", "right": "all"}, "userFilter.left", "properties"),
+    ],
+)
 def test_unknown_keys_in_nodes_are_rejected(tree, where, key):
     assert reject(tree) == [f"{where}: '{key}' is an excess property and is not allowed"]
 
@@ -290,6 +403,7 @@ def test_unknown_keys_in_timefilter_and_body_are_rejected():
 
 
 # --- branches and "all" -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("operator", ["AND", "Or", "xor", "&&", "", None, 1])
 def test_branch_operator_is_a_case_sensitive_enum(operator):
@@ -336,9 +450,11 @@ def test_all_serializes_as_the_string():
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
+
 def test_leaf_helper_validates():
-    assert leaf("properties", "equals", "prod", key="environment").model_dump(by_alias=True, exclude_none=True) == \
-        rmt({"properties": {"environment": {"equals": "prod"}}})
+    assert leaf("properties", "equals", "prod", key="environment").model_dump(by_alias=True, exclude_none=True) == rmt(
+        {"properties": {"environment": {"equals": "prod"}}}
+    )
     with pytest.raises(ValueError):
         leaf("latency", "between", 3)
 

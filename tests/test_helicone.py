@@ -187,8 +187,11 @@ def test_average_latency_excludes_null_latencies(fake):
     fake.reply("/v1/metrics/totalRequests", 8)
     fake.reply("/v1/metrics/averageLatency", 1250.0)
     assert rows(backend(fake).run(query(measure="latency"), "org")) == [(None, None, 1250.0)]
-    not_null = {"left": {"request_response_rmt": {"latency": {"gte": 0}}}, "operator": "or",
-                "right": {"request_response_rmt": {"latency": {"lt": 0}}}}
+    not_null = {
+        "left": {"request_response_rmt": {"latency": {"gte": 0}}},
+        "operator": "or",
+        "right": {"request_response_rmt": {"latency": {"lt": 0}}},
+    }
     assert fake.bodies("/v1/metrics/averageLatency")[0]["filter"] == not_null
 
 
@@ -213,11 +216,13 @@ def test_ttft_average_adds_back_zeros(fake):
 def test_p90_latency_by_day_uses_quantiles_and_keeps_empty_buckets_out(fake):
     fake.reply("/v1/metrics/requestOverTime", over_time([5, 0, 3]))
     fake.reply("/v1/metrics/requestOverTime", over_time([5, 0, 3]))
-    quantiles = [{"time": t, "p75": 1.0, "p90": v, "p95": 3.0, "p99": 4.0}
-                 for t, v in zip(DAYS, [900, 0, 700], strict=True)]
+    quantiles = [
+        {"time": t, "p75": 1.0, "p90": v, "p95": 3.0, "p99": 4.0} for t, v in zip(DAYS, [900, 0, 700], strict=True)
+    ]
     fake.reply("/v1/metrics/quantiles", quantiles)
-    result = backend(fake).run(query(measure="latency", aggregation="p90", dbIncrement="day",
-                                     timeZoneDifference=0), "org")
+    result = backend(fake).run(
+        query(measure="latency", aggregation="p90", dbIncrement="day", timeZoneDifference=0), "org"
+    )
     assert rows(result) == [("2026-11-01T00:00:00Z", None, 900.0), ("2026-11-03T00:00:00Z", None, 700.0)]
     body = fake.bodies("/v1/metrics/quantiles")[0]
     assert body["metric"] == "latency" and body["dbIncrement"] == "day" and body["timeZoneDifference"] == 0
@@ -245,8 +250,19 @@ def test_sampled_quantile_buckets_are_refused(fake):
 )
 def test_what_helicone_cannot_answer_says_so(fake, fields, reason):
     fake.reply("/v1/metrics/totalRequests", 10)
-    fake.reply("/v1/metrics/models", [{"model": "gpt-4", "total_requests": 10, "total_completion_tokens": 1,
-                                       "total_prompt_token": 1, "total_tokens": 2, "cost": 0.1}])
+    fake.reply(
+        "/v1/metrics/models",
+        [
+            {
+                "model": "gpt-4",
+                "total_requests": 10,
+                "total_completion_tokens": 1,
+                "total_prompt_token": 1,
+                "total_tokens": 2,
+                "cost": 0.1,
+            }
+        ],
+    )
     with pytest.raises(NotAvailable) as info:
         backend(fake).run(query(**fields), "org")
     assert info.value.message.endswith(UNAVAILABLE)
@@ -254,8 +270,17 @@ def test_what_helicone_cannot_answer_says_so(fake, fields, reason):
 
 
 def test_latency_over_time_refuses_batch_models(fake):
-    models = [{"model": m, "total_requests": 1, "total_completion_tokens": 0, "total_prompt_token": 0,
-               "total_tokens": 0, "cost": 0} for m in ("gpt-4", "GPT-4o-Batch")]
+    models = [
+        {
+            "model": m,
+            "total_requests": 1,
+            "total_completion_tokens": 0,
+            "total_prompt_token": 0,
+            "total_tokens": 0,
+            "cost": 0,
+        }
+        for m in ("gpt-4", "GPT-4o-Batch")
+    ]
     fake.reply("/v1/metrics/models", models)
     with pytest.raises(NotAvailable, match="average latency per time bucket") as info:
         backend(fake).run(query(measure="latency", dbIncrement="day"), "org")
@@ -280,67 +305,114 @@ def test_errors_by_hour_fill_every_bucket(fake):
 
 
 def test_error_rate_by_model_over_time_maps_unknown_back(fake):
-    models = [{"model": m, "total_requests": 1, "total_completion_tokens": 0, "total_prompt_token": 0,
-               "total_tokens": 0, "cost": 0} for m in ("gpt-4", "")]
+    models = [
+        {
+            "model": m,
+            "total_requests": 1,
+            "total_completion_tokens": 0,
+            "total_prompt_token": 0,
+            "total_tokens": 0,
+            "cost": 0,
+        }
+        for m in ("gpt-4", "")
+    ]
     fake.reply("/v1/metrics/models", models)
-    fake.reply("/v1/metrics/modelUsageOverTime", [
-        {"time": DAYS[0], "model": "gpt-4", "request_count": 4, "total_tokens": 0},
-        {"time": DAYS[0], "model": "unknown", "request_count": 2, "total_tokens": 0},
-    ])
-    fake.reply("/v1/metrics/modelUsageOverTime", [{"time": DAYS[0], "model": "gpt-4", "request_count": 1,
-                                                    "total_tokens": 0}])
+    fake.reply(
+        "/v1/metrics/modelUsageOverTime",
+        [
+            {"time": DAYS[0], "model": "gpt-4", "request_count": 4, "total_tokens": 0},
+            {"time": DAYS[0], "model": "unknown", "request_count": 2, "total_tokens": 0},
+        ],
+    )
+    fake.reply(
+        "/v1/metrics/modelUsageOverTime", [{"time": DAYS[0], "model": "gpt-4", "request_count": 1, "total_tokens": 0}]
+    )
     result = backend(fake).run(query(measure="error_rate", groupBy="model", dbIncrement="day"), "org")
     assert rows(result) == [("2026-11-01T00:00:00Z", "", 0.0), ("2026-11-01T00:00:00Z", "gpt-4", 25.0)]
 
 
 def test_requests_by_status_totals_sum_the_buckets(fake):
-    fake.reply("/v1/metrics/requestStatusOverTime", [
-        {"time": "2026-01-01T00:00:00.000Z", "count": 5, "status": 200},
-        {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
-        {"time": "2027-01-01T00:00:00.000Z", "count": 0, "status": 0},
-    ])
-    fake.reply("/v1/metrics/requestStatusOverTime", [
-        {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
-        {"time": "2027-01-01T00:00:00.000Z", "count": 2, "status": 500},
-    ])
+    fake.reply(
+        "/v1/metrics/requestStatusOverTime",
+        [
+            {"time": "2026-01-01T00:00:00.000Z", "count": 5, "status": 200},
+            {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
+            {"time": "2027-01-01T00:00:00.000Z", "count": 0, "status": 0},
+        ],
+    )
+    fake.reply(
+        "/v1/metrics/requestStatusOverTime",
+        [
+            {"time": "2026-01-01T00:00:00.000Z", "count": 1, "status": 500},
+            {"time": "2027-01-01T00:00:00.000Z", "count": 2, "status": 500},
+        ],
+    )
     assert rows(backend(fake).run(query(measure="requests", groupBy="status"), "org")) == [
-        (None, "200", 5.0), (None, "500", 1.0)]
+        (None, "200", 5.0),
+        (None, "500", 1.0),
+    ]
     assert rows(backend(fake).run(query(measure="errors", groupBy="status"), "org")) == [(None, "500", 3.0)]
     plain, errors = fake.bodies("/v1/metrics/requestStatusOverTime")
     assert plain["dbIncrement"] == "year" and plain["filter"] == "all" and errors["filter"] == ERRORS_JSON
 
 
 def test_top_models_by_cost(fake):
-    models = [{"model": m, "total_requests": n, "total_completion_tokens": 0, "total_prompt_token": 0,
-               "total_tokens": 0, "cost": c} for m, n, c in (("a", 10, 1.0), ("b", 5, 3.0), ("c", 1, 2.0))]
+    models = [
+        {
+            "model": m,
+            "total_requests": n,
+            "total_completion_tokens": 0,
+            "total_prompt_token": 0,
+            "total_tokens": 0,
+            "cost": c,
+        }
+        for m, n, c in (("a", 10, 1.0), ("b", 5, 3.0), ("c", 1, 2.0))
+    ]
     fake.reply("/v1/metrics/models", models)
     result = backend(fake).run(query(measure="cost", groupBy="model", top=2), "org")
     assert rows(result) == [(None, "b", 3.0), (None, "c", 2.0)]
 
 
 def test_score_average_for_one_key_over_the_whole_range(fake):
-    fake.reply("/v1/dashboard/scores/query", [
-        {"created_at_trunc": "2026-01-01T00:00:00.000Z", "score_key": "accuracy", "score_sum": 81.0},
-        {"created_at_trunc": "2026-01-01T00:00:00.000Z", "score_key": "helpfulness", "score_sum": 3.5},
-    ])
+    fake.reply(
+        "/v1/dashboard/scores/query",
+        [
+            {"created_at_trunc": "2026-01-01T00:00:00.000Z", "score_key": "accuracy", "score_sum": 81.0},
+            {"created_at_trunc": "2026-01-01T00:00:00.000Z", "score_key": "helpfulness", "score_sum": 3.5},
+        ],
+    )
     result = backend(fake).run(query(measure="score", scoreKey="accuracy"), "org")
     assert rows(result) == [(None, None, 81.0)]
     assert fake.bodies("/v1/dashboard/scores/query")[0]["dbIncrement"] == "year"
 
 
 def test_scores_by_day_drop_fill_rows(fake):
-    fake.reply("/v1/dashboard/scores/query", [
-        {"created_at_trunc": DAYS[0], "score_key": "b", "score_sum": 1.0},
-        {"created_at_trunc": DAYS[0], "score_key": "a", "score_sum": 2.0},
-        {"created_at_trunc": DAYS[1], "score_key": "", "score_sum": 0},
-    ])
+    fake.reply(
+        "/v1/dashboard/scores/query",
+        [
+            {"created_at_trunc": DAYS[0], "score_key": "b", "score_sum": 1.0},
+            {"created_at_trunc": DAYS[0], "score_key": "a", "score_sum": 2.0},
+            {"created_at_trunc": DAYS[1], "score_key": "", "score_sum": 0},
+        ],
+    )
     result = backend(fake).run(query(measure="score", dbIncrement="day"), "org")
     assert [(r.bucket, r.group) for r in result] == [(datetime(2026, 11, 1), "a"), (datetime(2026, 11, 1), "b")]
 
 
 def test_vocabulary_read_through_the_api_and_cached(fake):
-    fake.reply("/v1/metrics/models", [{"model": "gpt-4", "total_requests": 12, "total_completion_tokens": 0,
-                                       "total_prompt_token": 0, "total_tokens": 0, "cost": 0}])
+    fake.reply(
+        "/v1/metrics/models",
+        [
+            {
+                "model": "gpt-4",
+                "total_requests": 12,
+                "total_completion_tokens": 0,
+                "total_prompt_token": 0,
+                "total_tokens": 0,
+                "cost": 0,
+            }
+        ],
+    )
     fake.reply("/v1/property/query", [{"property": "feature"}, {"property": "team name"}])
     fake.reply("/v1/property/feature/search", ["search", "codegen"])
     fake.reply("/v1/property/team%20name/search", ["core"])

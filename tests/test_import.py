@@ -19,10 +19,18 @@ DAY = {"start": "2026-11-10T00:00:00Z", "end": "2026-11-11T00:00:00Z"}
 
 
 def good(n: int, org: str = ORG_A, **fields) -> str:
-    row = {"request_id": f"req-{n}", "organization_id": org,
-           "request_created_at": f"2026-11-10T{n % 24:02d}:00:00.000Z",
-           "status": 200, "latency": 100 * n, "model": "gpt-4o", "provider": "openai", "cost": 0.001,
-           "properties": {"feature": "search"}, "scores": {"accuracy": n}}
+    row = {
+        "request_id": f"req-{n}",
+        "organization_id": org,
+        "request_created_at": f"2026-11-10T{n % 24:02d}:00:00.000Z",
+        "status": 200,
+        "latency": 100 * n,
+        "model": "gpt-4o",
+        "provider": "openai",
+        "cost": 0.001,
+        "properties": {"feature": "search"},
+        "scores": {"accuracy": n},
+    }
     row.update(fields)
     return json.dumps(row)
 
@@ -31,8 +39,10 @@ def good(n: int, org: str = ORG_A, **fields) -> str:
 LINES = [
     (good(1), None),
     ('{"request_id": "req-x", "status": 200', "not valid JSON"),
-    (json.dumps({"organization_id": ORG_A, "request_created_at": "2026-11-10T01:00:00Z", "status": 200}),
-     "missing request_id"),
+    (
+        json.dumps({"organization_id": ORG_A, "request_created_at": "2026-11-10T01:00:00Z", "status": 200}),
+        "missing request_id",
+    ),
     (good(3, request_created_at="2026-11-31T00:00:00Z"), "request_created_at is not an ISO 8601 instant"),
     (good(4, request_created_at="last tuesday"), "request_created_at is not an ISO 8601 instant"),
     (good(5, latency="fast"), "latency must be an integer"),
@@ -133,21 +143,32 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path, kind):
 
 
 def test_helicone_export_rows_load_with_an_org(tmp_path):
-    row = {"request_id": "exp-1", "request_created_at": "2026-11-10T08:00:00.000Z", "request_user_id": "u1",
-           "delay_ms": 812, "response_status": 429, "request_model": "claude-3-5-sonnet", "provider": "anthropic",
-           "request_properties": {"feature": "chat"}, "costUSD": 0.25, "scores": {"helpful": True}}
+    row = {
+        "request_id": "exp-1",
+        "request_created_at": "2026-11-10T08:00:00.000Z",
+        "request_user_id": "u1",
+        "delay_ms": 812,
+        "response_status": 429,
+        "request_model": "claude-3-5-sonnet",
+        "provider": "anthropic",
+        "request_properties": {"feature": "chat"},
+        "costUSD": 0.25,
+        "scores": {"helpful": True},
+    }
     path = write(tmp_path / "export.jsonl", [json.dumps(row)])
     store = Store(tmp_path / "heliqa.duckdb")
     without = store.import_files([path])
     assert without.added == 0 and "missing organization_id" in without.bad[0].reason
     assert store.import_files([path], default_org=ORG_B).added == 1
-    assert store._fetch("SELECT user_id, latency, status, model, provider, properties['feature'], cost FROM requests",
-                        {}) == [("u1", 812, 429, "claude-3-5-sonnet", "ANTHROPIC", "chat", 250_000_000)]
+    assert store._fetch(
+        "SELECT user_id, latency, status, model, provider, properties['feature'], cost FROM requests", {}
+    ) == [("u1", 812, 429, "claude-3-5-sonnet", "ANTHROPIC", "chat", 250_000_000)]
     assert store.vocabulary(ORG_B).score_keys == {"helpful-hcone-bool": 1}
     store.close()
 
 
 # --- organizations ------------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def two_orgs(tmp_path):

@@ -77,8 +77,9 @@ def test_chat_in_a_pseudo_terminal_answers_a_question_and_a_follow_up(home, answ
     assert "daily" in first.interpretation and "hourly" in second.interpretation
     assert "model = gpt-4" in second.interpretation and len(second.rows) > 100
     env = {**os.environ, "HELIQA_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
-    child = pexpect.spawn(sys.executable, ["-m", "heliqa.cli", *ARGS], env=env, encoding="utf-8", timeout=30,
-                          dimensions=(50, 140))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "heliqa.cli", *ARGS], env=env, encoding="utf-8", timeout=30, dimensions=(50, 140)
+    )
     try:
         assert "/help for commands" in until_prompt(child)
         shown = ask(child, QUESTION)
@@ -108,8 +109,14 @@ def test_chat_in_a_pseudo_terminal_answers_a_question_and_a_follow_up(home, answ
 
 def test_chat_reads_plain_lines_when_not_a_terminal(home, answers):
     script = f"{QUESTION}\n{FOLLOW_UP}\nwhat about gpt-4o?\n/quit\nnever asked\n"
-    run = subprocess.run([sys.executable, "-m", "heliqa.cli", *ARGS], input=script, capture_output=True, text=True,
-                         env={**os.environ, "HELIQA_HOME": str(home)}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", *ARGS],
+        input=script,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HELIQA_HOME": str(home)},
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     shown = flat(run.stdout)
     for answer in answers(QUESTION, FOLLOW_UP, "what about gpt-4o?"):
@@ -119,8 +126,14 @@ def test_chat_reads_plain_lines_when_not_a_terminal(home, answers):
 
 
 def test_chat_without_a_store_says_how_to_load_one(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "heliqa.cli", *ARGS], input="p90 latency\n", capture_output=True,
-                         text=True, env={**os.environ, "HELIQA_HOME": str(tmp_path)}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", *ARGS],
+        input="p90 latency\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HELIQA_HOME": str(tmp_path)},
+        timeout=60,
+    )
     assert run.returncode != 0
     assert run.stderr.startswith("heliqa: no heliqa store at") and "heliqa import" in run.stderr
     assert "Traceback" not in run.stderr
@@ -129,8 +142,11 @@ def test_chat_without_a_store_says_how_to_load_one(tmp_path):
 def test_commands(sample_store, answers):
     now = datetime.fromisoformat(SAMPLE_NOW.replace("Z", "+00:00"))
     out, raw = io.StringIO(), io.StringIO()
-    repl = Repl(Conversation(sample_store, make_planner("rules"), MAIN_ORG, ZoneInfo("UTC"), now),
-                Console(file=out, width=100), raw_out=raw)
+    repl = Repl(
+        Conversation(sample_store, make_planner("rules"), MAIN_ORG, ZoneInfo("UTC"), now),
+        Console(file=out, width=100),
+        raw_out=raw,
+    )
     assert repl.handle("/json") and "No answer yet" in out.getvalue()
     assert repl.handle("/help") and all(name in out.getvalue() for name in ("/json", "/explain", "/reset", "/quit"))
     assert repl.handle("/nope") and "Unknown command /nope" in out.getvalue()

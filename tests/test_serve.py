@@ -110,8 +110,10 @@ def test_each_key_sees_only_its_organization(served, sample_store):
     assert other == sample_store.run(week, OTHER_ORG)[0].value
     assert main != other
     # An organization_id filter cannot reach another organization's rows.
-    steal = {"filter": {"request_response_rmt": {"organization_id": {"equals": OTHER_ORG}}},
-             "timeFilter": WEEK.model_dump()}
+    steal = {
+        "filter": {"request_response_rmt": {"organization_id": {"equals": OTHER_ORG}}},
+        "timeFilter": WEEK.model_dump(),
+    }
     assert post(served, "/v1/metrics/totalRequests", steal).json() == {"data": 0, "error": None}
 
 
@@ -132,16 +134,24 @@ def test_scores_endpoint_shapes_and_200_errors(served, sample_store):
 
 
 def test_validation_is_422_with_helicone_shape(served):
-    body = {"timeFilter": WEEK.model_dump(), "userFilter": {"request_response_rmt": {"latency": {"between": 1}}},
-            "dbIncrement": "days", "timeZoneDifference": 0}
+    body = {
+        "timeFilter": WEEK.model_dump(),
+        "userFilter": {"request_response_rmt": {"latency": {"between": 1}}},
+        "dbIncrement": "days",
+        "timeZoneDifference": 0,
+    }
     answer = post(served, "/v1/dashboard/scores/query", body)
     assert answer.status_code == 422
     payload = answer.json()
     assert payload["message"] == "Validation Failed"
     assert "gte/lte" in payload["details"]["requestBody.userFilter.request_response_rmt.latency"]["message"]
     assert "requestBody.dbIncrement" in payload["details"]
-    bad_json = httpx.post(served + "/v1/metrics/totalRequests", content=b"{", timeout=10,
-                          headers={**AUTH, "content-type": "application/json"})
+    bad_json = httpx.post(
+        served + "/v1/metrics/totalRequests",
+        content=b"{",
+        timeout=10,
+        headers={**AUTH, "content-type": "application/json"},
+    )
     assert bad_json.status_code == 422 and bad_json.json()["details"] == {"requestBody": {"message": "invalid JSON"}}
     metric = {"filter": "all", "timeFilter": WEEK.model_dump(), "timeZoneDifference": 0, "metric": "ttft"}
     assert post(served, "/v1/metrics/quantiles", metric).status_code == 422
@@ -156,10 +166,16 @@ def test_too_many_buckets_are_refused(served):
     assert post(served, "/v1/metrics/requestOverTime", metrics).status_code == 400
 
 
-@pytest.mark.parametrize("condition", [
-    {"cost": {"gte": 1e300}}, {"latency": {"gt": -1e300}}, {"latency": {"equals": 1e20}},
-    {"scores": {"accuracy": {"equals": "9" * 60}}}, {"request_created_at": {"gte": "0001-01-01"}},
-])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"cost": {"gte": 1e300}},
+        {"latency": {"gt": -1e300}},
+        {"latency": {"equals": 1e20}},
+        {"scores": {"accuracy": {"equals": "9" * 60}}},
+        {"request_created_at": {"gte": "0001-01-01"}},
+    ],
+)
 def test_extreme_values_are_answered(served, condition):
     body = {"filter": {"request_response_rmt": condition}, "timeFilter": WEEK.model_dump()}
     answer = post(served, "/v1/metrics/totalRequests", body)
@@ -173,14 +189,19 @@ def test_metrics_caller_errors_are_400_envelopes(served):
 
 
 def test_over_time_fill_and_helicone_semantics(served, sample_store):
-    body = {"filter": "all", "timeFilter": {"start": "2026-11-23T00:00:00Z", "end": "2026-11-26T00:00:00Z"},
-            "dbIncrement": "day", "timeZoneDifference": 0}
+    body = {
+        "filter": "all",
+        "timeFilter": {"start": "2026-11-23T00:00:00Z", "end": "2026-11-26T00:00:00Z"},
+        "dbIncrement": "day",
+        "timeZoneDifference": 0,
+    }
     data = post(served, "/v1/metrics/errorOverTime", body).json()["data"]
     assert [d["time"] for d in data] == [f"2026-11-{d}T00:00:00.000Z" for d in (23, 24, 25, 26)]
     assert data[-1]["count"] == 0  # filled
     # errorOverTime is status != 200, wider than heliqa's errors (status >= 400) — both are served as defined.
-    ours = sample_store.run(MetricsQuery(measure="errors", timeFilter=TimeFilter(**body["timeFilter"]),
-                                         dbIncrement="day"), MAIN_ORG)
+    ours = sample_store.run(
+        MetricsQuery(measure="errors", timeFilter=TimeFilter(**body["timeFilter"]), dbIncrement="day"), MAIN_ORG
+    )
     # heliqa's own series stops at the last bucket inside the range (Nov 26 00:00 holds only the end instant)
     assert [r.bucket.day for r in ours] == [23, 24, 25]
     assert all(d["count"] >= r.value for d, r in zip(data[:3], ours, strict=True))
@@ -239,8 +260,12 @@ def test_contract_dev_questions_and_extra_queries(rest, sample_store):
 def test_contract_the_same_question(rest, sample_store):
     tz = ZoneInfo("UTC")
     now = datetime.fromisoformat(SAMPLE_NOW.replace("Z", "+00:00"))
-    questions = ["how many requests yesterday", "p90 latency for gpt-4 last week by day",
-                 "error rate by model last week", "average latency of gpt-4o-mini today"]
+    questions = [
+        "how many requests yesterday",
+        "p90 latency for gpt-4 last week by day",
+        "error rate by model last week",
+        "average latency of gpt-4o-mini today",
+    ]
     for question in questions:
         remote = Conversation(rest, make_planner("rules"), MAIN_ORG, tz, now).ask(question)
         local = Conversation(sample_store, make_planner("rules"), MAIN_ORG, tz, now).ask(question)

@@ -88,23 +88,47 @@ def make_app(heliqa, fake, secret: str | None = SECRET):
 
 
 def slash(fake, text: str, user: str = ASKER, channel: str = CHANNEL) -> str:
-    return urlencode({
-        "token": "legacy", "team_id": TEAM, "team_domain": "fake", "channel_id": channel, "channel_name": "oncall",
-        "user_id": user, "user_name": "asker", "command": "/heliqa", "text": text, "api_app_id": "A0HELIQA",
-        "response_url": fake.response_url(), "trigger_id": "1.2.3",
-    })
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": "oncall",
+            "user_id": user,
+            "user_name": "asker",
+            "command": "/heliqa",
+            "text": text,
+            "api_app_id": "A0HELIQA",
+            "response_url": fake.response_url(),
+            "trigger_id": "1.2.3",
+        }
+    )
 
 
 def event_body(event: dict, event_id: str) -> str:
-    return json.dumps({
-        "token": "legacy", "team_id": TEAM, "api_app_id": "A0HELIQA", "type": "event_callback",
-        "event_id": event_id, "event_time": 1700000000, "event": event,
-        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
-    })
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0HELIQA",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000000,
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+    )
 
 
-def post(http, body: str, kind: str = "application/x-www-form-urlencoded", headers: dict | None = None,
-         secret: str = SECRET, timestamp: int | None = None):
+def post(
+    http,
+    body: str,
+    kind: str = "application/x-www-form-urlencoded",
+    headers: dict | None = None,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+):
     """A signed POST; returns (response, seconds until the HTTP response arrived)."""
     all_headers = {"Content-Type": kind, **sign(secret, body, timestamp), **(headers or {})}
     start = time.monotonic()
@@ -217,8 +241,10 @@ def test_ack_does_not_wait_for_planning(sample_store, fake, expected):
 
 
 def test_nothing_slow_is_imported_by_the_app():
-    code = ("import sys, slack_app; slow = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('langchain', 'langchain_core', 'langchain_openai', 'matplotlib', 'openai')); print(slow)")
+    code = (
+        "import sys, slack_app; slow = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('langchain', 'langchain_core', 'langchain_openai', 'matplotlib', 'openai')); print(slow)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
@@ -235,12 +261,16 @@ def test_badly_signed_requests_are_rejected_and_do_nothing(heliqa, fake, case):
         elif case == "stale":  # correctly signed, but replayed six minutes later
             response, _ = post(http, body, timestamp=int(time.time()) - 360)
         elif case == "unsigned":
-            response = http.post("/slack/events", content=body,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+            response = http.post(
+                "/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )
         else:
             headers = sign(SECRET, body)
-            response = http.post("/slack/events", content=body.replace("p90", "p99"),
-                                 headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+            response = http.post(
+                "/slack/events",
+                content=body.replace("p90", "p99"),
+                headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+            )
         assert response.status_code == 401
         time.sleep(0.3)
     assert [c.method for c in fake.calls] == ["auth.test"]
@@ -256,8 +286,13 @@ def test_user_not_on_allow_list_gets_a_polite_refusal(sample_store, fake):
         assert response.status_code == 200
         assert response.json() == {"text": slack_app.NOT_ALLOWED_USER, "response_type": "ephemeral"}
         # A mention from the outsider is refused privately, too.
-        mention = {"type": "app_mention", "user": OUTSIDER, "channel": CHANNEL, "ts": "1700000100.000100",
-                   "text": f"<@{BOT_USER}> {QUESTION}"}
+        mention = {
+            "type": "app_mention",
+            "user": OUTSIDER,
+            "channel": CHANNEL,
+            "ts": "1700000100.000100",
+            "text": f"<@{BOT_USER}> {QUESTION}",
+        }
         post(http, event_body(mention, "EvOUT1"), kind="application/json")
         assert fake.wait_for(lambda f: f.of("chat.postEphemeral"))
         time.sleep(0.3)
@@ -285,9 +320,15 @@ def test_retried_event_is_answered_once_and_thread_follow_ups_edit_the_query(hel
     mention = {"type": "app_mention", "user": ASKER, "channel": CHANNEL, "ts": ts, "text": f"<@{BOT_USER}> {QUESTION}"}
     with serve(app) as http:
         first, _ = post(http, event_body(mention, "Ev0001"), kind="application/json")
-        retries = [post(http, event_body(mention, "Ev0001"), kind="application/json",
-                        headers={"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"})[0]
-                   for n in (1, 2)]
+        retries = [
+            post(
+                http,
+                event_body(mention, "Ev0001"),
+                kind="application/json",
+                headers={"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"},
+            )[0]
+            for n in (1, 2)
+        ]
         assert first.status_code == 200 and all(r.status_code == 200 for r in retries)
         assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"))
         time.sleep(0.5)
@@ -306,14 +347,23 @@ def test_retried_event_is_answered_once_and_thread_follow_ups_edit_the_query(hel
     assert "hourly" in hourly.interpretation and "model = gpt-4 " in hourly.interpretation + " "
     assert "model = gpt-4o" in gpt4o.interpretation and "hourly" in gpt4o.interpretation
     assert [blocks_of(a)["summary"]["text"]["text"] for a in answers] == [
-        expected(QUESTION).message, hourly.message, gpt4o.message]
+        expected(QUESTION).message,
+        hourly.message,
+        gpt4o.message,
+    ]
     assert gpt4o.interpretation in blocks_of(answers[2])["interpretation"]["elements"][0]["text"]
 
 
 def test_direct_message_answer_and_request_json_button(heliqa, fake, expected):
     app = make_app(heliqa, fake)
-    dm = {"type": "message", "channel_type": "im", "user": ASKER, "channel": "D0DIRECT1", "ts": "1700000500.000500",
-          "text": "error rate by model over the last 24 hours"}
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": ASKER,
+        "channel": "D0DIRECT1",
+        "ts": "1700000500.000500",
+        "text": "error rate by model over the last 24 hours",
+    }
     with serve(app) as http:
         post(http, event_body(dm, "EvDM01"), kind="application/json")
         assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"))
@@ -321,11 +371,25 @@ def test_direct_message_answer_and_request_json_button(heliqa, fake, expected):
         assert reply.data["channel"] == "D0DIRECT1" and "thread_ts" not in reply.data
         button = blocks_of(reply)["actions"]["elements"][0]
 
-        click = {"type": "block_actions", "user": {"id": ASKER}, "team": {"id": TEAM}, "api_app_id": "A0HELIQA",
-                 "channel": {"id": "D0DIRECT1"}, "container": {"type": "message", "message_ts": "1"},
-                 "trigger_id": "1.2.3", "response_url": fake.response_url("click"),
-                 "actions": [{"type": "button", "action_id": slack_app.SHOW_REQUEST, "block_id": "actions",
-                              "value": button["value"], "action_ts": "1"}]}
+        click = {
+            "type": "block_actions",
+            "user": {"id": ASKER},
+            "team": {"id": TEAM},
+            "api_app_id": "A0HELIQA",
+            "channel": {"id": "D0DIRECT1"},
+            "container": {"type": "message", "message_ts": "1"},
+            "trigger_id": "1.2.3",
+            "response_url": fake.response_url("click"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": slack_app.SHOW_REQUEST,
+                    "block_id": "actions",
+                    "value": button["value"],
+                    "action_ts": "1",
+                }
+            ],
+        }
         response, ack = post(http, urlencode({"payload": json.dumps(click)}))
         assert response.status_code == 200
         assert fake.wait_for(lambda f: f.of("response"))
@@ -406,8 +470,9 @@ def test_socket_mode_slash_command(heliqa, fake, expected):
         try:
             assert socket.connected.wait(5)
             payload = dict(parse_qsl(slash(fake, QUESTION)))
-            sent = socket.send({"envelope_id": "env-1", "type": "slash_commands", "payload": payload,
-                                "accepts_response_payload": True})
+            sent = socket.send(
+                {"envelope_id": "env-1", "type": "slash_commands", "payload": payload, "accepts_response_payload": True}
+            )
             acked_at, ack = socket.acks.get(timeout=5)
             assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"), timeout=5)
             done = time.monotonic() - sent
@@ -415,8 +480,10 @@ def test_socket_mode_slash_command(heliqa, fake, expected):
             handler.close()
     ack_ms = (acked_at - sent) * 1000
     print(f"\nsocket mode: ack {ack_ms:.0f} ms, threaded answer + chart {done * 1000:.0f} ms")
-    assert ack == {"envelope_id": "env-1", "payload": {"text": f"Looking into “{QUESTION}”…",
-                                                       "response_type": "ephemeral"}}
+    assert ack == {
+        "envelope_id": "env-1",
+        "payload": {"text": f"Looking into “{QUESTION}”…", "response_type": "ephemeral"},
+    }
     assert ack_ms < 1000
     assert [c.method for c in fake.of("apps.connections.open")] == ["apps.connections.open"]
     parent, reply = fake.of("chat.postMessage")
@@ -445,13 +512,36 @@ def test_heliqa_slack_http_end_to_end(sample_home, fake, expected, tmp_path):
     with sockets.socket() as probe:  # a free port for the child process
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "HELIQA_HOME": str(sample_home), "SLACK_BOT_TOKEN": BOT_TOKEN,
-           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url, "HELIQA_TZ": "UTC"}
+    env = {
+        **os.environ,
+        "HELIQA_HOME": str(sample_home),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "HELIQA_TZ": "UTC",
+    }
     log_path = tmp_path / "slack.log"
     with open(log_path, "w") as log_file:
-        child = subprocess.Popen([sys.executable, "-m", "heliqa.cli", "slack", "--http", "--port", str(port),
-                                  "--org", MAIN_ORG, "--now", SAMPLE_NOW, "--planner", "rules"],
-                                 env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "heliqa.cli",
+                "slack",
+                "--http",
+                "--port",
+                str(port),
+                "--org",
+                MAIN_ORG,
+                "--now",
+                SAMPLE_NOW,
+                "--planner",
+                "rules",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 deadline = time.monotonic() + 30
@@ -479,11 +569,14 @@ def test_heliqa_slack_http_end_to_end(sample_home, fake, expected, tmp_path):
     assert BOT_TOKEN not in logs and SECRET not in logs
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "heliqa: SLACK_BOT_TOKEN is not set"),
-    ({"SLACK_BOT_TOKEN": "xoxp-user-token-not-a-bot"}, "heliqa: SLACK_BOT_TOKEN does not look like a xoxb-… token"),
-    ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "heliqa: SLACK_APP_TOKEN is not set"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "heliqa: SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token-not-a-bot"}, "heliqa: SLACK_BOT_TOKEN does not look like a xoxb-… token"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "heliqa: SLACK_APP_TOKEN is not set"),
+    ],
+)
 def test_slack_command_explains_missing_configuration(monkeypatch, capsys, env, message):
     from heliqa.cli import main
 

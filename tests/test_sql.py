@@ -16,21 +16,50 @@ ORG = "org-sql"
 T0 = datetime(2026, 11, 10, 12, 0, 0)
 RANGE = {"start": "2026-11-10T00:00:00Z", "end": "2026-11-11T00:00:00Z"}
 PAYLOADS = [
-    "O'Brien", "'; DROP TABLE requests; --", "\"; DROP TABLE scores; --", "') OR 1=1 --", "' OR ''='",
-    "back\\slash", "50%", "a_b", "%", "_", "ünïcødé ✓ 日本語", "$p0", "?", "{val_0:String}", "x\\%y", "tab\there",
+    "O'Brien",
+    "'; DROP TABLE requests; --",
+    '"; DROP TABLE scores; --',
+    "') OR 1=1 --",
+    "' OR ''='",
+    "back\\slash",
+    "50%",
+    "a_b",
+    "%",
+    "_",
+    "ünïcødé ✓ 日本語",
+    "$p0",
+    "?",
+    "{val_0:String}",
+    "x\\%y",
+    "tab\there",
 ]
 # Payloads distinctive enough that finding them in SQL text would mean they were pasted in.
 DISTINCTIVE = [p for p in PAYLOADS if any(c in p for c in "'\"\\✓") or "DROP" in p]
-TEXT_COLUMNS = ["model", "user_id", "target_url", "prompt_id", "prompt_version", "request_referrer",
-                "request_body", "response_body", "node_id", "job_id", "country_code"]
+TEXT_COLUMNS = [
+    "model",
+    "user_id",
+    "target_url",
+    "prompt_id",
+    "prompt_version",
+    "request_referrer",
+    "request_body",
+    "response_body",
+    "node_id",
+    "job_id",
+    "country_code",
+]
 TEXT_OPERATORS = ["equals", "not-equals", "like", "ilike", "contains", "not-contains"]
 
 
 def _row(i: int, **fields) -> dict:
     base = {
-        "request_id": f"req-{i:04d}", "organization_id": ORG,
+        "request_id": f"req-{i:04d}",
+        "organization_id": ORG,
         "request_created_at": (T0 + timedelta(seconds=i)).isoformat() + ".000Z",
-        "status": 200, "latency": 100 + i, "model": "plain", "provider": "OPENAI",
+        "status": 200,
+        "latency": 100 + i,
+        "model": "plain",
+        "provider": "OPENAI",
     }
     base.update(fields)
     return base
@@ -39,10 +68,24 @@ def _row(i: int, **fields) -> dict:
 def _rows() -> list[dict]:
     rows = []
     for i, payload in enumerate(PAYLOADS):
-        rows.append(_row(i, model=payload, user_id=payload, target_url=payload, prompt_id=payload,
-                         prompt_version=payload, request_referrer=payload, request_body=f"say {payload} now",
-                         response_body=payload, node_id=payload, job_id=payload, country_code=payload,
-                         properties={payload: "hit", "env": payload}, scores={payload: 7}))
+        rows.append(
+            _row(
+                i,
+                model=payload,
+                user_id=payload,
+                target_url=payload,
+                prompt_id=payload,
+                prompt_version=payload,
+                request_referrer=payload,
+                request_body=f"say {payload} now",
+                response_body=payload,
+                node_id=payload,
+                job_id=payload,
+                country_code=payload,
+                properties={payload: "hit", "env": payload},
+                scores={payload: 7},
+            )
+        )
     extras = [
         dict(model="GPT-4o", user_id="Alice", properties={"env": "Production"}, scores={"accuracy": 90}),
         dict(model="gpt-4", user_id="bob", properties={}, scores={"accuracy": 50, "helicone-score-feedback": 1}),
@@ -80,6 +123,7 @@ def count(store: Store, tree) -> int:
 
 
 # --- an independent model of Helicone's matching (helicone.md §3.3) -----------------------------------------
+
 
 def like_regex(pattern: str, flags: int = 0) -> re.Pattern:
     out, chars = [], iter(pattern)
@@ -132,6 +176,7 @@ def ends_with_lone_escape(pattern: str) -> bool:
 
 # --- parameters only ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("payload", DISTINCTIVE)
 def test_values_and_keys_never_reach_the_sql_text(payload):
     trees = [leaf(column, op, payload) for column in TEXT_COLUMNS for op in TEXT_OPERATORS]
@@ -180,8 +225,9 @@ def test_score_keys_match_literally(store, payload):
     assert count(store, leaf("scores", "not-equals", "7", key=payload)) == 0
     q = MetricsQuery(measure="score", scoreKey=payload, timeFilter=RANGE)
     assert [r.value for r in store.run(q, ORG)] == [7.0]
-    request = ScoresRequest(timeFilter=RANGE, userFilter=leaf("scores", "equals", "7", key=payload),
-                            dbIncrement="day", timeZoneDifference=0)
+    request = ScoresRequest(
+        timeFilter=RANGE, userFilter=leaf("scores", "equals", "7", key=payload), dbIncrement="day", timeZoneDifference=0
+    )
     data = store.scores(request, ORG)
     assert [(r["score_key"], r["score_sum"]) for r in data if r["score_key"]] == [(payload, 7.0)]
 
@@ -193,6 +239,7 @@ def test_group_by_an_injected_property_key(store):
 
 
 # --- Helicone's matching rules ------------------------------------------------------------------------------
+
 
 def test_case_rules(store):
     assert count(store, leaf("model", "equals", "gpt-4o")) == 0
@@ -261,10 +308,16 @@ def test_time_bounds_are_truncated_to_seconds(store):
     s_rows = [_row(900, request_created_at="2026-11-12T12:00:00.500Z")]
     s.add_rows(s_rows)
     tree = "all"
-    inside = MetricsQuery(measure="requests", userFilter=tree,
-                          timeFilter={"start": "2026-11-12T12:00:00.999Z", "end": "2026-11-12T12:00:01Z"})
-    outside = MetricsQuery(measure="requests", userFilter=tree,
-                           timeFilter={"start": "2026-11-12T11:00:00Z", "end": "2026-11-12T12:00:00.999Z"})
+    inside = MetricsQuery(
+        measure="requests",
+        userFilter=tree,
+        timeFilter={"start": "2026-11-12T12:00:00.999Z", "end": "2026-11-12T12:00:01Z"},
+    )
+    outside = MetricsQuery(
+        measure="requests",
+        userFilter=tree,
+        timeFilter={"start": "2026-11-12T11:00:00Z", "end": "2026-11-12T12:00:00.999Z"},
+    )
     assert total(s.run(inside, ORG)) == 1
     assert total(s.run(outside, ORG)) == 0
     created = leaf("request_created_at", "lte", "2026-11-12T12:00:00.999Z")

@@ -19,6 +19,7 @@ INCREMENTS = ["min", "hour", "day", "week", "month", "year"]
 
 # --- an independent model of helicone.md §1.4 (no code shared with tools/) ----------------------------------
 
+
 def trunc(local: datetime, increment: str) -> datetime:
     if increment == "min":
         return datetime(local.year, local.month, local.day, local.hour, local.minute)
@@ -39,8 +40,15 @@ def following(start: datetime, increment: str) -> datetime:
         return datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
     if increment == "year":
         return datetime(start.year + 1, 1, 1)
-    return start + {"min": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
-                    "week": timedelta(days=7)}[increment]
+    return (
+        start
+        + {
+            "min": timedelta(minutes=1),
+            "hour": timedelta(hours=1),
+            "day": timedelta(days=1),
+            "week": timedelta(days=7),
+        }[increment]
+    )
 
 
 def utc(text: str) -> datetime:
@@ -95,45 +103,103 @@ SPEC_ROWS = [
 @pytest.fixture(scope="module")
 def spec_store(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("spec") / "heliqa.duckdb")
-    store.add_rows([{"request_id": f"spec-{i}", "organization_id": "spec", "request_created_at": at, "status": 200,
-                     "scores": scores} for i, (at, scores) in enumerate(SPEC_ROWS)])
+    store.add_rows(
+        [
+            {
+                "request_id": f"spec-{i}",
+                "organization_id": "spec",
+                "request_created_at": at,
+                "status": 200,
+                "scores": scores,
+            }
+            for i, (at, scores) in enumerate(SPEC_ROWS)
+        ]
+    )
     yield store
     store.close()
 
 
-@pytest.mark.parametrize(("tz", "rows"), [
-    (0, {("2025-12-31T00:00:00.000Z", "", 0), ("2026-01-01T00:00:00.000Z", "b-hcone-bool", 1),
-         ("2026-01-01T00:00:00.000Z", "q", 4), ("2026-01-02T00:00:00.000Z", "", 0),
-         ("2026-01-03T00:00:00.000Z", "z", -2), ("2026-01-03T00:00:00.000Z", "q", 4),
-         ("2026-01-04T00:00:00.000Z", "", 0)}),
-    (300, {("2025-12-30T05:00:00.000Z", "", 0), ("2025-12-31T05:00:00.000Z", "b-hcone-bool", 1),
-           ("2025-12-31T05:00:00.000Z", "q", 5), ("2026-01-01T05:00:00.000Z", "q", 3),
-           ("2026-01-02T05:00:00.000Z", "", 0), ("2026-01-03T05:00:00.000Z", "q", 4),
-           ("2026-01-03T05:00:00.000Z", "z", -2)}),
-    (-60, {("2025-12-30T23:00:00.000Z", "", 0), ("2025-12-31T23:00:00.000Z", "b-hcone-bool", 1),
-           ("2025-12-31T23:00:00.000Z", "q", 5), ("2026-01-01T23:00:00.000Z", "q", 3),
-           ("2026-01-02T23:00:00.000Z", "q", 4), ("2026-01-02T23:00:00.000Z", "z", -2),
-           ("2026-01-03T23:00:00.000Z", "", 0)}),
-])
+@pytest.mark.parametrize(
+    ("tz", "rows"),
+    [
+        (
+            0,
+            {
+                ("2025-12-31T00:00:00.000Z", "", 0),
+                ("2026-01-01T00:00:00.000Z", "b-hcone-bool", 1),
+                ("2026-01-01T00:00:00.000Z", "q", 4),
+                ("2026-01-02T00:00:00.000Z", "", 0),
+                ("2026-01-03T00:00:00.000Z", "z", -2),
+                ("2026-01-03T00:00:00.000Z", "q", 4),
+                ("2026-01-04T00:00:00.000Z", "", 0),
+            },
+        ),
+        (
+            300,
+            {
+                ("2025-12-30T05:00:00.000Z", "", 0),
+                ("2025-12-31T05:00:00.000Z", "b-hcone-bool", 1),
+                ("2025-12-31T05:00:00.000Z", "q", 5),
+                ("2026-01-01T05:00:00.000Z", "q", 3),
+                ("2026-01-02T05:00:00.000Z", "", 0),
+                ("2026-01-03T05:00:00.000Z", "q", 4),
+                ("2026-01-03T05:00:00.000Z", "z", -2),
+            },
+        ),
+        (
+            -60,
+            {
+                ("2025-12-30T23:00:00.000Z", "", 0),
+                ("2025-12-31T23:00:00.000Z", "b-hcone-bool", 1),
+                ("2025-12-31T23:00:00.000Z", "q", 5),
+                ("2026-01-01T23:00:00.000Z", "q", 3),
+                ("2026-01-02T23:00:00.000Z", "q", 4),
+                ("2026-01-02T23:00:00.000Z", "z", -2),
+                ("2026-01-03T23:00:00.000Z", "", 0),
+            },
+        ),
+    ],
+)
 def test_the_spec_example(spec_store, tz, rows):
-    got = answer(spec_store, "spec", timeFilter={"start": "2025-12-31", "end": "2026-01-04"}, userFilter="all",
-                 dbIncrement="day", timeZoneDifference=tz)
+    got = answer(
+        spec_store,
+        "spec",
+        timeFilter={"start": "2025-12-31", "end": "2026-01-04"},
+        userFilter="all",
+        dbIncrement="day",
+        timeZoneDifference=tz,
+    )
     assert got == rows
 
 
 def test_an_empty_range_gives_one_filler_row_per_bucket(spec_store):
-    got = answer(spec_store, "spec", timeFilter={"start": "2026-03-01T10:00:00Z", "end": "2026-03-01T13:00:00Z"},
-                 userFilter="all", dbIncrement="hour", timeZoneDifference=-330)
+    got = answer(
+        spec_store,
+        "spec",
+        timeFilter={"start": "2026-03-01T10:00:00Z", "end": "2026-03-01T13:00:00Z"},
+        userFilter="all",
+        dbIncrement="hour",
+        timeZoneDifference=-330,
+    )
     # Kolkata hours start at :30 UTC; 10:00Z is local 15:30 -> bucket 15:00 local = 09:30Z.
     assert got == {(f"2026-03-01T{h}:30:00.000Z", "", 0) for h in ("09", "10", "11", "12")}
 
 
 def test_a_fractional_offset_labels_with_the_exact_fraction(spec_store):
-    got = answer(spec_store, "spec", timeFilter={"start": "2026-01-03", "end": "2026-01-03T23:59:59Z"},
-                 userFilter="all", dbIncrement="day", timeZoneDifference=90.5)
+    got = answer(
+        spec_store,
+        "spec",
+        timeFilter={"start": "2026-01-03", "end": "2026-01-03T23:59:59Z"},
+        userFilter="all",
+        dbIncrement="day",
+        timeZoneDifference=90.5,
+    )
     # local = UTC - 90 minutes (fraction truncated), label = local day start + 90.5 minutes.
-    assert got == {("2026-01-02T01:30:30.000Z", "", 0), ("2026-01-03T01:30:30.000Z", "q", 4),
-                   ("2026-01-03T01:30:30.000Z", "z", -2)}
+    assert got == {
+        ("2026-01-02T01:30:30.000Z", "", 0),
+        ("2026-01-03T01:30:30.000Z", "q", 4),
+        ("2026-01-03T01:30:30.000Z", "z", -2),
+    }
 
 
 # --- bucket edges for every increment and offsets 300, -60, -330 --------------------------------------------
@@ -155,11 +221,24 @@ def edge_store(tmp_path_factory):
     rows = []
     for tz, inc in EDGE_CASES:
         boundary = BOUNDARIES[inc] + timedelta(minutes=tz)  # the UTC instant of the local bucket start
-        for n, (offset, score) in enumerate([(-timedelta(milliseconds=1), 10), (timedelta(0), 20),
-                                             (timedelta(milliseconds=999), 30), (timedelta(seconds=-61), 40)]):
+        for n, (offset, score) in enumerate(
+            [
+                (-timedelta(milliseconds=1), 10),
+                (timedelta(0), 20),
+                (timedelta(milliseconds=999), 30),
+                (timedelta(seconds=-61), 40),
+            ]
+        ):
             at = boundary + offset
-            rows.append({"request_id": f"{tz}-{inc}-{n}", "organization_id": f"edge{tz}{inc}", "status": 200,
-                         "request_created_at": label(at), "scores": {"k": score, f"only{n}": 1}})
+            rows.append(
+                {
+                    "request_id": f"{tz}-{inc}-{n}",
+                    "organization_id": f"edge{tz}{inc}",
+                    "status": 200,
+                    "request_created_at": label(at),
+                    "scores": {"k": score, f"only{n}": 1},
+                }
+            )
     store.add_rows(rows)
     yield store, rows
     store.close()
@@ -177,8 +256,14 @@ def test_rows_beside_a_local_boundary_land_in_the_right_bucket(edge_store, tz, i
     org = f"edge{tz}{increment}"
     mine = [(utc(r["request_created_at"]), r["scores"], r) for r in rows if r["organization_id"] == org]
     expected = expected_scores(mine, label(start), label(end), increment, tz)
-    got = answer(store, f"edge{tz}{increment}", timeFilter={"start": label(start), "end": label(end)},
-                 userFilter="all", dbIncrement=increment, timeZoneDifference=tz)
+    got = answer(
+        store,
+        f"edge{tz}{increment}",
+        timeFilter={"start": label(start), "end": label(end)},
+        userFilter="all",
+        dbIncrement=increment,
+        timeZoneDifference=tz,
+    )
     assert got == expected
     # And spelled out: the row 1 ms before the boundary is in the previous bucket, the two at/after it in the new one.
     new = label(boundary_utc)
@@ -192,13 +277,20 @@ def test_rows_beside_a_local_boundary_land_in_the_right_bucket(edge_store, tz, i
 @pytest.mark.parametrize("increment", INCREMENTS)
 def test_labels_are_utc_instants_of_new_york_bucket_starts(edge_store, increment):
     store, _ = edge_store
-    got = answer(store, "edge300day", timeFilter={"start": "2026-11-17T05:00:00Z", "end": "2026-11-17T05:00:00Z"},
-                 userFilter="all", dbIncrement=increment, timeZoneDifference=300)
+    got = answer(
+        store,
+        "edge300day",
+        timeFilter={"start": "2026-11-17T05:00:00Z", "end": "2026-11-17T05:00:00Z"},
+        userFilter="all",
+        dbIncrement=increment,
+        timeZoneDifference=300,
+    )
     local = trunc(datetime(2026, 11, 17), increment)
     assert {r[0] for r in got} == {label(local + timedelta(hours=5))}
 
 
 # --- the sample, checked against plain Python over the gz file ----------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample_rows(sample_path):
@@ -214,38 +306,70 @@ def sample_rows(sample_path):
 SAMPLE_REQUESTS = [
     ("all", "2026-11-17T12:00:00.000Z", "2026-11-24T12:00:00.000Z", "day", 0, lambda r: True),
     ("all", "2026-09-25", "2026-11-24T12:00:00Z", "week", 0, lambda r: True),
-    ({"request_response_rmt": {"properties": {"feature": {"equals": "support-bot"}}}},
-     "2026-10-25T12:00:00.000Z", "2026-11-24T12:00:00.000Z", "week", 300,
-     lambda r: r["properties"].get("feature", "") == "support-bot"),
-    ({"request_response_rmt": {"model": {"equals": "gpt-4o"}}},
-     "2026-11-10T05:00:00.000Z", "2026-11-24T12:00:00.000Z", "day", 300, lambda r: r["model"] == "gpt-4o"),
-    ({"left": {"request_response_rmt": {"model": {"equals": "gpt-4"}}}, "operator": "or",
-      "right": {"request_response_rmt": {"properties": {"environment": {"contains": "STAG"}}}}},
-     "2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z", "day", -330,
-     lambda r: r["model"] == "gpt-4" or "stag" in r["properties"].get("environment", "").lower()),
+    (
+        {"request_response_rmt": {"properties": {"feature": {"equals": "support-bot"}}}},
+        "2026-10-25T12:00:00.000Z",
+        "2026-11-24T12:00:00.000Z",
+        "week",
+        300,
+        lambda r: r["properties"].get("feature", "") == "support-bot",
+    ),
+    (
+        {"request_response_rmt": {"model": {"equals": "gpt-4o"}}},
+        "2026-11-10T05:00:00.000Z",
+        "2026-11-24T12:00:00.000Z",
+        "day",
+        300,
+        lambda r: r["model"] == "gpt-4o",
+    ),
+    (
+        {
+            "left": {"request_response_rmt": {"model": {"equals": "gpt-4"}}},
+            "operator": "or",
+            "right": {"request_response_rmt": {"properties": {"environment": {"contains": "STAG"}}}},
+        },
+        "2026-11-01T00:00:00Z",
+        "2026-11-20T00:00:00Z",
+        "day",
+        -330,
+        lambda r: r["model"] == "gpt-4" or "stag" in r["properties"].get("environment", "").lower(),
+    ),
 ]
 
 
 @pytest.mark.parametrize(("user_filter", "start", "end", "increment", "tz", "keep"), SAMPLE_REQUESTS)
-def test_sample_scores_match_an_independent_computation(sample_store, sample_rows, user_filter, start, end,
-                                                        increment, tz, keep):
+def test_sample_scores_match_an_independent_computation(
+    sample_store, sample_rows, user_filter, start, end, increment, tz, keep
+):
     main = [row for row in sample_rows if row[2]["organization_id"] == MAIN_ORG]
     expected = expected_scores(main, start, end, increment, tz, keep)
-    got = answer(sample_store, MAIN_ORG, timeFilter={"start": start, "end": end}, userFilter=user_filter,
-                 dbIncrement=increment, timeZoneDifference=tz)
+    got = answer(
+        sample_store,
+        MAIN_ORG,
+        timeFilter={"start": start, "end": end},
+        userFilter=user_filter,
+        dbIncrement=increment,
+        timeZoneDifference=tz,
+    )
     assert len([r for r in expected if r[1]]) > 5, "the case must exercise real scores"
     assert got == expected
 
 
 def test_other_organization_scores_never_mix_in(sample_store, sample_rows):
-    body = dict(timeFilter={"start": "2026-11-01", "end": "2026-11-24T12:00:00Z"}, userFilter="all",
-                dbIncrement="week", timeZoneDifference=0)
+    body = dict(
+        timeFilter={"start": "2026-11-01", "end": "2026-11-24T12:00:00Z"},
+        userFilter="all",
+        dbIncrement="week",
+        timeZoneDifference=0,
+    )
     for org in (MAIN_ORG, OTHER_ORG):
         mine = [row for row in sample_rows if row[2]["organization_id"] == org]
-        assert answer(sample_store, org, **body) == expected_scores(mine, "2026-11-01", "2026-11-24T12:00:00Z",
-                                                                    "week", 0)
-    assert answer(sample_store, "no-such-org", **body) == expected_scores([], "2026-11-01", "2026-11-24T12:00:00Z",
-                                                                         "week", 0)
+        assert answer(sample_store, org, **body) == expected_scores(
+            mine, "2026-11-01", "2026-11-24T12:00:00Z", "week", 0
+        )
+    assert answer(sample_store, "no-such-org", **body) == expected_scores(
+        [], "2026-11-01", "2026-11-24T12:00:00Z", "week", 0
+    )
 
 
 def test_a_missing_store_is_a_clear_error(tmp_path):

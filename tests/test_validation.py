@@ -26,8 +26,12 @@ def problems(model, data) -> list[str]:
 
 
 def test_helicones_documented_example_is_valid():
-    example = {"userFilter": "all", "timeFilter": {"start": "2024-01-01", "end": "2024-01-31"},
-               "dbIncrement": "day", "timeZoneDifference": 0}
+    example = {
+        "userFilter": "all",
+        "timeFilter": {"start": "2024-01-01", "end": "2024-01-31"},
+        "dbIncrement": "day",
+        "timeZoneDifference": 0,
+    }
     request = validate(ScoresRequest, example)
     assert request.to_json() == example
 
@@ -44,21 +48,30 @@ def test_time_filter_needs_start_and_end(key):
     assert problems(ScoresRequest, body(timeFilter=time_filter)) == [f"timeFilter.{key}: '{key}' is required"]
 
 
-@pytest.mark.parametrize("value", [
-    "2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01 00:00", "2026-11-01T05:30:00+05:30",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-01",
+        "2026-11-01T00:00:00Z",
+        "2026-11-01 00:00",
+        "2026-11-01T05:30:00+05:30",
+    ],
+)
 def test_time_filter_accepts_iso_instants(value):
     request = validate(ScoresRequest, body(timeFilter={"start": value, "end": "2026-11-02T00:00:00Z"}))
     assert request.timeFilter.start == value
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("2026-02-30", "invalid ISO 8601 datetime format"),
-    ("last week", "invalid ISO 8601 datetime format"),
-    ("", "invalid ISO 8601 datetime format"),
-    (1763000000, "invalid string value"),
-    (None, "invalid string value"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-02-30", "invalid ISO 8601 datetime format"),
+        ("last week", "invalid ISO 8601 datetime format"),
+        ("", "invalid ISO 8601 datetime format"),
+        (1763000000, "invalid string value"),
+        (None, "invalid string value"),
+    ],
+)
 def test_time_filter_rejects_non_instants(value, message):
     found = problems(ScoresRequest, body(timeFilter={"start": value, "end": "2026-11-02T00:00:00Z"}))
     assert len(found) == 1 and found[0].startswith("timeFilter.start: ") and message in found[0]
@@ -84,10 +97,21 @@ def test_increment_is_a_case_sensitive_enum(increment):
     assert found[0].startswith("dbIncrement: should be 'min', 'hour', 'day', 'week', 'month' or 'year'")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (0, 0), (300, 300), (-60, -60), (-330, -330), (1440, 1440), (-1440, -1440), (330.5, 330.5), ("300", 300),
-    ("-330", -330), ("1e3", 1000),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (0, 0),
+        (300, 300),
+        (-60, -60),
+        (-330, -330),
+        (1440, 1440),
+        (-1440, -1440),
+        (330.5, 330.5),
+        ("300", 300),
+        ("-330", -330),
+        ("1e3", 1000),
+    ],
+)
 def test_time_zone_difference_in_range(raw, expected):
     assert validate(ScoresRequest, body(timeZoneDifference=raw)).timeZoneDifference == expected
 
@@ -118,14 +142,27 @@ def test_a_body_that_is_not_an_object_is_rejected():
 
 # --- the extended query ----------------------------------------------------------------------------------------------
 
+
 def query(**fields) -> dict:
     return {"measure": "latency", "timeFilter": dict(WEEK), **fields}
 
 
-@pytest.mark.parametrize(("given", "effective"), [
-    (None, "avg"), ("avg", "avg"), ("median", "p50"), ("P90", "p90"), (" p99 ", "p99"), ("p99.9", "p99.9"),
-    ("p100", "p100"), ("mean", "avg"), ("total", "sum"), ("max", "max"), ("count", "count"),
-])
+@pytest.mark.parametrize(
+    ("given", "effective"),
+    [
+        (None, "avg"),
+        ("avg", "avg"),
+        ("median", "p50"),
+        ("P90", "p90"),
+        (" p99 ", "p99"),
+        ("p99.9", "p99.9"),
+        ("p100", "p100"),
+        ("mean", "avg"),
+        ("total", "sum"),
+        ("max", "max"),
+        ("count", "count"),
+    ],
+)
 def test_aggregations(given, effective):
     assert validate(MetricsQuery, query(aggregation=given)).agg == effective
 
@@ -137,10 +174,22 @@ def test_bad_aggregation_message(given):
     ]
 
 
-@pytest.mark.parametrize(("measure", "default"), [
-    ("latency", "avg"), ("ttft", "avg"), ("cost", "sum"), ("total_tokens", "sum"), ("prompt_tokens", "sum"),
-    ("requests", None), ("errors", None), ("error_rate", None), ("users", None), ("threats", None), ("score", "avg"),
-])
+@pytest.mark.parametrize(
+    ("measure", "default"),
+    [
+        ("latency", "avg"),
+        ("ttft", "avg"),
+        ("cost", "sum"),
+        ("total_tokens", "sum"),
+        ("prompt_tokens", "sum"),
+        ("requests", None),
+        ("errors", None),
+        ("error_rate", None),
+        ("users", None),
+        ("threats", None),
+        ("score", "avg"),
+    ],
+)
 def test_every_measure_has_its_default_aggregation(measure, default):
     assert validate(MetricsQuery, query(measure=measure)).agg == default
 
@@ -150,16 +199,19 @@ def test_unknown_measure_lists_the_choices():
     assert len(found) == 1 and found[0].startswith("measure: should be 'latency'") and "'score'" in found[0]
 
 
-@pytest.mark.parametrize(("fields", "fragment"), [
-    ({"measure": "requests", "aggregation": "p90"}, "requests is a count"),
-    ({"measure": "latency", "scoreKey": "accuracy"}, "scoreKey only applies to measure=score"),
-    ({"measure": "latency", "groupBy": "score_key"}, "groupBy score_key only applies to measure=score"),
-    ({"top": 5}, "top needs a groupBy"),
-    ({"groupBy": "region"}, "'region' is not a grouping"),
-    ({"groupBy": "property:"}, "is not a grouping"),
-    ({"top": 0, "groupBy": "model"}, "top"),
-    ({"limit": 5}, "'limit' is an excess property"),
-])
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"measure": "requests", "aggregation": "p90"}, "requests is a count"),
+        ({"measure": "latency", "scoreKey": "accuracy"}, "scoreKey only applies to measure=score"),
+        ({"measure": "latency", "groupBy": "score_key"}, "groupBy score_key only applies to measure=score"),
+        ({"top": 5}, "top needs a groupBy"),
+        ({"groupBy": "region"}, "'region' is not a grouping"),
+        ({"groupBy": "property:"}, "is not a grouping"),
+        ({"top": 0, "groupBy": "model"}, "top"),
+        ({"limit": 5}, "'limit' is an excess property"),
+    ],
+)
 def test_inconsistent_queries_are_rejected(fields, fragment):
     found = problems(MetricsQuery, query(**fields))
     assert len(found) == 1 and fragment in found[0], found
@@ -167,8 +219,9 @@ def test_inconsistent_queries_are_rejected(fields, fragment):
 
 def test_extended_query_validates_its_filter_like_the_scores_body():
     found = problems(MetricsQuery, query(userFilter={"request_response_rmt": {"latency": {"between": [1, 2]}}}))
-    assert found == ["userFilter.request_response_rmt.latency: 'between' is not an operator; "
-                     "use gte/lte joined with an 'and' branch"]
+    assert found == [
+        "userFilter.request_response_rmt.latency: 'between' is not an operator; use gte/lte joined with an 'and' branch"
+    ]
 
 
 def test_group_in_force():
@@ -178,14 +231,26 @@ def test_group_in_force():
 
 
 def test_scores_request_is_offered_only_for_what_the_endpoint_computes():
-    base = query(measure="score", dbIncrement="week", timeZoneDifference=300,
-                 userFilter={"request_response_rmt": {"model": {"equals": "gpt-4"}}})
+    base = query(
+        measure="score",
+        dbIncrement="week",
+        timeZoneDifference=300,
+        userFilter={"request_response_rmt": {"model": {"equals": "gpt-4"}}},
+    )
     request = validate(MetricsQuery, base).scores_request()
     assert request is not None and request.to_json() == {
-        "timeFilter": WEEK, "userFilter": base["userFilter"], "dbIncrement": "week", "timeZoneDifference": 300,
+        "timeFilter": WEEK,
+        "userFilter": base["userFilter"],
+        "dbIncrement": "week",
+        "timeZoneDifference": 300,
     }
-    for change in ({"scoreKey": "accuracy"}, {"dbIncrement": None}, {"aggregation": "p90"},
-                   {"groupBy": "model"}, {"measure": "latency"}):
+    for change in (
+        {"scoreKey": "accuracy"},
+        {"dbIncrement": None},
+        {"aggregation": "p90"},
+        {"groupBy": "model"},
+        {"measure": "latency"},
+    ):
         assert validate(MetricsQuery, {**base, **change}).scores_request() is None, change
 
 

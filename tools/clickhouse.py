@@ -67,11 +67,34 @@ ORDER BY (organization_id, provider, model, user_id, request_created_at, request
 
 # Columns the importer's normalized rows carry that Helicone's table has too (total_tokens, node_id, job_id don't).
 LOAD_COLUMNS = (
-    "request_id", "organization_id", "request_created_at", "response_created_at", "latency", "time_to_first_token",
-    "status", "model", "provider", "user_id", "prompt_tokens", "completion_tokens", "prompt_cache_read_tokens",
-    "prompt_cache_write_tokens", "cost", "threat", "target_url", "country_code", "cache_enabled",
-    "cache_reference_id", "prompt_id", "prompt_version", "request_referrer", "is_passthrough_billing",
-    "properties", "scores", "request_body", "response_body",
+    "request_id",
+    "organization_id",
+    "request_created_at",
+    "response_created_at",
+    "latency",
+    "time_to_first_token",
+    "status",
+    "model",
+    "provider",
+    "user_id",
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_cache_read_tokens",
+    "prompt_cache_write_tokens",
+    "cost",
+    "threat",
+    "target_url",
+    "country_code",
+    "cache_enabled",
+    "cache_reference_id",
+    "prompt_id",
+    "prompt_version",
+    "request_referrer",
+    "is_passthrough_billing",
+    "properties",
+    "scores",
+    "request_body",
+    "response_body",
 )
 _UUID_COLUMNS = ("request_id", "organization_id", "cache_reference_id")
 _MISSING_COLUMNS = ("node_id", "job_id")
@@ -375,9 +398,7 @@ class ClickHouseBackend:
             f"SELECT {bucket} AS b, {group_sql} AS g, {value} AS v FROM {source} WHERE {' AND '.join(where)} "
             "GROUP BY b, g ORDER BY b ASC NULLS FIRST, g ASC NULLS FIRST"
         )
-        rows = [
-            Row(_naive_utc(b), None if g is None else str(g), _number(v)) for b, g, v in self._fetch(sql, d.params)
-        ]
+        rows = [Row(_naive_utc(b), None if g is None else str(g), _number(v)) for b, g, v in self._fetch(sql, d.params)]
         return fill_counts(query, rows)
 
 

@@ -7,7 +7,7 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DEMO_ORG = "00000000-0000-4000-8000-0000000de111"
@@ -31,8 +31,16 @@ URLS = {
     "TOGETHER": "https://api.together.xyz/v1/chat/completions",
 }
 FEATURES = {"support-bot": 0.3, "search": 0.25, "summarizer": 0.2, "codegen": 0.15, "onboarding": 0.1}
-TOPICS = ["refund for my order", "reset my password", "summarize this contract", "write a SQL query",
-          "translate the onboarding guide", "explain the invoice", "cancel my subscription", "find the API docs"]
+TOPICS = [
+    "refund for my order",
+    "reset my password",
+    "summarize this contract",
+    "write a SQL query",
+    "translate the onboarding guide",
+    "explain the invoice",
+    "cancel my subscription",
+    "find the API docs",
+]
 COUNTRIES = {"US": 0.45, "GB": 0.1, "DE": 0.1, "IN": 0.1, "FR": 0.08, "BR": 0.08, "JP": 0.09}
 
 
@@ -105,7 +113,7 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
 
 def fill_demo(store, rows: int = 50_000, seed: int = 7, now: datetime | None = None) -> int:
     """Generate the demo dataset into `store` (organization HELIQA_ORG_ID or the demo org)."""
-    end = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    end = (now or datetime.now(UTC)).replace(microsecond=0)
     org = os.environ.get("HELIQA_ORG_ID") or DEMO_ORG
     added = 0
     batch: list[dict[str, Any]] = []

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -52,9 +52,7 @@ def parse_instant(value: str) -> datetime:
     except ValueError:
         raise ValueError("invalid ISO 8601 datetime format, i.e. YYYY-MM-DDTHH:mm:ss") from None
     if moment.tzinfo is None:
-        from datetime import timezone
-
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 
@@ -194,7 +192,9 @@ class ScoreOperators(TextOperators):
 def _one_map_key(value: Any) -> Any:
     if isinstance(value, dict) and len(value) != 1:
         if not value:
-            raise ValueError("empty map; give one key with its operator object, e.g. {\"environment\": {\"equals\": \"production\"}}")
+            raise ValueError(
+                'empty map; give one key with its operator object, e.g. {"environment": {"equals": "production"}}'
+            )
         raise ValueError(
             f"holds {len(value)} keys ({', '.join(map(str, value))}); Helicone would use only the first. "
             "Put one key per leaf and combine leaves with {left, operator: 'and', right}"
@@ -334,11 +334,7 @@ def _node_kind(value: Any) -> str | None:
 
 
 FilterNode = Annotated[
-    Union[
-        Annotated[Leaf, Tag("leaf")],
-        Annotated[Branch, Tag("branch")],
-        Annotated[Literal["all"], Tag("all")],
-    ],
+    Annotated[Leaf, Tag("leaf")] | Annotated[Branch, Tag("branch")] | Annotated[Literal["all"], Tag("all")],
     Discriminator(
         _node_kind,
         custom_error_type="filter_node",
@@ -351,7 +347,7 @@ NODE_TAGS = ("leaf", "branch", "all")
 
 
 def leaf(field: str, operator: str, value: Any, key: str | None = None) -> Leaf:
-    """Build a validated leaf: `leaf("model", "equals", "gpt-4")`, `leaf("properties", "equals", "prod", key="environment")`."""
+    """A validated leaf: `leaf("model", "equals", "gpt-4")`, `leaf("properties", "equals", "prod", key="env")`."""
     inner: dict[str, Any] = {operator: value}
     body = {key: inner} if key is not None else inner
     return Leaf.model_validate({"request_response_rmt": {field: body}})

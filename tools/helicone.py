@@ -34,10 +34,19 @@ UNAVAILABLE = "not available from Helicone's API; use the ClickHouse or embedded
 # ClickHouse `quantile` keeps a reservoir of 8192 values per bucket; up to that size it is exact.
 QUANTILE_EXACT_LIMIT = 8192
 HELICONE_PERCENTILES = ("p75", "p90", "p95", "p99")
-QUANTILE_METRICS = {"latency": "latency", "prompt_tokens": "prompt_tokens",
-                    "completion_tokens": "completion_tokens", "total_tokens": "total_tokens"}
-COLUMNS = {"latency": "latency", "ttft": "time_to_first_token", "prompt_tokens": "prompt_tokens",
-           "completion_tokens": "completion_tokens", "cost": "cost"}
+QUANTILE_METRICS = {
+    "latency": "latency",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+}
+COLUMNS = {
+    "latency": "latency",
+    "ttft": "time_to_first_token",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "cost": "cost",
+}
 TOKEN_MEASURES = ("prompt_tokens", "completion_tokens", "total_tokens")
 MODEL_LIMIT = 10_000  # the models and country endpoints clamp `limit` to 10,000
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -141,8 +150,9 @@ class HeliconeClient:
             except httpx.TransportError as error:
                 last = f"cannot reach {self.base_url} ({type(error).__name__})"
             else:
-                log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code,
-                          (time.monotonic() - started) * 1000)
+                log.debug(
+                    "%s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
+                )
                 outcome = self._outcome(path, response)
                 if outcome is not None:
                     return outcome[0]
@@ -282,11 +292,14 @@ class HeliconeBackend:
         if cached and cached[0] > time.monotonic():
             return cached[1]
         now = datetime.now(UTC).replace(tzinfo=None)
-        window = {"start": _key(now.replace(microsecond=0) - timedelta(days=self.vocabulary_days)),
-                  "end": _key(now.replace(microsecond=0) + timedelta(days=1))}
+        window = {
+            "start": _key(now.replace(microsecond=0) - timedelta(days=self.vocabulary_days)),
+            "end": _key(now.replace(microsecond=0) + timedelta(days=1)),
+        }
         vocab = Vocabulary()
-        models = self.client.post("/v1/metrics/models", {"filter": "all", "timeFilter": window,
-                                                         "offset": 0, "limit": MODEL_LIMIT})
+        models = self.client.post(
+            "/v1/metrics/models", {"filter": "all", "timeFilter": window, "offset": 0, "limit": MODEL_LIMIT}
+        )
         vocab.models = {str(m["model"]): int(m["total_requests"]) for m in models or []}
         keys = self.client.post("/v1/property/query", {}) or []
         for item in keys:
@@ -326,8 +339,10 @@ class HeliconeBackend:
             return self._by_status(q)
         if group == "country" and q.dbIncrement is None:
             return self._by_table(q, "/v1/metrics/country", "country")
-        raise unavailable(f"grouping by {group}{' per time bucket' if q.dbIncrement else ''}",
-                          "Helicone's endpoints group only by model, status, country (totals) and score key")
+        raise unavailable(
+            f"grouping by {group}{' per time bucket' if q.dbIncrement else ''}",
+            "Helicone's endpoints group only by model, status, country (totals) and score key",
+        )
 
     def _keep_top(self, q: MetricsQuery, rows: list[Row]) -> list[Row]:
         # The same ranking as the embedded store: by the group's value over the whole range.
@@ -345,10 +360,22 @@ class HeliconeBackend:
         data = self.client.post(f"/v1/metrics/{endpoint}", {"filter": _filter(q, extra), "timeFilter": self._time(q)})
         return float(data or 0)
 
-    def _over_time(self, endpoint: str, q: MetricsQuery, extra: Iterable[Any] = (), increment: str | None = None,
-                   tz: float | None = None, **more: Any) -> list[dict[str, Any]]:
-        body = {"filter": _filter(q, extra), "timeFilter": self._time(q), "dbIncrement": increment or q.dbIncrement,
-                "timeZoneDifference": q.timeZoneDifference if tz is None else tz, **more}
+    def _over_time(
+        self,
+        endpoint: str,
+        q: MetricsQuery,
+        extra: Iterable[Any] = (),
+        increment: str | None = None,
+        tz: float | None = None,
+        **more: Any,
+    ) -> list[dict[str, Any]]:
+        body = {
+            "filter": _filter(q, extra),
+            "timeFilter": self._time(q),
+            "dbIncrement": increment or q.dbIncrement,
+            "timeZoneDifference": q.timeZoneDifference if tz is None else tz,
+            **more,
+        }
         data = self.client.post(f"/v1/metrics/{endpoint}", body)
         if not isinstance(data, list):
             raise BackendError(f"Helicone's {endpoint} answered without a data list")
@@ -417,8 +444,10 @@ class HeliconeBackend:
     def _single_quantile(self, q: MetricsQuery) -> float | None:
         tz = _one_year_bucket(q.timeFilter, q.timeZoneDifference)
         if tz is None:
-            raise unavailable(f"{q.agg} of {q.measure} over a range crossing a year boundary",
-                              "Helicone's quantiles endpoint answers per bucket and percentiles cannot be merged")
+            raise unavailable(
+                f"{q.agg} of {q.measure} over a range crossing a year boundary",
+                "Helicone's quantiles endpoint answers per bucket and percentiles cannot be merged",
+            )
         sized = q.model_copy(update={"dbIncrement": "year", "timeZoneDifference": tz})
         values = self._quantile_series(sized)
         return next(iter(values.values()), None) if values else None
@@ -437,8 +466,9 @@ class HeliconeBackend:
             )
         data = self._over_time("quantiles", q, metric=QUANTILE_METRICS[q.measure])
         got = {_key(_parse_time(r["time"])): r.get(q.agg) for r in data}
-        return {k: (float(got[k]) if known.get(k) and got.get(k) is not None else None)
-                for k in present if present[k] > 0}
+        return {
+            k: (float(got[k]) if known.get(k) and got.get(k) is not None else None) for k in present if present[k] > 0
+        }
 
     # --- one series ----------------------------------------------------------------------------------
     def _series(self, q: MetricsQuery) -> list[Row]:
@@ -466,10 +496,13 @@ class HeliconeBackend:
             present = self._counts(q)
             known = self._counts(q, [_tokens_not_null(m)])
             fields = ("prompt_tokens", "completion_tokens") if m == "total_tokens" else (m,)
-            sums = {_key(_parse_time(r["time"])): float(sum(int(r[f] or 0) for f in fields))
-                    for r in self._over_time("tokensOverTime", q)}
-            return _filled(labels, {k: (sums.get(k, 0.0) if known.get(k) or not present.get(k) else None)
-                                    for k in present})
+            sums = {
+                _key(_parse_time(r["time"])): float(sum(int(r[f] or 0) for f in fields))
+                for r in self._over_time("tokensOverTime", q)
+            }
+            return _filled(
+                labels, {k: (sums.get(k, 0.0) if known.get(k) or not present.get(k) else None) for k in present}
+            )
         if m == "latency" and agg == "avg":
             self._require_no_batch_models(q)
             return self._mean_series(q, "latencyOverTime", "duration", keep_empty=True)
@@ -503,8 +536,9 @@ class HeliconeBackend:
 
     # --- grouped -------------------------------------------------------------------------------------
     def _table(self, endpoint: str, field: str, q: MetricsQuery, extra: Iterable[Any] = ()) -> dict[str, dict]:
-        data = self.client.post(endpoint, {"filter": _filter(q, extra), "timeFilter": self._time(q),
-                                           "offset": 0, "limit": MODEL_LIMIT})
+        data = self.client.post(
+            endpoint, {"filter": _filter(q, extra), "timeFilter": self._time(q), "offset": 0, "limit": MODEL_LIMIT}
+        )
         if not isinstance(data, list):
             raise BackendError(f"Helicone's {endpoint} answered without a data list")
         if len(data) >= MODEL_LIMIT:
@@ -525,24 +559,34 @@ class HeliconeBackend:
         elif field == "model" and m == "cost" and agg in ("sum", "avg"):
             values = {g: float(r["cost"]) / (counts[g] if agg == "avg" else 1.0) for g, r in every.items()}
         elif field == "model" and m in TOKEN_MEASURES and agg == "sum":
-            column = {"prompt_tokens": "total_prompt_token", "completion_tokens": "total_completion_tokens",
-                      "total_tokens": "total_tokens"}[m]
+            column = {
+                "prompt_tokens": "total_prompt_token",
+                "completion_tokens": "total_completion_tokens",
+                "total_tokens": "total_tokens",
+            }[m]
             values = {g: None if r[column] is None else float(r[column]) for g, r in every.items()}
         else:
-            raise unavailable(f"{_describe(q)} by {field}", f"the {field} endpoint reports request counts"
-                              + (", cost and token sums" if field == "model" else " only"))
+            raise unavailable(
+                f"{_describe(q)} by {field}",
+                f"the {field} endpoint reports request counts"
+                + (", cost and token sums" if field == "model" else " only"),
+            )
         return [Row(None, g, values[g]) for g in sorted(values)]
 
     def _by_model(self, q: MetricsQuery) -> list[Row]:
         if q.dbIncrement is None:
             return self._by_table(q, "/v1/metrics/models", "model")
         if q.measure not in ("requests", "error_rate"):
-            raise unavailable(f"{_describe(q)} by model per time bucket",
-                              "modelUsageOverTime reports only request counts and token sums per model")
+            raise unavailable(
+                f"{_describe(q)} by model per time bucket",
+                "modelUsageOverTime reports only request counts and token sums per model",
+            )
         models = set(self._table("/v1/metrics/models", "model", q))
         if "" in models and "unknown" in models:
-            raise unavailable("requests by model per time bucket",
-                              "modelUsageOverTime names both the empty model and 'unknown' as 'unknown'")
+            raise unavailable(
+                "requests by model per time bucket",
+                "modelUsageOverTime names both the empty model and 'unknown' as 'unknown'",
+            )
         present = self._model_usage(q, "" in models)
         if q.measure == "requests":
             return _filled_groups(self._labels(q), present)
@@ -586,11 +630,17 @@ class HeliconeBackend:
         if q.dbIncrement is None:
             tz = _one_year_bucket(q.timeFilter, q.timeZoneDifference)
             if tz is None:
-                raise unavailable("a score average over a range crossing a year boundary",
-                                  "the scores endpoint averages per bucket and averages cannot be merged")
+                raise unavailable(
+                    "a score average over a range crossing a year boundary",
+                    "the scores endpoint averages per bucket and averages cannot be merged",
+                )
             request = q.model_copy(update={"dbIncrement": "year", "timeZoneDifference": tz})
-        body = ScoresRequest(timeFilter=request.timeFilter, userFilter=request.userFilter,
-                             dbIncrement=request.dbIncrement, timeZoneDifference=request.timeZoneDifference)
+        body = ScoresRequest(
+            timeFilter=request.timeFilter,
+            userFilter=request.userFilter,
+            dbIncrement=request.dbIncrement,
+            timeZoneDifference=request.timeZoneDifference,
+        )
         rows = []
         for r in self.scores(body, "helicone-api-key"):
             key = r["score_key"]

@@ -62,8 +62,19 @@ COLUMNS: dict[str, str] = {
 }
 _INTS = [c for c, t in COLUMNS.items() if t == "BIGINT" and c != "cost"]
 _BOOLS = [c for c, t in COLUMNS.items() if t == "BOOLEAN"]
-_TEXTS = ["model", "provider", "user_id", "target_url", "country_code", "node_id", "job_id",
-          "cache_reference_id", "prompt_id", "prompt_version", "request_referrer"]
+_TEXTS = [
+    "model",
+    "provider",
+    "user_id",
+    "target_url",
+    "country_code",
+    "node_id",
+    "job_id",
+    "cache_reference_id",
+    "prompt_id",
+    "prompt_version",
+    "request_referrer",
+]
 # Helicone export name -> our column
 _EXPORT_NAMES = {
     "request_user_id": "user_id",

@@ -88,14 +88,29 @@ MEASURES: dict[str, str] = {
     "score": "average of a score key (all keys when scoreKey is null)",
 }
 Measure = Literal[
-    "latency", "ttft", "prompt_tokens", "completion_tokens", "total_tokens", "cost",
-    "requests", "errors", "error_rate", "users", "threats", "score",
+    "latency",
+    "ttft",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+    "requests",
+    "errors",
+    "error_rate",
+    "users",
+    "threats",
+    "score",
 ]
 VALUE_MEASURES = ("latency", "ttft", "prompt_tokens", "completion_tokens", "total_tokens", "cost", "score")
 COUNT_MEASURES = ("requests", "errors", "threats")
 DEFAULT_AGGREGATION = {
-    "latency": "avg", "ttft": "avg", "prompt_tokens": "sum", "completion_tokens": "sum",
-    "total_tokens": "sum", "cost": "sum", "score": "avg",
+    "latency": "avg",
+    "ttft": "avg",
+    "prompt_tokens": "sum",
+    "completion_tokens": "sum",
+    "total_tokens": "sum",
+    "cost": "sum",
+    "score": "avg",
 }
 GROUPS = ("model", "provider", "user", "status", "country", "score_key")
 _AGG = re.compile(r"^(avg|sum|min|max|count|p(\d{1,2}(?:\.\d+)?|100))$")
@@ -109,7 +124,9 @@ class MetricsQuery(BaseModel):
     aggregation: str | None = Field(
         None, description="avg, sum, min, max, count, or a percentile pNN (p50 = median); null = the measure's default"
     )
-    scoreKey: str | None = Field(None, description="score key for measure=score, e.g. accuracy or is_correct-hcone-bool")
+    scoreKey: str | None = Field(
+        None, description="score key for measure=score, e.g. accuracy or is_correct-hcone-bool"
+    )
     groupBy: str | None = Field(
         None, description="model, provider, user, status, country, score_key, or property:<key> (e.g. property:feature)"
     )

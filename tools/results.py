@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Row:
 def iso_z(moment: datetime, millis: bool = False) -> str:
     """Format a UTC datetime (naive = UTC) as `YYYY-MM-DDTHH:MM:SS[.sss]Z`."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
 

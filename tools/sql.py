@@ -8,7 +8,7 @@ each becomes a named parameter.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tools.errors import InvalidRequest, NotAvailable
@@ -53,7 +53,7 @@ def _number_param(value: float | int, floor: bool = False) -> tuple[float | int,
 def seconds_utc(value: str | datetime) -> datetime:
     """An instant as naive UTC truncated to whole seconds, as Helicone sends DateTime params."""
     moment = parse_instant(value) if isinstance(value, str) else value
-    return moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
 class SqlDialect:
@@ -147,7 +147,8 @@ class SqlDialect:
             return self._compare(self.property_value(self.param(key)), operator, self.param(value))
         if field == "scores":
             key_sql = self.param(key)
-            return f"({self.has_score(key_sql)} AND {self._compare(self.score_value(key_sql), operator, self.param(*_number_param(int(value))))})"
+            compared = self._compare(self.score_value(key_sql), operator, self.param(*_number_param(int(value))))
+            return f"({self.has_score(key_sql)} AND {compared})"
         if field == "property_key":
             return self.has_property(self.param(value))
         if field == "cached":

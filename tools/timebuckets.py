@@ -28,8 +28,15 @@ def truncate(local: datetime, increment: str) -> datetime:
 def step(local: datetime, increment: str) -> datetime:
     """The start of the next bucket."""
     if increment in ("min", "hour", "day", "week"):
-        return local + {"min": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
-                        "week": timedelta(weeks=1)}[increment]
+        return (
+            local
+            + {
+                "min": timedelta(minutes=1),
+                "hour": timedelta(hours=1),
+                "day": timedelta(days=1),
+                "week": timedelta(weeks=1),
+            }[increment]
+        )
     if increment == "month":
         return local.replace(year=local.year + local.month // 12, month=local.month % 12 + 1)
     return local.replace(year=local.year + 1)
@@ -41,7 +48,9 @@ def bucket_of(instant: datetime, increment: str, tz_difference: float) -> dateti
     return local + timedelta(minutes=tz_difference)
 
 
-def bucket_labels(time_filter: TimeFilter, increment: str, tz_difference: float, limit: int = 100_000) -> list[datetime]:
+def bucket_labels(
+    time_filter: TimeFilter, increment: str, tz_difference: float, limit: int = 100_000
+) -> list[datetime]:
     """Every bucket label from the range's start to its end inclusive (Helicone's WITH FILL)."""
     shift = timedelta(minutes=int(tz_difference))
     current = truncate(seconds_utc(time_filter.start) - shift, increment)

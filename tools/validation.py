@@ -30,7 +30,11 @@ def _field_of(path: list[str]) -> str | None:
     """The request_response_rmt field an operator object belongs to, if the path ends in one."""
     if len(path) >= 2 and path[-2] == "request_response_rmt" and path[-1] in FIELD_KINDS:
         return path[-1]
-    if len(path) >= 3 and path[-3] == "request_response_rmt" and path[-2] in ("properties", "scores", "search_properties"):
+    if (
+        len(path) >= 3
+        and path[-3] == "request_response_rmt"
+        and path[-2] in ("properties", "scores", "search_properties")
+    ):
         return path[-2]
     return None
 
