@@ -203,10 +203,30 @@ group stats statistics metrics metric trend trends level levels our the this tha
 requests' made sent served handled come came been was volume just only any some out happening going like compare
 compared versus vs against between up can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
-highest lowest most least biggest largest smallest higher lower best worst same instead again too well
+most least higher lower best worst same instead again too well
 breakdown overview summary status-wise each
 """.split()
 )
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty-eight": 48,
+    "sixty": 60,
+    "ninety": 90,
+}
 FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
 
 
@@ -228,6 +248,7 @@ class Parse:
     per_request: bool = False
     notes: list[str] = field(default_factory=list)
     clear_filters: bool = False
+    superlative: str | None = None  # "highest"/"lowest": max/min of a value when nothing is ranked
 
 
 class Scanner:
@@ -334,6 +355,9 @@ class RulesPlanner:
         text = " " + question.strip().rstrip("?!.").replace("’", "'") + " "
         text = re.sub(r"[?!;,()\[\]{}]", " ", text)
         text = re.sub(r"'s\b", "", text)
+        text = re.sub(
+            rf"\b({'|'.join(NUMBER_WORDS)})\b", lambda m: str(NUMBER_WORDS[m.group(1).lower()]), text, flags=re.I
+        )
         s = Scanner(text.lower())
         p = Parse()
         local_now = ctx.now.astimezone(timezone(timedelta(minutes=-tz_difference(ctx.now, ctx.tz))))
@@ -376,15 +400,31 @@ class RulesPlanner:
             p.conditions.append(Condition(field=column, op="not-contains" if negate else "contains", value=value))
 
         quoted = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
-        where = (
-            r"(?:\s+in\s+(?:the\s+)?(?P<where>prompts?|requests?|request\s+bod(?:y|ies)|inputs?|responses?|outputs?|"
-            r"answers?|response\s+bod(?:y|ies)|completions?))?"
+        places = (
+            r"prompts?|requests?|request\s+bod(?:y|ies)|inputs?|responses?|outputs?|answers?|response\s+bod(?:y|ies)|"
+            r"completions?"
         )
+        named_place = rf"\s+in\s+(?:the\s+)?(?P<where>{places})"
+        where = rf"(?:{named_place})?"
         s.take(
             rf"(?:that\s+|which\s+)?(?P<neg>not\s+|without\s+|don't\s+|do\s+not\s+)?"
-            rf"(?:mentioning|mention|mentions|containing|contain|contains|with\s+the\s+(?:word|text|phrase)|"
-            rf"about\s+the\s+(?:word|topic)|matching|including\s+the\s+text)\s+{quoted}{where}",
+            rf"(?:mentioning|mentioned|mention|mentions|referencing|containing|contained|contain|contains|"
+            rf"with\s+the\s+(?:word|text|phrase)|about\s+the\s+(?:word|topic)|matching|including\s+the\s+text)"
+            rf"\s+{quoted}{where}",
             body,
+        )
+        # "with refund in the prompt": a bare "with" only counts when the place searched is named
+        s.take(
+            rf"(?P<neg>without\s+|with\s+)(?:the\s+(?:word|text)\s+)?{quoted}{named_place}",
+            lambda m: body(
+                _Fake(
+                    q1=m.group("q1"),
+                    q2=m.group("q2"),
+                    w=m.group("w"),
+                    where=m.group("where"),
+                    neg=m.group("neg").startswith("without") or None,
+                )
+            ),
         )
 
     def _time(self, s: Scanner, p: Parse, today: date, now: datetime) -> None:
@@ -698,6 +738,8 @@ class RulesPlanner:
         s.take(r"max(?:imum)?|peak|worst[\s-]case", lambda m: agg("max"))
         s.take(r"min(?:imum)?|best[\s-]case", lambda m: agg("min"))
         s.take(r"per\s+(?:request|call)", lambda m: setattr(p, "per_request", True))
+        s.take(r"highest|largest|biggest", lambda m: setattr(p, "superlative", "max"))
+        s.take(r"lowest|smallest", lambda m: setattr(p, "superlative", "min"))
         s.take(r"(?:the\s+)?(?:sum|summed)(?:\s+of)?", lambda m: agg("sum"))
 
     def _measures(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
@@ -705,14 +747,14 @@ class RulesPlanner:
             return lambda m: _set_measure(p, name)
 
         s.take(
-            r"(?:error|failure|fail|failed)[\s-]+(?:rate|ratio|percentage|share|%)|(?:share|percentage|percent|%|fraction)"
+            r"(?:error|failure|fail|failed)[\s-]+(?:rates?|ratios?|percentages?|share|%)|(?:share|percentage|percent|%|fraction)"
             r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
             setm("error_rate"),
         )
-        s.take(r"time\s+to\s+first\s+tokens?|ttft|first[\s-]token\s+(?:latency|time)", setm("ttft"))
-        s.take(r"(?:prompt|input)\s+tokens?", setm("prompt_tokens"))
-        s.take(r"(?:completion|output|generated)\s+tokens?", setm("completion_tokens"))
-        s.take(r"(?:total\s+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
+        s.take(r"time[\s_]+to[\s_]+first[\s_]+tokens?|ttft|first[\s-]token\s+(?:latency|time)", setm("ttft"))
+        s.take(r"(?:prompt|input)[\s_]+tokens?", setm("prompt_tokens"))
+        s.take(r"(?:completion|output|generated)[\s_]+tokens?", setm("completion_tokens"))
+        s.take(r"(?:total[\s_]+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
         s.take(
             r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
             r"how\s+long",
@@ -761,7 +803,9 @@ class RulesPlanner:
         s.take(feedback, key("helicone-score-feedback"))
         for stored in sorted(vocab.score_keys, key=len, reverse=True):
             base = stored.removesuffix("-hcone-bool")
-            words = {
+            adjective = base.removeprefix("is_").removeprefix("is-")  # is_correct -> "correct", "correctness"
+            extra = {re.escape(adjective), re.escape(adjective + "ness")} if adjective != base else set()
+            words = extra | {
                 re.escape(stored),
                 re.escape(base),
                 re.escape(base.replace("_", " ")),
@@ -995,6 +1039,8 @@ class RulesPlanner:
             )
         if measure in ("requests", "errors", "error_rate", "users", "threats"):
             aggregation = None
+        elif aggregation is None and p.superlative and p.group is None and measure != "score":
+            aggregation = p.superlative  # "highest latency for gpt-4": the largest single value
         bucket = p.bucket
         if bucket is None and p.over_time:
             bucket = _auto_bucket(p.range)

@@ -9,6 +9,7 @@ _DESTRUCTIVE = re.compile(
 )
 _SECRETS = re.compile(
     r"\b(api[ _-]?keys?|secrets?|passwords?|credentials?|(access|bearer|slack|auth|api|helicone) tokens?|"
+    r"(openai|helicone|slack|anthropic|google|provider|my|our|your)\s+(api\s+)?keys?|"
     r"system prompt|your (instructions|prompt)|"
     r"ignore (all |the |previous |prior )*(instructions|rules))\b",
     re.I,

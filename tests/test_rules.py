@@ -248,6 +248,26 @@ CASES = [
     ),
     ("top 3 features by cost", {"measure": "cost", "groupBy": "property:feature", "top": 3}),
     ("requests per status code yesterday", {"measure": "requests", "groupBy": "status"}),
+    ("error rates per model in the past day", {"measure": "error_rate", "groupBy": "model"}),
+    (
+        "scores by day for support-bot over the past two weeks",
+        {"measure": "score", "range": {"kind": "last", "n": 2, "unit": "weeks"}},
+    ),
+    ("top five users by cost this month", {"measure": "cost", "groupBy": "user", "top": 5}),
+    ("total_tokens for user_0042 yesterday", {"measure": "total_tokens"}),
+    (
+        "how many requests mentioned refund each day in the last week",
+        {"bucket": "day", "conditions": [cond("request_body", "contains", "refund")]},
+    ),
+    ("requests with refund in the prompt today", {"conditions": [cond("request_body", "contains", "refund")]}),
+    ("requests without refund in the response", {"conditions": [cond("response_body", "not-contains", "refund")]}),
+    ("highest latency for gemini-1.5-pro this week", {"measure": "latency", "aggregation": "max"}),
+    ("which model has the highest latency", {"measure": "latency", "groupBy": "model"}),
+    (
+        "correctness rate of the summarizer feature daily over the last 10 days",
+        {"measure": "score", "scoreKey": "is_correct-hcone-bool", "bucket": "day"},
+    ),
+    ("lowest accuracy by day", {"measure": "score", "scoreKey": "accuracy", "bucket": "day"}),
 ]
 
 
