@@ -9,7 +9,6 @@ caller errors on metrics endpoints are 400s where Helicone answers 500, and perc
 import hmac
 import os
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -154,20 +153,7 @@ class HeliconeApi:
 
     def __init__(self, store: Store):
         self.store = store
-        self._con = store.con  # opened once here; each thread reads through its own cursor
-        self._local = threading.local()
-
-    def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        """Run one read statement on this thread's cursor (DuckDB cursors read concurrently)."""
-        import duckdb
-
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._local.cursor = self._con.cursor()
-        try:
-            return cursor.execute(sql, params).fetchall()
-        except duckdb.Error as error:
-            raise BackendError(f"the embedded store failed: {error}") from None
+        self.fetch = store.fetch  # each thread reads through its own cursor of the store's connection
 
     @staticmethod
     def _where(d: DuckDialect, org: str, node: Any, time_filter: TimeFilter, extra: tuple[str, ...] = ()) -> str:

@@ -93,7 +93,7 @@ def test_bad_lines_are_reported_and_the_rest_load(tmp_path, compress):
     assert seen and seen[-1][1] == seen[-1][2] > 0, "progress must reach the file size"
     assert count(store, ORG_A) == len(GOOD_IDS)
     # Values were normalized: provider upper case, strings coerced, cost in nano-USD.
-    assert store._fetch("SELECT provider, latency, cost, threat FROM requests WHERE request_id = 'req-14'", {}) == [
+    assert store.fetch("SELECT provider, latency, cost, threat FROM requests WHERE request_id = 'req-14'", {}) == [
         ("OPENAI", 250, 500_000_000, False)
     ]
 
@@ -160,7 +160,7 @@ def test_helicone_export_rows_load_with_an_org(tmp_path):
     without = store.import_files([path])
     assert without.added == 0 and "missing organization_id" in without.bad[0].reason
     assert store.import_files([path], default_org=ORG_B).added == 1
-    assert store._fetch(
+    assert store.fetch(
         "SELECT user_id, latency, status, model, provider, properties['feature'], cost FROM requests", {}
     ) == [("u1", 812, 429, "claude-3-5-sonnet", "ANTHROPIC", "chat", 250_000_000)]
     assert store.vocabulary(ORG_B).score_keys == {"helpful-hcone-bool": 1}

@@ -205,7 +205,7 @@ def test_text_columns_match_payloads_literally(store, payload):
                 continue
             field = "body" if column == "request_body" else column
             assert count(store, tree) == expected(field, operator, payload), (column, operator, payload)
-    assert store._fetch("SELECT count(*) FROM requests", {}) == [(2 * len(ROWS),)]
+    assert store.fetch("SELECT count(*) FROM requests", {}) == [(2 * len(ROWS),)]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

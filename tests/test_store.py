@@ -376,3 +376,20 @@ def test_a_missing_store_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as info:
         Store(tmp_path / "nothing" / "heliqa.duckdb", read_only=True).organizations()
     assert "no heliqa store at" in str(info.value) and "heliqa import" in str(info.value)
+
+
+def test_threads_read_concurrently_with_right_answers(sample_store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tools.query import MetricsQuery, TimeFilter
+
+    query = MetricsQuery(
+        measure="requests",
+        groupBy="model",
+        timeFilter=TimeFilter(start="2026-11-01T00:00:00Z", end="2026-11-24T12:00:00Z"),
+    )
+    expected = sample_store.run(query, MAIN_ORG)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: sample_store.run(query, MAIN_ORG), range(32)))
+    assert all(answer == expected for answer in answers)
+    assert sum(r.value for r in expected) > 10_000

@@ -130,7 +130,9 @@ class Store:
         self.path = Path(path) if path else default_home() / "heliqa.duckdb"
         self.read_only = read_only
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # writes; reads go through per-thread cursors and run concurrently
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._vocab: dict[str, Vocabulary] = {}
         self._score_minutes: bool | None = None
 
@@ -160,15 +162,25 @@ class Store:
         return self._con
 
     def close(self) -> None:
-        """Close the connection (a later call reopens it)."""
+        """Close the connection and every thread's cursor (a later call reopens it)."""
+        for cursor in self._cursors:
+            cursor.close()
+        self._cursors.clear()
+        self._local = threading.local()
         if self._con is not None:
             self._con.close()
             self._con = None
 
-    def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        """Run one read statement on this thread's cursor (DuckDB cursors of one connection read concurrently)."""
         try:
-            with self._lock:
-                return self.con.execute(sql, params).fetchall()
+            cursor = getattr(self._local, "cursor", None)
+            if cursor is None:
+                con = self.con
+                with self._lock:
+                    cursor = self._local.cursor = con.cursor()
+                    self._cursors.append(cursor)
+            return cursor.execute(sql, params).fetchall()
         except duckdb.CatalogException:
             raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`") from None
         except duckdb.Error as error:
@@ -177,7 +189,7 @@ class Store:
     # --- organizations ----------------------------------------------------------------------------
     def organizations(self) -> dict[str, int]:
         """Organization id -> number of stored requests."""
-        rows = self._fetch(
+        rows = self.fetch(
             "SELECT organization_id, sum(n) FROM vocabulary WHERE kind = 'model' GROUP BY 1 ORDER BY 2 DESC", {}
         )
         return {org: int(n) for org, n in rows}
@@ -302,7 +314,7 @@ class Store:
         """Models, providers, property keys/values and score keys that exist for `org`."""
         if org not in self._vocab:
             vocab = Vocabulary()
-            for kind, name, value, n in self._fetch(
+            for kind, name, value, n in self.fetch(
                 "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
             ):
                 if kind == "model":
@@ -338,7 +350,7 @@ class Store:
         params = d.params
         if request.userFilter == "all" and self._has_score_minutes():
             sql, params = self._scores_by_minute(request, org)
-        rows = self._fetch(sql, params)
+        rows = self.fetch(sql, params)
         seen = {b for b, _, _ in rows}
         out = [(b, k, float(v)) for b, k, v in rows]
         for label in bucket_labels(request.timeFilter, request.dbIncrement, request.timeZoneDifference):
@@ -350,7 +362,7 @@ class Store:
     def _has_score_minutes(self) -> bool:
         # A store opened read-only that was written before score_minutes existed lacks the table.
         if self._score_minutes is None:
-            found = self._fetch("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'score_minutes'", {})
+            found = self.fetch("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'score_minutes'", {})
             self._score_minutes = bool(found[0][0])
         return self._score_minutes
 
@@ -422,7 +434,7 @@ class Store:
         )
         rows = [
             Row(b, None if g is None else str(g), None if v is None else float(v))
-            for b, g, v in self._fetch(sql, d.params)
+            for b, g, v in self.fetch(sql, d.params)
         ]
         return fill_counts(query, rows)
 
