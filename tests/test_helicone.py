@@ -269,19 +269,14 @@ def test_what_helicone_cannot_answer_says_so(fake, fields, reason):
     assert reason in info.value.hint
 
 
+def model_rows(*names: str) -> list[dict]:
+    """`/v1/metrics/models` rows with one request each."""
+    empty = {"total_requests": 1, "total_completion_tokens": 0, "total_prompt_token": 0, "total_tokens": 0, "cost": 0}
+    return [{"model": name, **empty} for name in names]
+
+
 def test_latency_over_time_refuses_batch_models(fake):
-    models = [
-        {
-            "model": m,
-            "total_requests": 1,
-            "total_completion_tokens": 0,
-            "total_prompt_token": 0,
-            "total_tokens": 0,
-            "cost": 0,
-        }
-        for m in ("gpt-4", "GPT-4o-Batch")
-    ]
-    fake.reply("/v1/metrics/models", models)
+    fake.reply("/v1/metrics/models", model_rows("gpt-4", "GPT-4o-Batch"))
     with pytest.raises(NotAvailable, match="average latency per time bucket") as info:
         backend(fake).run(query(measure="latency", dbIncrement="day"), "org")
     assert "GPT-4o-Batch" in info.value.hint
@@ -305,18 +300,7 @@ def test_errors_by_hour_fill_every_bucket(fake):
 
 
 def test_error_rate_by_model_over_time_maps_unknown_back(fake):
-    models = [
-        {
-            "model": m,
-            "total_requests": 1,
-            "total_completion_tokens": 0,
-            "total_prompt_token": 0,
-            "total_tokens": 0,
-            "cost": 0,
-        }
-        for m in ("gpt-4", "")
-    ]
-    fake.reply("/v1/metrics/models", models)
+    fake.reply("/v1/metrics/models", model_rows("gpt-4", ""))
     fake.reply(
         "/v1/metrics/modelUsageOverTime",
         [
