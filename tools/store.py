@@ -151,7 +151,8 @@ class Store:
             except duckdb.Error as error:
                 raise BackendError(
                     f"cannot open the store {self.path}: {error}",
-                    "another heliqa process may be writing to it; try again when it finishes",
+                    "another heliqa process holds it: an import writing to it, or (for an import) a running "
+                    "`heliqa serve`, `slack` or `chat` reading it; try again when that process finishes or stops",
                 ) from None
             if not self.read_only:
                 for statement in _SCHEMA:
