@@ -196,7 +196,7 @@ def parquet_path(rows: int) -> Path:
 
 def duckdb_home(rows: int) -> Path:
     """A HELIQA_HOME whose store holds the rows, laid out exactly as `Store` imports them."""
-    from tools.store import Store
+    from tools.store import CLUSTER_ORDER, Store
 
     home = cache_dir() / f"home-{rows}"
     db = home / "heliqa.duckdb"
@@ -206,16 +206,14 @@ def duckdb_home(rows: int) -> Path:
         started = time.perf_counter()
         store = Store(db)
         con = store.con
-        con.execute(
-            "INSERT INTO requests SELECT * FROM read_parquet($p) ORDER BY organization_id, request_created_at",
-            {"p": str(source)},
-        )
+        con.execute(f"INSERT INTO requests SELECT * FROM read_parquet($p) ORDER BY {CLUSTER_ORDER}", {"p": str(source)})
         con.execute(
             "INSERT INTO scores SELECT organization_id, request_created_at, request_id, unnest(map_keys(scores)), "
             "unnest(map_values(scores)) FROM requests ORDER BY organization_id, request_created_at"
         )
         store.close()
         store = Store(db)  # reopening for writing derives the per-minute score sums from the scores table
+        store.con.execute("UPDATE layout SET unclustered = 0")  # inserted in the store's cluster order above
         store.refresh_vocabulary()
         store.con.execute("CHECKPOINT")
         store.close()

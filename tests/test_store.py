@@ -393,3 +393,42 @@ def test_threads_read_concurrently_with_right_answers(sample_store):
         answers = list(pool.map(lambda _: sample_store.run(query, MAIN_ORG), range(32)))
     assert all(answer == expected for answer in answers)
     assert sum(r.value for r in expected) > 10_000
+
+
+def test_requests_are_reclustered_once_a_tenth_was_appended(tmp_path):
+    from tools.query import MetricsQuery, TimeFilter
+
+    def rows(start: int, n: int) -> list[dict]:
+        models = ("gpt-4o", "gpt-4", "claude-3-5-haiku-20241022")
+        return [
+            {
+                "request_id": f"r{i}",
+                "organization_id": MAIN_ORG,
+                "status": 200,
+                "latency": 100 + i,
+                "model": models[i % 3],
+                "request_created_at": f"2026-11-01T{i // 60 % 24:02d}:{i % 60:02d}:00Z",
+            }
+            for i in range(start, start + n)
+        ]
+
+    store = Store(tmp_path / "heliqa.duckdb")
+    unclustered = lambda: store.con.execute("SELECT unclustered FROM layout").fetchone()[0]  # noqa: E731
+    query = MetricsQuery(
+        measure="latency",
+        aggregation="p90",
+        groupBy="model",
+        timeFilter=TimeFilter(start="2026-11-01T00:00:00Z", end="2026-11-02T00:00:00Z"),
+    )
+    store.add_rows(rows(0, 100))
+    assert unclustered() == 0  # the first load is all new: clustered at once
+    store.add_rows(rows(100, 5))
+    assert unclustered() == 5  # 5 of 105 appended: not yet worth a rewrite
+    before = store.run(query, MAIN_ORG)
+    store.add_rows(rows(105, 20))
+    assert unclustered() == 0  # 25 of 125 appended: rewritten in cluster order
+    models = [m for (m,) in store.con.execute("SELECT model FROM requests").fetchall()]
+    assert models == sorted(models)
+    after = store.run(query, MAIN_ORG)
+    assert {r.group for r in after} == {r.group for r in before}
+    assert store.con.execute("SELECT count(*) FROM requests").fetchone()[0] == 125
