@@ -160,6 +160,7 @@ class Store:
                     "another heliqa process holds it: an import writing to it, or (for an import) a running "
                     "`heliqa serve`, `slack` or `chat` reading it; try again when that process finishes or stops",
                 ) from None
+            self._con.execute("SET enable_progress_bar = false")  # heliqa draws its own; DuckDB's would leak out
             if not self.read_only:
                 for statement in _SCHEMA:
                     self._con.execute(statement)
