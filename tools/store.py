@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -246,24 +247,33 @@ class Store:
 
     def cluster(self, only_if_due: bool = False) -> bool:
         """Rewrite `requests` in CLUSTER_ORDER (when due: once RECLUSTER_SHARE of it was appended); True if it ran."""
-        con = self.con
-        with self._lock:
+        with self._writing("re-clustering the store") as con:
             unclustered, total = con.execute(
                 "SELECT unclustered, (SELECT count(*) FROM requests) FROM layout"
             ).fetchone()
             if unclustered == 0 or (only_if_due and unclustered < RECLUSTER_SHARE * total):
                 return False
+            con.execute(f"CREATE TABLE requests_clustered AS SELECT * FROM requests ORDER BY {CLUSTER_ORDER}")
+            con.execute("DROP TABLE requests")
+            con.execute("ALTER TABLE requests_clustered RENAME TO requests")
+            con.execute("UPDATE layout SET unclustered = 0")
+        return True
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction under the lock; a DuckDB error rolls it back and becomes a BackendError."""
+        with self._lock:
+            con = self.con
             con.execute("BEGIN")
             try:
-                con.execute(f"CREATE TABLE requests_clustered AS SELECT * FROM requests ORDER BY {CLUSTER_ORDER}")
-                con.execute("DROP TABLE requests")
-                con.execute("ALTER TABLE requests_clustered RENAME TO requests")
-                con.execute("UPDATE layout SET unclustered = 0")
+                yield con
                 con.execute("COMMIT")
             except duckdb.Error as error:
                 con.execute("ROLLBACK")
-                raise BackendError(f"re-clustering the store failed: {error}") from None
-        return True
+                raise BackendError(f"{what} failed: {error}") from None
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def add_rows(self, raw: Iterable[dict[str, Any]], default_org: str | None = None) -> int:
         """Insert already-parsed request objects (normalized like imported lines); returns how many were new."""
@@ -280,43 +290,34 @@ class Store:
     def _insert(self, rows: list[dict[str, Any]], staging: Path) -> int:
         staging.write_bytes(b"\n".join(_dumps(r) for r in rows))
         columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
-        con = self.con
-        with self._lock:
-            con.execute("BEGIN")
-            try:
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM read_json($path, "
-                    f"format='newline_delimited', columns={columns}) "
-                    "QUALIFY row_number() OVER (PARTITION BY request_id) = 1",
-                    {"path": str(staging)},
+        with self._writing("import") as con:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM read_json($path, "
+                f"format='newline_delimited', columns={columns}) "
+                "QUALIFY row_number() OVER (PARTITION BY request_id) = 1",
+                {"path": str(staging)},
+            )
+            con.execute("DELETE FROM staging WHERE request_id IN (SELECT request_id FROM requests)")
+            added = con.execute("SELECT count(*) FROM staging").fetchone()[0]
+            con.execute(f"INSERT INTO requests SELECT * FROM staging ORDER BY {CLUSTER_ORDER}")
+            con.execute("UPDATE layout SET unclustered = unclustered + $n", {"n": added})
+            con.execute(
+                "INSERT INTO scores SELECT organization_id, request_created_at, request_id, "
+                "unnest(map_keys(scores)), unnest(map_values(scores)) FROM staging "
+                "ORDER BY organization_id, request_created_at"
+            )
+            con.execute(
+                _SCORE_MINUTES.format(
+                    source="(SELECT organization_id, request_created_at, unnest(map_keys(scores)) AS score_key, "
+                    "unnest(map_values(scores)) AS value FROM staging)"
                 )
-                con.execute("DELETE FROM staging WHERE request_id IN (SELECT request_id FROM requests)")
-                added = con.execute("SELECT count(*) FROM staging").fetchone()[0]
-                con.execute(f"INSERT INTO requests SELECT * FROM staging ORDER BY {CLUSTER_ORDER}")
-                con.execute("UPDATE layout SET unclustered = unclustered + $n", {"n": added})
-                con.execute(
-                    "INSERT INTO scores SELECT organization_id, request_created_at, request_id, "
-                    "unnest(map_keys(scores)), unnest(map_values(scores)) FROM staging "
-                    "ORDER BY organization_id, request_created_at"
-                )
-                con.execute(
-                    _SCORE_MINUTES.format(
-                        source="(SELECT organization_id, request_created_at, unnest(map_keys(scores)) AS score_key, "
-                        "unnest(map_values(scores)) AS value FROM staging)"
-                    )
-                )
-                con.execute("DROP TABLE staging")
-                con.execute("COMMIT")
-            except duckdb.Error as error:
-                con.execute("ROLLBACK")
-                raise BackendError(f"import failed: {error}") from None
+            )
+            con.execute("DROP TABLE staging")
         return added
 
     def refresh_vocabulary(self) -> None:
         """Recompute the names each organization's questions may refer to (models, properties, scores)."""
-        with self._lock:
-            con = self.con
-            con.execute("BEGIN")
+        with self._writing("refreshing the vocabulary") as con:
             con.execute("DELETE FROM vocabulary")
             con.execute(
                 "INSERT INTO vocabulary SELECT organization_id, 'model', model, NULL, count(*) "
@@ -339,7 +340,6 @@ class Store:
                 "INSERT INTO vocabulary SELECT organization_id, 'users', NULL, NULL, count(DISTINCT user_id) "
                 "FROM requests WHERE user_id != '' GROUP BY 1"
             )
-            con.execute("COMMIT")
         self._vocab.clear()
 
     def vocabulary(self, org: str) -> Vocabulary:
