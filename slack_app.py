@@ -235,7 +235,8 @@ class HeliqaSlack:
         app.action(OPEN_DASHBOARD)(self.ack_link)
 
     def warm_up(self) -> None:
-        """Open the backend and import matplotlib now, so the first question is answered fast."""
+        """Open the backend, import matplotlib and the LLM client (if configured) now, so first answers are fast."""
+        from agent.planner import warm_up as warm_up_planner
         from heliqa.chart import warm_up
 
         try:
@@ -243,6 +244,10 @@ class HeliqaSlack:
         except HeliqaError as error:
             log.warning("backend not ready: %s", redact(str(error)))
         warm_up()
+        try:
+            warm_up_planner(self.planner)
+        except HeliqaError as error:
+            log.warning("LLM planner not ready: %s", redact(str(error)))
 
     # access ------------------------------------------------------------------------------------------
     def refusal(self, user: str, channel: str) -> str | None:

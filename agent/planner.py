@@ -80,6 +80,13 @@ class AutoPlanner:
         return decline(result.message)
 
 
+def warm_up(planner: Planner) -> None:
+    """Load the LLM planner's client now when it may be used (long-running surfaces call this in a thread)."""
+    llm = planner if planner.name == "llm" else getattr(planner, "llm", None)
+    if llm is not None and hasattr(llm, "warm_up"):
+        llm.warm_up()
+
+
 def make_planner(kind: str = "auto") -> Planner:
     """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
     from agent.rules import RulesPlanner

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import TextIO
 
 from rich.console import Console
@@ -192,7 +193,7 @@ def _history_session():
 
 def main(args) -> int:
     """`heliqa chat`: interactive on a terminal, line by line from a pipe."""
-    from agent.planner import make_planner
+    from agent.planner import make_planner, warm_up
     from agent.timerange import zone
     from heliqa.cli import _now
     from tools.backends import open_backend
@@ -201,6 +202,8 @@ def main(args) -> int:
         open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz), _now(args.now)
     )
     org = conversation.org  # fail now, with the store's own hint, rather than on the first question
+    # the LLM client (when configured) loads while the user types the first question
+    threading.Thread(target=warm_up, args=(conversation.planner,), name="heliqa-warm-up", daemon=True).start()
     console = Console(highlight=False)
     repl = Repl(conversation, console)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -606,3 +606,22 @@ def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, 
     narrated = conversation(sample_store, planner_for(fake)).ask(D01["question"])
     assert narrated.message == sentence
     assert [bool(r.get("tools")) for r in fake.requests[1:]] == [True, False]
+
+
+def test_warm_up_loads_only_a_configured_llm():
+    from agent.planner import AutoPlanner, make_planner, warm_up
+    from agent.rules import RulesPlanner
+
+    calls = []
+
+    class CountingLLM:
+        name = "llm"
+
+        def warm_up(self):
+            calls.append("llm")
+
+    warm_up(AutoPlanner(RulesPlanner(), CountingLLM()))
+    warm_up(CountingLLM())
+    warm_up(AutoPlanner(RulesPlanner(), None))
+    warm_up(make_planner("rules"))
+    assert calls == ["llm", "llm"]
