@@ -648,6 +648,12 @@ class RulesPlanner:
             if p.measure is None:
                 p.measure = "requests"
 
+        s.take(
+            r"(?:that\s+|which\s+)?(?:returned|returning|return|got|gave|answered|with)\s+(?:an?\s+)?(?:http\s+)?"
+            r"(?:status\s+)?(?P<c>[1-5]\d\d)"
+            r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%))",
+            code,
+        )
         s.take(r"(?P<k>[45])xx(?:\s+(?:errors?|responses?))?", klass)
         s.take(r"server\s+errors?", lambda m: klass(_Fake(k="5")))
         s.take(r"client\s+errors?", lambda m: klass(_Fake(k="4")))
@@ -719,7 +725,15 @@ class RulesPlanner:
         s.take(
             r"(?P<b>day)\s+by\s+day|(?P<b2>hour)\s+by\s+hour", lambda m: bucket(_Fake(b=m.group("b") or m.group("b2")))
         )
-        s.take(r"over\s+time|as\s+a\s+(?:time\s+)?series|trend(?:ing|s)?", lambda m: setattr(p, "over_time", True))
+        s.take(
+            r"over\s+time|as\s+a\s+(?:time\s+)?series|trend(?:ing|s)?|chang(?:e|ed|ing)|evolv(?:e|ed|ing)|develop(?:ed)?",
+            lambda m: setattr(p, "over_time", True),
+        )
+        # "across all models": everything, neither a filter nor a grouping
+        s.take(
+            r"(?:across|for|over|of|from)?\s*(?:all|every)\s+(?:the\s+)?(?:models?|providers?|users?|requests?|features?)",
+            lambda m: None,
+        )
 
     def _aggregation(self, s: Scanner, p: Parse) -> None:
         def agg(value: str):

@@ -268,6 +268,14 @@ CASES = [
         {"measure": "score", "scoreKey": "is_correct-hcone-bool", "bucket": "day"},
     ),
     ("lowest accuracy by day", {"measure": "score", "scoreKey": "accuracy", "bucket": "day"}),
+    ("p90 latency across all models last week by day", {"measure": "latency", "bucket": "day", "conditions": []}),
+    ("how many requests returned 500 today", {"conditions": [cond("status", "equals", 500)]}),
+    (
+        "requests that returned a 429 yesterday by hour",
+        {"bucket": "hour", "conditions": [cond("status", "equals", 429)]},
+    ),
+    ("how did accuracy change over the last 30 days", {"measure": "score", "scoreKey": "accuracy", "bucket": "day"}),
+    ("requests with a 500 yesterday", {"conditions": [cond("status", "equals", 500)]}),
 ]
 
 
@@ -284,6 +292,11 @@ def test_wordings(question, expected):
             assert got.get(key) == value, (question, key, got)
     if "range" not in expected and "range" in got:
         assert got["range"]["kind"] in ("last", "today", "yesterday", "this_week", "this_month", "day", "since")
+
+
+def test_a_count_of_tokens_is_not_a_status_code():
+    result = plan("requests with 500 prompt tokens yesterday")
+    assert result.status != "ok" or all(c.field != "status" for c in result.spec.conditions)
 
 
 @pytest.mark.parametrize(
