@@ -116,7 +116,7 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
     words = MEASURE_WORDS[query.measure]
     if query.measure == "score" and query.scoreKey:
         words = f"{query.scoreKey} score"
-    head = f"{'median' if agg == 'p50' else agg} {words}" if agg else words
+    head = agg_words(agg, words)
     parts = [head]
     if spec is not None:
         parts += [c.describe() for c in spec.conditions]
@@ -177,11 +177,19 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
     return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
 
 
+def agg_words(agg: str | None, words: str) -> str:
+    """'p90 latency', 'median latency', 'total cost', 'total tokens' (not 'sum total tokens')."""
+    if not agg:
+        return words
+    if agg == "sum":
+        return words if words.startswith("total") else f"total {words}"
+    return f"{'median' if agg == 'p50' else agg} {words}"
+
+
 def interpret_head(query: MetricsQuery, words: str) -> str:
-    agg = query.agg
-    if agg == "p50":
-        return f"Median {words}"
-    return f"{agg.capitalize()} {words}" if agg else words.capitalize()
+    """The summary's subject, capitalized: 'P90 latency', 'Total cost'."""
+    text = agg_words(query.agg, words)
+    return text[:1].upper() + text[1:]
 
 
 def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:

@@ -160,6 +160,14 @@ def _ground_condition(c: Condition, vocab: Vocabulary) -> Condition:
                 return match
             fixed.append(match.value)
         return c.model_copy(update={"value": fixed})
+    if c.field == "user" and c.op == "equals" and vocab.knows_every_user() and str(c.value) not in vocab.user_ids:
+        same = [u for u in vocab.user_ids if u.lower() == str(c.value).lower()]
+        if len(same) == 1:
+            return c.model_copy(update={"value": same[0]})
+        near = closest(str(c.value), list(vocab.user_ids))
+        raise Clarify(
+            f"No requests from a user '{c.value}' are recorded. Closest user ids: {', '.join(near) or 'none'}."
+        )
     if c.field == "provider" and c.op == "equals":
         known = providers_of(vocab)
         for provider in known:

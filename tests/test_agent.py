@@ -164,3 +164,12 @@ def test_series_cover_the_range_and_nothing_past_it(sample_store):
     hours = [r.bucket.hour for r in answer.rows]
     assert hours == list(range(24))  # empty hours are 0, and no extra 00:00 bucket of today
     assert sum(r.value for r in answer.rows) == 2303  # the dev set's answer for the whole of yesterday
+
+
+def test_an_unknown_user_is_asked_back_with_the_closest_ids(sample_store):
+    answer = conversation(sample_store).ask("tokens used by user_9999 yesterday")
+    assert answer.status == "clarify" and answer.rows == []
+    assert "user_9999" in answer.message and "user_0" in answer.message
+    known = conversation(sample_store).ask("total tokens used by USER_0042 yesterday")
+    assert known.status == "ok" and known.rows[0].value == 14014  # the dev set's answer, case fixed up
+    assert known.message.startswith("Total tokens: 14,014")

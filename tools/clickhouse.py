@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from tools.errors import BackendError, ConfigError, NotAvailable
 from tools.query import MetricsQuery, ScoresRequest
-from tools.results import Row, Vocabulary, iso_z
+from tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
 from tools.sql import UNITS, SqlDialect, seconds_utc
 from tools.timebuckets import fill_counts
 
@@ -331,6 +331,11 @@ class ClickHouseBackend:
         vocab.score_keys.update({k: int(n) for k, n in self._fetch(sql, d.params)})
         users = self._fetch(f"SELECT uniqExactIf(r.user_id, r.user_id != '') FROM {TABLE} AS r WHERE {scope}", d.params)
         vocab.users = int(users[0][0]) if users else 0
+        sql = (
+            f"SELECT r.user_id AS k, count() AS n FROM {TABLE} AS r WHERE {scope} AND r.user_id != '' "
+            f"GROUP BY k ORDER BY n DESC LIMIT {d.param(USER_IDS_LIMIT, 'UInt64')}"
+        )
+        vocab.user_ids.update({k: int(n) for k, n in self._fetch(sql, d.params)})
         self._vocab[org] = vocab
         return vocab
 

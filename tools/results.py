@@ -27,6 +27,9 @@ def iso_z(moment: datetime, millis: bool = False) -> str:
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
 
 
+USER_IDS_LIMIT = 20_000  # user ids a backend lists for grounding; a larger org is not checked (knows_every_user)
+
+
 @dataclass
 class Vocabulary:
     """What exists for one organization: the names a question may refer to, with request counts."""
@@ -36,6 +39,8 @@ class Vocabulary:
     properties: dict[str, dict[str, int]] = field(default_factory=dict)
     score_keys: dict[str, int] = field(default_factory=dict)
     users: int = 0
+    # user ids with request counts; empty when the backend cannot list them, partial above USER_IDS_LIMIT
+    user_ids: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain JSON for prompts and caches."""
@@ -45,6 +50,7 @@ class Vocabulary:
             "properties": self.properties,
             "score_keys": self.score_keys,
             "users": self.users,
+            "user_ids": self.user_ids,
         }
 
     @classmethod
@@ -56,4 +62,9 @@ class Vocabulary:
             properties={k: dict(v) for k, v in data.get("properties", {}).items()},
             score_keys=dict(data.get("score_keys", {})),
             users=int(data.get("users", 0)),
+            user_ids=dict(data.get("user_ids", {})),
         )
+
+    def knows_every_user(self) -> bool:
+        """True when `user_ids` lists every user, so a name missing from it does not exist."""
+        return bool(self.user_ids) and len(self.user_ids) == self.users

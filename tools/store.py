@@ -17,7 +17,7 @@ import duckdb
 from tools.errors import BackendError, ConfigError
 from tools.importer import COLUMNS, BadLine, file_size, read_lines
 from tools.query import MetricsQuery, ScoresRequest
-from tools.results import Row, Vocabulary, iso_z
+from tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
 from tools.sql import UNITS, SqlDialect, seconds_utc
 from tools.timebuckets import bucket_labels, fill_counts
 
@@ -337,6 +337,12 @@ class Store:
                 "FROM scores GROUP BY 1, 3"
             )
             con.execute(
+                "INSERT INTO vocabulary SELECT organization_id, 'user', user_id, NULL, count(*) FROM requests "
+                "WHERE user_id != '' GROUP BY 1, 3 "
+                "QUALIFY row_number() OVER (PARTITION BY organization_id ORDER BY count(*) DESC) <= $limit",
+                {"limit": USER_IDS_LIMIT},
+            )
+            con.execute(
                 "INSERT INTO vocabulary SELECT organization_id, 'users', NULL, NULL, count(DISTINCT user_id) "
                 "FROM requests WHERE user_id != '' GROUP BY 1"
             )
@@ -357,6 +363,8 @@ class Store:
                     vocab.properties.setdefault(name, {})[value] = n
                 elif kind == "score":
                     vocab.score_keys[name] = n
+                elif kind == "user":
+                    vocab.user_ids[name] = n
                 elif kind == "users":
                     vocab.users = n
             self._vocab[org] = vocab
