@@ -12,7 +12,7 @@ from agent.planner import Context, Plan, Planner
 from agent.safety import refusal
 from agent.spec import QuerySpec
 from tools.backends import Backend
-from tools.errors import Clarify, HeliqaError, InvalidRequest
+from tools.errors import Clarify, HeliqaError
 
 
 class Conversation:
@@ -78,15 +78,7 @@ class Conversation:
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Ground, validate and run a plan's spec; remember it for follow-ups."""
         spec = ground(plan.spec, ctx.vocabulary)
-        try:
-            query = spec.to_query(ctx.now, self.tz)
-        except ValueError as error:  # pydantic ValidationError is a ValueError
-            from pydantic import ValidationError
-
-            from tools.validation import problems_of
-
-            problems = problems_of(error) if isinstance(error, ValidationError) else [str(error)]
-            raise InvalidRequest(problems) from None
+        query = spec.to_query(ctx.now, self.tz)
         rows = self.backend.run(query, self.org)
         self.last = spec
         tz_name = spec.timeZone or tz_name

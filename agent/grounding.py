@@ -12,16 +12,6 @@ from agent.spec import Condition, QuerySpec
 from tools.errors import Clarify
 from tools.results import Vocabulary
 
-__all__ = [
-    "Clarify",
-    "closest",
-    "ground",
-    "match_model",
-    "match_property_value",
-    "match_score_key",
-    "providers_of",
-]
-
 # Helicone's provider names (stored upper case), for backends that cannot list the providers they hold.
 KNOWN_PROVIDERS = (
     "OPENAI",

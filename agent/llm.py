@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.grounding import Clarify, ground
+from agent.grounding import ground
 from agent.planner import Context, Plan, llm_configured
 from agent.safety import REFUSAL
 from agent.spec import CONDITION_FIELDS, Op, QuerySpec
 from agent.timerange import Unit
-from tools.errors import BackendError, ConfigError, HeliqaError
+from tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from tools.query import MEASURES, Increment, Measure
 from tools.results import Vocabulary
+from tools.validation import problems_of
 
 if TYPE_CHECKING:
     from agent.answer import Answer
@@ -352,24 +353,24 @@ class LLMPlanner:
         return grounded_summary(str(reply.content or ""), answer)
 
 
+def _invalid(problems: list[str]) -> _Repair:
+    return _Repair("The query is not valid:\n- " + "\n- ".join(problems))
+
+
 def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
     """Validate a run_query call as a QuerySpec, ground it and resolve its range, or raise _Repair."""
     try:
         spec = QuerySpec.model_validate(args)
     except ValidationError as error:
-        from tools.validation import problems_of
-
-        raise _Repair("The query is not valid:\n- " + "\n- ".join(problems_of(error))) from None
+        raise _invalid(problems_of(error)) from None
     try:
         spec = ground(spec, ctx.vocabulary)
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None
     try:
         spec.to_query(ctx.now, ctx.tz)  # resolves the range: a bad zone or a future range comes back here
-    except ValidationError as error:
-        from tools.validation import problems_of
-
-        raise _Repair("The query is not valid:\n- " + "\n- ".join(problems_of(error))) from None
+    except InvalidRequest as error:
+        raise _invalid(error.problems) from None
     except HeliqaError as error:  # includes a range starting after now (timerange.resolve asks back)
         raise _Repair(
             f"The query is not valid: {error.message} A date without a year is the most recent one not after today."

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from agent.grounding import FAMILIES, Clarify, closest, match_score_key, providers_of
+from agent.grounding import FAMILIES, closest, match_score_key, providers_of
 from agent.planner import Context, Plan
 from agent.spec import Condition, QuerySpec
 from agent.timerange import TimeRange, tz_difference
+from tools.errors import Clarify
 from tools.results import Vocabulary
 
 MONTHS = {
@@ -116,6 +117,7 @@ GROUP_WORDS = {
     "customer": "user",
     "customers": "user",
     "status": "status",
+    "statuses": "status",
     "status code": "status",
     "status codes": "status",
     "http status": "status",
@@ -237,7 +239,6 @@ class Parse:
     measure: str | None = None
     aggregation: str | None = None
     score_key: str | None = None
-    score_any: bool = False
     group: str | None = None
     top: int | None = None
     bucket: str | None = None
@@ -246,8 +247,6 @@ class Parse:
     zone: str | None = None
     conditions: list[Condition] = field(default_factory=list)
     per_request: bool = False
-    notes: list[str] = field(default_factory=list)
-    clear_filters: bool = False
     superlative: str | None = None  # "highest"/"lowest": max/min of a value when nothing is ranked
 
 
@@ -366,7 +365,7 @@ class RulesPlanner:
         self._time(s, p, local_now.date(), local_now)
         self._comparisons(s, p)
         self._status(s, p)
-        self._top(s, p)
+        self._top(s, p, ctx.vocabulary)
         self._buckets(s, p)
         self._aggregation(s, p)
         self._measures(s, p, ctx.vocabulary)
@@ -674,14 +673,16 @@ class RulesPlanner:
 
         s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", success)
 
-    def _top(self, s: Scanner, p: Parse) -> None:
+    def _top(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
+        words = {w: g for w, g in group_words(vocab).items() if g != "score_key"}
+        groups = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
         def top(m):
             p.top = int(m.group("n") or 10)
-            p.group = GROUP_WORDS.get(m.group("g").lower()) or _property_group(m.group("g"))
+            p.group = words[m.group("g").lower()]
             if m.group("m"):
                 _set_measure(p, m.group("m"))
 
-        groups = r"models?|providers?|users?|customers?|countries|country|features?|status(?:es)?"
         measures = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
         s.take(
             rf"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*(?P<g>{groups})"
@@ -691,7 +692,7 @@ class RulesPlanner:
 
         def most(m):
             p.top = int(m.group("n") or 10)
-            p.group = GROUP_WORDS.get(m.group("g").lower()) or _property_group(m.group("g"))
+            p.group = words[m.group("g").lower()]
             word = m.group("w").lower()
             _set_measure(
                 p,
@@ -830,7 +831,6 @@ class RulesPlanner:
 
         def any_score(m):
             _set_measure(p, "score")
-            p.score_any = True
 
         s.take(r"(?:eval(?:uation)?\s+)?scores?|evals?(?:uations?)?|quality", any_score)
 
@@ -985,13 +985,7 @@ class RulesPlanner:
                     p.group = key
 
     def _groups(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        words = dict(GROUP_WORDS)
-        for k in vocab.properties:
-            for form in {k.lower(), k.lower().replace("_", " "), k.lower().split("_")[-1]}:
-                words.setdefault(form, f"property:{k}")
-            words.setdefault(k.lower() + "s", f"property:{k}")
-        words.setdefault("env", "property:environment" if "environment" in vocab.properties else None)
-        words = {w: g for w, g in words.items() if g}
+        words = group_words(vocab)
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
         def group(m):
@@ -1119,8 +1113,16 @@ def _latency_field(word: str) -> str:
     return "ttft" if word.lower() in ("ttft",) or "first" in word.lower() else "latency"
 
 
-def _property_group(word: str) -> str | None:
-    return None if not word else f"property:{word.lower().rstrip('s')}" if word.lower().startswith("feature") else None
+def group_words(vocab: Vocabulary) -> dict[str, str]:
+    """Every word that names a grouping: the fixed ones and each recorded property key (with its plural)."""
+    words = dict(GROUP_WORDS)
+    for k in vocab.properties:
+        for form in {k.lower(), k.lower().replace("_", " "), k.lower().split("_")[-1]}:
+            words.setdefault(form, f"property:{k}")
+        words.setdefault(k.lower() + "s", f"property:{k}")
+    if "environment" in vocab.properties:
+        words.setdefault("env", "property:environment")
+    return words
 
 
 def _property_value(key: str, word: str, vocab: Vocabulary) -> str:

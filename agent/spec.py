@@ -16,6 +16,7 @@ from agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
 from tools.filters import all_of, any_of, leaf
 from tools.query import Increment, Measure, MetricsQuery
 from tools.sql import MEASURE_COLUMNS
+from tools.validation import validate
 
 ConditionField = str  # model, provider, user, status, country, property:<key>, score:<key>, request_body, ...
 Op = Literal["equals", "not-equals", "contains", "not-contains", "gte", "gt", "lte", "lt", "in"]
@@ -82,18 +83,21 @@ class QuerySpec(BaseModel):
         return zone(self.timeZone) if self.timeZone else default
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> MetricsQuery:
-        """Resolve the time range and build Helicone's filter tree: the validated query that runs."""
+        """Resolve the range and build Helicone's filter tree: the validated query that runs (or InvalidRequest)."""
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, self.zone(tz))
-        return MetricsQuery(
-            measure=self.measure,
-            aggregation=self.aggregation,
-            scoreKey=self.scoreKey,
-            groupBy=self.groupBy,
-            top=self.top,
-            timeFilter=time_filter,
-            userFilter=all_of([condition_node(c) for c in self.conditions]),
-            dbIncrement=self.bucket,
-            timeZoneDifference=tzd,
+        return validate(
+            MetricsQuery,
+            {
+                "measure": self.measure,
+                "aggregation": self.aggregation,
+                "scoreKey": self.scoreKey,
+                "groupBy": self.groupBy,
+                "top": self.top,
+                "timeFilter": time_filter,
+                "userFilter": all_of([condition_node(c) for c in self.conditions]),
+                "dbIncrement": self.bucket,
+                "timeZoneDifference": tzd,
+            },
         )
 
 

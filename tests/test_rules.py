@@ -247,6 +247,7 @@ CASES = [
         {"measure": "total_tokens", "conditions": [cond("model", "equals", "gpt-4")]},
     ),
     ("top 3 features by cost", {"measure": "cost", "groupBy": "property:feature", "top": 3}),
+    ("top 2 environments by cost", {"measure": "cost", "groupBy": "property:environment", "top": 2}),
     ("requests per status code yesterday", {"measure": "requests", "groupBy": "status"}),
     ("error rates per model in the past day", {"measure": "error_rate", "groupBy": "model"}),
     (
