@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.spec import QuerySpec
-from tools.query import MetricsQuery
-from tools.results import Row
+from heliqa.agent.spec import QuerySpec
+from heliqa.tools.query import MetricsQuery
+from heliqa.tools.results import Row
 
 MEASURE_WORDS = {
     "latency": "latency",

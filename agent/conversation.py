@@ -6,13 +6,13 @@ import os
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from agent.answer import Answer, interpret, summarize
-from agent.grounding import ground
-from agent.planner import Context, Plan, Planner
-from agent.safety import refusal
-from agent.spec import QuerySpec
-from tools.backends import Backend
-from tools.errors import Clarify, HeliqaError
+from heliqa.agent.answer import Answer, interpret, summarize
+from heliqa.agent.grounding import ground
+from heliqa.agent.planner import Context, Plan, Planner
+from heliqa.agent.safety import refusal
+from heliqa.agent.spec import QuerySpec
+from heliqa.tools.backends import Backend
+from heliqa.tools.errors import Clarify, HeliqaError
 
 
 class Conversation:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 
-from agent.spec import Condition, QuerySpec
-from tools.errors import Clarify
-from tools.results import Vocabulary
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.tools.errors import Clarify
+from heliqa.tools.results import Vocabulary
 
 # Helicone's provider names (stored upper case), for backends that cannot list the providers they hold.
 KNOWN_PROVIDERS = (

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.grounding import ground
-from agent.planner import Context, Plan, llm_configured
-from agent.safety import REFUSAL
-from agent.spec import CONDITION_FIELDS, Op, QuerySpec
-from agent.timerange import Unit
-from tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
-from tools.query import MEASURES, Increment, Measure
-from tools.results import Vocabulary
-from tools.validation import problems_of
+from heliqa.agent.grounding import ground
+from heliqa.agent.planner import Context, Plan, llm_configured
+from heliqa.agent.safety import REFUSAL
+from heliqa.agent.spec import CONDITION_FIELDS, Op, QuerySpec
+from heliqa.agent.timerange import Unit
+from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
+from heliqa.tools.query import MEASURES, Increment, Measure
+from heliqa.tools.results import Vocabulary
+from heliqa.tools.validation import problems_of
 
 if TYPE_CHECKING:
-    from agent.answer import Answer
+    from heliqa.agent.answer import Answer
 
 PROMPT = "planner_v1"
 SUMMARY_PROMPT = "summary_v1"
@@ -118,7 +118,7 @@ class _Repair(Exception):
 def load_prompt(name: str) -> str:
     """A versioned prompt file from the `prompts` package, e.g. `planner_v1`."""
     try:
-        return resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+        return resources.files("heliqa.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"prompt {name!r} not found in the prompts package") from None
 
@@ -337,7 +337,7 @@ class LLMPlanner:
 
         if answer.status != "ok" or answer.query is None or not answer.rows:
             return answer.message
-        from agent.answer import bucket_text, fmt
+        from heliqa.agent.answer import bucket_text, fmt
 
         query = answer.query
         lines = [
@@ -404,7 +404,7 @@ def _redact(text: str, settings: LLMSettings) -> str:
 
 def grounded_summary(text: str, answer: Answer) -> str:
     """`text` when every number in it appears in the answer's rows, else the computed summary."""
-    from agent.answer import prose_is_grounded
+    from heliqa.agent.answer import prose_is_grounded
 
     text = " ".join(text.split())
     if text and answer.query is not None and prose_is_grounded(text, answer.rows, answer.query):
@@ -473,9 +473,9 @@ def _load_cases(path: str) -> list[dict[str, Any]]:
 
 def run_eval(args: Any) -> int:
     """`heliqa eval CASES`: answer each case through the LLM planner and print 'N passed, M failed'."""
-    from agent.conversation import Conversation
-    from agent.timerange import zone
-    from tools.backends import open_backend
+    from heliqa.agent.conversation import Conversation
+    from heliqa.agent.timerange import zone
+    from heliqa.tools.backends import open_backend
 
     cases = _load_cases(args.cases)
     planner = LLMPlanner.from_env()

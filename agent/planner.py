@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from agent.spec import QuerySpec
-from tools.results import Vocabulary
+from heliqa.agent.spec import QuerySpec
+from heliqa.tools.results import Vocabulary
 
 Status = Literal["ok", "clarify", "unsupported", "unparsed"]
 
@@ -89,18 +89,18 @@ def warm_up(planner: Planner) -> None:
 
 def make_planner(kind: str = "auto") -> Planner:
     """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
-    from agent.rules import RulesPlanner
+    from heliqa.agent.rules import RulesPlanner
 
     rules = RulesPlanner()
     if kind == "rules":
         return _RulesOnly(rules)
     if kind == "llm":
-        from agent.llm import LLMPlanner
+        from heliqa.agent.llm import LLMPlanner
 
         return LLMPlanner.from_env()
     llm = None
     if llm_configured():
-        from agent.llm import LLMPlanner
+        from heliqa.agent.llm import LLMPlanner
 
         llm = LLMPlanner.from_env()
     return AutoPlanner(rules, llm)

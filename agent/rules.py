@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from agent.grounding import FAMILIES, closest, match_score_key, providers_of
-from agent.planner import Context, Plan
-from agent.spec import Condition, QuerySpec
-from agent.timerange import TimeRange, tz_difference
-from tools.errors import Clarify
-from tools.results import Vocabulary
+from heliqa.agent.grounding import FAMILIES, closest, match_score_key, providers_of
+from heliqa.agent.planner import Context, Plan
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import TimeRange, tz_difference
+from heliqa.tools.errors import Clarify
+from heliqa.tools.results import Vocabulary
 
 MONTHS = {
     m: i
@@ -1101,7 +1101,7 @@ class _Fake:
 
 
 def _iana(name: str) -> str:
-    from agent.timerange import zone
+    from heliqa.agent.timerange import zone
 
     parts = name.split("/")
     candidate = "/".join(part.title() if part.lower() != "utc" else "UTC" for part in parts)

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
-from tools.filters import all_of, any_of, leaf
-from tools.query import Increment, Measure, MetricsQuery
-from tools.sql import MEASURE_COLUMNS
-from tools.validation import validate
+from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
+from heliqa.tools.filters import all_of, any_of, leaf
+from heliqa.tools.query import Increment, Measure, MetricsQuery
+from heliqa.tools.sql import MEASURE_COLUMNS
+from heliqa.tools.validation import validate
 
 ConditionField = str  # model, provider, user, status, country, property:<key>, score:<key>, request_body, ...
 Op = Literal["equals", "not-equals", "contains", "not-contains", "gte", "gt", "lte", "lt", "in"]

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.errors import Clarify, ConfigError
-from tools.query import TimeFilter
-from tools.results import iso_z
+from heliqa.tools.errors import Clarify, ConfigError
+from heliqa.tools.query import TimeFilter
+from heliqa.tools.results import iso_z
 
 Unit = Literal["minutes", "hours", "days", "weeks", "months", "years"]
 _UNIT_DAYS = {"months": 30, "years": 365}

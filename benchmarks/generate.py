@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.demo import COUNTRIES, FEATURES, MODELS, TOPICS, URLS  # noqa: E402
+from heliqa.tools.demo import COUNTRIES, FEATURES, MODELS, TOPICS, URLS  # noqa: E402
 
 BENCH_ORG = "8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01"
 OTHER_ORG = "1b9e7d3c-2a4f-4e6b-8c5d-7f3a9e1b2c02"
@@ -196,7 +196,7 @@ def parquet_path(rows: int) -> Path:
 
 def duckdb_home(rows: int) -> Path:
     """A HELIQA_HOME whose store holds the rows, laid out exactly as `Store` imports them."""
-    from tools.store import CLUSTER_ORDER, Store
+    from heliqa.tools.store import CLUSTER_ORDER, Store
 
     home = cache_dir() / f"home-{rows}"
     db = home / "heliqa.duckdb"
@@ -226,7 +226,7 @@ def chdb_path(rows: int) -> Path:
     """A chDB directory holding the rows in Helicone's `request_response_rmt`."""
     import clickhouse_connect
 
-    from tools.clickhouse import TABLE, create_table
+    from heliqa.tools.clickhouse import TABLE, create_table
 
     path = cache_dir() / f"chdb-{rows}"
     if not (path / "done").exists():

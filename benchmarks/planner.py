@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))  # the sample vocabulary lives with the planner's 
 
 
 def planner_times(cases: list[dict], rounds: int) -> list[float]:
-    from agent.planner import Context
-    from agent.rules import RulesPlanner
+    from heliqa.agent.planner import Context
+    from heliqa.agent.rules import RulesPlanner
     from tests.test_rules import VOCAB
 
     planner = RulesPlanner()

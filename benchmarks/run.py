@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate import BENCH_ORG, cache_dir, chdb_path, duckdb_home  # noqa: E402
-from tools.filters import leaf  # noqa: E402
-from tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
+from heliqa.tools.filters import leaf  # noqa: E402
+from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
 
 END = "2026-11-24T12:00:00.000Z"
 LAST_30D = TimeFilter(start="2026-10-25T12:00:00.000Z", end=END)
@@ -108,8 +108,8 @@ def run_backend(backend, request) -> object:
 
 def engines(rows: int, repeat: int) -> None:
     """Print the table of warm medians and ratios."""
-    from tools.clickhouse import ClickHouseBackend, connect
-    from tools.store import Store
+    from heliqa.tools.clickhouse import ClickHouseBackend, connect
+    from heliqa.tools.store import Store
 
     store = Store(duckdb_home(rows) / "heliqa.duckdb", read_only=True)
     total = store.con.execute("SELECT count(*) FROM requests").fetchone()[0]
@@ -142,7 +142,7 @@ def engines(rows: int, repeat: int) -> None:
 
 def sample_home() -> Path:
     """A HELIQA_HOME holding the shared sample (imported once into the cache)."""
-    from tools.store import Store
+    from heliqa.tools.store import Store
 
     home = cache_dir() / "sample-home"
     if not (home / "done").exists():

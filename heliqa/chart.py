@@ -7,7 +7,7 @@ import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from agent.answer import MEASURE_WORDS, Answer, interpret_head, unit_of
+from heliqa.agent.answer import MEASURE_WORDS, Answer, interpret_head, unit_of
 
 MAX_SERIES = 8
 MAX_BARS = 15

@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from tools.errors import ConfigError, HeliqaError
+from heliqa.tools.errors import ConfigError, HeliqaError
 
 EXIT_OK, EXIT_NO_ANSWER = 0, 3
 
@@ -28,11 +28,11 @@ def _print_json(data) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from agent.conversation import Conversation
-    from agent.planner import make_planner
-    from agent.timerange import zone
+    from heliqa.agent.conversation import Conversation
+    from heliqa.agent.planner import make_planner
+    from heliqa.agent.timerange import zone
     from heliqa.render import render_answer
-    from tools.backends import open_backend
+    from heliqa.tools.backends import open_backend
 
     question = " ".join(args.question)
     conversation = Conversation(
@@ -51,10 +51,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from tools.backends import open_backend
-    from tools.errors import InvalidRequest
-    from tools.query import ScoresRequest
-    from tools.validation import validate
+    from heliqa.tools.backends import open_backend
+    from heliqa.tools.errors import InvalidRequest
+    from heliqa.tools.query import ScoresRequest
+    from heliqa.tools.validation import validate
 
     try:
         text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
@@ -78,7 +78,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from heliqa.progress import Progress
-    from tools.store import Store
+    from heliqa.tools.store import Store
 
     store = Store()
     with Progress(enabled=not args.quiet) as progress:
@@ -95,8 +95,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tools.demo import DEMO_ORG, fill_demo
-    from tools.store import Store
+    from heliqa.tools.demo import DEMO_ORG, fill_demo
+    from heliqa.tools.store import Store
 
     store = Store()
     added = fill_demo(store, rows=args.rows, seed=args.seed, now=_now(args.now))
@@ -109,7 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_orgs(args: argparse.Namespace) -> int:
-    from tools.store import Store
+    from heliqa.tools.store import Store
 
     for org, n in Store(read_only=True).organizations().items():
         sys.stdout.write(f"{org}\t{n}\n")
@@ -123,7 +123,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
-    from slack_app import main
+    from heliqa.slack import main
 
     return main(args)
 
@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from agent.llm import run_eval
+    from heliqa.agent.llm import run_eval
 
     return run_eval(args)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.answer import Answer, bucket_text, fmt
+from heliqa.agent.answer import Answer, bucket_text, fmt
 
 
 def table(answer: Answer, limit: int = 60) -> list[list[str]]:

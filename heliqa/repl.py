@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agent.answer import Answer, bucket_text, fmt
-from agent.conversation import Conversation
-from agent.planner import EXAMPLES
+from heliqa.agent.answer import Answer, bucket_text, fmt
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import EXAMPLES
 from heliqa.render import clipped
 
 PROMPT = "heliqa> "
@@ -173,7 +173,7 @@ def _history_session():
     from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-    from tools.store import default_home
+    from heliqa.tools.store import default_home
 
     try:
         home = default_home()
@@ -193,10 +193,10 @@ def _history_session():
 
 def main(args) -> int:
     """`heliqa chat`: interactive on a terminal, line by line from a pipe."""
-    from agent.planner import make_planner, warm_up
-    from agent.timerange import zone
+    from heliqa.agent.planner import make_planner, warm_up
+    from heliqa.agent.timerange import zone
     from heliqa.cli import _now
-    from tools.backends import open_backend
+    from heliqa.tools.backends import open_backend
 
     conversation = Conversation(
         open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz), _now(args.now)

@@ -14,13 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest
-from tools.filters import FilterNode, Number, Text
-from tools.query import Increment, ScoresRequest, TimeFilter
-from tools.results import iso_z
-from tools.store import DuckDialect, Store
-from tools.timebuckets import bucket_labels
-from tools.validation import validate
+from heliqa.tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest
+from heliqa.tools.filters import FilterNode, Number, Text
+from heliqa.tools.query import Increment, ScoresRequest, TimeFilter
+from heliqa.tools.results import iso_z
+from heliqa.tools.store import DuckDialect, Store
+from heliqa.tools.timebuckets import bucket_labels
+from heliqa.tools.validation import validate
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz")

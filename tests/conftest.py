@@ -40,7 +40,7 @@ def sample_path() -> Path:
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory, sample_path) -> Path:
     """A HELIQA_HOME whose store holds the whole sample, built once per run."""
-    from tools.store import Store
+    from heliqa.tools.store import Store
 
     home = tmp_path_factory.mktemp("heliqa-sample-home")
     store = Store(home / "heliqa.duckdb")
@@ -53,7 +53,7 @@ def sample_home(tmp_path_factory, sample_path) -> Path:
 @pytest.fixture(scope="session")
 def sample_store(sample_home):
     """A read-only Store over the sample."""
-    from tools.store import Store
+    from heliqa.tools.store import Store
 
     store = Store(sample_home / "heliqa.duckdb", read_only=True)
     yield store

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from agent.timerange import TimeRange, resolve
+from heliqa.agent.timerange import TimeRange, resolve
 from tests.conftest import DEV_CASES
-from tools.filters import all_of, leaf
-from tools.query import MetricsQuery
+from heliqa.tools.filters import all_of, leaf
+from heliqa.tools.query import MetricsQuery
 
 OPS = {"eq": "equals", "neq": "not-equals", "icontains": "contains", "gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt"}
 SPEC_FIELDS = {"user": "user_id", "country": "country_code"}

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.answer import fmt, prose_is_grounded, summarize
-from agent.conversation import Conversation
-from agent.planner import make_planner
+from heliqa.agent.answer import fmt, prose_is_grounded, summarize
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import make_planner
 from tests.conftest import DEV_CASES, MAIN_ORG, OTHER_ORG, SHARED
 
 sys.path.insert(0, str(SHARED / "eval"))

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
-from tools.query import ScoresRequest
+from heliqa.tools.query import ScoresRequest
 
 HELIQA = [shutil.which("heliqa")] if shutil.which("heliqa") else [sys.executable, "-m", "heliqa.cli"]
 BODY = {

@@ -20,10 +20,10 @@ pytest.importorskip("chdb")
 
 from tests.conftest import MAIN_ORG, OTHER_ORG  # noqa: E402
 from tests.dev_cases import dev_query, ok_cases
-from tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connect, display_url, load_files  # noqa: E402
-from tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
-from tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
-from tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
+from heliqa.tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connect, display_url, load_files  # noqa: E402
+from heliqa.tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
+from heliqa.tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
+from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
 
 EMPTY = TimeFilter(start="2020-01-01T00:00:00Z", end="2020-01-02T00:00:00Z")
 WEEKS = TimeFilter(start="2026-10-20T00:00:00.000Z", end="2026-11-24T12:00:00.000Z")

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tools.errors import InvalidRequest
-from tools.filters import FIELD_KINDS, Branch, Leaf, all_of, any_of, leaf, walk_leaves
-from tools.query import ScoresRequest
-from tools.validation import validate
+from heliqa.tools.errors import InvalidRequest
+from heliqa.tools.filters import FIELD_KINDS, Branch, Leaf, all_of, any_of, leaf, walk_leaves
+from heliqa.tools.query import ScoresRequest
+from heliqa.tools.validation import validate
 
 # helicone.md §14, copied here by hand so a drift in tools/filters.py shows up as a failure.
 TEXT = ("equals", "not-equals", "like", "ilike", "contains", "not-contains")

@@ -9,10 +9,10 @@ from datetime import datetime
 import pytest
 
 from tests.fake_helicone import FakeHelicone, Reply
-from tools.errors import BackendError, ConfigError, NotAvailable
-from tools.filters import leaf
-from tools.helicone import EU_BASE_URL, UNAVAILABLE, US_BASE_URL, HeliconeBackend, HeliconeClient
-from tools.query import MetricsQuery, ScoresRequest, TimeFilter
+from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
+from heliqa.tools.filters import leaf
+from heliqa.tools.helicone import EU_BASE_URL, UNAVAILABLE, US_BASE_URL, HeliconeBackend, HeliconeClient
+from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 
 KEY = "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz01"
 RANGE = TimeFilter(start="2026-11-01T00:00:00Z", end="2026-11-03T00:00:00Z")

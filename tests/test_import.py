@@ -9,9 +9,9 @@ import json
 import pytest
 
 from heliqa.progress import Progress
-from tools.errors import ConfigError, ImportProblem
-from tools.query import MetricsQuery, ScoresRequest
-from tools.store import Store
+from heliqa.tools.errors import ConfigError, ImportProblem
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.store import Store
 
 ORG_A = "aaaaaaaa-0000-4000-8000-000000000001"
 ORG_B = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -114,7 +114,7 @@ def test_plain_and_gz_copies_of_one_file_load_once(tmp_path):
 
 
 def test_many_batches_stay_idempotent(tmp_path):
-    from tools.importer import read_lines
+    from heliqa.tools.importer import read_lines
 
     path = write(tmp_path / "big.jsonl", [good(n) for n in range(250)])
     assert [len(b.rows) for b in read_lines(path, None, batch=100)] == [100, 100, 50]

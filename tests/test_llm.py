@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.answer import Answer
-from agent.conversation import Conversation
-from agent.llm import (
+from heliqa.agent.answer import Answer
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.llm import (
     MAX_REPAIRS,
     AskClarifyingQuestion,
     ConditionArgs,
@@ -28,13 +28,13 @@ from agent.llm import (
     compare_rows,
     grounded_summary,
 )
-from agent.planner import AutoPlanner, Context, Plan, make_planner
-from agent.spec import Condition, QuerySpec
-from agent.timerange import TimeRange
+from heliqa.agent.planner import AutoPlanner, Context, Plan, make_planner
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import TimeRange
 from tests.conftest import DEV_CASES, MAIN_ORG, ROOT, SAMPLE_NOW
 from tests.fake_openai import FakeOpenAI, http_error, last_message, strict_problems, text, tool_call, user_question
-from tools.errors import ConfigError
-from tools.results import Row
+from heliqa.tools.errors import ConfigError
+from heliqa.tools.results import Row
 
 NOW = datetime.fromisoformat(SAMPLE_NOW.replace("Z", "+00:00"))
 NY = ZoneInfo("America/New_York")
@@ -449,7 +449,7 @@ def test_narration_is_used_only_when_grounded(serve, sample_store):
 
 
 def test_grounded_summary_falls_back_on_any_new_number():
-    from tools.query import MetricsQuery, TimeFilter
+    from heliqa.tools.query import MetricsQuery, TimeFilter
 
     query = MetricsQuery(measure="requests", timeFilter=TimeFilter(start="2026-11-23T12:00:00Z", end=SAMPLE_NOW))
     answer = Answer("ok", "Requests: 2,303.", query=query, rows=[Row(None, None, 2303.0)])
@@ -512,7 +512,7 @@ def test_cli_llm_without_endpoint_is_a_clear_error(sample_home, monkeypatch, cap
 _NO_LANGCHAIN = """
 import sys
 from heliqa.cli import main
-import agent.llm  # the LLM planner's module itself must not pull langchain in
+import heliqa.agent.llm  # the LLM planner's module itself must not pull langchain in
 code = main(sys.argv[1:])
 heavy = ('langchain', 'langchain_core', 'langchain_openai', 'langgraph', 'openai')
 loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
@@ -554,7 +554,7 @@ def _eval_args(cases) -> argparse.Namespace:
 
 
 def test_eval_scores_the_dev_set_through_the_llm_planner(serve, sample_home, monkeypatch, capsys):
-    from agent.llm import run_eval
+    from heliqa.agent.llm import run_eval
 
     fake = serve(oracle())
     monkeypatch.setenv("HELIQA_HOME", str(sample_home))
@@ -566,7 +566,7 @@ def test_eval_scores_the_dev_set_through_the_llm_planner(serve, sample_home, mon
 
 
 def test_eval_counts_wrong_answers(serve, sample_home, monkeypatch, capsys, tmp_path):
-    from agent.llm import run_eval
+    from heliqa.agent.llm import run_eval
 
     subset = tmp_path / "cases.jsonl"
     subset.write_text("\n".join(json.dumps(CASES[i]) for i in ("d02", "d03", "d07", "d22")) + "\n")
@@ -580,7 +580,7 @@ def test_eval_counts_wrong_answers(serve, sample_home, monkeypatch, capsys, tmp_
 
 
 def test_eval_rejects_a_bad_cases_file(monkeypatch, tmp_path):
-    from agent.llm import run_eval
+    from heliqa.agent.llm import run_eval
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "x", "expect": "ok"}\nnot json\n')
@@ -609,8 +609,8 @@ def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, 
 
 
 def test_warm_up_loads_only_a_configured_llm():
-    from agent.planner import AutoPlanner, make_planner, warm_up
-    from agent.rules import RulesPlanner
+    from heliqa.agent.planner import AutoPlanner, make_planner, warm_up
+    from heliqa.agent.rules import RulesPlanner
 
     calls = []
 

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
-from agent.answer import fmt
-from agent.conversation import Conversation
-from agent.planner import make_planner
+from heliqa.agent.answer import fmt
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import make_planner
 from heliqa.repl import Repl, sparkline
 from tests.conftest import MAIN_ORG, SAMPLE_NOW
 

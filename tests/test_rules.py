@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.planner import Context
-from agent.rules import RulesPlanner
-from agent.spec import QuerySpec
-from tools.results import Vocabulary
+from heliqa.agent.planner import Context
+from heliqa.agent.rules import RulesPlanner
+from heliqa.agent.spec import QuerySpec
+from heliqa.tools.results import Vocabulary
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)  # a Tuesday
 VOCAB = Vocabulary(

@@ -18,15 +18,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from agent.conversation import Conversation
-from agent.planner import make_planner
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import make_planner
 from heliqa.serve import create_app, parse_keys
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from tests.dev_cases import dev_query, ok_cases
-from tools.errors import ConfigError, NotAvailable
-from tools.filters import leaf
-from tools.helicone import HeliconeBackend, HeliconeClient
-from tools.query import MetricsQuery, TimeFilter
+from heliqa.tools.errors import ConfigError, NotAvailable
+from heliqa.tools.filters import leaf
+from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
+from heliqa.tools.query import MetricsQuery, TimeFilter
 
 KEY_MAIN = "serve-test-key-main-0123456789"
 KEY_OTHER = "serve-test-key-other-9876543210"
@@ -122,7 +122,7 @@ def test_scores_endpoint_shapes_and_200_errors(served, sample_store):
     body = {"timeFilter": WEEK.model_dump(), "userFilter": "all", "dbIncrement": "day", "timeZoneDifference": 300}
     ok = post(served, "/v1/dashboard/scores/query", body)
     assert ok.status_code == 200 and ok.json()["error"] is None
-    from tools.query import ScoresRequest
+    from heliqa.tools.query import ScoresRequest
 
     assert ok.json()["data"] == sample_store.scores(ScoresRequest.model_validate(body), MAIN_ORG)
     backwards = dict(body, timeFilter={"start": WEEK.end, "end": WEEK.start})

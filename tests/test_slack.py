@@ -19,9 +19,9 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-import slack_app
-from agent.conversation import Conversation
-from agent.planner import make_planner
+from heliqa import slack as slack_app
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import make_planner
 from tests.conftest import MAIN_ORG, SAMPLE_NOW
 from tests.fake_slack import BOT_USER, TEAM, FakeSlack, FakeSocketMode, sign
 
@@ -242,7 +242,7 @@ def test_ack_does_not_wait_for_planning(sample_store, fake, expected):
 
 def test_nothing_slow_is_imported_by_the_app():
     code = (
-        "import sys, slack_app; slow = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "import sys, heliqa.slack; slow = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('langchain', 'langchain_core', 'langchain_openai', 'matplotlib', 'openai')); print(slow)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tools.errors import HeliqaError
-from tools.filters import all_of, leaf
-from tools.query import MetricsQuery, ScoresRequest
-from tools.store import DuckDialect, Store
+from heliqa.tools.errors import HeliqaError
+from heliqa.tools.filters import all_of, leaf
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.store import DuckDialect, Store
 
 ORG = "org-sql"
 T0 = datetime(2026, 11, 10, 12, 0, 0)

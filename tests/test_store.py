@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.conftest import MAIN_ORG, OTHER_ORG
-from tools.errors import ConfigError
-from tools.query import ScoresRequest
-from tools.store import Store
+from heliqa.tools.errors import ConfigError
+from heliqa.tools.query import ScoresRequest
+from heliqa.tools.store import Store
 
 INCREMENTS = ["min", "hour", "day", "week", "month", "year"]
 
@@ -381,7 +381,7 @@ def test_a_missing_store_is_a_clear_error(tmp_path):
 def test_threads_read_concurrently_with_right_answers(sample_store):
     from concurrent.futures import ThreadPoolExecutor
 
-    from tools.query import MetricsQuery, TimeFilter
+    from heliqa.tools.query import MetricsQuery, TimeFilter
 
     query = MetricsQuery(
         measure="requests",
@@ -396,7 +396,7 @@ def test_threads_read_concurrently_with_right_answers(sample_store):
 
 
 def test_requests_are_reclustered_once_a_tenth_was_appended(tmp_path):
-    from tools.query import MetricsQuery, TimeFilter
+    from heliqa.tools.query import MetricsQuery, TimeFilter
 
     def rows(start: int, n: int) -> list[dict]:
         models = ("gpt-4o", "gpt-4", "claude-3-5-haiku-20241022")

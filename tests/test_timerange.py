@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from agent.timerange import DEFAULT_RANGE, TimeRange, resolve, tz_difference, zone
-from tools.errors import ConfigError, HeliqaError
+from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, resolve, tz_difference, zone
+from heliqa.tools.errors import ConfigError, HeliqaError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
 NY, BERLIN, KOLKATA, Z_UTC = (ZoneInfo(z) for z in ("America/New_York", "Europe/Berlin", "Asia/Kolkata", "UTC"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.errors import HeliqaError, InvalidRequest
-from tools.query import MetricsQuery, ScoresRequest
-from tools.validation import validate
+from heliqa.tools.errors import HeliqaError, InvalidRequest
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.validation import validate
 
 WEEK = {"start": "2026-11-01T00:00:00.000Z", "end": "2026-11-08T00:00:00.000Z"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
-from tools.errors import ConfigError
-from tools.query import MetricsQuery, ScoresRequest
-from tools.results import Row, Vocabulary
+from heliqa.tools.errors import ConfigError
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.results import Row, Vocabulary
 
 BACKENDS = ("embedded", "helicone", "clickhouse")
 
@@ -38,15 +38,15 @@ def open_backend(name: str | None = None) -> Backend:
     """The backend named (or `HELIQA_BACKEND`, default `embedded`), configured from the environment."""
     name = name or os.environ.get("HELIQA_BACKEND") or "embedded"
     if name == "embedded":
-        from tools.store import Store
+        from heliqa.tools.store import Store
 
         return Store(read_only=True)
     if name == "helicone":
-        from tools.helicone import HeliconeBackend
+        from heliqa.tools.helicone import HeliconeBackend
 
         return HeliconeBackend.from_env()
     if name == "clickhouse":
-        from tools.clickhouse import ClickHouseBackend
+        from heliqa.tools.clickhouse import ClickHouseBackend
 
         return ClickHouseBackend.from_env()
     raise ConfigError(f"unknown backend {name!r}", f"choose one of {', '.join(BACKENDS)}")

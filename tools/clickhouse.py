@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tools.errors import BackendError, ConfigError, NotAvailable
-from tools.query import MetricsQuery, ScoresRequest
-from tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
-from tools.sql import UNITS, SqlDialect, seconds_utc
-from tools.timebuckets import fill_counts
+from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
+from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
+from heliqa.tools.timebuckets import fill_counts
 
 TABLE = "request_response_rmt"
 
@@ -440,7 +440,7 @@ def load_rows(client: Any, rows: Iterable[dict[str, Any]]) -> int:
 
 def load_files(client: Any, paths: Iterable[str], default_org: str | None = None) -> tuple[int, list]:
     """Load JSONL(.gz) files the embedded importer reads into the table: (rows loaded, bad lines)."""
-    from tools.importer import read_lines
+    from heliqa.tools.importer import read_lines
 
     create_table(client)
     loaded, bad = 0, []

@@ -21,12 +21,12 @@ from typing import Any
 
 import httpx
 
-from tools.errors import BackendError, ConfigError, NotAvailable
-from tools.filters import all_of, any_of, leaf
-from tools.query import MetricsQuery, ScoresRequest, TimeFilter
-from tools.results import Row, Vocabulary, iso_z
-from tools.sql import seconds_utc
-from tools.timebuckets import bucket_labels
+from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
+from heliqa.tools.filters import all_of, any_of, leaf
+from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
+from heliqa.tools.results import Row, Vocabulary, iso_z
+from heliqa.tools.sql import seconds_utc
+from heliqa.tools.timebuckets import bucket_labels
 
 US_BASE_URL = "https://api.helicone.ai"
 EU_BASE_URL = "https://eu.api.helicone.ai"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from tools.errors import ImportProblem
-from tools.filters import parse_instant
+from heliqa.tools.errors import ImportProblem
+from heliqa.tools.filters import parse_instant
 
 try:  # orjson is several times faster on 100k-line files; json is the fallback
     import orjson

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tools.filters import FilterNode, Number, Text, parse_instant
+from heliqa.tools.filters import FilterNode, Number, Text, parse_instant
 
 Increment = Literal["min", "hour", "day", "week", "month", "year"]
 INCREMENTS: tuple[str, ...] = ("min", "hour", "day", "week", "month", "year")

@@ -11,9 +11,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.errors import InvalidRequest, NotAvailable
-from tools.filters import Branch, Leaf, parse_instant
-from tools.query import MetricsQuery, TimeFilter, percentile_fraction
+from heliqa.tools.errors import InvalidRequest, NotAvailable
+from heliqa.tools.filters import Branch, Leaf, parse_instant
+from heliqa.tools.query import MetricsQuery, TimeFilter, percentile_fraction
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 COMPARISONS = {"equals": "=", "not-equals": "!=", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}

@@ -14,12 +14,12 @@ from typing import Any
 
 import duckdb
 
-from tools.errors import BackendError, ConfigError
-from tools.importer import COLUMNS, BadLine, file_size, read_lines
-from tools.query import MetricsQuery, ScoresRequest
-from tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
-from tools.sql import UNITS, SqlDialect, seconds_utc
-from tools.timebuckets import bucket_labels, fill_counts
+from heliqa.tools.errors import BackendError, ConfigError
+from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
+from heliqa.tools.query import MetricsQuery, ScoresRequest
+from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
+from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
+from heliqa.tools.timebuckets import bucket_labels, fill_counts
 
 try:
     import orjson
@@ -277,7 +277,7 @@ class Store:
 
     def add_rows(self, raw: Iterable[dict[str, Any]], default_org: str | None = None) -> int:
         """Insert already-parsed request objects (normalized like imported lines); returns how many were new."""
-        from tools.importer import normalize
+        from heliqa.tools.importer import normalize
 
         rows = [normalize(r, default_org) for r in raw]
         with tempfile.TemporaryDirectory(prefix="heliqa-rows-") as tmp:

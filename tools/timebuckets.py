@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tools.query import MetricsQuery, TimeFilter
-from tools.results import Row
-from tools.sql import seconds_utc
+from heliqa.tools.query import MetricsQuery, TimeFilter
+from heliqa.tools.results import Row
+from heliqa.tools.sql import seconds_utc
 
 
 def truncate(local: datetime, increment: str) -> datetime:

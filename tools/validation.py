@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tools.errors import InvalidRequest
-from tools.filters import FIELD_KINDS, NODE_TAGS, OPERATORS_BY_KIND
+from heliqa.tools.errors import InvalidRequest
+from heliqa.tools.filters import FIELD_KINDS, NODE_TAGS, OPERATORS_BY_KIND
 
 M = TypeVar("M", bound=BaseModel)
 
