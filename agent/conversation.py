@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.answer import Answer, interpret, summarize
-from heliqa.agent.grounding import ground
+from heliqa.agent.check import check
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
 
+# (question, ok answer) -> prose for answer.message; it keeps the computed summary unless its numbers are the rows'
+Narrator = Callable[[str, Answer], str]
+
 
 class Conversation:
-    """One thread of questions against one backend and organization; remembers the last query."""
+    """One thread of questions against one backend and organization; remembers the last query.
 
-    def __init__(self, backend: Backend, planner: Planner, org: str | None, tz: ZoneInfo, now: datetime | None = None):
+    `narrator` (see agent/factory.narrator_for) rewords answers the LLM planned; None keeps the computed summary.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        planner: Planner,
+        org: str | None,
+        tz: ZoneInfo,
+        now: datetime | None = None,
+        narrator: Narrator | None = None,
+    ):
         self.backend = backend
         self.planner = planner
+        self.narrator = narrator
         self.org_hint = org
         self.tz = tz
         self.fixed_now = now
@@ -58,27 +73,17 @@ class Conversation:
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)
             answer = self.run(plan, ctx, tz_name)
-            narrator = self._narrator(plan)
-            if narrator is not None:
-                answer.message = narrator(question, answer)  # kept only when its numbers come from the rows
+            if self.narrator is not None and plan.planner == "llm":
+                answer.message = self.narrator(question, answer)
             return answer
         except Clarify as ask_back:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
             return Answer("error", str(error), tz=tz_name, exit_code=error.exit_code)
 
-    def _narrator(self, plan: Plan):
-        """The LLM planner's narrate() when the LLM planned this answer and HELIQA_LLM_SUMMARY asks for prose."""
-        wanted = os.environ.get("HELIQA_LLM_SUMMARY", "").lower() in ("1", "true", "yes")
-        if plan.planner != "llm" or not wanted:
-            return None
-        llm = self.planner if self.planner.name == "llm" else getattr(self.planner, "llm", None)
-        return getattr(llm, "narrate", None)
-
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
-        """Ground, validate and run a plan's spec; remember it for follow-ups."""
-        spec = ground(plan.spec, ctx.vocabulary)
-        query = spec.to_query(ctx.now, self.tz)
+        """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
+        spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
         rows = self.backend.run(query, self.org)
         self.last = spec
         tz_name = spec.timeZone or tz_name

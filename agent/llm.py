@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,7 +24,7 @@ from heliqa.agent.safety import REFUSAL
 from heliqa.agent.spec import CONDITION_FIELDS, Op, QuerySpec
 from heliqa.agent.timerange import Unit
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
-from heliqa.tools.query import MEASURES, Increment, Measure
+from heliqa.tools.query import MEASURES, Increment, Measure, MetricsQuery
 from heliqa.tools.results import Vocabulary
 from heliqa.tools.validation import problems_of
 
@@ -306,7 +303,8 @@ class LLMPlanner:
             return Plan("clarify", message=text, planner=self.name)
         if name != "run_query":
             raise _Repair(f"There is no tool {name!r}; call one of: {', '.join(TOOL_NAMES)}.")
-        return Plan("ok", spec=check_spec(args, ctx), planner=self.name)
+        spec, query = check_spec(args, ctx)
+        return Plan("ok", spec=spec, planner=self.name, query=query)
 
     def _invoke(self, messages: list[Any]) -> Any:
         """One model call, with the client's errors turned into heliqa errors (never echoing the key)."""
@@ -357,8 +355,12 @@ def _invalid(problems: list[str]) -> _Repair:
     return _Repair("The query is not valid:\n- " + "\n- ".join(problems))
 
 
-def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
-    """Validate a run_query call as a QuerySpec, ground it and resolve its range, or raise _Repair."""
+def check_spec(args: dict[str, Any], ctx: Context) -> tuple[QuerySpec, MetricsQuery]:
+    """Validate a run_query call as a QuerySpec and check it as `agent.check.check` does, or raise _Repair.
+
+    The two steps of the check are taken apart here only because their problems go back to the model
+    differently: an unknown name may end as the user's clarifying question, a bad range never does.
+    """
     try:
         spec = QuerySpec.model_validate(args)
     except ValidationError as error:
@@ -368,14 +370,14 @@ def check_spec(args: dict[str, Any], ctx: Context) -> QuerySpec:
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None
     try:
-        spec.to_query(ctx.now, ctx.tz)  # resolves the range: a bad zone or a future range comes back here
+        query = spec.to_query(ctx.now, ctx.tz)  # resolves the range: a bad zone or a future range comes back here
     except InvalidRequest as error:
         raise _invalid(error.problems) from None
     except HeliqaError as error:  # includes a range starting after now (timerange.resolve asks back)
         raise _Repair(
             f"The query is not valid: {error.message} A date without a year is the most recent one not after today."
         ) from None
-    return spec
+    return spec, query
 
 
 def _feedback(repair: _Repair) -> str:
@@ -410,105 +412,3 @@ def grounded_summary(text: str, answer: Answer) -> str:
     if text and answer.query is not None and prose_is_grounded(text, answer.rows, answer.query):
         return text
     return answer.message
-
-
-# --- heliqa eval ------------------------------------------------------------------------------------------
-
-
-def _table(rows: list[dict[str, Any]]) -> dict[tuple[str | None, str | None], Any]:
-    out = {}
-    for r in rows:
-        bucket = r.get("bucket")
-        if bucket:
-            moment = datetime.fromisoformat(str(bucket).replace("Z", "+00:00"))
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            bucket = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        group = r.get("group")
-        out[(bucket or None, None if group is None else str(group))] = r.get("value")
-    return out
-
-
-def compare_rows(want_rows: list[dict[str, Any]], got_rows: list[dict[str, Any]]) -> list[str]:
-    """Differences between expected and answered rows (score.py's rule: 1e-6 relative, missing = 0)."""
-    want, got = _table(want_rows), _table(got_rows)
-    want_groups, got_groups = {g for _, g in want}, {g for _, g in got}
-    # One series asked for, answered with or without its group name: the same answer.
-    if len(want_groups) == 1 and got_groups == {None} and None not in want_groups:
-        got = {(b, next(iter(want_groups))): v for (b, _), v in got.items()}
-    elif len(got_groups) == 1 and want_groups == {None} and None not in got_groups:
-        got = {(b, None): v for (b, _), v in got.items()}
-    problems = []
-    for key in sorted(set(want) | set(got), key=lambda k: (k[0] or "", k[1] or "")):
-        a, b = want.get(key) or 0, got.get(key) or 0
-        if not math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6):
-            problems.append(f"{key}: want {want.get(key)!r} got {got.get(key)!r}")
-    return problems
-
-
-def _case_instant(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _load_cases(path: str) -> list[dict[str, Any]]:
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    cases = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}:{number} is not valid JSON: {error.msg}") from None
-        if not isinstance(case, dict) or "question" not in case or case.get("expect") not in ("ok", "clarify"):
-            raise ConfigError(f"{path}:{number}: a case needs 'question' and 'expect' (ok or clarify)")
-        cases.append(case)
-    return cases
-
-
-def run_eval(args: Any) -> int:
-    """`heliqa eval CASES`: answer each case through the LLM planner and print 'N passed, M failed'."""
-    from heliqa.agent.conversation import Conversation
-    from heliqa.agent.timerange import zone
-    from heliqa.tools.backends import open_backend
-
-    cases = _load_cases(args.cases)
-    planner = LLMPlanner.from_env()
-    backend = open_backend(args.backend)
-    org = backend.resolve_org(args.org)
-    passed = failed = 0
-    times = []
-    for case in cases:
-        try:
-            now = _case_instant(case.get("now")) or _case_instant(args.now)
-        except ValueError:
-            raise ConfigError(f"case {case.get('id')}: 'now' {case.get('now')!r} is not an ISO 8601 instant") from None
-        conversation = Conversation(backend, planner, org, zone(case.get("tz") or args.tz), now)
-        started = time.perf_counter()
-        answer = conversation.ask(case["question"])
-        times.append(time.perf_counter() - started)
-        if answer.status == "error":
-            why = [f"error: {answer.message}"]
-        elif case["expect"] == "clarify":
-            why = [f"answered where it should ask back: {answer.message}"[:240]] if answer.status == "ok" else []
-        elif answer.status != "ok":
-            why = [f"status {answer.status}: {answer.message}"[:240]]
-        else:
-            why = compare_rows(case.get("data") or [], answer.to_json()["data"])
-        if why:
-            failed += 1
-            print(f"FAIL {case.get('id', '?')}: {case['question']}")
-            for line in why[:2]:
-                print(f"     {line}")
-        else:
-            passed += 1
-    if times:
-        times.sort()
-        print(f"planner {planner.settings.model}: median {times[len(times) // 2]:.2f}s per question", file=sys.stderr)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1

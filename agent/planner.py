@@ -1,4 +1,8 @@
-"""One planner interface: question + context -> a QuerySpec, a clarifying question, or a refusal."""
+"""The planner interface: question + context -> a QuerySpec, a clarifying question, or a refusal.
+
+Only the shared types live here, so every planner imports them and nothing here imports a planner;
+`agent/factory.py` chooses and builds the planner a surface uses.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
+from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
 
 Status = Literal["ok", "clarify", "unsupported", "unparsed"]
@@ -40,6 +45,7 @@ class Plan:
     spec: QuerySpec | None = None
     message: str = ""
     planner: str = ""
+    query: MetricsQuery | None = None  # set when the planner already checked `spec` (see agent/check.py)
 
 
 class Planner(Protocol):
@@ -60,60 +66,3 @@ def decline(reason: str = "") -> Plan:
 def llm_configured() -> bool:
     """True when an OpenAI-compatible endpoint is configured for the LLM planner."""
     return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
-
-
-class AutoPlanner:
-    """Rules when they fully understand; else the LLM planner when configured; else a helpful decline."""
-
-    name = "auto"
-
-    def __init__(self, rules: Planner, llm: Planner | None = None):
-        self.rules = rules
-        self.llm = llm
-
-    def plan(self, question: str, ctx: Context) -> Plan:
-        result = self.rules.plan(question, ctx)
-        if result.status != "unparsed":
-            return result
-        if self.llm is not None:
-            return self.llm.plan(question, ctx)
-        return decline(result.message)
-
-
-def warm_up(planner: Planner) -> None:
-    """Load the LLM planner's client now when it may be used (long-running surfaces call this in a thread)."""
-    llm = planner if planner.name == "llm" else getattr(planner, "llm", None)
-    if llm is not None and hasattr(llm, "warm_up"):
-        llm.warm_up()
-
-
-def make_planner(kind: str = "auto") -> Planner:
-    """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
-    from heliqa.agent.rules import RulesPlanner
-
-    rules = RulesPlanner()
-    if kind == "rules":
-        return _RulesOnly(rules)
-    if kind == "llm":
-        from heliqa.agent.llm import LLMPlanner
-
-        return LLMPlanner.from_env()
-    llm = None
-    if llm_configured():
-        from heliqa.agent.llm import LLMPlanner
-
-        llm = LLMPlanner.from_env()
-    return AutoPlanner(rules, llm)
-
-
-class _RulesOnly:
-    """The rules planner with 'unparsed' turned into a helpful decline."""
-
-    name = "rules"
-
-    def __init__(self, rules: Planner):
-        self.rules = rules
-
-    def plan(self, question: str, ctx: Context) -> Plan:
-        result = self.rules.plan(question, ctx)
-        return decline(result.message) if result.status == "unparsed" else result

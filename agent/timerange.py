@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from heliqa.tools.errors import Clarify, ConfigError
+from heliqa.tools.filters import parse_instant
 from heliqa.tools.query import TimeFilter
 from heliqa.tools.results import iso_z
 
@@ -69,6 +70,18 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown time zone {name!r}", "use an IANA name such as America/New_York or UTC") from None
+
+
+def instant(text: str | None, option: str = "--now") -> datetime | None:
+    """An instant given as an option (ISO 8601, no zone = UTC); None when not given."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r} is not an ISO 8601 instant", f"e.g. {option} 2026-11-24T12:00:00Z"
+        ) from None
 
 
 def local_zone() -> ZoneInfo:

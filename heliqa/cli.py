@@ -6,21 +6,10 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC, datetime
 
 from heliqa.tools.errors import ConfigError, HeliqaError
 
 EXIT_OK, EXIT_NO_ANSWER = 0, 3
-
-
-def _now(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--now {text!r} is not an ISO 8601 instant", "e.g. --now 2026-11-24T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _print_json(data) -> None:
@@ -29,14 +18,15 @@ def _print_json(data) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from heliqa.agent.conversation import Conversation
-    from heliqa.agent.planner import make_planner
-    from heliqa.agent.timerange import zone
+    from heliqa.agent.factory import make_planner, narrator_for
+    from heliqa.agent.timerange import instant, zone
     from heliqa.render import render_answer
     from heliqa.tools.backends import open_backend
 
     question = " ".join(args.question)
+    planner = make_planner(args.planner)
     conversation = Conversation(
-        open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz), _now(args.now)
+        open_backend(args.backend), planner, args.org, zone(args.tz), instant(args.now), narrator_for(planner)
     )
     answer = conversation.ask(question)
     if args.json:
@@ -95,11 +85,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from heliqa.agent.timerange import instant
     from heliqa.tools.demo import DEMO_ORG, fill_demo
     from heliqa.tools.store import Store
 
     store = Store()
-    added = fill_demo(store, rows=args.rows, seed=args.seed, now=_now(args.now))
+    added = fill_demo(store, rows=args.rows, seed=args.seed, now=instant(args.now))
     sys.stdout.write(
         f"demo data: {added:,} new requests in {store.path} "
         f"(organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
@@ -135,7 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from heliqa.agent.llm import run_eval
+    from heliqa.agent.evaluate import run_eval
 
     return run_eval(args)
 

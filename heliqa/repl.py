@@ -193,13 +193,13 @@ def _history_session():
 
 def main(args) -> int:
     """`heliqa chat`: interactive on a terminal, line by line from a pipe."""
-    from heliqa.agent.planner import make_planner, warm_up
-    from heliqa.agent.timerange import zone
-    from heliqa.cli import _now
+    from heliqa.agent.factory import make_planner, narrator_for, warm_up
+    from heliqa.agent.timerange import instant, zone
     from heliqa.tools.backends import open_backend
 
+    planner = make_planner(args.planner)
     conversation = Conversation(
-        open_backend(args.backend), make_planner(args.planner), args.org, zone(args.tz), _now(args.now)
+        open_backend(args.backend), planner, args.org, zone(args.tz), instant(args.now), narrator_for(planner)
     )
     org = conversation.org  # fail now, with the store's own hint, rather than on the first question
     # the LLM client (when configured) loads while the user types the first question

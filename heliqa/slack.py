@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from heliqa.agent.answer import Answer
-from heliqa.agent.conversation import Conversation
+from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
 from heliqa.render import clipped, render_table
@@ -216,9 +216,17 @@ def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_ur
 class HeliqaSlack:
     """Slack listeners around one backend and planner: access checks, a conversation per thread, answers."""
 
-    def __init__(self, backend: Backend, planner: Planner, settings: Settings, max_threads: int = 500):
+    def __init__(
+        self,
+        backend: Backend,
+        planner: Planner,
+        settings: Settings,
+        max_threads: int = 500,
+        narrator: Narrator | None = None,
+    ):
         self.backend = backend
         self.planner = planner
+        self.narrator = narrator
         self.settings = settings
         self.threads = Bounded(max_threads)
         self.seen_events = Bounded(10_000)
@@ -236,7 +244,7 @@ class HeliqaSlack:
 
     def warm_up(self) -> None:
         """Open the backend, import matplotlib and the LLM client (if configured) now, so first answers are fast."""
-        from heliqa.agent.planner import warm_up as warm_up_planner
+        from heliqa.agent.factory import warm_up as warm_up_planner
         from heliqa.chart import warm_up
 
         try:
@@ -379,7 +387,7 @@ class HeliqaSlack:
                 log.exception("could not report the failure (ref %s)", ref)
 
     def _conversation(self, tz) -> Conversation:
-        return Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now)
+        return Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now, self.narrator)
 
     def _say(
         self, client: WebClient, channel: str, thread_ts: str | None, text: str, blocks=None, respond=None
@@ -532,8 +540,8 @@ def configure_logging() -> None:
 
 def main(args) -> int:
     """`heliqa slack`: Socket Mode with SLACK_APP_TOKEN, or HTTP mode (`--http`) with SLACK_SIGNING_SECRET."""
-    from heliqa.agent.planner import make_planner
-    from heliqa.cli import _now
+    from heliqa.agent.factory import make_planner, narrator_for
+    from heliqa.agent.timerange import instant
     from heliqa.tools.backends import open_backend
 
     token = _secret("SLACK_BOT_TOKEN", "xoxb-", "create the app from docs/slack.md and copy its Bot User OAuth Token")
@@ -547,8 +555,9 @@ def main(args) -> int:
         )
     configure_logging()
     backend = open_backend(args.backend)
-    settings = Settings.from_env(args.org, args.tz, _now(args.now), backend.name)
-    heliqa = HeliqaSlack(backend, make_planner(args.planner), settings)
+    settings = Settings.from_env(args.org, args.tz, instant(args.now), backend.name)
+    planner = make_planner(args.planner)
+    heliqa = HeliqaSlack(backend, planner, settings, narrator=narrator_for(planner))
     client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL)
     app = build_app(heliqa, client, secret if args.http else None)
     threading.Thread(target=heliqa.warm_up, name="heliqa-warm-up", daemon=True).start()

@@ -12,7 +12,7 @@ import pytest
 
 from heliqa.agent.answer import fmt, prose_is_grounded, summarize
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from tests.conftest import DEV_CASES, MAIN_ORG, OTHER_ORG, SHARED
 
 sys.path.insert(0, str(SHARED / "eval"))

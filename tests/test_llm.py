@@ -14,6 +14,8 @@ import pytest
 
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation
+from heliqa.agent.evaluate import compare_rows
+from heliqa.agent.factory import AutoPlanner, make_planner, narrator_for
 from heliqa.agent.llm import (
     MAX_REPAIRS,
     AskClarifyingQuestion,
@@ -25,10 +27,9 @@ from heliqa.agent.llm import (
     RunQuery,
     _Repair,
     check_spec,
-    compare_rows,
     grounded_summary,
 )
-from heliqa.agent.planner import AutoPlanner, Context, Plan, make_planner
+from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange
 from tests.conftest import DEV_CASES, MAIN_ORG, ROOT, SAMPLE_NOW
@@ -116,7 +117,7 @@ def planner_for(fake: FakeOpenAI) -> LLMPlanner:
 
 
 def conversation(store, planner, tz=NY) -> Conversation:
-    return Conversation(store, planner, MAIN_ORG, tz, NOW)
+    return Conversation(store, planner, MAIN_ORG, tz, NOW, narrator_for(planner))
 
 
 def ctx_of(store, previous: QuerySpec | None = None) -> Context:
@@ -304,7 +305,8 @@ def test_check_spec_grounds_names(sample_store):
         **dev_args(CASES["d11"]["spec"]),
         "conditions": [{"field": "property:environment", "op": "equals", "value": "prod"}],
     }
-    spec = check_spec(args, ctx_of(sample_store))
+    spec, query = check_spec(args, ctx_of(sample_store))
+    assert query == spec.to_query(NOW, NY)  # the query that runs is the checked spec's, resolved once
     assert spec.conditions == [Condition(field="property:environment", op="equals", value="production")]
 
 
@@ -419,7 +421,7 @@ def test_auto_prefers_rules_and_never_calls_the_llm(serve, sample_store):
 
 
 def _ok_answer(sample_store) -> Answer:
-    spec = check_spec(dev_args(D01["spec"]), ctx_of(sample_store))
+    spec, _ = check_spec(dev_args(D01["spec"]), ctx_of(sample_store))
     return conversation(sample_store, _Fixed(spec)).ask(D01["question"])
 
 
@@ -554,7 +556,7 @@ def _eval_args(cases) -> argparse.Namespace:
 
 
 def test_eval_scores_the_dev_set_through_the_llm_planner(serve, sample_home, monkeypatch, capsys):
-    from heliqa.agent.llm import run_eval
+    from heliqa.agent.evaluate import run_eval
 
     fake = serve(oracle())
     monkeypatch.setenv("HELIQA_HOME", str(sample_home))
@@ -566,7 +568,7 @@ def test_eval_scores_the_dev_set_through_the_llm_planner(serve, sample_home, mon
 
 
 def test_eval_counts_wrong_answers(serve, sample_home, monkeypatch, capsys, tmp_path):
-    from heliqa.agent.llm import run_eval
+    from heliqa.agent.evaluate import run_eval
 
     subset = tmp_path / "cases.jsonl"
     subset.write_text("\n".join(json.dumps(CASES[i]) for i in ("d02", "d03", "d07", "d22")) + "\n")
@@ -580,7 +582,7 @@ def test_eval_counts_wrong_answers(serve, sample_home, monkeypatch, capsys, tmp_
 
 
 def test_eval_rejects_a_bad_cases_file(monkeypatch, tmp_path):
-    from heliqa.agent.llm import run_eval
+    from heliqa.agent.evaluate import run_eval
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "x", "expect": "ok"}\nnot json\n')
@@ -609,7 +611,7 @@ def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, 
 
 
 def test_warm_up_loads_only_a_configured_llm():
-    from heliqa.agent.planner import AutoPlanner, make_planner, warm_up
+    from heliqa.agent.factory import warm_up
     from heliqa.agent.rules import RulesPlanner
 
     calls = []

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from heliqa.agent.answer import fmt
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.repl import Repl, sparkline
 from tests.conftest import MAIN_ORG, SAMPLE_NOW
 

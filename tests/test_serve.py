@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.serve import create_app, parse_keys
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from tests.dev_cases import dev_query, ok_cases

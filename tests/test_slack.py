@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 
 from heliqa import slack as slack_app
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from tests.conftest import MAIN_ORG, SAMPLE_NOW
 from tests.fake_slack import BOT_USER, TEAM, FakeSlack, FakeSocketMode, sign
 
