@@ -30,11 +30,17 @@ WEEKS = TimeFilter(start="2026-10-20T00:00:00.000Z", end="2026-11-24T12:00:00.00
 
 
 @pytest.fixture(scope="session")
-def chdb_dir(tmp_path_factory, sample_path):
+def chdb_root(tmp_path_factory):
+    """The one chDB directory of this test run (chDB opens a single path per process)."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(chdb_root, sample_path):
     """A chDB directory holding the sample in Helicone's `request_response_rmt`, loaded once."""
     import clickhouse_connect
 
-    path = tmp_path_factory.mktemp("chdb-sample")
+    path = chdb_root
     client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
     loaded, bad = load_files(client, [str(sample_path)])
     assert (loaded, bad) == (131_136, [])
@@ -319,3 +325,34 @@ def test_server_path_wrong_password_is_a_clear_error(http_front):
     with pytest.raises(BackendError) as caught:
         connect(f"http://heliqa_reader:wrongpass@{http_front}/default")
     assert "Authentication failed" in str(caught.value) and "wrongpass" not in str(caught.value)
+
+
+# --- the vocabulary cache --------------------------------------------------------------------------------
+def test_a_new_model_is_known_once_the_vocabulary_ttl_passes(chdb_root):
+    """A long-running app (Slack) sees a model first used after it started, once the cache's TTL has passed."""
+    import clickhouse_connect
+
+    from heliqa.tools.clickhouse import create_table, load_rows
+    from heliqa.tools.importer import normalize
+
+    clickhouse_connect.get_client(dsn=f"chdb://{chdb_root}").command("CREATE DATABASE IF NOT EXISTS vocabulary_ttl")
+    client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_root}", database="vocabulary_ttl")
+    create_table(client)
+    org = "cccccccc-0000-4000-8000-000000000003"
+
+    def request(n: int, model: str) -> dict:
+        row = {"request_id": f"dddddddd-0000-4000-8000-{n:012d}", "organization_id": org, "model": model}
+        return normalize({**row, "request_created_at": "2026-11-10T10:00:00.000Z", "status": 200}, None)
+
+    load_rows(client, [request(1, "gpt-4o"), request(2, "gpt-4o")])
+    clock = [0.0]
+    backend = ClickHouseBackend(client, "chdb://vocabulary_ttl", vocabulary_ttl=60)
+    backend._vocab.clock = lambda: clock[0]
+    assert backend.vocabulary(org).models == {"gpt-4o": 2}
+    assert backend.resolve_org(None) == org
+
+    load_rows(client, [request(3, "claude-3-7-sonnet")])
+    clock[0] = 59.0  # within the TTL: the cached names still answer, without a query
+    assert backend.vocabulary(org).models == {"gpt-4o": 2}
+    clock[0] = 61.0
+    assert backend.vocabulary(org).models == {"gpt-4o": 2, "claude-3-7-sonnet": 1}

@@ -8,19 +8,19 @@ by `ClickHouseDialect` with `{name:Type}` parameters, scoped to one organization
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from heliqa.tools.cache import VOCABULARY_TTL_S
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
-from heliqa.tools.query import MetricsQuery, ScoresRequest
-from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
+from heliqa.tools.query import ScoresRequest
+from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
-from heliqa.tools.timebuckets import fill_counts
+from heliqa.tools.sqlbackend import DataPlace, SqlBackend, naive_utc
 
 TABLE = "request_response_rmt"
 
@@ -129,6 +129,18 @@ class ClickHouseDialect(SqlDialect):
         """The organization scope on the sorting key's first column (index-friendly)."""
         return f"r.organization_id = {self.param(org, 'UUID')}"
 
+    # A score query reads one row per (request, score key) from the scores map.
+    score_key_column = "score_key"
+    score_value_column = "score_value"
+
+    def source(self, score: bool) -> str:
+        if not score:
+            return f"{TABLE} AS r"
+        return f"{TABLE} AS r ARRAY JOIN mapKeys(r.scores) AS score_key, mapValues(r.scores) AS score_value"
+
+    def scope(self, org: str, score: bool) -> list[str]:
+        return [self.org(org)]
+
     def property_value(self, key_sql: str) -> str:
         return f"r.properties[{key_sql}]"  # a missing key reads '' in ClickHouse, as Helicone relies on
 
@@ -161,20 +173,6 @@ class ClickHouseDialect(SqlDialect):
 
     def to_text(self, expr: str) -> str:
         return f"toString({expr})"
-
-
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def _number(value: Any) -> float | None:
-    # ClickHouse answers nan where DuckDB answers NULL (e.g. 0/0): both mean "no value".
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
 
 
 def display_url(url: str) -> str:
@@ -245,18 +243,18 @@ def _first_line(error: BaseException, url: str = "") -> str:
     return text[:400]
 
 
-class ClickHouseBackend:
+class ClickHouseBackend(SqlBackend):
     """Answers queries from Helicone's `request_response_rmt` (server or chDB), one organization at a time."""
 
     name = "clickhouse"
+    dialect = ClickHouseDialect
 
-    def __init__(self, client: Any, url: str = ""):
+    def __init__(self, client: Any, url: str = "", vocabulary_ttl: float = VOCABULARY_TTL_S):
+        super().__init__(vocabulary_ttl)
         self.client = client
         self.url = url
         self.where = display_url(url) or "ClickHouse"
         self._lock = threading.Lock()  # one client, possibly shared by threads (serve, Slack)
-        self._vocab: dict[str, Vocabulary] = {}
-        self._orgs: dict[str, int] | None = None
 
     @classmethod
     def from_env(cls) -> ClickHouseBackend:
@@ -269,7 +267,8 @@ class ClickHouseBackend:
             )
         return cls(connect(url), url)
 
-    def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        """Run one read statement (one at a time on the shared client)."""
         try:
             with self._lock:
                 return self.client.query(sql, parameters=params).result_rows
@@ -283,60 +282,45 @@ class ClickHouseBackend:
 
     # --- organizations ------------------------------------------------------------------------------
     def organizations(self) -> dict[str, int]:
-        """Organization id -> number of requests."""
-        if self._orgs is None:
-            rows = self._fetch(
-                f"SELECT toString(organization_id) AS o, count() AS n FROM {TABLE} GROUP BY o ORDER BY n DESC", {}
-            )
-            self._orgs = {org: int(n) for org, n in rows}
-        return self._orgs
+        """Organization id -> number of requests (cached like the vocabulary: a new organization shows up)."""
+        return self._vocab.get(None, self._load_organizations)
 
-    def resolve_org(self, org: str | None) -> str:
-        """The organization to scope to: the one given, or the only one there is."""
-        orgs = self.organizations()
-        if org:
-            if org not in orgs:
-                known = ", ".join(orgs) or "none (the table is empty)"
-                raise ConfigError(f"organization {org} has no data at {self.where}", f"known organizations: {known}")
-            return org
-        if len(orgs) == 1:
-            return next(iter(orgs))
-        if not orgs:
-            raise ConfigError(f"{TABLE} at {self.where} is empty")
-        listing = ", ".join(f"{o} ({n} requests)" for o, n in orgs.items())
-        raise ConfigError(
-            f"{TABLE} holds {len(orgs)} organizations; choose one", f"set HELIQA_ORG_ID or pass --org: {listing}"
+    def _load_organizations(self) -> dict[str, int]:
+        rows = self.fetch(
+            f"SELECT toString(organization_id) AS o, count() AS n FROM {TABLE} GROUP BY o ORDER BY n DESC", {}
         )
+        return {org: int(n) for org, n in rows}
 
-    def vocabulary(self, org: str) -> Vocabulary:
-        """Models, providers, property keys/values and score keys that exist for `org`."""
-        if org in self._vocab:
-            return self._vocab[org]
+    def data_place(self) -> DataPlace:
+        empty = ConfigError(f"{TABLE} at {self.where} is empty")
+        return DataPlace(f"at {self.where}", TABLE, empty, "none (the table is empty)")
+
+    def load_vocabulary(self, org: str) -> Vocabulary:
+        """Models, providers, property keys/values, score keys and users of `org`, counted in the table."""
         d = ClickHouseDialect()
         scope = d.org(org)
         vocab = Vocabulary()
         for kind, target in (("model", vocab.models), ("provider", vocab.providers)):
             sql = f"SELECT r.{kind} AS k, count() AS n FROM {TABLE} AS r WHERE {scope} GROUP BY k ORDER BY n DESC"
-            target.update({k: int(n) for k, n in self._fetch(sql, d.params)})
+            target.update({k: int(n) for k, n in self.fetch(sql, d.params)})
         sql = (
             f"SELECT k, v, count() AS n FROM {TABLE} AS r ARRAY JOIN mapKeys(r.properties) AS k, "
             f"mapValues(r.properties) AS v WHERE {scope} GROUP BY k, v ORDER BY n DESC"
         )
-        for key, value, n in self._fetch(sql, d.params):
+        for key, value, n in self.fetch(sql, d.params):
             vocab.properties.setdefault(key, {})[value] = int(n)
         sql = (
             f"SELECT k, count() AS n FROM {TABLE} AS r ARRAY JOIN mapKeys(r.scores) AS k WHERE {scope} "
             "GROUP BY k ORDER BY n DESC"
         )
-        vocab.score_keys.update({k: int(n) for k, n in self._fetch(sql, d.params)})
-        users = self._fetch(f"SELECT uniqExactIf(r.user_id, r.user_id != '') FROM {TABLE} AS r WHERE {scope}", d.params)
+        vocab.score_keys.update({k: int(n) for k, n in self.fetch(sql, d.params)})
+        users = self.fetch(f"SELECT uniqExactIf(r.user_id, r.user_id != '') FROM {TABLE} AS r WHERE {scope}", d.params)
         vocab.users = int(users[0][0]) if users else 0
         sql = (
             f"SELECT r.user_id AS k, count() AS n FROM {TABLE} AS r WHERE {scope} AND r.user_id != '' "
             f"GROUP BY k ORDER BY n DESC LIMIT {d.param(USER_IDS_LIMIT, 'UInt64')}"
         )
-        vocab.user_ids.update({k: int(n) for k, n in self._fetch(sql, d.params)})
-        self._vocab[org] = vocab
+        vocab.user_ids.update({k: int(n) for k, n in self.fetch(sql, d.params)})
         return vocab
 
     # --- queries ------------------------------------------------------------------------------------
@@ -361,50 +345,8 @@ class ClickHouseBackend:
         )
         # Helicone adds timeZoneDifference to each label afterwards: the UTC instant of the local bucket start.
         shift = timedelta(minutes=tzd)
-        rows = sorted((_naive_utc(b) + shift, k, float(v)) for b, k, v in self._fetch(sql, d.params))
+        rows = sorted((naive_utc(b) + shift, k, float(v)) for b, k, v in self.fetch(sql, d.params))
         return [{"created_at_trunc": iso_z(b, millis=True), "score_key": k, "score_sum": v} for b, k, v in rows]
-
-    def run(self, query: MetricsQuery, org: str) -> list[Row]:
-        """Answer an extended query: rows of (bucket, group, value), as the embedded store does."""
-        rows = self._rows(query, org)
-        if query.top is not None:
-            overall = query.model_copy(update={"dbIncrement": None})
-            totals = rows if query.dbIncrement is None else self._rows(overall, org)
-            ranked = sorted((r for r in totals if r.value is not None), key=lambda r: -r.value)[: query.top]
-            keep = {r.group for r in ranked}
-            rows = [r for r in rows if r.group in keep]
-        return rows
-
-    def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
-        d = ClickHouseDialect()
-        score = query.measure == "score"
-        source = f"{TABLE} AS r"
-        if score:
-            source += " ARRAY JOIN mapKeys(r.scores) AS score_key, mapValues(r.scores) AS score_value"
-        where = [d.org(org), d.time_range(query.timeFilter)]
-        if score and query.scoreKey is not None:
-            where.append(f"score_key = {d.param(query.scoreKey)}")
-        value, extra = d.value_expr(query, score_value="score_value")
-        where += extra
-        if query.userFilter != "all":
-            where.append(d.node(query.userFilter))
-        bucket = "NULL"
-        if query.dbIncrement:
-            bucket = d.bucket("r.request_created_at", query.dbIncrement, query.timeZoneDifference)
-        group = query.group
-        if group == "score_key":
-            group_sql = "score_key"
-        elif group:
-            group_sql, drop = d.group_expr(group)
-            where += drop
-        else:
-            group_sql = "NULL"
-        sql = (
-            f"SELECT {bucket} AS b, {group_sql} AS g, {value} AS v FROM {source} WHERE {' AND '.join(where)} "
-            "GROUP BY b, g ORDER BY b ASC NULLS FIRST, g ASC NULLS FIRST"
-        )
-        rows = [Row(_naive_utc(b), None if g is None else str(g), _number(v)) for b, g, v in self._fetch(sql, d.params)]
-        return fill_counts(query, rows)
 
 
 # --- loading -------------------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ from typing import Any
 
 import httpx
 
+from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
+from heliqa.tools.rows import keep_top
 from heliqa.tools.sql import seconds_utc
-from heliqa.tools.timebuckets import bucket_labels
+from heliqa.tools.timebuckets import bucket_labels, fill_buckets
 
 US_BASE_URL = "https://api.helicone.ai"
 EU_BASE_URL = "https://eu.api.helicone.ai"
@@ -239,11 +241,10 @@ class HeliconeBackend:
 
     name = "helicone"
 
-    def __init__(self, client: HeliconeClient, vocabulary_ttl: float = 300.0, vocabulary_days: int = 90):
+    def __init__(self, client: HeliconeClient, vocabulary_ttl: float = VOCABULARY_TTL_S, vocabulary_days: int = 90):
         self.client = client
-        self.vocabulary_ttl = vocabulary_ttl
         self.vocabulary_days = vocabulary_days
-        self._vocab: dict[str, tuple[float, Vocabulary]] = {}
+        self._vocab: TtlCache[Vocabulary] = TtlCache(vocabulary_ttl)
 
     def __repr__(self) -> str:
         return f"HeliconeBackend({self.client!r})"
@@ -288,9 +289,9 @@ class HeliconeBackend:
 
     def vocabulary(self, org: str) -> Vocabulary:
         """Models (with counts over the lookback window), property keys and values, score keys, user count."""
-        cached = self._vocab.get(org)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        return self._vocab.get(org, self._load_vocabulary)
+
+    def _load_vocabulary(self) -> Vocabulary:
         now = datetime.now(UTC).replace(tzinfo=None)
         window = {
             "start": _key(now.replace(microsecond=0) - timedelta(days=self.vocabulary_days)),
@@ -310,14 +311,15 @@ class HeliconeBackend:
         vocab.score_keys = {str(k): 0 for k in self.client.get("/v1/evals/scores") or []}
         users = self.client.post("/v1/metrics/activeUsers", {"filter": _json(_named_user()), "timeFilter": window})
         vocab.users = int(users or 0)
-        self._vocab[org] = (time.monotonic() + self.vocabulary_ttl, vocab)
         return vocab
 
     def run(self, query: MetricsQuery, org: str) -> list[Row]:
         """Answer an extended query from the endpoints that compute it exactly, or raise NotAvailable."""
         rows = self._rows(query)
         if query.top is not None:
-            rows = self._keep_top(query, rows)
+            # ranked by the group's value over the whole range, as every backend ranks
+            overall = query.model_copy(update={"dbIncrement": None, "top": None})
+            rows = keep_top(query, rows, rows if query.dbIncrement is None else self._rows(overall))
         if query.dbIncrement is not None:
             # Helicone fills the bucket starting at the range's end too; like the embedded store, drop that filler
             end = seconds_utc(query.timeFilter.end)
@@ -343,14 +345,6 @@ class HeliconeBackend:
             f"grouping by {group}{' per time bucket' if q.dbIncrement else ''}",
             "Helicone's endpoints group only by model, status, country (totals) and score key",
         )
-
-    def _keep_top(self, q: MetricsQuery, rows: list[Row]) -> list[Row]:
-        # The same ranking as the embedded store: by the group's value over the whole range.
-        overall = rows if q.dbIncrement is None else self._rows(q.model_copy(update={"dbIncrement": None, "top": None}))
-        totals = {r.group: r.value for r in overall}
-        ranked = sorted((g for g in totals if totals[g] is not None), key=lambda g: -totals[g])[: q.top]
-        keep = set(ranked)
-        return [r for r in rows if r.group in keep]
 
     # --- endpoint calls --------------------------------------------------------------------------------
     def _time(self, q: MetricsQuery) -> dict[str, str]:
@@ -686,9 +680,7 @@ def _rows(values: dict[str, float | None]) -> list[Row]:
 
 def _filled(labels: list[datetime], values: dict[str, float | None]) -> list[Row]:
     """Counts and sums: every bucket label gets a row (0 when empty), as the embedded store fills them."""
-    merged = {_key(b): 0.0 for b in labels}
-    merged.update(values)
-    return _rows(merged)
+    return fill_buckets(_rows(values), labels, [None])
 
 
 def _group_rows(values: dict[tuple, float | None]) -> list[Row]:
@@ -696,10 +688,7 @@ def _group_rows(values: dict[tuple, float | None]) -> list[Row]:
 
 
 def _filled_groups(labels: list[datetime], values: dict[tuple, float]) -> list[Row]:
-    groups = sorted({g for _, g in values})
-    merged = {(_key(b), g): 0.0 for b in labels for g in groups}
-    merged.update(values)
-    return _group_rows(merged)
+    return fill_buckets(_group_rows(values), labels, sorted({g for _, g in values}))
 
 
 def _describe(q: MetricsQuery) -> str:

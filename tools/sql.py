@@ -75,6 +75,22 @@ class SqlDialect:
     def col(self, name: str) -> str:
         return f"{self.alias}.{name}"
 
+    # Where an extended query's rows are; a score query reads one row per (request, score key).
+    score_key_column = "s.score_key"
+    score_value_column = "s.value"
+
+    def source(self, score: bool) -> str:
+        """The FROM clause: the requests (alias r), joined to their scores for a score query."""
+        raise NotImplementedError
+
+    def time_column(self, score: bool) -> str:
+        """The instant a query's time range and buckets apply to."""
+        return self.col("request_created_at")
+
+    def scope(self, org: str, score: bool) -> list[str]:
+        """The conditions that keep a query inside one organization."""
+        return [f"{self.col('organization_id')} = {self.param(org)}"]
+
     def property_value(self, key_sql: str) -> str:
         """A property's value, '' when the key is absent (Helicone's map semantics)."""
         raise NotImplementedError

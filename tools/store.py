@@ -16,10 +16,11 @@ import duckdb
 
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
-from heliqa.tools.query import MetricsQuery, ScoresRequest
-from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
+from heliqa.tools.query import ScoresRequest
+from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
-from heliqa.tools.timebuckets import bucket_labels, fill_counts
+from heliqa.tools.sqlbackend import DataPlace, SqlBackend
+from heliqa.tools.timebuckets import bucket_labels
 
 try:
     import orjson
@@ -56,6 +57,18 @@ class DuckDialect(SqlDialect):
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"${name}"
+
+    def source(self, score: bool) -> str:
+        # scores live in their own narrow table, one row per (request, score key)
+        return "scores s JOIN requests r ON r.request_id = s.request_id" if score else "requests r"
+
+    def time_column(self, score: bool) -> str:
+        return "s.request_created_at" if score else "r.request_created_at"
+
+    def scope(self, org: str, score: bool) -> list[str]:
+        if not score:
+            return super().scope(org, score)
+        return [f"s.organization_id = {self.param(org)}", f"r.organization_id = {self.param(org)}"]
 
     def property_value(self, key_sql: str) -> str:
         return f"coalesce({self.col('properties')}[{key_sql}], '')"
@@ -128,19 +141,20 @@ class ImportReport:
         return self.read - self.added
 
 
-class Store:
+class Store(SqlBackend):
     """A DuckDB file holding request logs; every query is scoped to one organization."""
 
     name = "embedded"
+    dialect = DuckDialect
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
+        super().__init__()
         self.path = Path(path) if path else default_home() / "heliqa.duckdb"
         self.read_only = read_only
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()  # writes; reads go through per-thread cursors and run concurrently
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._vocab: dict[str, Vocabulary] = {}
         self._score_minutes: bool | None = None
 
     # --- connection -----------------------------------------------------------------------------
@@ -203,22 +217,9 @@ class Store:
         )
         return {org: int(n) for org, n in rows}
 
-    def resolve_org(self, org: str | None) -> str:
-        """The organization to scope to: the one given, or the only one stored."""
-        orgs = self.organizations()
-        if org:
-            if org not in orgs:
-                known = ", ".join(orgs) or "none (the store is empty)"
-                raise ConfigError(f"organization {org} has no data in {self.path}", f"known organizations: {known}")
-            return org
-        if len(orgs) == 1:
-            return next(iter(orgs))
-        if not orgs:
-            raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`")
-        listing = ", ".join(f"{o} ({n} requests)" for o, n in orgs.items())
-        raise ConfigError(
-            f"the store holds {len(orgs)} organizations; choose one", f"set HELIQA_ORG_ID or pass --org: {listing}"
-        )
+    def data_place(self) -> DataPlace:
+        empty = ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`")
+        return DataPlace(f"in {self.path}", "the store", empty, "none (the store is empty)")
 
     # --- import ---------------------------------------------------------------------------------------
     def import_files(
@@ -348,27 +349,25 @@ class Store:
             )
         self._vocab.clear()
 
-    def vocabulary(self, org: str) -> Vocabulary:
-        """Models, providers, property keys/values and score keys that exist for `org`."""
-        if org not in self._vocab:
-            vocab = Vocabulary()
-            for kind, name, value, n in self.fetch(
-                "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
-            ):
-                if kind == "model":
-                    vocab.models[name] = n
-                elif kind == "provider":
-                    vocab.providers[name] = n
-                elif kind == "property":
-                    vocab.properties.setdefault(name, {})[value] = n
-                elif kind == "score":
-                    vocab.score_keys[name] = n
-                elif kind == "user":
-                    vocab.user_ids[name] = n
-                elif kind == "users":
-                    vocab.users = n
-            self._vocab[org] = vocab
-        return self._vocab[org]
+    def load_vocabulary(self, org: str) -> Vocabulary:
+        """Models, providers, property keys/values, score keys and users of `org`, from the vocabulary table."""
+        vocab = Vocabulary()
+        for kind, name, value, n in self.fetch(
+            "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
+        ):
+            if kind == "model":
+                vocab.models[name] = n
+            elif kind == "provider":
+                vocab.providers[name] = n
+            elif kind == "property":
+                vocab.properties.setdefault(name, {})[value] = n
+            elif kind == "score":
+                vocab.score_keys[name] = n
+            elif kind == "user":
+                vocab.user_ids[name] = n
+            elif kind == "users":
+                vocab.users = n
+        return vocab
 
     # --- queries ----------------------------------------------------------------------------------------
     def scores(self, request: ScoresRequest, org: str) -> list[dict[str, Any]]:
@@ -430,57 +429,3 @@ class Store:
             f"({' UNION ALL '.join(parts)}) GROUP BY 1, 2 ORDER BY 1, 2"
         )
         return sql, d.params
-
-    def run(self, query: MetricsQuery, org: str) -> list[Row]:
-        """Answer an extended query: rows of (bucket, group, value)."""
-        rows = self._rows(query, org)
-        if query.top is not None:
-            rows = self._keep_top(query, org, rows)
-        return rows
-
-    def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
-        d = DuckDialect()
-        score = query.measure == "score"
-        source = "scores s JOIN requests r ON r.request_id = s.request_id" if score else "requests r"
-        time_col = "s.request_created_at" if score else "r.request_created_at"
-        where = [f"{'s' if score else 'r'}.organization_id = {d.param(org)}", d.time_range(query.timeFilter, time_col)]
-        if score:
-            where.append(f"r.organization_id = {d.param(org)}")
-            if query.scoreKey is not None:
-                where.append(f"s.score_key = {d.param(query.scoreKey)}")
-        value, extra = d.value_expr(query, score_value="s.value")
-        where += extra
-        if query.userFilter != "all":
-            where.append(d.node(query.userFilter))
-        select = [d.bucket(time_col, query.dbIncrement, query.timeZoneDifference) if query.dbIncrement else "NULL"]
-        group = query.group
-        if group == "score_key":
-            select.append("s.score_key")
-        elif group:
-            expr, drop = d.group_expr(group)
-            select.append(expr)
-            where += drop
-        else:
-            select.append("NULL")
-        # A constant NULL key halves DuckDB's aggregation speed: group only by the keys that vary.
-        keys = ", ".join(str(i) for i, expr in ((1, select[0]), (2, select[1])) if expr != "NULL") or "1, 2"
-        order = "1 NULLS FIRST, 2 NULLS FIRST"
-        if query.top is not None and query.dbIncrement is None:
-            # the N largest groups, ranked in SQL: thousands of users never become Python rows
-            order = f"3 DESC NULLS LAST, 2 LIMIT {d.param(query.top, 'Int64')}"
-        sql = (
-            f"SELECT {select[0]} AS b, {select[1]} AS g, {value} AS v FROM {source} "
-            f"WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY {order}"
-        )
-        rows = [
-            Row(b, None if g is None else str(g), None if v is None else float(v))
-            for b, g, v in self.fetch(sql, d.params)
-        ]
-        return fill_counts(query, rows)
-
-    def _keep_top(self, query: MetricsQuery, org: str, rows: list[Row]) -> list[Row]:
-        if query.dbIncrement is None:
-            return sorted(rows, key=lambda r: r.group or "")  # _rows already kept the N largest
-        overall = query.model_copy(update={"dbIncrement": None})
-        keep = {r.group for r in self._rows(overall, org) if r.value is not None}
-        return [r for r in rows if r.group in keep]

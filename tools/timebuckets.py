@@ -73,6 +73,11 @@ def fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:
     # a bucket that starts exactly at the range's end holds only that instant: no zero row for it
     labels = [b for b in bucket_labels(query.timeFilter, query.dbIncrement, query.timeZoneDifference) if b < end]
     groups = sorted({r.group for r in rows}, key=lambda g: (g is not None, g)) or [None]
+    return fill_buckets(rows, labels, groups)
+
+
+def fill_buckets(rows: list[Row], labels: list[datetime], groups: list[str | None]) -> list[Row]:
+    """`rows` plus a 0 for every (bucket label, group) that has none, sorted by bucket then group."""
     have = {(r.bucket, r.group) for r in rows}
     filled = rows + [Row(b, g, 0.0) for b in labels for g in groups if (b, g) not in have]
     return sorted(filled, key=lambda r: (r.bucket or datetime.min, r.group or ""))
