@@ -109,6 +109,16 @@ class ClickHouseDialect(SqlDialect):
     """ClickHouse over `request_response_rmt`: `{name:Type}` parameters, native maps, exact quantiles."""
 
     table = TABLE
+    FUNCTIONS = {
+        "property_value": "r.properties[{key}]",  # a missing key reads '' in ClickHouse, as Helicone relies on
+        "has_property": "mapContains(r.properties, {key})",
+        "has_score": "has(r.scores, {key})",
+        "score_value": "r.scores[{key}]",  # a missing key reads 0
+        "quantile": "quantileExactInclusive({fraction})({expr})",
+        "count_if": "countIf({condition})",
+        "distinct_count_if": "uniqExactIf({expr}, {condition})",
+        "to_text": "toString({expr})",
+    }
 
     def param(self, value: Any, kind: str = "String") -> str:
         name = f"p{len(self.params)}"
@@ -141,18 +151,6 @@ class ClickHouseDialect(SqlDialect):
     def scope(self, org: str, score: bool) -> list[str]:
         return [self.org(org)]
 
-    def property_value(self, key_sql: str) -> str:
-        return f"r.properties[{key_sql}]"  # a missing key reads '' in ClickHouse, as Helicone relies on
-
-    def has_property(self, key_sql: str) -> str:
-        return f"mapContains(r.properties, {key_sql})"
-
-    def has_score(self, key_sql: str) -> str:
-        return f"has(r.scores, {key_sql})"
-
-    def score_value(self, key_sql: str) -> str:
-        return f"r.scores[{key_sql}]"  # a missing key reads 0
-
     def local_bucket(self, column: str, increment: str, tz_difference: float) -> str:
         """Helicone's variant-B truncation: the local wall-clock bucket start, as a UTC-typed value."""
         shift = self.param(int(tz_difference), "Int64")  # ClickHouse truncates fractional minutes
@@ -161,18 +159,6 @@ class ClickHouseDialect(SqlDialect):
     def bucket(self, column: str, increment: str, tz_difference: float) -> str:
         local = self.local_bucket(column, increment, tz_difference)
         return f"addMicroseconds({local}, {self.param(round(tz_difference * 60_000_000), 'Int64')})"
-
-    def quantile(self, expr: str, fraction: float) -> str:
-        return f"quantileExactInclusive({self.param(fraction, 'Float64')})({expr})"
-
-    def count_if(self, condition: str) -> str:
-        return f"countIf({condition})"
-
-    def distinct_count_if(self, expr: str, condition: str) -> str:
-        return f"uniqExactIf({expr}, {condition})"
-
-    def to_text(self, expr: str) -> str:
-        return f"toString({expr})"
 
 
 def display_url(url: str) -> str:

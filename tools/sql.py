@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from heliqa.tools.errors import InvalidRequest, NotAvailable
 from heliqa.tools.filters import Branch, Leaf, parse_instant
@@ -91,15 +91,25 @@ class SqlDialect:
         """The conditions that keep a query inside one organization."""
         return [f"{self.col('organization_id')} = {self.param(org)}"]
 
+    # Engine spellings as SQL templates (sqlglot's TRANSFORMS idea): an engine lists what it writes its own way.
+    FUNCTIONS: ClassVar[dict[str, str]] = {}
+
+    def _call(self, name: str, **parts: str) -> str:
+        return self.FUNCTIONS[name].format(**parts)
+
     def property_value(self, key_sql: str) -> str:
         """A property's value, '' when the key is absent (Helicone's map semantics)."""
-        raise NotImplementedError
+        return self._call("property_value", key=key_sql)
+
+    def has_property(self, key_sql: str) -> str:
+        return self._call("has_property", key=key_sql)
 
     def has_score(self, key_sql: str) -> str:
-        raise NotImplementedError
+        return self._call("has_score", key=key_sql)
 
     def score_value(self, key_sql: str) -> str:
-        raise NotImplementedError
+        """A score's value, 0 when the key is absent."""
+        return self._call("score_value", key=key_sql)
 
     def cost_column(self) -> str:
         """Cost as stored: integer nano-USD."""
@@ -110,16 +120,16 @@ class SqlDialect:
         raise NotImplementedError
 
     def quantile(self, expr: str, fraction: float) -> str:
-        raise NotImplementedError
+        return self._call("quantile", expr=expr, fraction=self.param(fraction, "Float64"))
 
     def count_if(self, condition: str) -> str:
-        raise NotImplementedError
+        return self._call("count_if", condition=condition)
 
     def distinct_count_if(self, expr: str, condition: str) -> str:
-        raise NotImplementedError
+        return self._call("distinct_count_if", expr=expr, condition=condition)
 
     def to_text(self, expr: str) -> str:
-        raise NotImplementedError
+        return self._call("to_text", expr=expr)
 
     # --- filter tree ----------------------------------------------------------------------------
     def node(self, node: Any) -> str:
@@ -193,9 +203,6 @@ class SqlDialect:
             return self._compare(column, operator, self.param(value))
         number, kind = _number_param(value)
         return self._compare(column, operator, self.param(number, kind))
-
-    def has_property(self, key_sql: str) -> str:
-        raise NotImplementedError
 
     def time_range(self, time_filter: TimeFilter, column: str | None = None) -> str:
         """`start <= created_at <= end`, both truncated to whole seconds like Helicone's DateTime params."""
