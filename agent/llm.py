@@ -14,17 +14,16 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
-from heliqa.agent.spec import CONDITION_FIELDS, Op, QuerySpec
-from heliqa.agent.timerange import Unit
+from heliqa.agent.spec import QuerySpec
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
-from heliqa.tools.query import MEASURES, Increment, Measure, MetricsQuery
+from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
 from heliqa.tools.validation import problems_of
 
@@ -39,47 +38,12 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_TOKENS = 800
 _MAX_VALUES_PER_PROPERTY = 40
 
-_STRICT = ConfigDict(extra="forbid")
+# --- tools: the strict schemas come from the pydantic models that validate the calls ------------------------
+# run_query's arguments are a QuerySpec: openai.pydantic_function_tool derives the strict schema (every
+# property required, nullable instead of optional, closed objects) from QuerySpec itself.
 
-
-# --- strict tool models: every property required (nullable instead of optional), no extra keys -------------
-# They mirror QuerySpec field for field, so a tool call's arguments validate as a QuerySpec unchanged.
-
-
-class RangeArgs(BaseModel):
-    """A symbolic time range; code resolves it in the asker's zone."""
-
-    model_config = _STRICT
-    kind: Literal["last", "today", "yesterday", "this_week", "this_month", "this_year", "day", "between", "since"]
-    n: int | None = Field(description="for kind=last: how many units; else null")
-    unit: Unit | None = Field(description="for kind=last; else null")
-    day: str | None = Field(description="for kind=day: local date YYYY-MM-DD; else null")
-    start: str | None = Field(description="for kind=between/since: local wall clock YYYY-MM-DDTHH:MM:SS; else null")
-    end: str | None = Field(description="for kind=between: local wall clock YYYY-MM-DDTHH:MM:SS; else null")
-
-
-class ConditionArgs(BaseModel):
-    """One filter condition (all conditions must hold)."""
-
-    model_config = _STRICT
-    field: str = Field(description="one of: " + ", ".join(CONDITION_FIELDS))
-    op: Op
-    value: str | int | float | bool | list[str] = Field(description="the operand; a list of strings for op=in")
-
-
-class RunQuery(BaseModel):
-    """Run a read-only query over the organization's LLM request logs."""
-
-    model_config = ConfigDict(extra="forbid", title="run_query")
-    measure: Measure = Field(description="; ".join(f"{k}: {v}" for k, v in MEASURES.items()))
-    aggregation: str | None = Field(description="avg, sum, min, max, count or pNN (p50 = median); null = default")
-    scoreKey: str | None = Field(description="for measure=score: one known score key; null = every key")
-    groupBy: str | None = Field(description="model, provider, user, status, country, property:<key>; or null")
-    top: int | None = Field(description="keep the N largest groups; or null")
-    bucket: Increment | None = Field(description="min, hour, day, week, month; null = one value per group")
-    range: RangeArgs | None = Field(description="null = the last 24 hours")
-    conditions: list[ConditionArgs] = Field(description="filters, all required; [] for none")
-    timeZone: str | None = Field(description="IANA zone only when the question names one; else null (the asker's)")
+RUN_QUERY = "run_query"
+RUN_QUERY_DESCRIPTION = "Run a read-only query over the organization's LLM request logs."
 
 
 class AskClarifyingQuestion(BaseModel):
@@ -96,8 +60,27 @@ class Refuse(BaseModel):
     reason: str = Field(description="one short sentence: why this is out of scope")
 
 
-TOOLS: tuple[type[BaseModel], ...] = (RunQuery, AskClarifyingQuestion, Refuse)
-TOOL_NAMES = tuple(t.model_config["title"] for t in TOOLS)
+# tool name -> (the model its arguments validate as, its description for the model)
+TOOLS: dict[str, tuple[type[BaseModel], str]] = {
+    RUN_QUERY: (QuerySpec, RUN_QUERY_DESCRIPTION),
+    **{m.model_config["title"]: (m, m.__doc__ or "") for m in (AskClarifyingQuestion, Refuse)},
+}
+TOOL_NAMES = tuple(TOOLS)
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The tools as strict OpenAI function tools, their $refs inlined for servers that do not resolve them."""
+    import openai
+    from langchain_core.utils.json_schema import dereference_refs
+
+    tools = []
+    for name, (model, description) in TOOLS.items():
+        tool = openai.pydantic_function_tool(model, name=name, description=description)
+        parameters = dereference_refs(tool["function"]["parameters"])
+        parameters.pop("$defs", None)
+        tool["function"]["parameters"] = parameters
+        tools.append(tool)
+    return tools
 
 
 class _Repair(Exception):
@@ -250,7 +233,7 @@ class LLMPlanner:
         """The chat model bound to the three strict tools; one tool call is required per turn."""
         if self._bound is None:
             self._bound = self.chat_model().bind_tools(
-                list(TOOLS), tool_choice="required", strict=True, parallel_tool_calls=False
+                tool_schemas(), tool_choice="required", strict=True, parallel_tool_calls=False
             )
         return self._bound
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
 from heliqa.tools.filters import all_of, any_of, leaf
-from heliqa.tools.query import Increment, Measure, MetricsQuery
+from heliqa.tools.query import MEASURES, Increment, Measure, MetricsQuery
 from heliqa.tools.sql import MEASURE_COLUMNS
 from heliqa.tools.validation import validate
 
@@ -66,14 +66,14 @@ class QuerySpec(BaseModel):
     """What was asked, symbolically: measure, aggregation, filters, grouping, bucket, and a time range."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    measure: Measure
+    measure: Measure = Field(description="; ".join(f"{k}: {v}" for k, v in MEASURES.items()))
     aggregation: str | None = Field(None, description="avg, sum, min, max, count or pNN (p50 = median); null = default")
     scoreKey: str | None = Field(None, description="for measure=score: one score key; null = every key")
     groupBy: str | None = Field(None, description="model, provider, user, status, country, property:<key>")
-    top: int | None = Field(None, ge=1, le=1000)
+    top: int | None = Field(None, ge=1, le=1000, description="keep the N largest groups; null = every group")
     bucket: Increment | None = Field(None, description="min, hour, day, week, month; null = one value per group")
     range: TimeRange | None = Field(None, description="null = the last 24 hours")
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list, description="filters, all required; [] for none")
     timeZone: str | None = Field(
         None, description="IANA zone named in the question ('in Los Angeles time'); null = asker's"
     )

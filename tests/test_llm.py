@@ -19,15 +19,13 @@ from heliqa.agent.factory import AutoPlanner, make_planner, narrator_for
 from heliqa.agent.llm import (
     MAX_REPAIRS,
     AskClarifyingQuestion,
-    ConditionArgs,
     LLMPlanner,
     LLMSettings,
-    RangeArgs,
     Refuse,
-    RunQuery,
     _Repair,
     check_spec,
     grounded_summary,
+    tool_schemas,
 )
 from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
@@ -35,6 +33,7 @@ from heliqa.agent.timerange import TimeRange
 from tests.conftest import DEV_CASES, MAIN_ORG, ROOT, SAMPLE_NOW
 from tests.fake_openai import FakeOpenAI, http_error, last_message, strict_problems, text, tool_call, user_question
 from heliqa.tools.errors import ConfigError
+from heliqa.tools.query import MEASURES
 from heliqa.tools.results import Row
 
 NOW = datetime.fromisoformat(SAMPLE_NOW.replace("Z", "+00:00"))
@@ -164,18 +163,22 @@ def test_strict_tools_and_prompt_on_the_wire(serve, sample_store):
 
 
 def test_strict_checker_rejects_a_non_strict_schema():
-    # QuerySpec itself has optional fields: exactly why the tool uses RunQuery.
+    # QuerySpec's own schema has optional fields and $refs: the tool schema is derived from it in strict form.
     problems = strict_problems(QuerySpec.model_json_schema())
     assert any("required" in p for p in problems) and any("$ref" in p for p in problems)
 
 
-@pytest.mark.parametrize(
-    ("tool_model", "symbolic"), [(RunQuery, QuerySpec), (RangeArgs, TimeRange), (ConditionArgs, Condition)]
-)
-def test_tool_models_mirror_the_symbolic_models(tool_model, symbolic):
-    assert list(tool_model.model_fields) == list(symbolic.model_fields)
-    assert all(f.is_required() for f in tool_model.model_fields.values())
-    assert tool_model.model_config["extra"] == "forbid"
+def test_run_query_schema_is_derived_from_the_symbolic_models():
+    tools = {t["function"]["name"]: t["function"] for t in tool_schemas()}
+    params = tools["run_query"]["parameters"]
+    assert list(params["properties"]) == list(QuerySpec.model_fields) == params["required"]
+    rng = params["properties"]["range"]["anyOf"][0]
+    assert list(rng["properties"]) == list(TimeRange.model_fields) == rng["required"]
+    condition = params["properties"]["conditions"]["items"]
+    assert list(condition["properties"]) == list(Condition.model_fields) == condition["required"]
+    assert params["properties"]["measure"]["enum"] == list(MEASURES)
+    for name, function in tools.items():
+        assert function["strict"] is True and strict_problems(function["parameters"]) == [], name
 
 
 def test_clarify_and_refuse_tools_are_closed_objects():
