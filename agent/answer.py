@@ -14,6 +14,7 @@ from typing import Any
 from heliqa.agent.spec import QuerySpec
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
+from heliqa.tools.sql import seconds_utc
 
 MEASURE_WORDS = {
     "latency": "latency",
@@ -120,8 +121,7 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
     parts = [head]
     if spec is not None:
         parts += [c.describe() for c in spec.conditions]
-    start = datetime.fromisoformat(query.timeFilter.start.replace("Z", "+00:00")).replace(tzinfo=None)
-    end = datetime.fromisoformat(query.timeFilter.end.replace("Z", "+00:00")).replace(tzinfo=None)
+    start, end = (seconds_utc(t) for t in (query.timeFilter.start, query.timeFilter.end))
     parts.append(f"{_local(start, query):%b %d %H:%M} → {_local(end, query):%b %d %H:%M} {tz}")
     if query.group:
         group = (

@@ -23,7 +23,7 @@ import httpx
 
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
-from heliqa.tools.filters import all_of, any_of, leaf
+from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.rows import keep_top
@@ -86,8 +86,7 @@ def _value_not_null(measure: str) -> Any:
 
 
 def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return parse_instant(text).astimezone(UTC).replace(tzinfo=None)
 
 
 def _key(moment: datetime) -> str:
