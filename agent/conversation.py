@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
+from heliqa.settings import redact, settings
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
 
@@ -65,12 +65,11 @@ class Conversation:
         except Clarify as ask_back:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
-            return Answer("error", str(error), tz=tz_name, exit_code=error.exit_code)
+            return Answer("error", redact(str(error)), tz=tz_name, exit_code=error.exit_code)
 
     def _narrator(self, plan: Plan):
         """The LLM planner's narrate() when the LLM planned this answer and HELIQA_LLM_SUMMARY asks for prose."""
-        wanted = os.environ.get("HELIQA_LLM_SUMMARY", "").lower() in ("1", "true", "yes")
-        if plan.planner != "llm" or not wanted:
+        if plan.planner != "llm" or not settings().heliqa_llm_summary:
             return None
         llm = self.planner if self.planner.name == "llm" else getattr(self.planner, "llm", None)
         return getattr(llm, "narrate", None)

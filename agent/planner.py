@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
+from heliqa.extras import installed, require
+from heliqa.settings import settings
 from heliqa.tools.results import Vocabulary
 
 Status = Literal["ok", "clarify", "unsupported", "unparsed"]
@@ -59,7 +60,8 @@ def decline(reason: str = "") -> Plan:
 
 def llm_configured() -> bool:
     """True when an OpenAI-compatible endpoint is configured for the LLM planner."""
-    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+    s = settings()
+    return bool(s.openai_api_key or s.openai_base_url)
 
 
 class AutoPlanner:
@@ -88,18 +90,19 @@ def warm_up(planner: Planner) -> None:
 
 
 def make_planner(kind: str = "auto") -> Planner:
-    """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
+    """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured and [llm] installed)."""
     from heliqa.agent.rules import RulesPlanner
 
     rules = RulesPlanner()
     if kind == "rules":
         return _RulesOnly(rules)
     if kind == "llm":
+        require("llm", "the LLM planner")
         from heliqa.agent.llm import LLMPlanner
 
         return LLMPlanner.from_env()
     llm = None
-    if llm_configured():
+    if llm_configured() and installed("llm"):
         from heliqa.agent.llm import LLMPlanner
 
         llm = LLMPlanner.from_env()
