@@ -11,6 +11,7 @@ from heliqa.agent.check import check
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
+from heliqa.settings import redact
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
 
@@ -79,7 +80,7 @@ class Conversation:
         except Clarify as ask_back:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
-            return Answer("error", str(error), tz=tz_name, exit_code=error.exit_code)
+            return Answer("error", redact(str(error)), tz=tz_name, exit_code=error.exit_code)
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""

@@ -6,10 +6,10 @@ imports flow one way: surfaces -> factory -> planners -> interface.
 
 from __future__ import annotations
 
-import os
-
 from heliqa.agent.conversation import Narrator
 from heliqa.agent.planner import Context, Plan, Planner, decline, llm_configured
+from heliqa.extras import installed, require
+from heliqa.settings import settings
 
 
 class AutoPlanner:
@@ -44,18 +44,19 @@ class _RulesOnly:
 
 
 def make_planner(kind: str = "auto") -> Planner:
-    """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
+    """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured and [llm] installed)."""
     from heliqa.agent.rules import RulesPlanner
 
     rules = RulesPlanner()
     if kind == "rules":
         return _RulesOnly(rules)
     if kind == "llm":
+        require("llm", "the LLM planner")
         from heliqa.agent.llm import LLMPlanner
 
         return LLMPlanner.from_env()
     llm = None
-    if llm_configured():
+    if llm_configured() and installed("llm"):
         from heliqa.agent.llm import LLMPlanner
 
         llm = LLMPlanner.from_env()
@@ -75,6 +76,6 @@ def warm_up(planner: Planner) -> None:
 
 def narrator_for(planner: Planner) -> Narrator | None:
     """The LLM planner's narrate() when HELIQA_LLM_SUMMARY asks for prose and the planner has an LLM."""
-    if os.environ.get("HELIQA_LLM_SUMMARY", "").lower() not in ("1", "true", "yes"):
+    if not settings().heliqa_llm_summary:
         return None
     return getattr(_llm_of(planner), "narrate", None)

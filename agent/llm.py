@@ -9,8 +9,6 @@ planner actually calls the model, so the rules path never pays its ~3 s import.
 from __future__ import annotations
 
 import json
-import math
-import os
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -22,6 +20,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
 from heliqa.agent.spec import QuerySpec
+from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
@@ -33,9 +32,9 @@ if TYPE_CHECKING:
 PROMPT = "planner_v1"
 SUMMARY_PROMPT = "summary_v1"
 MAX_REPAIRS = 2
-DEFAULT_MODEL = "gpt-4o-mini"
-DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_MAX_TOKENS = 800
+DEFAULT_MODEL = Settings.model_fields["heliqa_llm_model"].default
+DEFAULT_TIMEOUT_S = Settings.model_fields["heliqa_llm_timeout"].default
+DEFAULT_MAX_TOKENS = Settings.model_fields["heliqa_llm_max_tokens"].default
 _MAX_VALUES_PER_PROPERTY = 40
 
 # --- tools: the strict schemas come from the pydantic models that validate the calls ------------------------
@@ -169,26 +168,14 @@ class LLMSettings:
                 "the LLM planner needs an OpenAI-compatible endpoint",
                 "set OPENAI_API_KEY (and OPENAI_BASE_URL for another server); --planner rules works offline",
             )
+        s = settings()
         return cls(
-            model=os.environ.get("HELIQA_LLM_MODEL") or DEFAULT_MODEL,
-            base_url=os.environ.get("OPENAI_BASE_URL") or None,
-            api_key=os.environ.get("OPENAI_API_KEY") or None,
-            timeout=_positive("HELIQA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S, float),
-            max_tokens=int(_positive("HELIQA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS, int)),
+            model=s.heliqa_llm_model,
+            base_url=s.openai_base_url,
+            api_key=s.secret("openai_api_key"),
+            timeout=s.heliqa_llm_timeout,
+            max_tokens=s.heliqa_llm_max_tokens,
         )
-
-
-def _positive(var: str, default: float, kind: type) -> float:
-    text = os.environ.get(var)
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = -1
-    if not value > 0 or (isinstance(value, float) and math.isinf(value)):
-        raise ConfigError(f"{var}={text!r} is not a positive number")
-    return value
 
 
 # --- the planner ------------------------------------------------------------------------------------------

@@ -6,13 +6,13 @@ Only the shared types live here, so every planner imports them and nothing here 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
+from heliqa.settings import settings
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
 
@@ -65,4 +65,5 @@ def decline(reason: str = "") -> Plan:
 
 def llm_configured() -> bool:
     """True when an OpenAI-compatible endpoint is configured for the LLM planner."""
-    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+    s = settings()
+    return bool(s.openai_api_key or s.openai_base_url)

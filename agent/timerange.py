@@ -88,7 +88,9 @@ def local_zone() -> ZoneInfo:
     """The machine's zone from TZ or /etc/localtime, else UTC."""
     import os
 
-    name = os.environ.get("TZ", "").lstrip(":")
+    from heliqa.settings import settings
+
+    name = (settings().tz or "").lstrip(":")
     if name:
         try:
             return ZoneInfo(name)

@@ -6,10 +6,14 @@ import argparse
 import json
 import os
 import sys
+from typing import NoReturn
 
+from heliqa.extras import require
+from heliqa.settings import redact, settings
 from heliqa.tools.errors import ConfigError, HeliqaError
 
-EXIT_OK, EXIT_NO_ANSWER = 0, 3
+EXIT_OK, EXIT_NO_ANSWER, EXIT_NOTHING_LOADED = 0, 3, 2
+BACKENDS = ("embedded", "helicone", "clickhouse")
 
 
 def _print_json(data) -> None:
@@ -31,6 +35,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answer = conversation.ask(question)
     if args.json:
         _print_json(answer.to_json())
+    elif answer.status == "error":  # a failure, not an answer: stderr, in the one error format
+        sys.stderr.write(f"heliqa: {answer.message}\n")
     else:
         sys.stdout.write(render_answer(answer) + "\n")
     if answer.status == "ok":
@@ -74,14 +80,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     with Progress(enabled=not args.quiet) as progress:
         report = store.import_files(args.files, default_org=args.org, progress=progress.update)
     for bad in report.bad[:20]:
-        sys.stderr.write(f"skipped {bad}\n")
+        sys.stderr.write(f"heliqa: skipped {bad}\n")
     if len(report.bad) > 20:
-        sys.stderr.write(f"... and {len(report.bad) - 20} more bad lines\n")
+        sys.stderr.write(f"heliqa: ... and {len(report.bad) - 20:,} more bad lines\n")
     sys.stdout.write(
         f"imported {report.added:,} new requests from {len(report.files)} file(s) into {store.path} "
         f"({report.duplicates:,} already present, {len(report.bad):,} bad lines skipped)\n"
     )
-    return EXIT_OK if not report.bad else 1
+    if report.bad and not (report.added or report.duplicates):
+        sys.stderr.write("heliqa: no request loaded: every line was bad\n")
+        return EXIT_NOTHING_LOADED
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -93,7 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     added = fill_demo(store, rows=args.rows, seed=args.seed, now=instant(args.now))
     sys.stdout.write(
         f"demo data: {added:,} new requests in {store.path} "
-        f"(organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
+        f"(organization {settings().heliqa_org_id or DEMO_ORG})\n"
         'try: heliqa ask "p90 latency by model over the last 24 hours"\n'
     )
     return EXIT_OK
@@ -114,103 +123,224 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
+    require("slack", "heliqa slack")
     from heliqa.slack import main
 
     return main(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    require("serve", "heliqa serve")
     from heliqa.serve import main
 
     return main(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    require("llm", "heliqa eval")
     from heliqa.agent.evaluate import run_eval
 
     return run_eval(args)
 
 
+EXAMPLES = {
+    "ask": """examples:
+  heliqa ask "p90 latency for gpt-4 last week by day"
+  heliqa ask --json --tz Europe/Berlin "error rate by model yesterday"
+  heliqa ask --backend helicone "top 5 users by cost this month"
+  heliqa ask --now 2026-11-24T12:00:00Z --tz UTC "how many 429s from anthropic yesterday by hour\"""",
+    "query": """examples:
+  heliqa query body.json
+  echo '{"timeFilter": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-24T00:00:00Z"},
+         "userFilter": "all", "dbIncrement": "day", "timeZoneDifference": 0}' | heliqa query -""",
+    "import": """examples:
+  heliqa import requests.jsonl.gz
+  heliqa import --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 export-*.jsonl
+
+Bad lines are reported on stderr and skipped; the exit code is 0 when anything loaded, 2 when nothing did.""",
+    "demo": """examples:
+  heliqa demo
+  heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
+    "orgs": """examples:
+  heliqa orgs""",
+    "chat": """examples:
+  heliqa chat --tz America/New_York
+  printf 'p90 latency for gpt-4 last week\\nnow by hour\\n' | heliqa chat""",
+    "slack": """examples:
+  heliqa slack                                     # Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
+  heliqa slack --http --host 0.0.0.0 --port 3000   # HTTP mode (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)
+
+needs the [slack] extra: pip install 'heliqa[slack]'""",
+    "serve": """examples:
+  HELIQA_SERVE_KEYS="key1=ORG_ID" heliqa serve
+  HELIQA_SERVE_KEYS="key1=ORG_ID" heliqa serve --host 0.0.0.0 --port 8585
+
+needs the [serve] extra: pip install 'heliqa[serve]'""",
+    "eval": """examples:
+  OPENAI_API_KEY=... heliqa eval cases.jsonl
+  OPENAI_BASE_URL=http://localhost:8000/v1 HELIQA_LLM_MODEL=qwen2.5-7b-instruct heliqa eval cases.jsonl
+
+needs the [llm] extra: pip install 'heliqa[llm]'""",
+}
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option with a default shows it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "%(default)" not in text
+            and action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in heliqa's one error format: `heliqa: ...` on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"heliqa: {message}\n  hint: {self.prog} --help shows the options and examples\n")
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("heliqa")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    p = argparse.ArgumentParser(prog="heliqa", description="Ask your LLM traffic a question; get a checked answer.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(
+        prog="heliqa",
+        description="Ask your LLM traffic a question in plain words; get a checked answer.",
+        epilog='start with: heliqa demo && heliqa ask "p90 latency by model over the last 24 hours"\n'
+        "every command has --help with examples; configuration variables are listed in the README",
+        formatter_class=_Help,
+    )
+    p.add_argument("--version", action="version", version=f"heliqa {version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, epilog=EXAMPLES[name], formatter_class=_Help)
 
     def common(sp: argparse.ArgumentParser, planner: bool = True) -> None:
-        sp.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization id (HELIQA_ORG_ID)")
-        sp.add_argument("--tz", default=os.environ.get("HELIQA_TZ"), help="IANA time zone (default: this machine's)")
-        sp.add_argument("--now", help="answer as if it were this instant (ISO 8601)")
+        sp.add_argument("--org", metavar="ID", help="organization id (default: HELIQA_ORG_ID, else the only one)")
         sp.add_argument(
-            "--backend", choices=("embedded", "helicone", "clickhouse"), help="default: HELIQA_BACKEND or embedded"
+            "--tz",
+            metavar="ZONE",
+            help="IANA time zone, e.g. America/New_York (default: HELIQA_TZ, else this machine's)",
+        )
+        sp.add_argument("--now", metavar="ISO", help="answer as if it were this instant (default: the current time)")
+        sp.add_argument(
+            "--backend", choices=BACKENDS, help="where the logs are (default: HELIQA_BACKEND, else embedded)"
         )
         if planner:
             sp.add_argument(
-                "--planner", choices=("auto", "rules", "llm"), default=os.environ.get("HELIQA_PLANNER", "auto")
+                "--planner",
+                choices=("auto", "rules", "llm"),
+                help="who reads the question (default: HELIQA_PLANNER, else auto)",
             )
 
-    ask = sub.add_parser("ask", help="answer one question")
-    ask.add_argument("question", nargs="+")
+    ask = command("ask", "answer one question")
+    ask.add_argument("question", nargs="+", help="the question, in plain words")
     ask.add_argument("--json", action="store_true", help="print the JSON answer shape")
     common(ask)
     ask.set_defaults(func=cmd_ask)
 
-    query = sub.add_parser("query", help="run a raw Helicone scores request body (FILE or -)")
-    query.add_argument("file")
-    query.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"))
-    query.add_argument("--backend", choices=("embedded", "helicone", "clickhouse"))
+    query = command("query", "run a raw Helicone scores request body (FILE, or - for stdin)")
+    query.add_argument("file", help="JSON body of POST /v1/dashboard/scores/query, or - for stdin")
+    query.add_argument("--org", metavar="ID", help="organization id (default: HELIQA_ORG_ID, else the only one)")
+    query.add_argument(
+        "--backend", choices=BACKENDS, help="where the logs are (default: HELIQA_BACKEND, else embedded)"
+    )
     query.set_defaults(func=cmd_query)
 
-    imp = sub.add_parser("import", help="load JSONL / JSONL.gz request logs into the embedded store")
-    imp.add_argument("files", nargs="+")
-    imp.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization for rows that lack one")
+    imp = command("import", "load JSONL / JSONL.gz request logs into the embedded store")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz files")
+    imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
 
-    demo = sub.add_parser("demo", help="fill the embedded store with a seeded, realistic generated dataset")
-    demo.add_argument("--rows", type=int, default=50_000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--now", help="end of the generated range (default: now)")
+    demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
+    demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
+    demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
     demo.set_defaults(func=cmd_demo)
 
-    orgs = sub.add_parser("orgs", help="list the organizations in the embedded store")
+    orgs = command("orgs", "list the organizations in the embedded store")
     orgs.set_defaults(func=cmd_orgs)
 
-    chat = sub.add_parser("chat", help="interactive REPL with follow-up questions")
+    chat = command("chat", "interactive REPL with follow-up questions")
     common(chat)
     chat.set_defaults(func=cmd_chat)
 
-    slack = sub.add_parser("slack", help="run the Slack app (Socket Mode or HTTP)")
+    slack = command("slack", "run the Slack app (Socket Mode, or HTTP with --http)")
     slack.add_argument("--http", action="store_true", help="serve HTTP events instead of Socket Mode")
-    slack.add_argument("--host", default="127.0.0.1")
-    slack.add_argument("--port", type=int, default=3000)
+    slack.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
+    slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port")
     common(slack)
     slack.set_defaults(func=cmd_slack)
 
-    serve = sub.add_parser("serve", help="serve Helicone's API over the embedded store")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8585)
+    serve = command("serve", "serve Helicone's API over the embedded store")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8585, help="port")
     serve.set_defaults(func=cmd_serve)
 
-    ev = sub.add_parser("eval", help="score a question set through the LLM planner (needs an endpoint)")
-    ev.add_argument("cases")
+    ev = command("eval", "score a question set through the LLM planner (needs an endpoint)")
+    ev.add_argument("cases", help="JSONL of {id, question, expect, data, now?, tz?} cases")
     common(ev, planner=False)
     ev.set_defaults(func=cmd_eval)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `heliqa` console script."""
-    args = parser().parse_args(argv)
+def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """Options not given on the command line take their value from the environment's settings."""
+    s = settings()
+    if getattr(args, "org", None) is None and hasattr(args, "org"):
+        args.org = s.heliqa_org_id
+    if getattr(args, "tz", None) is None and hasattr(args, "tz"):
+        args.tz = s.heliqa_tz
+    if getattr(args, "planner", None) is None and hasattr(args, "planner"):
+        args.planner = s.heliqa_planner
+    return args
+
+
+def _run(argv: list[str] | None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command is None:
+        p.print_help()
+        return EXIT_OK
     try:
-        return args.func(args)
+        return args.func(_with_settings(args))
     except HeliqaError as error:
+        message = redact(str(error))
         if getattr(args, "json", False):
-            _print_json({"status": "error", "message": str(error), "request": None, "data": []})
+            _print_json({"status": "error", "message": message, "request": None, "data": []})
         else:
-            sys.stderr.write(f"heliqa: {error}\n")
+            sys.stderr.write(f"heliqa: {message}\n")
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `heliqa` console script."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (`heliqa ask ... | head`): stop quietly, and point stdout at /dev/null so the
+        # interpreter's final flush does not complain either. Exit 1, as rich's console does in `heliqa chat`.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

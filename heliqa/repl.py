@@ -15,6 +15,7 @@ from heliqa.agent.answer import Answer, bucket_text, fmt
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.planner import EXAMPLES
 from heliqa.render import clipped
+from heliqa.settings import redact
 
 PROMPT = "heliqa> "
 TABLE_ROWS = 40
@@ -66,7 +67,9 @@ class Repl:
             self.console.print("(interrupted)", style="dim")
             return True
         except Exception as error:  # never drop the user out of a session with a traceback
-            self.console.print(f"internal error: {type(error).__name__}: {error}", style="bold red", markup=False)
+            self.console.print(
+                f"internal error: {type(error).__name__}: {redact(str(error))}", style="bold red", markup=False
+            )
             return True
         self.show(self.last)
         return True

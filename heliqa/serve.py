@@ -7,13 +7,13 @@ caller errors on metrics endpoints are 400s where Helicone answers 500, and perc
 """
 
 import hmac
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from heliqa.settings import settings
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.filters import FilterNode, Number, Text
 from heliqa.tools.query import Increment, ScoresRequest, TimeFilter
@@ -502,7 +502,7 @@ def main(args) -> int:
     """Run the server on --host/--port over the embedded store (HELIQA_HOME)."""
     import uvicorn
 
-    keys = parse_keys(os.environ.get("HELIQA_SERVE_KEYS"))
+    keys = parse_keys(settings().secret("heliqa_serve_keys"))
     store = Store(read_only=True)
     known = store.organizations()
     for org in sorted(set(keys.values()) - set(known)):

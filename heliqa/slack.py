@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 import uuid
@@ -28,6 +27,8 @@ from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
 from heliqa.render import clipped, render_table
+from heliqa.settings import redact as redact_secrets
+from heliqa.settings import settings as heliqa_settings
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
 
@@ -45,25 +46,13 @@ NOT_ALLOWED_USER = (
     "Sorry, heliqa isn't enabled for you yet. Ask whoever runs heliqa to add your Slack user id to "
     "HELIQA_SLACK_ALLOWED_USERS."
 )
-SECRET_ENV = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "HELICONE_API_KEY",
-    "OPENAI_API_KEY",
-    "CLICKHOUSE_PASSWORD",
-)
 _TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}")
 
 
 # --- secrets stay out of messages and logs -----------------------------------------------------------
 def redact(text: str) -> str:
-    """`text` with Slack tokens, API-key shapes and the values of secret env variables replaced."""
-    for name in SECRET_ENV:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "[redacted]")
-    return _TOKEN.sub("[redacted]", text)
+    """`text` with Slack tokens, API-key shapes, URL passwords and every secret of heliqa.settings replaced."""
+    return _TOKEN.sub("[redacted]", redact_secrets(text, "[redacted]"))
 
 
 class RedactingFilter(logging.Filter):
@@ -99,8 +88,8 @@ class Settings:
         """Settings from the CLI values plus HELIQA_SLACK_ALLOWED_* and, for Helicone, its dashboard URL."""
         dashboard = None
         if backend == "helicone":
-            eu = "eu." in os.environ.get("HELICONE_BASE_URL", "")
-            dashboard = os.environ.get("HELICONE_DASHBOARD_URL") or (
+            eu = "eu." in (heliqa_settings().helicone_base_url or "")
+            dashboard = heliqa_settings().helicone_dashboard_url or (
                 "https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard"
             )
         zone(tz)  # fail at startup, not on the first question, when the zone is misspelled
@@ -108,8 +97,8 @@ class Settings:
             org=org,
             default_tz=tz,
             now=now,
-            allowed_channels=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_CHANNELS")),
-            allowed_users=_ids(os.environ.get("HELIQA_SLACK_ALLOWED_USERS")),
+            allowed_channels=_ids(heliqa_settings().heliqa_slack_allowed_channels),
+            allowed_users=_ids(heliqa_settings().heliqa_slack_allowed_users),
             dashboard_url=dashboard,
         )
 
@@ -523,7 +512,7 @@ def http_api(app: App):
 
 
 def _secret(name: str, prefix: str, hint: str) -> str:
-    value = os.environ.get(name, "").strip()
+    value = (heliqa_settings().secret(name.lower()) or "").strip()
     if not value:
         raise ConfigError(f"{name} is not set", hint)
     if prefix and not value.startswith(prefix):
@@ -558,7 +547,7 @@ def main(args) -> int:
     settings = Settings.from_env(args.org, args.tz, instant(args.now), backend.name)
     planner = make_planner(args.planner)
     heliqa = HeliqaSlack(backend, planner, settings, narrator=narrator_for(planner))
-    client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL)
+    client = WebClient(token=token, base_url=heliqa_settings().slack_api_url or WebClient.BASE_URL)
     app = build_app(heliqa, client, secret if args.http else None)
     threading.Thread(target=heliqa.warm_up, name="heliqa-warm-up", daemon=True).start()
     if args.http:

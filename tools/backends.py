@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
+from heliqa.settings import settings
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import MetricsQuery, ScoresRequest
 from heliqa.tools.results import Row, Vocabulary
@@ -36,7 +36,7 @@ class Backend(Protocol):
 
 def open_backend(name: str | None = None) -> Backend:
     """The backend named (or `HELIQA_BACKEND`, default `embedded`), configured from the environment."""
-    name = name or os.environ.get("HELIQA_BACKEND") or "embedded"
+    name = name or settings().heliqa_backend or "embedded"
     if name == "embedded":
         from heliqa.tools.store import Store
 

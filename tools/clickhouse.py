@@ -8,13 +8,14 @@ by `ClickHouseDialect` with `{name:Type}` parameters, scoped to one organization
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from heliqa.extras import require
+from heliqa.settings import settings
 from heliqa.tools.cache import VOCABULARY_TTL_S
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.query import ScoresRequest
@@ -166,26 +167,24 @@ def display_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    host = parts.hostname or ""
+    host = parts.netloc.rpartition("@")[2]  # host[:port] as written, even when the port is malformed
     netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
     return parts._replace(netloc=netloc).geturl()
 
 
 def connect(url: str):
     """A clickhouse-connect client for `http(s)://user:pass@host:port/db` or `chdb:///dir` / `chdb://memory`."""
-    try:
-        import clickhouse_connect
-    except ImportError:
-        raise ConfigError("the ClickHouse backend needs clickhouse-connect", "pip install clickhouse-connect") from None
     parts = urlsplit(url)
     shown = display_url(url)
     if parts.scheme == "chdb":
-        try:
-            import chdb  # noqa: F401  (registers the chdb:// driver with clickhouse-connect)
-        except ImportError:
-            raise ConfigError("embedded ClickHouse needs chDB", "pip install 'heliqa[chdb]'") from None
+        require("chdb", "embedded ClickHouse (chdb://)")
+    else:
+        require("clickhouse", "the ClickHouse backend")
+    import clickhouse_connect
+
+    if parts.scheme == "chdb":
+        import chdb  # noqa: F401  (registers the chdb:// driver with clickhouse-connect)
+
         path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
         if not path or path == "/":
             raise ConfigError(f"{shown} names no directory", "use chdb:///absolute/dir or chdb://memory")
@@ -200,11 +199,15 @@ def connect(url: str):
         )
     if not parts.hostname:
         raise ConfigError(f"HELIQA_CLICKHOUSE_URL names no host: {shown}")
+    try:
+        port = parts.port or (8443 if parts.scheme == "https" else 8123)
+    except ValueError:
+        raise ConfigError(f"HELIQA_CLICKHOUSE_URL has a port that is not a number from 0 to 65535: {shown}") from None
     database = unquote(parts.path.strip("/")) or "default"
     try:
         return clickhouse_connect.get_client(
             host=parts.hostname,
-            port=parts.port or (8443 if parts.scheme == "https" else 8123),
+            port=port,
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
             database=database,
@@ -245,7 +248,7 @@ class ClickHouseBackend(SqlBackend):
     @classmethod
     def from_env(cls) -> ClickHouseBackend:
         """Connect to `HELIQA_CLICKHOUSE_URL`."""
-        url = os.environ.get("HELIQA_CLICKHOUSE_URL", "").strip()
+        url = settings().secret("heliqa_clickhouse_url") or ""  # validated: scheme, host, numeric port
         if not url:
             raise ConfigError(
                 "HELIQA_CLICKHOUSE_URL is not set",

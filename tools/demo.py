@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from heliqa.settings import settings
 
 DEMO_ORG = "00000000-0000-4000-8000-0000000de111"
 
@@ -114,7 +115,7 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
 def fill_demo(store, rows: int = 50_000, seed: int = 7, now: datetime | None = None) -> int:
     """Generate the demo dataset into `store` (organization HELIQA_ORG_ID or the demo org)."""
     end = (now or datetime.now(UTC)).replace(microsecond=0)
-    org = os.environ.get("HELIQA_ORG_ID") or DEMO_ORG
+    org = settings().heliqa_org_id or DEMO_ORG
     added = 0
     batch: list[dict[str, Any]] = []
     for row in generate(rows, seed, end, org):

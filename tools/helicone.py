@@ -12,7 +12,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import os
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from heliqa.settings import settings
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
@@ -251,23 +251,16 @@ class HeliconeBackend:
     @classmethod
     def from_env(cls) -> HeliconeBackend:
         """Configure from HELICONE_API_KEY, HELICONE_BASE_URL (default US) and HELICONE_TIMEOUT (seconds)."""
-        key = os.environ.get("HELICONE_API_KEY", "").strip()
+        s = settings()  # validated: an http(s) URL with a numeric port, a positive finite timeout
+        key = (s.secret("helicone_api_key") or "").strip()
         if not key:
             raise ConfigError(
                 "HELICONE_API_KEY is not set",
                 "create an API key with read access in Helicone (Settings > API Keys) and export HELICONE_API_KEY; "
                 "or use --backend embedded",
             )
-        base = os.environ.get("HELICONE_BASE_URL", "").strip() or US_BASE_URL
-        if not base.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"HELICONE_BASE_URL {base!r} is not an http(s) URL",
-                f"US: {US_BASE_URL}, EU: {EU_BASE_URL}, self-hosted: e.g. http://localhost:8585",
-            )
-        try:
-            timeout = float(os.environ.get("HELICONE_TIMEOUT", "30"))
-        except ValueError:
-            raise ConfigError("HELICONE_TIMEOUT must be a number of seconds") from None
+        base = s.helicone_base_url or US_BASE_URL
+        timeout = s.helicone_timeout
         return cls(HeliconeClient(key, base, timeout=timeout))
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from heliqa.settings import settings
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
 from heliqa.tools.query import ScoresRequest
@@ -36,10 +36,10 @@ except ImportError:  # pragma: no cover
 
 def default_home() -> Path:
     """`HELIQA_HOME`, else `$XDG_DATA_HOME/heliqa`, else `~/.local/share/heliqa`."""
-    if os.environ.get("HELIQA_HOME"):
-        return Path(os.environ["HELIQA_HOME"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "heliqa"
+    s = settings()
+    if s.heliqa_home:
+        return s.heliqa_home.expanduser()
+    return (s.xdg_data_home or Path.home() / ".local" / "share") / "heliqa"
 
 
 class DuckDialect(SqlDialect):
