@@ -50,6 +50,7 @@ TOPICS = [
     "cancel my subscription",
     "find the API docs",
 ]
+REPLIES = ["Sure, here is what I found.", "Here is what I found.", "I could not find that, sorry."]
 COUNTRIES = {"US": 0.45, "GB": 0.1, "DE": 0.1, "IN": 0.1, "FR": 0.08, "BR": 0.08, "JP": 0.09}
 POWER_USER = "user_0042"
 
@@ -130,7 +131,7 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
                 scores["is_correct-hcone-bool"] = int(rng.random() < (0.5 if worse else 0.85))
         if status == 200 and rng.random() < 0.06:
             scores["helicone-score-feedback"] = int(rng.random() < 0.8)
-        topic = rng.choice(TOPICS)
+        topic, reply = rng.choice(TOPICS), rng.choice(REPLIES)
         yield {
             "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "organization_id": org,
@@ -152,7 +153,7 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
             "properties": properties,
             "scores": scores,
             "request_body": f'{{"model": "{model}", "messages": [{{"role": "user", "content": "Please {topic}"}}]}}',
-            "response_body": '{"choices": [{"message": {"role": "assistant", "content": "Here is what I found."}}]}',
+            "response_body": f'{{"choices": [{{"message": {{"role": "assistant", "content": "{reply}"}}}}]}}',
         }
 
 
