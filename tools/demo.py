@@ -60,7 +60,8 @@ class Incidents:
 
     def __init__(self, end: datetime):
         self.slow_gpt4 = (end - timedelta(days=5, hours=10), end - timedelta(days=5, hours=4))  # gpt-4 latency x3
-        self.storm = (end - timedelta(days=3, hours=4), end - timedelta(days=3, hours=2))  # Anthropic 429s
+        # Anthropic answers 429 to most calls, and the clients' retries double its traffic
+        self.storm = (end - timedelta(days=3, hours=4), end - timedelta(days=3, hours=2))
         # prompt v13 of the support-bot answers worse until it is rolled back
         self.prompt = (end - timedelta(days=7, hours=6), end - timedelta(days=6, hours=12))
         self.spend = (end - timedelta(days=1, hours=22), end - timedelta(days=1, hours=16))  # POWER_USER on gpt-4
@@ -94,7 +95,13 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
     for i in range(rows):
         created = start + timedelta(milliseconds=int(span_ms * (i + rng.random()) / rows))
         spending = _within(created, when.spend) and rng.random() < 0.3
-        model = "gpt-4" if spending else _model(rng, created, end)
+        retrying = not spending and _within(created, when.storm) and rng.random() < 0.3
+        if spending:
+            model = "gpt-4"
+        elif retrying:
+            model = "claude-3-5-sonnet-20241022"
+        else:
+            model = _model(rng, created, end)
         provider, median, p_in, p_out, _ = MODELS[model]
         latency = int(median * math.exp(rng.gauss(0, 0.35)))
         if model == "gpt-4" and _within(created, when.slow_gpt4):
