@@ -1,6 +1,6 @@
 """An independent reference evaluator: the expected answer to a question, computed in plain Python.
 
-It reads the generated request dicts directly and follows /work/shared/spec/questions.md (copied into the
+It reads the generated request dicts directly and follows the question conventions (questions.md, restated in the
 tests' own words below), sharing no code with heliqa, so a test compares the product's answer with a value
 computed a second, simpler way instead of a number copied from a run of the product.
 """
