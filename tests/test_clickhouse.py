@@ -337,7 +337,6 @@ def test_server_path_wrong_password_is_a_clear_error(http_front):
 def test_a_new_model_is_known_once_the_vocabulary_ttl_passes(chdb_root):
     """A long-running app (Slack) sees a model first used after it started, once the cache's TTL has passed."""
     import clickhouse_connect
-
     from heliqa.tools.clickhouse import create_table, load_rows
     from heliqa.tools.importer import normalize
 
