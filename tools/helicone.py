@@ -15,6 +15,7 @@ import math
 import os
 import time
 import urllib.parse
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,7 +130,7 @@ class HeliconeClient:
         self._secret = api_key
         self._http = httpx.Client(
             base_url=url,
-            headers={"authorization": f"Bearer {api_key}", "accept": "application/json"},
+            headers={"authorization": f"Bearer {api_key}", "accept": "application/json", "accept-encoding": "gzip"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
@@ -194,23 +195,39 @@ class HeliconeClient:
         )
 
     def _send(self, method: str, path: str, body: Any, budget: float, deadline: float) -> _Answer:
-        """One request, its body read (decompressed) chunk by chunk against the deadline and the size cap."""
+        """One request, its body read and decompressed chunk by chunk against the deadline and the size cap."""
         if budget <= 0:
             raise httpx.ReadTimeout("the call's deadline has passed")
         timeout = httpx.Timeout(budget, connect=min(budget, 10.0))
         with self._http.stream(method, path, json=body, timeout=timeout) as response:
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    raise BackendError(
-                        f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
-                        "decompressed (response size limit)",
-                        "ask for a shorter range or a larger bucket",
-                    )
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+                raise BackendError(f"Helicone answered {path} with an unsupported content-encoding {encoding[:40]!r}")
+            # zlib with a bounded output per step: a gzip bomb never inflates past the cap (wbits 47: gzip or zlib)
+            inflate = zlib.decompressobj(47) if encoding != "identity" else None
+            chunks: list[bytes] = []
+            size = 0
+            for raw in response.iter_raw():
+                pending = raw
+                while pending:
+                    if inflate is None:
+                        piece, pending = pending, b""
+                    else:
+                        try:
+                            piece = inflate.decompress(pending, self.max_response_bytes - size + 1)
+                        except zlib.error:
+                            raise BackendError(f"Helicone's answer to {path} is not valid {encoding} data") from None
+                        pending = inflate.unconsumed_tail
+                    size += len(piece)
+                    if size > self.max_response_bytes:
+                        raise BackendError(
+                            f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
+                            "decompressed (response size limit)",
+                            "ask for a shorter range or a larger bucket",
+                        )
+                    chunks.append(piece)
                 if time.monotonic() > deadline:  # a server trickling its answer byte by byte
                     raise httpx.ReadTimeout("the call's deadline has passed")
-                chunks.append(chunk)
         return _Answer(response.status_code, response.headers, b"".join(chunks))
 
     def _outcome(self, path: str, answer: _Answer) -> tuple[Any] | None:
