@@ -98,26 +98,41 @@ SOUND_FILTERS = st.recursive(
 SOUND_RANGES = st.sampled_from(
     [
         ("2026-11-17T00:00:00Z", "2026-11-24T12:00:00Z"),
+        ("2026-11-17T00:00:00Z", "2026-11-24T12:00:00Z"),
         ("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"),
         ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z"),
         ("1970-01-01T00:00:00Z", "2106-02-07T06:28:15Z"),
     ]
 )
+SCORES_PATH = "/v1/dashboard/scores/query"
+SERVE_PATHS = (
+    SCORES_PATH,
+    "/v1/metrics/totalRequests",
+    "/v1/metrics/requestOverTime",
+    "/v1/metrics/quantiles",
+    "/v1/metrics/models",
+    "/v1/metrics/country",
+    "/v1/metrics/modelUsageOverTime",
+)
 
 
 @st.composite
-def sound_bodies(draw: st.DrawFn) -> dict[str, Any]:
+def sound_bodies(draw: st.DrawFn, path: str = SCORES_PATH) -> dict[str, Any]:
+    """A body with exactly the fields `path` takes (helicone.md §1, §8), hostile only in its values."""
     start, end = draw(SOUND_RANGES)
-    body = {
-        "timeFilter": {"start": start, "end": end},
-        "userFilter": draw(SOUND_FILTERS),
-        "dbIncrement": draw(st.sampled_from(["min", "hour", "day", "week", "month", "year"])),
-        "timeZoneDifference": draw(st.sampled_from([0, 0, 60, -330, 1440, -1440, 90.5])),
-    }
-    if draw(st.booleans()):  # the metrics endpoints' names
-        body["filter"] = body.pop("userFilter")
-        body["offset"], body["limit"] = draw(st.sampled_from([(0, 10), (5, 100), (0, 1e9)]))
-        body["metric"] = draw(st.sampled_from(["latency", "total_tokens"]))
+    body: dict[str, Any] = {"timeFilter": {"start": start, "end": end}}
+    tree = draw(SOUND_FILTERS)
+    if path == SCORES_PATH:
+        body["userFilter"] = tree
+    else:
+        body["filter"] = tree
+    if path.endswith(("OverTime", "quantiles")) or path == SCORES_PATH:
+        body["dbIncrement"] = draw(st.sampled_from(["min", "hour", "day", "day", "week", "month", "year"]))
+        body["timeZoneDifference"] = draw(st.sampled_from([0, 0, 60, -330, 1440, -1440, 90.5]))
+    if path.endswith("quantiles"):
+        body["metric"] = draw(st.sampled_from(["latency", "total_tokens", "prompt_tokens"]))
+    if path.endswith(("models", "country")):
+        body["offset"], body["limit"] = draw(st.sampled_from([(0, 10), (5, 100), (0, 1e9), (-3, 0)]))
     return body
 
 
@@ -134,10 +149,10 @@ FILTERS = st.recursive(
 
 
 @st.composite
-def request_bodies(draw: st.DrawFn) -> bytes:
-    """One request body as bytes: half sound in shape with hostile values, half hostile in shape too."""
+def request_bodies(draw: st.DrawFn, path: str = SCORES_PATH) -> bytes:
+    """One request body for `path` as bytes: half sound in shape with hostile values, half hostile in shape too."""
     if draw(st.booleans()):
-        return json.dumps(draw(sound_bodies()), ensure_ascii=draw(st.booleans()), allow_nan=True).encode(
+        return json.dumps(draw(sound_bodies(path)), ensure_ascii=draw(st.booleans()), allow_nan=True).encode(
             "utf-8", "surrogatepass"
         )
     body: dict[str, Any] = {
@@ -187,12 +202,4 @@ def run_query_cli(raw: bytes, org: str) -> tuple[int, dict]:
     return code, json.loads(printed) if printed else {}
 
 
-SERVE_PATHS = (
-    "/v1/dashboard/scores/query",
-    "/v1/metrics/totalRequests",
-    "/v1/metrics/requestOverTime",
-    "/v1/metrics/quantiles",
-    "/v1/metrics/models",
-    "/v1/metrics/country",
-    "/v1/metrics/modelUsageOverTime",
-)
+PATH_AND_BODY = st.sampled_from(SERVE_PATHS).flatmap(lambda path: st.tuples(st.just(path), request_bodies(path)))
