@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.serve import create_app
 from heliqa.tools.demo import generate
 from heliqa.tools.errors import BackendError, HeliqaError

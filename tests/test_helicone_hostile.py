@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
@@ -183,5 +183,5 @@ def test_from_env_masks_credentials_and_checks_the_timeout(monkeypatch):
     monkeypatch.setenv("HELICONE_BASE_URL", "http://127.0.0.1:9")
     for bad in ("-5", "nan", "inf", "soon", "0"):
         monkeypatch.setenv("HELICONE_TIMEOUT", bad)
-        with pytest.raises(ConfigError, match="HELICONE_TIMEOUT must be a positive number"):
+        with pytest.raises(ConfigError, match="HELICONE_TIMEOUT=.* must be a positive number"):
             HeliconeBackend.from_env()

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from heliqa import slack as slack_app
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.tools.demo import generate
 from heliqa.tools.limits import MAX_BODY_BYTES
 from heliqa.tools.store import Store
