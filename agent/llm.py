@@ -24,6 +24,7 @@ from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
+from heliqa.tools.urls import mask_url
 from heliqa.tools.validation import problems_of
 
 if TYPE_CHECKING:
@@ -290,7 +291,8 @@ class LLMPlanner:
             raise ConfigError("the LLM endpoint rejected the API key (401)", "check OPENAI_API_KEY") from None
         except openai.APIConnectionError:
             raise BackendError(
-                f"cannot reach the LLM endpoint {self.settings.base_url or 'api.openai.com'}", "check OPENAI_BASE_URL"
+                f"cannot reach the LLM endpoint {mask_url(self.settings.base_url) or 'api.openai.com'}",
+                "check OPENAI_BASE_URL",
             ) from None
         except openai.APIStatusError as error:
             raise BackendError(

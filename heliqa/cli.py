@@ -49,20 +49,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from heliqa.tools.backends import open_backend
     from heliqa.tools.errors import InvalidRequest
+    from heliqa.tools.limits import MAX_BODY_BYTES, parse_json
     from heliqa.tools.query import ScoresRequest
+    from heliqa.tools.timebuckets import check_buckets
     from heliqa.tools.validation import validate
 
     try:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        if args.file == "-":
+            raw = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with open(args.file, "rb") as handle:
+                raw = handle.read(MAX_BODY_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"cannot read {args.file}: {error.strerror}") from None
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        _print_json({"data": None, "error": f"{args.file} is not valid JSON: {error.msg} at line {error.lineno}"})
+        body = parse_json(raw, args.file if args.file != "-" else "stdin")
+    except InvalidRequest as error:
+        _print_json({"data": None, "error": error.message})
         return 2
     try:
         request = validate(ScoresRequest, body)
+        check_buckets(request.timeFilter, request.dbIncrement, request.timeZoneDifference)
     except InvalidRequest as error:
         _print_json({"data": None, "error": "Validation failed: " + "; ".join(error.problems)})
         return 2

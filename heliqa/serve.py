@@ -14,18 +14,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from heliqa.settings import settings
-from heliqa.tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest
+from heliqa.tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest, LimitExceeded
 from heliqa.tools.filters import FilterNode, Number, Text
+from heliqa.tools.limits import MAX_BODY_BYTES, parse_json
 from heliqa.tools.query import Increment, ScoresRequest, TimeFilter
 from heliqa.tools.results import iso_z
 from heliqa.tools.store import DuckDialect, Store
-from heliqa.tools.timebuckets import bucket_labels
+from heliqa.tools.timebuckets import bucket_labels, check_buckets
 from heliqa.tools.validation import validate
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz")
 QUANTILE_LEVELS = {"p75": 0.75, "p90": 0.90, "p95": 0.95, "p99": 0.99}
-MAX_BUCKETS = 10_000  # a year by hour fits; a century by minute would tie up the server
 
 
 # --- request bodies (Helicone's names) ---------------------------------------------------------------
@@ -78,19 +78,6 @@ class PropertySearchBody(BaseModel):
     searchTerm: Text
 
 
-def check_buckets(time_filter: TimeFilter, increment: str, tz_difference: float) -> None:
-    """Refuse a range that would need more than MAX_BUCKETS time buckets (Helicone would time out)."""
-    try:
-        count = len(bucket_labels(time_filter, increment, tz_difference, limit=MAX_BUCKETS + 1))
-    except OverflowError:  # bucket edges before year 1 or after 9999
-        raise InvalidRequest(["the time range reaches beyond the years 1-9999"]) from None
-    if count > MAX_BUCKETS:
-        raise InvalidRequest(
-            [f"the range holds more than {MAX_BUCKETS:,} '{increment}' buckets"],
-            "use a larger dbIncrement or a shorter time range",
-        )
-
-
 # --- keys --------------------------------------------------------------------------------------------
 def parse_keys(text: str | None) -> dict[str, str]:
     """`key1=org1,key2=org2` -> {key: org}; raises ConfigError (without echoing keys) when malformed."""
@@ -131,6 +118,67 @@ class BearerAuth:
             return await _send_json(send, 401, {"error": "Invalid API key", "trace": "isAuthenticated.error"})
         scope.setdefault("state", {})["org"] = org
         return await self.app(scope, receive, send)
+
+
+class BodyLimits:
+    """ASGI middleware: a request body is read only up to MAX_BODY_BYTES (chunked or not) and must be JSON
+    within the limits of tools/limits.py before any endpoint parses it; violations are 413/415/422 naming the limit.
+    """
+
+    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        message = f"the body is larger than {self.max_bytes:,} bytes (body size)"
+        too_large = {"message": "Payload Too Large", "details": {"requestBody": {"message": message}}}
+        try:
+            declared = int(headers.get(b"content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.max_bytes:
+            return await _send_json(send, 413, too_large)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:  # a chunked body announces no length: stop reading at the limit
+                return await _send_json(send, 413, too_large)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if body.strip() and kind != b"application/json" and not kind.endswith(b"+json"):
+            shown = kind.decode("latin-1") or "none"
+            return await _send_json(
+                send,
+                415,
+                {"message": f"the body must be sent as content-type: application/json (it was {shown})"},
+            )
+        if body.strip():
+            try:
+                parse_json(body, "the body", self.max_bytes)
+            except LimitExceeded as error:
+                details = {"requestBody": {"message": error.message}}
+                return await _send_json(send, 422, {"message": "Validation Failed", "details": details})
+            except InvalidRequest:
+                pass  # not JSON at all: the endpoint answers it in Helicone's words ("invalid JSON")
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
 
 async def _send_json(send: Callable, status: int, body: dict) -> None:
@@ -477,6 +525,7 @@ def create_app(store: Store, keys: dict[str, str]):
         return app.openapi_schema
 
     app.openapi = openapi
+    app.add_middleware(BodyLimits)  # inside BearerAuth: bodies of unauthenticated callers are never read
     app.add_middleware(BearerAuth, keys=keys)
     return app
 

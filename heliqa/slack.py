@@ -31,6 +31,7 @@ from heliqa.settings import redact as redact_secrets
 from heliqa.settings import settings as heliqa_settings
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.limits import MAX_BODY_BYTES
 
 log = logging.getLogger("heliqa.slack")
 
@@ -219,6 +220,7 @@ class HeliqaSlack:
         self.settings = settings
         self.threads = Bounded(max_threads)
         self.seen_events = Bounded(10_000)
+        self.seen_signatures = Bounded(20_000)  # signed requests of the last 5 minutes (Bolt refuses older ones)
         self.zones = Bounded(5_000)
         self.requests = Bounded(2_000)  # request JSON too long for a button value
 
@@ -261,7 +263,12 @@ class HeliqaSlack:
         return None
 
     def drop_retries(self, body: dict, request, next) -> BoltResponse | None:  # noqa: A002 (Bolt's name)
-        """Answer each Events API event once: a retry of an event id already seen is acknowledged and dropped."""
+        """Answer each request once: a replay of a signed request (same signature, inside Slack's 5-minute
+        window) and a retry of an event id already seen are acknowledged and dropped."""
+        signature = (request.headers.get("x-slack-signature") or [None])[0]
+        if signature and not self.seen_signatures.add_new(signature):
+            log.info("dropped a replayed Slack request")
+            return BoltResponse(status=200, body="")
         event_id = body.get("event_id")
         if event_id and not self.seen_events.add_new(event_id):
             retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
@@ -282,7 +289,7 @@ class HeliqaSlack:
     def ack_command(self, ack, command: dict) -> None:
         """Acknowledge `/heliqa` at once: a refusal or help, or 'looking into it' (the answer follows)."""
         reply = self._command_reply(command)
-        ack(text=reply or f"Looking into “{command['text'].strip()}”…", response_type="ephemeral")
+        ack(text=reply or f"Looking into “{escape(command['text'].strip())}”…", response_type="ephemeral")
 
     def answer_command(self, client: WebClient, command: dict, respond) -> None:
         """After the ack: post the question in the channel and answer it in that message's thread."""
@@ -447,7 +454,8 @@ class HeliqaSlack:
         if refused:
             respond(text=refused, response_type="ephemeral", replace_original=False)
             return
-        value = action.get("value", "")
+        value = action.get("value")
+        value = value if isinstance(value, str) else ""
         if value.startswith("ref:"):
             value = self.requests.get(value[4:])
             if value is None:
@@ -457,7 +465,16 @@ class HeliqaSlack:
                     replace_original=False,
                 )
                 return
-        text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+        try:
+            text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):  # not a value heliqa wrote: a forged or mangled click
+            respond(
+                text="Sorry, I can't show that request: the button's value is not one I wrote. "
+                "Ask the question again for a fresh button.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
         if len(text) > 3800:
             text = text[:3800] + "\n… (truncated)"
         respond(text=f"```{text}```", response_type="ephemeral", replace_original=False)
@@ -486,7 +503,7 @@ def build_app(heliqa: HeliqaSlack, client: WebClient, signing_secret: str | None
     return app
 
 
-MAX_BODY = 1 << 20  # Slack payloads are a few KB; refuse anything large before reading it
+MAX_BODY = MAX_BODY_BYTES  # Slack payloads are a few KB; refuse anything larger before reading it
 
 
 def http_api(app: App):
@@ -498,9 +515,23 @@ def http_api(app: App):
     from starlette.routing import Route
 
     async def events(request):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        timestamp = request.headers.get("x-slack-request-timestamp")
+        if timestamp is not None and not re.fullmatch(r"[0-9]{1,12}", timestamp):
+            # Bolt would int() it and answer 500; a request without a valid timestamp is not signed
+            return PlainTextResponse("invalid request timestamp", status_code=401)
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY:
             return PlainTextResponse("payload too large", status_code=413)
-        body = await request.body()
+        chunks, size = [], 0
+        async for chunk in request.stream():  # a chunked body announces no length: count what arrives
+            size += len(chunk)
+            if size > MAX_BODY:
+                return PlainTextResponse("payload too large", status_code=413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         # Bolt's dispatch blocks until ack(); run it on a worker so the event loop keeps serving.
         response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(response)

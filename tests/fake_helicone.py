@@ -28,6 +28,47 @@ class Reply:
 
 
 @dataclass
+class RawReply:
+    """A hostile answer written byte for byte: any payload (not JSON, a gzip bomb), trickled if asked."""
+
+    payload: bytes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between single bytes of the payload (0: all at once)
+
+
+def gzip_bomb(decompressed: int, chunk: int = 1 << 20) -> bytes:
+    """A gzip stream of `decompressed` zero bytes (about 1,000 times smaller), built without holding it all."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    zeros = bytes(chunk)
+    parts = [packer.compress(zeros) for _ in range(decompressed // chunk)]
+    return b"".join(parts) + packer.flush()
+
+
+def send_raw(handler: BaseHTTPRequestHandler, reply: RawReply) -> None:
+    """Write `reply` on the handler's connection; a client that gave up is not an error."""
+    try:
+        handler.send_response(reply.status)
+        handler.send_header("content-type", "application/json; charset=utf-8")
+        handler.send_header("content-length", str(len(reply.payload)))
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if not reply.trickle:
+            handler.wfile.write(reply.payload)
+            return
+        handler.wfile.flush()
+        for i in range(len(reply.payload)):
+            handler.wfile.write(reply.payload[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(reply.trickle)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+@dataclass
 class Seen:
     """One request the server received."""
 
@@ -72,7 +113,7 @@ class FakeHelicone:
         """Answer with Helicone's error envelope: status 200 for the scores endpoint, 500 for metrics."""
         self.script[path].append(Reply(status, {"data": None, "error": error}))
 
-    def raw(self, path: str, reply: Reply) -> None:
+    def raw(self, path: str, reply: Reply | RawReply) -> None:
         """Answer with exactly this reply."""
         self.script[path].append(reply)
 
@@ -114,6 +155,8 @@ class FakeHelicone:
                     return self._send(Reply(401, {"error": "Invalid API key", "trace": "isAuthenticated.error"}))
                 if scripted is None:
                     return self._send(Reply(404, {"message": f"no scripted answer for {self.path}"}))
+                if isinstance(scripted, RawReply):
+                    return send_raw(self, scripted)
                 if scripted.delay:
                     time.sleep(scripted.delay)
                 self._send(scripted)

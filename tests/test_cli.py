@@ -9,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from heliqa.tools.query import ScoresRequest
+
+from tests import reference
+from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 
 HELIQA = [shutil.which("heliqa")] if shutil.which("heliqa") else [sys.executable, "-m", "heliqa.cli"]
 BODY = {
@@ -206,7 +207,7 @@ def test_ask_rejects_bad_options(sample_home, args, message):
     assert done.returncode == 2 and message in done.stderr
 
 
-def test_ask_answers_on_the_sample(sample_home):
+def test_ask_answers_on_the_sample(sample_home, sample_rows):
     done = heliqa(
         sample_home,
         "ask",
@@ -225,3 +226,6 @@ def test_ask_answers_on_the_sample(sample_home):
     assert done.returncode == 0, answer
     assert answer["status"] == "ok" and answer["request"]["measure"] == "latency"
     assert len(answer["data"]) >= 7 and all(set(r) == {"bucket", "group", "value"} for r in answer["data"])
+    start, end, tzd = reference.local_range(reference.parse(SAMPLE_NOW), "UTC", "last", 7, "days")
+    week = reference.Ask(metric="latency", agg="p90", start=start, end=end, tzd=tzd, bucket="day")
+    assert reference.differences(reference.expected(sample_rows, MAIN_ORG, week), answer["data"]) == []

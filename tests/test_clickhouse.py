@@ -18,12 +18,14 @@ import pytest
 
 pytest.importorskip("chdb")
 
-from tests.conftest import MAIN_ORG, OTHER_ORG  # noqa: E402
-from tests.dev_cases import dev_query, ok_cases
 from heliqa.tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connect, display_url, load_files  # noqa: E402
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
 from heliqa.tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
+
+from tests import reference  # noqa: E402
+from tests.conftest import MAIN_ORG, OTHER_ORG  # noqa: E402
+from tests.dev_cases import dev_query, ok_cases, reference_ask  # noqa: E402
 
 EMPTY = TimeFilter(start="2020-01-01T00:00:00Z", end="2020-01-02T00:00:00Z")
 WEEKS = TimeFilter(start="2026-10-20T00:00:00.000Z", end="2026-11-24T12:00:00.000Z")
@@ -36,14 +38,14 @@ def chdb_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def chdb_dir(chdb_root, sample_path):
+def chdb_dir(chdb_root, sample_path, sample_rows):
     """A chDB directory holding the sample in Helicone's `request_response_rmt`, loaded once."""
     import clickhouse_connect
 
     path = chdb_root
     client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
     loaded, bad = load_files(client, [str(sample_path)])
-    assert (loaded, bad) == (131_136, [])
+    assert (loaded, bad) == (len(sample_rows), [])
     return path
 
 
@@ -65,19 +67,16 @@ def assert_same_rows(left, right):
         assert _close(a.value, b.value), (a, b)
 
 
-# --- the dev question set ------------------------------------------------------------------------------
+# --- the worded question set's queries ----------------------------------------------------------------
 @pytest.mark.parametrize("case", ok_cases(), ids=lambda c: c["id"])
-def test_dev_case_same_rows_on_both_backends(case, sample_store, ch):
+def test_dev_case_same_rows_on_both_backends(case, sample_store, sample_rows, ch):
     query = dev_query(case)
     embedded, clickhouse = sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG)
     assert_same_rows(embedded, clickhouse)
-    # ... and both give the case's answer; empty buckets may be left out of the expected data.
-    ours = {(r.bucket and r.to_json()["bucket"], r.group): r.value for r in clickhouse}
-    expected = {(row["bucket"], row["group"]): row["value"] for row in case["data"]}
-    for key, value in expected.items():
-        assert key in ours, key
-        assert _close(ours[key], value, rel=1e-6), (key, ours[key], value)
-    assert all(ours[key] in (0, None) for key in set(ours) - set(expected))
+    # ... and both give the reference evaluator's answer; empty buckets may be left out of it.
+    want = reference.expected(sample_rows, MAIN_ORG, reference_ask(case))
+    assert any(row["value"] for row in want)
+    assert reference.differences(want, [r.to_json() for r in clickhouse]) == []
 
 
 # --- Helicone's scores endpoint ------------------------------------------------------------------------
@@ -138,7 +137,7 @@ FILTERS = {
     "country not null": leaf("country_code", "not-equals", "null"),
     "target_url null": leaf("target_url", "equals", "null"),
     "target_url contains": leaf("target_url", "contains", "anthropic.com"),
-    "request_id equals": leaf("request_id", "equals", "dc361532-c1e9-4a18-837f-8e671e2235d5"),
+    "request_id equals": leaf("request_id", "equals", "<one request of the sample>"),
     "request_id not a uuid": leaf("request_id", "equals", "not-a-uuid"),
     "latency gte": leaf("latency", "gte", 5000),
     "latency lt float": leaf("latency", "lt", 999.5),
@@ -177,19 +176,26 @@ FILTERS = {
 }
 
 
+@pytest.fixture(scope="session")
+def filters(sample_rows):
+    """FILTERS with "request_id equals" naming one request of the sample inside WEEKS."""
+    one = next(r for r in sample_rows if r["organization_id"] == MAIN_ORG and r["request_created_at"] > "2026-11-20")
+    return {**FILTERS, "request_id equals": leaf("request_id", "equals", one["request_id"])}
+
+
 @pytest.mark.parametrize("name", FILTERS)
-def test_filter_same_on_both_backends(name, sample_store, ch):
-    node = FILTERS[name]
+def test_filter_same_on_both_backends(name, filters, sample_store, ch):
+    node = filters[name]
     counts = MetricsQuery(measure="requests", timeFilter=WEEKS, userFilter=node, groupBy="model")
     latency = MetricsQuery(measure="latency", aggregation="p90", timeFilter=WEEKS, userFilter=node, dbIncrement="week")
     for query in (counts, latency):
         assert_same_rows(sample_store.run(query, MAIN_ORG), ch.run(query, MAIN_ORG))
 
 
-def test_filters_discriminate(ch):
+def test_filters_discriminate(filters, ch):
     # Guard against a comparison that passes because everything is empty or everything matches.
     totals = {}
-    for name, node in FILTERS.items():
+    for name, node in filters.items():
         rows = ch.run(MetricsQuery(measure="requests", timeFilter=WEEKS, userFilter=node), MAIN_ORG)
         totals[name] = rows[0].value if rows else 0
     everything = ch.run(MetricsQuery(measure="requests", timeFilter=WEEKS), MAIN_ORG)[0].value
@@ -331,7 +337,6 @@ def test_server_path_wrong_password_is_a_clear_error(http_front):
 def test_a_new_model_is_known_once_the_vocabulary_ttl_passes(chdb_root):
     """A long-running app (Slack) sees a model first used after it started, once the cache's TTL has passed."""
     import clickhouse_connect
-
     from heliqa.tools.clickhouse import create_table, load_rows
     from heliqa.tools.importer import normalize
 

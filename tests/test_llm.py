@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.evaluate import compare_rows
@@ -30,44 +29,57 @@ from heliqa.agent.llm import (
 from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange
-from tests.conftest import DEV_CASES, MAIN_ORG, ROOT, SAMPLE_NOW
-from tests.fake_openai import FakeOpenAI, http_error, last_message, strict_problems, text, tool_call, user_question
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import MEASURES
 from heliqa.tools.results import Row
 
+from tests import reference
+from tests.conftest import MAIN_ORG, ROOT, SAMPLE_NOW
+from tests.dev_cases import QUESTIONS, reference_ask
+from tests.fake_openai import FakeOpenAI, http_error, last_message, strict_problems, text, tool_call, user_question
+
 NOW = datetime.fromisoformat(SAMPLE_NOW.replace("Z", "+00:00"))
 NY = ZoneInfo("America/New_York")
 SECRET = "sk-test-do-not-print-4711"
-CASES = {c["id"]: c for c in map(json.loads, DEV_CASES.read_text().splitlines())}
+# The worded question set as eval cases (`heliqa eval` reads this shape); "data" is added from the reference.
+CASES = {
+    i: {"id": i, "question": q, "now": SAMPLE_NOW, "tz": tz, "expect": "ok" if spec else "clarify", "spec": spec}
+    for i, q, tz, spec in QUESTIONS
+}
+REFUSED_BEFORE_ANY_MODEL_CALL = {"q21", "q31", "q46"}  # weather, deleting data, prompt injection
 
-_FIELDS = {"user_id": "user", "country_code": "country"}
-_OPS = {"eq": "equals", "icontains": "contains"}
+_OPS = {"eq": "equals", "neq": "not-equals", "icontains": "contains"}
+
+
+def with_data(case: dict, rows: list[dict]) -> dict:
+    """The case with its expected rows, computed by the reference evaluator over the generated sample."""
+    if case["spec"] is None:
+        return case
+    return {**case, "data": reference.expected(rows, MAIN_ORG, reference_ask(case))}
 
 
 def dev_args(spec: dict | None) -> dict:
-    """The run_query arguments a perfect model would send for a dev case's expected spec."""
+    """The run_query arguments a perfect model would send for a case's spec."""
     rng = spec["range"]
     blank = {"n": None, "unit": None, "day": None, "start": None, "end": None}
     if rng[0] == "last":
         range_args = {**blank, "kind": "last", "n": rng[1], "unit": rng[2]}
-    elif rng[0] == "local_day":
+    elif rng[0] == "day":
         range_args = {**blank, "kind": "day", "day": rng[1]}
     elif rng[0] == "between":
         range_args = {**blank, "kind": "between", "start": rng[1] + ":00", "end": rng[2] + ":00"}
     else:
         range_args = {**blank, "kind": rng[0]}
-    group = spec.get("group")
     return {
         "measure": spec["metric"],
-        "aggregation": spec.get("agg"),
+        "aggregation": spec.get("agg") or ("avg" if spec["metric"] == "score" else None),
         "scoreKey": spec.get("score_key"),
-        "groupBy": _FIELDS.get(group, group),
+        "groupBy": spec.get("group"),
         "top": spec.get("top"),
         "bucket": spec.get("bucket"),
         "range": range_args,
-        "conditions": [{"field": _FIELDS.get(f, f), "op": _OPS.get(o, o), "value": v} for f, o, v in spec["where"]],
-        "timeZone": None,
+        "conditions": [{"field": f, "op": _OPS.get(o, o), "value": v} for f, o, v in spec.get("where", [])],
+        "timeZone": spec.get("tz"),
     }
 
 
@@ -87,7 +99,7 @@ def oracle(wrong: frozenset[str] = frozenset()) -> callable:
     return script
 
 
-D01 = CASES["d01"]
+D01 = CASES["q01"]
 D01_RANGE = dev_args(D01["spec"])["range"]
 BAD_D01 = {
     **dev_args(D01["spec"]),
@@ -190,7 +202,7 @@ def test_clarify_and_refuse_tools_are_closed_objects():
 # --- repair loop ---------------------------------------------------------------------------------------------
 
 
-def test_invalid_call_error_fed_back_then_corrected_query_runs(serve, sample_store):
+def test_invalid_call_error_fed_back_then_corrected_query_runs(serve, sample_store, sample_rows):
     def script(body):
         last = last_message(body)
         if last["role"] == "tool" and "bucket" in last["content"] and "'daily'" in last["content"]:
@@ -202,7 +214,7 @@ def test_invalid_call_error_fed_back_then_corrected_query_runs(serve, sample_sto
 
     assert answer.status == "ok", answer.message
     assert answer.planner == "llm"
-    assert compare_rows(D01["data"], answer.to_json()["data"]) == []
+    assert compare_rows(with_data(D01, sample_rows)["data"], answer.to_json()["data"]) == []
     assert len(fake.requests) == 2
     replayed, error = fake.requests[1]["messages"][-2:]
     assert replayed["role"] == "assistant" and replayed["tool_calls"][0]["id"] == "call_bad"
@@ -305,7 +317,7 @@ def test_check_spec_turns_each_problem_into_feedback(sample_store, change, needl
 
 def test_check_spec_grounds_names(sample_store):
     args = {
-        **dev_args(CASES["d11"]["spec"]),
+        **dev_args(CASES["q11"]["spec"]),
         "conditions": [{"field": "property:environment", "op": "equals", "value": "prod"}],
     }
     spec, query = check_spec(args, ctx_of(sample_store))
@@ -438,14 +450,21 @@ class _Fixed:
         return Plan("ok", spec=self.spec, planner="test")
 
 
-def test_narration_is_used_only_when_grounded(serve, sample_store):
-    answer = _ok_answer(sample_store)
-    peak = max(answer.rows, key=lambda r: r.value)
-    good = "Latency for gpt-4 peaked at 14,484 ms on Nov 19."
-    bad = "P90 latency for gpt-4 peaked at 15,000 ms on Nov 19, up 87% week over week."
-    assert round(peak.value) == 14484
+def peak_of(rows: list[dict]) -> tuple[str, str]:
+    """(New York day, value as shown) of the highest row, from the reference's rows."""
+    top = max(rows, key=lambda r: r["value"])
+    day = reference.parse(top["bucket"]) - timedelta(hours=5)
+    return day.strftime("%b %d"), f"{round(top['value']):,} ms"
 
-    fake = serve(lambda body: text(good if "Nov 19 | - | 14,484 ms" in body["messages"][1]["content"] else "?"))
+
+def test_narration_is_used_only_when_grounded(serve, sample_store, sample_rows):
+    answer = _ok_answer(sample_store)
+    day, shown = peak_of(with_data(D01, sample_rows)["data"])
+    good = f"Latency for gpt-4 peaked at {shown} on {day}."
+    invented = round(max(r.value for r in answer.rows)) + 516
+    bad = f"P90 latency for gpt-4 peaked at {invented:,} ms on {day}, up 87% week over week."
+
+    fake = serve(lambda body: text(good if f"{day} | - | {shown}" in body["messages"][1]["content"] else "?"))
     assert planner_for(fake).narrate(D01["question"], answer) == good
     assert "tools" not in fake.requests[0]
 
@@ -453,7 +472,7 @@ def test_narration_is_used_only_when_grounded(serve, sample_store):
     assert planner_for(fake).narrate(D01["question"], answer) == answer.message != bad
 
 
-def test_grounded_summary_falls_back_on_any_new_number():
+def test_grounded_summary_falls_back_on_any_new_number():  # the numbers here are hand-made rows
     from heliqa.tools.query import MetricsQuery, TimeFilter
 
     query = MetricsQuery(measure="requests", timeFilter=TimeFilter(start="2026-11-23T12:00:00Z", end=SAMPLE_NOW))
@@ -470,7 +489,7 @@ def _env(sample_home, **extra) -> dict:
     return {**env, "HELIQA_HOME": str(sample_home), "HELIQA_ORG_ID": MAIN_ORG, **extra}
 
 
-def test_cli_ask_planner_llm_end_to_end(serve, sample_home):
+def test_cli_ask_planner_llm_end_to_end(serve, sample_home, sample_rows):
     fake = serve(oracle())
     env = _env(sample_home, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=SECRET)
     proc = subprocess.run(
@@ -497,20 +516,22 @@ def test_cli_ask_planner_llm_end_to_end(serve, sample_home):
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["status"] == "ok" and compare_rows(D01["data"], out["data"]) == []
+    assert out["status"] == "ok" and compare_rows(with_data(D01, sample_rows)["data"], out["data"]) == []
     assert out["request"]["timeZoneDifference"] == 300
     assert SECRET not in proc.stdout + proc.stderr
     assert len(fake.requests) == 1
 
 
-def test_cli_llm_without_endpoint_is_a_clear_error(sample_home, monkeypatch, capsys):
+def test_cli_llm_without_endpoint_is_a_clear_error(sample_home, monkeypatch, capsys, tmp_path):
     from heliqa.cli import main
 
     monkeypatch.setenv("HELIQA_HOME", str(sample_home))
     code = main(["ask", "--planner", "llm", "--org", MAIN_ORG, "p90 latency"])
     err = capsys.readouterr().err
     assert code == 2 and "OPENAI_API_KEY" in err and "Traceback" not in err
-    assert main(["eval", str(DEV_CASES), "--org", MAIN_ORG]) == 2
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps(D01) + "\n")
+    assert main(["eval", str(cases), "--org", MAIN_ORG]) == 2
     assert "needs an OpenAI-compatible endpoint" in capsys.readouterr().err
 
 
@@ -558,30 +579,37 @@ def _eval_args(cases) -> argparse.Namespace:
     return argparse.Namespace(cases=str(cases), org=MAIN_ORG, tz=None, now=None, backend=None)
 
 
-def test_eval_scores_the_dev_set_through_the_llm_planner(serve, sample_home, monkeypatch, capsys):
+def write_cases(path, ids, rows) -> None:
+    path.write_text("".join(json.dumps(with_data(CASES[i], rows)) + "\n" for i in ids))
+
+
+def test_eval_scores_the_question_set_through_the_llm_planner(
+    serve, sample_home, sample_rows, monkeypatch, capsys, tmp_path
+):
     from heliqa.agent.evaluate import run_eval
 
+    write_cases(tmp_path / "cases.jsonl", CASES, sample_rows)
     fake = serve(oracle())
     monkeypatch.setenv("HELIQA_HOME", str(sample_home))
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    assert run_eval(_eval_args(DEV_CASES)) == 0
+    assert run_eval(_eval_args(tmp_path / "cases.jsonl")) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"{len(CASES)} passed, 0 failed"
-    # The two out-of-scope cases are refused before any model call; everything else reached the model.
-    assert len(fake.requests) == len(CASES) - 2
+    # The out-of-scope cases are refused before any model call; everything else reached the model.
+    assert len(fake.requests) == len(CASES) - len(REFUSED_BEFORE_ANY_MODEL_CALL)
 
 
-def test_eval_counts_wrong_answers(serve, sample_home, monkeypatch, capsys, tmp_path):
+def test_eval_counts_wrong_answers(serve, sample_home, sample_rows, monkeypatch, capsys, tmp_path):
     from heliqa.agent.evaluate import run_eval
 
     subset = tmp_path / "cases.jsonl"
-    subset.write_text("\n".join(json.dumps(CASES[i]) for i in ("d02", "d03", "d07", "d22")) + "\n")
-    fake = serve(oracle(wrong=frozenset({"d03", "d07"})))
+    write_cases(subset, ("q02", "q03", "q07", "q22"), sample_rows)
+    fake = serve(oracle(wrong=frozenset({"q03", "q07"})))
     monkeypatch.setenv("HELIQA_HOME", str(sample_home))
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
     assert run_eval(_eval_args(subset)) == 1
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1] == "2 passed, 2 failed"
-    assert "FAIL d03" in out and "FAIL d07" in out and "FAIL d02" not in out
+    assert "FAIL q03" in out and "FAIL q07" in out and "FAIL q02" not in out
 
 
 def test_eval_rejects_a_bad_cases_file(monkeypatch, tmp_path):
@@ -594,8 +622,9 @@ def test_eval_rejects_a_bad_cases_file(monkeypatch, tmp_path):
         run_eval(_eval_args(bad))
 
 
-def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, monkeypatch):
-    sentence = "Latency for gpt-4 peaked at 14,484 ms on Nov 19."
+def test_conversation_narrates_llm_answers_only_when_asked(serve, sample_store, sample_rows, monkeypatch):
+    day, shown = peak_of(with_data(D01, sample_rows)["data"])
+    sentence = f"Latency for gpt-4 peaked at {shown} on {day}."
 
     def script(body):
         if body.get("tools"):

@@ -1,7 +1,7 @@
 """`heliqa serve`: Helicone's shapes and status codes, per-key organizations, and the contract with the REST backend.
 
 The contract: the same query through `heliqa serve` (uvicorn on 127.0.0.1) and the Helicone REST backend gives
-the rows the embedded store gives, for every query the REST backend accepts (the dev question set included).
+the rows the embedded store gives, for every query the REST backend accepts (the worded question set included).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
-from heliqa.serve import create_app, parse_keys
-from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
-from tests.dev_cases import dev_query, ok_cases
 from heliqa.tools.errors import ConfigError, NotAvailable
 from heliqa.tools.filters import leaf
 from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
 from heliqa.tools.query import MetricsQuery, TimeFilter
+from hypothesis import HealthCheck, settings
+
+from heliqa.serve import create_app, parse_keys
+from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
+from tests.dev_cases import dev_query, ok_cases
 
 KEY_MAIN = "serve-test-key-main-0123456789"
 KEY_OTHER = "serve-test-key-other-9876543210"
@@ -161,7 +161,7 @@ def test_too_many_buckets_are_refused(served):
     century = {"start": "1990-01-01T00:00:00Z", "end": "2089-12-31T00:00:00Z"}
     body = {"timeFilter": century, "userFilter": "all", "dbIncrement": "min", "timeZoneDifference": 0}
     answer = post(served, "/v1/dashboard/scores/query", body)
-    assert answer.status_code == 200 and "more than 10,000 'min' buckets" in answer.json()["error"]
+    assert answer.status_code == 200 and "'min' buckets; the limit is 10,000 (bucket count)" in answer.json()["error"]
     metrics = {"timeFilter": century, "filter": "all", "dbIncrement": "hour", "timeZoneDifference": 0}
     assert post(served, "/v1/metrics/requestOverTime", metrics).status_code == 400
 
@@ -252,8 +252,8 @@ def test_contract_dev_questions_and_extra_queries(rest, sample_store):
             continue
         assert_same_rows(through_rest, sample_store.run(query, MAIN_ORG))
         answered.append(name)
-    # Every extra query is within what Helicone answers exactly; most dev questions are too.
-    assert all(name.startswith("d") for name, _ in refused), "\n".join(map(str, refused))
+    # Every extra query is within what Helicone answers exactly; most worded questions are too.
+    assert all(name.startswith("q") for name, _ in refused), "\n".join(map(str, refused))
     assert len(answered) >= len(queries) * 2 // 3, (answered, refused)
 
 

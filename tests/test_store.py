@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
-
-from tests.conftest import MAIN_ORG, OTHER_ORG
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.store import Store
+
+from tests.conftest import MAIN_ORG, OTHER_ORG
 
 INCREMENTS = ["min", "hour", "day", "week", "month", "year"]
 
@@ -289,17 +287,16 @@ def test_labels_are_utc_instants_of_new_york_bucket_starts(edge_store, increment
     assert {r[0] for r in got} == {label(local + timedelta(hours=5))}
 
 
-# --- the sample, checked against plain Python over the gz file ----------------------------------------------
+# --- the generated sample, checked against plain Python over the generator's rows ---------------------------
 
 
 @pytest.fixture(scope="module")
-def sample_rows(sample_path):
+def scored_rows(sample_rows):
+    """(created, scores, row) for each generated request: boolean scores stored under `<key>-hcone-bool`."""
     rows = []
-    with gzip.open(sample_path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            r = json.loads(line)
-            scores = {(f"{k}-hcone-bool" if isinstance(v, bool) else k): int(v) for k, v in r["scores"].items()}
-            rows.append((utc(r["request_created_at"]), scores, r))
+    for r in sample_rows:
+        scores = {(f"{k}-hcone-bool" if isinstance(v, bool) else k): int(v) for k, v in r["scores"].items()}
+        rows.append((utc(r["request_created_at"]), scores, r))
     return rows
 
 
@@ -339,9 +336,9 @@ SAMPLE_REQUESTS = [
 
 @pytest.mark.parametrize(("user_filter", "start", "end", "increment", "tz", "keep"), SAMPLE_REQUESTS)
 def test_sample_scores_match_an_independent_computation(
-    sample_store, sample_rows, user_filter, start, end, increment, tz, keep
+    sample_store, scored_rows, user_filter, start, end, increment, tz, keep
 ):
-    main = [row for row in sample_rows if row[2]["organization_id"] == MAIN_ORG]
+    main = [row for row in scored_rows if row[2]["organization_id"] == MAIN_ORG]
     expected = expected_scores(main, start, end, increment, tz, keep)
     got = answer(
         sample_store,
@@ -355,7 +352,7 @@ def test_sample_scores_match_an_independent_computation(
     assert got == expected
 
 
-def test_other_organization_scores_never_mix_in(sample_store, sample_rows):
+def test_other_organization_scores_never_mix_in(sample_store, scored_rows):
     body = dict(
         timeFilter={"start": "2026-11-01", "end": "2026-11-24T12:00:00Z"},
         userFilter="all",
@@ -363,7 +360,7 @@ def test_other_organization_scores_never_mix_in(sample_store, sample_rows):
         timeZoneDifference=0,
     )
     for org in (MAIN_ORG, OTHER_ORG):
-        mine = [row for row in sample_rows if row[2]["organization_id"] == org]
+        mine = [row for row in scored_rows if row[2]["organization_id"] == org]
         assert answer(sample_store, org, **body) == expected_scores(
             mine, "2026-11-01", "2026-11-24T12:00:00Z", "week", 0
         )

@@ -1,4 +1,4 @@
-"""Symbolic time ranges resolved in the asker's zone, following shared/spec/questions.md."""
+"""Symbolic time ranges resolved in the asker's zone, following the question conventions (Clock and time zone)."""
 
 from __future__ import annotations
 

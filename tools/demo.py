@@ -1,4 +1,8 @@
-"""A seeded, realistic generated dataset so heliqa answers questions on a fresh machine with no keys."""
+"""A seeded, realistic generated dataset so heliqa answers questions on a fresh machine with no keys.
+
+The same generator builds the test suite's data (two organizations, planted incidents), so the tests need
+nothing outside the repository. Every incident is placed relative to the range's end (`now`).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,12 @@ MODELS = {
     "gemini-1.5-pro": ("GOOGLE", 2400, 0.00125, 0.005, 0.05),
     "gemini-1.5-flash": ("GOOGLE", 800, 0.000075, 0.0003, 0.04),
     "llama-3.1-70b-instruct": ("TOGETHER", 1500, 0.00088, 0.00088, 0.03),
+    "gpt-4.1": ("OPENAI", 2600, 0.002, 0.008, 0.05),
+    "text-embedding-3-small": ("OPENAI", 300, 0.00002, 0.0, 0.03),
 }
+# a model launched inside the range: no traffic before `end - age`
+LAUNCHED = {"gpt-4.1": timedelta(days=10)}
+EMBEDDINGS = {"text-embedding-3-small"}
 URLS = {
     "OPENAI": "https://api.openai.com/v1/chat/completions",
     "ANTHROPIC": "https://api.anthropic.com/v1/messages",
@@ -42,52 +51,100 @@ TOPICS = [
     "cancel my subscription",
     "find the API docs",
 ]
+REPLIES = ["Sure, here is what I found.", "Here is what I found.", "I could not find that, sorry."]
 COUNTRIES = {"US": 0.45, "GB": 0.1, "DE": 0.1, "IN": 0.1, "FR": 0.08, "BR": 0.08, "JP": 0.09}
+POWER_USER = "user_0042"
+
+
+class Incidents:
+    """When each planted incident happens, relative to the range's end."""
+
+    def __init__(self, end: datetime):
+        self.slow_gpt4 = (end - timedelta(days=5, hours=10), end - timedelta(days=5, hours=4))  # gpt-4 latency x3
+        # Anthropic answers 429 to most calls, and the clients' retries double its traffic
+        self.storm = (end - timedelta(days=3, hours=4), end - timedelta(days=3, hours=2))
+        # prompt v13 of the support-bot answers worse until it is rolled back
+        self.prompt = (end - timedelta(days=7, hours=6), end - timedelta(days=6, hours=12))
+        self.spend = (end - timedelta(days=1, hours=22), end - timedelta(days=1, hours=16))  # POWER_USER on gpt-4
+
+
+def _within(moment: datetime, span: tuple[datetime, datetime]) -> bool:
+    return span[0] <= moment < span[1]
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
+def _model(rng: random.Random, created: datetime, end: datetime) -> str:
+    """A model by traffic share among those launched by `created`."""
+    while True:
+        model = _pick(rng, {m: v[4] for m, v in MODELS.items()})
+        if model not in LAUNCHED or created >= end - LAUNCHED[model]:
+            return model
+
+
 def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int = 30) -> Iterator[dict[str, Any]]:
-    """Yield `rows` request objects over `days` up to `end`, with a latency incident and a rate-limit storm."""
+    """Yield `rows` request objects over `days` up to `end` with the planted `Incidents`.
+
+    Times are whole milliseconds (every backend stores them exactly).
+    """
     rng = random.Random(seed)
     start = end - timedelta(days=days)
-    span = (end - start).total_seconds()
-    shares = {m: v[4] for m, v in MODELS.items()}
-    incident = end - timedelta(days=5, hours=10)  # gpt-4 slows down for 6 hours
-    storm = end - timedelta(days=3, hours=4)  # Anthropic answers 429 for 2 hours
+    span_ms = int((end - start).total_seconds() * 1000)
+    when = Incidents(end)
     for i in range(rows):
-        created = start + timedelta(seconds=span * (i + rng.random()) / rows)
-        model = _pick(rng, shares)
+        created = start + timedelta(milliseconds=int(span_ms * (i + rng.random()) / rows))
+        spending = _within(created, when.spend) and rng.random() < 0.3
+        retrying = not spending and _within(created, when.storm) and rng.random() < 0.3
+        if spending:
+            model = "gpt-4"
+        elif retrying:
+            model = "claude-3-5-sonnet-20241022"
+        else:
+            model = _model(rng, created, end)
         provider, median, p_in, p_out, _ = MODELS[model]
         latency = int(median * math.exp(rng.gauss(0, 0.35)))
-        if model == "gpt-4" and incident <= created < incident + timedelta(hours=6):
+        if model == "gpt-4" and _within(created, when.slow_gpt4):
             latency *= 3
         status = 200
         roll = rng.random()
-        if provider == "ANTHROPIC" and storm <= created < storm + timedelta(hours=2) and roll < 0.4:
+        if provider == "ANTHROPIC" and _within(created, when.storm) and roll < 0.8:
             status = 429
         elif roll < 0.012:
             status = rng.choice([400, 429, 500])
-        prompt = int(rng.lognormvariate(6.3, 0.5))
-        completion = int(rng.lognormvariate(5.3, 0.6)) if status == 200 else 0
-        user = "user_0042" if rng.random() < 0.03 else (f"user_{rng.randint(1, 400):04d}" if rng.random() < 0.9 else "")
+        prompt = int(rng.lognormvariate(6.3, 0.5)) * (8 if spending else 1)
+        completion = int(rng.lognormvariate(5.3, 0.6)) if status == 200 and model not in EMBEDDINGS else 0
+        if spending or rng.random() < 0.03:
+            user = POWER_USER
+        else:
+            user = f"user_{rng.randint(1, 400):04d}" if rng.random() < 0.9 else ""
         feature = _pick(rng, FEATURES)
-        streamed = rng.random() < 0.5
+        streamed = rng.random() < 0.5 and model not in EMBEDDINGS
+        properties = {
+            "environment": "production" if rng.random() < 0.85 else rng.choice(["staging", "development"]),
+            "feature": feature,
+        }
+        if rng.random() < 0.7:  # not every caller sets a tier
+            properties["customer_tier"] = rng.choices(["free", "pro", "enterprise"], [0.6, 0.3, 0.1])[0]
+        worse = False
+        if feature == "support-bot":
+            worse = _within(created, when.prompt) and rng.random() < 0.7
+            properties["prompt_version"] = "v13" if worse else "v12"
         scores: dict[str, int] = {}
         if status == 200 and rng.random() < 0.35:
-            scores = {"accuracy": min(100, max(0, int(rng.gauss(85, 8)))), "helpfulness": rng.randint(5, 10)}
+            accuracy = rng.gauss(62, 10) if worse else rng.gauss(85, 8)
+            scores = {"accuracy": min(100, max(0, int(accuracy))), "helpfulness": rng.randint(5, 10)}
             if rng.random() < 0.6:
-                scores["is_correct-hcone-bool"] = int(rng.random() < 0.85)
+                scores["is_correct-hcone-bool"] = int(rng.random() < (0.5 if worse else 0.85))
         if status == 200 and rng.random() < 0.06:
             scores["helicone-score-feedback"] = int(rng.random() < 0.8)
-        topic = rng.choice(TOPICS)
+        topic, reply = rng.choice(TOPICS), rng.choice(REPLIES)
         yield {
             "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "organization_id": org,
-            "request_created_at": created.isoformat(),
-            "response_created_at": (created + timedelta(milliseconds=latency)).isoformat(),
+            "request_created_at": _iso(created),
+            "response_created_at": _iso(created + timedelta(milliseconds=latency)),
             "latency": latency,
             "time_to_first_token": int(latency * rng.uniform(0.15, 0.4)) if streamed else None,
             "status": status,
@@ -101,15 +158,21 @@ def generate(rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int
             "threat": rng.random() < 0.002,
             "target_url": URLS[provider],
             "country_code": _pick(rng, COUNTRIES),
-            "properties": {
-                "environment": "production" if rng.random() < 0.85 else rng.choice(["staging", "development"]),
-                "feature": feature,
-                "customer_tier": rng.choices(["free", "pro", "enterprise"], [0.6, 0.3, 0.1])[0],
-            },
+            "properties": properties,
             "scores": scores,
             "request_body": f'{{"model": "{model}", "messages": [{{"role": "user", "content": "Please {topic}"}}]}}',
-            "response_body": '{"choices": [{"message": {"role": "assistant", "content": "Here is what I found."}}]}',
+            "response_body": f'{{"choices": [{{"message": {{"role": "assistant", "content": "{reply}"}}}}]}}',
         }
+
+
+def generate_orgs(orgs: dict[str, int], seed: int, end: datetime, days: int = 60) -> Iterator[dict[str, Any]]:
+    """Several organizations' traffic (`{org: rows}`), each from its own seed, over the same range."""
+    for offset, (org, rows) in enumerate(orgs.items()):
+        yield from generate(rows, seed + offset, end, org, days)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fill_demo(store, rows: int = 50_000, seed: int = 7, now: datetime | None = None) -> int:

@@ -27,6 +27,10 @@ class InvalidRequest(HeliqaError):
         super().__init__("; ".join(problems), hint)
 
 
+class LimitExceeded(InvalidRequest):
+    """A request broke one of the input limits (tools/limits.py); the message names the limit."""
+
+
 class ConfigError(HeliqaError):
     """Missing or inconsistent configuration (org id, keys, URLs, store location)."""
 

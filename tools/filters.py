@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from heliqa.tools.limits import MAX_SCORE_DIGITS, number_problem, text_problem
+
 TEXT_OPERATORS = ("equals", "not-equals", "like", "ilike", "contains", "not-contains")
 NUMBER_OPERATORS = ("equals", "not-equals", "gte", "lte", "lt", "gt")
 TIMESTAMP_OPERATORS = ("equals", "gte", "lte", "lt", "gt")
@@ -53,6 +55,10 @@ def parse_instant(value: str) -> datetime:
         raise ValueError("invalid ISO 8601 datetime format, i.e. YYYY-MM-DDTHH:mm:ss") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    try:  # an offset at the calendar's edge (0001-01-01T00:00+14:00) has no UTC instant
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value} has no UTC instant inside the calendar (years 1-9999)") from None
     return moment
 
 
@@ -61,9 +67,15 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         raise ValueError("invalid float number")
     if isinstance(value, (int, float)):
+        problem = number_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
     if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value, re.ASCII):
         number = float(value)
+        problem = number_problem(number)
+        if problem:
+            raise ValueError(problem)
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
     raise ValueError("invalid float number")
 
@@ -81,7 +93,24 @@ def _boolean(value: Any) -> Any:
 def _string(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("invalid string value")
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
+
+
+def like_pattern(value: str) -> str:
+    """A LIKE pattern every engine accepts: a trailing unpaired backslash becomes a literal backslash.
+
+    Backslash escapes `%`, `_` and itself as in Helicone's ClickHouse, which refuses a pattern ending in a
+    lone escape (CANNOT_PARSE_ESCAPE_SEQUENCE) as DuckDB does; read as text, `C:\\` means the backslash.
+    """
+    trailing = len(value) - len(value.rstrip("\\"))
+    return value + "\\" if trailing % 2 else value
+
+
+def _like(value: Any) -> Any:
+    return like_pattern(_string(value))
 
 
 def _timestamp(value: Any) -> Any:
@@ -92,6 +121,7 @@ def _timestamp(value: Any) -> Any:
 Number = Annotated[float | int, BeforeValidator(_number)]
 Boolean = Annotated[bool, BeforeValidator(_boolean)]
 Text = Annotated[str, BeforeValidator(_string)]
+LikeText = Annotated[str, BeforeValidator(_like)]
 Timestamp = Annotated[str, BeforeValidator(_timestamp)]
 
 # By alias only: Helicone would reject `not_equals` or `helicone_score_feedback` as excess properties.
@@ -140,8 +170,8 @@ class _Operators(BaseModel):
 class TextOperators(_Operators):
     equals: Text | None = None
     not_equals: Text | None = Field(None, alias="not-equals")
-    like: Text | None = None
-    ilike: Text | None = None
+    like: LikeText | None = None
+    ilike: LikeText | None = None
     contains: Text | None = None
     not_contains: Text | None = Field(None, alias="not-contains")
 
@@ -186,6 +216,9 @@ class ScoreOperators(TextOperators):
             )
         if isinstance(self.value, str) and not re.fullmatch(r"-?\d+", self.value):
             raise ValueError(f'score values are integers: {self.value!r} is not an integer string such as "1"')
+        if isinstance(self.value, str) and len(self.value.lstrip("-")) > MAX_SCORE_DIGITS:
+            # past 4,300 digits Python cannot even read the integer
+            raise ValueError(f"score values are limited to {MAX_SCORE_DIGITS} digits (number magnitude)")
         return self
 
 

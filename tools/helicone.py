@@ -10,25 +10,30 @@ The mapping, per measure and shape, is documented in docs/helicone.md.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
+import math
 import time
 import urllib.parse
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 
 from heliqa.settings import settings
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
+from heliqa.tools.helicone_responses import checked_data
+from heliqa.tools.limits import MAX_RESPONSE_BYTES
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.rows import keep_top
 from heliqa.tools.sql import seconds_utc
 from heliqa.tools.timebuckets import bucket_labels, fill_buckets
+from heliqa.tools.urls import mask_url, split_credentials
 
 US_BASE_URL = "https://api.helicone.ai"
 EU_BASE_URL = "https://eu.api.helicone.ai"
@@ -95,7 +100,8 @@ def _key(moment: datetime) -> str:
 
 # --- HTTP ---------------------------------------------------------------------------------------------
 class HeliconeClient:
-    """Authenticated JSON calls to Helicone with explicit timeouts and bounded retries."""
+    """Authenticated JSON calls to Helicone, each bounded in time (overall deadline, capped retry sleep),
+    in size (decompressed answer) and in shape (the answer is checked against Helicone's response models)."""
 
     def __init__(
         self,
@@ -106,16 +112,26 @@ class HeliconeClient:
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        deadline: float | None = None,
+        max_retry_sleep: float = 30.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ):
-        self.base_url = base_url.rstrip("/")
+        url, had_credentials = split_credentials(base_url.rstrip("/"))
+        if had_credentials:
+            # httpx would send them as Basic auth in place of the API key, and log them with every request
+            log.warning("HELICONE_BASE_URL carries credentials; they are not sent (Helicone authenticates by API key)")
+        self.base_url = mask_url(base_url.rstrip("/"))  # as shown in messages
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self.timeout = timeout
+        self.deadline = deadline if deadline is not None else 2 * timeout  # whole call: attempts and waits
+        self.max_retry_sleep = max_retry_sleep
+        self.max_response_bytes = max_response_bytes
         self._secret = api_key
         self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={"authorization": f"Bearer {api_key}", "accept": "application/json"},
+            base_url=url,
+            headers={"authorization": f"Bearer {api_key}", "accept": "application/json", "accept-encoding": "gzip"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
@@ -140,88 +156,153 @@ class HeliconeClient:
         return text.replace(self._secret, "***") if self._secret else text
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        deadline = time.monotonic() + self.deadline
+        slept = 0.0
         last = ""
         for attempt in range(self.retries + 1):
-            response = None
+            answer = None
             started = time.monotonic()
+            budget = min(self.timeout, deadline - started)
             try:
-                response = self._http.request(method, path, json=body)
+                answer = self._send(method, path, body, budget, deadline)
             except httpx.TimeoutException:
-                last = f"no answer within {self.timeout:g} s"
+                last = f"no answer within {budget:g} s"
             except httpx.TransportError as error:
                 last = f"cannot reach {self.base_url} ({type(error).__name__})"
             else:
-                log.debug(
-                    "%s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
-                )
-                outcome = self._outcome(path, response)
+                log.debug("%s %s -> %s in %.0f ms", method, path, answer.status, (time.monotonic() - started) * 1000)
+                outcome = self._outcome(path, answer)
                 if outcome is not None:
-                    return outcome[0]
-                last = f"HTTP {response.status_code}{self._error_text(response)}"
+                    return checked_data(path, outcome[0])
+                last = f"HTTP {answer.status}{self._error_text(answer)}"
             if attempt == self.retries:
                 break
-            wait = self._retry_after(response) if response is not None else None
+            wait = self._retry_after(answer.headers) if answer is not None else None
             if wait is not None and wait > self.max_retry_after:
                 raise BackendError(
                     f"Helicone is rate limiting {path}: it asks to retry after {wait:.0f} s",
                     "wait and ask again; the limit is per organization",
                 )
-            time.sleep(wait if wait is not None else self.backoff * 2**attempt)
+            pause = wait if wait is not None else self.backoff * 2**attempt
+            if slept + pause > self.max_retry_sleep or time.monotonic() + pause >= deadline:
+                last += f" (no retry: waiting {pause:g} s more would pass the call's {self.deadline:g} s deadline"
+                last += f" or {self.max_retry_sleep:g} s of waiting)"
+                break
+            time.sleep(pause)
+            slept += pause
         raise BackendError(
-            self._scrub(f"Helicone {path} failed after {self.retries + 1} attempts: {last}"),
+            self._scrub(f"Helicone {path} failed after {attempt + 1} attempts: {last}"),
             "check HELICONE_BASE_URL and Helicone's status page, or use the embedded backend",
         )
 
-    def _outcome(self, path: str, response: httpx.Response) -> tuple[Any] | None:
+    def _send(self, method: str, path: str, body: Any, budget: float, deadline: float) -> _Answer:
+        """One request, its body read and decompressed chunk by chunk against the deadline and the size cap."""
+        if budget <= 0:
+            raise httpx.ReadTimeout("the call's deadline has passed")
+        timeout = httpx.Timeout(budget, connect=min(budget, 10.0))
+        with self._http.stream(method, path, json=body, timeout=timeout) as response:
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+                raise BackendError(f"Helicone answered {path} with an unsupported content-encoding {encoding[:40]!r}")
+            # zlib with a bounded output per step: a gzip bomb never inflates past the cap (wbits 47: gzip or zlib)
+            inflate = zlib.decompressobj(47) if encoding != "identity" else None
+            chunks: list[bytes] = []
+            size = 0
+            for raw in response.iter_raw():
+                pending = raw
+                while pending:
+                    if inflate is None:
+                        piece, pending = pending, b""
+                    else:
+                        try:
+                            piece = inflate.decompress(pending, self.max_response_bytes - size + 1)
+                        except zlib.error:
+                            raise BackendError(f"Helicone's answer to {path} is not valid {encoding} data") from None
+                        pending = inflate.unconsumed_tail
+                    size += len(piece)
+                    if size > self.max_response_bytes:
+                        raise BackendError(
+                            f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
+                            "decompressed (response size limit)",
+                            "ask for a shorter range or a larger bucket",
+                        )
+                    chunks.append(piece)
+                if time.monotonic() > deadline:  # a server trickling its answer byte by byte
+                    raise httpx.ReadTimeout("the call's deadline has passed")
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _outcome(self, path: str, answer: _Answer) -> tuple[Any] | None:
         """(data,) on success; None when the call should be retried; raises for a definite failure."""
-        status = response.status_code
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
+        status, payload = answer.status, answer.payload
         envelope = isinstance(payload, dict) and "error" in payload
         if status in RETRY_STATUSES or (status >= 500 and not envelope):
             return None
         if status in (401, 403):
             raise ConfigError(
-                self._scrub(f"Helicone refused the API key on {path} (HTTP {status}){self._error_text(response)}"),
+                self._scrub(f"Helicone refused the API key on {path} (HTTP {status}){self._error_text(answer)}"),
                 "check HELICONE_API_KEY (a key with read permission) and HELICONE_BASE_URL (US or EU region)",
             )
         if status == 422:
             raise BackendError(self._scrub(f"Helicone rejected the request to {path} as invalid: {_details(payload)}"))
         if status >= 400 or (envelope and payload.get("error")):
             # Metrics endpoints answer errors with 500; the scores endpoint with 200 and {"data": null, "error"}.
-            raise BackendError(self._scrub(f"Helicone answered {path} with an error{self._error_text(response)}"))
+            raise BackendError(self._scrub(f"Helicone answered {path} with an error{self._error_text(answer)}"))
         if not isinstance(payload, dict) or "data" not in payload:
-            raise BackendError(f"Helicone answered {path} with an unexpected body (HTTP {status})")
+            why = f": {answer.problem}" if answer.problem else ""
+            raise BackendError(f"Helicone answered {path} with an unexpected body (HTTP {status}){why}")
         return (payload["data"],)
 
-    def _error_text(self, response: httpx.Response) -> str:
-        try:
-            payload = response.json()
-        except ValueError:
-            text = response.text.strip()
-            return f": {text[:200]}" if text else ""
+    def _error_text(self, answer: _Answer) -> str:
+        payload = answer.payload
+        if payload is None:
+            text = answer.raw[:200].decode("utf-8", "replace").strip()
+            return f": {self._scrub(text)}" if text else ""
         if isinstance(payload, dict):
             error = payload.get("error") or payload.get("message")
             if error:
-                return ": " + self._scrub(error if isinstance(error, str) else json.dumps(error)[:300])
+                return ": " + self._scrub(error if isinstance(error, str) else _short_json(error))
         return ""
 
     @staticmethod
-    def _retry_after(response: httpx.Response) -> float | None:
-        value = response.headers.get("retry-after")
+    def _retry_after(headers: httpx.Headers) -> float | None:
+        """Seconds to wait from Retry-After (delay-seconds or an HTTP date); None when absent or unusable."""
+        value = headers.get("retry-after")
         if not value:
             return None
         try:
-            return max(0.0, float(value))
+            seconds = float(value)
         except ValueError:
-            pass
+            seconds = None
+        if seconds is not None:
+            return max(0.0, seconds) if math.isfinite(seconds) else None  # 'inf' and 'nan' are no delay
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:
+            return None
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class _Answer:
+    """A response read in full: status, headers, body and its JSON (None when it is not JSON)."""
+
+    def __init__(self, status: int, headers: httpx.Headers, raw: bytes):
+        self.status, self.headers, self.raw = status, headers, raw
+        self.problem = ""
+        try:
+            self.payload = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError as error:
+            self.payload = None
+            deep = "depth" in str(error) or "recursion" in str(error)
+            self.problem = "nested too deep" if deep else "not JSON"
+
+
+def _short_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()[:300]
+    except (TypeError, orjson.JSONEncodeError):
+        return type(value).__name__
 
 
 def _details(payload: Any) -> str:
@@ -229,9 +310,9 @@ def _details(payload: Any) -> str:
         parts = []
         for path, detail in payload["details"].items():
             message = detail.get("message") if isinstance(detail, dict) else detail
-            parts.append(f"{path}: {message}")
+            parts.append(f"{path}: {str(message)[:200]}")
         return "; ".join(parts)[:500]
-    return json.dumps(payload)[:300]
+    return _short_json(payload)
 
 
 # --- the backend ------------------------------------------------------------------------------------------

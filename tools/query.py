@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heliqa.tools.filters import FilterNode, Number, Text, parse_instant
+from heliqa.tools.limits import instant_problem
 
 Increment = Literal["min", "hour", "day", "week", "month", "year"]
 INCREMENTS: tuple[str, ...] = ("min", "hour", "day", "week", "month", "year")
@@ -26,7 +27,9 @@ class TimeFilter(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _iso(cls, value: str) -> str:
-        parse_instant(value)
+        problem = instant_problem(parse_instant(value))
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ def iso_z(moment: datetime, millis: bool = False) -> str:
     """Format a UTC datetime (naive = UTC) as `YYYY-MM-DDTHH:MM:SS[.sss]Z`."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"  # strftime's %Y drops the zeros of years before 1000
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from heliqa.tools.errors import LimitExceeded
+from heliqa.tools.limits import bucket_problem
 from heliqa.tools.query import MetricsQuery, TimeFilter
 from heliqa.tools.results import Row
 from heliqa.tools.sql import seconds_utc
@@ -60,6 +62,28 @@ def bucket_labels(
         labels.append(current + timedelta(minutes=tz_difference))
         current = step(current, increment)
     return labels
+
+
+def bucket_count(time_filter: TimeFilter, increment: str, tz_difference: float) -> int:
+    """How many labels `bucket_labels` gives, computed without listing them."""
+    shift = timedelta(minutes=int(tz_difference))
+    first = truncate(seconds_utc(time_filter.start) - shift, increment)
+    last = truncate(seconds_utc(time_filter.end) - shift, increment)
+    if last < first:
+        return 0
+    if increment == "year":
+        return last.year - first.year + 1
+    if increment == "month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    size = {"min": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+    return (last - first) // size.get(increment, timedelta(weeks=1)) + 1
+
+
+def check_buckets(time_filter: TimeFilter, increment: str, tz_difference: float) -> None:
+    """Refuse a range needing more than MAX_BUCKETS time buckets (Helicone would time out, we would fill them all)."""
+    problem = bucket_problem(bucket_count(time_filter, increment, tz_difference), increment)
+    if problem:
+        raise LimitExceeded([problem], "use a larger dbIncrement or a shorter time range")
 
 
 def fill_counts(query: MetricsQuery, rows: list[Row]) -> list[Row]:

@@ -9,10 +9,12 @@ from pydantic import BaseModel, ValidationError
 
 from heliqa.tools.errors import InvalidRequest
 from heliqa.tools.filters import FIELD_KINDS, NODE_TAGS, OPERATORS_BY_KIND
+from heliqa.tools.limits import check_json
 
 M = TypeVar("M", bound=BaseModel)
 
 _NODE_PARENTS = {"userFilter", "left", "right", "filter"}
+MAX_PATH_PARTS = 12
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[str]:
@@ -39,8 +41,15 @@ def _field_of(path: list[str]) -> str | None:
     return None
 
 
+def _clip(path: list[str]) -> list[str]:
+    # a path through a deep tree is hundreds of "left"s; the start and the end say where
+    if len(path) <= MAX_PATH_PARTS:
+        return path
+    return [*path[:3], f"…({len(path) - MAX_PATH_PARTS + 1} levels)…", *path[-(MAX_PATH_PARTS - 4) :]]
+
+
 def _describe(err: dict[str, Any]) -> str:
-    path = _clean_loc(err["loc"])
+    path = _clip(_clean_loc(err["loc"]))
     kind = err["type"]
     if kind == "extra_forbidden":
         bad, parent = path[-1], path[:-1]
@@ -74,7 +83,8 @@ def problems_of(error: ValidationError) -> list[str]:
 
 
 def validate(model: type[M], data: Any) -> M:
-    """Validate `data` as `model` or raise InvalidRequest with readable problems."""
+    """Validate `data` as `model` (within the limits of tools/limits.py) or raise InvalidRequest with readable problems."""
+    check_json(data, "the request")
     try:
         return model.model_validate(data)
     except ValidationError as error:

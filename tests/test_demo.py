@@ -1,0 +1,99 @@
+"""The seeded generator behind `heliqa demo` and the tests' sample: deterministic, with every planted incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from heliqa.tools.demo import DEMO_ORG, LAUNCHED, POWER_USER, Incidents, fill_demo, generate
+from heliqa.tools.store import Store
+
+from tests import reference
+from tests.conftest import MAIN_ORG, NOW, OTHER_ORG, SAMPLE_ORGS
+
+WHEN = Incidents(NOW)
+
+
+def value(rows, start, end, **ask) -> float | None:
+    """One number from the reference evaluator over the main organization's rows in [start, end]."""
+    [row] = reference.expected(rows, MAIN_ORG, reference.Ask(start=start, end=end, **ask))
+    return row["value"]
+
+
+def test_same_seed_same_rows_other_seed_other_rows():
+    first = list(generate(300, 5, NOW))
+    assert first == list(generate(300, 5, NOW))
+    assert [r["request_id"] for r in first] != [r["request_id"] for r in generate(300, 6, NOW)]
+    assert all(NOW - timedelta(days=30) <= reference.parse(r["request_created_at"]) < NOW for r in first)
+
+
+def test_the_sample_has_two_organizations_and_every_dimension(sample_rows):
+    by_org = {org: sum(1 for r in sample_rows if r["organization_id"] == org) for org in (MAIN_ORG, OTHER_ORG)}
+    assert by_org == SAMPLE_ORGS
+    assert {r["status"] for r in sample_rows} == {200, 400, 429, 500}
+    assert {r["provider"] for r in sample_rows} == {"OPENAI", "ANTHROPIC", "GOOGLE", "TOGETHER"}
+    assert any(r["user_id"] == "" for r in sample_rows) and any(r["time_to_first_token"] is None for r in sample_rows)
+    assert any(r["threat"] for r in sample_rows) and any("customer_tier" not in r["properties"] for r in sample_rows)
+    keys = {k for r in sample_rows for k in r["scores"]}
+    assert keys == {"accuracy", "helpfulness", "is_correct-hcone-bool", "helicone-score-feedback"}
+    properties = {k for r in sample_rows for k in r["properties"]}
+    assert properties == {"environment", "feature", "customer_tier", "prompt_version"}
+
+
+def test_gpt4_latency_incident(sample_rows):
+    start, end = WHEN.slow_gpt4
+    gpt4 = {"metric": "latency", "agg": "p90", "where": (("model", "eq", "gpt-4"),)}
+    during = value(sample_rows, start, end - timedelta(milliseconds=1), **gpt4)
+    day_before = value(sample_rows, start - timedelta(days=1), end - timedelta(days=1), **gpt4)
+    assert during > 2 * day_before
+
+
+def test_anthropic_rate_limit_storm(sample_rows):
+    start, end = WHEN.storm
+    anthropic = {"metric": "error_rate", "where": (("provider", "eq", "ANTHROPIC"),)}
+    assert value(sample_rows, start, end - timedelta(milliseconds=1), **anthropic) > 50
+    assert value(sample_rows, start - timedelta(days=2), start - timedelta(days=1), **anthropic) < 10
+    storm_429s = value(sample_rows, start, end, metric="requests", where=(("status", "eq", 429),))
+    assert storm_429s >= 10
+
+
+def test_prompt_change_hurt_the_support_bot(sample_rows):
+    start, end = WHEN.prompt
+    versions = reference.expected(
+        sample_rows,
+        MAIN_ORG,
+        reference.Ask(
+            metric="score", score_key="accuracy", group="property:prompt_version", start=NOW - timedelta(60), end=NOW
+        ),
+    )
+    accuracy = {r["group"]: r["value"] for r in versions}
+    assert accuracy["v13"] < accuracy["v12"] - 10
+    v13 = [
+        reference.parse(r["request_created_at"]) for r in sample_rows if r["properties"].get("prompt_version") == "v13"
+    ]
+    assert v13 and all(start <= at < end for at in v13)
+    assert all(r["properties"]["feature"] == "support-bot" for r in sample_rows if "prompt_version" in r["properties"])
+
+
+def test_power_user_cost_spike(sample_rows):
+    start, end = WHEN.spend
+    theirs = {"metric": "cost", "where": (("user", "eq", POWER_USER),)}
+    spike = value(sample_rows, start, end - timedelta(milliseconds=1), **theirs)
+    assert spike > 10 * value(sample_rows, start - timedelta(days=1), end - timedelta(days=1), **theirs)
+    everyone = value(sample_rows, start, end - timedelta(milliseconds=1), metric="cost")
+    assert spike > everyone / 2  # the spike is most of that window's spend
+
+
+def test_model_launched_mid_range(sample_rows):
+    launch = NOW - LAUNCHED["gpt-4.1"]
+    gpt41 = {"metric": "requests", "where": (("model", "eq", "gpt-4.1"),)}
+    assert value(sample_rows, NOW - timedelta(days=60), launch - timedelta(milliseconds=1), **gpt41) == 0
+    assert value(sample_rows, launch, NOW, **gpt41) > 100
+
+
+def test_fill_demo_loads_the_demo_organization(tmp_path, monkeypatch):
+    monkeypatch.delenv("HELIQA_ORG_ID", raising=False)
+    store = Store(tmp_path / "heliqa.duckdb")
+    assert fill_demo(store, rows=500, seed=3, now=NOW) == 500
+    assert store.organizations() == {DEMO_ORG: 500}
+    assert fill_demo(store, rows=500, seed=3, now=NOW) == 0  # the same seed again adds nothing new
+    store.close()
