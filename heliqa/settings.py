@@ -20,11 +20,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from heliqa.tools.errors import ConfigError
+from heliqa.tools.urls import mask_url
 
 # Fields holding URLs that may carry `user:password@`; only the password is hidden in messages.
 CREDENTIAL_URLS = ("helicone_base_url", "openai_base_url", "heliqa_clickhouse_url")
 MIN_SECRET = 6  # shorter values would blank out ordinary words in a message
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]*@", re.IGNORECASE)
+# `scheme://user:password@` anywhere in a text; masked like tools.urls.mask_url masks one URL (`scheme://***@`)
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@:]*:[^\s/?#@]*@", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -172,11 +174,6 @@ def _password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
-
-
-def mask_url(url: str) -> str:
-    """`url` with the password of any `user:password@` replaced by `***`."""
-    return _USERINFO.sub(r"\1***@", url)
 
 
 def _shown(name: str, value: Any) -> str:

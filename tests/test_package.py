@@ -141,12 +141,12 @@ def test_every_secret_field_is_a_secret_str():
         ({"HELIQA_TZ": "Mars/Olympus"}, "HELIQA_TZ='Mars/Olympus' is not a time zone"),
         (
             {"HELIQA_CLICKHOUSE_URL": f"http://reader:{SECRET}@ch:notaport/db"},
-            "HELIQA_CLICKHOUSE_URL='http://reader:***@ch:notaport/db' has a port that is not a number",
+            "HELIQA_CLICKHOUSE_URL='http://***@ch:notaport/db' has a port that is not a number",
         ),
         ({"HELICONE_BASE_URL": "api.helicone.ai"}, "HELICONE_BASE_URL='api.helicone.ai' is not an http(s) URL"),
         (
             {"OPENAI_BASE_URL": f"http://u:{SECRET}@llm:99999/v1"},
-            "OPENAI_BASE_URL='http://u:***@llm:99999/v1' has a port",
+            "OPENAI_BASE_URL='http://***@llm:99999/v1' has a port",
         ),
     ],
 )
@@ -168,12 +168,12 @@ def test_secrets_and_url_passwords_are_masked_in_errors(demo_home):
         HELICONE_BASE_URL=f"http://reader:{SECRET}@127.0.0.1:1",
         HELICONE_TIMEOUT="2",
     )
-    assert helicone.returncode == 5 and "cannot reach http://reader:***@127.0.0.1:1" in helicone.stderr
+    assert helicone.returncode == 5 and "cannot reach http://***@127.0.0.1:1" in helicone.stderr
     llm = run(
         demo_home, "ask", "--json", "--planner", "llm", QUESTION, OPENAI_BASE_URL=f"http://u:{SECRET}@127.0.0.1:9/v1"
     )
     answer = json.loads(llm.stdout)
-    assert llm.returncode == 5 and "http://u:***@127.0.0.1:9/v1" in answer["message"]
+    assert llm.returncode == 5 and "http://***@127.0.0.1:9/v1" in answer["message"]
     for done in (helicone, llm):
         assert SECRET not in done.stdout + done.stderr and "hk-abcdefghijklmnop" not in done.stdout + done.stderr
 
@@ -187,7 +187,7 @@ def test_log_lines_hide_the_clickhouse_password(monkeypatch):
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "login failed for %s (password %s)", None, None)
     record.args = ("https://reader:" + SECRET + "@ch.example:8443/helicone", SECRET)
     assert RedactingFilter().filter(record)
-    assert record.msg == "login failed for https://reader:***@ch.example:8443/helicone (password [redacted])"
+    assert record.msg == "login failed for https://***@ch.example:8443/helicone (password [redacted])"
 
 
 # --- CLI habits -----------------------------------------------------------------------------------------------
