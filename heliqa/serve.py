@@ -143,15 +143,15 @@ class BodyLimits:
             return await _send_json(send, 413, too_large)
         chunks, size, more = [], 0, True
         while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+            event = await receive()
+            if event["type"] == "http.disconnect":
                 return None
-            chunk = message.get("body", b"")
+            chunk = event.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:  # a chunked body announces no length: stop reading at the limit
                 return await _send_json(send, 413, too_large)
             chunks.append(chunk)
-            more = message.get("more_body", False)
+            more = event.get("more_body", False)
         body = b"".join(chunks)
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if body.strip() and kind != b"application/json" and not kind.endswith(b"+json"):

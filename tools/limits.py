@@ -19,14 +19,13 @@ from heliqa.tools.errors import InvalidRequest, LimitExceeded
 
 MAX_BODY_BYTES = 1 << 20  # a request body (CLI file, serve, Slack); real ones are a few KB
 MAX_DEPTH = 64  # JSON nesting; a left-deep chain of ~60 filter leaves still fits
-MAX_FILTER_LEAVES = 1_000  # filter conditions in one tree (1,000 leaves cost DuckDB ~0.1 s)
+MAX_FILTER_LEAVES = 1_000  # filter conditions in one tree (1,000 ilike leaves, a month by hour: 0.6 s on 5k rows)
 MAX_VALUES = 20_000  # JSON values of any kind in one request body
 MAX_TEXT = 10_000  # characters in one string
 MAX_NUMBER = 1e300  # |number|; beyond it floats overflow (cost * 1e9) and integers stop fitting a double
 MAX_SCORE_DIGITS = 300  # digits of a score value (an integer string), as for any other number
 MAX_BUCKETS = 10_000  # time buckets per answer: a year by hour fits, a decade by minute would not
 MAX_RESPONSE_BYTES = 64 << 20  # a Helicone answer, decompressed
-MAX_RESPONSE_DEPTH = 64  # nesting of a Helicone answer (its documents are 3 levels deep)
 # The time range a query may cover: the span of ClickHouse's DateTime, the type of Helicone's timestamps.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
@@ -35,7 +34,7 @@ LATEST = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 def parse_json(raw: bytes | str, what: str = "the body", max_bytes: int = MAX_BODY_BYTES) -> Any:
     """Parse JSON within the limits: size, UTF-8 without lone surrogates, finite numbers, depth, value count.
 
-    Strict JSON (orjson): NaN, Infinity and duplicate-free trivia aside, what Helicone's Express parser accepts.
+    Strict JSON (orjson): no NaN or Infinity, which Helicone's Express parser refuses too.
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if len(data) > max_bytes:
