@@ -23,6 +23,16 @@ def _now(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -82,7 +92,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     store = Store()
     with Progress(enabled=not args.quiet) as progress:
-        report = store.import_files(args.files, default_org=args.org, progress=progress.update)
+        report = store.import_files(
+            args.files, default_org=args.org, progress=progress.update, batch_rows=args.batch_rows
+        )
     for bad in report.bad[:20]:
         sys.stderr.write(f"skipped {bad}\n")
     if len(report.bad) > 20:
@@ -104,6 +116,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"demo data: {added:,} new requests in {store.path} "
         f"(organization {os.environ.get('HELIQA_ORG_ID') or DEMO_ORG})\n"
         'try: heliqa ask "p90 latency by model over the last 24 hours"\n'
+    )
+    return EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from heliqa.tools.store import Store
+
+    store = Store()
+    if not store.path.exists():
+        raise ConfigError(f"no heliqa store at {store.path}", "HELIQA_HOME moves the store")
+    found = store.repair()
+    sys.stdout.write(
+        f"repaired {store.path}: scores, per-minute sums, vocabulary and organization counts re-derived from "
+        f"{found['requests']:,} requests in {found['organizations']:,} organization(s)\n"
     )
     return EXIT_OK
 
@@ -173,6 +199,12 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+")
     imp.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization for rows that lack one")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=50_000,
+        help="rows per transaction (default 50,000; fewer: shorter waits for questions asked meanwhile)",
+    )
     imp.set_defaults(func=cmd_import)
 
     demo = sub.add_parser("demo", help="fill the embedded store with a seeded, realistic generated dataset")
@@ -180,6 +212,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--now", help="end of the generated range (default: now)")
     demo.set_defaults(func=cmd_demo)
+
+    repair = sub.add_parser("repair", help="re-derive the embedded store's vocabulary and counts from its rows")
+    repair.set_defaults(func=cmd_repair)
 
     orgs = sub.add_parser("orgs", help="list the organizations in the embedded store")
     orgs.set_defaults(func=cmd_orgs)

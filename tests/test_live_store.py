@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -63,6 +64,9 @@ def agreement(path: Path) -> int:
     """Assert that the store's derived tables agree with its rows, computed here in Python; returns the row count."""
     store = Store(path, read_only=True)
     try:
+        tables = {t for (t,) in store.fetch("SELECT table_name FROM duckdb_tables()", {})}
+        if "requests" not in tables:
+            return 0  # killed before its first commit: a store with no tables yet, which is also agreeing
         rows = store.fetch(
             "SELECT request_id, organization_id, request_created_at, model, provider, user_id, properties, scores "
             "FROM requests",
@@ -72,7 +76,7 @@ def agreement(path: Path) -> int:
         users: dict[str, Counter] = {}
         score_rows = Counter()
         minute_sums = Counter()
-        for request_id, org, created, model, provider, user, properties, scores in rows:
+        for request_id, org, _, model, provider, user, properties, scores in rows:
             vocabulary[(org, "model", model, None)] += 1
             vocabulary[(org, "provider", provider, None)] += 1
             for key, value in properties.items():
@@ -168,3 +172,100 @@ def test_questions_and_serve_answer_while_a_sample_size_import_runs(tmp_path):
     in_week = sum(1 for row in rows if week_start <= datetime.fromisoformat(row["request_created_at"]) <= END)
     assert after["data"] == in_week  # serve sees the imported rows once the import is done
     assert agreement(db) == len(expected)
+
+
+def test_kill_9_at_random_points_of_an_import_always_leaves_an_agreeing_store(tmp_path):
+    db = tmp_path / "home" / "heliqa.duckdb"
+    data = tmp_path / "requests.jsonl.gz"
+    expected = write_jsonl(data, generate(12_000, seed=21, end=END))
+    rng = random.Random(2026)
+    seen = []
+    for _ in range(5):
+        importer = subprocess.Popen(import_script(db, data, 1_000), env=environment(db.parent))
+        time.sleep(rng.uniform(0.3, 2.5))  # start-up, a batch's parsing, its transaction or its checkpoint
+        importer.send_signal(signal.SIGKILL)
+        importer.wait()
+        if db.exists():
+            seen.append(agreement(db))
+    print(f"\nrows after each kill: {seen}")
+    assert len(set(seen)) > 1 and seen[-1] > 0  # the kills landed at different points of the import
+    done = subprocess.run(import_script(db, data, 1_000), env=environment(db.parent), timeout=120)
+    assert done.returncode == 0
+    assert stored_ids(db) == expected
+    assert agreement(db) == len(expected)
+    assert not list(db.parent.glob("*.import-*"))  # the killed imports' staging files are gone too
+
+
+def test_a_failed_write_is_one_message_and_keeps_the_store_consistent(tmp_path):
+    """A file-size limit makes DuckDB's writes fail with EFBIG, the same path as a full disk (ENOSPC)."""
+    home = tmp_path / "home"
+    db = home / "heliqa.duckdb"
+    Store(db).add_rows(generate(2_000, seed=5, end=END))
+    Store(db).close()
+    data = tmp_path / "requests.jsonl.gz"
+    expected = write_jsonl(data, generate(12_000, seed=22, end=END))
+    limit = db.stat().st_size + 3_000_000  # room for a few batches, not for all of them
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [*HELIQA, "import", "--quiet", "--batch-rows", "2000", str(data)]
+    failed = subprocess.run(command, env=environment(home), preexec_fn=limited, capture_output=True, text=True)
+    assert failed.returncode == 5, failed.stderr
+    assert re.match(r"heliqa: (import|re-clustering the store) failed: cannot write .*File too large", failed.stderr)
+    assert "Traceback" not in failed.stderr and "rollback" not in failed.stderr
+    kept = agreement(db)
+    assert 2_000 < kept <= 14_000 and (kept - 2_000) % 2_000 == 0  # whole batches only
+    done = subprocess.run(command, env=environment(home), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert agreement(db) == 14_000 and expected <= stored_ids(db)
+
+
+def test_repair_and_reimport_re_derive_a_stale_vocabulary(tmp_path):
+    home = tmp_path / "home"
+    db = home / "heliqa.duckdb"
+    data = tmp_path / "requests.jsonl.gz"
+    write_jsonl(data, generate(3_000, seed=23, end=END))
+    env = environment(home)
+    assert subprocess.run([*HELIQA, "import", "--quiet", str(data)], env=env).returncode == 0
+    for fix in (["repair"], ["import", "--quiet", str(data)]):
+        with duckdb.connect(str(db)) as con:  # what an older heliqa killed before its vocabulary refresh left
+            con.execute("DELETE FROM vocabulary WHERE kind IN ('model', 'property')")
+        with pytest.raises(AssertionError):
+            agreement(db)
+        done = subprocess.run([*HELIQA, *fix], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert agreement(db) == 3_000
+
+
+def test_a_process_that_reads_also_writes_and_keeps_answering(tmp_path):
+    """A server's own periodic sync: reads on other threads of the same process go on during its writes."""
+    db = tmp_path / "heliqa.duckdb"
+    writer = Store(db)
+    writer.add_rows(generate(1_000, seed=24, end=END))
+    reader = Store(db, read_only=True)
+    counts: list[list[int]] = [[], []]
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def read(seen: list[int]) -> None:
+        while not stop.is_set():
+            try:
+                seen.append(reader.organizations()[DEMO_ORG])
+            except Exception as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=read, args=(seen,)) for seen in counts]
+    for thread in threads:
+        thread.start()
+    for seed in range(25, 30):
+        writer.add_rows(generate(1_000, seed=seed, end=END))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for seen in counts:
+        assert seen == sorted(seen) and seen[-1] == 6_000  # never a count going backwards
+        assert len(set(seen)) > 2  # the reads ran between the writes, seeing each commit
+    assert agreement(db) == 6_000

@@ -195,7 +195,8 @@ def _store_failure(what: str, error: BaseException, path: Path) -> BackendError:
     if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in text:
         return BackendError(f"{what} failed: the disk holding {path.parent} is full", f"free some space; {kept}")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    if isinstance(error, (OSError, duckdb.IOException, duckdb.FatalException)):
+    # A failed write can surface as DuckDB's IOException, a fatal error, or a commit's TransactionException.
+    if isinstance(error, (OSError, duckdb.IOException, duckdb.FatalException)) or "Could not write" in text:
         return BackendError(f"{what} failed: cannot write {path}: {first}", kept)
     return BackendError(f"{what} failed: {first}")
 
