@@ -78,6 +78,11 @@ class Lease:
         self._on_open: list[weakref.WeakMethod] = []
         self._watcher: threading.Thread | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """True while this process has the file open."""
+        return self._con is not None
+
     def on_open(self, callback: Callable[[], None]) -> None:
         """Call `callback` (a bound method, held weakly) whenever the file is reopened: its data may have changed."""
         self._on_open.append(weakref.WeakMethod(callback))

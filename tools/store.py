@@ -266,7 +266,8 @@ class Store:
 
     def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         """Run one read statement on this thread's cursor (DuckDB cursors of one connection read concurrently)."""
-        self._require()
+        if not self._lease.is_open:
+            self._require()
         try:
             with self._lease.reading() as cursor:
                 return cursor.execute(sql, params).fetchall()
