@@ -79,12 +79,17 @@ class Lease:
         self._watcher: threading.Thread | None = None
 
     @property
+    def generation(self) -> int:
+        """Bumped whenever this process closes the file: what was read before may since have changed."""
+        return self._generation
+
+    @property
     def is_open(self) -> bool:
         """True while this process has the file open."""
         return self._con is not None
 
     def on_open(self, callback: Callable[[], None]) -> None:
-        """Call `callback` (a bound method, held weakly) whenever the file is reopened: its data may have changed."""
+        """Call `callback` (a bound method, held weakly) whenever the file is closed or opened: data may change."""
         self._on_open.append(weakref.WeakMethod(callback))
 
     # --- the gate ---------------------------------------------------------------------------------------
@@ -153,6 +158,7 @@ class Lease:
         self._cursors.clear()
         con, self._con = self._con, None
         self._generation += 1
+        self._changed()  # while the file is closed here, other processes may write
         if con is not None:
             try:
                 con.close()  # a write connection checkpoints here
@@ -178,14 +184,17 @@ class Lease:
         """Close the file now (after reads in flight); the next read reopens it."""
         self._switch(self._close_locked)
 
-    def _opened(self, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
-        self._con, self._writable = con, writable
+    def _changed(self) -> None:
         for ref in list(self._on_open):
             callback = ref()
             if callback is None:
                 self._on_open.remove(ref)
             else:
                 callback()
+
+    def _opened(self, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
+        self._con, self._writable = con, writable
+        self._changed()
         with self._cond:
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch, name=f"heliqa-lease-{self.path.name}", daemon=True)

@@ -366,6 +366,7 @@ class Store:
                     raise
         except (duckdb.Error, OSError) as error:
             raise _store_failure(what, error, self.path) from None
+        self._created = True
         self._forget()
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -487,6 +488,7 @@ class Store:
         """Models, providers, property keys/values and score keys that exist for `org`."""
         vocab = self._vocab.get(org)
         if vocab is None:
+            generation = self._lease.generation
             vocab = Vocabulary()
             for kind, name, value, n in self.fetch(
                 "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
@@ -503,7 +505,8 @@ class Store:
                     vocab.user_ids[name] = n
                 elif kind == "users":
                     vocab.users = n
-            self._vocab[org] = vocab
+            if generation == self._lease.generation:  # not cached if a writer elsewhere came in meanwhile
+                self._vocab[org] = vocab
         return vocab
 
     # --- queries ----------------------------------------------------------------------------------------
