@@ -16,6 +16,16 @@ EXIT_OK, EXIT_NO_ANSWER, EXIT_NOTHING_LOADED = 0, 3, 2
 BACKENDS = ("embedded", "helicone", "clickhouse")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -85,7 +95,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     store = Store()
     with Progress(enabled=not args.quiet) as progress:
-        report = store.import_files(args.files, default_org=args.org, progress=progress.update)
+        report = store.import_files(
+            args.files, default_org=args.org, progress=progress.update, batch_rows=args.batch_rows
+        )
     for bad in report.bad[:20]:
         sys.stderr.write(f"heliqa: skipped {bad}\n")
     if len(report.bad) > 20:
@@ -111,6 +123,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"demo data: {added:,} new requests in {store.path} "
         f"(organization {settings().heliqa_org_id or DEMO_ORG})\n"
         'try: heliqa ask "p90 latency by model over the last 24 hours"\n'
+    )
+    return EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from heliqa.tools.store import Store
+
+    store = Store()
+    if not store.path.exists():
+        raise ConfigError(f"no heliqa store at {store.path}", "HELIQA_HOME moves the store")
+    found = store.repair()
+    sys.stdout.write(
+        f"repaired {store.path}: scores, per-minute sums, vocabulary and organization counts re-derived from "
+        f"{found['requests']:,} requests in {found['organizations']:,} organization(s)\n"
     )
     return EXIT_OK
 
@@ -168,6 +194,8 @@ Bad lines are reported on stderr and skipped; the exit code is 0 when anything l
     "demo": """examples:
   heliqa demo
   heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
+    "repair": """examples:
+  heliqa repair                  # after a crash or a full disk: vocabulary and organization counts from the rows""",
     "orgs": """examples:
   heliqa orgs""",
     "chat": """examples:
@@ -274,6 +302,12 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz files")
     imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=50_000,
+        help="rows per transaction (default 50,000; fewer: shorter waits for questions asked meanwhile)",
+    )
     imp.set_defaults(func=cmd_import)
 
     demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
@@ -281,6 +315,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
     demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
     demo.set_defaults(func=cmd_demo)
+
+    repair = command("repair", "re-derive the embedded store's vocabulary and counts from its rows")
+    repair.set_defaults(func=cmd_repair)
 
     orgs = command("orgs", "list the organizations in the embedded store")
     orgs.set_defaults(func=cmd_orgs)

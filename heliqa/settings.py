@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         None, description="organization to answer for (implied when the store holds only one; `--org` overrides)"
     )
     heliqa_tz: str | None = Field(None, description="default time zone, an IANA name (`--tz` overrides)")
+    heliqa_store_wait: float = Field(
+        120.0, description="seconds a read or write of the embedded store waits for another process before failing"
+    )
     tz: str | None = Field(None, description="the machine's zone, used when neither `--tz` nor `HELIQA_TZ` is set")
     heliqa_backend: Literal["embedded", "helicone", "clickhouse"] | None = Field(
         None, description="`embedded` (default), `helicone` or `clickhouse` (`--backend` overrides)"
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
         None, description="`heliqa serve` bearer keys: `key1=org_id1,key2=org_id2` (secret)"
     )
 
-    @field_validator("helicone_timeout", "heliqa_llm_timeout")
+    @field_validator("helicone_timeout", "heliqa_llm_timeout", "heliqa_store_wait")
     @classmethod
     def _seconds(cls, value: float) -> float:
         if not (math.isfinite(value) and value > 0):
