@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
+from heliqa.agent.factory import make_planner
 from heliqa.agent.timerange import zone
 from heliqa.tools.store import Store
 
