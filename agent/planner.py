@@ -40,6 +40,7 @@ class Plan:
     spec: QuerySpec | None = None
     message: str = ""
     planner: str = ""
+    notes: list[str] = field(default_factory=list)  # how the question was read: "ignored: rn", "read 'latancy' as ..."
 
 
 class Planner(Protocol):
