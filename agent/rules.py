@@ -704,8 +704,8 @@ class RulesPlanner:
         unit = r"(?P<u>ms|milliseconds?|s|secs?|seconds?|mins?|minutes?)"
 
         def latency(m):
-            op = "gt" if m.group("dir") in ("longer", "slower", "more", "over", "above", "greater", ">") else "lt"
-            if m.group("eq"):
+            op = _direction(m.group("dir"), ("longer", "slower", "more", "over", "above", "greater", ">"))
+            if m.group("eq") and op in ("gt", "lt"):
                 op += "e"
             value = float(m.group("n")) * scale[m.group("u").lower()]
             p.conditions.append(
@@ -718,13 +718,13 @@ class RulesPlanner:
 
         s.take(
             rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
-            rf"(?P<dir>longer|slower|shorter|faster|quicker|more|less|over|above|under|below|greater|>|<)"
+            rf"(?P<dir>{_AT})"
             rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}",
             latency,
         )
 
         def tokens(m):
-            op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
+            op = _direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
             kind = (m.group("k") or "total").lower()
             field_name = {
                 "prompt": "prompt_tokens",
@@ -735,17 +735,17 @@ class RulesPlanner:
             p.conditions.append(Condition(field=field_name, op=op, value=int(m.group("n"))))
 
         s.take(
-            r"(?:with\s+)?(?P<dir>more|over|above|greater|fewer|less|under|below|>|<)(?:\s+than)?\s+(?P<n>\d+)\s+"
+            rf"(?:with\s+)?(?P<dir>{_AT})(?:\s+than)?\s+(?P<n>\d+)\s+"
             r"(?:(?P<k>prompt|input|completion|output|total)\s+)?tokens",
             tokens,
         )
 
         def cost(m):
-            op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
+            op = _direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
             p.conditions.append(Condition(field="cost", op=op, value=float(m.group("n"))))
 
         s.take(
-            r"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>more|over|above|greater|less|under|below|>|<)"
+            rf"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>{_AT})"
             r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?",
             cost,
         )
@@ -1521,6 +1521,19 @@ def _property_value(key: str, word: str, vocab: Vocabulary) -> str:
         if value.lower() == word.lower() or value == SYNONYM_VALUES.get(word.lower()):
             return value
     raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(values)}.")
+
+
+_AT = r"at\s+least|at\s+most|>=|<=|longer|slower|shorter|faster|quicker|more|fewer|less|over|above|under|below|greater|>|<"
+
+
+def _direction(word: str, upward: tuple[str, ...]) -> str:
+    """gt/lt for `longer than`, `under`...; gte/lte for `at least`, `at most`, `>=`, `<=`."""
+    word = " ".join(word.lower().split())
+    if word in ("at least", ">="):
+        return "gte"
+    if word in ("at most", "<="):
+        return "lte"
+    return "gt" if word in upward else "lt"
 
 
 def _over_time(s: Scanner, p: Parse, m: re.Match) -> bool | None:

@@ -70,7 +70,7 @@ why when where whose if which each every first last latest newest oldest
 slowest fastest cheapest priciest biggest smallest highest lowest most least top bottom rank ranked sorted order
 spike spiked spikes spiking jump jumped jumps drop dropped drops dip dipped increase increased decrease decreased
 rise rose risen fall fell surge surged climb climbed grow grew worse better degraded regressed changed up down
-incident outage anomaly anomalies
+incident outage anomaly anomalies wrong problem problems issue issues weird odd strange unusual abnormal off
 """.split()
 )
 
