@@ -111,6 +111,10 @@ ALTERNATIVE_JOINERS = ("vs", "vs.", "versus", "and", "or", "compared to", "compa
 COMBINED_WORDS = ("combined", "together", "in total", "altogether")
 
 
+_EXAMPLES_IGNORED = ("hey", "pls", "thanks", "quick one", "can you tell me", "I need", "rn", "feels", "burning", "hit")
+_EXAMPLES_BLOCKING = ("not", "except", "excluding", "other than", "vs", "compared", "before", "since", "why", "spiked")
+
+
 def prompt_section() -> str:
     """The lexicon as the LLM planner's 'How people type' section."""
     top = sorted(w for w, (d, _) in SUPERLATIVES.items() if d == "top")
@@ -119,11 +123,12 @@ def prompt_section() -> str:
     return "\n".join(
         [
             "- Ignore words with no query meaning (greetings, politeness, framing, chat shorthand, conversational "
-            "verbs, intensifiers), e.g.: " + ", ".join(sorted(CONVERSATIONAL)[:60]) + ".",
+            "verbs, intensifiers), e.g.: " + ", ".join(_EXAMPLES_IGNORED) + ".",
             "- A leading remark followed by an explicit query answers the explicit query.",
             "- Never ignore words that change which rows count, the aggregation or the time; ask back instead: "
-            + ", ".join(sorted(BLOCKING)[:80])
-            + ", numbers, dates, names and quoted text (quoted text is searched byte for byte).",
+            + ", ".join(_EXAMPLES_BLOCKING)
+            + ", numbers, dates, names and quoted text (quoted text is searched byte for byte). Comparisons "
+            "with another period ('vs last week'), lists of requests and 'why' questions are asked back.",
             "- A misspelled measure or aggregation word within two edits is that word ("
             + ", ".join(sorted(MEASURE_WORDS)[:12])
             + ", ...); a misspelled name is a question back listing the closest known names.",
