@@ -19,7 +19,7 @@ from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange, tz_difference
 from heliqa.agent.wording import classify, typo_fixes
-from heliqa.prompts.lexicon import SUPERLATIVES
+from heliqa.prompts.lexicon import BLOCKING, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -1075,7 +1075,7 @@ class RulesPlanner:
 
             def bare(m):  # "prompt_version v13": a key word directly followed by a value word
                 word = m.group("v").lower()
-                if word in FILLER or word in GROUP_WORDS or word in BUCKETS:
+                if word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS:
                     return False
                 explicit(m)
 
@@ -1113,7 +1113,7 @@ class RulesPlanner:
         def unknown_value(m):
             key = key_words[m.group("k").lower()]
             word = m.group("v")
-            if word in FILLER or word in GROUP_WORDS or word in BUCKETS:
+            if word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS:
                 return False
             known = ", ".join(list(vocab.properties[key])[:20])
             raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {known}.")
@@ -1332,7 +1332,7 @@ RULES: tuple[Rule, ...] = tuple(
             Rule(110, "providers", lambda r, s, p, e: r._providers(s, p, e.vocab), ("requests from anthropic",)),
             Rule(120, "properties", lambda r, s, p, e: r._properties(s, p, e.vocab), ("cost for staging",)),
             Rule(130, "groups", lambda r, s, p, e: r._groups(s, p, e.vocab), ("cost by model",)),
-            Rule(140, "superlatives", lambda r, s, p, e: r._superlatives(s, p, e.vocab), ("slowest model today",)),
+            Rule(140, "superlatives", lambda r, s, p, e: r._superlatives(s, p, e.vocab), ("who spent the most", "model with the highest cost")),
             Rule(150, "users", lambda r, s, p, e: r._users(s, p), ("cost for user_0042",)),
             Rule(160, "countries", lambda r, s, p, e: r._countries(s, p), ("requests from Brazil",)),
             Rule(170, "users measure", lambda r, s, p, e: r._users_measure(s, p), ("users yesterday",)),
@@ -1425,7 +1425,7 @@ def names_index(vocab: Vocabulary) -> NamesIndex:
     for key, vals in vocab.properties.items():
         for value in vals:
             word = " ".join(value.lower().split())
-            if word:
+            if word and word not in FILLER:  # a value spelled "the" is only read with its key ("team_ the")
                 for form in (word, word + "s"):
                     values.setdefault(form, []).append((key, value))
         for short, long in SYNONYM_VALUES.items():
