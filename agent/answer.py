@@ -7,9 +7,9 @@ appears in them (`prose_is_grounded`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable
 from typing import Any
 
 from heliqa.agent.spec import QuerySpec
@@ -223,9 +223,8 @@ def explain_empty(spec: QuerySpec, run: Callable[[QuerySpec], list[Row]], query:
         kept.append(condition)
         if not count(kept):
             rest = " and ".join(c.describe() for c in kept[:-1])
-            return (
-                f"No request in that time range has {condition.describe()}"
-                + (f" together with {rest}." if rest else ".")
+            return f"No request in that time range has {condition.describe()}" + (
+                f" together with {rest}." if rest else "."
             )
     what = f"a {spec.scoreKey} score" if spec.scoreKey else f"a {MEASURE_WORDS[spec.measure]} value"
     return f"Requests match in that time range, but none of them has {what}."

@@ -85,6 +85,7 @@ class RunQuery(BaseModel):
     scoreKey: str | None = Field(description="for measure=score: one known score key; null = every key")
     groupBy: str | None = Field(description="model, provider, user, status, country, property:<key>; or null")
     top: int | None = Field(description="keep the N largest groups; or null")
+    bottom: bool = Field(description="with top: keep the N smallest groups instead (cheapest, fastest, least)")
     bucket: Increment | None = Field(description="min, hour, day, week, month; null = one value per group")
     range: RangeArgs | None = Field(description="null = the last 24 hours")
     conditions: list[ConditionArgs] = Field(description="filters, all required; [] for none")

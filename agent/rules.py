@@ -9,9 +9,9 @@ did not understand, so heliqa never answers a different question than the one as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from collections.abc import Callable
 from typing import Any
 
 from heliqa.agent.grounding import FAMILIES, closest, match_score_key, providers_of
@@ -408,7 +408,7 @@ class RulesPlanner:
     name = "rules"
 
     def plan(self, question: str, ctx: Context) -> Plan:
-        """Plan one question (a follow-up edits `ctx.previous`); a leading remark before an explicit query is ignored."""
+        """Plan one question (a follow-up edits `ctx.previous`); a remark before an explicit query is ignored."""
         whole = self._plan_text(question, ctx)
         if whole.status == "ok":
             return whole
@@ -1063,7 +1063,9 @@ class RulesPlanner:
             key = key_words[m.group("k").lower()]
             value = _property_value(key, m.group("v"), vocab)
             negated = bool(m.group("neg"))
-            p.conditions.append(Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value))
+            p.conditions.append(
+                Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value)
+            )
             if not negated:
                 named.append((key, value, m.start()))
 
@@ -1103,7 +1105,9 @@ class RulesPlanner:
             asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
             if consumed.endswith(("users", "user")) and p.measure in (None, "requests") and not asked_requests:
                 p.measure = "users"  # "how many enterprise users": people, not requests
-            p.conditions.append(Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value))
+            p.conditions.append(
+                Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value)
+            )
             if not negated:
                 named.append((key, value, start))
             return start, end
@@ -1177,7 +1181,9 @@ class RulesPlanner:
                 p.group = new
 
         used = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
-        s.take(rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative)
+        s.take(
+            rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative
+        )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
         s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
 
@@ -1194,10 +1200,13 @@ class RulesPlanner:
         for dim, where in p.alternatives.items():
             lo, hi = min(where), max(where)
             # the words joining the values ("sonnet vs haiku", "between gpt-4 and gpt-4o") are understood
-            s.take(r"vs\.?|versus|compared\s+(?:to|with)|against|or|and", lambda m: None if lo < m.start() < hi else False)
+            s.take(
+                r"vs\.?|versus|compared\s+(?:to|with)|against|or|and",
+                lambda m, lo=lo, hi=hi: None if lo < m.start() < hi else False,
+            )
             s.take(
                 r"compare|comparing|between",
-                lambda m: None if m.end() <= lo and not s.text[m.end() : lo].strip() else False,
+                lambda m, lo=lo: None if m.end() <= lo and not s.text[m.end() : lo].strip() else False,
             )
             if p.combined:
                 continue
@@ -1332,7 +1341,12 @@ RULES: tuple[Rule, ...] = tuple(
             Rule(110, "providers", lambda r, s, p, e: r._providers(s, p, e.vocab), ("requests from anthropic",)),
             Rule(120, "properties", lambda r, s, p, e: r._properties(s, p, e.vocab), ("cost for staging",)),
             Rule(130, "groups", lambda r, s, p, e: r._groups(s, p, e.vocab), ("cost by model",)),
-            Rule(140, "superlatives", lambda r, s, p, e: r._superlatives(s, p, e.vocab), ("who spent the most", "model with the highest cost")),
+            Rule(
+                140,
+                "superlatives",
+                lambda r, s, p, e: r._superlatives(s, p, e.vocab),
+                ("who spent the most", "model with the highest cost"),
+            ),
             Rule(150, "users", lambda r, s, p, e: r._users(s, p), ("cost for user_0042",)),
             Rule(160, "countries", lambda r, s, p, e: r._countries(s, p), ("requests from Brazil",)),
             Rule(170, "users measure", lambda r, s, p, e: r._users_measure(s, p), ("users yesterday",)),
@@ -1368,7 +1382,11 @@ _COUNT_CUE = re.compile(
 
 def _remark_splits(question: str) -> list[tuple[str, str]]:
     """(remark, query) pairs at each sentence break, shortest remark first."""
-    return [(question[: m.start()], question[m.end() :]) for m in _SEPARATOR.finditer(question) if question[m.end() :].strip()]
+    return [
+        (question[: m.start()], question[m.end() :])
+        for m in _SEPARATOR.finditer(question)
+        if question[m.end() :].strip()
+    ]
 
 
 def _asks_for_rows(question: str, spec: QuerySpec) -> bool:
@@ -1523,7 +1541,10 @@ def _property_value(key: str, word: str, vocab: Vocabulary) -> str:
     raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(values)}.")
 
 
-_AT = r"at\s+least|at\s+most|>=|<=|longer|slower|shorter|faster|quicker|more|fewer|less|over|above|under|below|greater|>|<"
+_AT = (
+    r"at\s+least|at\s+most|>=|<=|longer|slower|shorter|faster|quicker|more|fewer|less|over|above|under|below|"
+    r"greater|>|<"
+)
 
 
 def _direction(word: str, upward: tuple[str, ...]) -> str:

@@ -75,7 +75,9 @@ incident outage anomaly anomalies wrong problem problems issue issues weird odd 
 )
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.
-FILTER_PREPOSITIONS = frozenset("for from on in with via by at about to of among across during since before after until around".split())
+FILTER_PREPOSITIONS = frozenset(
+    "for from on in with via by at about to of among across during since before after until around".split()
+)
 # Nouns an unknown word in front of would qualify ("refund requests", "mobile users").
 QUALIFIED_NOUNS = frozenset(
     """

@@ -10,11 +10,11 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from heliqa.agent.planner import Context
 from heliqa.agent.rules import RULES, RulesPlanner
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.results import Vocabulary
+
 from tests.test_rules import NOW, VOCAB
 
 PLANNER = RulesPlanner()
@@ -117,8 +117,19 @@ EXACT = [
             "range": LAST7,
         },
     ),
-    ("cost by customer tier over the past week, top 2", {"measure": "cost", "groupBy": "property:customer_tier", "top": 2, "range": LAST7}),
-    ("highest latency for gpt-4 today", {"measure": "latency", "aggregation": "max", "range": {"kind": "today"}, "conditions": [cond("model", "equals", "gpt-4")]}),
+    (
+        "cost by customer tier over the past week, top 2",
+        {"measure": "cost", "groupBy": "property:customer_tier", "top": 2, "range": LAST7},
+    ),
+    (
+        "highest latency for gpt-4 today",
+        {
+            "measure": "latency",
+            "aggregation": "max",
+            "range": {"kind": "today"},
+            "conditions": [cond("model", "equals", "gpt-4")],
+        },
+    ),
     # A vs B over one dimension: both, grouped; combined: one number
     (
         "p50 latency claude sonnet vs haiku last 24h",
@@ -159,17 +170,27 @@ EXACT = [
         "cost excluding the free tier last week",
         {"measure": "cost", "range": LAST7, "conditions": [cond("property:customer_tier", "not-equals", "free")]},
     ),
-    ("latency not gpt-4 today", {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]}),
+    (
+        "latency not gpt-4 today",
+        {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
+    ),
     (
         "requests other than staging by model",
-        {"measure": "requests", "groupBy": "model", "conditions": [cond("property:environment", "not-equals", "staging")]},
+        {
+            "measure": "requests",
+            "groupBy": "model",
+            "conditions": [cond("property:environment", "not-equals", "staging")],
+        },
     ),
     (
         "cost for all models except claude models this week",
         {"measure": "cost", "range": {"kind": "this_week"}, "conditions": [cond("model", "not-contains", "claude")]},
     ),
     # comparisons of values
-    ("requests that took at least 5 seconds today", {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("latency", "gte", 5000)]}),
+    (
+        "requests that took at least 5 seconds today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("latency", "gte", 5000)]},
+    ),
     # quoted text is kept byte for byte
     (
         'requests mentioning "label for 35568?"',
