@@ -208,7 +208,7 @@ group stats statistics metrics metric trend trends level levels our the this tha
 requests' made sent served handled come came been was volume just only any some out happening going like
 can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
-higher lower best worst same instead again too well
+best worst same instead again too well
 overview summary status-wise each breakdown break broken split grouped
 """.split()
 )
@@ -805,12 +805,16 @@ class RulesPlanner:
 
         def top(m):
             ranked(m, m.group("n"), m.group("g"), "bottom" if m.group("d").lower() == "bottom" else "top")
-            if m.group("m"):
-                _set_measure(p, m.group("m"))
+            measure = m.group("m") or m.group("m2")
+            if measure:
+                _set_measure(p, measure)
+            elif m.group("d").lower() not in ("top", "bottom"):
+                p.unresolved.append(m.group("d"))  # "our biggest customer": biggest by what?
 
         measures = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
         s.take(
-            rf"(?:the\s+)?(?P<d>top|bottom|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*(?P<g>{groups})"
+            rf"(?:the\s+)?(?P<d>top|bottom|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*"
+            rf"(?:(?P<m2>tokens?|cost|spend|request|requests|error|errors)\s+)?(?P<g>{groups})"
             rf"(?:\s+(?:by|in|for)\s+(?P<m>{measures}))?",
             top,
         )
@@ -824,7 +828,7 @@ class RulesPlanner:
 
         sup = "|".join(w for w, (_, implied) in SUPERLATIVES.items() if implied)
         s.take(
-            rf"(?:the\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>{sup}))\s+(?P<g>{groups})",
+            rf"(?:the\s+)?(?:top\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>{sup}))\s+(?P<g>{groups})",
             most,
         )
 
@@ -1079,6 +1083,10 @@ class RulesPlanner:
                 word = m.group("v").lower()
                 if word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS:
                     return False
+                key = key_words[m.group("k").lower()]
+                known = {v.lower() for v in vocab.properties.get(key, {})} | set(SYNONYM_VALUES)
+                if word not in known and word.isalpha():
+                    return False  # "the support-bot feature hit": an ordinary word, not a value
                 explicit(m)
 
             s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
@@ -1182,10 +1190,22 @@ class RulesPlanner:
 
         used = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
         s.take(
+            rf"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
+            superlative,
+        )
+        s.take(
             rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative
         )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
         s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
+
+    def _sort_order(self, s: Scanner, p: Parse) -> None:
+        # grouped rows are always listed largest first, so asking for that order changes nothing
+        s.take(
+            r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
+            r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most)\s+first|descending",
+            lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
+        )
 
     def _users_measure(self, s: Scanner, p: Parse) -> None:
         # a bare "users" is the measure only when nothing more specific claimed the word
@@ -1256,6 +1276,11 @@ class RulesPlanner:
         is_follow_up = previous is not None and (p.measure is None or bool(FOLLOW_UP.match(question.lower())))
         if p.measure is None and not is_follow_up:
             return None
+        if p.measure == "score" and re.search(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", question, re.I):
+            raise Clarify(
+                "Scores are averaged, not counted: ask for the score (e.g. 'thumbs-up rate', 'average accuracy'), "
+                "or for the number of requests."
+            )
         if is_follow_up:
             return self._edit(previous, p)
         return self._spec(p, p.measure, p.conditions)
@@ -1285,6 +1310,7 @@ class RulesPlanner:
             group = None
         if group == "user" and measure == "users":
             group = None
+        conditions = list({c.model_dump_json(): c for c in conditions}.values())  # "rate limited? 429s": one filter
         bottom = p.rank == "bottom" and group is not None and p.top is not None
         if bottom and bucket is not None:
             raise Clarify("I can rank the lowest groups over the whole range, not per time bucket; drop the bucket.")
@@ -1341,6 +1367,7 @@ RULES: tuple[Rule, ...] = tuple(
             Rule(110, "providers", lambda r, s, p, e: r._providers(s, p, e.vocab), ("requests from anthropic",)),
             Rule(120, "properties", lambda r, s, p, e: r._properties(s, p, e.vocab), ("cost for staging",)),
             Rule(130, "groups", lambda r, s, p, e: r._groups(s, p, e.vocab), ("cost by model",)),
+            Rule(135, "sort order", lambda r, s, p, e: r._sort_order(s, p), ("cost by model, highest first",)),
             Rule(
                 140,
                 "superlatives",
@@ -1581,8 +1608,11 @@ def _set_measure(p: Parse, name: str) -> None:
         "volume": "requests",
         "usage": "total_tokens",
         "tokens": "total_tokens",
+        "token": "total_tokens",
+        "request": "requests",
+        "error": "errors",
         "error rate": "error_rate",
-    }.get(name.lower(), name.lower())
+    }.get(" ".join(name.lower().split()), " ".join(name.lower().split()))
     if p.measure and p.measure != name:
         # "failed requests", "error count" and status words set requests first; the specific measure wins.
         if {p.measure, name} <= {"requests", "errors"}:

@@ -63,6 +63,7 @@ BLOCKING = frozenset(
     """
 not no non never except excluding exclude excluded without other than besides but minus nor neither unless
 vs versus compared compare comparing against than more less fewer greater above below under between
+higher lower slower faster cheaper pricier bigger smaller
 before after until till since within ago earlier later previous prior next recent recently
 morning afternoon evening night tonight noon midnight weekend weekday weekdays
 hour hours day days week weeks month months year years quarter am pm

@@ -200,6 +200,35 @@ EXACT = [
         "requests containing 'Refund, NOW!' in the response",
         {"measure": "requests", "conditions": [cond("response_body", "contains", "Refund, NOW!")]},
     ),
+    # superlatives and top N in other word orders
+    (
+        "top 3 most expensive models this week",
+        {"measure": "cost", "groupBy": "model", "top": 3, "range": {"kind": "this_week"}},
+    ),
+    (
+        "biggest 3 token users today",
+        {"measure": "total_tokens", "groupBy": "user", "top": 3, "range": {"kind": "today"}},
+    ),
+    ("what model is used the most", {"measure": "requests", "groupBy": "model", "top": 1}),
+    ("cost per feature, highest first", {"measure": "cost", "groupBy": "property:feature"}),
+    # conversational verbs around a filter; one filter said twice is one filter
+    (
+        "how many errors did the support-bot feature hit this week",
+        {
+            "measure": "errors",
+            "range": {"kind": "this_week"},
+            "conditions": [cond("property:feature", "equals", "support-bot")],
+        },
+    ),
+    (
+        "are we getting rate limited? 429s by provider in the past hour",
+        {
+            "measure": "requests",
+            "groupBy": "provider",
+            "range": {"kind": "last", "n": 1, "unit": "hours"},
+            "conditions": [cond("status", "equals", 429)],
+        },
+    ),
     # a repeated bucket word is one bucket
     ("cost day by day this week", {"measure": "cost", "bucket": "day", "range": {"kind": "this_week"}}),
 ]
@@ -241,6 +270,10 @@ ASKED_BACK = [
     "top 3 by cost",
     "cost by provider for gpt-4 vs gpt-4o",
     "requests recently",
+    "latency for our biggest customer",
+    "is the summarizer feature getting slower",
+    "how many thumbs up did we get this week",
+    "cost sorted",
 ]
 
 
