@@ -794,8 +794,8 @@ class RulesPlanner:
         s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", success)
 
     def _top(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        words = {w: g for w, g in group_words(vocab).items() if g != "score_key"}
-        groups = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        words = rank_words(vocab)
+        groups = _per_vocabulary(vocab, "rank alternation", lambda v: alternation(words))
 
         def ranked(m, n: str | None, group_word: str, rank: str) -> None:
             # "top model" is one, "top users" ten, "top 3 users" three
@@ -1060,7 +1060,7 @@ class RulesPlanner:
 
     def _properties(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         key_words = property_key_words(vocab)
-        key_alt = "|".join(re.escape(w) for w in sorted(key_words, key=len, reverse=True))
+        key_alt = _per_vocabulary(vocab, "key alternation", lambda v: alternation(key_words))
         named: list[tuple[str, str, int]] = []  # (key, value, where) of every positive value named
 
         def explicit(m):
@@ -1092,13 +1092,12 @@ class RulesPlanner:
             s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
 
         index = names_index(vocab)
-        suffix = "|".join(
-            re.escape(w)
-            for w in sorted(
-                set(key_words) | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"},
-                key=len,
-                reverse=True,
-            )
+        suffix = _per_vocabulary(
+            vocab,
+            "value suffix alternation",
+            lambda v: alternation(
+                set(key_words) | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
+            ),
         )
 
         def value_named(hits, start, end):
@@ -1145,7 +1144,7 @@ class RulesPlanner:
 
     def _groups(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         words = group_words(vocab)
-        alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        alt = _per_vocabulary(vocab, "group alternation", lambda v: alternation(words))
 
         def group(m):
             new = words[m.group("g").lower()]
@@ -1167,8 +1166,8 @@ class RulesPlanner:
         )
 
     def _superlatives(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        words = {w: g for w, g in group_words(vocab).items() if g != "score_key"}
-        groups = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        words = rank_words(vocab)
+        groups = _per_vocabulary(vocab, "rank alternation", lambda v: alternation(words))
         sup = "|".join(sorted(SUPERLATIVES, key=len, reverse=True))
 
         def superlative(m):
@@ -1457,14 +1456,32 @@ class NamesIndex:
     value_words: int
 
 
-_INDEX_CACHE: dict[int, tuple[Vocabulary, NamesIndex]] = {}
+_CACHE: dict[int, tuple[Vocabulary, dict[str, Any]]] = {}
+
+
+def _per_vocabulary(vocab: Vocabulary, name: str, build: Callable[[Vocabulary], Any]) -> Any:
+    """`build(vocab)`, computed once per vocabulary object (a process sees few) so questions don't pay for it."""
+    entry = _CACHE.get(id(vocab))
+    if entry is None or entry[0] is not vocab:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        entry = _CACHE[id(vocab)] = (vocab, {})
+    if name not in entry[1]:
+        entry[1][name] = build(vocab)
+    return entry[1][name]
+
+
+def alternation(words: dict[str, Any] | set[str]) -> str:
+    """A regex alternation of words, longest first (cached with the vocabulary by its callers)."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
 def names_index(vocab: Vocabulary) -> NamesIndex:
-    """The index of `vocab`, built once per vocabulary object (a process sees few)."""
-    cached = _INDEX_CACHE.get(id(vocab))
-    if cached is not None and cached[0] is vocab:
-        return cached[1]
+    """The index of `vocab`'s names, built once per vocabulary object."""
+    return _per_vocabulary(vocab, "index", _build_index)
+
+
+def _build_index(vocab: Vocabulary) -> NamesIndex:
     models = {m.lower(): m for m in sorted(vocab.models, key=lambda m: -vocab.models[m])}
     values: dict[str, list[tuple[str, str]]] = {}
     for key, vals in vocab.properties.items():
@@ -1479,20 +1496,20 @@ def names_index(vocab: Vocabulary) -> NamesIndex:
     for form, hits in values.items():  # a value spelled exactly wins over another value's plural
         exact = [h for h in hits if h[1].lower() == form or SYNONYM_VALUES.get(form) == h[1]]
         values[form] = list(dict.fromkeys(exact or hits))
-    index = NamesIndex(
+    return NamesIndex(
         models=models,
         model_words=max((len(m.split()) for m in models), default=1),
         values=values,
         value_words=min(4, max((len(v.split()) for v in values), default=1)),
     )
-    if len(_INDEX_CACHE) > 16:
-        _INDEX_CACHE.clear()
-    _INDEX_CACHE[id(vocab)] = (vocab, index)
-    return index
 
 
 def property_key_words(vocab: Vocabulary) -> dict[str, str]:
     """Words naming a property key: the key, its spaced form, its last part (`tier` for customer_tier)."""
+    return _per_vocabulary(vocab, "key words", _property_key_words)
+
+
+def _property_key_words(vocab: Vocabulary) -> dict[str, str]:
     keys = {k.lower(): k for k in vocab.properties}
     key_words: dict[str, str] = {}
     for k in vocab.properties:
@@ -1548,8 +1565,17 @@ def _latency_field(word: str) -> str:
     return "ttft" if word.lower() in ("ttft",) or "first" in word.lower() else "latency"
 
 
+def rank_words(vocab: Vocabulary) -> dict[str, str]:
+    """The grouping words that can be ranked (top N, superlatives): all but score keys."""
+    return _per_vocabulary(vocab, "rank words", lambda v: {w: g for w, g in group_words(v).items() if g != "score_key"})
+
+
 def group_words(vocab: Vocabulary) -> dict[str, str]:
     """Every word that names a grouping: the fixed ones and each recorded property key (with its plural)."""
+    return _per_vocabulary(vocab, "group words", _group_words)
+
+
+def _group_words(vocab: Vocabulary) -> dict[str, str]:
     words = dict(GROUP_WORDS)
     for form, key in property_key_words(vocab).items():
         if form not in ("plan", "tier") or key == "customer_tier":
