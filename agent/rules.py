@@ -442,7 +442,7 @@ class RulesPlanner:
                 leftovers = s.leftover_spans()
         except Clarify as ask:
             return Plan("clarify", message=ask.message, planner=self.name)
-        verdict = classify(leftovers, s.original, question, ctx.vocabulary)
+        verdict = classify(leftovers, s.original, question, ctx.vocabulary, FILLER)
         blocking = verdict.blocking + parse.unresolved
         if blocking:
             words = ", ".join(f"'{_unhide(w, parse.quotes)}'" for w in dict.fromkeys(blocking))
@@ -892,6 +892,11 @@ class RulesPlanner:
         s.take(r"(?:prompt|input)[\s_]+tokens?", setm("prompt_tokens"))
         s.take(r"(?:completion|output|generated)[\s_]+tokens?", setm("completion_tokens"))
         s.take(r"(?:total[\s_]+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
+        # "slow requests", "expensive calls": requests past a threshold nobody named, not a latency or a cost
+        s.take(
+            r"(?:slow|slower|fast|faster|expensive|cheap|long|big|large|heavy|costly)\s+(?:requests?|calls?)",
+            lambda m: p.unresolved.append(m.group(0)),
+        )
         s.take(
             r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
             r"how\s+long",
@@ -1208,7 +1213,13 @@ class RulesPlanner:
 
     def _users_measure(self, s: Scanner, p: Parse) -> None:
         # a bare "users" is the measure only when nothing more specific claimed the word
-        s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", lambda m: _set_measure(p, "users"))
+        def users(m):
+            first = re.search(r"\b(?:requests|calls|traffic|users)\b", s.original)
+            if p.measure == "requests" and first and first.group(0) != "users":
+                return  # "requests for users other than user_0042": the requests are counted
+            _set_measure(p, "users")
+
+        s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", users)
 
     def _resolve(self, s: Scanner, p: Parse) -> None:
         """Settle what depends on the whole question: who is ranked, A-vs-B groups, superlatives, top N."""
@@ -1250,7 +1261,10 @@ class RulesPlanner:
 
     def _users(self, s: Scanner, p: Parse) -> None:
         def user(m):
-            p.conditions.append(Condition(field="user", op="equals", value=m.group("u")))
+            negated, start = _negation_before(s, m.start())
+            if start < m.start():
+                s.blank(start, m.start())
+            p.conditions.append(Condition(field="user", op="not-equals" if negated else "equals", value=m.group("u")))
 
         s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
         s.take(
@@ -1306,7 +1320,10 @@ class RulesPlanner:
             bucket = _auto_bucket(p.range)
         group = p.group
         if group == "score_key" and measure != "score":
-            group = None
+            raise Clarify(
+                "Only scores can be grouped by score key; group by model, provider, user, status, country "
+                "or a property instead."
+            )
         if group == "user" and measure == "users":
             group = None
         conditions = list({c.model_dump_json(): c for c in conditions}.values())  # "rate limited? 429s": one filter

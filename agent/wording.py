@@ -73,8 +73,14 @@ def closest_names(word: str, names: tuple[str, ...], n: int = 4) -> list[str]:
     return [name for name, _, _ in found]
 
 
-def classify(leftovers: list[tuple[str, int]], text: str, question: str, vocab: Vocabulary) -> Verdict:
-    """Sort leftover words (with their offsets in the normalized `text`) into ignored and asked back."""
+def classify(
+    leftovers: list[tuple[str, int]], text: str, question: str, vocab: Vocabulary, filler: set[str]
+) -> Verdict:
+    """Sort leftover words (with their offsets in the normalized `text`) into ignored and asked back.
+
+    `filler` are the planner's words without meaning of their own; they are skipped when looking for the
+    preposition before a word (`by api key` puts `key` after `by`).
+    """
     verdict = Verdict([], [], [])
     names = vocabulary_names(vocab)
     parts = _name_parts(names)
@@ -83,7 +89,7 @@ def classify(leftovers: list[tuple[str, int]], text: str, question: str, vocab: 
         if _score_key_position(at, len(word), text):
             verdict.blocking.append(word)
             verdict.near.extend(k for k in vocab.score_keys if k not in verdict.near)
-        elif _blocks(low, at, word, text, question, parts, names, verdict):
+        elif _blocks(low, at, word, text, question, parts, names, verdict, filler):
             verdict.blocking.append(word)
         else:
             verdict.ignored.append(word)
@@ -91,7 +97,15 @@ def classify(leftovers: list[tuple[str, int]], text: str, question: str, vocab: 
 
 
 def _blocks(
-    low: str, at: int, word: str, text: str, question: str, parts: frozenset[str], names: tuple, verdict: Verdict
+    low: str,
+    at: int,
+    word: str,
+    text: str,
+    question: str,
+    parts: frozenset[str],
+    names: tuple,
+    verdict: Verdict,
+    filler: set[str],
 ) -> bool:
     if low in BLOCKING or low.startswith("zq") and re.fullmatch(r"\"?zq\d+zq\"?", low):
         return True
@@ -104,7 +118,7 @@ def _blocks(
     if low in parts or (len(low) >= 4 and _near_part(low, parts)):
         verdict.near.extend(n for n in closest_names(low, names) if n not in verdict.near)
         return True
-    if _filter_position(at, len(word), text):
+    if _filter_position(at, len(word), text, filler):
         return True
     return zipf(low) < COMMON_ZIPF
 
@@ -132,10 +146,10 @@ def _capitalized(word: str, question: str) -> bool:
     return False
 
 
-def _filter_position(at: int, size: int, text: str) -> bool:
+def _filter_position(at: int, size: int, text: str, filler: set[str]) -> bool:
     """An unknown word after a filtering preposition (`for X`) or before a measured noun (`X requests`)."""
-    before = [w for w in re.findall(r"[\w'$%-]+", text[:at].lower())]
-    while before and before[-1] in _SKIP_BEFORE:
+    before = re.findall(r"[\w'$%-]+", text[:at].lower())
+    while before and (before[-1] in _SKIP_BEFORE or before[-1] in filler and before[-1] not in FILTER_PREPOSITIONS):
         before.pop()
     after = re.findall(r"[\w'$%-]+", text[at + size :].lower())
     return bool(before and before[-1] in FILTER_PREPOSITIONS) or bool(after and after[0] in QUALIFIED_NOUNS)

@@ -57,8 +57,9 @@ running do does did doing happen happened happening go went going get got gettin
 """.split()
 )
 
-# Words that change which rows count, how they are aggregated or over which time. When one of them is left
-# over after parsing, the question is asked back naming it; it is never ignored.
+# Words that change which rows count, how they are aggregated or over which time (negations, comparisons, time
+# words, superlatives, change and anomaly words, and request attributes heliqa cannot filter on: cache, streaming,
+# tools, retries, sessions...). When one of them is left over after parsing, the question is asked back naming it.
 BLOCKING = frozenset(
     """
 not no non never except excluding exclude excluded without other than besides but minus nor neither unless
@@ -72,6 +73,9 @@ slowest fastest cheapest priciest biggest smallest highest lowest most least top
 spike spiked spikes spiking jump jumped jumps drop dropped drops dip dipped increase increased decrease decreased
 rise rose risen fall fell surge surged climb climbed grow grew worse better degraded regressed changed up down
 incident outage anomaly anomalies wrong problem problems issue issues weird odd strange unusual abnormal off
+cache cached caching stream streamed streaming tool tools function functions image images vision audio batch batched
+retry retries retried timeout timeouts timed fallback fallbacks session sessions thread threads agent agents endpoint
+endpoints region regions new returning key keys
 """.split()
 )
 

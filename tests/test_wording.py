@@ -186,6 +186,11 @@ EXACT = [
         "cost for all models except claude models this week",
         {"measure": "cost", "range": {"kind": "this_week"}, "conditions": [cond("model", "not-contains", "claude")]},
     ),
+    (
+        "requests for users other than user_0042 today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("user", "not-equals", "user_0042")]},
+    ),
+    ("how many users made requests today", {"measure": "users", "range": {"kind": "today"}}),
     # comparisons of values
     (
         "requests that took at least 5 seconds today",
@@ -274,6 +279,13 @@ ASKED_BACK = [
     "is the summarizer feature getting slower",
     "how many thumbs up did we get this week",
     "cost sorted",
+    # request attributes heliqa cannot filter on, and thresholds nobody named
+    "how many slow requests today",
+    "how many expensive requests yesterday",
+    "requests that were cached today",
+    "requests that hit the cache today",
+    "how many timeouts today",
+    "requests by api key",
 ]
 
 
