@@ -241,7 +241,10 @@ CASES = [
         "max latency for gemini-1.5-pro this week",
         {"measure": "latency", "aggregation": "max", "conditions": [cond("model", "equals", "gemini-1.5-pro")]},
     ),
-    ("gemini flash latency", {"measure": "latency", "conditions": [cond("model", "contains", "gemini"), cond("model", "contains", "flash")]}),
+    (
+        "gemini flash latency",
+        {"measure": "latency", "conditions": [cond("model", "contains", "gemini"), cond("model", "contains", "flash")]},
+    ),
     (
         "latency between 14:00 and 16:00 yesterday by hour",
         {
