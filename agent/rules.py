@@ -673,6 +673,8 @@ class RulesPlanner:
                 rf"(?:(?:for|during|over|from|in)\s+)?{phrase}", lambda m, k=named[phrase]: set_range(TimeRange(kind=k))
             )
 
+        s.take(r"(?:up\s+)?(?:to|until|till)\s+now|to\s+date", lambda m: None)  # the end is now by default
+
         def weekday(m):
             target = WEEKDAYS[m.group("w").lower()]
             back = (today.weekday() - target) % 7
