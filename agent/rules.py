@@ -1258,8 +1258,6 @@ class RulesPlanner:
             else:
                 p.unresolved.append(p.superlative)  # "the slowest request": a list, not a group
             p.rank = None
-        if p.top is not None and p.group is None:
-            raise Clarify(f"Top {p.top} of what? Say which groups to rank, e.g. 'top {p.top} models by cost'.")
 
     def _users(self, s: Scanner, p: Parse) -> None:
         def user(m):
@@ -1328,6 +1326,8 @@ class RulesPlanner:
             )
         if group == "user" and measure == "users":
             group = None
+        if p.top is not None and group is None:
+            raise Clarify(f"Top {p.top} of what? Say which groups to rank, e.g. 'top {p.top} models by cost'.")
         conditions = list({c.model_dump_json(): c for c in conditions}.values())  # "rate limited? 429s": one filter
         bottom = p.rank == "bottom" and group is not None and p.top is not None
         if bottom and bucket is not None:

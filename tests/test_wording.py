@@ -511,3 +511,15 @@ def test_an_empty_range_says_where_the_data_is(conversation):
 def test_the_interpretation_line_names_the_ignored_words(conversation):
     answer = conversation("avg latency feels slow rn")
     assert answer.interpretation.endswith("ignored: feels, rn")
+
+
+def test_top_n_as_a_follow_up_ranks_the_previous_groups():
+    previous = plan("cost by model last week").spec
+    follow = PLANNER.plan("just the top 3", Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=VOCAB, previous=previous))
+    assert follow.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True) == {
+        "measure": "cost",
+        "groupBy": "model",
+        "top": 3,
+        "range": LAST7,
+    }
+    assert plan("top 3 by cost").status == "clarify"
