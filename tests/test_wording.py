@@ -523,3 +523,15 @@ def test_top_n_as_a_follow_up_ranks_the_previous_groups():
         "range": LAST7,
     }
     assert plan("top 3 by cost").status == "clarify"
+
+
+def test_the_word_list_read_directly_agrees_with_wordfreq():
+    from wordfreq import zipf_frequency
+
+    from heliqa.agent.wording import _english
+
+    table = _english()
+    assert table is not None and len(table) > 20_000
+    for word in ("the", "feels", "weird", "refund", "rn", "latency", "bill"):
+        assert table[word] == pytest.approx(zipf_frequency(word, "en", wordlist="small"))
+    assert "spiking" not in table and "acme" not in table  # rare words: asked back, never ignored
