@@ -226,8 +226,15 @@ def explain_empty(spec: QuerySpec, run: Callable[[QuerySpec], list[Row]], query:
             return f"No request in that time range has {condition.describe()}" + (
                 f" together with {rest}." if rest else "."
             )
-    what = f"a {spec.scoreKey} score" if spec.scoreKey else f"a {MEASURE_WORDS[spec.measure]} value"
-    return f"Requests match in that time range, but none of them has {what}."
+    matched = sum(r.value or 0 for r in count(list(spec.conditions)))
+    what = {
+        "errors": "failed",
+        "error_rate": "failed",
+        "threats": "was flagged as a threat",
+        "users": "has a user id",
+        "score": f"has a {spec.scoreKey} score" if spec.scoreKey else "has a score",
+    }.get(spec.measure, f"has a {MEASURE_WORDS[spec.measure]} value")
+    return f"{matched:,.0f} requests match in that time range, but none of them {what}."
 
 
 def _data_span(count: Callable[..., list[Row]], query: MetricsQuery, now: datetime) -> str:

@@ -535,3 +535,10 @@ def test_the_word_list_read_directly_agrees_with_wordfreq():
     for word in ("the", "feels", "weird", "refund", "rn", "latency", "bill"):
         assert table[word] == pytest.approx(zipf_frequency(word, "en", wordlist="small"))
     assert "spiking" not in table and "acme" not in table  # rare words: asked back, never ignored
+
+
+def test_an_empty_measure_says_the_requests_match_but_lack_it(conversation):
+    answer = conversation("errors for gpt-4o with status 200 in the last 24 hours")
+    matched = sum(r["model"] == "gpt-4o" and r["status"] == 200 for r in ROWS)
+    assert answer.rows[0].value == 0
+    assert f"{matched} requests match in that time range, but none of them failed" in answer.message
