@@ -1196,7 +1196,7 @@ class RulesPlanner:
 
         used = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
         s.take(
-            rf"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
+            r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
             superlative,
         )
         s.take(
