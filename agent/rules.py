@@ -920,7 +920,7 @@ class RulesPlanner:
         )
         self._scores(s, p, vocab)
         s.take(
-            r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|calls|llm\s+calls|api\s+calls))?|requests|"
+            r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|reqs|calls|llm\s+calls|api\s+calls))?|requests|reqs|"
             r"request\s+count|request\s+volume|traffic|volume|throughput|calls|usage\s+count",
             setm("requests"),
         )
@@ -1209,7 +1209,8 @@ class RulesPlanner:
         # grouped rows are always listed largest first, so asking for that order changes nothing
         s.take(
             r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
-            r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most)\s+first|descending",
+            r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most|slowest|busiest|costliest|priciest)\s+first|"
+            r"descending",
             lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
         )
 
