@@ -84,10 +84,14 @@ class Conversation:
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)
         if not any(r.value for r in rows):  # never a silent empty (or zero): say why
-            why = explain_empty(
-                spec, lambda probe: self.backend.run(probe.to_query(ctx.now, self.tz), self.org), query, ctx.now
-            )
-            message = f"{message} {why}" if any(r.value is not None for r in rows) else why
+            try:
+                why = explain_empty(
+                    spec, lambda probe: self.backend.run(probe.to_query(ctx.now, self.tz), self.org), query, ctx.now
+                )
+            except HeliqaError:  # the answer stands without its explanation when a probe fails
+                why = ""
+            if why:
+                message = f"{message} {why}" if any(r.value is not None for r in rows) else why
         return Answer(
             "ok",
             message,
