@@ -19,7 +19,7 @@ from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange, tz_difference
 from heliqa.agent.wording import classify, typo_fixes
-from heliqa.prompts.lexicon import BLOCKING, SUPERLATIVES
+from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -422,12 +422,16 @@ class RulesPlanner:
         return whole
 
     def _is_remark(self, text: str, ctx: Context) -> bool:
-        """A remark names nothing that filters, groups or times the rows (a measure word at most)."""
+        """A remark names nothing that filters, groups or times the rows (a measure word at most); of the words
+        that are otherwise asked back it may hold only why-and-what-changed words ("why is spend spiking")."""
         try:
-            p, _ = self.scan(text, ctx)
+            p, s = self.scan(text, ctx)
         except Clarify:
             return False
-        return not (p.conditions or p.range or p.group or p.top or p.bucket or p.zone or p.quotes or p.alternatives)
+        if p.conditions or p.range or p.group or p.top or p.bucket or p.zone or p.quotes or p.alternatives:
+            return False
+        verdict = classify(s.leftover_spans(), s.original, text, ctx.vocabulary, FILLER)
+        return all(w.lower() in CHANGE_WORDS for w in verdict.blocking + p.unresolved)
 
     def _plan_text(self, question: str, ctx: Context) -> Plan:
         notes: list[str] = []

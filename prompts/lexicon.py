@@ -57,27 +57,48 @@ running do does did doing happen happened happening go went going get got gettin
 """.split()
 )
 
-# Words that change which rows count, how they are aggregated or over which time (negations, comparisons, time
-# words, superlatives, change and anomaly words, and request attributes heliqa cannot filter on: cache, streaming,
-# tools, retries, sessions...). When one of them is left over after parsing, the question is asked back naming it.
-BLOCKING = frozenset(
+# Words that change which rows count, how they are aggregated or over which time. When one of them is left over
+# after parsing, the question is asked back naming it; it is never ignored.
+NEGATIONS = frozenset(
+    "not no non never except excluding exclude excluded without other besides but minus nor neither unless".split()
+)
+COMPARISONS = frozenset(
     """
-not no non never except excluding exclude excluded without other than besides but minus nor neither unless
 vs versus compared compare comparing against than more less fewer greater above below under between
 higher lower slower faster cheaper pricier bigger smaller
+""".split()
+)
+TIME_WORDS = frozenset(
+    """
 before after until till since within ago earlier later previous prior next recent recently
-morning afternoon evening night tonight noon midnight weekend weekday weekdays
-hour hours day days week weeks month months year years quarter am pm
-why when where whose if which each every first last latest newest oldest
+morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
+hour hours day days week weeks month months year years quarter am pm when
+""".split()
+)
+RANKING = frozenset(
+    """
+which whose where if each every first last latest newest oldest
 slowest fastest cheapest priciest biggest smallest highest lowest most least top bottom rank ranked sorted order
-spike spiked spikes spiking jump jumped jumps drop dropped drops dip dipped increase increased decrease decreased
+""".split()
+)
+# Why and what changed: the explanation form, asked back alone but harmless in a remark before an explicit query
+# ("why is spend spiking? cost by model in the last 4 hours").
+CHANGE_WORDS = frozenset(
+    """
+why spike spiked spikes spiking jump jumped jumps drop dropped drops dip dipped increase increased decrease decreased
 rise rose risen fall fell surge surged climb climbed grow grew worse better degraded regressed changed up down
 incident outage anomaly anomalies wrong problem problems issue issues weird odd strange unusual abnormal off
+""".split()
+)
+# Request attributes Helicone records that heliqa cannot filter on.
+UNFILTERABLE = frozenset(
+    """
 cache cached caching stream streamed streaming tool tools function functions image images vision audio batch batched
 retry retries retried timeout timeouts timed fallback fallbacks session sessions thread threads agent agents endpoint
 endpoints region regions new returning key keys
 """.split()
 )
+BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.
 FILTER_PREPOSITIONS = frozenset(

@@ -311,8 +311,10 @@ def test_the_reading_says_what_was_ignored_and_corrected():
 
 
 def test_a_remark_that_filters_is_not_dropped():
-    # "gpt-4" in the remark would change the answer: ask back rather than answer cost by model for everything
+    # words in the remark that would change the answer: ask back rather than answer for everything
     assert plan("why is gpt-4 slow? cost by model in the last 4 hours").status != "ok"
+    assert plan("excluding weekends: cost by model today").status != "ok"
+    assert plan("acme is complaining. p90 latency by model today").status != "ok"
 
 
 def test_a_property_key_ending_in_underscore_does_not_break_other_questions():
