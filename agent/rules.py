@@ -254,6 +254,7 @@ class Parse:
     rank: str | None = None  # "top" or "bottom": which end a superlative or top/bottom N keeps
     extreme: str | None = None  # "max"/"min": a superlative with nothing to rank reads as that aggregation
     who: bool = False  # "who ...": the users are ranked
+    plural: bool = False  # "which users ...": a superlative ranks several groups
     combined: bool = False  # "A and B combined": one number, not one group each
     alternatives: dict[str, list[int]] = field(default_factory=dict)  # dimension -> where each value was named
     quotes: list[str] = field(default_factory=list)  # quoted text, byte for byte, hidden from the rules
@@ -650,13 +651,14 @@ class RulesPlanner:
             "month": (30, "days"),
             "year": (365, "days"),
             "quarter": (90, "days"),
+            "minute": (1, "minutes"),
         }
 
         def last_one(m):
             n, unit = singles[m.group("u").lower()]
             set_range(TimeRange(kind="last", n=n, unit=unit))
 
-        s.take(rf"{_LAST}\s+(?P<u>hour|day|24h|week|fortnight|month|year|quarter)", last_one)
+        s.take(rf"{_LAST}\s+(?P<u>minute|hour|day|24h|week|fortnight|month|year|quarter)", last_one)
         named = {
             "today": "today",
             "yesterday": "yesterday",
@@ -1168,7 +1170,12 @@ class RulesPlanner:
             rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})",
             group,
         )
-        s.take(rf"(?:which|what)\s+(?P<g>{alt})", group)
+
+        def which(m):
+            group(m)
+            p.plural = m.group("g").lower().endswith("s") and m.group("g").lower() != "status"
+
+        s.take(rf"(?:which|what)\s+(?P<g>{alt})", which)
 
     def _combined(self, s: Scanner, p: Parse) -> None:
         s.take(
@@ -1255,7 +1262,8 @@ class RulesPlanner:
                     f"{p.group.removeprefix('property:')}; ask for one grouping at a time."
                 )
         if p.superlative and p.group is not None and p.top is None:
-            p.top = 1  # "which model had the highest p95": the one group
+            # "which model had the highest p95": the one group; "which users spent the most": a ranking, as "top users"
+            p.top = 10 if p.plural else 1
         elif p.superlative and p.group is None:
             extreme = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
             if p.superlative in extreme and p.measure not in (None, "requests", "errors", "users", "threats"):

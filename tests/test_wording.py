@@ -215,6 +215,12 @@ EXACT = [
         {"measure": "total_tokens", "groupBy": "user", "top": 3, "range": {"kind": "today"}},
     ),
     ("what model is used the most", {"measure": "requests", "groupBy": "model", "top": 1}),
+    # a plural superlative ranks several, as "top users" does
+    (
+        "which customers spent the most this month",
+        {"measure": "cost", "groupBy": "user", "top": 10, "range": {"kind": "this_month"}},
+    ),
+    ("latency in the last minute", {"measure": "latency", "range": {"kind": "last", "n": 1, "unit": "minutes"}}),
     ("cost per feature, highest first", {"measure": "cost", "groupBy": "property:feature"}),
     # conversational verbs around a filter; one filter said twice is one filter
     (
