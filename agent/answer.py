@@ -7,11 +7,13 @@ appears in them (`prose_is_grounded`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from heliqa.agent.spec import QuerySpec
+from heliqa.agent.timerange import TimeRange
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
 from heliqa.tools.sql import seconds_utc
@@ -111,7 +113,7 @@ def bucket_text(moment: datetime, query: MetricsQuery) -> str:
     return local.strftime("%b %d")
 
 
-def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
+def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str, notes: tuple[str, ...] | list[str] = ()) -> str:
     """One readable line: 'p90 latency · model = gpt-4 · Nov 17 00:00 → Nov 24 07:00 America/New_York · daily'."""
     agg = query.agg
     words = MEASURE_WORDS[query.measure]
@@ -129,7 +131,10 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
             if query.group.startswith("property:")
             else GROUP_WORDS.get(query.group, query.group)
         )
-        parts.append(f"top {query.top} by {group}" if query.top else f"by {group}")
+        if spec is not None and spec.bottom and spec.top:
+            parts.append(f"bottom {spec.top} by {group}")
+        else:
+            parts.append(f"top {query.top} by {group}" if query.top else f"by {group}")
     if query.dbIncrement:
         parts.append(
             {
@@ -141,7 +146,7 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str) -> str:
                 "year": "yearly",
             }[query.dbIncrement]
         )
-    return " · ".join(parts)
+    return " · ".join([*parts, *notes])
 
 
 def summarize(query: MetricsQuery, rows: list[Row]) -> str:
@@ -154,6 +159,8 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
     if query.dbIncrement is None:
         if len(values) == 1 and values[0].group is None:
             return f"{interpret_head(query, words)}: {fmt(values[0].value, query)}."
+        if len(values) == 1:  # a superlative's one group, named
+            return f"{values[0].group}: {agg_words(query.agg, words)} {fmt(values[0].value, query)}."
         ranked = sorted(values, key=lambda r: -r.value)
         top, low = ranked[0], ranked[-1]
         text = (
@@ -175,6 +182,78 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
         )
     more = f" (+{len(groups) - 6} more)" if len(groups) > 6 else ""
     return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
+
+
+def arrange(rows: list[Row], query: MetricsQuery, spec: QuerySpec | None) -> list[Row]:
+    """Rows largest first (smallest first for bottom N, keeping N); bucketed series stay in time order."""
+    bottom = spec is not None and spec.bottom and spec.top is not None
+    if query.dbIncrement is None:
+        ordered = sorted(rows, key=lambda r: (r.value is None, r.value if bottom else -(r.value or 0), r.group or ""))
+        return ordered[: spec.top] if bottom else ordered
+    totals: dict[str | None, float] = {}
+    for r in rows:
+        totals[r.group] = totals.get(r.group, 0.0) + (r.value or 0.0)
+    rank = {g: i for i, g in enumerate(sorted(totals, key=lambda g: (-totals[g], g or "")))}
+    return sorted(rows, key=lambda r: (r.bucket is None, r.bucket or datetime.min, rank[r.group]))
+
+
+def explain_empty(spec: QuerySpec, run: Callable[[QuerySpec], list[Row]], query: MetricsQuery, now: datetime) -> str:
+    """Why an answer is empty: the range holds no data (and where the data is), or which filter removed it all."""
+
+    def count(conditions: list, rng: TimeRange | None = spec.range, bucket: str | None = None) -> list[Row]:
+        probe = spec.model_copy(
+            update={
+                "measure": "requests",
+                "aggregation": None,
+                "scoreKey": None,
+                "groupBy": None,
+                "top": None,
+                "bottom": False,
+                "bucket": bucket,
+                "conditions": conditions,
+                "range": rng,
+            }
+        )
+        return [r for r in run(probe) if r.value]
+
+    if not count([]):
+        return "There are no requests at all in that time range for this organization. " + _data_span(count, query, now)
+    kept: list = []
+    for condition in spec.conditions:
+        kept.append(condition)
+        if not count(kept):
+            rest = " and ".join(c.describe() for c in kept[:-1])
+            return f"No request in that time range has {condition.describe()}" + (
+                f" together with {rest}." if rest else "."
+            )
+    matched = sum(r.value or 0 for r in count(list(spec.conditions)))
+    what = {
+        "errors": "failed",
+        "error_rate": "failed",
+        "threats": "was flagged as a threat",
+        "users": "has a user id",
+        "score": f"has a {spec.scoreKey} score" if spec.scoreKey else "has a score",
+    }.get(spec.measure, f"has a {MEASURE_WORDS[spec.measure]} value")
+    return f"{matched:,.0f} requests match in that time range, but none of them {what}."
+
+
+def _data_span(count: Callable[..., list[Row]], query: MetricsQuery, now: datetime) -> str:
+    """Where this organization's data starts and ends (within five years back and one ahead)."""
+    now = _local(now.astimezone(UTC).replace(tzinfo=None), query)
+    wide = TimeRange(kind="between", start=now - timedelta(days=5 * 365), end=now + timedelta(days=365))
+    months = sorted(r.bucket for r in count([], wide, "month") if r.bucket)
+    if not months:
+        return "No data is recorded for it at all."
+    first_days = [r.bucket for r in count([], _month_of(months[0]), "day") if r.bucket]
+    last_days = [r.bucket for r in count([], _month_of(months[-1]), "day") if r.bucket]
+    first = min(first_days, default=months[0])
+    last = max(last_days, default=months[-1])
+    return f"Its data runs from {_local(first, query):%b %d %Y} to {_local(last, query):%b %d %Y}."
+
+
+def _month_of(bucket: datetime) -> TimeRange:
+    start = bucket.replace(tzinfo=None) - timedelta(days=1)
+    return TimeRange(kind="between", start=start, end=start + timedelta(days=33))
 
 
 def agg_words(agg: str | None, words: str) -> str:

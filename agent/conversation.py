@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import Answer, interpret, summarize
+from heliqa.agent.answer import Answer, arrange, explain_empty, interpret, summarize
 from heliqa.agent.check import check
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
@@ -85,16 +85,26 @@ class Conversation:
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
         spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
-        rows = self.backend.run(query, self.org)
+        rows = arrange(self.backend.run(query, self.org), query, spec)
         self.last = spec
         tz_name = spec.timeZone or tz_name
+        message = summarize(query, rows)
+        if not any(r.value for r in rows):  # never a silent empty (or zero): say why
+            try:
+                why = explain_empty(
+                    spec, lambda probe: self.backend.run(probe.to_query(ctx.now, self.tz), self.org), query, ctx.now
+                )
+            except HeliqaError:  # the answer stands without its explanation when a probe fails
+                why = ""
+            if why:
+                message = f"{message} {why}" if any(r.value is not None for r in rows) else why
         return Answer(
             "ok",
-            summarize(query, rows),
+            message,
             query=query,
             spec=spec,
             rows=rows,
-            interpretation=interpret(query, spec, tz_name),
+            interpretation=interpret(query, spec, tz_name, plan.notes),
             planner=plan.planner,
             tz=tz_name,
         )

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
@@ -60,11 +58,14 @@ _SYNONYMS = {
 
 
 def closest(name: str, known: list[str], n: int = 4) -> list[str]:
-    """The known names closest to `name`, best first."""
-    lowered = {k.lower(): k for k in known}
-    found = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.4)
+    """The known names closest to `name`, best first (rapidfuzz: fast on 20,000 user ids or 2,000 models)."""
+    from rapidfuzz import fuzz, process
+
+    found = [
+        k for k, _, _ in process.extract(name, known, scorer=fuzz.WRatio, processor=str.lower, limit=n, score_cutoff=40)
+    ]
     starts = [k for k in known if k.lower().startswith(name.lower()[:3]) and k not in found]
-    return [lowered[f] for f in found] + starts[: max(0, n - len(found))]
+    return found + starts[: max(0, n - len(found))]
 
 
 def providers_of(vocab: Vocabulary) -> list[str]:

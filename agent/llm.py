@@ -9,6 +9,7 @@ planner actually calls the model, so the rules path never pays its ~3 s import.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -20,6 +21,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
 from heliqa.agent.spec import QuerySpec
+from heliqa.prompts.lexicon import prompt_section
 from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.query import MetricsQuery
@@ -36,7 +38,11 @@ MAX_REPAIRS = 2
 DEFAULT_MODEL = Settings.model_fields["heliqa_llm_model"].default
 DEFAULT_TIMEOUT_S = Settings.model_fields["heliqa_llm_timeout"].default
 DEFAULT_MAX_TOKENS = Settings.model_fields["heliqa_llm_max_tokens"].default
-_MAX_VALUES_PER_PROPERTY = 40
+# Bounds on the names a prompt carries (those the question names come first): ~4,000 tokens at most in all.
+_MAX_VALUES_PER_PROPERTY = 12
+_MAX_PROPERTY_VALUES = 150
+_MAX_MODELS = 40
+_MAX_SCORE_KEYS = 30
 
 # --- tools: the strict schemas come from the pydantic models that validate the calls ------------------------
 # run_query's arguments are a QuerySpec: openai.pydantic_function_tool derives the strict schema (every
@@ -103,23 +109,65 @@ def load_prompt(name: str) -> str:
         raise ConfigError(f"prompt {name!r} not found in the prompts package") from None
 
 
-def vocabulary_text(vocab: Vocabulary) -> str:
-    """The grounded names as prompt lines (most used first)."""
+def vocabulary_text(vocab: Vocabulary, question: str = "") -> str:
+    """The grounded names as prompt lines: the ones the question names or nearly names, then the most used.
+
+    Bounded in count whatever the vocabulary's size, so the prompt stays small for an organization with
+    thousands of models or property values.
+    """
     lines = [
-        f"- models: {', '.join(vocab.models) or 'none recorded'}",
+        f"- models: {_shown(vocab.models, question, _MAX_MODELS) or 'none recorded'}",
         f"- providers: {', '.join(vocab.providers) or 'none recorded'}",
-        f"- score keys: {', '.join(vocab.score_keys) or 'none recorded'}",
+        f"- score keys: {_shown(vocab.score_keys, question, _MAX_SCORE_KEYS) or 'none recorded'}",
         f"- users: {vocab.users} distinct user ids (take a user id from the question as written)",
     ]
     if vocab.properties:
         lines.append("- properties (key: recorded values):")
-        for key, values in vocab.properties.items():
-            shown = list(values)[:_MAX_VALUES_PER_PROPERTY]
-            more = f" (+{len(values) - len(shown)} more)" if len(values) > len(shown) else ""
-            lines.append(f"  - {key}: {', '.join(shown)}{more}")
+        keys = sorted(vocab.properties, key=lambda k: -sum(vocab.properties[k].values()))
+        budget = _MAX_PROPERTY_VALUES
+        for key in keys:
+            values = vocab.properties[key]
+            if budget <= 0:
+                lines.append(f"  - {key}: {len(values)} values (name one as written)")
+                continue
+            shown = _shown(values, question, min(_MAX_VALUES_PER_PROPERTY, budget))
+            budget -= shown.count(", ") + 1
+            lines.append(f"  - {key}: {shown}")
     else:
         lines.append("- properties: none recorded")
     return "\n".join(lines)
+
+
+def _shown(counts: dict[str, int], question: str, limit: int) -> str:
+    """Names relevant to the question first, then the most used, at most `limit`; '(+N more)' for the rest."""
+    picked = relevant_names(list(counts), question, limit)
+    for name in sorted(counts, key=lambda n: -counts[n]):
+        if len(picked) >= limit:
+            break
+        if name not in picked:
+            picked.append(name)
+    more = f" (+{len(counts) - len(picked)} more)" if len(counts) > len(picked) else ""
+    return ", ".join(picked) + more
+
+
+def relevant_names(names: list[str], question: str, limit: int) -> list[str]:
+    """Names the question's words match or nearly match (rapidfuzz), best first."""
+    if not names or not question:
+        return []
+    from rapidfuzz import fuzz, process
+
+    text = question.lower()
+    words = [w for w in re.findall(r"[\w.:/@-]+", text) if len(w) >= 3]
+    found: dict[str, float] = {}
+    for word in dict.fromkeys(words):
+        for name, score, _ in process.extract(
+            word, names, scorer=fuzz.ratio, processor=str.lower, limit=3, score_cutoff=75
+        ):
+            found[name] = max(found.get(name, 0.0), score)
+    for name in names:  # a name written out in the question ranks first
+        if len(name) >= 2 and name.lower() in text:
+            found[name] = 101.0
+    return sorted(found, key=lambda n: -found[n])[:limit]
 
 
 def previous_text(previous: QuerySpec | None) -> str:
@@ -135,15 +183,17 @@ def previous_text(previous: QuerySpec | None) -> str:
     )
 
 
-def render_prompt(ctx: Context, version: str = PROMPT) -> str:
-    """The system prompt for one question: conventions, today's date and zone, vocabulary, previous query."""
+def render_prompt(ctx: Context, version: str = PROMPT, question: str = "") -> str:
+    """The system prompt for one question: conventions, wording lexicon, today's date and zone, the vocabulary
+    relevant to the question, previous query."""
     local = ctx.now.astimezone(ctx.tz)
     return Template(load_prompt(version)).substitute(
         now_local=local.strftime("%Y-%m-%d %H:%M"),
         weekday=local.strftime("%A"),
         today=local.date().isoformat(),
         tz=getattr(ctx.tz, "key", str(ctx.tz)),
-        vocabulary=vocabulary_text(ctx.vocabulary),
+        vocabulary=vocabulary_text(ctx.vocabulary, question),
+        how_people_type=prompt_section(),
         previous=previous_text(ctx.previous),
     )
 
@@ -233,7 +283,7 @@ class LLMPlanner:
         """Ask the model for one tool call; validate, ground and resolve it; feed problems back."""
         from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
-        messages: list[Any] = [SystemMessage(render_prompt(ctx, self.prompt)), HumanMessage(question)]
+        messages: list[Any] = [SystemMessage(render_prompt(ctx, self.prompt, question)), HumanMessage(question)]
         last: _Repair | None = None
         for _ in range(1 + MAX_REPAIRS):
             reply = self._invoke(messages)

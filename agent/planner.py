@@ -46,6 +46,7 @@ class Plan:
     message: str = ""
     planner: str = ""
     query: MetricsQuery | None = None  # set when the planner already checked `spec` (see agent/check.py)
+    notes: list[str] = field(default_factory=list)  # how the question was read: "ignored: rn", "read 'latancy' as ..."
 
 
 class Planner(Protocol):

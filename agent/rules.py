@@ -9,6 +9,7 @@ did not understand, so heliqa never answers a different question than the one as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +18,8 @@ from heliqa.agent.grounding import FAMILIES, closest, match_score_key, providers
 from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange, tz_difference
+from heliqa.agent.wording import classify, typo_fixes
+from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -197,16 +200,16 @@ MODEL_LIKE = re.compile(
 FILLER = set(
     """
 a an the of for in on at over during from to with by per within across about and or
-what what's whats which who whose is are was were be been being show shows me us give get tell list display plot chart
+what what's whats is are was were be been being show shows me us give get tell list display plot chart
 graph see view pull report fetch find check look looks how much many did do does doing we our my i you your it its
-there their they please all overall used use using spent each every so far time times than has have had as since
-right now currently current recently recent value values number numbers count total break broken down split grouped
+there their they please all overall used use using spent each every so far time times has have had as since
+right now currently current value values number numbers count total
 group stats statistics metrics metric trend trends level levels our the this that these those calls call request
-requests' made sent served handled come came been was volume just only any some out happening going like compare
-compared versus vs against between up can could would will should hi hey heliqa okay ok also detected flagged
+requests' made sent served handled come came been was volume just only any some out happening going like
+can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
-most least higher lower best worst same instead again too well
-breakdown overview summary status-wise each
+best worst same instead again too well
+overview summary status-wise each breakdown break broken split grouped
 """.split()
 )
 NUMBER_WORDS = {
@@ -247,7 +250,16 @@ class Parse:
     zone: str | None = None
     conditions: list[Condition] = field(default_factory=list)
     per_request: bool = False
-    superlative: str | None = None  # "highest"/"lowest": max/min of a value when nothing is ranked
+    superlative: str | None = None  # the superlative word ("highest", "cheapest", "most"...)
+    rank: str | None = None  # "top" or "bottom": which end a superlative or top/bottom N keeps
+    extreme: str | None = None  # "max"/"min": a superlative with nothing to rank reads as that aggregation
+    who: bool = False  # "who ...": the users are ranked
+    plural: bool = False  # "which users ...": a superlative ranks several groups
+    combined: bool = False  # "A and B combined": one number, not one group each
+    alternatives: dict[str, list[int]] = field(default_factory=dict)  # dimension -> where each value was named
+    quotes: list[str] = field(default_factory=list)  # quoted text, byte for byte, hidden from the rules
+    fired: list[str] = field(default_factory=list)  # the rule behind every match, in order
+    unresolved: list[str] = field(default_factory=list)  # words understood but not usable here ("slowest" what?)
 
 
 class Scanner:
@@ -256,6 +268,8 @@ class Scanner:
     def __init__(self, text: str):
         self.text = text
         self.original = text
+        self.rule = ""  # the rule now scanning, recorded for every match it takes
+        self.fired: list[str] = []
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
@@ -271,19 +285,63 @@ class Scanner:
                 pos = m.end()
                 continue
             found.append(m)
-            self.text = self.text[: m.start()] + " " * (m.end() - m.start()) + self.text[m.end() :]
+            self.fired.append(self.rule)
+            self.blank(m.start(), m.end())
             pos = m.end()
         return found
 
+    def blank(self, start: int, end: int) -> None:
+        self.text = self.text[:start] + " " * (end - start) + self.text[end:]
+
+    def tokens(self) -> list[tuple[str, int, int]]:
+        """The words not yet understood, as (word, start, end); a trailing '.' or ':' is not part of a word."""
+        out = []
+        for m in re.finditer(r"\S+", self.text):
+            word, end = m.group(0), m.end()
+            while word and word[-1] in ".:":
+                word, end = word[:-1], end - 1
+            if word:
+                out.append((word, m.start(), end))
+        return out
+
+    def take_names(self, names: dict[str, Any], handle, longest: int) -> None:
+        """Look every run of up to `longest` whole words up in `names` (lower-cased keys), longest runs first.
+
+        One dictionary look-up per run, so the cost does not grow with the vocabulary, and a name matches only
+        whole words whatever characters it holds (`team_` never matches inside `the`).
+        `handle(value, start, end)` returns the span it consumed (it may widen it), or False to skip the match.
+        """
+        tokens = self.tokens()
+        i = 0
+        while i < len(tokens):
+            for n in range(min(longest, len(tokens) - i), 0, -1):
+                run = tokens[i : i + n]
+                if any(run[k + 1][1] - run[k][2] > 1 for k in range(n - 1)):
+                    continue  # words separated by blanked text are not one name
+                key = " ".join(t[0] for t in run)
+                if key in names:
+                    span = handle(names[key], run[0][1], run[-1][2])
+                    if span is not False:
+                        self.fired.append(self.rule)
+                        self.blank(*span)
+                        i += n
+                        break
+            else:
+                i += 1
+
+    def leftover_spans(self) -> list[tuple[str, int]]:
+        """Words nobody understood and that are not filler, with where they start."""
+        out = []
+        for m in re.finditer(r"[\w'.:/@$%-]+", self.text):
+            w = m.group(0)
+            stripped = w.strip(".'-:")
+            if stripped and stripped not in FILLER and not re.fullmatch(r"[\W_]+", stripped):
+                out.append((stripped, m.start() + w.index(stripped[0])))
+        return out
+
     def leftovers(self) -> list[str]:
         """Words nobody understood and that are not filler."""
-        words = re.findall(r"[\w'.:/@$%-]+", self.text)
-        out = []
-        for w in words:
-            w = w.strip(".'-:")
-            if w and w not in FILLER and not re.fullmatch(r"[\W_]+", w):
-                out.append(w)
-        return out
+        return [w for w, _ in self.leftover_spans()]
 
 
 def _clock(text: str) -> tuple[int, int]:
@@ -322,20 +380,81 @@ def _date(text: str, today: date) -> date:
         raise Clarify(f"'{text.strip()}' is not a calendar date I can read; try 2026-11-19 or Nov 19.") from None
 
 
+@dataclass(frozen=True)
+class _Env:
+    """What rules may know besides the text: the organization's names and the asker's local clock."""
+
+    vocab: Vocabulary
+    today: date
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One scanning rule: rules run in priority order (lower first) and each blanks the words it understood.
+
+    `examples` are phrases the rule must understand when a whole question is scanned; a test checks every rule
+    fires on them, so a rule shadowed by an earlier one cannot go unnoticed.
+    """
+
+    priority: int
+    name: str
+    run: Callable[[RulesPlanner, Scanner, Parse, _Env], None]
+    examples: tuple[str, ...]
+
+
 class RulesPlanner:
     """Parses the question vocabulary of questions.md into a QuerySpec, or says what it did not understand."""
 
     name = "rules"
 
     def plan(self, question: str, ctx: Context) -> Plan:
-        """Plan one question (a follow-up edits `ctx.previous`)."""
+        """Plan one question (a follow-up edits `ctx.previous`); a remark before an explicit query is ignored."""
+        whole = self._plan_text(question, ctx)
+        if whole.status == "ok":
+            return whole
+        for remark, query in _remark_splits(question):
+            if not self._is_remark(remark, ctx):
+                continue
+            result = self._plan_text(query, ctx)
+            if result.status == "ok":
+                result.notes.insert(0, f"ignored the remark '{remark.strip()}'")
+                return result
+        return whole
+
+    def _is_remark(self, text: str, ctx: Context) -> bool:
+        """A remark names nothing that filters, groups or times the rows (a measure word at most); of the words
+        that are otherwise asked back it may hold only why-and-what-changed words ("why is spend spiking")."""
         try:
-            parse, leftovers = self.parse(question, ctx)
+            p, s = self.scan(text, ctx)
+        except Clarify:
+            return False
+        if p.conditions or p.range or p.group or p.top or p.bucket or p.zone or p.quotes or p.alternatives:
+            return False
+        verdict = classify(s.leftover_spans(), s.original, text, ctx.vocabulary, FILLER)
+        return all(w.lower() in CHANGE_WORDS for w in verdict.blocking + p.unresolved)
+
+    def _plan_text(self, question: str, ctx: Context) -> Plan:
+        notes: list[str] = []
+        try:
+            parse, s = self.scan(question, ctx)
+            leftovers = s.leftover_spans()
+            fixes = typo_fixes([w for w, _ in leftovers]) if leftovers else {}
+            if fixes:
+                question = _apply_fixes(question, fixes)
+                notes.append("read " + ", ".join(f"'{a}' as '{b}'" for a, b in fixes.items()))
+                parse, s = self.scan(question, ctx)
+                leftovers = s.leftover_spans()
         except Clarify as ask:
             return Plan("clarify", message=ask.message, planner=self.name)
-        if leftovers:
-            words = ", ".join(f"'{w}'" for w in dict.fromkeys(leftovers))
-            return Plan("unparsed", message=f"I didn't understand {words} in that question.", planner=self.name)
+        verdict = classify(leftovers, s.original, question, ctx.vocabulary, FILLER)
+        blocking = verdict.blocking + parse.unresolved
+        if blocking:
+            words = ", ".join(f"'{_unhide(w, parse.quotes)}'" for w in dict.fromkeys(blocking))
+            near = f" Closest known names: {', '.join(verdict.near[:6])}." if verdict.near else ""
+            return Plan("unparsed", message=f"I didn't understand {words} in that question.{near}", planner=self.name)
+        if verdict.ignored:
+            notes.append("ignored: " + ", ".join(dict.fromkeys(verdict.ignored)))
         try:
             spec = self.build(parse, question, ctx)
         except Clarify as ask:
@@ -346,38 +465,44 @@ class RulesPlanner:
                 message="I couldn't tell what to measure (latency, cost, tokens, requests, errors, users, scores...).",
                 planner=self.name,
             )
-        return Plan("ok", spec=spec, planner=self.name)
+        if _asks_for_rows(question, spec):
+            return Plan(
+                "unparsed",
+                message="That asks for individual requests, not a number; I can count them ('how many ...').",
+                planner=self.name,
+            )
+        return Plan("ok", spec=spec, planner=self.name, notes=notes)
 
     # --- parsing --------------------------------------------------------------------------------------
     def parse(self, question: str, ctx: Context) -> tuple[Parse, list[str]]:
         """Run every rule over the question; return what was understood and the leftover words."""
-        text = " " + question.strip().rstrip("?!.").replace("’", "'") + " "
+        parse, scanner = self.scan(question, ctx)
+        return parse, scanner.leftovers()
+
+    def scan(self, question: str, ctx: Context) -> tuple[Parse, Scanner]:
+        """Run the rule table over the question, in priority order; the scanner keeps what is left over."""
+        text, quotes = _hide_quotes(question)
+        # a number word counts only before another word ("top five users"), not in "quick one: ..."
+        text = re.sub(
+            rf"\b({'|'.join(NUMBER_WORDS)})\b(?=\s+\w)",
+            lambda m: str(NUMBER_WORDS[m.group(1).lower()]),
+            text,
+            flags=re.I,
+        )
+        text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
         text = re.sub(r"[?!;,()\[\]{}]", " ", text)
         text = re.sub(r"'s\b", "", text)
-        text = re.sub(
-            rf"\b({'|'.join(NUMBER_WORDS)})\b", lambda m: str(NUMBER_WORDS[m.group(1).lower()]), text, flags=re.I
-        )
         s = Scanner(text.lower())
-        p = Parse()
+        p = Parse(quotes=quotes)
         local_now = ctx.now.astimezone(timezone(timedelta(minutes=-tz_difference(ctx.now, ctx.tz))))
-        self._zone(s, p)
-        self._quoted_and_body(s, p, text)
-        self._time(s, p, local_now.date(), local_now)
-        self._comparisons(s, p)
-        self._status(s, p)
-        self._top(s, p, ctx.vocabulary)
-        self._buckets(s, p)
-        self._aggregation(s, p)
-        self._measures(s, p, ctx.vocabulary)
-        self._models(s, p, ctx.vocabulary)
-        self._providers(s, p, ctx.vocabulary)
-        self._properties(s, p, ctx.vocabulary)
-        self._groups(s, p, ctx.vocabulary)
-        self._users(s, p)
-        self._countries(s, p)
-        # a bare "users" is the measure only when nothing more specific claimed the word
-        s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", lambda m: _set_measure(p, "users"))
-        return p, s.leftovers()
+        env = _Env(vocab=ctx.vocabulary, today=local_now.date(), now=local_now)
+        for rule in RULES:
+            s.rule = rule.name
+            rule.run(self, s, p, env)
+        s.rule = "resolve"
+        self._resolve(s, p)
+        p.fired = s.fired
+        return p, s
 
     def _zone(self, s: Scanner, p: Parse) -> None:
         names = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
@@ -390,7 +515,7 @@ class RulesPlanner:
 
     def _quoted_and_body(self, s: Scanner, p: Parse, original: str) -> None:
         def body(m):
-            value = m.group("q1") or m.group("q2") or m.group("w")
+            value = _unhide(m.group("q1") or m.group("q2") or m.group("w"), p.quotes)
             where = m.group("where") or ""
             column = (
                 "response_body" if "response" in where or "output" in where or "answer" in where else "request_body"
@@ -526,13 +651,14 @@ class RulesPlanner:
             "month": (30, "days"),
             "year": (365, "days"),
             "quarter": (90, "days"),
+            "minute": (1, "minutes"),
         }
 
         def last_one(m):
             n, unit = singles[m.group("u").lower()]
             set_range(TimeRange(kind="last", n=n, unit=unit))
 
-        s.take(rf"{_LAST}\s+(?P<u>hour|day|24h|week|fortnight|month|year|quarter)", last_one)
+        s.take(rf"{_LAST}\s+(?P<u>minute|hour|day|24h|week|fortnight|month|year|quarter)", last_one)
         named = {
             "today": "today",
             "yesterday": "yesterday",
@@ -552,6 +678,8 @@ class RulesPlanner:
             s.take(
                 rf"(?:(?:for|during|over|from|in)\s+)?{phrase}", lambda m, k=named[phrase]: set_range(TimeRange(kind=k))
             )
+
+        s.take(r"(?:up\s+)?(?:to|until|till)\s+now|to\s+date", lambda m: None)  # the end is now by default
 
         def weekday(m):
             target = WEEKDAYS[m.group("w").lower()]
@@ -584,8 +712,8 @@ class RulesPlanner:
         unit = r"(?P<u>ms|milliseconds?|s|secs?|seconds?|mins?|minutes?)"
 
         def latency(m):
-            op = "gt" if m.group("dir") in ("longer", "slower", "more", "over", "above", "greater", ">") else "lt"
-            if m.group("eq"):
+            op = _direction(m.group("dir"), ("longer", "slower", "more", "over", "above", "greater", ">"))
+            if m.group("eq") and op in ("gt", "lt"):
                 op += "e"
             value = float(m.group("n")) * scale[m.group("u").lower()]
             p.conditions.append(
@@ -598,13 +726,13 @@ class RulesPlanner:
 
         s.take(
             rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
-            rf"(?P<dir>longer|slower|shorter|faster|quicker|more|less|over|above|under|below|greater|>|<)"
+            rf"(?P<dir>{_AT})"
             rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}",
             latency,
         )
 
         def tokens(m):
-            op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
+            op = _direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
             kind = (m.group("k") or "total").lower()
             field_name = {
                 "prompt": "prompt_tokens",
@@ -615,17 +743,17 @@ class RulesPlanner:
             p.conditions.append(Condition(field=field_name, op=op, value=int(m.group("n"))))
 
         s.take(
-            r"(?:with\s+)?(?P<dir>more|over|above|greater|fewer|less|under|below|>|<)(?:\s+than)?\s+(?P<n>\d+)\s+"
+            rf"(?:with\s+)?(?P<dir>{_AT})(?:\s+than)?\s+(?P<n>\d+)\s+"
             r"(?:(?P<k>prompt|input|completion|output|total)\s+)?tokens",
             tokens,
         )
 
         def cost(m):
-            op = "gt" if m.group("dir") in ("more", "over", "above", "greater", ">") else "lt"
+            op = _direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
             p.conditions.append(Condition(field="cost", op=op, value=float(m.group("n"))))
 
         s.take(
-            r"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>more|over|above|greater|less|under|below|>|<)"
+            rf"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>{_AT})"
             r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?",
             cost,
         )
@@ -674,49 +802,56 @@ class RulesPlanner:
         s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", success)
 
     def _top(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        words = {w: g for w, g in group_words(vocab).items() if g != "score_key"}
-        groups = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        words = rank_words(vocab)
+        groups = _per_vocabulary(vocab, "rank alternation", lambda v: alternation(words))
+
+        def ranked(m, n: str | None, group_word: str, rank: str) -> None:
+            # "top model" is one, "top users" ten, "top 3 users" three
+            p.top = int(n) if n else (10 if group_word.lower().endswith("s") and group_word.lower() != "status" else 1)
+            p.group = words[group_word.lower()]
+            p.rank = rank
 
         def top(m):
-            p.top = int(m.group("n") or 10)
-            p.group = words[m.group("g").lower()]
-            if m.group("m"):
-                _set_measure(p, m.group("m"))
+            ranked(m, m.group("n"), m.group("g"), "bottom" if m.group("d").lower() == "bottom" else "top")
+            measure = m.group("m") or m.group("m2")
+            if measure:
+                _set_measure(p, measure)
+            elif m.group("d").lower() not in ("top", "bottom"):
+                p.unresolved.append(m.group("d"))  # "our biggest customer": biggest by what?
 
         measures = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
         s.take(
-            rf"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*(?P<g>{groups})"
+            rf"(?:the\s+)?(?P<d>top|bottom|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*"
+            rf"(?:(?P<m2>tokens?|cost|spend|request|requests|error|errors)\s+)?(?P<g>{groups})"
             rf"(?:\s+(?:by|in|for)\s+(?P<m>{measures}))?",
             top,
         )
 
         def most(m):
-            p.top = int(m.group("n") or 10)
-            p.group = words[m.group("g").lower()]
-            word = m.group("w").lower()
-            _set_measure(
-                p,
-                {
-                    "expensive": "cost",
-                    "costly": "cost",
-                    "active": "requests",
-                    "slowest": "latency",
-                    "busiest": "requests",
-                }.get(word, "cost"),
-            )
+            word = (m.group("w") or m.group("w2")).lower()
+            rank, implied = SUPERLATIVES.get(word, ("top", None))
+            ranked(m, m.group("n"), m.group("g"), rank)
+            p.superlative = word
+            _set_measure(p, {"expensive": "cost", "costly": "cost", "active": "requests"}.get(word, implied or "cost"))
 
+        sup = "|".join(w for w, (_, implied) in SUPERLATIVES.items() if implied)
         s.take(
-            rf"(?:the\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>slowest|busiest))\s+(?P<g>{groups})",
-            lambda m: most(_Fake(n=m.group("n"), g=m.group("g"), w=m.group("w") or m.group("w2"))),
+            rf"(?:the\s+)?(?:top\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>{sup}))\s+(?P<g>{groups})",
+            most,
         )
+
+        def anywhere(m):  # "..., top 2": the grouping is named elsewhere
+            p.top = int(m.group("n"))
+            p.rank = m.group("d").lower()
+
+        s.take(r"(?:the\s+)?(?P<d>top|bottom)\s+(?P<n>\d+)", anywhere)
+
+    def _repeated_buckets(self, s: Scanner, p: Parse) -> None:
+        s.take(r"(?P<b>day|hour|week|month)\s+by\s+(?P=b)", lambda m: _set_bucket(p, m.group("b")))
 
     def _buckets(self, s: Scanner, p: Parse) -> None:
         def bucket(m):
-            word = m.group("b").lower().rstrip("s") if m.group("b").lower() not in BUCKETS else m.group("b").lower()
-            new = BUCKETS[word]
-            if p.bucket and p.bucket != new:
-                raise Clarify("That question asks for two time buckets; pick one (hourly, daily, weekly...).")
-            p.bucket = new
+            _set_bucket(p, m.group("b"))
 
         s.take(r"(?P<b>minutely|hourly|daily|weekly|monthly|yearly)", bucket)
         s.take(
@@ -724,11 +859,8 @@ class RulesPlanner:
             bucket,
         )
         s.take(
-            r"(?P<b>day)\s+by\s+day|(?P<b2>hour)\s+by\s+hour", lambda m: bucket(_Fake(b=m.group("b") or m.group("b2")))
-        )
-        s.take(
             r"over\s+time|as\s+a\s+(?:time\s+)?series|trend(?:ing|s)?|chang(?:e|ed|ing)|evolv(?:e|ed|ing)|develop(?:ed)?",
-            lambda m: setattr(p, "over_time", True),
+            lambda m: _over_time(s, p, m),
         )
         # "across all models": everything, neither a filter nor a grouping
         s.take(
@@ -753,8 +885,6 @@ class RulesPlanner:
         s.take(r"max(?:imum)?|peak|worst[\s-]case", lambda m: agg("max"))
         s.take(r"min(?:imum)?|best[\s-]case", lambda m: agg("min"))
         s.take(r"per\s+(?:request|call)", lambda m: setattr(p, "per_request", True))
-        s.take(r"highest|largest|biggest", lambda m: setattr(p, "superlative", "max"))
-        s.take(r"lowest|smallest", lambda m: setattr(p, "superlative", "min"))
         s.take(r"(?:the\s+)?(?:sum|summed)(?:\s+of)?", lambda m: agg("sum"))
 
     def _measures(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
@@ -770,6 +900,11 @@ class RulesPlanner:
         s.take(r"(?:prompt|input)[\s_]+tokens?", setm("prompt_tokens"))
         s.take(r"(?:completion|output|generated)[\s_]+tokens?", setm("completion_tokens"))
         s.take(r"(?:total[\s_]+)?tokens?(?:\s+usage|\s+used|\s+count)?|token\s+usage|usage", setm("total_tokens"))
+        # "slow requests", "expensive calls": requests past a threshold nobody named, not a latency or a cost
+        s.take(
+            r"(?:slow|slower|fast|faster|expensive|cheap|long|big|large|heavy|costly)\s+(?:requests?|calls?)",
+            lambda m: p.unresolved.append(m.group(0)),
+        )
         s.take(
             r"latency|latencies|duration|durations|response\s+times?|how\s+slow|slowness|slow|fast|speed|"
             r"how\s+long",
@@ -791,7 +926,7 @@ class RulesPlanner:
         )
         self._scores(s, p, vocab)
         s.take(
-            r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|calls|llm\s+calls|api\s+calls))?|requests|"
+            r"(?:how\s+many|number\s+of|count\s+of)(?:\s+(?:requests|reqs|calls|llm\s+calls|api\s+calls))?|requests|reqs|"
             r"request\s+count|request\s+volume|traffic|volume|throughput|calls|usage\s+count",
             setm("requests"),
         )
@@ -835,14 +970,23 @@ class RulesPlanner:
         s.take(r"(?:eval(?:uation)?\s+)?scores?|evals?(?:uations?)?|quality", any_score)
 
     def _models(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        models = sorted(vocab.models, key=len, reverse=True)
-        picked: list[str] = []
-        for model in models:
-            s.take(rf"(?:model\s+)?{re.escape(model.lower())}(?:\s+model)?", lambda m, x=model: picked.append(x))
-        families: list[str] = []
+        index = names_index(vocab)
+        exact: list[tuple[str, bool, int]] = []  # (model, negated, where)
+
+        def model(value, start, end):
+            start, end = _widen(s, start, end, before=r"model\s+", after=r"\s+models?")
+            negated, start = _negation_before(s, start)
+            exact.append((value, negated, start))
+            return start, end
+
+        s.take_names(index.models, model, index.model_words)
+        phrases: list[tuple[list[str], bool, int]] = []  # family words read together, e.g. "claude sonnet"
 
         def family(m):
-            families.extend(w for w in m.group(0).lower().split() if w in FAMILIES)
+            negated, start = _negation_before(s, m.start())
+            phrases.append(([w for w in m.group(0).lower().split() if w in FAMILIES], negated, start))
+            if start < m.start():
+                s.blank(start, m.start())
 
         fam = "|".join(FAMILIES)
         s.take(rf"(?:all\s+)?(?:the\s+)?(?:{fam})(?:\s+(?:{fam}))*(?:\s+(?:models?|family|series))?", family)
@@ -858,14 +1002,39 @@ class RulesPlanner:
             )
 
         s.take(r"[a-z][\w.:/-]*\d[\w.:/-]*", unknown)
-        if len(picked) == 1:
-            p.conditions.append(Condition(field="model", op="equals", value=picked[0]))
-        elif picked:
-            p.conditions.append(Condition(field="model", op="in", value=sorted(set(picked))))
-            if p.group is None and p.bucket is None:
-                p.group = "model"
-        for word in dict.fromkeys(families):
-            p.conditions.append(Condition(field="model", op="contains", value=word))
+        for value, negated, _ in exact:
+            if negated:
+                p.conditions.append(Condition(field="model", op="not-equals", value=value))
+        for words, negated, _ in phrases:
+            if negated:
+                p.conditions.extend(Condition(field="model", op="not-contains", value=w) for w in words)
+        wanted = [(v, at) for v, negated, at in exact if not negated]
+        wanted_families = [(words, at) for words, negated, at in phrases if not negated]
+        if len(wanted) + len(wanted_families) == 1:
+            if wanted:
+                p.conditions.append(Condition(field="model", op="equals", value=wanted[0][0]))
+            for word in dict.fromkeys(wanted_families[0][0] if wanted_families else []):
+                p.conditions.append(Condition(field="model", op="contains", value=word))
+            return
+        if not wanted and not wanted_families:
+            return
+        # two or more models named: "sonnet vs haiku" is either model, one group each
+        values = [v for v, _ in wanted]
+        for words, _ in wanted_families:
+            matches = [m for m in vocab.models if all(w in m.lower() for w in words)]
+            if len(matches) != 1:
+                raise Clarify(
+                    f"'{' '.join(words)}' matches {len(matches)} models"
+                    + (f" ({', '.join(matches[:8])})" if matches else "")
+                    + "; name the models to compare exactly."
+                )
+            values.append(matches[0])
+        values = sorted(set(values))
+        if len(values) == 1:
+            p.conditions.append(Condition(field="model", op="equals", value=values[0]))
+            return
+        p.conditions.append(Condition(field="model", op="in", value=values))
+        p.alternatives["model"] = [at for _, at in wanted] + [at for _, at in wanted_families]
 
     def _providers(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         known = providers_of(vocab)
@@ -880,41 +1049,42 @@ class RulesPlanner:
             }
         )
         names = {k: v for k, v in names.items() if v in known}
-        picked: list[str] = []
-        for name in sorted(names, key=len, reverse=True):
-            s.take(
-                rf"(?:provider\s+)?{re.escape(name)}(?:\s+(?:provider|api|models?|requests|calls))?",
-                lambda m, v=names[name]: picked.append(v),
+        picked: list[tuple[str, bool, int]] = []
+
+        def provider(value, start, end):
+            start, end = _widen(
+                s, start, end, before=r"provider\s+", after=r"\s+(?:provider|api|models?|requests|calls)"
             )
-        if len(set(picked)) == 1:
-            p.conditions.append(Condition(field="provider", op="equals", value=picked[0]))
-        elif picked:
-            p.conditions.append(Condition(field="provider", op="in", value=sorted(set(picked))))
-            if p.group is None and p.bucket is None:
-                p.group = "provider"
+            negated, start = _negation_before(s, start)
+            picked.append((value, negated, start))
+            return start, end
+
+        s.take_names(names, provider, 2)
+        wanted = [(v, at) for v, negated, at in picked if not negated]
+        for value, negated, _ in picked:
+            if negated:
+                p.conditions.append(Condition(field="provider", op="not-equals", value=value))
+        values = sorted({v for v, _ in wanted})
+        if len(values) == 1:
+            p.conditions.append(Condition(field="provider", op="equals", value=values[0]))
+        elif values:
+            p.conditions.append(Condition(field="provider", op="in", value=values))
+            p.alternatives["provider"] = [at for _, at in wanted]
 
     def _properties(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
-        keys = {k.lower(): k for k in vocab.properties}
-        key_words = {}
-        for k in vocab.properties:
-            for form in {k.lower(), k.lower().replace("_", " "), k.lower().replace("-", " "), k.lower().split("_")[-1]}:
-                key_words.setdefault(form, k)
-        key_words.update(
-            {"env": keys.get("environment"), "tier": keys.get("customer_tier"), "plan": keys.get("customer_tier")}
-        )
-        key_words = {w: k for w, k in key_words.items() if k}
-        key_alt = "|".join(re.escape(w) for w in sorted(key_words, key=len, reverse=True))
+        key_words = property_key_words(vocab)
+        key_alt = _per_vocabulary(vocab, "key alternation", lambda v: alternation(key_words))
+        named: list[tuple[str, str, int]] = []  # (key, value, where) of every positive value named
 
         def explicit(m):
             key = key_words[m.group("k").lower()]
-            value = m.group("v")
+            value = _property_value(key, m.group("v"), vocab)
+            negated = bool(m.group("neg"))
             p.conditions.append(
-                Condition(
-                    field=f"property:{key}",
-                    op="not-equals" if m.group("neg") else "equals",
-                    value=_property_value(key, value, vocab),
-                )
+                Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value)
             )
+            if not negated:
+                named.append((key, value, m.start()))
 
         if key_alt:
             s.take(
@@ -924,69 +1094,70 @@ class RulesPlanner:
 
             def bare(m):  # "prompt_version v13": a key word directly followed by a value word
                 word = m.group("v").lower()
-                if word in FILLER or word in GROUP_WORDS or word in BUCKETS:
+                if word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS:
                     return False
+                key = key_words[m.group("k").lower()]
+                known = {v.lower() for v in vocab.properties.get(key, {})} | set(SYNONYM_VALUES)
+                if word not in known and word.isalpha():
+                    return False  # "the support-bot feature hit": an ordinary word, not a value
                 explicit(m)
 
             s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
 
-        values: list[tuple[str, str, str]] = []
-        for key, vals in vocab.properties.items():
-            for value in vals:
-                values.append((value.lower(), key, value))
-        for short, long in SYNONYM_VALUES.items():
-            for key, vals in vocab.properties.items():
-                if long in vals:
-                    values.append((short, key, long))
-        for word, key, value in sorted(values, key=lambda t: -len(t[0])):
-            suffix = (
-                r"(?:\s+(?:" + key_alt + r"|customers?|users?|tier|environment|env|feature|traffic|requests)){0,2}"
-                if key_alt
-                else ""
-            )
-            pattern = (
-                rf"(?:(?:the|in|on|for|from)\s+)?(?:{key_alt}\s+)?{re.escape(word)}(?:s)?{suffix}"
-                if key_alt
-                else re.escape(word)
-            )
+        index = names_index(vocab)
+        suffix = _per_vocabulary(
+            vocab,
+            "value suffix alternation",
+            lambda v: alternation(
+                set(key_words) | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
+            ),
+        )
 
-            def hit(m, key=key, value=value):
-                asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
-                if (
-                    m.group(0).strip().endswith(("users", "user"))
-                    and p.measure in (None, "requests")
-                    and not asked_requests
-                ):
-                    p.measure = "users"  # "how many enterprise users": people, not requests
-                p.conditions.append(Condition(field=f"property:{key}", op="equals", value=value))
+        def value_named(hits, start, end):
+            if len({key for key, _ in hits}) > 1:
+                keys = ", ".join(sorted({key for key, _ in hits}))
+                raise Clarify(f"'{s.original[start:end]}' is a value of several properties ({keys}); which one?")
+            key, value = hits[0]
+            start, end = _widen(s, start, end, before=rf"(?:{key_alt})\s+" if key_alt else None)
+            end = _widen(s, start, end, after=rf"(?:\s+(?:{suffix})){{1,2}}")[1]
+            negated, start = _negation_before(s, start)
+            consumed = s.original[start:end]
+            asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
+            if consumed.endswith(("users", "user")) and p.measure in (None, "requests") and not asked_requests:
+                p.measure = "users"  # "how many enterprise users": people, not requests
+            p.conditions.append(
+                Condition(field=f"property:{key}", op="not-equals" if negated else "equals", value=value)
+            )
+            if not negated:
+                named.append((key, value, start))
+            return start, end
 
-            s.take(pattern, hit)
+        s.take_names(index.values, value_named, index.value_words)
 
         def unknown_value(m):
             key = key_words[m.group("k").lower()]
             word = m.group("v")
-            if word in FILLER or word in GROUP_WORDS or word in BUCKETS:
+            if word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS:
                 return False
-            known = ", ".join(vocab.properties[key])
+            known = ", ".join(list(vocab.properties[key])[:20])
             raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {known}.")
 
         if key_alt:
             s.take(r"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>feature|environment|env|tier)(?!\s+(?:is|=))", unknown_value)
-        by_key: dict[str, list[Condition]] = {}
-        for c in p.conditions:
-            if c.field.startswith("property:") and c.op == "equals":
-                by_key.setdefault(c.field, []).append(c)
-        for key, same in by_key.items():
-            values = sorted({str(c.value) for c in same})
+        by_key: dict[str, list[tuple[str, int]]] = {}
+        for key, value, at in named:
+            by_key.setdefault(key, []).append((value, at))
+        for key, hits in by_key.items():
+            values = sorted({v for v, _ in hits})
             if len(values) > 1:  # "production vs staging": compare them side by side
-                p.conditions = [c for c in p.conditions if c not in same]
-                p.conditions.append(Condition(field=key, op="in", value=values))
-                if p.group is None:
-                    p.group = key
+                field_name = f"property:{key}"
+                p.conditions = [c for c in p.conditions if not (c.field == field_name and c.op == "equals")]
+                p.conditions.append(Condition(field=field_name, op="in", value=values))
+                p.alternatives[field_name] = [at for _, at in hits]
 
     def _groups(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         words = group_words(vocab)
-        alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        alt = _per_vocabulary(vocab, "group alternation", lambda v: alternation(words))
 
         def group(m):
             new = words[m.group("g").lower()]
@@ -995,15 +1166,118 @@ class RulesPlanner:
             p.group = new
 
         s.take(
-            rf"(?:(?:broken\s+down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
+            rf"(?:(?:broken\s+down|break\s+(?:it\s+|that\s+|this\s+)?down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
             rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})",
             group,
         )
-        s.take(rf"(?:which|what)\s+(?P<g>{alt})", group)
+
+        def which(m):
+            group(m)
+            p.plural = m.group("g").lower().endswith("s") and m.group("g").lower() != "status"
+
+        s.take(rf"(?:which|what)\s+(?P<g>{alt})", which)
+
+    def _combined(self, s: Scanner, p: Parse) -> None:
+        s.take(
+            r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together",
+            lambda m: setattr(p, "combined", True),
+        )
+
+    def _superlatives(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
+        words = rank_words(vocab)
+        groups = _per_vocabulary(vocab, "rank alternation", lambda v: alternation(words))
+        sup = "|".join(sorted(SUPERLATIVES, key=len, reverse=True))
+
+        def superlative(m):
+            word = m.group("w").lower()
+            if p.superlative and p.superlative != word:
+                raise Clarify(f"That question has two superlatives ('{p.superlative}', '{word}'); ask for one.")
+            p.superlative = word
+            rank, implied = SUPERLATIVES[word]
+            p.rank = p.rank or rank
+            if m.group("u"):
+                implied = "requests"  # "the most used model"
+            if implied:
+                _set_measure(p, implied)
+            if m.group("g"):
+                new = words[m.group("g").lower()]
+                if p.group and p.group != new:
+                    raise Clarify("That question groups by two things; ask for one grouping at a time.")
+                p.group = new
+
+        used = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
+        s.take(
+            r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
+            superlative,
+        )
+        s.take(
+            rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative
+        )
+        s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
+        s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
+
+    def _sort_order(self, s: Scanner, p: Parse) -> None:
+        # grouped rows are always listed largest first, so asking for that order changes nothing
+        s.take(
+            r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
+            r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most|slowest|busiest|costliest|priciest)\s+first|"
+            r"descending",
+            lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
+        )
+
+    def _users_measure(self, s: Scanner, p: Parse) -> None:
+        # a bare "users" is the measure only when nothing more specific claimed the word
+        def users(m):
+            first = re.search(r"\b(?:requests|calls|traffic|users)\b", s.original)
+            if p.measure == "requests" and first and first.group(0) != "users":
+                return  # "requests for users other than user_0042": the requests are counted
+            _set_measure(p, "users")
+
+        s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", users)
+
+    def _resolve(self, s: Scanner, p: Parse) -> None:
+        """Settle what depends on the whole question: who is ranked, A-vs-B groups, superlatives, top N."""
+        if p.who:
+            if p.group not in (None, "user"):
+                raise Clarify("'who' ranks users, but that question also groups by something else; ask one at a time.")
+            p.group = "user"
+        for dim, where in p.alternatives.items():
+            lo, hi = min(where), max(where)
+            # the words joining the values ("sonnet vs haiku", "between gpt-4 and gpt-4o") are understood
+            s.take(
+                r"vs\.?|versus|compared\s+(?:to|with)|against|or|and",
+                lambda m, lo=lo, hi=hi: None if lo < m.start() < hi else False,
+            )
+            s.take(
+                r"compare|comparing|between",
+                lambda m, lo=lo: None if m.end() <= lo and not s.text[m.end() : lo].strip() else False,
+            )
+            if p.combined:
+                continue
+            if p.group is None:
+                p.group = dim
+            elif p.group != dim:
+                raise Clarify(
+                    f"That question names several values of {dim.removeprefix('property:')} and groups by "
+                    f"{p.group.removeprefix('property:')}; ask for one grouping at a time."
+                )
+        if p.superlative and p.group is not None and p.top is None:
+            # "which model had the highest p95": the one group; "which users spent the most": a ranking, as "top users"
+            p.top = 10 if p.plural else 1
+        elif p.superlative and p.group is None:
+            extreme = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
+            if p.superlative in extreme and p.measure not in (None, "requests", "errors", "users", "threats"):
+                p.extreme = extreme[p.superlative]  # "highest latency for gpt-4": the largest single value
+            else:
+                p.unresolved.append(p.superlative)  # "the slowest request": a list, not a group
+            p.rank = None
 
     def _users(self, s: Scanner, p: Parse) -> None:
         def user(m):
-            p.conditions.append(Condition(field="user", op="equals", value=m.group("u")))
+            negated, start = _negation_before(s, m.start())
+            if start < m.start():
+                s.blank(start, m.start())
+            p.conditions.append(Condition(field="user", op="not-equals" if negated else "equals", value=m.group("u")))
 
         s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
         s.take(
@@ -1028,6 +1302,11 @@ class RulesPlanner:
         is_follow_up = previous is not None and (p.measure is None or bool(FOLLOW_UP.match(question.lower())))
         if p.measure is None and not is_follow_up:
             return None
+        if p.measure == "score" and re.search(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", question, re.I):
+            raise Clarify(
+                "Scores are averaged, not counted: ask for the score (e.g. 'thumbs-up rate', 'average accuracy'), "
+                "or for the number of requests."
+            )
         if is_follow_up:
             return self._edit(previous, p)
         return self._spec(p, p.measure, p.conditions)
@@ -1047,22 +1326,32 @@ class RulesPlanner:
             )
         if measure in ("requests", "errors", "error_rate", "users", "threats"):
             aggregation = None
-        elif aggregation is None and p.superlative and p.group is None and measure != "score":
-            aggregation = p.superlative  # "highest latency for gpt-4": the largest single value
+        elif aggregation is None and p.extreme and p.group is None and measure != "score":
+            aggregation = p.extreme  # "highest latency for gpt-4": the largest single value
         bucket = p.bucket
         if bucket is None and p.over_time:
             bucket = _auto_bucket(p.range)
         group = p.group
         if group == "score_key" and measure != "score":
-            group = None
+            raise Clarify(
+                "Only scores can be grouped by score key; group by model, provider, user, status, country "
+                "or a property instead."
+            )
         if group == "user" and measure == "users":
             group = None
+        if p.top is not None and group is None:
+            raise Clarify(f"Top {p.top} of what? Say which groups to rank, e.g. 'top {p.top} models by cost'.")
+        conditions = list({c.model_dump_json(): c for c in conditions}.values())  # "rate limited? 429s": one filter
+        bottom = p.rank == "bottom" and group is not None and p.top is not None
+        if bottom and bucket is not None:
+            raise Clarify("I can rank the lowest groups over the whole range, not per time bucket; drop the bucket.")
         return QuerySpec(
             measure=measure,
             aggregation=aggregation,
             scoreKey=p.score_key if measure == "score" else None,
             groupBy=group,
             top=p.top if group else None,
+            bottom=bottom,
             bucket=bucket,
             range=p.range,
             conditions=conditions,
@@ -1079,6 +1368,7 @@ class RulesPlanner:
             score_key=p.score_key or (previous.scoreKey if p.measure in (None, "score") else None),
             group=p.group or previous.groupBy,
             top=p.top or previous.top,
+            rank=p.rank or ("bottom" if previous.bottom else None),
             bucket=p.bucket or previous.bucket,
             over_time=p.over_time,
             range=p.range or previous.range,
@@ -1090,6 +1380,94 @@ class RulesPlanner:
         return self._spec(base, base.measure, kept + p.conditions)
 
 
+RULES: tuple[Rule, ...] = tuple(
+    sorted(
+        (
+            Rule(10, "zone", lambda r, s, p, e: r._zone(s, p), ("latency today in Berlin time",)),
+            Rule(20, "quoted text", lambda r, s, p, e: r._quoted_and_body(s, p, s.text), ('requests mentioning "x"',)),
+            Rule(25, "combined", lambda r, s, p, e: r._combined(s, p), ("cost for gpt-4 and gpt-4o combined",)),
+            Rule(30, "time", lambda r, s, p, e: r._time(s, p, e.today, e.now), ("requests on Nov 19",)),
+            Rule(40, "comparisons", lambda r, s, p, e: r._comparisons(s, p), ("requests longer than 10 seconds",)),
+            Rule(50, "status", lambda r, s, p, e: r._status(s, p), ("how many 429s today",)),
+            Rule(60, "top", lambda r, s, p, e: r._top(s, p, e.vocab), ("top 5 users by cost", "cost by model, top 2")),
+            Rule(65, "repeated bucket", lambda r, s, p, e: r._repeated_buckets(s, p), ("cost day by day this week",)),
+            Rule(70, "buckets", lambda r, s, p, e: r._buckets(s, p), ("cost by day", "hourly requests")),
+            Rule(80, "aggregation", lambda r, s, p, e: r._aggregation(s, p), ("p90 latency", "average cost")),
+            Rule(90, "measures", lambda r, s, p, e: r._measures(s, p, e.vocab), ("error rate today",)),
+            Rule(100, "models", lambda r, s, p, e: r._models(s, p, e.vocab), ("latency for gpt-4", "claude cost")),
+            Rule(110, "providers", lambda r, s, p, e: r._providers(s, p, e.vocab), ("requests from anthropic",)),
+            Rule(120, "properties", lambda r, s, p, e: r._properties(s, p, e.vocab), ("cost for staging",)),
+            Rule(130, "groups", lambda r, s, p, e: r._groups(s, p, e.vocab), ("cost by model",)),
+            Rule(135, "sort order", lambda r, s, p, e: r._sort_order(s, p), ("cost by model, highest first",)),
+            Rule(
+                140,
+                "superlatives",
+                lambda r, s, p, e: r._superlatives(s, p, e.vocab),
+                ("who spent the most", "model with the highest cost"),
+            ),
+            Rule(150, "users", lambda r, s, p, e: r._users(s, p), ("cost for user_0042",)),
+            Rule(160, "countries", lambda r, s, p, e: r._countries(s, p), ("requests from Brazil",)),
+            Rule(170, "users measure", lambda r, s, p, e: r._users_measure(s, p), ("users yesterday",)),
+        ),
+        key=lambda rule: rule.priority,
+    )
+)
+
+
+def _hide_quotes(question: str) -> tuple[str, list[str]]:
+    """Quoted text is kept byte for byte: each quote becomes a placeholder the rules cannot alter."""
+    quotes: list[str] = []
+
+    def hide(m: re.Match) -> str:
+        quotes.append(next(g for g in m.groups() if g is not None))
+        return f' "zq{len(quotes) - 1}zq" '
+
+    text = re.sub(r'"([^"]+)"|“([^”]+)”|‘([^’]+)’|(?<!\w)\'([^\']+)\'(?!\w)', hide, question)
+    return text, quotes
+
+
+_SEPARATOR = re.compile(r"[.?!;:]\s+|,\s+(?=(?:so|but|anyway|and\s+so)\b)", re.I)
+_LIST_VERB = re.compile(
+    r"^\W*(?:(?:can|could|would)\s+you\s+)?(?:please\s+|pls\s+)?(?:show|list|display|give|pull|fetch|get|find|print|dump)\b",
+    re.I,
+)
+_COUNT_CUE = re.compile(
+    r"\b(?:how\s+many|number|count|counts|total|volume|traffic|rate|per|by|over\s+time|trend|daily|hourly|weekly|"
+    r"monthly|breakdown|chart|graph|plot|sum|much)\b",
+    re.I,
+)
+
+
+def _remark_splits(question: str) -> list[tuple[str, str]]:
+    """(remark, query) pairs at each sentence break, shortest remark first."""
+    return [
+        (question[: m.start()], question[m.end() :])
+        for m in _SEPARATOR.finditer(question)
+        if question[m.end() :].strip()
+    ]
+
+
+def _asks_for_rows(question: str, spec: QuerySpec) -> bool:
+    """`show me the failed requests`: a list of requests, which this planner does not answer with a count."""
+    return (
+        spec.measure in ("requests", "errors")
+        and spec.groupBy is None
+        and spec.bucket is None
+        and bool(_LIST_VERB.search(question))
+        and not _COUNT_CUE.search(question)
+    )
+
+
+def _apply_fixes(question: str, fixes: dict[str, str]) -> str:
+    for wrong, right in fixes.items():
+        question = re.sub(rf"(?<![\w.-]){re.escape(wrong)}(?![\w-])", right, question, flags=re.I)
+    return question
+
+
+def _unhide(text: str, quotes: list[str]) -> str:
+    return re.sub(r"zq(\d+)zq", lambda m: quotes[int(m.group(1))], text)
+
+
 class _Fake:
     """A stand-in match object for rules that reuse another rule's handler."""
 
@@ -1098,6 +1476,112 @@ class _Fake:
 
     def group(self, name: str | int = 0) -> Any:
         return self._groups.get(name)
+
+
+@dataclass
+class NamesIndex:
+    """The organization's names keyed by their lower-cased words, for one dictionary look-up per word run."""
+
+    models: dict[str, str]
+    model_words: int
+    values: dict[str, list[tuple[str, str]]]  # word run -> [(property key, recorded value)]
+    value_words: int
+
+
+_CACHE: dict[int, tuple[Vocabulary, dict[str, Any]]] = {}
+
+
+def _per_vocabulary(vocab: Vocabulary, name: str, build: Callable[[Vocabulary], Any]) -> Any:
+    """`build(vocab)`, computed once per vocabulary object (a process sees few) so questions don't pay for it."""
+    entry = _CACHE.get(id(vocab))
+    if entry is None or entry[0] is not vocab:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        entry = _CACHE[id(vocab)] = (vocab, {})
+    if name not in entry[1]:
+        entry[1][name] = build(vocab)
+    return entry[1][name]
+
+
+def alternation(words: dict[str, Any] | set[str]) -> str:
+    """A regex alternation of words, longest first (cached with the vocabulary by its callers)."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def names_index(vocab: Vocabulary) -> NamesIndex:
+    """The index of `vocab`'s names, built once per vocabulary object."""
+    return _per_vocabulary(vocab, "index", _build_index)
+
+
+def _build_index(vocab: Vocabulary) -> NamesIndex:
+    models = {m.lower(): m for m in sorted(vocab.models, key=lambda m: -vocab.models[m])}
+    values: dict[str, list[tuple[str, str]]] = {}
+    for key, vals in vocab.properties.items():
+        for value in vals:
+            word = " ".join(value.lower().split())
+            if word and word not in FILLER:  # a value spelled "the" is only read with its key ("team_ the")
+                for form in (word, word + "s"):
+                    values.setdefault(form, []).append((key, value))
+        for short, long in SYNONYM_VALUES.items():
+            if long in vals:
+                values.setdefault(short, []).append((key, long))
+    for form, hits in values.items():  # a value spelled exactly wins over another value's plural
+        exact = [h for h in hits if h[1].lower() == form or SYNONYM_VALUES.get(form) == h[1]]
+        values[form] = list(dict.fromkeys(exact or hits))
+    return NamesIndex(
+        models=models,
+        model_words=max((len(m.split()) for m in models), default=1),
+        values=values,
+        value_words=min(4, max((len(v.split()) for v in values), default=1)),
+    )
+
+
+def property_key_words(vocab: Vocabulary) -> dict[str, str]:
+    """Words naming a property key: the key, its spaced form, its last part (`tier` for customer_tier)."""
+    return _per_vocabulary(vocab, "key words", _property_key_words)
+
+
+def _property_key_words(vocab: Vocabulary) -> dict[str, str]:
+    keys = {k.lower(): k for k in vocab.properties}
+    key_words: dict[str, str] = {}
+    for k in vocab.properties:
+        low = k.lower()
+        for form in (low, low.replace("_", " "), low.replace("-", " "), low.split("_")[-1]):
+            form = " ".join(form.split())
+            if form and form not in FILLER:
+                key_words.setdefault(form, k)
+    for word, key in (("env", "environment"), ("tier", "customer_tier"), ("plan", "customer_tier")):
+        if key in keys:
+            key_words.setdefault(word, keys[key])
+    return key_words
+
+
+_NEGATION = re.compile(
+    r"(?<![\w.-])(?:not|except|excluding|exclude|excluded|without|other\s+than|besides|but\s+not|minus|"
+    r"apart\s+from|aside\s+from|ignoring|excl)\s+(?:(?:for|from|on|in|the|any|of|to|by)\s+)*$"
+)
+
+
+def _negation_before(s: Scanner, start: int) -> tuple[bool, int]:
+    """Whether a negation (`not`, `excluding`, `other than`...) directly precedes `start`, and where it begins."""
+    m = _NEGATION.search(s.text, 0, start)
+    if m and m.end() == start:
+        s.fired.append(s.rule)
+        return True, m.start()
+    return False, start
+
+
+def _widen(s: Scanner, start: int, end: int, before: str | None = None, after: str | None = None) -> tuple[int, int]:
+    """Widen a span over an optional word pattern directly before and/or after it (still unconsumed text)."""
+    if before:
+        m = re.search(rf"(?<![\w.-])(?:{before})$", s.text[:start])
+        if m:
+            start = m.start()
+    if after:
+        m = re.match(rf"(?:{after})(?![\w-])", s.text[end:])
+        if m:
+            end += m.end()
+    return start, end
 
 
 def _iana(name: str) -> str:
@@ -1113,15 +1597,24 @@ def _latency_field(word: str) -> str:
     return "ttft" if word.lower() in ("ttft",) or "first" in word.lower() else "latency"
 
 
+def rank_words(vocab: Vocabulary) -> dict[str, str]:
+    """The grouping words that can be ranked (top N, superlatives): all but score keys."""
+    return _per_vocabulary(vocab, "rank words", lambda v: {w: g for w, g in group_words(v).items() if g != "score_key"})
+
+
 def group_words(vocab: Vocabulary) -> dict[str, str]:
     """Every word that names a grouping: the fixed ones and each recorded property key (with its plural)."""
+    return _per_vocabulary(vocab, "group words", _group_words)
+
+
+def _group_words(vocab: Vocabulary) -> dict[str, str]:
     words = dict(GROUP_WORDS)
+    for form, key in property_key_words(vocab).items():
+        if form not in ("plan", "tier") or key == "customer_tier":
+            words.setdefault(form, f"property:{key}")
     for k in vocab.properties:
-        for form in {k.lower(), k.lower().replace("_", " "), k.lower().split("_")[-1]}:
-            words.setdefault(form, f"property:{k}")
-        words.setdefault(k.lower() + "s", f"property:{k}")
-    if "environment" in vocab.properties:
-        words.setdefault("env", "property:environment")
+        if k.strip():
+            words.setdefault(k.lower() + "s", f"property:{k}")
     return words
 
 
@@ -1133,6 +1626,38 @@ def _property_value(key: str, word: str, vocab: Vocabulary) -> str:
     raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(values)}.")
 
 
+_AT = (
+    r"at\s+least|at\s+most|>=|<=|longer|slower|shorter|faster|quicker|more|fewer|less|over|above|under|below|"
+    r"greater|>|<"
+)
+
+
+def _direction(word: str, upward: tuple[str, ...]) -> str:
+    """gt/lt for `longer than`, `under`...; gte/lte for `at least`, `at most`, `>=`, `<=`."""
+    word = " ".join(word.lower().split())
+    if word in ("at least", ">="):
+        return "gte"
+    if word in ("at most", "<="):
+        return "lte"
+    return "gt" if word in upward else "lt"
+
+
+def _over_time(s: Scanner, p: Parse, m: re.Match) -> bool | None:
+    """`how did X change` is a series; `what changed` asks for an explanation, which this planner leaves alone."""
+    if m.group(0).lower().startswith("chang") and re.search(r"\bwhat(?:\s+has|\s+have)?\s*$", s.text[: m.start()]):
+        return False
+    p.over_time = True
+    return None
+
+
+def _set_bucket(p: Parse, word: str) -> None:
+    word = word.lower()
+    new = BUCKETS[word if word in BUCKETS else word.rstrip("s")]
+    if p.bucket and p.bucket != new:
+        raise Clarify("That question asks for two time buckets; pick one (hourly, daily, weekly...).")
+    p.bucket = new
+
+
 def _set_measure(p: Parse, name: str) -> None:
     name = {
         "spend": "cost",
@@ -1141,8 +1666,11 @@ def _set_measure(p: Parse, name: str) -> None:
         "volume": "requests",
         "usage": "total_tokens",
         "tokens": "total_tokens",
+        "token": "total_tokens",
+        "request": "requests",
+        "error": "errors",
         "error rate": "error_rate",
-    }.get(name.lower(), name.lower())
+    }.get(" ".join(name.lower().split()), " ".join(name.lower().split()))
     if p.measure and p.measure != name:
         # "failed requests", "error count" and status words set requests first; the specific measure wins.
         if {p.measure, name} <= {"requests", "errors"}:

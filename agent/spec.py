@@ -71,6 +71,7 @@ class QuerySpec(BaseModel):
     scoreKey: str | None = Field(None, description="for measure=score: one score key; null = every key")
     groupBy: str | None = Field(None, description="model, provider, user, status, country, property:<key>")
     top: int | None = Field(None, ge=1, le=1000, description="keep the N largest groups; null = every group")
+    bottom: bool = Field(False, description="with top: keep the N smallest groups instead of the largest")
     bucket: Increment | None = Field(None, description="min, hour, day, week, month; null = one value per group")
     range: TimeRange | None = Field(None, description="null = the last 24 hours")
     conditions: list[Condition] = Field(default_factory=list, description="filters, all required; [] for none")
@@ -92,7 +93,8 @@ class QuerySpec(BaseModel):
                 "aggregation": self.aggregation,
                 "scoreKey": self.scoreKey,
                 "groupBy": self.groupBy,
-                "top": self.top,
+                # the N smallest groups: every group runs and the answer keeps the smallest (answer.arrange)
+                "top": None if self.bottom else self.top,
                 "timeFilter": time_filter,
                 "userFilter": all_of([condition_node(c) for c in self.conditions]),
                 "dbIncrement": self.bucket,

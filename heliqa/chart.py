@@ -102,8 +102,8 @@ def _lines(ax, answer: Answer) -> None:
 
 
 def _bars(ax, answer: Answer) -> None:
-    rows = sorted((r for r in answer.rows if r.value is not None), key=lambda r: -r.value)[:MAX_BARS]
-    rows.reverse()  # barh draws bottom-up; keep the largest on top
+    rows = [r for r in answer.rows if r.value is not None][:MAX_BARS]  # in the answer's order (answer.arrange)
+    rows.reverse()  # barh draws bottom-up; keep the first row on top
     labels = [r.group or "(none)" for r in rows]
     ax.barh(labels, [r.value for r in rows], color=_PALETTE[0])
     ax.tick_params(axis="y", labelsize=8)

@@ -1,0 +1,169 @@
+"""The wording lexicon: how people type on-call questions, written once for both planners.
+
+The rules planner reads these tables to decide what a word means or whether it may be ignored, and the LLM
+planner's prompt renders them (`prompt_section`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# Words read as a measure or an aggregation; a misspelling within one or two edits of one of these is read as it
+# (the value is the word it stands for in the question).
+MEASURE_WORDS = {
+    "latency": "latency",
+    "latencies": "latency",
+    "duration": "duration",
+    "ttft": "ttft",
+    "tokens": "tokens",
+    "prompt": "prompt",
+    "completion": "completion",
+    "cost": "cost",
+    "costs": "costs",
+    "spend": "spend",
+    "spending": "spending",
+    "requests": "requests",
+    "traffic": "traffic",
+    "volume": "volume",
+    "errors": "errors",
+    "error": "error",
+    "failures": "failures",
+    "failed": "failed",
+    "users": "users",
+    "threats": "threats",
+    "scores": "scores",
+    "score": "score",
+    "throughput": "throughput",
+}
+AGGREGATION_WORDS = {
+    "average": "average",
+    "median": "median",
+    "percentile": "percentile",
+    "maximum": "maximum",
+    "minimum": "minimum",
+}
+
+# Words with no query meaning: greetings and politeness, framing, chat shorthand, conversational verbs and
+# intensifiers. They are ignored wherever they stand (the answer says which were ignored).
+CONVERSATIONAL = frozenset(
+    """
+hey hi hello yo hiya thanks thank thx ty tysm please pls plz cheers appreciate appreciated sorry
+quick quickly one question q help need needed want wanted wondering wonder curious know knowing tell
+can could would you mind let lets let's me see check show give pull grab fetch look looking
+rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
+super crazy insanely pretty quite kinda sorta totally seriously honestly just exactly roughly approximately
+feel feels feeling felt seem seems seemed think thought guess noticed notice noticing wondering
+make made making serve served serving take took taking throw threw thrown throwing hit hits hitting
+burn burned burnt burning rack racked racking rack-up eat ate eating chew chewing generate generated run ran
+running do does did doing happen happened happening go went going get got getting
+""".split()
+)
+
+# Words that change which rows count, how they are aggregated or over which time. When one of them is left over
+# after parsing, the question is asked back naming it; it is never ignored.
+NEGATIONS = frozenset(
+    "not no non never except excluding exclude excluded without other besides but minus nor neither unless".split()
+)
+COMPARISONS = frozenset(
+    """
+vs versus compared compare comparing against than more less fewer greater above below under between
+higher lower slower faster cheaper pricier bigger smaller
+""".split()
+)
+TIME_WORDS = frozenset(
+    """
+before after until till since within ago earlier later previous prior next recent recently
+morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
+hour hours day days week weeks month months year years quarter am pm when
+""".split()
+)
+RANKING = frozenset(
+    """
+which whose where if each every first last latest newest oldest
+slowest fastest cheapest priciest biggest smallest highest lowest most least top bottom rank ranked sorted order
+""".split()
+)
+# Why and what changed: the explanation form, asked back alone but harmless in a remark before an explicit query
+# ("why is spend spiking? cost by model in the last 4 hours").
+CHANGE_WORDS = frozenset(
+    """
+why spike spiked spikes spiking jump jumped jumps drop dropped drops dip dipped increase increased decrease decreased
+rise rose risen fall fell surge surged climb climbed grow grew worse better degraded regressed changed up down
+incident outage anomaly anomalies wrong problem problems issue issues weird odd strange unusual abnormal off
+""".split()
+)
+# Request attributes Helicone records that heliqa cannot filter on.
+UNFILTERABLE = frozenset(
+    """
+cache cached caching stream streamed streaming tool tools function functions image images vision audio batch batched
+retry retries retried timeout timeouts timed fallback fallbacks session sessions thread threads agent agents endpoint
+endpoints region regions new returning key keys
+""".split()
+)
+BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE
+
+# Prepositions after which an unknown word names something the rows are filtered or grouped by.
+FILTER_PREPOSITIONS = frozenset(
+    "for from on in with via by at about to of among across during since before after until around".split()
+)
+# Nouns an unknown word in front of would qualify ("refund requests", "mobile users").
+QUALIFIED_NOUNS = frozenset(
+    """
+request requests call calls traffic user users customer customers cost costs spend latency errors error
+tokens model models calls provider providers feature features environment tier
+""".split()
+)
+
+# Superlatives about one group: the top (largest first) or the bottom (smallest first) group, and the measure
+# the word implies when the question names none.
+SUPERLATIVES = {
+    "most": ("top", None),
+    "highest": ("top", None),
+    "largest": ("top", None),
+    "biggest": ("top", None),
+    "greatest": ("top", None),
+    "heaviest": ("top", None),
+    "least": ("bottom", None),
+    "fewest": ("bottom", None),
+    "lowest": ("bottom", None),
+    "smallest": ("bottom", None),
+    "slowest": ("top", "latency"),
+    "fastest": ("bottom", "latency"),
+    "quickest": ("bottom", "latency"),
+    "busiest": ("top", "requests"),
+    "quietest": ("bottom", "requests"),
+    "cheapest": ("bottom", "cost"),
+    "priciest": ("top", "cost"),
+    "costliest": ("top", "cost"),
+}
+# "A vs B" joins two values of one dimension; "combined" keeps them as one number.
+ALTERNATIVE_JOINERS = ("vs", "vs.", "versus", "and", "or", "compared to", "compared with", "against")
+COMBINED_WORDS = ("combined", "together", "in total", "altogether")
+
+
+_EXAMPLES_IGNORED = ("hey", "pls", "thanks", "quick one", "can you tell me", "I need", "rn", "feels", "burning", "hit")
+_EXAMPLES_BLOCKING = ("not", "except", "excluding", "other than", "vs", "compared", "before", "since", "why", "spiked")
+
+
+def prompt_section() -> str:
+    """The lexicon as the LLM planner's 'How people type' section."""
+    top = sorted(w for w, (d, _) in SUPERLATIVES.items() if d == "top")
+    bottom = sorted(w for w, (d, _) in SUPERLATIVES.items() if d == "bottom")
+    implied = ", ".join(f"{w} = {m}" for w, (_, m) in sorted(SUPERLATIVES.items()) if m)
+    return "\n".join(
+        [
+            "- Ignore words with no query meaning (greetings, politeness, framing, chat shorthand, conversational "
+            "verbs, intensifiers), e.g.: " + ", ".join(_EXAMPLES_IGNORED) + ".",
+            "- A leading remark followed by an explicit query answers the explicit query.",
+            "- Never ignore words that change which rows count, the aggregation or the time; ask back instead: "
+            + ", ".join(_EXAMPLES_BLOCKING)
+            + ", numbers, dates, names and quoted text (quoted text is searched byte for byte). Comparisons "
+            "with another period ('vs last week'), lists of requests and 'why' questions are asked back.",
+            "- A misspelled measure or aggregation word within two edits is that word ("
+            + ", ".join(sorted(MEASURE_WORDS)[:12])
+            + ", ...); a misspelled name is a question back listing the closest known names.",
+            "- A superlative about one group ('which model had the highest p95', 'who spent the most') is groupBy "
+            f"that group with top 1 ({', '.join(top)}); with {', '.join(bottom)} it is the bottom 1 "
+            f"(bottom true). Implied measures: {implied}. 'who' = user.",
+            "- 'A vs B', 'A and B', 'A or B' over two values of one dimension: op in with both values and groupBy "
+            f"that dimension; with {', '.join(COMBINED_WORDS)}: the same filter, no grouping.",
+        ]
+    )

@@ -1,0 +1,552 @@
+"""How people type: conversational words, typos, superlatives, A vs B, negations, quotes, names that almost match.
+
+Every worded case checks the whole resulting query (measure, aggregation, filters, range, bucket, group, top)
+or that the question is asked back; none may be answered as a different question.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from heliqa.agent.planner import Context
+from heliqa.agent.rules import RULES, RulesPlanner
+from heliqa.prompts.lexicon import prompt_section
+from heliqa.tools.results import Vocabulary
+
+from tests.test_rules import NOW, VOCAB
+
+PLANNER = RulesPlanner()
+LAST7 = {"kind": "last", "n": 7, "unit": "days"}
+LAST24H = {"kind": "last", "n": 24, "unit": "hours"}
+SONNET, HAIKU = "claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022"
+
+
+def plan(question: str, vocab: Vocabulary = VOCAB):
+    return PLANNER.plan(question, Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=vocab))
+
+
+def whole(question: str, vocab: Vocabulary = VOCAB) -> dict:
+    result = plan(question, vocab)
+    assert result.status == "ok", (question, result.status, result.message)
+    return result.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def cond(field, op, value):
+    return {"field": field, "op": op, "value": value}
+
+
+EXACT = [
+    # conversational words are ignored, the query is answered
+    ("latency feels slow rn", {"measure": "latency"}),
+    (
+        "hey, quick one: how many requests did we serve to enterprise customers yesterday? thanks",
+        {
+            "measure": "requests",
+            "range": {"kind": "yesterday"},
+            "conditions": [cond("property:customer_tier", "equals", "enterprise")],
+        },
+    ),
+    (
+        "why is spend spiking? cost by model in the last 4 hours",
+        {"measure": "cost", "groupBy": "model", "range": {"kind": "last", "n": 4, "unit": "hours"}},
+    ),
+    (
+        "who was burning $ on gpt-4 yesterday? top 3 users by gpt-4 cost",
+        {
+            "measure": "cost",
+            "groupBy": "user",
+            "top": 3,
+            "range": {"kind": "yesterday"},
+            "conditions": [cond("model", "equals", "gpt-4")],
+        },
+    ),
+    # typos in measure and aggregation words
+    (
+        "avrage latancy for gpt-4o today",
+        {
+            "measure": "latency",
+            "aggregation": "avg",
+            "range": {"kind": "today"},
+            "conditions": [cond("model", "equals", "gpt-4o")],
+        },
+    ),
+    ("p9O latency last week", {"measure": "latency", "aggregation": "p90", "range": LAST7}),
+    # superlatives: the one group
+    (
+        "which provider had the most 429s yesterday",
+        {
+            "measure": "requests",
+            "groupBy": "provider",
+            "top": 1,
+            "range": {"kind": "yesterday"},
+            "conditions": [cond("status", "equals", 429)],
+        },
+    ),
+    (
+        "who spent the most on gpt-4 on nov 22",
+        {
+            "measure": "cost",
+            "groupBy": "user",
+            "top": 1,
+            "range": {"kind": "day", "day": "2026-11-22"},
+            "conditions": [cond("model", "equals", "gpt-4")],
+        },
+    ),
+    ("slowest model yesterday", {"measure": "latency", "groupBy": "model", "top": 1, "range": {"kind": "yesterday"}}),
+    (
+        "fastest provider by p95 latency last week",
+        {
+            "measure": "latency",
+            "aggregation": "p95",
+            "groupBy": "provider",
+            "top": 1,
+            "bottom": True,
+            "range": LAST7,
+        },
+    ),
+    (
+        "which feature had the lowest accuracy last week",
+        {
+            "measure": "score",
+            "scoreKey": "accuracy",
+            "groupBy": "property:feature",
+            "top": 1,
+            "bottom": True,
+            "range": LAST7,
+        },
+    ),
+    (
+        "cost by customer tier over the past week, top 2",
+        {"measure": "cost", "groupBy": "property:customer_tier", "top": 2, "range": LAST7},
+    ),
+    (
+        "highest latency for gpt-4 today",
+        {
+            "measure": "latency",
+            "aggregation": "max",
+            "range": {"kind": "today"},
+            "conditions": [cond("model", "equals", "gpt-4")],
+        },
+    ),
+    # A vs B over one dimension: both, grouped; combined: one number
+    (
+        "p50 latency claude sonnet vs haiku last 24h",
+        {
+            "measure": "latency",
+            "aggregation": "p50",
+            "groupBy": "model",
+            "range": LAST24H,
+            "conditions": [cond("model", "in", [HAIKU, SONNET])],
+        },
+    ),
+    (
+        "gpt-4o-mini and gpt-4o p50 latency by day over the last 3 days",
+        {
+            "measure": "latency",
+            "aggregation": "p50",
+            "groupBy": "model",
+            "bucket": "day",
+            "range": {"kind": "last", "n": 3, "unit": "days"},
+            "conditions": [cond("model", "in", ["gpt-4o", "gpt-4o-mini"])],
+        },
+    ),
+    (
+        "cost for gpt-4 and gpt-4o combined last week",
+        {"measure": "cost", "range": LAST7, "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"])]},
+    ),
+    (
+        "error rate openai versus anthropic today",
+        {
+            "measure": "error_rate",
+            "groupBy": "provider",
+            "range": {"kind": "today"},
+            "conditions": [cond("provider", "in", ["ANTHROPIC", "OPENAI"])],
+        },
+    ),
+    # negations are not-equals (not-contains for a family)
+    (
+        "cost excluding the free tier last week",
+        {"measure": "cost", "range": LAST7, "conditions": [cond("property:customer_tier", "not-equals", "free")]},
+    ),
+    (
+        "latency not gpt-4 today",
+        {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
+    ),
+    (
+        "requests other than staging by model",
+        {
+            "measure": "requests",
+            "groupBy": "model",
+            "conditions": [cond("property:environment", "not-equals", "staging")],
+        },
+    ),
+    (
+        "cost for all models except claude models this week",
+        {"measure": "cost", "range": {"kind": "this_week"}, "conditions": [cond("model", "not-contains", "claude")]},
+    ),
+    (
+        "requests for users other than user_0042 today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("user", "not-equals", "user_0042")]},
+    ),
+    ("how many users made requests today", {"measure": "users", "range": {"kind": "today"}}),
+    # comparisons of values
+    (
+        "requests that took at least 5 seconds today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("latency", "gte", 5000)]},
+    ),
+    # quoted text is kept byte for byte
+    (
+        'requests mentioning "label for 35568?"',
+        {"measure": "requests", "conditions": [cond("request_body", "contains", "label for 35568?")]},
+    ),
+    (
+        "requests containing 'Refund, NOW!' in the response",
+        {"measure": "requests", "conditions": [cond("response_body", "contains", "Refund, NOW!")]},
+    ),
+    # superlatives and top N in other word orders
+    (
+        "top 3 most expensive models this week",
+        {"measure": "cost", "groupBy": "model", "top": 3, "range": {"kind": "this_week"}},
+    ),
+    (
+        "biggest 3 token users today",
+        {"measure": "total_tokens", "groupBy": "user", "top": 3, "range": {"kind": "today"}},
+    ),
+    ("what model is used the most", {"measure": "requests", "groupBy": "model", "top": 1}),
+    # a plural superlative ranks several, as "top users" does
+    (
+        "which customers spent the most this month",
+        {"measure": "cost", "groupBy": "user", "top": 10, "range": {"kind": "this_month"}},
+    ),
+    ("latency in the last minute", {"measure": "latency", "range": {"kind": "last", "n": 1, "unit": "minutes"}}),
+    ("cost per feature, highest first", {"measure": "cost", "groupBy": "property:feature"}),
+    # conversational verbs around a filter; one filter said twice is one filter
+    (
+        "how many errors did the support-bot feature hit this week",
+        {
+            "measure": "errors",
+            "range": {"kind": "this_week"},
+            "conditions": [cond("property:feature", "equals", "support-bot")],
+        },
+    ),
+    (
+        "are we getting rate limited? 429s by provider in the past hour",
+        {
+            "measure": "requests",
+            "groupBy": "provider",
+            "range": {"kind": "last", "n": 1, "unit": "hours"},
+            "conditions": [cond("status", "equals", 429)],
+        },
+    ),
+    # a repeated bucket word is one bucket
+    ("cost day by day this week", {"measure": "cost", "bucket": "day", "range": {"kind": "this_week"}}),
+]
+
+
+@pytest.mark.parametrize("question,expected", EXACT, ids=[q[:50] for q, _ in EXACT])
+def test_tricky_questions_are_read_exactly(question, expected):
+    assert whole(question) == expected
+
+
+ASKED_BACK = [
+    # other question forms (compare periods, lists, explanations) are never answered as an aggregate
+    "p90 latency for gpt-4o over the last 7 days vs the week before",
+    "cost vs last week",
+    "gpt-4 spend week over week",
+    "requests today compared to yesterday",
+    "show me the 5 most recent failed requests",
+    "show me the failed requests",
+    "show 429s from anthropic on nov 21",
+    "which requests mentioned password today",
+    "list the 3 slowest gpt-4o requests yesterday",
+    "why is gpt-4 slow",
+    "did errors spike today",
+    "what went wrong with latency on nov 19?",
+    "what changed in support-bot accuracy",
+    "support-bot accuracy dropped, why?",
+    # names that almost match, unknown names, typos in names
+    "latency for gpt-4-turbo",
+    "latency for sonet",
+    "cost for stagin",
+    "average coherence score by day this week",
+    "cost for Acme yesterday",
+    "latency for streaming requests",
+    "refund requests yesterday",
+    # understood words that leave the question incomplete or ambiguous
+    "what was the slowest request yesterday",
+    "latency p50 vs p99",
+    "claude and gemini latency",
+    "top 3 by cost",
+    "cost by provider for gpt-4 vs gpt-4o",
+    "requests recently",
+    "latency for our biggest customer",
+    "is the summarizer feature getting slower",
+    "how many thumbs up did we get this week",
+    "cost sorted",
+    # request attributes heliqa cannot filter on, and thresholds nobody named
+    "how many slow requests today",
+    "how many expensive requests yesterday",
+    "requests that were cached today",
+    "requests that hit the cache today",
+    "how many timeouts today",
+    "requests by api key",
+]
+
+
+@pytest.mark.parametrize("question", ASKED_BACK)
+def test_what_is_not_fully_understood_is_asked_back(question):
+    result = plan(question)
+    assert result.status != "ok", (question, result.spec)
+    assert result.message
+
+
+def test_asked_back_names_the_closest_known_names():
+    assert "claude-3-5-sonnet-20241022" in plan("latency for sonet").message
+    assert "staging" in plan("cost for stagin").message
+    coherence = plan("average coherence score by day this week").message
+    assert "coherence" in coherence and "accuracy" in coherence and "helpfulness" in coherence
+
+
+def test_the_reading_says_what_was_ignored_and_corrected():
+    assert plan("latency feels slow rn").notes == ["ignored: feels, rn"]
+    assert plan("avrage latancy for gpt-4o today").notes == ["read 'avrage' as 'average', 'latancy' as 'latency'"]
+    remark = plan("why is spend spiking? cost by model in the last 4 hours").notes
+    assert remark == ["ignored the remark 'why is spend spiking'"]
+
+
+def test_a_remark_that_filters_is_not_dropped():
+    # words in the remark that would change the answer: ask back rather than answer for everything
+    assert plan("why is gpt-4 slow? cost by model in the last 4 hours").status != "ok"
+    assert plan("excluding weekends: cost by model today").status != "ok"
+    assert plan("acme is complaining. p90 latency by model today").status != "ok"
+
+
+def test_a_property_key_ending_in_underscore_does_not_break_other_questions():
+    vocab = Vocabulary(
+        models=VOCAB.models,
+        providers=VOCAB.providers,
+        properties={**VOCAB.properties, "team_": {"alpha": 3, "the": 1}},
+        score_keys=VOCAB.score_keys,
+    )
+    assert whole("how many requests did the search feature get yesterday", vocab) == {
+        "measure": "requests",
+        "range": {"kind": "yesterday"},
+        "conditions": [cond("property:feature", "equals", "search")],
+    }
+    assert whole("p90 latency by model this week", vocab) == {
+        "measure": "latency",
+        "aggregation": "p90",
+        "groupBy": "model",
+        "range": {"kind": "this_week"},
+    }
+    assert whole("cost for team_ alpha", vocab) == {
+        "measure": "cost",
+        "conditions": [cond("property:team_", "equals", "alpha")],
+    }
+    assert whole("cost for team_ = the", vocab) == {
+        "measure": "cost",
+        "conditions": [cond("property:team_", "equals", "the")],
+    }
+
+
+def test_names_match_whole_tokens_whatever_characters_they_hold():
+    vocab = Vocabulary(
+        models={"gpt-4": 1, "my.model+v2": 1, "a(b)": 1},
+        properties={"env": {"prod-eu.1": 1}},
+    )
+    assert whole("latency for my.model+v2", vocab)["conditions"] == [cond("model", "equals", "my.model+v2")]
+    assert whole("requests for prod-eu.1", vocab)["conditions"] == [cond("property:env", "equals", "prod-eu.1")]
+    # "gpt-4" inside another token is not gpt-4
+    assert plan("latency for xgpt-4", vocab).status != "ok"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_every_rule_fires_on_its_examples(rule):
+    for example in rule.examples:
+        parse, _ = PLANNER.scan(example, Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=VOCAB))
+        assert rule.name in parse.fired, (rule.name, example, parse.fired)
+
+
+def test_rules_run_in_priority_order_with_unique_names():
+    assert [r.priority for r in RULES] == sorted(r.priority for r in RULES)
+    assert len({r.name for r in RULES}) == len(RULES)
+
+
+def test_the_prompt_carries_the_same_lexicon():
+    from heliqa.agent.llm import render_prompt
+
+    text = render_prompt(Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=VOCAB), question="cost")
+    assert prompt_section() in text
+
+
+def test_the_prompt_stays_small_with_a_large_vocabulary():
+    from heliqa.agent.llm import render_prompt
+
+    big = Vocabulary(
+        models={f"model-{i:04d}-x{i % 37}": i for i in range(2000)},
+        providers=VOCAB.providers,
+        properties={
+            **{f"key_{k}": {f"value-{k}-{j}": j for j in range(40)} for k in range(49)},
+            "session_id": {f"sess-{j:05d}": 1 for j in range(10_000)},
+        },
+        score_keys=VOCAB.score_keys,
+        users=20_000,
+        user_ids={f"user_{j:05d}": 1 for j in range(20_000)},
+    )
+    question = "p90 latency for model-0042-x5 in sess-01234 by day"
+    text = render_prompt(Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=big), question=question)
+    # a conservative token count: every word and every punctuation mark is a token (BPE merges more)
+    assert len(re.findall(r"\w+|[^\w\s]", text)) < 4000
+    assert "model-0042-x5" in text and "sess-01234" in text  # the names the question uses are offered
+
+
+# --- answers end to end: a real store with hand-built rows, expected values computed here ----------------------
+
+ORG = "org-wording"
+MODELS = {
+    "gpt-4": "OPENAI",
+    "gpt-4o": "OPENAI",
+    "claude-3-5-sonnet-20241022": "ANTHROPIC",
+    "claude-3-5-haiku-20241022": "ANTHROPIC",
+}
+
+
+def _rows() -> list[dict]:
+    rows = []
+    models = list(MODELS)
+    for i in range(48):
+        model = models[i % 4]
+        rows.append(
+            {
+                "request_id": f"w-{i:03d}",
+                "organization_id": ORG,
+                # every 30 minutes back from 11:30 on Nov 24: Nov 23 12:00 .. Nov 24 11:30 UTC
+                "request_created_at": f"2026-11-{23 + (i + 24) // 48:02d}T{((i + 24) % 48) // 2:02d}:"
+                f"{30 * (i % 2):02d}:00.000Z",
+                "status": 200 if i % 7 else 500,
+                "model": model,
+                "provider": MODELS[model],
+                "latency": 100 + 37 * i % 900,
+                "cost": round(0.01 * (1 + (i * 13) % 11), 4),
+                "user_id": f"u{i % 3}",
+                "properties": {"environment": "production" if i % 2 else "staging"},
+                "request_body": ["label for 35568?", "label for 35568 ", "nothing here"][i % 3],
+            }
+        )
+    return rows
+
+
+ROWS = _rows()
+
+
+@pytest.fixture(scope="module")
+def conversation(tmp_path_factory):
+    from heliqa.agent.conversation import Conversation
+    from heliqa.tools.store import Store
+
+    store = Store(tmp_path_factory.mktemp("wording") / "heliqa.duckdb")
+    store.add_rows(ROWS)
+
+    def ask(question: str):
+        return Conversation(store, PLANNER, ORG, ZoneInfo("UTC"), NOW).ask(question)
+
+    yield ask
+    store.close()
+
+
+def _sum_by(key: str, rows: list[dict], value: str = "cost") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in rows:
+        out[r[key]] = out.get(r[key], 0.0) + r[value]
+    return out
+
+
+def test_grouped_rows_are_sorted_largest_first(conversation):
+    answer = conversation("total cost by model in the last 24 hours")
+    expected = _sum_by("model", ROWS)
+    assert [r.group for r in answer.rows] == sorted(expected, key=lambda m: -expected[m])
+    assert [r.value for r in answer.rows] == pytest.approx(sorted(expected.values(), reverse=True))
+
+
+def test_a_superlative_is_the_one_group_named(conversation):
+    answer = conversation("who spent the most on gpt-4 in the last 24 hours")
+    spent = _sum_by("user_id", [r for r in ROWS if r["model"] == "gpt-4"])
+    top = max(spent, key=lambda u: spent[u])
+    assert [(r.group, r.value) for r in answer.rows] == [(top, pytest.approx(spent[top]))]
+    assert top in answer.message
+
+
+def test_the_cheapest_is_the_bottom_group(conversation):
+    answer = conversation("cheapest model by average cost per request in the last 24 hours")
+    avg = {m: _sum_by("model", ROWS)[m] / sum(r["model"] == m for r in ROWS) for m in MODELS}
+    low = min(avg, key=lambda m: avg[m])
+    assert [(r.group, r.value) for r in answer.rows] == [(low, pytest.approx(avg[low]))]
+    assert "bottom 1 by model" in answer.interpretation
+
+
+def test_a_vs_b_is_two_groups(conversation):
+    import statistics
+
+    answer = conversation("p50 latency claude sonnet vs haiku last 24h")
+    expected = {
+        m: statistics.median([r["latency"] for r in ROWS if r["model"] == m])
+        for m in ("claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022")
+    }
+    assert {r.group: r.value for r in answer.rows} == pytest.approx(expected)
+    assert [r.value for r in answer.rows] == sorted((r.value for r in answer.rows), reverse=True)
+
+
+def test_quoted_text_is_searched_byte_for_byte(conversation):
+    answer = conversation('how many requests mentioning "label for 35568?" in the last 24 hours')
+    assert answer.rows[0].value == sum("label for 35568?" in r["request_body"] for r in ROWS)
+
+
+def test_an_empty_answer_says_which_filter_removed_everything(conversation):
+    answer = conversation('how many requests mentioning "no such text" in the last 24 hours')
+    assert answer.status == "ok" and answer.rows[0].value == 0
+    assert 'request_body contains "no such text"' in answer.message
+
+
+def test_an_empty_range_says_where_the_data_is(conversation):
+    answer = conversation("total cost on 2026-10-01")
+    assert answer.status == "ok"
+    assert "no requests at all in that time range" in answer.message
+    assert "Nov 23 2026 to Nov 24 2026" in answer.message
+
+
+def test_the_interpretation_line_names_the_ignored_words(conversation):
+    answer = conversation("avg latency feels slow rn")
+    assert answer.interpretation.endswith("ignored: feels, rn")
+
+
+def test_top_n_as_a_follow_up_ranks_the_previous_groups():
+    previous = plan("cost by model last week").spec
+    follow = PLANNER.plan("just the top 3", Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=VOCAB, previous=previous))
+    assert follow.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True) == {
+        "measure": "cost",
+        "groupBy": "model",
+        "top": 3,
+        "range": LAST7,
+    }
+    assert plan("top 3 by cost").status == "clarify"
+
+
+def test_the_word_list_read_directly_agrees_with_wordfreq():
+    from wordfreq import zipf_frequency
+
+    from heliqa.agent.wording import _english
+
+    table = _english()
+    assert table is not None and len(table) > 20_000
+    for word in ("the", "feels", "weird", "refund", "rn", "latency", "bill"):
+        assert table[word] == pytest.approx(zipf_frequency(word, "en", wordlist="small"))
+    assert "spiking" not in table and "acme" not in table  # rare words: asked back, never ignored
+
+
+def test_an_empty_measure_says_the_requests_match_but_lack_it(conversation):
+    answer = conversation("errors for gpt-4o with status 200 in the last 24 hours")
+    matched = sum(r["model"] == "gpt-4o" and r["status"] == 200 for r in ROWS)
+    assert answer.rows[0].value == 0
+    assert f"{matched} requests match in that time range, but none of them failed" in answer.message
