@@ -36,14 +36,14 @@ WEEK = {"start": "2026-11-17T12:00:00.000Z", "end": "2026-11-24T12:00:00.000Z"}
 HELIQA = [sys.executable, "-m", "heliqa.cli"]
 
 
-def write_jsonl(path: Path, rows) -> set[str]:
-    """The rows as a JSONL.gz file; returns their request ids."""
-    ids = set()
+def write_jsonl(path: Path, rows) -> dict[str, datetime]:
+    """The rows as a JSONL.gz file; returns request id -> creation time."""
+    written = {}
     with gzip.open(path, "wb", compresslevel=1) as out:
         for row in rows:
-            ids.add(row["request_id"])
+            written[row["request_id"]] = datetime.fromisoformat(row["request_created_at"])
             out.write(orjson.dumps(row) + b"\n")
-    return ids
+    return written
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
@@ -122,7 +122,8 @@ def test_questions_and_serve_answer_while_a_sample_size_import_runs(tmp_path):
     Store(db).add_rows(seeded)
     Store(db).close()
     data = tmp_path / "requests.jsonl.gz"
-    expected = write_jsonl(data, generate(130_000, seed=11, end=END)) | {r["request_id"] for r in seeded}
+    created = write_jsonl(data, generate(130_000, seed=11, end=END))
+    created |= {r["request_id"]: datetime.fromisoformat(r["request_created_at"]) for r in seeded}
     env = environment(home, HELIQA_SERVE_KEYS=f"{KEY}={DEMO_ORG}")
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -166,12 +167,11 @@ def test_questions_and_serve_answer_while_a_sample_size_import_runs(tmp_path):
         for process in (serve, asker):
             process.kill()
             process.wait()
-    assert stored_ids(db) == expected  # every row, once
+    assert stored_ids(db) == set(created)  # every row, once
     week_start = datetime.fromisoformat(WEEK["start"])
-    rows = [*seeded, *generate(130_000, seed=11, end=END)]
-    in_week = sum(1 for row in rows if week_start <= datetime.fromisoformat(row["request_created_at"]) <= END)
+    in_week = sum(1 for moment in created.values() if week_start <= moment <= END)
     assert after["data"] == in_week  # serve sees the imported rows once the import is done
-    assert agreement(db) == len(expected)
+    assert agreement(db) == len(created)
 
 
 def test_kill_9_at_random_points_of_an_import_always_leaves_an_agreeing_store(tmp_path):
@@ -191,7 +191,7 @@ def test_kill_9_at_random_points_of_an_import_always_leaves_an_agreeing_store(tm
     assert len(set(seen)) > 1 and seen[-1] > 0  # the kills landed at different points of the import
     done = subprocess.run(import_script(db, data, 1_000), env=environment(db.parent), timeout=120)
     assert done.returncode == 0
-    assert stored_ids(db) == expected
+    assert stored_ids(db) == set(expected)
     assert agreement(db) == len(expected)
     assert not list(db.parent.glob("*.import-*"))  # the killed imports' staging files are gone too
 
@@ -219,7 +219,7 @@ def test_a_failed_write_is_one_message_and_keeps_the_store_consistent(tmp_path):
     assert 2_000 < kept <= 14_000 and (kept - 2_000) % 2_000 == 0  # whole batches only
     done = subprocess.run(command, env=environment(home), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert agreement(db) == 14_000 and expected <= stored_ids(db)
+    assert agreement(db) == 14_000 and set(expected) <= stored_ids(db)
 
 
 def test_repair_and_reimport_re_derive_a_stale_vocabulary(tmp_path):
@@ -228,7 +228,7 @@ def test_repair_and_reimport_re_derive_a_stale_vocabulary(tmp_path):
     data = tmp_path / "requests.jsonl.gz"
     write_jsonl(data, generate(3_000, seed=23, end=END))
     env = environment(home)
-    assert subprocess.run([*HELIQA, "import", "--quiet", str(data)], env=env).returncode == 0
+    assert subprocess.run([*HELIQA, "import", "--quiet", str(data)], env=env, capture_output=True).returncode == 0
     for fix in (["repair"], ["import", "--quiet", str(data)]):
         with duckdb.connect(str(db)) as con:  # what an older heliqa killed before its vocabulary refresh left
             con.execute("DELETE FROM vocabulary WHERE kind IN ('model', 'property')")
