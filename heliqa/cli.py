@@ -94,6 +94,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK if not report.bad else 1
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from heliqa.progress import SyncProgress
+    from heliqa.tools.store import Store
+    from heliqa.tools.sync import Syncer, client_from_env, parse_duration, parse_since
+
+    since = parse_since(args.since) if args.since else None
+    overlap = parse_duration(args.overlap)
+    if not 1 <= args.page_size <= 1000:
+        raise ConfigError("--page-size must be between 1 and 1000 (Helicone's limit)")
+    client = client_from_env(args.base_url)
+    store = Store()
+    with SyncProgress(enabled=not args.quiet) as progress:
+        syncer = Syncer(
+            client, store, args.org, overlap, args.bodies, args.page_size, args.batch, progress=progress.update
+        )
+        report = syncer.run(since)
+    for bad in report.bad[:20]:
+        sys.stderr.write(f"skipped {bad}\n")
+    cursor = f"{report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else "none (no rows)"
+    sys.stdout.write(
+        f"synced {report.added:,} new requests of {report.fetched:,} fetched from {client.base_url} "
+        f"(organization {report.org}) into {store.path} in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} rows/s, {report.pages:,} pages); cursor {cursor}\n"
+    )
+    return EXIT_OK if not report.bad else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from heliqa.tools.demo import DEMO_ORG, fill_demo
     from heliqa.tools.store import Store
@@ -175,6 +202,17 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
 
+    sync = sub.add_parser("sync", help="copy an organization's requests from Helicone's API into the embedded store")
+    sync.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization id the rows belong to")
+    sync.add_argument("--base-url", help="default: HELICONE_BASE_URL or https://api.helicone.ai (EU: eu.api...)")
+    sync.add_argument("--since", help="first run only: start here (ISO 8601, or a duration back such as 30d)")
+    sync.add_argument("--overlap", default="15m", help="re-read this much before the saved cursor (late rows)")
+    sync.add_argument("--bodies", action="store_true", help="also fetch request/response bodies (signed URLs)")
+    sync.add_argument("--page-size", type=int, default=1000, help="rows per request (Helicone allows 1000)")
+    sync.add_argument("--batch", type=int, default=20_000, help="rows written (and cursor saved) per transaction")
+    sync.add_argument("--quiet", action="store_true", help="no progress line")
+    sync.set_defaults(func=cmd_sync)
+
     demo = sub.add_parser("demo", help="fill the embedded store with a seeded, realistic generated dataset")
     demo.add_argument("--rows", type=int, default=50_000)
     demo.add_argument("--seed", type=int, default=7)
@@ -192,12 +230,15 @@ def parser() -> argparse.ArgumentParser:
     slack.add_argument("--http", action="store_true", help="serve HTTP events instead of Socket Mode")
     slack.add_argument("--host", default="127.0.0.1")
     slack.add_argument("--port", type=int, default=3000)
+    slack.add_argument("--sync-every", help="keep the embedded store fresh: `heliqa sync` every e.g. 5m")
     common(slack)
     slack.set_defaults(func=cmd_slack)
 
     serve = sub.add_parser("serve", help="serve Helicone's API over the embedded store")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8585)
+    serve.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization --sync-every copies")
+    serve.add_argument("--sync-every", help="keep the store fresh: `heliqa sync` from HELICONE_BASE_URL every e.g. 5m")
     serve.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", help="score a question set through the LLM planner (needs an endpoint)")

@@ -547,6 +547,11 @@ def main(args) -> int:
         )
     configure_logging()
     backend = open_backend(args.backend)
+    if getattr(args, "sync_every", None):
+        from heliqa.tools.sync import live_store, start_live_sync
+
+        backend = live_store(backend)
+        start_live_sync(backend, args.org, args.sync_every, log.info)
     settings = Settings.from_env(args.org, args.tz, _now(args.now), backend.name)
     heliqa = HeliqaSlack(backend, make_planner(args.planner), settings)
     client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL)

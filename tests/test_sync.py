@@ -1,0 +1,314 @@
+"""`heliqa sync` against the fake Helicone (limits, sort rules, faults) and against a second `heliqa serve`.
+
+Every test ends with the same check: the store holds exactly the server's rows, compared field by field with
+values computed here from the server's own rows (not through heliqa's mapping).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from heliqa.tools.demo import generate
+from heliqa.tools.helicone import HeliconeClient
+from heliqa.tools.helicone_requests import HeliconeRequest, RequestQuery, RequestSort, list_requests, to_store_row
+from heliqa.tools.store import Store
+from heliqa.tools.sync import Syncer, SyncState, parse_duration, parse_since, state_for
+
+from tests.fake_helicone import FakeHelicone, RequestLog, helicone_row, serve_requests
+
+ORG = "5d1c0e4a-7b2f-4a8e-9c3d-0e1f2a3b4c5d"
+END = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _ms(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=None)
+
+
+def server_rows(n: int = 700, seed: int = 3, dense: int = 130) -> list[dict]:
+    """Demo requests as Helicone returns them, plus `dense` requests inside one second (ties on created_at)."""
+    rows = [helicone_row(r) for r in generate(n, seed, END, ORG, days=2)]
+    second = "2026-11-23T08:00:00"
+    for i, base in enumerate(helicone_row(r) for r in generate(dense, seed + 1, END, ORG, days=1)):
+        base["request_created_at"] = f"{second}.{(i * 7) % 1000:03d}Z"
+        rows.append(base)
+    return rows
+
+
+def expected(rows: list[dict]) -> set[tuple]:
+    """What the store must hold for these Helicone rows, derived from Helicone's field names directly."""
+    return {
+        (
+            r["request_id"],
+            _ms(r["request_created_at"]),
+            r["response_status"],
+            r["request_model"],
+            r["delay_ms"],
+            r["request_user_id"],
+            r["prompt_tokens"],
+            r["completion_tokens"],
+            round(r["cost"] * 1e9),
+            tuple(sorted(r["request_properties"].items())),
+            tuple(sorted(r["scores"].items())),
+        )
+        for r in rows
+    }
+
+
+def stored(path: Path) -> set[tuple]:
+    store = Store(path, read_only=True)
+    try:
+        found = store.fetch(
+            "SELECT request_id, request_created_at, status, model, latency, user_id, prompt_tokens, "
+            "completion_tokens, cost, properties, scores FROM requests WHERE organization_id = $org",
+            {"org": ORG},
+        )
+    finally:
+        store.close()
+    return {
+        (*r[:8], r[8], tuple(sorted(r[9].items())), tuple(sorted(r[10].items())))
+        for r in ((*row[:1], row[1].replace(microsecond=row[1].microsecond // 1000 * 1000), *row[2:]) for row in found)
+    }
+
+
+def client(url: str, key: str) -> HeliconeClient:
+    return HeliconeClient(key, url, timeout=10, retries=4, backoff=0.01)
+
+
+@pytest.fixture
+def fake():
+    with FakeHelicone() as server:
+        yield server
+
+
+def test_models_follow_helicone_limits_and_sort_priority():
+    assert RequestQuery(filter="all").limit == 10 and RequestQuery(filter="all").sort.chosen() == (
+        "created_at",
+        "desc",
+        None,
+    )
+    with pytest.raises(ValueError):
+        RequestQuery(filter="all", limit=1001)
+    # One key is used whatever the JSON order: latency outranks user_id, created_at outranks latency.
+    assert RequestSort(user_id="asc", latency="desc").chosen() == ("latency", "desc", None)
+    assert RequestSort(latency="asc", created_at="asc").chosen() == ("created_at", "asc", None)
+    # cost and time_to_first_token are accepted but ignored by Helicone's sort builder.
+    assert RequestSort(cost="asc").chosen() == ("created_at", "desc", None)
+    assert RequestSort(properties={"feature": "asc"}).chosen() == ("properties", "asc", "feature")
+
+
+def test_mapping_keeps_scores_properties_and_cost():
+    row = helicone_row(next(generate(1, 11, END, ORG)))
+    row["scores"] = {"accuracy": 90, "ok-hcone-bool": 1}
+    mapped = to_store_row(HeliconeRequest(**row), ORG)
+    assert mapped["scores"] == {"accuracy": 90, "ok-hcone-bool": 1}
+    assert mapped["properties"] == row["request_properties"]
+    assert mapped["cost"] == row["cost"] and mapped["latency"] == row["delay_ms"]
+    assert mapped["request_body"] == "" and mapped["user_id"] == row["request_user_id"]
+
+
+def test_sync_copies_every_row_through_faults(fake, tmp_path):
+    rows = server_rows()
+    log = serve_requests(fake, RequestLog(rows=rows))
+    log.faults = deque(["429", "503", "short", "duplicate", None, "short", "duplicate", "503", None, "short"])
+    store = Store(tmp_path / "h.duckdb")
+    report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100, batch_rows=250).run()
+    store.close()
+    assert report.added == len(rows) == report.fetched
+    assert stored(tmp_path / "h.duckdb") == expected(rows)
+    bodies = fake.bodies("/v1/request/query-clickhouse")
+    assert all(b["limit"] <= 1000 and b["sort"] == {"created_at": "asc"} for b in bodies)
+    # the dense second was read with offsets inside a one-second window
+    assert any(b["offset"] > 0 for b in bodies)
+
+    store = Store(tmp_path / "h.duckdb")
+    again = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert again.added == 0 and stored(tmp_path / "h.duckdb") == expected(rows)
+    # the second run started one overlap before the saved cursor, not from the beginning
+    assert again.started_from == report.cursor - timedelta(minutes=15)
+
+
+def test_late_rows_inside_the_overlap_window_are_caught(fake, tmp_path):
+    rows = server_rows(300, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows))
+    newest = max(_ms(r["request_created_at"]) for r in rows)
+    late = helicone_row(next(generate(1, 99, END, ORG)))
+    late["request_created_at"] = (newest - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%S.250Z")
+    store = Store(tmp_path / "h.duckdb")
+    first = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    log.late.append((log.calls, late))  # logged after the run passed its time, 4 minutes behind the cursor
+    second = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert first.added == len(rows) and second.added == 1
+    assert stored(tmp_path / "h.duckdb") == expected(rows + [late])
+
+
+def test_since_bounds_the_first_run(fake, tmp_path):
+    rows = server_rows(200, dense=0)
+    serve_requests(fake, RequestLog(rows=rows))
+    since = END - timedelta(hours=12)
+    store = Store(tmp_path / "h.duckdb")
+    Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run(since=since)
+    store.close()
+    assert stored(tmp_path / "h.duckdb") == expected(
+        [r for r in rows if _ms(r["request_created_at"]) >= since.replace(tzinfo=None)]
+    )
+
+
+def test_list_requests_pages_past_1000(fake):
+    rows = server_rows(1500, dense=0)
+    serve_requests(fake, RequestLog(rows=rows))
+    got = list_requests(client(fake.url, fake.key), "all", {"created_at": "asc"}, limit=1200)
+    want = sorted(rows, key=lambda r: r["request_created_at"])[:1200]
+    assert [r.request_id for r in got] == [r["request_id"] for r in want]
+    assert [b["limit"] for b in fake.bodies("/v1/request/query-clickhouse")] == [1000, 1000]
+
+
+def test_durations_and_state(tmp_path):
+    assert parse_duration("5m") == timedelta(minutes=5) and parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2d", now=END) == END - timedelta(days=2)
+    state = SyncState(tmp_path / "s.json")
+    state.save("http://x", ORG, END, 5)
+    assert state.cursor("http://x/", ORG) == END and state.cursor("http://y", ORG) is None
+
+
+# --- subprocesses: the CLI killed midway, and a second heliqa serve as the source ---------------------------
+def _env(home: Path, url: str, key: str) -> dict[str, str]:
+    return {**os.environ, "HELIQA_HOME": str(home), "HELICONE_API_KEY": key, "HELICONE_BASE_URL": url}
+
+
+def _sync_cmd(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "heliqa.cli", "sync", "--org", ORG, "--quiet", *extra]
+
+
+def test_a_killed_sync_resumes_to_the_same_rows(fake, tmp_path):
+    rows = server_rows(1200, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows))
+    slow = log.answer
+
+    def answer(body):
+        time.sleep(0.05)
+        return slow(body)
+
+    fake.handlers["/v1/request/query-clickhouse"] = answer
+    env = _env(tmp_path, fake.url, fake.key)
+    proc = subprocess.Popen(_sync_cmd("--page-size", "50", "--batch", "200"), env=env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while log.calls < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    partial = stored(tmp_path / "heliqa.duckdb") if (tmp_path / "heliqa.duckdb").exists() else set()
+    assert 0 < len(partial) < len(rows), "the kill should land midway"
+    saved = state_for(Store(tmp_path / "heliqa.duckdb", read_only=True)).cursor(fake.url, ORG)
+    assert saved is not None
+
+    fake.handlers["/v1/request/query-clickhouse"] = slow
+    done = subprocess.run(_sync_cmd("--page-size", "200"), env=env, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert stored(tmp_path / "heliqa.duckdb") == expected(rows)
+    again = subprocess.run(_sync_cmd(), env=env, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.startswith("synced 0 new requests"), again.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sync_from_a_second_heliqa_serve(tmp_path):
+    """`heliqa serve` over one store, `heliqa sync` (a subprocess) into another: the same rows."""
+    source_rows = [dict(r) for r in generate(900, 5, END, ORG, days=3)]
+    for r in source_rows:  # Helicone keeps milliseconds
+        for k in ("request_created_at", "response_created_at"):
+            r[k] = _ms(r[k]).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    source = tmp_path / "source"
+    store = Store(source / "heliqa.duckdb")
+    store.add_rows(source_rows)
+    store.close()
+    key, port = "sync-test-key-0123456789", _free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "heliqa.cli", "serve", "--port", str(port)],
+        env={**os.environ, "HELIQA_HOME": str(source), "HELIQA_SERVE_KEYS": f"{key}={ORG}"},
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        target = tmp_path / "target"
+        env = _env(target, url, key)
+        first = subprocess.run(_sync_cmd("--page-size", "250"), env=env, cwd=ROOT, capture_output=True, text=True)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith(f"synced {len(source_rows)} new requests"), first.stdout
+        second = subprocess.run(_sync_cmd(), env=env, cwd=ROOT, capture_output=True, text=True)
+        assert second.stdout.startswith("synced 0 new requests"), second.stdout
+    finally:
+        serve.terminate()
+        serve.wait(10)
+    want = {
+        (
+            r["request_id"],
+            _ms(r["request_created_at"]),
+            r["status"],
+            r["model"],
+            r["latency"],
+            r["user_id"],
+            r["prompt_tokens"],
+            r["completion_tokens"],
+            round(r["cost"] * 1e9),
+            tuple(sorted(r["properties"].items())),
+            tuple(sorted(r["scores"].items())),
+        )
+        for r in source_rows
+    }
+    assert stored(target / "heliqa.duckdb") == want
+
+
+def test_live_sync_thread_refreshes_a_reading_store(fake, tmp_path):
+    """--sync-every: the thread writes through the same Store the process answers from."""
+    from heliqa.tools.sync import PeriodicSync
+
+    rows = server_rows(150, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows[:100]))
+    store = Store(tmp_path / "h.duckdb")
+    lines: list[str] = []
+    thread = PeriodicSync(
+        lambda: Syncer(client(fake.url, fake.key), store, ORG, page_size=50), timedelta(seconds=0.2), lines.append
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while thread.runs < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.organizations() == {ORG: 100}
+        log.rows.extend(rows[100:])
+        runs = thread.runs
+        while thread.runs < runs + 2 and time.monotonic() < deadline:
+            store.organizations()  # reads keep going while the thread writes
+            time.sleep(0.02)
+        assert store.organizations() == {ORG: 150}
+    finally:
+        thread.stop.set()
+        thread.join(5)
+        store.close()
+    assert any("sync: 50 new" in line for line in lines), lines

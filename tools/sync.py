@@ -1,0 +1,362 @@
+"""`heliqa sync`: copy an organization's requests from Helicone's API (or another `heliqa serve`) into the store.
+
+How it pages (Helicone's limits, helicone.md §9, §14): `POST /v1/request/query-clickhouse` sorted by
+`created_at asc`, 1000 rows a page, always from a whole-second lower bound (Helicone truncates time filters to
+seconds) instead of ever-growing offsets. A full page moves the bound to the second of its last row; rows of
+that second are asked again and dropped by `request_id`, so ties that Helicone orders differently between calls
+are never skipped. A second holding more than a page is read with offsets inside `[s, s + 1 s)`, twice if the
+second pass still finds rows. The run ends only when a page brings nothing new, so a page cut short by the
+server is simply followed by the next one.
+
+State: the cursor (the second up to which every row is stored) is saved beside the store, per base URL and
+organization, after each batch is written; the next run starts `overlap` before it, which catches rows Helicone
+logs late. Writes go through `Store.add_rows`, idempotent on `request_id`: a run killed anywhere and started
+again ends with the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.filters import all_of, leaf, parse_instant
+from heliqa.tools.helicone_requests import (
+    MAX_LIMIT,
+    HeliconeRequest,
+    RequestQuery,
+    query_page,
+    to_store_row,
+)
+from heliqa.tools.importer import normalize
+
+if TYPE_CHECKING:
+    from heliqa.tools.helicone import HeliconeClient
+    from heliqa.tools.store import Store
+
+DEFAULT_OVERLAP = timedelta(minutes=15)  # Helicone logs through a queue; rows can land minutes after they happened
+DENSE_PASSES = 2
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)", re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `5m`, `2h`, `7d` (combinable: `1h30m`) -> timedelta; ConfigError otherwise."""
+    compact = text.replace(" ", "").lower()
+    parts = _DURATION.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise ConfigError(f"{text!r} is not a duration", "e.g. 30s, 5m, 2h, 7d")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ConfigError(f"{text!r} is not a positive duration", "e.g. 30s, 5m, 2h, 7d")
+    return timedelta(seconds=seconds)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 instant or date, or a duration back from now (`30d`)."""
+    try:
+        return parse_instant(text).astimezone(UTC)
+    except ValueError:
+        pass
+    try:
+        return (now or datetime.now(UTC)) - parse_duration(text)
+    except ConfigError:
+        raise ConfigError(
+            f"--since {text!r} is neither an ISO 8601 instant nor a duration", "e.g. 2026-11-01 or 30d"
+        ) from None
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _created(row: HeliconeRequest) -> datetime:
+    return parse_instant(row.request_created_at).astimezone(UTC)
+
+
+# --- the cursor file --------------------------------------------------------------------------------------------
+class SyncState:
+    """Cursors per (base URL, organization) in a small JSON file beside the store, replaced atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @staticmethod
+    def key(base_url: str, org: str) -> str:
+        return f"{base_url.rstrip('/')}|{org}"
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise ConfigError(
+                f"cannot read the sync state {self.path}: {error}", "delete it to sync from --since"
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def cursor(self, base_url: str, org: str) -> datetime | None:
+        """The saved cursor, or None before the first run."""
+        entry = self._load().get(self.key(base_url, org))
+        if not isinstance(entry, dict) or not entry.get("cursor"):
+            return None
+        return parse_instant(entry["cursor"]).astimezone(UTC)
+
+    def save(self, base_url: str, org: str, cursor: datetime, rows: int) -> None:
+        """Record that every row before `cursor` is stored."""
+        data = self._load()
+        data[self.key(base_url, org)] = {
+            "cursor": _iso(cursor),
+            "saved_at": _iso(datetime.now(UTC)),
+            "rows_added": rows + int(data.get(self.key(base_url, org), {}).get("rows_added", 0)),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".sync-state-", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+def state_for(store: Store) -> SyncState:
+    """The sync state file that belongs to `store`."""
+    return SyncState(store.path.with_name(store.path.stem + ".sync.json"))
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+@dataclass
+class SyncReport:
+    """What one run did."""
+
+    base_url: str
+    org: str
+    started_from: datetime | None
+    cursor: datetime | None = None
+    fetched: int = 0
+    added: int = 0
+    pages: int = 0
+    bad: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.fetched / self.seconds if self.seconds else 0.0
+
+
+Progress = Callable[[SyncReport], None]
+
+
+class Syncer:
+    """One sync run of one organization from one base URL into one store."""
+
+    def __init__(
+        self,
+        client: HeliconeClient,
+        store: Store,
+        org: str,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        bodies: bool = False,
+        page_size: int = MAX_LIMIT,
+        batch_rows: int = 20_000,
+        progress: Progress | None = None,
+    ):
+        if not org:
+            raise ConfigError("sync needs the organization id the rows belong to", "pass --org or set HELIQA_ORG_ID")
+        self.client = client
+        self.store = store
+        self.org = org
+        self.overlap = overlap
+        self.bodies = bodies
+        self.page_size = page_size
+        self.batch_rows = batch_rows
+        self.progress = progress
+        self.state = state_for(store)
+        self._seen: dict[str, datetime] = {}
+        self._buffer: list[dict[str, Any]] = []
+        self._body_http: httpx.Client | None = None
+
+    def run(self, since: datetime | None = None) -> SyncReport:
+        """Copy every row from the saved cursor (minus the overlap), else from `since`, else from the beginning."""
+        started = time.monotonic()
+        saved = self.state.cursor(self.client.base_url, self.org)
+        lo = _second(saved - self.overlap) if saved else (_second(since) if since else None)
+        report = SyncReport(self.client.base_url, self.org, lo, cursor=saved)
+        try:
+            while True:
+                page = self._page(report, lo)
+                fresh = self._take(page, report)
+                if len(page) >= self.page_size:
+                    last = _second(max(_created(r) for r in page))
+                    if lo is not None and last <= lo:
+                        self._dense_second(report, lo)
+                        lo = lo + timedelta(seconds=1)
+                    else:
+                        lo = last
+                elif not fresh:
+                    break
+                else:
+                    lo = _second(max(_created(r) for r in page))
+                self._seen = {k: t for k, t in self._seen.items() if t >= lo}
+                if len(self._buffer) >= self.batch_rows:
+                    self._flush(report, lo)
+                if self.progress:
+                    self.progress(report)
+            self._flush(report, lo)
+        finally:
+            if self._body_http is not None:
+                self._body_http.close()
+            report.seconds = time.monotonic() - started
+        return report
+
+    def _page(self, report: SyncReport, lo: datetime | None, hi: datetime | None = None, offset: int = 0) -> list:
+        nodes = ([leaf("request_created_at", "gte", _iso(lo))] if lo else []) + (
+            [leaf("request_created_at", "lt", _iso(hi))] if hi else []
+        )
+        query = RequestQuery(
+            filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"}
+        )
+        rows = query_page(self.client, query)
+        report.pages += 1
+        return rows
+
+    def _take(self, page: list[HeliconeRequest], report: SyncReport) -> list[HeliconeRequest]:
+        fresh = []
+        for row in page:
+            if row.request_id in self._seen:
+                continue
+            self._seen[row.request_id] = _created(row)
+            fresh.append(row)
+        for row in fresh:
+            raw = to_store_row(row, self.org, bodies=self.bodies)
+            if self.bodies and row.signed_body_url:
+                raw.update(self._signed_bodies(row.signed_body_url))
+            try:
+                normalize(raw, self.org)  # a bad row is reported, the others still load
+            except (ValueError, TypeError) as error:
+                report.bad.append(f"request {row.request_id}: {error}")
+                continue
+            self._buffer.append(raw)
+        report.fetched += len(fresh)
+        return fresh
+
+    def _dense_second(self, report: SyncReport, second: datetime) -> None:
+        """Offset paging inside one second that holds more than a page (ties have no stable order in Helicone)."""
+        for _ in range(DENSE_PASSES):
+            found = 0
+            offset = 0
+            while True:
+                page = self._page(report, second, second + timedelta(seconds=1), offset)
+                found += len(self._take(page, report))
+                if len(page) < self.page_size:
+                    break
+                offset += self.page_size
+            if not found:
+                return
+
+    def _flush(self, report: SyncReport, lo: datetime | None) -> None:
+        if self._buffer:
+            report.added += self.store.add_rows(self._buffer, default_org=self.org)
+            self._buffer = []
+        if lo is not None:
+            # A run that found nothing past the overlap keeps the older cursor: it never moves back.
+            cursor = max(lo, report.cursor) if report.cursor else lo
+            self.state.save(self.client.base_url, self.org, cursor, report.added)
+            report.cursor = cursor
+
+    def _signed_bodies(self, url: str) -> dict[str, str]:
+        """Bodies from Helicone's signed URL (`{"request": ..., "response": ...}`); none when it cannot be read."""
+        if self._body_http is None:
+            self._body_http = httpx.Client(timeout=30.0, follow_redirects=True)
+        try:
+            payload = self._body_http.get(url).raise_for_status().json()
+        except (httpx.HTTPError, ValueError):
+            return {}
+        out = {}
+        for side in ("request", "response"):
+            value = payload.get(side) if isinstance(payload, dict) else None
+            if value is not None:
+                out[f"{side}_body"] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return out
+
+
+def client_from_env(base_url: str | None = None) -> HeliconeClient:
+    """A Helicone client for syncing: HELICONE_API_KEY, the base URL given or HELICONE_BASE_URL (default US)."""
+    from heliqa.tools.helicone import US_BASE_URL, HeliconeClient
+
+    key = os.environ.get("HELICONE_API_KEY", "").strip()
+    if not key:
+        raise ConfigError(
+            "HELICONE_API_KEY is not set",
+            "export a Helicone API key with read access (or a key of another `heliqa serve`)",
+        )
+    base = (base_url or os.environ.get("HELICONE_BASE_URL", "").strip() or US_BASE_URL).rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise ConfigError(f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai")
+    # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is.
+    return HeliconeClient(key, base, timeout=60.0, retries=6, backoff=1.0, max_retry_after=120.0)
+
+
+# --- keeping a running process's store fresh ----------------------------------------------------------------------
+class PeriodicSync(threading.Thread):
+    """Runs a sync every `every` in the background; a failed run is logged and retried at the next tick."""
+
+    def __init__(self, make_syncer: Callable[[], Syncer], every: timedelta, log: Callable[[str], None]):
+        super().__init__(name="heliqa-sync", daemon=True)
+        self.make_syncer = make_syncer
+        self.every = every
+        self.log = log
+        self.stop = threading.Event()
+        self.runs = 0
+        self.last: SyncReport | None = None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.last = self.make_syncer().run()
+                self.log(
+                    f"sync: {self.last.added:,} new of {self.last.fetched:,} fetched in {self.last.seconds:.1f} s "
+                    f"(cursor {_iso(self.last.cursor) if self.last.cursor else 'none'})"
+                )
+            except HeliqaError as error:
+                self.log(f"sync failed, retrying in {self.every}: {error.message}")
+            self.runs += 1
+            self.stop.wait(self.every.total_seconds())
+
+
+def live_store(backend: Any) -> Store:
+    """The embedded store opened for writing in place of `backend` (read-only), for a process that syncs itself."""
+    from heliqa.tools.store import Store
+
+    if not isinstance(backend, Store):
+        raise ConfigError(
+            f"--sync-every keeps the embedded store fresh; the {backend.name} backend already reads live data",
+            "drop --sync-every, or use --backend embedded",
+        )
+    backend.close()
+    return Store(backend.path, read_only=False)
+
+
+def start_live_sync(store: Store, org: str | None, every: str, log: Callable[[str], None]) -> PeriodicSync:
+    """Start syncing `org` into `store` every `every` (e.g. "5m") from HELICONE_BASE_URL with HELICONE_API_KEY."""
+    interval = parse_duration(every)
+    client = client_from_env()
+    org = org or os.environ.get("HELIQA_ORG_ID")
+    if not org:
+        raise ConfigError("--sync-every needs the organization to sync", "pass --org or set HELIQA_ORG_ID")
+    thread = PeriodicSync(lambda: Syncer(client, store, org), interval, log)
+    thread.start()
+    return thread
