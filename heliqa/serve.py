@@ -480,8 +480,6 @@ def create_app(store: Store, keys: dict[str, str]):
             return JSONResponse({"message": "Validation Failed", "details": details}, status_code=422)
         return JSONResponse({"message": str(exc.detail), "details": {}}, status_code=exc.status_code)
 
-    declare_responses(app)
-
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -489,6 +487,7 @@ def create_app(store: Store, keys: dict[str, str]):
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Format: 'Bearer YOUR_API_KEY'"}
             }
             schema["security"] = [{"bearer": []}]
+            declare_responses(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -92,9 +92,7 @@ _USER_COLUMNS = {
 }
 
 
-def user_metrics(store: Store, org: str, body: UserMetricsQueryParams) -> dict[str, Any]:
-    """`{users, count, hasUsers}`: per-user totals over the filtered requests, sorted and paged."""
-    d = DuckDialect()
+def _user_where(d: DuckDialect, org: str, body: UserMetricsQueryParams) -> str:
     where = [f"r.organization_id = {d.param(org)}", d.node(body.filter)]
     if body.timeFilter is not None:
         start, end = body.timeFilter.startTimeUnixSeconds, body.timeFilter.endTimeUnixSeconds
@@ -104,12 +102,18 @@ def user_metrics(store: Store, org: str, body: UserMetricsQueryParams) -> dict[s
             f"r.request_created_at >= make_timestamp({d.param(round(start * 1e6))}::BIGINT) "
             f"AND r.request_created_at <= make_timestamp({d.param(round(end * 1e6))}::BIGINT)"
         )
+    return " AND ".join(where)
+
+
+def user_metrics(store: Store, org: str, body: UserMetricsQueryParams) -> dict[str, Any]:
+    """`{users, count, hasUsers}`: per-user totals over the filtered requests, sorted and paged."""
+    d = DuckDialect()
+    condition = _user_where(d, org, body)
     shift = int(body.timeZoneDifferenceMinutes or 0)
     day = f"date_trunc('day', r.request_created_at - to_minutes({d.param(shift)}::BIGINT))"
     columns = {name: expr.format(day=day) for name, expr in _USER_COLUMNS.items()}
     key, direction = (body.sort or UserSort()).chosen()
     select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    condition = " AND ".join(where)
     sql = (
         f"SELECT {select} FROM requests r WHERE {condition} GROUP BY r.user_id "
         f"ORDER BY {key} {direction.upper()} NULLS LAST, user_id LIMIT {d.param(body.limit)} "
@@ -133,11 +137,12 @@ def user_metrics(store: Store, org: str, body: UserMetricsQueryParams) -> dict[s
                 "cost": float(row["cost"]),
             }
         )
-    count = store.fetch(f"SELECT count(DISTINCT r.user_id) FROM requests r WHERE {condition}", d.params)[0][0]
+    c = DuckDialect()
+    count = store.fetch(f"SELECT count(DISTINCT r.user_id) FROM requests r WHERE {_user_where(c, org, body)}", c.params)
     has_users = store.fetch(
         "SELECT EXISTS (SELECT 1 FROM requests WHERE organization_id = $org AND user_id != '')", {"org": org}
     )[0][0]
-    return {"users": users, "count": int(count), "hasUsers": bool(has_users)}
+    return {"users": users, "count": int(count[0][0]), "hasUsers": bool(has_users)}
 
 
 def add_request_endpoints(

@@ -152,19 +152,34 @@ RESPONSES: dict[str, Any] = {
 }
 
 
-def declare_responses(app: Any) -> None:
-    """Attach the response models of RESPONSES (and the error shapes) to the app's routes for its OpenAPI."""
-    from fastapi.routing import APIRoute
+_ERRORS = {
+    "400": (ErrorResult, "a valid body this backend cannot answer"),
+    "401": (AuthFailed, "missing or unknown API key"),
+    "422": (ValidationFailed, "the body did not validate"),
+    "500": (ErrorResult, "the store failed"),
+}
 
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path not in RESPONSES:
+
+def declare_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put the response models of RESPONSES (and the error shapes) into an OpenAPI document, in place."""
+    from pydantic import TypeAdapter
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+
+    def ref(kind: Any) -> dict[str, Any]:
+        found = TypeAdapter(kind).json_schema(ref_template="#/components/schemas/{model}")
+        components.update(found.pop("$defs", {}))
+        return found
+
+    for path, methods in schema.get("paths", {}).items():
+        if path not in RESPONSES:
             continue
-        route.responses = {
-            200: {"model": Result[RESPONSES[route.path]], "description": "Helicone's Result envelope"},
-            400: {"model": ErrorResult, "description": "a valid body this backend cannot answer"},
-            401: {"model": AuthFailed, "description": "missing or unknown API key"},
-            422: {"model": ValidationFailed, "description": "the body did not validate"},
-            500: {"model": ErrorResult, "description": "the store failed"},
-        }
-        if "{requestId}" in route.path:
-            route.responses[404] = {"model": ErrorResult, "description": "no such request in this organization"}
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            content = {"application/json": {"schema": ref(Result[RESPONSES[path]])}}
+            responses["200"] = {"description": "Helicone's Result envelope", "content": content}
+            errors = {**_ERRORS, **({"404": (ErrorResult, "no such request")} if "{requestId}" in path else {})}
+            for status, (model, description) in errors.items():
+                responses.setdefault(status, {"description": description})
+                responses[status]["content"] = {"application/json": {"schema": ref(model)}}
+    return schema
