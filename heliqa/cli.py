@@ -209,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--overlap", default="15m", help="re-read this much before the saved cursor (late rows)")
     sync.add_argument("--bodies", action="store_true", help="also fetch request/response bodies (signed URLs)")
     sync.add_argument("--page-size", type=int, default=1000, help="rows per request (Helicone allows 1000)")
-    sync.add_argument("--batch", type=int, default=20_000, help="rows written (and cursor saved) per transaction")
+    sync.add_argument("--batch", type=int, default=50_000, help="rows written (and cursor saved) per transaction")
     sync.add_argument("--quiet", action="store_true", help="no progress line")
     sync.set_defaults(func=cmd_sync)
 

@@ -153,12 +153,19 @@ def add_request_endpoints(
     body_models: dict[str, type[BaseModel]],
 ) -> None:
     """Register the request endpoints on the serve app (Result envelopes through `result`)."""
+    import orjson
     from fastapi import Query, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
+
+    def fast(answer: Any) -> Any:
+        # A page of 1000 rows through FastAPI's generic encoder costs ~0.2 s; the rows are JSON-ready already.
+        if not isinstance(answer, dict):
+            return answer
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     @app.post("/v1/request/query-clickhouse", tags=["Request"], summary="Requests matching a filter, sorted, paged")
     def query_clickhouse(body: RequestQuery, request: Request):
-        return result("metrics", lambda: query_store(store, org_of(request), body))
+        return fast(result("metrics", lambda: query_store(store, org_of(request), body)))
 
     @app.post("/v1/request/count/query", tags=["Request"], summary="How many requests match a filter")
     def request_count_query(body: RequestQuery, request: Request):
@@ -172,11 +179,11 @@ def add_request_endpoints(
             return JSONResponse({"data": None, "error": "Request not found"}, status_code=404)
         if not includeBody:
             found["request_body"] = found["response_body"] = BODY_PLACEHOLDER
-        return {"data": found, "error": None}
+        return fast({"data": found, "error": None})
 
     @app.post("/v1/user/metrics/query", tags=["User"], summary="Per-user totals, sorted and paged")
     def user_metrics_query(body: UserMetricsQueryParams, request: Request):
-        return result("metrics", lambda: user_metrics(store, org_of(request), body))
+        return fast(result("metrics", lambda: user_metrics(store, org_of(request), body)))
 
     @app.post("/v1/metrics/requestCount", tags=["Metrics"], summary="Distinct requests matching a filter")
     def request_count(body: RequestCountBody, request: Request):

@@ -312,3 +312,14 @@ def test_live_sync_thread_refreshes_a_reading_store(fake, tmp_path):
         thread.join(5)
         store.close()
     assert any("sync: 50 new" in line for line in lines), lines
+
+
+def test_a_row_the_store_cannot_take_is_reported_and_the_rest_load(fake, tmp_path):
+    rows = server_rows(120, dense=0)
+    broken = dict(rows[5], response_status=None)
+    serve_requests(fake, RequestLog(rows=[*rows[:5], broken, *rows[6:]]))
+    store = Store(tmp_path / "h.duckdb")
+    report = Syncer(client(fake.url, fake.key), store, ORG, page_size=50).run()
+    store.close()
+    assert len(report.bad) == 1 and rows[5]["request_id"] in report.bad[0] and "missing status" in report.bad[0]
+    assert stored(tmp_path / "h.duckdb") == expected(rows[:5] + rows[6:])

@@ -171,7 +171,7 @@ class Syncer:
         overlap: timedelta = DEFAULT_OVERLAP,
         bodies: bool = False,
         page_size: int = MAX_LIMIT,
-        batch_rows: int = 20_000,
+        batch_rows: int = 50_000,
         progress: Progress | None = None,
     ):
         if not org:
@@ -244,11 +244,6 @@ class Syncer:
             raw = to_store_row(row, self.org, bodies=self.bodies)
             if self.bodies and row.signed_body_url:
                 raw.update(self._signed_bodies(row.signed_body_url))
-            try:
-                normalize(raw, self.org)  # a bad row is reported, the others still load
-            except (ValueError, TypeError) as error:
-                report.bad.append(f"request {row.request_id}: {error}")
-                continue
             self._buffer.append(raw)
         report.fetched += len(fresh)
         return fresh
@@ -269,7 +264,18 @@ class Syncer:
 
     def _flush(self, report: SyncReport, lo: datetime | None) -> None:
         if self._buffer:
-            report.added += self.store.add_rows(self._buffer, default_org=self.org)
+            try:
+                report.added += self.store.add_rows(self._buffer, default_org=self.org)
+            except (ValueError, TypeError):
+                # One row the store cannot take fails the batch: find it, report it, and load the others.
+                good = []
+                for raw in self._buffer:
+                    try:
+                        normalize(raw, self.org)
+                        good.append(raw)
+                    except (ValueError, TypeError) as error:
+                        report.bad.append(f"request {raw['request_id']}: {error}")
+                report.added += self.store.add_rows(good, default_org=self.org) if good else 0
             self._buffer = []
         if lo is not None:
             # A run that found nothing past the overlap keeps the older cursor: it never moves back.
