@@ -323,3 +323,30 @@ def test_a_row_the_store_cannot_take_is_reported_and_the_rest_load(fake, tmp_pat
     store.close()
     assert len(report.bad) == 1 and rows[5]["request_id"] in report.bad[0] and "missing status" in report.bad[0]
     assert stored(tmp_path / "h.duckdb") == expected(rows[:5] + rows[6:])
+
+
+def test_cli_errors_are_clear(fake, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("HELICONE_API_KEY", "HELIQA_ORG_ID")}
+    env["HELIQA_HOME"] = str(tmp_path)
+    no_key = subprocess.run(_sync_cmd(), env=env, cwd=ROOT, capture_output=True, text=True)
+    assert no_key.returncode == 2 and "HELICONE_API_KEY is not set" in no_key.stderr
+    wrong = subprocess.run(
+        _sync_cmd(), env={**_env(tmp_path, fake.url, "sk-wrong-key")}, cwd=ROOT, capture_output=True, text=True
+    )
+    assert wrong.returncode == 2 and "refused the API key" in wrong.stderr and "sk-wrong-key" not in wrong.stderr
+    no_org = subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", "sync"],
+        env=_env(tmp_path, fake.url, fake.key),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert no_org.returncode == 2 and "--org" in no_org.stderr
+    every = subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", "serve", "--sync-every", "soon"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**env, "HELIQA_SERVE_KEYS": "k-0123456789=o"},
+    )
+    assert every.returncode == 2 and "'soon' is not a duration" in every.stderr
