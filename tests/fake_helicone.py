@@ -240,6 +240,16 @@ class RequestLog:
             page = page + [page[0]]
         return Reply(200, {"data": page, "error": None})
 
+    def total(self, body: Any) -> Reply:
+        """`/v1/metrics/totalRequests`: count(*) with `start <= request_created_at <= end` and the filter."""
+        start, end = _seconds(body["timeFilter"]["start"]), _seconds(body["timeFilter"]["end"])
+        rows = [
+            r
+            for r in self.visible()
+            if start <= _instant(r["request_created_at"]) <= end and _matches(body["filter"], r)
+        ]
+        return Reply(200, {"data": len(rows), "error": None})
+
 
 def helicone_row(row: dict[str, Any]) -> dict[str, Any]:
     """A `request_response_rmt`-shaped row (the demo generator's) as Helicone's endpoint returns it."""
@@ -283,7 +293,9 @@ def helicone_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def serve_requests(fake: FakeHelicone, log: RequestLog) -> RequestLog:
-    """Make `fake` answer the request query endpoint from `log`."""
+def serve_requests(fake: FakeHelicone, log: RequestLog, counts: bool = True) -> RequestLog:
+    """Make `fake` answer the request query endpoint (and, with `counts`, totalRequests) from `log`."""
     fake.handlers[QUERY_PATH] = log.answer
+    if counts:
+        fake.handlers["/v1/metrics/totalRequests"] = log.total
     return log

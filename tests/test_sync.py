@@ -350,3 +350,15 @@ def test_cli_errors_are_clear(fake, tmp_path):
         env={**env, "HELIQA_SERVE_KEYS": "k-0123456789=o"},
     )
     assert every.returncode == 2 and "'soon' is not a duration" in every.stderr
+
+
+def test_a_second_holding_several_pages_is_read_whole(fake, tmp_path):
+    """450 requests in one second, 100 a page, ties reshuffled on every call: the count decides when it is whole."""
+    rows = server_rows(200, dense=450)
+    serve_requests(fake, RequestLog(rows=rows, seed=9))
+    store = Store(tmp_path / "h.duckdb")
+    report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert report.added == len(rows)
+    assert stored(tmp_path / "h.duckdb") == expected(rows)
+    assert "/v1/metrics/totalRequests" in fake.paths()

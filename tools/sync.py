@@ -4,8 +4,8 @@ How it pages (Helicone's limits, helicone.md §9, §14): `POST /v1/request/query
 `created_at asc`, 1000 rows a page, always from a whole-second lower bound (Helicone truncates time filters to
 seconds) instead of ever-growing offsets. A full page moves the bound to the second of its last row; rows of
 that second are asked again and dropped by `request_id`, so ties that Helicone orders differently between calls
-are never skipped. A second holding more than a page is read with offsets inside `[s, s + 1 s)`, twice if the
-second pass still finds rows. The run ends only when a page brings nothing new, so a page cut short by the
+are never skipped. A second holding more than a page is read with offsets inside `[s, s + 1 s)`, again until
+the rows seen match the second's count. The run ends only when a page brings nothing new, so a page cut short by the
 server is simply followed by the next one.
 
 State: the cursor (the second up to which every row is stored) is saved beside the store, per base URL and
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
 from heliqa.tools.helicone_requests import (
     MAX_LIMIT,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from heliqa.tools.store import Store
 
 DEFAULT_OVERLAP = timedelta(minutes=15)  # Helicone logs through a queue; rows can land minutes after they happened
-DENSE_PASSES = 2
+DENSE_PASSES = 20  # each pass re-reads one second; ties reshuffled every call converge within a few
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -226,9 +226,7 @@ class Syncer:
         nodes = ([leaf("request_created_at", "gte", _iso(lo))] if lo else []) + (
             [leaf("request_created_at", "lt", _iso(hi))] if hi else []
         )
-        query = RequestQuery(
-            filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"}
-        )
+        query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
         rows = query_page(self.client, query)
         report.pages += 1
         return rows
@@ -249,18 +247,43 @@ class Syncer:
         return fresh
 
     def _dense_second(self, report: SyncReport, second: datetime) -> None:
-        """Offset paging inside one second that holds more than a page (ties have no stable order in Helicone)."""
+        """Every row of one second that holds more than a page.
+
+        Helicone orders ties differently from call to call, so offset pages inside the second may overlap and
+        miss rows: they are read again until the rows seen match the second's count (Helicone's totalRequests,
+        a ClickHouse count), or, where that endpoint is missing, until a whole pass brings nothing new.
+        """
+        end = second + timedelta(seconds=1)
+        total = self._count(second, end)
         for _ in range(DENSE_PASSES):
             found = 0
             offset = 0
             while True:
-                page = self._page(report, second, second + timedelta(seconds=1), offset)
+                page = self._page(report, second, end, offset)
                 found += len(self._take(page, report))
                 if len(page) < self.page_size:
                     break
                 offset += self.page_size
-            if not found:
+            held = sum(1 for t in self._seen.values() if second <= t < end)
+            if (total is not None and held >= total) or (total is None and not found):
                 return
+        raise BackendError(
+            f"{self.client.base_url} kept changing the order of the {total or 'many'} requests logged in "
+            f"{_iso(second)}; {DENSE_PASSES} passes did not return them all",
+            "run the sync again: rows stored so far are kept",
+        )
+
+    def _count(self, start: datetime, end: datetime) -> int | None:
+        """Requests with start <= request_created_at < end, or None when the server has no totalRequests."""
+        body = {
+            "filter": leaf("request_created_at", "lt", _iso(end)).model_dump(by_alias=True, exclude_none=True),
+            "timeFilter": {"start": _iso(start), "end": _iso(end)},
+        }
+        try:
+            count = self.client.post("/v1/metrics/totalRequests", body)
+        except HeliqaError:
+            return None
+        return int(count) if isinstance(count, (int, float)) else None
 
     def _flush(self, report: SyncReport, lo: datetime | None) -> None:
         if self._buffer:
@@ -311,7 +334,9 @@ def client_from_env(base_url: str | None = None) -> HeliconeClient:
         )
     base = (base_url or os.environ.get("HELICONE_BASE_URL", "").strip() or US_BASE_URL).rstrip("/")
     if not base.startswith(("https://", "http://")):
-        raise ConfigError(f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai")
+        raise ConfigError(
+            f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai"
+        )
     # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is.
     return HeliconeClient(key, base, timeout=60.0, retries=6, backoff=1.0, max_retry_after=120.0)
 
