@@ -188,7 +188,8 @@ def _matches(node: Any, row: dict[str, Any]) -> bool:
 class RequestLog:
     """An organization's requests served like Helicone serves them, with faults to script per call.
 
-    Faults (consumed one per call, FIFO): "429" (rate limited, Retry-After), "503" (a bare 5xx), "short" (the
+    Faults (consumed one per call, FIFO): "429" (rate limited, Retry-After), "503" (a bare 5xx), "error" (a 500
+    with Helicone's error envelope, which clients do not retry), "short" (the
     page cut to half), "duplicate" (a row sent twice in the page). `late` rows become visible after a number of
     calls. Ties in the sort order come back in a different random order on every call, as ClickHouse may.
     """
@@ -214,6 +215,8 @@ class RequestLog:
             return Reply(429, {"error": "rate limited"}, {"retry-after": self.retry_after})
         if fault == "503":
             return Reply(503, None)
+        if fault == "error":  # Helicone's own failure envelope: not retried
+            return Reply(500, {"data": None, "error": "ClickHouse query failed"})
         if not isinstance(body, dict) or "filter" not in body:
             return Reply(
                 422, {"message": "Validation Failed", "details": {"requestBody.filter": {"message": "required"}}}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from heliqa.tools.demo import generate
+from heliqa.tools.errors import BackendError
 from heliqa.tools.helicone import HeliconeClient
 from heliqa.tools.helicone_requests import HeliconeRequest, RequestQuery, RequestSort, list_requests, to_store_row
 from heliqa.tools.store import Store
@@ -362,3 +363,18 @@ def test_a_second_holding_several_pages_is_read_whole(fake, tmp_path):
     assert report.added == len(rows)
     assert stored(tmp_path / "h.duckdb") == expected(rows)
     assert "/v1/metrics/totalRequests" in fake.paths()
+
+
+def test_a_run_that_fails_midway_keeps_its_rows_and_the_next_run_finishes(fake, tmp_path):
+    rows = server_rows(500, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows))
+    log.faults = deque([None, None, None, "error"])
+    store = Store(tmp_path / "h.duckdb")
+    with pytest.raises(BackendError, match="ClickHouse query failed"):
+        Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    kept = store.organizations().get(ORG, 0)
+    assert 200 <= kept < len(rows)  # three pages were fetched before the failure, and written
+    report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert report.added == len(rows) - kept
+    assert stored(tmp_path / "h.duckdb") == expected(rows)

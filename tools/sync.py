@@ -215,6 +215,10 @@ class Syncer:
                     self._flush(report, lo)
                 if self.progress:
                     self.progress(report)
+        except HeliqaError:
+            self._flush(report, lo)  # keep what was fetched before the server gave up; the next run resumes there
+            raise
+        else:
             self._flush(report, lo)
         finally:
             if self._body_http is not None:
