@@ -7,7 +7,7 @@
 """
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,12 +30,16 @@ class RequestCountBody(BaseModel):
     isCached: bool | None = None
 
 
+# Instants the store can represent: years 1 to 9999.
+UnixSeconds = Annotated[Number, Field(ge=-62_135_596_800, le=253_402_300_799)]
+
+
 class UnixTimeFilter(BaseModel):
     """`{startTimeUnixSeconds, endTimeUnixSeconds}` of the user metrics endpoint."""
 
     model_config = _STRICT
-    startTimeUnixSeconds: Number
-    endTimeUnixSeconds: Number
+    startTimeUnixSeconds: UnixSeconds
+    endTimeUnixSeconds: UnixSeconds
 
 
 class UserSort(BaseModel):
@@ -71,7 +75,7 @@ class UserMetricsQueryParams(BaseModel):
     offset: int = Field(ge=0)
     limit: int = Field(ge=0, le=USER_METRICS_MAX_LIMIT)
     timeFilter: UnixTimeFilter | None = None
-    timeZoneDifferenceMinutes: Number | None = None
+    timeZoneDifferenceMinutes: Annotated[Number, Field(ge=-1440, le=1440)] | None = None
     sort: UserSort | None = None
 
 
