@@ -378,3 +378,60 @@ def test_a_run_that_fails_midway_keeps_its_rows_and_the_next_run_finishes(fake, 
     store.close()
     assert report.added == len(rows) - kept
     assert stored(tmp_path / "h.duckdb") == expected(rows)
+
+
+def test_serve_with_sync_every_answers_fresh_rows(fake, tmp_path):
+    """`heliqa serve --sync-every 1s` pulls from the fake Helicone while answering from the same store."""
+    import httpx
+
+    rows = server_rows(120, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows[:80]))
+    key, port = "live-serve-key-0123456789", _free_port()
+    env = {**_env(tmp_path, fake.url, fake.key), "HELIQA_SERVE_KEYS": f"{key}={ORG}", "HELIQA_ORG_ID": ORG}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "heliqa.cli", "serve", "--port", str(port), "--sync-every", "1s"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    count = {"filter": "all"}
+
+    def served_count() -> int | None:
+        try:
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/v1/metrics/requestCount",
+                json=count,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            return None
+        return answer.json()["data"] if answer.status_code == 200 else None
+
+    try:
+        deadline = time.monotonic() + 60
+        while served_count() != 80 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert served_count() == 80
+        log.rows.extend(rows[80:])
+        while served_count() != 120 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert served_count() == 120
+    finally:
+        serve.terminate()
+        _, err = serve.communicate(timeout=10)
+    assert "sync: 40 new of" in err, err[-2000:]
+    assert stored(tmp_path / "heliqa.duckdb") == expected(rows)
+
+
+def test_live_store_needs_the_embedded_backend(tmp_path):
+    from heliqa.tools.errors import ConfigError
+    from heliqa.tools.helicone import HeliconeBackend
+    from heliqa.tools.sync import live_store
+
+    writable = live_store(Store(tmp_path / "h.duckdb", read_only=True))
+    assert writable.read_only is False and writable.path == tmp_path / "h.duckdb"
+    writable.close()
+    with pytest.raises(ConfigError, match="already reads live data"):
+        live_store(HeliconeBackend(HeliconeClient("k", "http://127.0.0.1:9")))

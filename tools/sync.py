@@ -368,6 +368,8 @@ class PeriodicSync(threading.Thread):
                 )
             except HeliqaError as error:
                 self.log(f"sync failed, retrying in {self.every}: {error.message}")
+            except Exception as error:  # a background loop must outlive one bad run; the log says why
+                self.log(f"sync failed, retrying in {self.every}: {type(error).__name__}: {error}")
             self.runs += 1
             self.stop.wait(self.every.total_seconds())
 
@@ -392,6 +394,7 @@ def start_live_sync(store: Store, org: str | None, every: str, log: Callable[[st
     org = org or os.environ.get("HELIQA_ORG_ID")
     if not org:
         raise ConfigError("--sync-every needs the organization to sync", "pass --org or set HELIQA_ORG_ID")
+    store.con  # noqa: B018 (open the store here: two threads opening it at once would race)
     thread = PeriodicSync(lambda: Syncer(client, store, org), interval, log)
     thread.start()
     return thread
