@@ -223,7 +223,9 @@ def list_requests(
 def iter_requests(
     client: HeliconeClient, filter: Any = "all", sort: dict | None = None, page_size: int = MAX_LIMIT, offset: int = 0
 ) -> Iterator[list[HeliconeRequest]]:
-    """Pages of requests (offset paging, rows already yielded dropped) until Helicone answers an empty page."""
+    """Pages of requests in the given sort (offset paging, rows already yielded dropped) until a page comes back
+    short. Offsets over a sort with ties are only as stable as Helicone's order: `heliqa sync` pages by time instead.
+    """
     base = {"filter": _filter_json(filter), "sort": sort or {"created_at": "desc"}}
     seen: set[str] = set()
     while True:
@@ -234,6 +236,8 @@ def iter_requests(
         fresh = _dedupe(page, seen)
         if fresh:
             yield fresh
+        if len(page) < page_size:
+            return
         offset += page_size
 
 
