@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
@@ -435,3 +436,38 @@ def test_live_store_needs_the_embedded_backend(tmp_path):
     writable.close()
     with pytest.raises(ConfigError, match="already reads live data"):
         live_store(HeliconeBackend(HeliconeClient("k", "http://127.0.0.1:9")))
+
+
+def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
+    """--bodies: a body Helicone sends inline is kept; a placeholder is replaced by the signed URL's content."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Bodies(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            payload = json.dumps({"request": {"prompt": self.path}, "response": {"text": "ok"}}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    bodies = ThreadingHTTPServer(("127.0.0.1", 0), Bodies)
+    threading.Thread(target=bodies.serve_forever, daemon=True).start()
+    rows = server_rows(3, dense=0)
+    rows[0]["request_body"], rows[0]["storage_location"] = {"messages": [{"content": "hi"}]}, "clickhouse"
+    rows[1]["signed_body_url"] = f"http://127.0.0.1:{bodies.server_address[1]}/signed/{rows[1]['request_id']}"
+    serve_requests(fake, RequestLog(rows=rows))
+    try:
+        store = Store(tmp_path / "h.duckdb")
+        Syncer(client(fake.url, fake.key), store, ORG, bodies=True).run()
+        found = dict(store.fetch("SELECT request_id, request_body FROM requests", {}))
+        store.close()
+    finally:
+        bodies.shutdown()
+    assert json.loads(found[rows[0]["request_id"]]) == {"messages": [{"content": "hi"}]}
+    assert json.loads(found[rows[1]["request_id"]]) == {"prompt": f"/signed/{rows[1]['request_id']}"}
+    assert found[rows[2]["request_id"]] == ""  # a placeholder without a signed URL is no body
