@@ -205,7 +205,10 @@ def parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="copy an organization's requests from Helicone's API into the embedded store")
     sync.add_argument("--org", default=os.environ.get("HELIQA_ORG_ID"), help="organization id the rows belong to")
     sync.add_argument("--base-url", help="default: HELICONE_BASE_URL or https://api.helicone.ai (EU: eu.api...)")
-    sync.add_argument("--since", help="first run only: start here (ISO 8601, or a duration back such as 30d)")
+    sync.add_argument(
+        "--since",
+        help="start of the first run, or re-read from here (ISO 8601, or a duration back: 30d)",
+    )
     sync.add_argument("--overlap", default="15m", help="re-read this much before the saved cursor (late rows)")
     sync.add_argument("--bodies", action="store_true", help="also fetch request/response bodies (signed URLs)")
     sync.add_argument("--page-size", type=int, default=1000, help="rows per request (Helicone allows 1000)")

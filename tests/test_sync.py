@@ -163,9 +163,15 @@ def test_since_bounds_the_first_run(fake, tmp_path):
     store = Store(tmp_path / "h.duckdb")
     Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run(since=since)
     store.close()
-    assert stored(tmp_path / "h.duckdb") == expected(
-        [r for r in rows if _ms(r["request_created_at"]) >= since.replace(tzinfo=None)]
-    )
+    first = stored(tmp_path / "h.duckdb")
+    assert first == expected([r for r in rows if _ms(r["request_created_at"]) >= since.replace(tzinfo=None)])
+    # an earlier --since on a later run backfills from there; the cursor stays where it was
+    store = Store(tmp_path / "h.duckdb")
+    cursor = state_for(store).cursor(fake.url, ORG)
+    Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run(since=END - timedelta(days=3))
+    store.close()
+    assert stored(tmp_path / "h.duckdb") == expected(rows)
+    assert state_for(store).cursor(fake.url, ORG) == cursor
 
 
 def test_list_requests_pages_past_1000(fake):

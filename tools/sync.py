@@ -193,7 +193,9 @@ class Syncer:
         """Copy every row from the saved cursor (minus the overlap), else from `since`, else from the beginning."""
         started = time.monotonic()
         saved = self.state.cursor(self.client.base_url, self.org)
-        lo = _second(saved - self.overlap) if saved else (_second(since) if since else None)
+        # From one overlap before the cursor; an earlier --since re-reads (backfills) from there.
+        starts = [t for t in (saved - self.overlap if saved else None, since) if t is not None]
+        lo = _second(min(starts)) if starts else None
         report = SyncReport(self.client.base_url, self.org, lo, cursor=saved)
         try:
             while True:
@@ -242,11 +244,15 @@ class Syncer:
                 continue
             self._seen[row.request_id] = _created(row)
             fresh.append(row)
-        for row in fresh:
-            raw = to_store_row(row, self.org, bodies=self.bodies)
-            if self.bodies and row.signed_body_url:
-                raw.update(self._signed_bodies(row.signed_body_url))
-            self._buffer.append(raw)
+        raws = [to_store_row(row, self.org, bodies=self.bodies) for row in fresh]
+        signed = [(raw, row.signed_body_url) for raw, row in zip(raws, fresh, strict=True) if row.signed_body_url]
+        if self.bodies and signed:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(8) as pool:  # one GET per request: a few at a time, as Helicone's exporter does
+                for (raw, _), found in zip(signed, pool.map(self._signed_bodies, [u for _, u in signed]), strict=True):
+                    raw.update(found)
+        self._buffer.extend(raws)
         report.fetched += len(fresh)
         return fresh
 
@@ -290,6 +296,7 @@ class Syncer:
         return int(count) if isinstance(count, (int, float)) else None
 
     def _flush(self, report: SyncReport, lo: datetime | None) -> None:
+        before = report.added
         if self._buffer:
             try:
                 report.added += self.store.add_rows(self._buffer, default_org=self.org)
@@ -305,9 +312,11 @@ class Syncer:
                 report.added += self.store.add_rows(good, default_org=self.org) if good else 0
             self._buffer = []
         if lo is not None:
-            # A run that found nothing past the overlap keeps the older cursor: it never moves back.
+            # A run that found nothing past the overlap keeps the older cursor: it never moves back. Nor does it
+            # pass the present: a request stamped in the future (a skewed clock) must not hide the ones after it.
             cursor = max(lo, report.cursor) if report.cursor else lo
-            self.state.save(self.client.base_url, self.org, cursor, report.added)
+            cursor = min(cursor, _second(datetime.now(UTC)))
+            self.state.save(self.client.base_url, self.org, cursor, report.added - before)
             report.cursor = cursor
 
     def _signed_bodies(self, url: str) -> dict[str, str]:
