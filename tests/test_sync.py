@@ -477,3 +477,15 @@ def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
     assert json.loads(found[rows[0]["request_id"]]) == {"messages": [{"content": "hi"}]}
     assert json.loads(found[rows[1]["request_id"]]) == {"prompt": f"/signed/{rows[1]['request_id']}"}
     assert found[rows[2]["request_id"]] == ""  # a placeholder without a signed URL is no body
+
+
+def test_a_server_that_ignores_the_sort_is_refused(fake, tmp_path):
+    """Paging by time would skip rows if the server ignored `created_at asc`: sync stops with a clear error."""
+    rows = server_rows(300, dense=0)
+    log = serve_requests(fake, RequestLog(rows=rows))
+    honest = log.answer
+    fake.handlers["/v1/request/query-clickhouse"] = lambda body: honest({**body, "sort": {"created_at": "desc"}})
+    store = Store(tmp_path / "h.duckdb")
+    with pytest.raises(BackendError, match="did not sort requests by created_at ascending"):
+        Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()

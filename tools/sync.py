@@ -235,6 +235,18 @@ class Syncer:
         query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
         rows = query_page(self.client, query)
         report.pages += 1
+        firsts = {r.request_id: r for r in reversed(rows)}  # a duplicated row may come back anywhere in the page
+        times = [_created(r) for r in rows if firsts[r.request_id] is r]
+        # Paging by time is only sound if the server filters and sorts as asked: check, never skip rows silently.
+        outside = [t for t in times if (lo is not None and t < lo) or (hi is not None and t >= hi)]
+        if outside:
+            raise BackendError(
+                f"{self.client.base_url} answered requests outside the time range asked for; cannot sync from it"
+            )
+        if any(b < a for a, b in zip(times, times[1:], strict=False)):
+            raise BackendError(
+                f"{self.client.base_url} did not sort requests by created_at ascending as asked; cannot sync from it"
+            )
         return rows
 
     def _take(self, page: list[HeliconeRequest], report: SyncReport) -> list[HeliconeRequest]:
