@@ -489,3 +489,38 @@ def test_a_server_that_ignores_the_sort_is_refused(fake, tmp_path):
     with pytest.raises(BackendError, match="did not sort requests by created_at ascending"):
         Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
     store.close()
+
+
+def _crowded_second_rows(seed: int) -> list[dict]:
+    """300 spread requests, then 90 in one second and 40 after it: a cut page there holds only rows seen before."""
+    rows = server_rows(300, seed=seed, dense=0)
+    extra = [helicone_row(r) for r in generate(130, seed + 50, END, ORG, days=1)]
+    for i, r in enumerate(extra[:90]):
+        r["request_created_at"] = f"2026-11-24T11:59:00.{i * 11:03d}Z"
+    for i, r in enumerate(extra[90:]):
+        r["request_created_at"] = f"2026-11-24T11:59:{10 + i:02d}.000Z"
+    return rows + extra
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pages_cut_short_in_a_row_end_with_every_row(fake, tmp_path, seed):
+    rows = _crowded_second_rows(seed)
+    log = serve_requests(fake, RequestLog(rows=rows, seed=seed))
+    log.faults = deque(["short"] * 14)
+    store = Store(tmp_path / "h.duckdb")
+    report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert report.notes == [] and stored(tmp_path / "h.duckdb") == expected(rows)
+
+
+def test_a_second_the_server_keeps_cutting_is_read_again_next_run(fake, tmp_path):
+    rows = _crowded_second_rows(2)
+    log = serve_requests(fake, RequestLog(rows=rows, seed=2))
+    log.faults = deque(["short"] * 30)
+    store = Store(tmp_path / "h.duckdb")
+    first = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    assert first.notes and "reads it again" in first.notes[0]
+    assert first.cursor == datetime(2026, 11, 24, 11, 59, tzinfo=UTC)  # held before the incomplete second
+    second = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
+    store.close()
+    assert second.notes == [] and stored(tmp_path / "h.duckdb") == expected(rows)
