@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -25,6 +26,12 @@ def _port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -68,17 +75,25 @@ def main() -> int:
             }
             command = [sys.executable, "-m", "heliqa.cli", "sync", "--org", org, "--quiet"]
             started = time.monotonic()
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            serve_before = _cpu_seconds(serve.pid)
             done = subprocess.run(
                 command + (["--bodies"] if args.bodies else []), env=env, capture_output=True, text=True
             )
             seconds = time.monotonic() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            sync_cpu = cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+            serve_cpu = _cpu_seconds(serve.pid) - serve_before
             if done.returncode != 0:
                 sys.stderr.write(done.stderr)
                 return 1
             rows = orgs[org]
             total_rows += rows
             total_seconds += seconds
-            print(f"{org}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s (process wall time)")
+            print(
+                f"{org}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s (process wall time); "
+                f"CPU: sync {sync_cpu:.1f} s, serve {serve_cpu:.1f} s"
+            )
             print(f"  {done.stdout.strip()}")
     finally:
         serve.terminate()
