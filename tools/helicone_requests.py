@@ -212,8 +212,10 @@ def list_requests(
     """
     if limit < 0 or offset < 0:
         raise InvalidRequest(["limit and offset must not be negative"])
+    if limit == 0:
+        return []
     out: list[HeliconeRequest] = []
-    for page in iter_requests(client, filter, sort, page_size=min(limit, MAX_LIMIT) or 1, offset=offset):
+    for page in iter_requests(client, filter, sort, page_size=min(limit, MAX_LIMIT), offset=offset):
         out.extend(page[: limit - len(out)])
         if len(out) >= limit:
             break
