@@ -524,3 +524,24 @@ def test_a_second_the_server_keeps_cutting_is_read_again_next_run(fake, tmp_path
     second = Syncer(client(fake.url, fake.key), store, ORG, page_size=100).run()
     store.close()
     assert second.notes == [] and stored(tmp_path / "h.duckdb") == expected(rows)
+
+
+def test_progress_line_on_a_terminal():
+    import io
+
+    from heliqa.tools.sync import SyncReport
+
+    from heliqa.progress import SyncProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    with SyncProgress(stream=out) as progress:
+        progress.update(SyncReport("http://x", ORG, None, cursor=END, fetched=12_345, added=12_000))
+    assert "synced 12,345 rows (12,000 new) up to 2026-11-24T12:00:00Z" in out.getvalue()
+    quiet = io.StringIO()  # not a terminal: nothing drawn
+    with SyncProgress(stream=quiet) as progress:
+        progress.update(SyncReport("http://x", ORG, None, fetched=1))
+    assert quiet.getvalue() == ""
