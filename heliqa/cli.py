@@ -112,6 +112,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from heliqa.progress import SyncProgress
+    from heliqa.tools.store import Store
+    from heliqa.tools.sync import Syncer, client_from_env, parse_duration, parse_since
+
+    since = parse_since(args.since) if args.since else None
+    overlap = parse_duration(args.overlap)
+    if not 1 <= args.page_size <= 1000:
+        raise ConfigError("--page-size must be between 1 and 1000 (Helicone's limit)")
+    client = client_from_env(args.base_url)
+    args.org = args.org or settings().heliqa_org_id
+    store = Store()
+    with SyncProgress(enabled=not args.quiet) as progress:
+        syncer = Syncer(
+            client, store, args.org, overlap, args.bodies, args.page_size, args.batch, progress=progress.update
+        )
+        report = syncer.run(since)
+    for bad in report.bad[:20]:
+        sys.stderr.write(f"skipped {bad}\n")
+    for note in report.notes:
+        sys.stderr.write(f"note: {note}\n")
+    cursor = f"{report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else "none (no rows)"
+    sys.stdout.write(
+        f"synced {report.added:,} new requests of {report.fetched:,} fetched from {client.base_url} "
+        f"(organization {report.org}) into {store.path} in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} rows/s, {report.pages:,} pages); cursor {cursor}\n"
+    )
+    return EXIT_OK  # skipped rows are reported above, as `heliqa import` does
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from heliqa.agent.timerange import instant
     from heliqa.tools.demo import DEMO_ORG, fill_demo
@@ -191,6 +221,12 @@ EXAMPLES = {
   heliqa import --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 export-*.jsonl
 
 Bad lines are reported on stderr and skipped; the exit code is 0 when anything loaded, 2 when nothing did.""",
+    "sync": """examples:
+  heliqa sync --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 --since 30d
+  HELICONE_BASE_URL=https://eu.api.helicone.ai heliqa sync --org ID --bodies
+  heliqa sync --org ID --base-url http://127.0.0.1:8585     # from another heliqa serve
+
+Incremental: each run starts at the saved cursor less --overlap, so late rows are not missed.""",
     "demo": """examples:
   heliqa demo
   heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
@@ -310,6 +346,20 @@ def parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import)
 
+    sync = command("sync", "copy an organization's requests from Helicone's API into the embedded store")
+    sync.add_argument("--org", metavar="ID", help="organization id the rows belong to (default: HELIQA_ORG_ID)")
+    sync.add_argument("--base-url", help="default: HELICONE_BASE_URL or https://api.helicone.ai (EU: eu.api...)")
+    sync.add_argument(
+        "--since",
+        help="start of the first run, or re-read from here (ISO 8601, or a duration back: 30d)",
+    )
+    sync.add_argument("--overlap", default="15m", help="re-read this much before the saved cursor (late rows)")
+    sync.add_argument("--bodies", action="store_true", help="also fetch request/response bodies (signed URLs)")
+    sync.add_argument("--page-size", type=int, default=1000, help="rows per request (Helicone allows 1000)")
+    sync.add_argument("--batch", type=int, default=50_000, help="rows written (and cursor saved) per transaction")
+    sync.add_argument("--quiet", action="store_true", help="no progress line")
+    sync.set_defaults(func=cmd_sync)
+
     demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
     demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
@@ -330,12 +380,21 @@ def parser() -> argparse.ArgumentParser:
     slack.add_argument("--http", action="store_true", help="serve HTTP events instead of Socket Mode")
     slack.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
     slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port")
+    slack.add_argument(
+        "--sync-every", metavar="DURATION", help="keep the embedded store fresh: `heliqa sync` every e.g. 5m"
+    )
     common(slack)
     slack.set_defaults(func=cmd_slack)
 
     serve = command("serve", "serve Helicone's API over the embedded store")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8585, help="port")
+    serve.add_argument("--org", metavar="ID", help="organization --sync-every copies (default: HELIQA_ORG_ID)")
+    serve.add_argument(
+        "--sync-every",
+        metavar="DURATION",
+        help="keep the store fresh: `heliqa sync` from HELICONE_BASE_URL every e.g. 5m",
+    )
     serve.set_defaults(func=cmd_serve)
 
     ev = command("eval", "score a question set through the LLM planner (needs an endpoint)")

@@ -30,3 +30,31 @@ class Progress:
         bar = "#" * int(share * 30)
         self.stream.write(f"\r{path[-40:]}  [{bar:<30}] {share:4.0%}  {done / 1e6:.1f} MB")
         self.stream.flush()
+
+
+class SyncProgress:
+    """Draws `synced 12,345 rows (12,001 new) up to 2026-11-24T12:00:00Z  4,321 rows/s` on stderr (a terminal only)."""
+
+    def __init__(self, enabled: bool = True, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def __enter__(self) -> SyncProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled and self._last:
+            self.stream.write("\n")
+
+    def update(self, report) -> None:
+        """Report a `SyncReport` in progress."""
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.2:
+            return
+        self._last = now
+        rate = report.fetched / max(now - self._started, 1e-9)
+        where = f" up to {report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else ""
+        self.stream.write(f"\rsynced {report.fetched:,} rows ({report.added:,} new){where}  {rate:,.0f} rows/s   ")
+        self.stream.flush()

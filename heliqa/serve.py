@@ -287,6 +287,10 @@ def create_app(store: Store, keys: dict[str, str]):
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
     from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from heliqa.serve_requests import add_request_endpoints
+    from heliqa.serve_schema import PropertyQueryBody, declare_responses
 
     api = HeliconeApi(store)
     app = FastAPI(
@@ -495,7 +499,7 @@ def create_app(store: Store, keys: dict[str, str]):
 
     # --- vocabulary ---------------------------------------------------------------------------------------------
     @app.post("/v1/property/query", tags=["Property"], summary="Property keys of the organization")
-    def property_keys(request: Request):
+    def property_keys(request: Request, body: PropertyQueryBody | None = None):
         keys_of = lambda: sorted(store.vocabulary(org_of(request)).properties)  # noqa: E731
         return result("metrics", lambda: [{"property": k} for k in keys_of()])
 
@@ -510,9 +514,19 @@ def create_app(store: Store, keys: dict[str, str]):
 
     body_models["/v1/property/{propertyKey}/search"] = PropertySearchBody
 
+    add_request_endpoints(app, store, result, org_of, body_models)
+
     @app.get("/v1/evals/scores", tags=["Evals"], summary="Score keys of the organization")
     def score_keys(request: Request):
         return result("metrics", lambda: sorted(store.vocabulary(org_of(request)).score_keys))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers bytes it cannot decode with 400 {"detail": ...}: give them the same 422 as any bad body.
+        if exc.status_code == 400 and request.method == "POST":
+            details = {"requestBody": {"message": "invalid JSON (the body must be UTF-8 JSON)"}}
+            return JSONResponse({"message": "Validation Failed", "details": details}, status_code=422)
+        return JSONResponse({"message": str(exc.detail), "details": {}}, status_code=exc.status_code)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -521,6 +535,7 @@ def create_app(store: Store, keys: dict[str, str]):
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Format: 'Bearer YOUR_API_KEY'"}
             }
             schema["security"] = [{"bearer": []}]
+            declare_responses(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -552,7 +567,13 @@ def main(args) -> int:
     import uvicorn
 
     keys = parse_keys(settings().secret("heliqa_serve_keys"))
-    store = Store(read_only=True)
+    # A store kept fresh in this process is opened for writing; DuckDB lets this process's readers see each commit.
+    sync_every = getattr(args, "sync_every", None)
+    store = Store(read_only=not sync_every)
+    if sync_every:
+        from heliqa.tools.sync import start_live_sync
+
+        start_live_sync(store, args.org or settings().heliqa_org_id, sync_every, lambda line: sys.stderr.write(f"heliqa serve: {line}\n"))
     known = store.organizations()
     for org in sorted(set(keys.values()) - set(known)):
         sys.stderr.write(f"heliqa serve: warning: organization {org} has no data in {store.path}\n")

@@ -575,6 +575,11 @@ def main(args) -> int:
         )
     configure_logging()
     backend = open_backend(args.backend)
+    if getattr(args, "sync_every", None):
+        from heliqa.tools.sync import live_store, start_live_sync
+
+        backend = live_store(backend)
+        start_live_sync(backend, args.org or heliqa_settings().heliqa_org_id, args.sync_every, log.info)
     settings = Settings.from_env(args.org, args.tz, instant(args.now), backend.name)
     planner = make_planner(args.planner)
     heliqa = HeliqaSlack(backend, planner, settings, narrator=narrator_for(planner))

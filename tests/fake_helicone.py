@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -85,6 +86,7 @@ class FakeHelicone:
         self.key = key
         self.script: dict[str, deque[Reply]] = defaultdict(deque)
         self.seen: list[Seen] = []
+        self.handlers: dict[str, Any] = {}  # path -> body -> Reply, for paths that compute instead of replaying
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -153,6 +155,8 @@ class FakeHelicone:
                     return self._send(Reply(401, {"error": "No authorization header"}))
                 if auth != f"Bearer {fake.key}":
                     return self._send(Reply(401, {"error": "Invalid API key", "trace": "isAuthenticated.error"}))
+                if scripted is None and self.path in fake.handlers:
+                    return self._send(fake.handlers[self.path](body))
                 if scripted is None:
                     return self._send(Reply(404, {"message": f"no scripted answer for {self.path}"}))
                 if isinstance(scripted, RawReply):
@@ -178,3 +182,166 @@ class FakeHelicone:
                     pass  # the client gave up (timeout tests)
 
         return Handler
+
+
+# --- /v1/request/query-clickhouse over a list of rows ----------------------------------------------------------------
+QUERY_PATH = "/v1/request/query-clickhouse"
+# Helicone's ClickHouse sort builder: the first key set in this order wins (helicone.md §9).
+_SORT_COLUMNS = {
+    "created_at": "request_created_at",
+    "latency": "delay_ms",
+    "total_tokens": "total_tokens",
+    "completion_tokens": "completion_tokens",
+    "prompt_tokens": "prompt_tokens",
+    "user_id": "request_user_id",
+    "body_model": "model",
+}
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _seconds(text: str) -> datetime:
+    # Helicone sends DateTime query parameters without a fraction of a second.
+    return _instant(text).replace(microsecond=0)
+
+
+def _matches(node: Any, row: dict[str, Any]) -> bool:
+    if node == "all" or node == {}:
+        return True
+    if "operator" in node:
+        left, right = _matches(node["left"], row), _matches(node["right"], row)
+        return left and right if node["operator"] == "and" else left or right
+    ((field, ops),) = node["request_response_rmt"].items()
+    ((op, value),) = ops.items()
+    if field != "request_created_at":
+        raise ValueError(f"the fake filters request_created_at only, not {field}")
+    created, bound = _instant(row["request_created_at"]), _seconds(value)
+    return {
+        "gte": created >= bound,
+        "gt": created > bound,
+        "lte": created <= bound,
+        "lt": created < bound,
+        "equals": created == bound,
+    }[op]
+
+
+@dataclass
+class RequestLog:
+    """An organization's requests served like Helicone serves them, with faults to script per call.
+
+    Faults (consumed one per call, FIFO): "429" (rate limited, Retry-After), "503" (a bare 5xx), "error" (a 500
+    with Helicone's error envelope, which clients do not retry), "short" (the
+    page cut to half), "duplicate" (a row sent twice in the page). `late` rows become visible after a number of
+    calls. Ties in the sort order come back in a different random order on every call, as ClickHouse may.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[str] = field(default_factory=deque)
+    late: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    calls: int = 0
+    retry_after: str = "0"
+    seed: int = 1
+
+    def visible(self) -> list[dict[str, Any]]:
+        """Every row the server holds now."""
+        return self.rows + [row for after, row in self.late if self.calls > after]
+
+    def answer(self, body: Any) -> Reply:
+        """Helicone's answer to one query body."""
+        import random
+
+        self.calls += 1
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "429":
+            return Reply(429, {"error": "rate limited"}, {"retry-after": self.retry_after})
+        if fault == "503":
+            return Reply(503, None)
+        if fault == "error":  # Helicone's own failure envelope: not retried
+            return Reply(500, {"data": None, "error": "ClickHouse query failed"})
+        if not isinstance(body, dict) or "filter" not in body:
+            return Reply(
+                422, {"message": "Validation Failed", "details": {"requestBody.filter": {"message": "required"}}}
+            )
+        limit, offset = body.get("limit", 10), body.get("offset", 0)
+        if not 0 <= limit <= 1000:
+            return Reply(500, {"data": None, "error": "invalid limit"})
+        try:
+            rows = [row for row in self.visible() if _matches(body["filter"], row)]
+        except (ValueError, KeyError, TypeError) as error:
+            return Reply(500, {"data": None, "error": str(error)})
+        sort = body.get("sort") or {"created_at": "desc"}
+        key, direction = next(((k, sort[k]) for k in _SORT_COLUMNS if k in sort), ("created_at", "desc"))
+        column = _SORT_COLUMNS[key]
+        rng = random.Random(self.seed * 1_000_003 + self.calls)
+        rows = sorted(rows, key=lambda _: rng.random())  # ties: a fresh order each call
+        rows.sort(key=lambda r: (r[column] is None, r[column]), reverse=direction == "desc")
+        page = rows[offset : offset + limit]
+        seen: set[str] = set()
+        page = [r for r in page if not (r["request_id"] in seen or seen.add(r["request_id"]))]  # Helicone's JS
+        if fault == "short":
+            page = page[: len(page) // 2]
+        if fault == "duplicate" and page:
+            page = page + [page[0]]
+        return Reply(200, {"data": page, "error": None})
+
+    def total(self, body: Any) -> Reply:
+        """`/v1/metrics/totalRequests`: count(*) with `start <= request_created_at <= end` and the filter."""
+        start, end = _seconds(body["timeFilter"]["start"]), _seconds(body["timeFilter"]["end"])
+        rows = [
+            r
+            for r in self.visible()
+            if start <= _instant(r["request_created_at"]) <= end and _matches(body["filter"], r)
+        ]
+        return Reply(200, {"data": len(rows), "error": None})
+
+
+def helicone_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A `request_response_rmt`-shaped row (the demo generator's) as Helicone's endpoint returns it."""
+    created = _instant(row["request_created_at"]).astimezone(UTC)
+    responded = _instant(row["response_created_at"]).astimezone(UTC) if row.get("response_created_at") else None
+    ms = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"  # noqa: E731
+    return {
+        "response_id": row["request_id"],
+        "response_created_at": ms(responded) if responded else None,
+        "response_body": {"helicone_message": "fetching body from signed_url... contact engineering@helicone.ai"},
+        "response_status": row["status"],
+        "request_id": row["request_id"],
+        "request_body": {"helicone_message": "fetching body from signed_url... contact engineering@helicone.ai"},
+        "request_created_at": ms(created),
+        "request_user_id": row["user_id"],
+        "request_properties": row["properties"],
+        "provider": row["provider"],
+        "delay_ms": row["latency"],
+        "request_model": row["model"],
+        "ai_gateway_body_mapping": "",
+        "time_to_first_token": row["time_to_first_token"],
+        "total_tokens": row["prompt_tokens"] + row["completion_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "prompt_tokens": row["prompt_tokens"],
+        "prompt_cache_read_tokens": 0,
+        "prompt_cache_write_tokens": 0,
+        "country_code": row["country_code"],
+        "scores": row["scores"],
+        "properties": row["properties"],
+        "asset_ids": [],
+        "target_url": row["target_url"],
+        "cache_reference_id": "00000000-0000-0000-0000-000000000000",
+        "request_referrer": "",
+        "cache_enabled": False,
+        "cost": row["cost"],
+        "prompt_id": "",
+        "prompt_version": "",
+        "updated_at": ms(created),
+        "storage_location": "s3",
+        "signed_body_url": None,
+    }
+
+
+def serve_requests(fake: FakeHelicone, log: RequestLog, counts: bool = True) -> RequestLog:
+    """Make `fake` answer the request query endpoint (and, with `counts`, totalRequests) from `log`."""
+    fake.handlers[QUERY_PATH] = log.answer
+    if counts:
+        fake.handlers["/v1/metrics/totalRequests"] = log.total
+    return log

@@ -37,6 +37,8 @@ SPEC_FIELDS = {
             "prompt_id",
             "prompt_version",
             "request_referrer",
+            "gateway_router_id",
+            "gateway_deployment_target",
         )
     },
     **{

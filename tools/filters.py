@@ -277,6 +277,8 @@ FIELD_KINDS: dict[str, str] = {
     "prompt_version": "text",
     "request_referrer": "text",
     "is_passthrough_billing": "boolean",
+    "gateway_router_id": "text",
+    "gateway_deployment_target": "text",
 }
 
 _KIND_TYPES = {

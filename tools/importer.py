@@ -1,11 +1,20 @@
-"""Read JSONL / JSONL.gz request logs into normalized rows, reporting every bad line with its number.
+"""Read request logs into normalized rows, reporting every bad line (or record) with its number.
 
-Two input shapes are understood: rows shaped like Helicone's `request_response_rmt` (the sample data) and
-rows of Helicone's request export (`HeliconeRequest`: `request_user_id`, `delay_ms`, `response_status`, ...).
+Files: JSONL, a JSON array, or CSV, each optionally gzipped; the format is read from the content. Two row
+shapes are understood: rows like Helicone's `request_response_rmt` (the sample data) and rows of Helicone's
+request export (`HeliconeRequest`: `request_user_id`, `delay_ms`, `response_status`, ...), exactly as
+`npx @helicone/export` writes them (examples/export/typescript/index.ts): `--format jsonl` (one object a line),
+`--format json` (`[`, pretty-printed objects joined by `,`, `]`; a resumed export's repeated brackets are read
+too) and `--format csv` (columns response_id, response_created_at, response_status, request_created_at,
+request_body, request_properties, request_user_id, model, prompt_tokens, completion_tokens, latency, cost; every
+value quoted, objects as JSON whose quotes the tool doubles twice). The CSV has no request_id column: its
+response_id identifies the request (so a CSV and a JSONL export of the same requests do not de-duplicate).
 """
 
 from __future__ import annotations
 
+import ast
+import csv
 import gzip
 import io
 import json
@@ -150,6 +159,8 @@ def _timestamp(value: Any, name: str) -> str | None:
 
 def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
     """One input object -> one row of COLUMNS; raises ValueError with the reason."""
+    if isinstance(raw, _BadRecord):
+        raise ValueError(raw.reason)
     if not isinstance(raw, dict):
         raise ValueError("line is not a JSON object")
     src = dict(raw)
@@ -217,8 +228,19 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
     row["scores"] = clean
     for name in ("request_body", "response_body"):
         value = src.get(name)
+        if _is_placeholder(value):
+            value = None  # Helicone's stand-in for a body kept in object storage is not the body
         row[name] = value if isinstance(value, str) else ("" if value is None else json.dumps(value))
     return row
+
+
+def _is_placeholder(value: Any) -> bool:
+    if isinstance(value, str) and value.startswith('{"helicone_message"'):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    return isinstance(value, dict) and set(value) == {"helicone_message"}
 
 
 def _open(path: str) -> tuple[BinaryIO, BinaryIO]:
@@ -233,19 +255,38 @@ def _open(path: str) -> tuple[BinaryIO, BinaryIO]:
     return raw, stream
 
 
+def _sniff(path: str, stream: BinaryIO) -> str:
+    """'jsonl', 'json' (an array) or 'csv', from the first bytes (gzip already undone)."""
+    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{") or not text:
+        return "jsonl"
+    csv_name = path.lower().removesuffix(".gz").endswith(".csv")
+    return "csv" if csv_name or b"," in text.split(b"\n", 1)[0] else "jsonl"
+
+
 def read_lines(path: str, default_org: str | None, batch: int = 50_000, progress=None) -> Iterator[ReadResult]:
-    """Yield batches of normalized rows from a JSONL(.gz) file; `progress(bytes_read)` is called per batch."""
+    """Yield batches of normalized rows from a JSONL, JSON-array or CSV file (gzipped or not).
+
+    `progress(bytes_read)` is called per batch.
+    """
     raw, stream = _open(path)
-    result = ReadResult()
     reader = io.BufferedReader(stream, 1 << 20)  # kept referenced: dropping it closes `raw` before the last tell()
     try:
-        for number, line in enumerate(reader, start=1):
-            result.lines += 1
-            if not line.strip():
+        kind = _sniff(path, reader)
+        records = {"jsonl": _jsonl_records, "json": _json_records, "csv": _csv_records}[kind](reader)
+        result = ReadResult()
+        for number, lines, record in records:
+            result.lines += lines
+            if record is None:
                 continue
             try:
-                result.rows.append(normalize(_loads(line), default_org))
-            except (ValueError, TypeError) as error:
+                if isinstance(record, (bytes, str)):
+                    record = _loads(record)
+                result.rows.append(normalize(record, default_org))
+            except (ValueError, TypeError, SyntaxError) as error:
                 # orjson's JSONDecodeError subclasses json's.
                 reason = "not valid JSON" if isinstance(error, json.JSONDecodeError) else str(error)
                 result.bad.append(BadLine(path, number, reason))
@@ -254,13 +295,111 @@ def read_lines(path: str, default_org: str | None, batch: int = 50_000, progress
                     progress(raw.tell())
                 yield result
                 result = ReadResult()
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError, csv.Error) as error:
         raise ImportProblem(f"cannot read {path}: {error}") from None
     finally:
         if progress:
             progress(raw.tell())
         raw.close()
     yield result
+
+
+Records = Iterator[tuple[int, int, Any]]  # (line number, lines consumed, record or None for a blank line)
+
+
+def _jsonl_records(reader: BinaryIO) -> Records:
+    for number, line in enumerate(reader, start=1):
+        yield number, 1, (line if line.strip() else None)
+
+
+def _json_records(reader: BinaryIO) -> Records:
+    """Objects of a JSON array, one at a time; brackets and commas between objects are skipped wherever they are."""
+    text = reader.read().decode("utf-8-sig")
+    decoder = json.JSONDecoder()
+    pos, line = 0, 1
+    while True:
+        start = pos
+        while pos < len(text) and text[pos] in " \t\r\n[],":
+            pos += 1
+        line += text.count("\n", start, pos)
+        if pos >= len(text):
+            return
+        try:
+            record, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as error:
+            # nothing after a malformed object can be framed
+            yield line, 1, _BadRecord(f"not valid JSON ({error.msg}); the rest of the file was not read")
+            return
+        yield line, 1, record
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+def _csv_object(value: str) -> Any:
+    """A CSV cell holding an object: JSON, JSON whose quotes were doubled (Helicone's writer), or a Python repr."""
+    for text in (value, value.replace('""', '"')):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    try:
+        return ast.literal_eval(value)  # pandas' to_csv of Helicone's Python export example
+    except (ValueError, SyntaxError):
+        raise ValueError(f"not an object: {value[:60]!r}") from None
+
+
+def _csv_text(value: str) -> str:
+    """A body cell: JSON whose quotes Helicone's writer doubled is restored; other text is kept as written."""
+    try:
+        json.loads(value)
+        return value
+    except ValueError:
+        pass
+    undoubled = value.replace('""', '"')
+    try:
+        json.loads(undoubled)
+        return undoubled
+    except ValueError:
+        return value
+
+
+def _csv_records(reader: BinaryIO) -> Records:
+    text = io.TextIOWrapper(reader, encoding="utf-8-sig", newline="")
+    try:
+        yield from _csv_rows(csv.DictReader(text))
+    finally:
+        text.detach()  # the caller still reads the byte position from the file underneath
+
+
+def _csv_rows(rows: csv.DictReader) -> Records:
+    previous = 1
+    for record in rows:
+        lines, previous = rows.line_num - previous, rows.line_num
+        out: dict[str, Any] = {k: (None if v == "" else v) for k, v in record.items() if k is not None}
+        if not out.get("request_id") and out.get("response_id"):
+            out["request_id"] = out["response_id"]
+        for name in ("request_body", "response_body"):
+            if isinstance(out.get(name), str):
+                out[name] = _csv_text(out[name])
+        for name in ("request_properties", "properties", "scores"):
+            if isinstance(out.get(name), str):
+                try:
+                    out[name] = _csv_object(out[name])
+                except ValueError as error:
+                    out = {"__bad__": f"{name}: {error}"}
+                    break
+        if "__bad__" in out:
+            yield rows.line_num, lines, _BadRecord(out["__bad__"])
+        else:
+            yield rows.line_num, lines, out
+
+
+class _BadRecord(dict):
+    """A record that could not be decoded; normalize() rejects it with its reason."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
 
 
 def file_size(path: str) -> int:

@@ -23,6 +23,11 @@ UNSUPPORTED_FIELDS = {
     "search_properties": "search_properties is not usable in this query (Helicone's SQL has no such column)",
     "assets": "assets cannot be filtered (Helicone's SQL references a missing asset_ids column)",
     "scores_column": "scores_column only supports internal '{}' checks; filter a score key under scores instead",
+    # In Helicone's schema (helicone.md §14) but not in its request export, so heliqa's stores never hold them.
+    "gateway_router_id": "gateway_router_id is not kept by heliqa's stores (Helicone's request export omits it); "
+    "ask the Helicone backend",
+    "gateway_deployment_target": "gateway_deployment_target is not kept by heliqa's stores (Helicone's request "
+    "export omits it); ask the Helicone backend",
 }
 MEASURE_COLUMNS = {
     "latency": "latency",
