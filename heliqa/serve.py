@@ -573,7 +573,8 @@ def main(args) -> int:
     if sync_every:
         from heliqa.tools.sync import start_live_sync
 
-        start_live_sync(store, args.org or settings().heliqa_org_id, sync_every, lambda line: sys.stderr.write(f"heliqa serve: {line}\n"))
+        org = args.org or settings().heliqa_org_id
+        start_live_sync(store, org, sync_every, lambda line: sys.stderr.write(f"heliqa serve: {line}\n"))
     known = store.organizations()
     for org in sorted(set(keys.values()) - set(known)):
         sys.stderr.write(f"heliqa serve: warning: organization {org} has no data in {store.path}\n")
