@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from heliqa.settings import settings
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
 from heliqa.tools.helicone_requests import (
@@ -370,13 +372,13 @@ def client_from_env(base_url: str | None = None) -> HeliconeClient:
     """A Helicone client for syncing: HELICONE_API_KEY, the base URL given or HELICONE_BASE_URL (default US)."""
     from heliqa.tools.helicone import US_BASE_URL, HeliconeClient
 
-    key = os.environ.get("HELICONE_API_KEY", "").strip()
+    key = (settings().secret("helicone_api_key") or "").strip()
     if not key:
         raise ConfigError(
             "HELICONE_API_KEY is not set",
             "export a Helicone API key with read access (or a key of another `heliqa serve`)",
         )
-    base = (base_url or os.environ.get("HELICONE_BASE_URL", "").strip() or US_BASE_URL).rstrip("/")
+    base = (base_url or settings().helicone_base_url or US_BASE_URL).rstrip("/")
     if not base.startswith(("https://", "http://")):
         raise ConfigError(
             f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai"
@@ -431,7 +433,7 @@ def start_live_sync(store: Store, org: str | None, every: str, log: Callable[[st
     """Start syncing `org` into `store` every `every` (e.g. "5m") from HELICONE_BASE_URL with HELICONE_API_KEY."""
     interval = parse_duration(every)
     client = client_from_env()
-    org = org or os.environ.get("HELIQA_ORG_ID")
+    org = org or settings().heliqa_org_id
     if not org:
         raise ConfigError("--sync-every needs the organization to sync", "pass --org or set HELIQA_ORG_ID")
     store.con  # noqa: B018 (open the store here: two threads opening it at once would race)
