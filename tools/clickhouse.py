@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from heliqa.tools import investigate
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
+from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery, ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
@@ -374,6 +376,23 @@ class ClickHouseBackend:
             keep = {r.group for r in ranked}
             rows = [r for r in rows if r.group in keep]
         return rows
+
+    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
+        """Individual requests, as `ListQuery` orders them."""
+        return investigate.list_requests(self._engine(), query, org)
+
+    def explain(self, query: ExplainQuery, org: str) -> Explanation:
+        """When the measure departed from its baseline, and what the bad requests are concentrated in."""
+        return investigate.explain(self._engine(), query, org)
+
+    def _engine(self) -> investigate.Engine:
+        return investigate.Engine(
+            ClickHouseDialect,
+            f"{TABLE} AS r",
+            self._fetch,
+            lambda d, org: d.org(org),
+            " SETTINGS group_by_use_nulls = 1",  # columns outside a grouping set read NULL, as in DuckDB
+        )
 
     def _rows(self, query: MetricsQuery, org: str) -> list[Row]:
         d = ClickHouseDialect()

@@ -15,7 +15,9 @@ from typing import Any
 import duckdb
 
 from heliqa.tools.errors import BackendError, ConfigError
+from heliqa.tools import investigate
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
+from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery, ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Row, Vocabulary, iso_z
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
@@ -477,6 +479,19 @@ class Store:
             for b, g, v in self.fetch(sql, d.params)
         ]
         return fill_counts(query, rows)
+
+    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
+        """Individual requests, as `ListQuery` orders them."""
+        return investigate.list_requests(self._engine(), query, org)
+
+    def explain(self, query: ExplainQuery, org: str) -> Explanation:
+        """When the measure departed from its baseline, and what the bad requests are concentrated in."""
+        return investigate.explain(self._engine(), query, org)
+
+    def _engine(self) -> investigate.Engine:
+        return investigate.Engine(
+            DuckDialect, "requests r", self.fetch, lambda d, org: f"r.organization_id = {d.param(org)}"
+        )
 
     def _keep_top(self, query: MetricsQuery, org: str, rows: list[Row]) -> list[Row]:
         if query.dbIncrement is None:
