@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.answer import Answer, interpret, summarize
+from heliqa.agent.forms import FormSpec
 from heliqa.agent.grounding import ground
+from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
@@ -24,7 +26,7 @@ class Conversation:
         self.org_hint = org
         self.tz = tz
         self.fixed_now = now
-        self.last: QuerySpec | None = None
+        self.last: QuerySpec | FormSpec | None = None
         self._org: str | None = None
 
     @property
@@ -77,6 +79,11 @@ class Conversation:
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Ground, validate and run a plan's spec; remember it for follow-ups."""
+        if not isinstance(plan.spec, QuerySpec):
+            answer, self.last = run_form(
+                self.backend, self.org, plan.spec, ctx.now, self.tz, ctx.vocabulary, plan.planner
+            )
+            return answer
         spec = ground(plan.spec, ctx.vocabulary)
         query = spec.to_query(ctx.now, self.tz)
         rows = self.backend.run(query, self.org)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
@@ -29,7 +29,7 @@ class Context:
     now: datetime
     tz: ZoneInfo
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
-    previous: QuerySpec | None = None
+    previous: QuerySpec | Any = None  # the last question's spec: a QuerySpec or one of agent.forms' specs
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Plan:
     """A planner's decision. `unparsed` means the planner did not understand the whole question."""
 
     status: Status
-    spec: QuerySpec | None = None
+    spec: QuerySpec | Any = None  # a QuerySpec, or a CompareSpec / ListSpec / ExplainSpec (agent.forms)
     message: str = ""
     planner: str = ""
 
@@ -91,7 +91,9 @@ def make_planner(kind: str = "auto") -> Planner:
     """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
     from heliqa.agent.rules import RulesPlanner
 
-    rules = RulesPlanner()
+    from heliqa.agent.forms import FormsPlanner
+
+    rules = FormsPlanner(RulesPlanner())
     if kind == "rules":
         return _RulesOnly(rules)
     if kind == "llm":

@@ -24,8 +24,17 @@ REFUSAL = (
 )
 
 
+# "requests that mentioned password": a word searched for in the logs is data, not a request for it
+_SEARCHED_WORD = re.compile(
+    r"\b(?:mention\w*|contain\w*|matching|referencing|with\s+the\s+(?:word|text|phrase))\s+"
+    r"(?:\"[^\"]*\"|'[^']*'|[\w@#$%.-]+)",
+    re.I,
+)
+
+
 def refusal(question: str) -> str | None:
     """A polite refusal when the question is destructive, asks for secrets, or is off-topic; else None."""
+    question = _SEARCHED_WORD.sub(" ", question)
     if _DESTRUCTIVE.search(question):
         return REFUSAL.format(why="I never change or delete data.")
     if _SECRETS.search(question):
