@@ -242,7 +242,8 @@ DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 EXPLAIN_NOISE = re.compile(
     rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|to|with|in|is|are|was|were|did|does|do|has|have|had|been|"
     r"so|too|getting|get|got|up|down|high|higher|low|lower|bad|worse|much|weird|off|broken|anomal\w*|we|our|my|"
-    r"it|this|that|there|the|a|an|of|seeing|see|suddenly|today's|all\s+of\s+a\s+sudden)(?![\w-])",
+    r"it|this|that|there|the|a|an|of|seeing|see|suddenly|today's|all\s+of\s+a\s+sudden|everything|things|stuff|"
+    r"all|many|lots|lot|getting|seeing|going|on|happening|hitting|hit)(?![\w-])",
     re.I,
 )
 _EXPLAIN_WORDS = {r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ", r"failing|fail": " errors "}
@@ -278,6 +279,8 @@ class FormsPlanner:
         if isinstance(detected, Plan):
             return detected
         rest = detected.rest.strip()
+        if not re.search(r"\w", rest) and detected.measure_optional:
+            return detected.build(QuerySpec(measure="requests"), replace(ctx, previous=None))
         if not re.search(r"\w", rest):
             if inner.previous is None:
                 return Plan("unparsed", message="Compared to what? Ask e.g. 'cost by model today vs yesterday'.")

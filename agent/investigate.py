@@ -250,6 +250,11 @@ _EXPLAIN_WORDS = {"latency": "p90 latency", "errors": "error rate", "cost": "cos
 _BAD_WORDS = {"latency": "slow", "errors": "failed", "cost": "costly", "score": "low-scored"}
 
 
+def bad_words(e: Explanation) -> str:
+    """'slow', 'failed', '429'."""
+    return str(e.query.status) if e.query.status is not None else _BAD_WORDS[e.query.measure]
+
+
 def explain(
     backend: Backend,
     org: str,
@@ -358,11 +363,11 @@ def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
         f"{_value(e, e.typical)}{ratio} on {_span(e, tz_name)}"
     )
     if not e.drivers:
-        return text + f"; the {e.bad_in_window} {_BAD_WORDS[e.query.measure]} requests are not concentrated in any one value."
+        return text + f"; the {e.bad_in_window} {bad_words(e)} requests are not concentrated in any one value."
     top = e.drivers[0]
     dim = top.dimension.split(":", 1)[1] if top.dimension.startswith("property:") else top.dimension
     return (
-        text + f"; {top.current:.0%} of the {e.bad_in_window} {_BAD_WORDS[e.query.measure]} requests were "
+        text + f"; {top.current:.0%} of the {e.bad_in_window} {bad_words(e)} requests were "
         f"{dim} {top.value} vs {top.baseline:.0%} of requests before."
     )
 

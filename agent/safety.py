@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 _DESTRUCTIVE = re.compile(
-    r"\b(delete|drop|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b", re.I
+    r"\b(delete|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b"
+    # "drop" destroys only with an object: "did accuracy drop" is a question about the data
+    r"|\bdrop\s+(?:the\s+|all\s+|my\s+|our\s+|these\s+|those\s+)?"
+    r"(?:tables?|database|db|data|requests|rows|logs|records|columns?|everything|it)\b",
+    re.I,
 )
 _SECRETS = re.compile(
     r"\b(api[ _-]?keys?|secrets?|passwords?|credentials?|(access|bearer|slack|auth|api|helicone) tokens?|"

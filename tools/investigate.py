@@ -38,6 +38,8 @@ MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of t
 MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
+# a value stands out when the bad requests hold at least 20 points more of it than the baseline, and 1.5x as much
+MIN_LIFT, MIN_RATIO = 0.20, 1.5
 
 
 class ScoreBelow(BaseModel):
@@ -395,15 +397,23 @@ def departure_window(
     # quieter hour inside an incident does not split it in two.
     best: tuple[float, list[Point]] = (0.0, [])
     run: list[Point] = []
+
+    def departure(p: Point) -> float | None:
+        if p.value is None:
+            return None
+        # a rate moves by 100/n points with a single request: one failure in a quiet hour is not a departure
+        scale = max(spread, 100.0 / max(p.requests, 1)) if query.measure == "errors" else spread
+        return ((typical - p.value) if down else (p.value - typical)) / scale
+
     for p in [*(p for p in series if p.in_range), None]:
-        z = None if p is None or p.value is None else ((typical - p.value) if down else (p.value - typical)) / spread
-        if p is not None and z is not None and z > DEPARTURE_K / 2 and (not run or p.bucket <= run[-1].bucket + step):
+        z = None if p is None else departure(p)
+        if z is not None and z > DEPARTURE_K / 2 and (not run or p.bucket <= run[-1].bucket + step):
             run.append(p)
             continue
-        scores = [((typical - q.value) if down else (q.value - typical)) / spread for q in run]
+        scores = [departure(q) for q in run]
         if run and max(scores) > DEPARTURE_K and sum(scores) > best[0]:
             best = (sum(scores), run)
-        run = [p] if p is not None and z is not None and z > DEPARTURE_K / 2 else []
+        run = [p] if z is not None and z > DEPARTURE_K / 2 else []
     if not best[1]:
         return None
     chosen = best[1]
@@ -469,7 +479,7 @@ def _drivers(
                 if value == "":
                     continue  # requests without a value for the dimension are left out, as in grouping
                 driver = Driver(dim, value, w / bad_total, bl / base_total)
-                if driver.lift > 0:
+                if driver.lift >= MIN_LIFT and driver.current >= MIN_RATIO * driver.baseline:
                     drivers.append(driver)
     drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))
     return bad_total, drivers
