@@ -2,7 +2,8 @@
 
 An explanation finds *when* a measure departed from its baseline and *what* the departing ("bad") requests
 are concentrated in, BubbleUp-style: each dimension value's share of the bad requests in the window is set
-against its share of all requests in the baseline (the 7 days before the range). Everything runs in the
+against its share of all requests in the baseline (the 7 days before the range), ranked by that value's term of
+the relative entropy, current · ln(current / baseline). Everything runs in the
 engine's SQL: one statement for the thresholds, one for the bucketed series, and one grouped pass that counts
 every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 
@@ -165,11 +166,18 @@ class Driver:
 
     @property
     def lift(self) -> float:
-        """How many points more of the bad requests than of the baseline this value holds (the ranking)."""
+        """How many points more of the bad requests than of the baseline this value holds."""
         return self.current - self.baseline
 
+    def weight(self, baseline_total: int) -> float:
+        """The ranking: current · ln(current / baseline), the value's term of the relative entropy between the
+        bad requests' mix and the baseline's. It prefers the specific cause (one user, 0% before) over a broad
+        value that merely contains it (the user's model, 8% before)."""
+        floor = 0.5 / max(baseline_total, 1)  # a value absent from the baseline counts as half a request
+        return self.current * math.log(self.current / max(self.baseline, floor))
+
     def to_json(self) -> dict[str, Any]:
-        """`{"dimension", "value", "current", "baseline", "share"}`; `share` is the excess share (the ranking)."""
+        """`{"dimension", "value", "current", "baseline", "share"}`; `share` is the excess share (current − baseline)."""
         return {
             "dimension": self.dimension,
             "value": self.value,
@@ -481,7 +489,7 @@ def _drivers(
                 driver = Driver(dim, value, w / bad_total, bl / base_total)
                 if driver.lift >= MIN_LIFT and driver.current >= MIN_RATIO * driver.baseline:
                     drivers.append(driver)
-    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))
+    drivers.sort(key=lambda x: (-x.weight(base_total), x.dimension, x.value))
     return bad_total, drivers
 
 
