@@ -12,7 +12,6 @@ from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, fou
 from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.tools.backends import Backend
-from heliqa.tools.errors import NotAvailable
 from heliqa.tools.investigate import Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
@@ -171,10 +170,7 @@ def list_requests(
 ) -> Answer:
     """The requests themselves, with a prompt snippet each."""
     query = spec.to_query(now, tz)
-    lister = getattr(backend, "list_requests", None)
-    if lister is None:
-        raise NotAvailable(f"the {backend.name} backend cannot list individual requests")
-    rows = lister(query, org)
+    rows = backend.list_requests(query, org)
     interpretation = list_interpretation(query, spec, tz_name)
     return Answer(
         "ok",
@@ -266,11 +262,8 @@ def explain(
     planner: str,
 ) -> tuple[Answer, ExplainSpec]:
     """The strongest departure among the measures tried, its window and its drivers."""
-    explainer = getattr(backend, "explain", None)
-    if explainer is None:
-        raise NotAvailable(f"the {backend.name} backend cannot explain changes")
     zone = ZoneInfo(spec.timeZone) if spec.timeZone else tz
-    found = [explainer(q, org) for q in spec.to_queries(now, zone, vocab)]
+    found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
     best = max(found, key=lambda e: (e.window is not None, e.strength))
     query = best.query
     if best.window is not None:

@@ -313,3 +313,39 @@ def test_engines_agree(embedded_answers, clickhouse_answers):
             ]
         elif mine["kind"] == "list":
             assert [d["request_id"] for d in mine["data"]] == [d["request_id"] for d in theirs["data"]]
+
+
+# --- Helicone's REST API: comparisons run the aggregate twice; explanations and lists say why not ---------------
+def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
+    from heliqa.agent.forms import CompareSpec, ExplainSpec, ListSpec
+    from heliqa.agent.investigate import run_form
+    from heliqa.agent.spec import QuerySpec
+    from heliqa.agent.timerange import TimeRange
+    from heliqa.tools.errors import NotAvailable
+    from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
+    from heliqa.tools.results import Vocabulary
+    from tests.fake_helicone import FakeHelicone
+
+    key = "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz01"
+    with FakeHelicone(key) as fake:
+        helicone = HeliconeBackend(HeliconeClient(key, fake.url, timeout=2.0, retries=1, backoff=0.01))
+        fake.reply("/v1/metrics/totalRequests", 120)
+        fake.reply("/v1/metrics/totalRequests", 100)
+        spec = CompareSpec(query=QuerySpec(measure="requests", range=TimeRange(kind="today")), shiftN=1, shiftUnit="days")
+        answer, _ = run_form(helicone, "org", spec, END, ZoneInfo("UTC"), Vocabulary(), "rules")
+        assert [r.to_json() for r in answer.rows] == [
+            {"period": "current", "bucket": None, "group": None, "value": 120.0},
+            {"period": "previous", "bucket": None, "group": None, "value": 100.0},
+        ]
+        current, previous = (body["timeFilter"] for body in fake.bodies("/v1/metrics/totalRequests"))
+        assert current == {"start": "2026-11-24T00:00:00.000Z", "end": "2026-11-24T12:00:00.000Z"}
+        assert previous == {"start": "2026-11-23T00:00:00.000Z", "end": "2026-11-23T12:00:00.000Z"}
+        assert "+20.0%" in answer.message
+
+        with pytest.raises(NotAvailable) as explained:
+            run_form(helicone, "org", ExplainSpec(measure="latency"), END, ZoneInfo("UTC"), Vocabulary(), "rules")
+        assert explained.value.exit_code == 4 and "percentile" in str(explained.value)
+        with pytest.raises(NotAvailable) as listed:
+            run_form(helicone, "org", ListSpec(), END, ZoneInfo("UTC"), Vocabulary(), "rules")
+        assert listed.value.exit_code == 4 and "listing individual requests" in str(listed.value)
+        assert fake.paths() == ["/v1/metrics/totalRequests"] * 2  # nothing else was asked of the API
