@@ -136,7 +136,14 @@ def test_strict_tools_and_prompt_on_the_wire(serve, sample_store):
     assert sent["tool_choice"] == "required" and sent["parallel_tool_calls"] is False
     assert sent["max_completion_tokens"] > 0 and sent["stream"] is False
     tools = {t["function"]["name"]: t["function"] for t in sent["tools"]}
-    assert set(tools) == {"run_query", "ask_clarifying_question", "refuse"}
+    assert set(tools) == {
+        "run_query",
+        "compare_periods",
+        "list_requests",
+        "explain_change",
+        "ask_clarifying_question",
+        "refuse",
+    }
     for name, function in tools.items():
         assert function["strict"] is True, name
         assert strict_problems(function["parameters"]) == [], name
