@@ -190,7 +190,9 @@ _CONNECTOR = (
 COMPARE = re.compile(
     rf"(?<![\w-]){_CONNECTOR}\s+(?:the\s+)?{_PREVIOUS}(?:\s+(?:at\s+)?the\s+same\s+time)?(?![\w-])", re.I
 )
-OVER = re.compile(r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I)
+OVER = re.compile(
+    r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I
+)
 _UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days"), "month": (30, "days"), "year": (365, "days")}
 _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 
@@ -323,8 +325,11 @@ class FormsPlanner:
         elif unit_word:
             shift = _UNITS[unit_word.lower()]
             n, unit = shift
-            named_range = TimeRange(kind="last", n=24 if unit_word.lower() == "day" else n, unit=
-                                    "hours" if unit_word.lower() == "day" else unit)
+            named_range = TimeRange(
+                kind="last",
+                n=24 if unit_word.lower() == "day" else n,
+                unit="hours" if unit_word.lower() == "day" else unit,
+            )
         elif groups.get("n"):
             unit = groups["unit3"].lower().rstrip("s") + "s"
             shift = (int(groups["n"]), unit)
@@ -376,7 +381,9 @@ class FormsPlanner:
                 code = int(status.value)
         if measure == "score" and spec.scoreKey is None:
             keys = ", ".join(ctx.vocabulary.score_keys) or "none recorded"
-            return Plan("clarify", message=f"Which score should I explain? Known score keys: {keys}.", planner=self.name)
+            return Plan(
+                "clarify", message=f"Which score should I explain? Known score keys: {keys}.", planner=self.name
+            )
         explain = ExplainSpec(
             measure=measure,
             scoreKey=spec.scoreKey if measure == "score" else None,
@@ -430,12 +437,16 @@ class FormsPlanner:
         return Detected(rest, build, measure_optional=True)
 
 
-def found_list(spec: ExplainSpec, measure: str, window: tuple[datetime, datetime], bad: list[Condition],
-               below: ScoreBelow | None) -> ListSpec:
+def found_list(
+    spec: ExplainSpec, measure: str, window: tuple[datetime, datetime], bad: list[Condition], below: ScoreBelow | None
+) -> ListSpec:
     """The list behind an explanation: the window's bad requests, worst first."""
     order: ListOrder = {"latency": "latency", "cost": "cost"}.get(measure, "newest")
     return ListSpec(
-        conditions=list(spec.conditions) + bad, window=window, scoreBelow=below, order=order, limit=20,
+        conditions=list(spec.conditions) + bad,
+        window=window,
+        scoreBelow=below,
+        order=order,
+        limit=20,
         timeZone=spec.timeZone,
     )
-

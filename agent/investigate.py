@@ -140,7 +140,11 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
                 body.append(
                     [label]
                     + ([g or ""] if grouped else [])
-                    + [fmt(x and x.value, query), fmt(y and y.value, query), _delta(x and x.value, y and y.value, query)]
+                    + [
+                        fmt(x and x.value, query),
+                        fmt(y and y.value, query),
+                        _delta(x and x.value, y and y.value, query),
+                    ]
                 )
         return [header] + body
     before = {r.group: r.value for r in previous}
@@ -161,8 +165,12 @@ def _delta(a: float | None, b: float | None, query: MetricsQuery) -> str:
 
 
 # --- list --------------------------------------------------------------------------------------------------------
-_ORDER_WORDS = {"newest": "newest first", "latency": "slowest first", "cost": "most expensive first",
-                "tokens": "most tokens first"}
+_ORDER_WORDS = {
+    "newest": "newest first",
+    "latency": "slowest first",
+    "cost": "most expensive first",
+    "tokens": "most tokens first",
+}
 
 
 def list_requests(
@@ -268,9 +276,7 @@ def explain(
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)
-        spec = spec.model_copy(
-            update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)}
-        )
+        spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
     extra: dict[str, Any] = {
         "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
         "baseline": {"start": iso_z(seconds_utc(query.baseline.start)), "end": iso_z(seconds_utc(query.baseline.end))},

@@ -89,9 +89,8 @@ def warm_up(planner: Planner) -> None:
 
 def make_planner(kind: str = "auto") -> Planner:
     """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured)."""
-    from heliqa.agent.rules import RulesPlanner
-
     from heliqa.agent.forms import FormsPlanner
+    from heliqa.agent.rules import RulesPlanner
 
     rules = FormsPlanner(RulesPlanner())
     if kind == "rules":

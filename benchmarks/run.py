@@ -191,9 +191,9 @@ def investigate(rows: int, repeat: int) -> None:
     from heliqa.agent.investigate import compare
     from heliqa.agent.spec import QuerySpec
     from heliqa.agent.timerange import TimeRange
+    from heliqa.tools import investigate as investigate_sql
     from heliqa.tools.clickhouse import ClickHouseBackend, connect
     from heliqa.tools.filters import parse_instant
-    from heliqa.tools import investigate as investigate_sql
     from heliqa.tools.store import Store
 
     store = Store(duckdb_home(rows) / "heliqa.duckdb", read_only=True)
@@ -220,8 +220,12 @@ def investigate(rows: int, repeat: int) -> None:
         shiftUnit="days",
     )
     plain = spec.query.to_query(now, ZoneInfo("UTC"))
-    params = {"org": BENCH_ORG, "b0": "2026-11-16 12:00:00", "start": "2026-11-23 12:00:00", "end": "2026-11-24 12:00:00"}
-    params = {k: (datetime.fromisoformat(v) if k != "org" else v) for k, v in params.items()}
+    params = {
+        "org": BENCH_ORG,
+        "b0": datetime(2026, 11, 16, 12),
+        "start": datetime(2026, 11, 23, 12),
+        "end": datetime(2026, 11, 24, 12),
+    }
 
     def hand_explain() -> None:
         base = {k: params[k] for k in ("org", "b0", "start")}

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.planner import make_planner
 from heliqa.tools.demo import generate
@@ -202,8 +201,11 @@ def test_compare_buckets_use_each_periods_own_buckets(rows, answers):
 
 def _ids(answer: dict) -> list[str]:
     assert answer["kind"] == "list"
-    assert all(list(d) == ["request_id", "created_at", "model", "provider", "status", "latency_ms",
-                           "total_tokens", "cost", "user_id"] for d in answer["data"])
+    assert all(
+        list(d)
+        == ["request_id", "created_at", "model", "provider", "status", "latency_ms", "total_tokens", "cost", "user_id"]
+        for d in answer["data"]
+    )
     return [d["request_id"] for d in answer["data"]]
 
 
@@ -232,13 +234,17 @@ def test_lists_in_each_order(rows, answers):
         (r for r in _within(rows, END - timedelta(days=4), END) if r["status"] == 429 and r["provider"] == "ANTHROPIC"),
         key=lambda r: (-_at(r).timestamp(), r["request_id"]),
     )
-    assert _ids(_answer(answers, "show 429s from anthropic in the last 4 days")) == [r["request_id"] for r in storm[:10]]
+    assert _ids(_answer(answers, "show 429s from anthropic in the last 4 days")) == [
+        r["request_id"] for r in storm[:10]
+    ]
 
 
 def _window(answer: dict) -> tuple[datetime, datetime]:
     w = answer["window"]
-    return (datetime.fromisoformat(w["start"].replace("Z", "+00:00")),
-            datetime.fromisoformat(w["end"].replace("Z", "+00:00")))
+    return (
+        datetime.fromisoformat(w["start"].replace("Z", "+00:00")),
+        datetime.fromisoformat(w["end"].replace("Z", "+00:00")),
+    )
 
 
 def _overlaps(got: tuple[datetime, datetime], want: tuple[datetime, datetime]) -> bool:
@@ -324,6 +330,7 @@ def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
     from heliqa.tools.errors import NotAvailable
     from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
     from heliqa.tools.results import Vocabulary
+
     from tests.fake_helicone import FakeHelicone
 
     key = "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz01"
@@ -331,7 +338,9 @@ def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
         helicone = HeliconeBackend(HeliconeClient(key, fake.url, timeout=2.0, retries=1, backoff=0.01))
         fake.reply("/v1/metrics/totalRequests", 120)
         fake.reply("/v1/metrics/totalRequests", 100)
-        spec = CompareSpec(query=QuerySpec(measure="requests", range=TimeRange(kind="today")), shiftN=1, shiftUnit="days")
+        spec = CompareSpec(
+            query=QuerySpec(measure="requests", range=TimeRange(kind="today")), shiftN=1, shiftUnit="days"
+        )
         answer, _ = run_form(helicone, "org", spec, END, ZoneInfo("UTC"), Vocabulary(), "rules")
         assert [r.to_json() for r in answer.rows] == [
             {"period": "current", "bucket": None, "group": None, "value": 120.0},

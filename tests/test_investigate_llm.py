@@ -7,11 +7,11 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.llm import LLMPlanner, LLMSettings
 from heliqa.agent.planner import make_planner
 from heliqa.tools.store import Store
+
 from tests.fake_openai import FakeOpenAI, last_message, strict_problems, tool_call, user_question
 from tests.test_investigate import END, ORG, _rows
 
@@ -51,8 +51,14 @@ CALLS = {
     "our bill blew up yesterday, what's behind it": (
         tool_call(
             "explain_change",
-            {"measure": "cost", "scoreKey": None, "status": None, "conditions": [], "range": YESTERDAY,
-             "timeZone": None},
+            {
+                "measure": "cost",
+                "scoreKey": None,
+                "status": None,
+                "conditions": [],
+                "range": YESTERDAY,
+                "timeZone": None,
+            },
         ),
         "why did we spend so much yesterday?",
     ),
@@ -102,9 +108,17 @@ def test_a_bad_form_call_is_repaired(store):
     def script(body: dict) -> dict:
         calls.append(body)
         if len(calls) == 1:
-            return tool_call("list_requests", {**json.loads(CALLS["give me the three priciest gpt-4o calls from "
-                                                                  "yesterday"][0]["tool_calls"][0]["function"]
-                                                            ["arguments"]), "limit": 500})
+            return tool_call(
+                "list_requests",
+                {
+                    **json.loads(
+                        CALLS["give me the three priciest gpt-4o calls from yesterday"][0]["tool_calls"][0]["function"][
+                            "arguments"
+                        ]
+                    ),
+                    "limit": 500,
+                },
+            )
         return CALLS["give me the three priciest gpt-4o calls from yesterday"][0]
 
     server = FakeOpenAI(script).start()

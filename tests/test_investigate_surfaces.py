@@ -12,14 +12,14 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.planner import make_planner
+from heliqa.tools.store import Store
 from rich.console import Console
 
 from heliqa import slack as slack_app
-from heliqa.agent.conversation import Conversation
-from heliqa.agent.planner import make_planner
 from heliqa.chart import render_png
 from heliqa.repl import Repl
-from heliqa.tools.store import Store
 from tests.fake_slack import BOT_USER, FakeSlack
 from tests.test_investigate import END, LATENCY_INCIDENT, ORG, _rows
 from tests.test_slack import ASKER, CHANNEL, PNG_MAGIC, blocks_of, event_body, make_app, post, serve, threaded_answers
@@ -60,11 +60,22 @@ def test_slack_thread_explains_then_lists_those_requests_then_compares(store):
     with FakeSlack(users={ASKER: "UTC"}) as fake:
         app = make_app(heliqa, fake)
         ts = "1700000200.000200"
-        mention = {"type": "app_mention", "user": ASKER, "channel": CHANNEL, "ts": ts, "text": f"<@{BOT_USER}> {EXPLAIN}"}
+        mention = {
+            "type": "app_mention",
+            "user": ASKER,
+            "channel": CHANNEL,
+            "ts": ts,
+            "text": f"<@{BOT_USER}> {EXPLAIN}",
+        }
         with serve(app) as http:
             post(http, event_body(mention, "Ev1001"), kind="application/json")
             assert fake.wait_for(lambda f: f.of("files.completeUploadExternal"), timeout=10)
-            follow = {**mention, "ts": "1700000300.000300", "thread_ts": ts, "text": f"<@{BOT_USER}> show me those requests"}
+            follow = {
+                **mention,
+                "ts": "1700000300.000300",
+                "thread_ts": ts,
+                "text": f"<@{BOT_USER}> show me those requests",
+            }
             post(http, event_body(follow, "Ev1002"), kind="application/json")
             assert fake.wait_for(lambda f: len(threaded_answers(f, ts)) == 2, timeout=10)
 
@@ -72,7 +83,12 @@ def test_slack_thread_explains_then_lists_those_requests_then_compares(store):
             first = {**mention, "ts": other, "text": f"<@{BOT_USER}> cost by model today"}
             post(http, event_body(first, "Ev1003"), kind="application/json")
             assert fake.wait_for(lambda f: len(threaded_answers(f, other)) == 1, timeout=10)
-            again = {**mention, "ts": "1700000500.000500", "thread_ts": other, "text": f"<@{BOT_USER}> compare with last week"}
+            again = {
+                **mention,
+                "ts": "1700000500.000500",
+                "thread_ts": other,
+                "text": f"<@{BOT_USER}> compare with last week",
+            }
             post(http, event_body(again, "Ev1004"), kind="application/json")
             assert fake.wait_for(lambda f: len(threaded_answers(f, other)) == 2, timeout=10)
             # the explanation's chart, the aggregate's, the comparison's (a list has none)
@@ -110,7 +126,7 @@ def test_repl_shows_each_form(store):
     assert "user_whale" in text and "window" in text  # the explanation and its marked sparkline
     assert "most expensive first" in text
     assert "current" in text and "previous" in text and "change" in text
-    payload = json.loads(text[text.rindex('{\n  "status"'):])
+    payload = json.loads(text[text.rindex('{\n  "status"') :])
     assert payload["kind"] == "compare" and {d["period"] for d in payload["data"]} == {"current", "previous"}
 
 
@@ -138,9 +154,27 @@ def test_ask_chart_writes_png(home, tmp_path):
     target = tmp_path / "why.png"
     now = (LATENCY_INCIDENT[1]).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = subprocess.run(
-        [sys.executable, "-m", "heliqa.cli", "ask", "--json", "--now", now, "--tz", "UTC", "--org", ORG,
-         "--chart", str(target), "--", "why is everything so slow"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HELIQA_HOME": str(home)},
+        [
+            sys.executable,
+            "-m",
+            "heliqa.cli",
+            "ask",
+            "--json",
+            "--now",
+            now,
+            "--tz",
+            "UTC",
+            "--org",
+            ORG,
+            "--chart",
+            str(target),
+            "--",
+            "why is everything so slow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HELIQA_HOME": str(home)},
     )
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)

@@ -177,7 +177,7 @@ class Driver:
         return self.current * math.log(self.current / max(self.baseline, floor))
 
     def to_json(self) -> dict[str, Any]:
-        """`{"dimension", "value", "current", "baseline", "share"}`; `share` is the excess share (current − baseline)."""
+        """`{"dimension", "value", "current", "baseline", "share"}`; `share` is current − baseline."""
         return {
             "dimension": self.dimension,
             "value": self.value,
@@ -432,7 +432,13 @@ def departure_window(
 
 def dimension_sql(d: SqlDialect, dimension: str) -> str:
     """A dimension's column as stored (grouping on the raw column is cheaper than on text; Python names it)."""
-    column = {"model": "model", "provider": "provider", "user": "user_id", "status": "status", "country": "country_code"}
+    column = {
+        "model": "model",
+        "provider": "provider",
+        "user": "user_id",
+        "status": "status",
+        "country": "country_code",
+    }
     if dimension in column:
         return d.col(column[dimension])
     return d.property_value(d.param(dimension.split(":", 1)[1]))
