@@ -175,12 +175,14 @@ def base_query(spec: QuerySpec | FormSpec | None) -> QuerySpec | None:
 
 # --- recognising the forms ------------------------------------------------------------------------------------
 _PREVIOUS_UNIT = r"(?P<unit>hour|day|week|month|year)"
+_SAME_TIME = r"(?:(?:the\s+)?same\s+(?:time|period|day|hour|hours)\s+(?:as\s+|of\s+)?)?"
 _PREVIOUS = (
-    r"(?:(?P<yesterday>yesterday)"
-    rf"|(?:the\s+)?(?:same\s+(?:time|period)\s+)?(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
+    rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday)"
+    rf"|(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
     rf"|the\s+{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
-    r"|(?:the\s+)?(?:previous|prior|preceding|last)\s+(?P<n>\d+)\s+(?P<unit3>minutes?|hours?|days?|weeks?)"
-    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously))"
+    r"|(?:the\s+)?(?:previous|prior|preceding|last)\s+(?P<n>\d+)\s*"
+    r"(?P<unit3>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)"
+    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)))"
 )
 _CONNECTOR = (
     r"(?:(?:higher|lower|more|less|bigger|smaller|better|worse|up|down)\s+)?"
@@ -190,6 +192,13 @@ _CONNECTOR = (
 COMPARE = re.compile(
     rf"(?<![\w-]){_CONNECTOR}\s+(?:the\s+)?{_PREVIOUS}(?:\s+(?:at\s+)?the\s+same\s+time)?(?![\w-])", re.I
 )
+# "compare cost today and yesterday": a leading "compare", then "and"/"with"/"to" before the earlier period
+LEADING_COMPARE = re.compile(r"^\s*(?:(?:please|pls|can\s+you|could\s+you)\s+)?compare(?![\w-])", re.I)
+COMPARE_AND = re.compile(
+    rf"(?<![\w-])(?:and|with|to|against)\s+(?:the\s+)?{_PREVIOUS}(?:\s+(?:at\s+)?the\s+same\s+time)?(?![\w-])",
+    re.I,
+)
+_SHORT_UNITS = {"min": "minutes", "h": "hours", "hr": "hours", "d": "days", "w": "weeks", "wk": "weeks"}
 OVER = re.compile(
     r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I
 )
@@ -198,7 +207,7 @@ _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 
 _ORDER_WORDS = {
     "newest": r"most\s+recent|latest|newest|recent|last",
-    "latency": r"slowest|longest[\s-]running|longest",
+    "latency": r"slowest|longest[\s-]running|(?:that\s+|which\s+)?(?:took|take|taking)\s+the\s+longest|longest",
     "cost": r"most\s+expensive|priciest|costliest|most\s+costly",
     "tokens": r"biggest|largest|heaviest",
 }
@@ -314,6 +323,9 @@ class FormsPlanner:
 
     def _compare(self, question: str, ctx: Context) -> Detected | None:
         match = COMPARE.search(question) or OVER.search(question)
+        leading = LEADING_COMPARE.match(question)
+        if match is None and leading is not None:
+            match = COMPARE_AND.search(question, leading.end())
         if match is None:
             return None
         groups = match.groupdict()
@@ -331,10 +343,13 @@ class FormsPlanner:
                 unit="hours" if unit_word.lower() == "day" else unit,
             )
         elif groups.get("n"):
-            unit = groups["unit3"].lower().rstrip("s") + "s"
+            word = groups["unit3"].lower().rstrip("s")
+            unit = _SHORT_UNITS.get(word, word + "s")
             shift = (int(groups["n"]), unit)
             named_range = TimeRange(kind="last", n=int(groups["n"]), unit=unit)
         rest = question[: match.start()] + " " + question[match.end() :]
+        if leading is not None:
+            rest = " " * leading.end() + rest[leading.end() :]
 
         def build(spec: QuerySpec, _ctx: Context) -> Plan:
             if spec.range is None:

@@ -339,8 +339,9 @@ def _span(e: Explanation, tz_name: str) -> str:
     a, b = _local(start, tzd), _local(end, tzd)
     if e.query.dbIncrement == "day":
         return f"{a:%b %d}–{(b - timedelta(seconds=1)):%b %d} ({tz_name})"
-    same_day = a.date() == b.date() or (b - a) <= timedelta(hours=24) and b.hour == 0 and b.minute == 0
-    return f"{a:%b %d %H:%M}–{b:%H:%M} {tz_name}" if same_day else f"{a:%b %d %H:%M} – {b:%b %d %H:%M} {tz_name}"
+    if a.date() == b.date():
+        return f"{a:%b %d %H:%M}–{b:%H:%M} {tz_name}"
+    return f"{a:%b %d %H:%M} – {b:%b %d %H:%M} {tz_name}"
 
 
 def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:

@@ -39,8 +39,9 @@ MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of t
 MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
-# a value stands out when the bad requests hold at least 20 points more of it than the baseline, and 1.5x as much
-MIN_LIFT, MIN_RATIO = 0.20, 1.5
+# a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
+# more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
+MIN_LIFT, MIN_RATIO, MIN_Z = 0.20, 1.5, 3.0
 
 
 class ScoreBelow(BaseModel):
@@ -168,6 +169,12 @@ class Driver:
     def lift(self) -> float:
         """How many points more of the bad requests than of the baseline this value holds."""
         return self.current - self.baseline
+
+    def stands_out(self, bad_total: int, baseline_total: int) -> bool:
+        """Far enough above the baseline share, and more than chance among `bad_total` bad requests."""
+        share = max(self.baseline, 0.5 / max(baseline_total, 1))
+        error = math.sqrt(share * (1 - min(share, 1.0)) / max(bad_total, 1))
+        return self.lift >= MIN_LIFT and self.current >= MIN_RATIO * self.baseline and self.lift >= MIN_Z * error
 
     def weight(self, baseline_total: int) -> float:
         """The ranking: current · ln(current / baseline), the value's term of the relative entropy between the
@@ -486,7 +493,7 @@ def _drivers(
                 if value == "":
                     continue  # requests without a value for the dimension are left out, as in grouping
                 driver = Driver(dim, value, w / bad_total, bl / base_total)
-                if driver.lift >= MIN_LIFT and driver.current >= MIN_RATIO * driver.baseline:
+                if driver.stands_out(bad_total, base_total):
                     drivers.append(driver)
     drivers.sort(key=lambda x: (-x.weight(base_total), x.dimension, x.value))
     return bad_total, drivers
