@@ -39,6 +39,8 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 _UNIT_DELTA = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1, "weeks": 7, "months": 30, "years": 365}
 DIMENSIONS = ("model", "provider", "user", "status", "country")
 EXPLAINABLE = "latency, errors (or a status such as 429), cost, or a score key"
+AUTO_MEASURES = [("latency", None), ("errors", None), ("cost", None)]  # tried when the question names no measure
+MAX_AUTO_SCORES = 6
 
 
 def _days(n: int, unit: str) -> timedelta:
@@ -126,7 +128,10 @@ class ExplainSpec(BaseModel):
         baseline = HalfOpenTimeFilter(start=iso_z(start - timedelta(days=BASELINE_DAYS), True), end=time_filter.start)
         fixed = {c.field for c in self.conditions if c.op in ("equals", "in")}
         queries = []
-        for measure in [self.measure] if self.measure else ["latency", "errors", "cost"]:
+        tried = [(self.measure, self.scoreKey)] if self.measure else AUTO_MEASURES
+        if not self.measure:  # "what happened": every recorded score key too (a prompt change shows there)
+            tried = tried + [("score", k) for k in list(vocab.score_keys)[:MAX_AUTO_SCORES]]
+        for measure, score_key in tried:
             dims = [d for d in DIMENSIONS if d not in fixed and not (d == "status" and measure == "errors")]
             dims += [f"property:{k}" for k in vocab.properties if f"property:{k}" not in fixed]
             queries.append(
@@ -134,7 +139,7 @@ class ExplainSpec(BaseModel):
                     ExplainQuery,
                     {
                         "measure": measure,
-                        "scoreKey": self.scoreKey if measure == "score" else None,
+                        "scoreKey": score_key if measure == "score" else None,
                         "status": self.status if measure == "errors" else None,
                         "timeFilter": time_filter,
                         "baseline": baseline,
@@ -250,11 +255,11 @@ _CHANGE = (
     r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*"
 )
 DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
+# what carries the "explain" meaning; the rest (is, we, the, on...) is the rules planner's filler
 EXPLAIN_NOISE = re.compile(
-    rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|to|with|in|is|are|was|were|did|does|do|has|have|had|been|"
-    r"so|too|getting|get|got|up|down|high|higher|low|lower|bad|worse|much|weird|off|broken|anomal\w*|we|our|my|"
-    r"it|this|that|there|the|a|an|of|seeing|see|suddenly|today's|all\s+of\s+a\s+sudden|everything|things|stuff|"
-    r"all|many|lots|lot|getting|seeing|going|on|happening|hitting|hit)(?![\w-])",
+    rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|seeing|hitting|hit|"
+    r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
+    r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
     re.I,
 )
 _EXPLAIN_WORDS = {r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ", r"failing|fail": " errors "}

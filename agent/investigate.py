@@ -277,13 +277,17 @@ def explain(
     if best.window is not None:
         bad = _bad_conditions(best)
         spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
+    message = explain_message(best, spec, tz_name)
+    if spec.measure is None and best.window is None:
+        tried = ", ".join(measure_words(e) for e in found)
+        message = f"Nothing stands out: {tried} all stayed within their usual ranges (vs the 7 days before)."
     extra: dict[str, Any] = {
         "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
         "baseline": {"start": iso_z(seconds_utc(query.baseline.start)), "end": iso_z(seconds_utc(query.baseline.end))},
     }
     answer = Answer(
         "ok",
-        explain_message(best, spec, tz_name),
+        message,
         query=query,
         spec=spec,
         rows=best.drivers[:10],
@@ -337,7 +341,7 @@ def _span(e: Explanation, tz_name: str) -> str:
     start, end = e.window
     tzd = e.query.timeZoneDifference
     a, b = _local(start, tzd), _local(end, tzd)
-    if e.query.dbIncrement == "day":
+    if e.query.dbIncrement == "day" and a.hour == b.hour == 0 and a.minute == b.minute == 0:
         return f"{a:%b %d}–{(b - timedelta(seconds=1)):%b %d} ({tz_name})"
     if a.date() == b.date():
         return f"{a:%b %d %H:%M}–{b:%H:%M} {tz_name}"

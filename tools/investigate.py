@@ -10,7 +10,8 @@ every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 The window rule: per bucket, the measure's value is compared with the baseline buckets' median; a bucket
 departs when it lies beyond median + 3·MAD (scaled to a standard deviation, 1.4826·MAD, and never less than
 2% of the median or a unit floor, so a flat baseline does not turn noise into a window). The window is the contiguous
-run of buckets beyond K/2 spreads, holding at least one beyond K, with the largest total departure.
+run of buckets beyond K/2 spreads, holding at least one beyond K (a lone bucket: beyond 2K), with the largest
+total departure.
 """
 
 from __future__ import annotations
@@ -346,8 +347,25 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
+    if query.dbIncrement == "day":
+        found.window = _hours_within(engine, query, org, bad, found.window, found.series)
     found.bad_in_window, found.drivers = _drivers(engine, query, org, (bad, below), found.window)
     return found
+
+
+def _hours_within(
+    engine: Engine, query: ExplainQuery, org: str, bad: Any, days: tuple[datetime, datetime], daily: list[Point]
+) -> tuple[datetime, datetime]:
+    """A window found in daily buckets, narrowed to the hours that departed inside it (against the baseline's
+    hours), so a two-hour storm in a week-long range is not reported as a whole day."""
+    span = TimeFilter(start=iso_z(days[0], True), end=iso_z(days[1], True))
+    hourly = query.model_copy(update={"dbIncrement": "hour", "timeFilter": span})
+    series = _series(engine, hourly, org, bad)
+    base = [p.value for p in series if not p.in_range and p.value is not None]
+    if not base:
+        return days
+    narrowed = departure_window(hourly, series, statistics.median(base), base)
+    return narrowed[0] if narrowed is not None else days
 
 
 def _threshold(engine: Engine, query: ExplainQuery, org: str) -> float | None:
@@ -383,8 +401,8 @@ def _series(engine: Engine, query: ExplainQuery, org: str, bad: Any) -> list[Poi
     d = engine.dialect()
     created = "r.request_created_at"
     start = d.param(seconds_utc(query.timeFilter.start), "DateTime")
-    span = TimeFilter(start=query.baseline.start, end=query.timeFilter.end)
-    where = _scope_sql(engine, d, query, org) + [d.time_range(span)]
+    periods = f"(({d.time_range(query.baseline)}) OR ({d.time_range(query.timeFilter)}))"
+    where = _scope_sql(engine, d, query, org) + [periods]
     bucket = d.bucket(created, query.dbIncrement, query.timeZoneDifference)
     value = _value_sql(d, query, bad)
     # A bucket cut by the range's start is split in two: its baseline part never counts as the range.
@@ -426,7 +444,9 @@ def departure_window(
             run.append(p)
             continue
         scores = [departure(q) for q in run]
-        if run and max(scores) > DEPARTURE_K and sum(scores) > best[0]:
+        # a lone bucket is one of many tested: it must depart twice as far to count as a window
+        needed = DEPARTURE_K if len(run) > 1 else 2 * DEPARTURE_K
+        if run and max(scores) > needed and sum(scores) > best[0]:
             best = (sum(scores), run)
         run = [p] if z is not None and z > DEPARTURE_K / 2 else []
     if not best[1]:
