@@ -42,6 +42,8 @@ QUESTIONS = [
     ("why are we getting so many 429s", STORM[1] + timedelta(minutes=30), "UTC"),
     ("why did we spend so much yesterday?", END, "UTC"),
     ("why did support-bot accuracy drop", END, "UTC"),
+    ("why are we getting so many 429s over the last 5 days", END, "UTC"),
+    ("why is everything so slow?", END, "UTC"),
 ]
 
 
@@ -296,6 +298,20 @@ def test_explain_score_drop_names_the_prompt_version(answers):
     first = answer["data"][0]
     assert (first["dimension"], first["value"]) == ("property:prompt_version", "v2")
     assert all(d["dimension"] != "property:feature" for d in answer["data"])  # fixed by the question
+
+
+def test_a_week_long_range_narrows_the_window_to_hours(answers):
+    answer = _answer(answers, "why are we getting so many 429s over the last 5 days")
+    assert "daily" in answer["interpretation"]
+    assert _overlaps(_window(answer), STORM), answer["window"]  # not the whole day: at most 4x the storm
+    assert (answer["data"][0]["dimension"], answer["data"][0]["value"]) == ("provider", "ANTHROPIC")
+
+
+def test_no_incident_no_window_no_drivers(answers):
+    answer = answers[len(QUESTIONS) - 1]
+    assert answer["status"] == "ok" and answer["kind"] == "explain"
+    assert answer["window"] is None and answer["data"] == []
+    assert "nothing stands out" in answer["message"]
 
 
 def test_those_requests_after_an_explanation(rows, answers):

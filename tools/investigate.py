@@ -344,17 +344,26 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         return found
     found.typical = statistics.median(base)
     window = departure_window(query, series, found.typical, base)
+    if window is None and query.dbIncrement == "day":
+        # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
+        hourly = query.model_copy(update={"dbIncrement": "hour"})
+        hours = _series(engine, hourly, org, bad)
+        hours_base = [p.value for p in hours if not p.in_range and p.value is not None]
+        if hours_base:
+            window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
+            if window is not None:  # the answer then speaks in hours: its series and typical value too
+                found.series, found.typical = hours, statistics.median(hours_base)
+    elif window is not None and query.dbIncrement == "day":
+        window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
-    if query.dbIncrement == "day":
-        found.window = _hours_within(engine, query, org, bad, found.window, found.series)
     found.bad_in_window, found.drivers = _drivers(engine, query, org, (bad, below), found.window)
     return found
 
 
 def _hours_within(
-    engine: Engine, query: ExplainQuery, org: str, bad: Any, days: tuple[datetime, datetime], daily: list[Point]
+    engine: Engine, query: ExplainQuery, org: str, bad: Any, days: tuple[datetime, datetime]
 ) -> tuple[datetime, datetime]:
     """A window found in daily buckets, narrowed to the hours that departed inside it (against the baseline's
     hours), so a two-hour storm in a week-long range is not reported as a whole day."""
