@@ -217,7 +217,10 @@ _ORDER_WORDS = {
     "tokens": r"biggest|largest|heaviest",
 }
 _ORDER = "|".join(f"(?P<{k}>{v})" for k, v in _ORDER_WORDS.items())
-_TIME_UNIT = r"(?:min(?:ute)?s?|h|hrs?|hours?|d|days?|w|wks?|weeks?|months?|years?|fortnight|24h|\d+h\b)"
+_TIME_UNIT = (
+    r"(?:min(?:ute)?s?|h|hrs?|hours?|d|days?|w|wks?|weeks?|months?|years?|fortnight|24h|\d+h\b|night|time|period|"
+    r"quarter|monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun)"
+)
 LIST_ORDER = re.compile(
     rf"(?<![\w-])(?:the\s+)?(?:top\s+)?(?:(?P<n>\d+)\s+)?(?:{_ORDER})(?:\s+(?P<n2>\d+))?(?!\s*(?:{_TIME_UNIT})\b)"
     r"(?![\w-])",
@@ -237,6 +240,10 @@ NOT_A_LIST = re.compile(
     r"(?![\w-])",
     re.I,
 )
+NOUN_NEXT = re.compile(
+    r"\s+(?:[\w.-]+\s+){0,2}?(?:requests?|reqs|calls?|errors?|failures?|[1-5]\d\ds?|[45]xx)(?![\w-])", re.I
+)
+SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
 GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
 THOSE = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
@@ -423,7 +430,9 @@ class FormsPlanner:
             is_recent = order_match.group("newest") is not None
             after = question[order_match.end() :]
             has_n = bool(order_match.group("n") or order_match.group("n2"))
-            if GROUP_AFTER_ORDER.match(after) or (is_recent and not has_n and verb is None):
+            # "last"/"latest" alone is a list only right before the requests: "the latest failed request"
+            loose = is_recent and not has_n and verb is None and not NOUN_NEXT.match(after)
+            if GROUP_AFTER_ORDER.match(after) or loose:
                 order_match = None
         if order_match is None and verb is None:
             return None
@@ -435,6 +444,8 @@ class FormsPlanner:
         if order_match is not None:
             order = next(k for k in _ORDER_WORDS if order_match.group(k))
             limit = int(order_match.group("n") or order_match.group("n2") or 10)
+            if not (order_match.group("n") or order_match.group("n2")) and SINGLE.search(question):
+                limit = 1  # "the slowest request yesterday": one
             rest = rest[: order_match.start()] + " " + rest[order_match.end() :]
         if verb is not None:
             rest = LIST_VERB.sub(" ", rest, count=1)
