@@ -48,16 +48,22 @@ class Answer:
     planner: str = ""
     tz: str = "UTC"
     exit_code: int = 0  # for status "error": the error's exit code (2 bad input/config, 5 backend, ...)
+    kind: str = "aggregate"  # aggregate, compare, list or explain
+    extra: dict[str, Any] = field(default_factory=dict)  # an explanation's window and baseline
+    cells: list[list[str]] | None = None  # a form's table (header first) when rows are not (bucket, group, value)
+    detail: Any = None  # a form's whole result (an explanation's series and window, for its chart)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` answer shape of questions.md (plus the interpretation line)."""
         out: dict[str, Any] = {
             "status": self.status,
+            "kind": self.kind,
             "message": self.message,
             "request": self.query.to_json() if self.query else None,
             "data": [r.to_json() for r in self.rows],
+            **self.extra,
         }
-        scores = self.query.scores_request() if self.query else None
+        scores = self.query.scores_request() if isinstance(self.query, MetricsQuery) else None
         if scores is not None:
             out["helicone_request"] = {"endpoint": "POST /v1/dashboard/scores/query", "body": scores.to_json()}
         if self.interpretation:

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from heliqa.agent.answer import Answer, arrange, explain_empty, interpret, summarize
 from heliqa.agent.check import check
+from heliqa.agent.forms import FormSpec
+from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
@@ -40,7 +42,7 @@ class Conversation:
         self.org_hint = org
         self.tz = tz
         self.fixed_now = now
-        self.last: QuerySpec | None = None
+        self.last: QuerySpec | FormSpec | None = None
         self._org: str | None = None
 
     @property
@@ -84,6 +86,11 @@ class Conversation:
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
+        if not isinstance(plan.spec, QuerySpec):
+            answer, self.last = run_form(
+                self.backend, self.org, plan.spec, ctx.now, self.tz, ctx.vocabulary, plan.planner
+            )
+            return answer
         spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
         rows = arrange(self.backend.run(query, self.org), query, spec)
         self.last = spec

@@ -24,9 +24,47 @@ def _table(rows: list[dict[str, Any]]) -> dict[tuple[str | None, str | None], An
         bucket = r.get("bucket")
         if bucket:
             bucket = parse_instant(str(bucket)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if r.get("period"):  # a comparison's periods are told apart like buckets
+            bucket = f"{r['period']}:{bucket or ''}"
         group = r.get("group")
         out[(bucket or None, None if group is None else str(group))] = r.get("value")
     return out
+
+
+def compare_list(want_rows: list[dict[str, Any]], got_rows: list[dict[str, Any]]) -> list[str]:
+    """A request list passes with the same request ids in the same order (score.py's rule)."""
+    want = [str(r.get("request_id")).lower() for r in want_rows]
+    got = [str(r.get("request_id")).lower() for r in got_rows]
+    return [] if want == got else [f"want request ids {want[:3]}... got {got[:3]}..."]
+
+
+def compare_explain(case: dict[str, Any], answer: dict[str, Any]) -> list[str]:
+    """An explanation passes when its first driver is an accepted one and its window overlaps the incident's by
+    half its length, at most 4x as long (score.py's rule)."""
+
+    def norm(dimension: Any) -> str:
+        text = str(dimension).strip().lower().removeprefix("property:").replace(" ", "_")
+        return {"user": "user_id", "country": "country_code"}.get(text, text)
+
+    problems = []
+    first = (answer.get("data") or [{}])[0]
+    accepted = {(norm(d), str(v).strip().lower()) for d, v in case.get("drivers", [])}
+    if (norm(first.get("dimension")), str(first.get("value")).strip().lower()) not in accepted:
+        problems.append(f"first driver {first.get('dimension')}={first.get('value')}")
+    window, want = answer.get("window") or {}, case.get("window") or {}
+    try:
+        got_span = [parse_instant(window[k]) for k in ("start", "end")]
+        want_span = [parse_instant(want[k]) for k in ("start", "end")]
+    except (KeyError, ValueError, TypeError):
+        return problems + ["no window"]
+    overlap = (min(got_span[1], want_span[1]) - max(got_span[0], want_span[0])).total_seconds()
+    length = (want_span[1] - want_span[0]).total_seconds()
+    if overlap < 0.5 * length or (got_span[1] - got_span[0]).total_seconds() > 4 * length:
+        problems.append(f"window {window.get('start')}..{window.get('end')}")
+    return problems
+
+
+EXPECT = ("ok", "clarify", "list", "explain")
 
 
 def compare_rows(want_rows: list[dict[str, Any]], got_rows: list[dict[str, Any]]) -> list[str]:
@@ -59,8 +97,8 @@ def _load_cases(path: str) -> list[dict[str, Any]]:
             case = json.loads(line)
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}:{number} is not valid JSON: {error.msg}") from None
-        if not isinstance(case, dict) or "question" not in case or case.get("expect") not in ("ok", "clarify"):
-            raise ConfigError(f"{path}:{number}: a case needs 'question' and 'expect' (ok or clarify)")
+        if not isinstance(case, dict) or "question" not in case or case.get("expect") not in EXPECT:
+            raise ConfigError(f"{path}:{number}: a case needs 'question' and 'expect' ({', '.join(EXPECT)})")
         cases.append(case)
     return cases
 
@@ -86,6 +124,10 @@ def run_eval(args: Any) -> int:
             why = [f"answered where it should ask back: {answer.message}"[:240]] if answer.status == "ok" else []
         elif answer.status != "ok":
             why = [f"status {answer.status}: {answer.message}"[:240]]
+        elif case["expect"] == "list":
+            why = compare_list(case.get("data") or [], answer.to_json()["data"])
+        elif case["expect"] == "explain":
+            why = compare_explain(case, answer.to_json())
         else:
             why = compare_rows(case.get("data") or [], answer.to_json()["data"])
         if why:

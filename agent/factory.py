@@ -45,9 +45,10 @@ class _RulesOnly:
 
 def make_planner(kind: str = "auto") -> Planner:
     """`rules`, `llm` or `auto` (rules first, then the LLM when an endpoint is configured and [llm] installed)."""
+    from heliqa.agent.forms import FormsPlanner
     from heliqa.agent.rules import RulesPlanner
 
-    rules = RulesPlanner()
+    rules = FormsPlanner(RulesPlanner())
     if kind == "rules":
         return _RulesOnly(rules)
     if kind == "llm":

@@ -13,14 +13,16 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from heliqa.agent.forms import CompareSpec, ExplainSpec, ListSpec
 from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
-from heliqa.agent.spec import QuerySpec
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import TimeRange, Unit
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
@@ -52,6 +54,50 @@ RUN_QUERY = "run_query"
 RUN_QUERY_DESCRIPTION = "Run a read-only query over the organization's LLM request logs."
 
 
+class ComparePeriods(BaseModel):
+    """Compare one aggregate between the current range and the previous one ('vs last week', 'week over week',
+    'today vs yesterday', 'compared to the previous period')."""
+
+    model_config = ConfigDict(extra="forbid", title="compare_periods")
+    query: QuerySpec = Field(description="the aggregate over the current range (its range null = the unit named)")
+    shiftN: int | None = Field(
+        description="shift back this many units: 7 (days) for last week / week over week, 1 (days) for yesterday, "
+        "30 (days) for last month; null = by the range's own length ('the previous period', 'before')"
+    )
+    shiftUnit: Unit | None = Field(description="the unit of shiftN; null with shiftN null")
+
+
+class ListRequests(BaseModel):
+    """List individual requests ('show me the last 5 failed requests', 'the 10 slowest gpt-4 requests yesterday',
+    'which requests mentioned refund', 'show 429s from anthropic'), not an aggregate."""
+
+    model_config = ConfigDict(extra="forbid", title="list_requests")
+    conditions: list[Condition] = Field(description="filters, all required; [] for none")
+    range: TimeRange | None = Field(description="null = the last 24 hours")
+    order: Literal["newest", "latency", "cost", "tokens"] = Field(
+        description="newest first (last, latest, most recent, nothing said); latency (slowest); cost (most "
+        "expensive); tokens (biggest)"
+    )
+    limit: int = Field(description="how many, 1 to 100; 10 when not said")
+    timeZone: str | None = Field(description="IANA zone only when the question names one; else null")
+
+
+class ExplainChange(BaseModel):
+    """Explain a change ('why is gpt-4 slow', 'what happened on nov 19', 'did errors spike today', 'why did cost go
+    up'): find when the measure departed from its baseline and what the departing requests are concentrated in."""
+
+    model_config = ConfigDict(extra="forbid", title="explain_change")
+    measure: Literal["latency", "errors", "cost", "score"] | None = Field(
+        description="latency (slow), errors (failures, error rate, a status such as 429s), cost (spend), score (a "
+        "score key); null when the question names none ('what happened')"
+    )
+    scoreKey: str | None = Field(description="for measure=score: the known score key; else null")
+    status: int | None = Field(description="for measure=errors: the status named (429); null = any failure")
+    conditions: list[Condition] = Field(description="the question's scope (model, feature...), [] for none")
+    range: TimeRange | None = Field(description="null = the last 24 hours")
+    timeZone: str | None = Field(description="IANA zone only when the question names one; else null")
+
+
 class AskClarifyingQuestion(BaseModel):
     """Ask the user one short question back when the question is ambiguous or names something unknown."""
 
@@ -69,7 +115,10 @@ class Refuse(BaseModel):
 # tool name -> (the model its arguments validate as, its description for the model)
 TOOLS: dict[str, tuple[type[BaseModel], str]] = {
     RUN_QUERY: (QuerySpec, RUN_QUERY_DESCRIPTION),
-    **{m.model_config["title"]: (m, m.__doc__ or "") for m in (AskClarifyingQuestion, Refuse)},
+    **{
+        m.model_config["title"]: (m, m.__doc__ or "")
+        for m in (ComparePeriods, ListRequests, ExplainChange, AskClarifyingQuestion, Refuse)
+    },
 }
 TOOL_NAMES = tuple(TOOLS)
 
@@ -322,6 +371,8 @@ class LLMPlanner:
             if not text:
                 raise _Repair("ask_clarifying_question needs a non-empty question.")
             return Plan("clarify", message=text, planner=self.name)
+        if name in FORM_TOOLS:
+            return Plan("ok", spec=check_form(name, args, ctx), planner=self.name)
         if name != "run_query":
             raise _Repair(f"There is no tool {name!r}; call one of: {', '.join(TOOL_NAMES)}.")
         spec, query = check_spec(args, ctx)
@@ -402,9 +453,47 @@ def check_spec(args: dict[str, Any], ctx: Context) -> tuple[QuerySpec, MetricsQu
     return spec, query
 
 
+FORM_TOOLS = {"compare_periods": CompareSpec, "list_requests": ListSpec, "explain_change": ExplainSpec}
+
+
+def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | ListSpec | ExplainSpec:
+    """Validate a compare / list / explain call as its form spec, grounded and with its range resolved."""
+    if name == "compare_periods":
+        query = check_spec(args.get("query") or {}, ctx)
+        try:
+            spec = CompareSpec(query=query, shiftN=args.get("shiftN"), shiftUnit=args.get("shiftUnit"))
+        except ValidationError as error:
+            raise _invalid(problems_of(error)) from None
+        if spec.query.range is None and spec.shiftN and spec.shiftUnit:  # "week over week": that unit back from now
+            unit = spec.shiftUnit if spec.shiftUnit != "months" else "days"
+            n = spec.shiftN * (30 if spec.shiftUnit == "months" else 1)
+            spec = spec.model_copy(update={"query": query.model_copy(update={"range": TimeRange(kind="last", n=n,
+                                                                                              unit=unit)})})
+        return spec
+    try:
+        spec = FORM_TOOLS[name].model_validate(args)
+    except ValidationError as error:
+        raise _invalid(problems_of(error)) from None
+    try:
+        grounded = ground(QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range,
+                                    timeZone=spec.timeZone), ctx.vocabulary)
+        grounded.to_query(ctx.now, ctx.tz)
+        if isinstance(spec, ExplainSpec) and spec.measure == "score":
+            if not spec.scoreKey:
+                raise _Repair("explain_change with measure score needs a scoreKey.")
+            ground(QuerySpec(measure="score", scoreKey=spec.scoreKey), ctx.vocabulary)
+    except Clarify as ask:
+        raise _Repair(ask.message, clarify=ask.message) from None
+    except InvalidRequest as error:
+        raise _invalid(error.problems) from None
+    except HeliqaError as error:
+        raise _Repair(f"The request is not valid: {error.message}") from None
+    return spec.model_copy(update={"conditions": grounded.conditions})
+
+
 def _feedback(repair: _Repair) -> str:
     return (
-        f"Error: {repair.feedback}\nFix the arguments and call run_query again, or call ask_clarifying_question "
+        f"Error: {repair.feedback}\nFix the arguments and call the tool again, or call ask_clarifying_question "
         "if the user must choose."
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
@@ -34,7 +34,7 @@ class Context:
     now: datetime
     tz: ZoneInfo
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
-    previous: QuerySpec | None = None
+    previous: QuerySpec | Any = None  # the last question's spec: a QuerySpec or one of agent.forms' specs
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Plan:
     """A planner's decision. `unparsed` means the planner did not understand the whole question."""
 
     status: Status
-    spec: QuerySpec | None = None
+    spec: QuerySpec | Any = None  # a QuerySpec, or a CompareSpec / ListSpec / ExplainSpec (agent.forms)
     message: str = ""
     planner: str = ""
     query: MetricsQuery | None = None  # set when the planner already checked `spec` (see agent/check.py)

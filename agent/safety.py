@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 _DESTRUCTIVE = re.compile(
-    r"\b(delete|drop|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b", re.I
+    r"\b(delete|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b"
+    # "drop" destroys only with an object: "did accuracy drop" is a question about the data
+    r"|\bdrop\s+(?:the\s+|all\s+|my\s+|our\s+|these\s+|those\s+)?"
+    r"(?:tables?|database|db|data|requests|rows|logs|records|columns?|everything|it)\b",
+    re.I,
 )
 _SECRETS = re.compile(
     r"\b(api[ _-]?keys?|secrets?|passwords?|credentials?|(access|bearer|slack|auth|api|helicone) tokens?|"
@@ -24,8 +28,17 @@ REFUSAL = (
 )
 
 
+# "requests that mentioned password": a word searched for in the logs is data, not a request for it
+_SEARCHED_WORD = re.compile(
+    r"\b(?:mention\w*|contain\w*|matching|referencing|with\s+the\s+(?:word|text|phrase))\s+"
+    r"(?:\"[^\"]*\"|'[^']*'|[\w@#$%.-]+)",
+    re.I,
+)
+
+
 def refusal(question: str) -> str | None:
     """A polite refusal when the question is destructive, asks for secrets, or is off-topic; else None."""
+    question = _SEARCHED_WORD.sub(" ", question)
     if _DESTRUCTIVE.search(question):
         return REFUSAL.format(why="I never change or delete data.")
     if _SECRETS.search(question):

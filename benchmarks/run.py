@@ -3,6 +3,7 @@
     python benchmarks/generate.py --rows 10000000     # once; cached
     python benchmarks/run.py --rows 10000000          # warm medians per engine, and the ratios
     python benchmarks/run.py --e2e                    # `heliqa ask --json` wall time on the sample
+    python benchmarks/run.py --investigate            # an explanation and a comparison, DuckDB and chDB
 
 Every heliqa timing is the whole backend call (compile, run, build rows), warm: two runs are discarded,
 then the median of `--repeat` runs is reported.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -140,6 +142,129 @@ def engines(rows: int, repeat: int) -> None:
     print(f"load average after the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
+def _explain_query(dimensions: tuple[str, ...]):
+    from heliqa.tools.investigate import ExplainQuery
+    from heliqa.tools.query import HalfOpenTimeFilter
+
+    return ExplainQuery(
+        measure="latency",
+        timeFilter=LAST_24H,
+        baseline=HalfOpenTimeFilter(start="2026-11-16T12:00:00.000Z", end=LAST_24H.start),
+        dimensions=dimensions,
+    )
+
+
+# The explanation written by hand for DuckDB: the baseline's p90, the hourly p90 series, and the drivers' counts
+# for the same window heliqa finds (GROUPING SETS over every dimension).
+_HAND_THRESHOLD = (
+    "SELECT quantile_cont(latency, 0.9) FROM requests WHERE organization_id = $org "
+    "AND request_created_at >= $b0 AND request_created_at < $start"
+)
+_HAND_SERIES = (
+    "SELECT date_trunc('hour', request_created_at) AS b, request_created_at >= $start, "
+    "quantile_cont(latency, 0.9), count(*) FROM requests WHERE organization_id = $org "
+    "AND request_created_at >= $b0 AND request_created_at <= $end GROUP BY 1, 2"
+)
+
+
+def _hand_drivers(properties: list[str]) -> str:
+    dims = ["model", "provider", "user_id", "CAST(status AS VARCHAR)", "coalesce(country_code, '')"]
+    dims += [f"coalesce(properties['{k}'], '')" for k in properties]
+    columns = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dims))
+    sets = ", ".join(f"(d{i})" for i in range(len(dims)))
+    names = ", ".join(f"d{i}" for i in range(len(dims)))
+    return (
+        f"SELECT {names}, sum(w), sum(bl) FROM (SELECT {columns}, "
+        "(request_created_at >= $w0 AND request_created_at < $w1 AND latency > $p90)::INT AS w, "
+        "(request_created_at < $start)::INT AS bl FROM requests WHERE organization_id = $org "
+        "AND ((request_created_at >= $b0 AND request_created_at < $start) OR "
+        "(request_created_at >= $w0 AND request_created_at < $w1 AND latency > $p90))) AS t "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+
+
+def investigate(rows: int, repeat: int) -> None:
+    """An explanation (24 h + 7-day baseline, every dimension) and a comparison, beside hand-written DuckDB."""
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.forms import CompareSpec
+    from heliqa.agent.investigate import compare
+    from heliqa.agent.spec import QuerySpec
+    from heliqa.agent.timerange import TimeRange
+    from heliqa.tools import investigate as investigate_sql
+    from heliqa.tools.clickhouse import ClickHouseBackend, connect
+    from heliqa.tools.filters import parse_instant
+    from heliqa.tools.store import Store
+
+    store = Store(duckdb_home(rows) / "heliqa.duckdb", read_only=True)
+    properties = list(store.vocabulary(BENCH_ORG).properties)
+    dims = ("model", "provider", "user", "status", "country", *(f"property:{k}" for k in properties))
+    query = _explain_query(dims)
+    # The generated data has no incident, so no window is found and no drivers pass would run: time the whole
+    # explanation with the last 6 hours taken as the window (thresholds, series and the drivers' grouped pass).
+    found = store.explain(query, BENCH_ORG)
+    forced = (datetime(2026, 11, 24, 6), datetime(2026, 11, 24, 12))
+    if found.window is None:
+        found.window = forced
+
+    def full_explain(backend) -> None:
+        engine = backend._engine()
+        result = investigate_sql.explain(engine, query, BENCH_ORG)
+        if result.window is None:
+            investigate_sql._drivers(engine, query, BENCH_ORG, (result.bad_filter, None), forced)
+    now = parse_instant(END)
+    spec = CompareSpec(
+        query=QuerySpec(measure="latency", aggregation="p90", groupBy="model",
+                        range=TimeRange(kind="last", n=24, unit="hours")),
+        shiftN=7,
+        shiftUnit="days",
+    )
+    plain = spec.query.to_query(now, ZoneInfo("UTC"))
+    params = {
+        "org": BENCH_ORG,
+        "b0": datetime(2026, 11, 16, 12),
+        "start": datetime(2026, 11, 23, 12),
+        "end": datetime(2026, 11, 24, 12),
+    }
+
+    def hand_explain() -> None:
+        base = {k: params[k] for k in ("org", "b0", "start")}
+        p90 = store.con.execute(_HAND_THRESHOLD, base).fetchone()[0]
+        store.con.execute(_HAND_SERIES, params).fetchall()
+        if found.window is not None:
+            window = {"w0": found.window[0], "w1": found.window[1], "p90": int(p90)}
+            store.con.execute(_hand_drivers(properties), {**base, **window}).fetchall()
+
+    duck = {
+        "explain, hand-written": median_ms(hand_explain, repeat),
+        "explain, heliqa": median_ms(lambda: full_explain(store), repeat),
+        "plain p90 by model (24 h)": median_ms(lambda: store.run(plain, BENCH_ORG), repeat),
+        "compare vs 7 days earlier": median_ms(
+            lambda: compare(store, BENCH_ORG, spec, now, ZoneInfo("UTC"), "UTC", "rules"), repeat
+        ),
+    }
+    chdb_dir = chdb_path(rows)
+    ch = ClickHouseBackend(connect(f"chdb://{chdb_dir}"), f"chdb://{chdb_dir}")
+    chdb = {
+        "explain, heliqa": median_ms(lambda: full_explain(ch), repeat),
+        "plain p90 by model (24 h)": median_ms(lambda: ch.run(plain, BENCH_ORG), repeat),
+        "compare vs 7 days earlier": median_ms(
+            lambda: compare(ch, BENCH_ORG, spec, now, ZoneInfo("UTC"), "UTC", "rules"), repeat
+        ),
+    }
+    window = f"{found.window[0]:%b %d %H:%M}–{found.window[1]:%H:%M}" if found.window else "none"
+    top = f"{found.drivers[0].dimension}={found.drivers[0].value}" if found.drivers else "none"
+    print(f"explain p90 latency, 24 h + 7-day baseline, {len(dims)} dimensions: window {window}, first driver {top}")
+    print(f"medians of {repeat} warm runs (ms)\n")
+    print(f"{'':32} {'DuckDB':>10} {'chDB':>10}")
+    for name, ms in duck.items():
+        print(f"{name:32} {ms:10.1f} {chdb.get(name, float('nan')):10.1f}")
+    for engine, times in (("DuckDB", duck), ("chDB", chdb)):
+        ratio = times["compare vs 7 days earlier"] / (2 * times["plain p90 by model (24 h)"])
+        print(f"{engine}: comparison / (2 × plain query) = {ratio:.2f}")
+    print(f"load average after the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+
+
 def sample_home() -> Path:
     """A HELIQA_HOME holding the shared sample (imported once into the cache)."""
     from heliqa.tools.store import Store
@@ -195,9 +320,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--e2e", action="store_true", help="only the `heliqa ask` end-to-end timing")
+    parser.add_argument("--investigate", action="store_true", help="only the explanation and comparison timings")
     args = parser.parse_args()
     if args.e2e:
         end_to_end(args.repeat)
+    elif args.investigate:
+        investigate(args.rows, args.repeat)
     else:
         engines(args.rows, args.repeat)
 

@@ -43,6 +43,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         open_backend(args.backend), planner, args.org, zone(args.tz), instant(args.now), narrator_for(planner)
     )
     answer = conversation.ask(question)
+    if args.chart:
+        _write_chart(answer, args.chart)
     if args.json:
         _print_json(answer.to_json())
     elif answer.status == "error":  # a failure, not an answer: stderr, in the one error format
@@ -54,6 +56,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.status == "error":
         return answer.exit_code or 1
     return EXIT_NO_ANSWER
+
+
+def _write_chart(answer, path: str) -> None:
+    """Write the answer's chart as a PNG (a note on stderr when the answer has nothing to draw)."""
+    from heliqa.chart import render_png
+
+    png = render_png(answer)
+    if png is None:
+        sys.stderr.write(f"heliqa: no chart for this answer; {path} not written\n")
+        return
+    try:
+        with open(path, "wb") as out:
+            out.write(png)
+    except OSError as error:
+        raise ConfigError(f"cannot write the chart to {path}: {error.strerror}") from None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -323,6 +340,7 @@ def parser() -> argparse.ArgumentParser:
     ask = command("ask", "answer one question")
     ask.add_argument("question", nargs="+", help="the question, in plain words")
     ask.add_argument("--json", action="store_true", help="print the JSON answer shape")
+    ask.add_argument("--chart", metavar="FILE.png", help="also write the answer's chart as a PNG")
     common(ask)
     ask.set_defaults(func=cmd_ask)
 

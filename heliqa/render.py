@@ -7,6 +7,8 @@ from heliqa.agent.answer import Answer, bucket_text, fmt
 
 def table(answer: Answer, limit: int = 60) -> list[list[str]]:
     """Header + rows of the answer as text cells."""
+    if answer.cells is not None:
+        return answer.cells[: limit + 1]
     q = answer.query
     has_bucket = any(r.bucket is not None for r in answer.rows)
     has_group = any(r.group is not None for r in answer.rows)
@@ -29,7 +31,7 @@ def clipped(answer: Answer, limit: int) -> tuple[list[str], list[list[str]], str
     header, body = cells[0], cells[1:]
     if len(body) <= limit:
         return header, body, ""
-    series = any(r.bucket is not None for r in answer.rows)
+    series = answer.cells is None and any(r.bucket is not None for r in answer.rows)
     kept = body[-limit:] if series else body[:limit]
     return header, kept, f"{'latest' if series else 'first'} {limit} of {len(body)} rows"
 

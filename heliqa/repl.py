@@ -128,7 +128,9 @@ class Repl:
             return
         self.console.print(Text(answer.message, style="bold"))
         self.console.print(Text(answer.interpretation, style="dim"))
-        if any(r.bucket is not None for r in answer.rows):
+        if answer.kind == "explain" and answer.detail is not None and answer.detail.window is not None:
+            self.window_sparkline(answer)
+        elif answer.kind in ("aggregate", "compare") and any(r.bucket is not None for r in answer.rows):
             self.sparklines(answer)
         if answer.rows:
             self.table(answer)
@@ -154,6 +156,17 @@ class Repl:
         span = f"{bucket_text(first, q)} → {bucket_text(last, q)}" if first else ""
         if span:
             self.console.print(Text((" " * (label_width + 1) if label_width else "") + span, style="dim"))
+
+    def window_sparkline(self, answer: Answer) -> None:
+        """The explained series over the range, with the window marked underneath."""
+        e = answer.detail
+        points = [p for p in e.series if p.in_range]
+        width = max(self.console.width - 30, 10)
+        self.console.print()
+        self.console.print(Text(sparkline([p.value for p in points], width), style="green"))
+        if len(points) <= width:  # one character per bucket: mark the window's under the line
+            marks = "".join("^" if e.window[0] <= p.bucket < e.window[1] else " " for p in points)
+            self.console.print(Text(marks.rstrip() + "  window", style="red"))
 
     def table(self, answer: Answer) -> None:
         header, body, note = clipped(answer, TABLE_ROWS)

@@ -163,6 +163,19 @@ def table_text(answer: Answer, limit: int = TABLE_ROWS) -> str:
     return f"```{render_table([header] + body)}```{note}"
 
 
+def table_block(cells: list[list[str]], limit: int = TABLE_ROWS) -> dict:
+    """A Block Kit table (header row first): the drivers of an explanation, the requests of a list, a comparison."""
+    rows = [[{"type": "raw_text", "text": cell or " "} for cell in row] for row in cells[: limit + 1]]
+    right = {"value", "current", "previous", "change", "latency", "tokens", "cost", "of bad requests", "of baseline",
+             "lift"}
+    return {
+        "type": "table",
+        "block_id": "table",
+        "rows": rows,
+        "column_settings": [{"align": "right" if name in right else "left"} for name in cells[0]],
+    }
+
+
 def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_url: str | None) -> list[dict]:
     """Headline summary, interpreted query as context, a compact table, and the buttons."""
     blocks: list[dict] = [
@@ -179,7 +192,9 @@ def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_ur
             ],
         },
     ]
-    if answer.rows:
+    if answer.cells is not None and len(answer.cells) > 1:
+        blocks.append(table_block(answer.cells))
+    elif answer.rows:
         blocks.append({"type": "section", "block_id": "table", "text": {"type": "mrkdwn", "text": table_text(answer)}})
     buttons: list[dict] = [
         {

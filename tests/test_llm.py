@@ -58,6 +58,52 @@ def with_data(case: dict, rows: list[dict]) -> dict:
     return {**case, "data": reference.expected(rows, MAIN_ORG, reference_ask(case))}
 
 
+def _range_args(rng: list) -> dict:
+    blank = {"n": None, "unit": None, "day": None, "start": None, "end": None}
+    if rng[0] == "last":
+        return {**blank, "kind": "last", "n": rng[1], "unit": rng[2]}
+    if rng[0] == "local_day":
+        return {**blank, "kind": "day", "day": rng[1]}
+    if rng[0] == "between":
+        return {**blank, "kind": "between", "start": rng[1] + ":00", "end": rng[2] + ":00"}
+    return {**blank, "kind": rng[0]}
+
+
+def _conditions(spec: dict) -> list[dict]:
+    return [
+        {"field": _FIELDS.get(f, f), "op": _OPS.get(o, o), "value": v}
+        for f, o, v in spec["where"]
+        if not (spec.get("explain") == "errors" and f == "status")
+    ]
+
+
+def dev_call(spec: dict) -> dict:
+    """The tool call a perfect model would make for a dev case's expected spec (any of the four forms)."""
+    if "list" in spec:
+        args = {
+            "conditions": _conditions(spec),
+            "range": _range_args(spec["range"]),
+            "order": {"tokens": "tokens"}.get(spec["list"]["order"], spec["list"]["order"]),
+            "limit": spec["list"]["n"],
+            "timeZone": None,
+        }
+        return tool_call("list_requests", args)
+    if "explain" in spec:
+        args = {
+            "measure": spec["explain"],
+            "scoreKey": spec.get("score_key"),
+            "status": None,
+            "conditions": _conditions(spec),
+            "range": _range_args(spec["range"]),
+            "timeZone": None,
+        }
+        return tool_call("explain_change", args)
+    if "compare" in spec:
+        n, unit = spec["compare"]["shift"]
+        return tool_call("compare_periods", {"query": dev_args(spec), "shiftN": n, "shiftUnit": unit})
+    return tool_call("run_query", dev_args(spec))
+
+
 def dev_args(spec: dict | None) -> dict:
     """The run_query arguments a perfect model would send for a case's spec."""
     rng = spec["range"]
@@ -91,9 +137,9 @@ def oracle(wrong: frozenset[str] = frozenset()) -> callable:
         case = by_question[user_question(body)]
         if case.get("spec") is None:
             return tool_call("ask_clarifying_question", {"question": "Which known model did you mean?"})
-        args = dev_args(case["spec"])
-        if case["id"] in wrong:
-            args = {**args, "measure": "latency", "aggregation": "max", "scoreKey": None}
+        if case["id"] not in wrong:
+            return dev_call(case["spec"])
+        args = {**dev_args(case["spec"]), "measure": "latency", "aggregation": "max", "scoreKey": None}
         return tool_call("run_query", args)
 
     return script
@@ -148,7 +194,14 @@ def test_strict_tools_and_prompt_on_the_wire(serve, sample_store):
     assert sent["tool_choice"] == "required" and sent["parallel_tool_calls"] is False
     assert sent["max_completion_tokens"] > 0 and sent["stream"] is False
     tools = {t["function"]["name"]: t["function"] for t in sent["tools"]}
-    assert set(tools) == {"run_query", "ask_clarifying_question", "refuse"}
+    assert set(tools) == {
+        "run_query",
+        "compare_periods",
+        "list_requests",
+        "explain_change",
+        "ask_clarifying_question",
+        "refuse",
+    }
     for name, function in tools.items():
         assert function["strict"] is True, name
         assert strict_problems(function["parameters"]) == [], name

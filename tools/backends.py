@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from heliqa.settings import settings
 from heliqa.tools.errors import ConfigError
+from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery, ScoresRequest
 from heliqa.tools.results import Row, Vocabulary
 
@@ -31,6 +32,14 @@ class Backend(Protocol):
 
     def vocabulary(self, org: str) -> Vocabulary:
         """Models, providers, properties and score keys that exist for the org."""
+        ...
+
+    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
+        """Individual requests (NotAvailable where the backend cannot list them)."""
+        ...
+
+    def explain(self, query: ExplainQuery, org: str) -> Explanation:
+        """Where a measure departed from its baseline and what the bad requests hold (or NotAvailable)."""
         ...
 
 

@@ -27,6 +27,7 @@ from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
 from heliqa.tools.helicone_responses import checked_data
+from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.limits import MAX_RESPONSE_BYTES
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
@@ -398,6 +399,23 @@ class HeliconeBackend:
             end = seconds_utc(query.timeFilter.end)
             rows = [r for r in rows if r.bucket is None or r.bucket < end or r.value not in (0, None)]
         return rows
+
+    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
+        """Not wired yet: Helicone lists requests through POST /v1/request/query-clickhouse."""
+        raise NotAvailable(
+            "listing individual requests is not available on the Helicone backend yet",
+            "use --backend embedded (after `heliqa import`) or --backend clickhouse to list requests",
+        )
+
+    def explain(self, query: ExplainQuery, org: str) -> Explanation:
+        """Helicone's REST API cannot compute an explanation exactly, so none is given."""
+        raise NotAvailable(
+            "explaining a change is not available on the Helicone backend: its API has no percentile of latency, "
+            "cost or a score over an arbitrary baseline, and no counts of the requests beyond such a threshold by "
+            "every dimension (model, provider, user, status, country, each property), which the window and the "
+            "drivers need",
+            "ask for the series instead (e.g. 'p90 latency by hour today'), or use --backend embedded or clickhouse",
+        )
 
     # --- dispatch ------------------------------------------------------------------------------------
     def _rows(self, q: MetricsQuery) -> list[Row]:

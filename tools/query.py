@@ -39,6 +39,10 @@ class TimeFilter(BaseModel):
         return self
 
 
+class HalfOpenTimeFilter(TimeFilter):
+    """A range whose end instant is excluded: a comparison's previous period, an explanation's baseline."""
+
+
 def _tz_difference(value: float) -> float:
     if math.isnan(value) or not -1440 <= value <= 1440:
         raise ValueError("timeZoneDifference is minutes UTC minus local time, between -1440 and 1440")

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from heliqa.tools.errors import InvalidRequest, NotAvailable
 from heliqa.tools.filters import Branch, Leaf, parse_instant
-from heliqa.tools.query import MetricsQuery, TimeFilter, percentile_fraction
+from heliqa.tools.query import HalfOpenTimeFilter, MetricsQuery, TimeFilter, percentile_fraction
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 COMPARISONS = {"equals": "=", "not-equals": "!=", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
@@ -210,11 +210,13 @@ class SqlDialect:
         return self._compare(column, operator, self.param(number, kind))
 
     def time_range(self, time_filter: TimeFilter, column: str | None = None) -> str:
-        """`start <= created_at <= end`, both truncated to whole seconds like Helicone's DateTime params."""
+        """`start <= created_at <= end` (`< end` for a half-open range), both truncated to whole seconds like
+        Helicone's DateTime params."""
         column = column or self.col("request_created_at")
         start = self.param(seconds_utc(time_filter.start), "DateTime")
         end = self.param(seconds_utc(time_filter.end), "DateTime")
-        return f"{column} >= {start} AND {column} <= {end}"
+        below = "<" if isinstance(time_filter, HalfOpenTimeFilter) else "<="
+        return f"{column} >= {start} AND {column} {below} {end}"
 
     # --- extended query ---------------------------------------------------------------------------
     def value_expr(self, query: MetricsQuery, score_value: str | None = None) -> tuple[str, list[str]]:

@@ -1,0 +1,483 @@
+"""The three question forms beside the aggregate: compare two periods, list requests, explain a change.
+
+Each form is a symbolic spec (what the planners produce) with `to_query`, which resolves time in code and
+returns the validated query that runs. `FormsPlanner` recognises a form by its words (a rule table, highest
+priority first), strips them, and hands the rest of the question to the rules planner, whose QuerySpec
+supplies the measure, filters, grouping and range; questions without form words go to the rules planner
+untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from heliqa.agent.planner import Context, Plan, Planner
+from heliqa.agent.spec import Condition, QuerySpec, condition_node
+from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
+from heliqa.tools.filters import all_of, parse_instant
+from heliqa.tools.investigate import (
+    BASELINE_DAYS,
+    CompareQuery,
+    ExplainMeasure,
+    ExplainQuery,
+    ListOrder,
+    ListQuery,
+    ScoreBelow,
+)
+from heliqa.tools.query import HalfOpenTimeFilter
+from heliqa.tools.results import Vocabulary, iso_z
+from heliqa.tools.validation import validate
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+_UNIT_DELTA = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1, "weeks": 7, "months": 30, "years": 365}
+DIMENSIONS = ("model", "provider", "user", "status", "country")
+EXPLAINABLE = "latency, errors (or a status such as 429), cost, or a score key"
+AUTO_MEASURES = [("latency", None), ("errors", None), ("cost", None)]  # tried when the question names no measure
+MAX_AUTO_SCORES = 6
+
+
+def _days(n: int, unit: str) -> timedelta:
+    return timedelta(days=n * _UNIT_DELTA[unit])
+
+
+class CompareSpec(BaseModel):
+    """One aggregate over the current range and the previous one: shifted back by a unit, or by the range's length."""
+
+    model_config = _FROZEN
+    form: Literal["compare"] = "compare"
+    query: QuerySpec
+    shiftN: int | None = Field(None, ge=1, le=10_000, description="shift back this many units; null = range length")
+    shiftUnit: Unit | None = Field(None, description="the shift's unit (a month is 30 days)")
+
+    def to_query(self, now: datetime, tz: ZoneInfo) -> CompareQuery:
+        """Both periods, same filters, grouping and buckets; the previous one excludes its end instant."""
+        current = self.query.to_query(now, tz)
+        start, end = parse_instant(current.timeFilter.start), parse_instant(current.timeFilter.end)
+        shift = _days(self.shiftN, self.shiftUnit) if self.shiftN and self.shiftUnit else end - start
+        previous = current.model_copy(
+            update={
+                "timeFilter": HalfOpenTimeFilter(start=iso_z(start - shift, True), end=iso_z(end - shift, True)),
+                "top": None,
+            }
+        )
+        return CompareQuery(current=current, previous=previous)
+
+    def shift_words(self) -> str:
+        """'the previous 7 days', 'the same time 1 day earlier'."""
+        if not (self.shiftN and self.shiftUnit):
+            return "the previous period"
+        unit = self.shiftUnit if self.shiftN != 1 else self.shiftUnit[:-1]
+        return f"{self.shiftN} {unit} earlier"
+
+
+class ListSpec(BaseModel):
+    """Individual requests matching the conditions, newest (or slowest, costliest, biggest) first."""
+
+    model_config = _FROZEN
+    form: Literal["list"] = "list"
+    conditions: list[Condition] = Field(default_factory=list)
+    range: TimeRange | None = Field(None, description="null = the last 24 hours")
+    window: tuple[datetime, datetime] | None = Field(None, description="an exact UTC span (an explanation's window)")
+    scoreBelow: ScoreBelow | None = None
+    order: ListOrder = "newest"
+    limit: int = Field(10, ge=1, le=100)
+    timeZone: str | None = None
+
+    def to_query(self, now: datetime, tz: ZoneInfo) -> ListQuery:
+        """The validated list query."""
+        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
+        if self.window is not None:
+            time_filter = HalfOpenTimeFilter(start=iso_z(self.window[0], True), end=iso_z(self.window[1], True))
+        return ListQuery(
+            timeFilter=time_filter,
+            userFilter=all_of([condition_node(c) for c in self.conditions]),
+            scoreBelow=self.scoreBelow,
+            order=self.order,
+            limit=self.limit,
+            timeZoneDifference=tzd,
+        )
+
+
+class ExplainSpec(BaseModel):
+    """When a measure departed from its 7-day baseline within a range, and what the departing requests hold."""
+
+    model_config = _FROZEN
+    form: Literal["explain"] = "explain"
+    measure: ExplainMeasure | None = Field(None, description="null = whichever of latency, errors, cost moved most")
+    scoreKey: str | None = None
+    status: int | None = Field(None, description="for errors: the status named (429); null = any failure")
+    conditions: list[Condition] = Field(default_factory=list)
+    range: TimeRange | None = Field(None, description="null = the last 24 hours")
+    timeZone: str | None = None
+    # what an answer found, kept so that "show me those requests" lists the window's bad requests
+    found: ListSpec | None = None
+
+    def to_queries(self, now: datetime, tz: ZoneInfo, vocab: Vocabulary) -> list[ExplainQuery]:
+        """One query per measure to try (one unless the question named none)."""
+        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
+        start, end = parse_instant(time_filter.start), parse_instant(time_filter.end)
+        baseline = HalfOpenTimeFilter(start=iso_z(start - timedelta(days=BASELINE_DAYS), True), end=time_filter.start)
+        fixed = {c.field for c in self.conditions if c.op in ("equals", "in")}
+        queries = []
+        tried = [(self.measure, self.scoreKey)] if self.measure else AUTO_MEASURES
+        if not self.measure:  # "what happened": every recorded score key too (a prompt change shows there)
+            tried = tried + [("score", k) for k in list(vocab.score_keys)[:MAX_AUTO_SCORES]]
+        for measure, score_key in tried:
+            dims = [d for d in DIMENSIONS if d not in fixed and not (d == "status" and measure == "errors")]
+            dims += [f"property:{k}" for k in vocab.properties if f"property:{k}" not in fixed]
+            queries.append(
+                validate(
+                    ExplainQuery,
+                    {
+                        "measure": measure,
+                        "scoreKey": score_key if measure == "score" else None,
+                        "status": self.status if measure == "errors" else None,
+                        "timeFilter": time_filter,
+                        "baseline": baseline,
+                        "userFilter": all_of([condition_node(c) for c in self.conditions]),
+                        "dbIncrement": "hour" if end - start <= timedelta(days=3) else "day",
+                        "timeZoneDifference": tzd,
+                        "dimensions": tuple(dims),
+                    },
+                )
+            )
+        return queries
+
+
+FormSpec = CompareSpec | ListSpec | ExplainSpec
+
+
+def base_query(spec: QuerySpec | FormSpec | None) -> QuerySpec | None:
+    """The aggregate a form stands on, for follow-ups that edit the last question."""
+    if spec is None or isinstance(spec, QuerySpec):
+        return spec
+    if isinstance(spec, CompareSpec):
+        return spec.query
+    if isinstance(spec, ListSpec):
+        return QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range, timeZone=spec.timeZone)
+    measure = {"latency": "latency", "errors": "error_rate", "cost": "cost", "score": "score"}.get(spec.measure or "")
+    conditions = list(spec.conditions)
+    if spec.status is not None:
+        conditions.append(Condition(field="status", op="equals", value=spec.status))
+        measure = "requests"
+    return QuerySpec(
+        measure=measure or "requests",
+        scoreKey=spec.scoreKey if measure == "score" else None,
+        conditions=conditions,
+        range=spec.range,
+        timeZone=spec.timeZone,
+    )
+
+
+# --- recognising the forms ------------------------------------------------------------------------------------
+_PREVIOUS_UNIT = r"(?P<unit>hour|day|week|month|year)"
+_SAME_TIME = r"(?:(?:the\s+)?same\s+(?:time|period|day|hour|hours)\s+(?:as\s+|of\s+)?)?"
+_PREVIOUS = (
+    rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday)"
+    rf"|(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
+    rf"|the\s+{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
+    r"|(?:the\s+)?(?:previous|prior|preceding|last)\s+(?P<n>\d+)\s*"
+    r"(?P<unit3>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)"
+    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)))"
+)
+_CONNECTOR = (
+    r"(?:(?:higher|lower|more|less|bigger|smaller|better|worse|up|down)\s+)?"
+    r"(?:vs\.?|versus|compared\s+(?:to|with)|(?:and\s+)?compare(?:\s+(?:it|that|this))?\s+(?:to|with|against)|"
+    r"against|than|relative\s+to)"
+)
+COMPARE = re.compile(
+    rf"(?<![\w-]){_CONNECTOR}\s+(?:the\s+)?{_PREVIOUS}(?:\s+(?:at\s+)?the\s+same\s+time)?(?![\w-])", re.I
+)
+# "compare cost today and yesterday": a leading "compare", then "and"/"with"/"to" before the earlier period
+LEADING_COMPARE = re.compile(r"^\s*(?:(?:please|pls|can\s+you|could\s+you)\s+)?compare(?![\w-])", re.I)
+COMPARE_AND = re.compile(
+    rf"(?<![\w-])(?:and|with|to|against)\s+(?:the\s+)?{_PREVIOUS}(?:\s+(?:at\s+)?the\s+same\s+time)?(?![\w-])",
+    re.I,
+)
+_SHORT_UNITS = {"min": "minutes", "h": "hours", "hr": "hours", "d": "days", "w": "weeks", "wk": "weeks"}
+OVER = re.compile(
+    r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I
+)
+_UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days"), "month": (30, "days"), "year": (365, "days")}
+_ABBR = {"dod": "day", "wow": "week", "mom": "month"}
+
+_ORDER_WORDS = {
+    "newest": r"most\s+recent|latest|newest|recent|last",
+    "latency": r"slowest|longest[\s-]running|(?:that\s+|which\s+)?(?:took|take|taking)\s+the\s+longest|longest",
+    "cost": r"most\s+expensive|priciest|costliest|most\s+costly",
+    "tokens": r"biggest|largest|heaviest",
+}
+_ORDER = "|".join(f"(?P<{k}>{v})" for k, v in _ORDER_WORDS.items())
+_TIME_UNIT = (
+    r"(?:min(?:ute)?s?|h|hrs?|hours?|d|days?|w|wks?|weeks?|months?|years?|fortnight|24h|\d+h\b|night|time|period|"
+    r"quarter|monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun)"
+)
+LIST_ORDER = re.compile(
+    rf"(?<![\w-])(?:the\s+)?(?:top\s+)?(?:(?P<n>\d+)\s+)?(?:{_ORDER})(?:\s+(?P<n2>\d+))?(?!\s*(?:{_TIME_UNIT})\b)"
+    r"(?![\w-])",
+    re.I,
+)
+REQUEST_NOUN = re.compile(
+    r"(?<![\w-])(?:requests?|reqs|calls?|generations?|completions?|errors?|failures?|[1-5]\d\ds|[45]xx)(?![\w-])", re.I
+)
+LIST_VERB = re.compile(
+    r"^\s*(?:(?:hey|hi|ok|okay|so|please|pls|can\s+you|could\s+you|would\s+you)\s+)*"
+    r"(?:show|list|give|get|find|pull\s+up|display|fetch|dump|print|see|which|what)(?:\s+me)?(?![\w-])",
+    re.I,
+)
+NOT_A_LIST = re.compile(
+    r"(?<![\w-])(?:how\s+many|number\s+of|count|total|rate|percent(?:age)?|share|average|avg|mean|median|p\d{1,2}|"
+    r"sum|per|by|each|trend|over\s+time|chart|graph|plot|breakdown|distribution|daily|hourly|weekly|spend|cost)"
+    r"(?![\w-])",
+    re.I,
+)
+NOUN_NEXT = re.compile(
+    r"\s+(?:[\w.-]+\s+){0,2}?(?:requests?|reqs|calls?|errors?|failures?|[1-5]\d\ds?|[45]xx)(?![\w-])", re.I
+)
+SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
+GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
+THOSE = re.compile(
+    r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
+    r"(?:(?:those|these|them|the|all|bad|slow|failed|expensive|low[\s-]scored)\s+)*(?:requests?|calls?|ones?)?"
+    r"(?:\s+(?:were\s+they|are\s+they))?\s*[?.!]*\s*$|^\s*(?:show|list)\s+(?:me\s+)?them\s*[?.!]*\s*$",
+    re.I,
+)
+
+_WHY = (
+    r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused)|what's\s+(?:going\s+on|wrong|up)|"
+    r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)"
+)
+WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
+_CHANGE = (
+    r"spik\w*|jump\w*|surg\w*|ris(?:e|es|en|ing)|rose|increas\w*|decreas\w*|drop\w*|dip\w*|fell|fall\w*|tank\w*|"
+    r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*"
+)
+DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
+# what carries the "explain" meaning; the rest (is, we, the, on...) is the rules planner's filler
+EXPLAIN_NOISE = re.compile(
+    rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|seeing|hitting|hit|"
+    r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
+    r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
+    re.I,
+)
+_EXPLAIN_WORDS = {r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ", r"failing|fail": " errors "}
+
+
+@dataclass
+class Detected:
+    """A form recognised in a question: the rest of the question, and how to build the form from its QuerySpec."""
+
+    rest: str
+    build: Callable[[QuerySpec, Context], Plan]
+    measure_optional: bool = False  # the rest may name no measure ("what happened on nov 19")
+
+
+class FormsPlanner:
+    """Recognises compare / list / explain questions; everything else (and each form's rest) goes to `rules`."""
+
+    name = "rules"
+
+    def __init__(self, rules: Planner):
+        self.rules = rules
+
+    def plan(self, question: str, ctx: Context) -> Plan:
+        """Plan one question; follow-ups see the last question's aggregate."""
+        inner = replace(ctx, previous=base_query(ctx.previous))
+        detected = None
+        for rule in (self._those, self._compare, self._explain, self._list):  # priority order
+            detected = rule(question, ctx)
+            if detected is not None:
+                break
+        if detected is None:
+            return self.rules.plan(question, inner)
+        if isinstance(detected, Plan):
+            return detected
+        rest = detected.rest.strip()
+        if not re.search(r"\w", rest) and detected.measure_optional:
+            return detected.build(QuerySpec(measure="requests"), replace(ctx, previous=None))
+        if not re.search(r"\w", rest):
+            if inner.previous is None:
+                return Plan("unparsed", message="Compared to what? Ask e.g. 'cost by model today vs yesterday'.")
+            return detected.build(inner.previous, ctx)
+        plan = self.rules.plan(rest, inner)
+        if plan.status == "unparsed" and detected.measure_optional and plan.spec is None:
+            plan = self.rules.plan(rest + " requests", replace(inner, previous=None))
+            if plan.status == "ok":
+                plan.spec = plan.spec.model_copy(update={"measure": "requests"})
+                return detected.build(plan.spec, replace(ctx, previous=None))
+        if plan.status != "ok":
+            return plan
+        return detected.build(plan.spec, ctx)
+
+    # --- rules, highest priority first ------------------------------------------------------------------
+    def _those(self, question: str, ctx: Context) -> Plan | None:
+        """'show me those requests' after an explanation lists its window's bad requests."""
+        if not THOSE.match(question) or ctx.previous is None:
+            return None
+        previous = ctx.previous
+        if isinstance(previous, ExplainSpec) and previous.found is not None:
+            return Plan("ok", spec=previous.found, planner=self.name)
+        base = base_query(previous)
+        conditions = list(base.conditions)
+        if base.measure == "errors" and not any(c.field == "status" for c in conditions):
+            conditions.append(Condition(field="status", op="gte", value=400))
+        spec = ListSpec(conditions=conditions, range=base.range, timeZone=base.timeZone)
+        return Plan("ok", spec=spec, planner=self.name)
+
+    def _compare(self, question: str, ctx: Context) -> Detected | None:
+        match = COMPARE.search(question) or OVER.search(question)
+        leading = LEADING_COMPARE.match(question)
+        if match is None and leading is not None:
+            match = COMPARE_AND.search(question, leading.end())
+        if match is None:
+            return None
+        groups = match.groupdict()
+        unit_word = groups.get("unit") or groups.get("unit2") or _ABBR.get((groups.get("abbr") or "").lower())
+        shift: tuple[int, str] | None = None
+        named_range: TimeRange | None = None
+        if groups.get("yesterday"):
+            shift = (1, "days")
+        elif unit_word:
+            shift = _UNITS[unit_word.lower()]
+            n, unit = shift
+            named_range = TimeRange(
+                kind="last",
+                n=24 if unit_word.lower() == "day" else n,
+                unit="hours" if unit_word.lower() == "day" else unit,
+            )
+        elif groups.get("n"):
+            word = groups["unit3"].lower().rstrip("s")
+            unit = _SHORT_UNITS.get(word, word + "s")
+            shift = (int(groups["n"]), unit)
+            named_range = TimeRange(kind="last", n=int(groups["n"]), unit=unit)
+        rest = question[: match.start()] + " " + question[match.end() :]
+        if leading is not None:
+            rest = " " * leading.end() + rest[leading.end() :]
+
+        def build(spec: QuerySpec, _ctx: Context) -> Plan:
+            if spec.range is None:
+                spec = spec.model_copy(update={"range": named_range})
+            compare = CompareSpec(query=spec, shiftN=shift[0] if shift else None, shiftUnit=shift[1] if shift else None)
+            return Plan("ok", spec=compare, planner=self.name)
+
+        return Detected(rest, build)
+
+    def _explain(self, question: str, ctx: Context) -> Detected | None:
+        head, _, tail = question.partition("?")
+        if len(re.findall(r"\w+", tail)) > 1 and not WHY.fullmatch(tail.strip(" ?!.")):
+            return None  # a leading remark followed by an explicit query: the query is what is asked
+        if not (WHY.search(question) or DID_CHANGE.search(question)):
+            return None
+        rest = question
+        for pattern, word in _EXPLAIN_WORDS.items():
+            rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
+        rest = EXPLAIN_NOISE.sub(" ", rest)
+        return Detected(rest, lambda spec, c: self._explain_spec(spec, c), measure_optional=True)
+
+    def _explain_spec(self, spec: QuerySpec, ctx: Context) -> Plan:
+        conditions = list(spec.conditions)
+        status = next((c for c in conditions if c.field == "status"), None)
+        measure: str | None
+        if spec.measure in ("latency", "ttft"):
+            measure = "latency"
+        elif spec.measure in ("errors", "error_rate") or (spec.measure == "requests" and status is not None):
+            measure = "errors"
+        elif spec.measure in ("cost", "score"):
+            measure = spec.measure
+        elif spec.measure == "requests":
+            measure = None
+        else:
+            return Plan(
+                "clarify",
+                message=f"I can explain changes in {EXPLAINABLE}; not in {spec.measure.replace('_', ' ')} yet.",
+                planner=self.name,
+            )
+        code = None
+        if measure == "errors" and status is not None:
+            conditions.remove(status)
+            if status.op == "equals":
+                code = int(status.value)
+        if measure == "score" and spec.scoreKey is None:
+            keys = ", ".join(ctx.vocabulary.score_keys) or "none recorded"
+            return Plan(
+                "clarify", message=f"Which score should I explain? Known score keys: {keys}.", planner=self.name
+            )
+        explain = ExplainSpec(
+            measure=measure,
+            scoreKey=spec.scoreKey if measure == "score" else None,
+            status=code,
+            conditions=conditions,
+            range=spec.range,
+            timeZone=spec.timeZone,
+        )
+        return Plan("ok", spec=explain, planner=self.name)
+
+    def _list(self, question: str, ctx: Context) -> Detected | None:
+        if not REQUEST_NOUN.search(question):
+            return None
+        order_match = LIST_ORDER.search(question)
+        verb = LIST_VERB.match(question)
+        if order_match is not None:
+            is_recent = order_match.group("newest") is not None
+            after = question[order_match.end() :]
+            has_n = bool(order_match.group("n") or order_match.group("n2"))
+            # "last"/"latest" alone is a list only right before the requests: "the latest failed request"
+            loose = is_recent and not has_n and verb is None and not NOUN_NEXT.match(after)
+            if GROUP_AFTER_ORDER.match(after) or loose:
+                order_match = None
+        if order_match is None and verb is None:
+            return None
+        if NOT_A_LIST.search(question):
+            return None
+        rest = question
+        order: ListOrder = "newest"
+        limit = 10
+        if order_match is not None:
+            order = next(k for k in _ORDER_WORDS if order_match.group(k))
+            limit = int(order_match.group("n") or order_match.group("n2") or 10)
+            if not (order_match.group("n") or order_match.group("n2")) and SINGLE.search(question):
+                limit = 1  # "the slowest request yesterday": one
+            rest = rest[: order_match.start()] + " " + rest[order_match.end() :]
+        if verb is not None:
+            rest = LIST_VERB.sub(" ", rest, count=1)
+        if limit > 100:
+            return Plan("clarify", message="I list at most 100 requests at a time; ask for 100 or fewer.")
+
+        def build(spec: QuerySpec, _ctx: Context) -> Plan:
+            if spec.measure not in ("requests", "errors", "threats") or spec.groupBy or spec.bucket or spec.top:
+                return self.rules.plan(question, replace(_ctx, previous=base_query(_ctx.previous)))
+            conditions = list(spec.conditions)
+            if spec.measure == "errors" and not any(c.field == "status" for c in conditions):
+                conditions.append(Condition(field="status", op="gte", value=400))
+            if spec.measure == "threats":
+                conditions.append(Condition(field="threat", op="equals", value=True))
+            listing = ListSpec(
+                conditions=conditions, range=spec.range, order=order, limit=limit, timeZone=spec.timeZone
+            )
+            return Plan("ok", spec=listing, planner=self.name)
+
+        return Detected(rest, build, measure_optional=True)
+
+
+def found_list(
+    spec: ExplainSpec, measure: str, window: tuple[datetime, datetime], bad: list[Condition], below: ScoreBelow | None
+) -> ListSpec:
+    """The list behind an explanation: the window's bad requests, worst first."""
+    order: ListOrder = {"latency": "latency", "cost": "cost"}.get(measure, "newest")
+    return ListSpec(
+        conditions=list(spec.conditions) + bad,
+        window=window,
+        scoreBelow=below,
+        order=order,
+        limit=20,
+        timeZone=spec.timeZone,
+    )

@@ -1,0 +1,404 @@
+"""Run the three forms (compare, list, explain) on a backend and phrase their answers from the rows only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, fmt, interpret
+from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
+from heliqa.agent.grounding import ground
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.tools.backends import Backend
+from heliqa.tools.investigate import Explanation, ListQuery, RequestRow
+from heliqa.tools.query import MetricsQuery
+from heliqa.tools.results import Row, Vocabulary, iso_z
+from heliqa.tools.sql import seconds_utc
+
+
+@dataclass(frozen=True)
+class PeriodRow(Row):
+    """A comparison row: `period` is "current" or "previous"."""
+
+    period: str = "current"
+
+    def to_json(self) -> dict:
+        """`{"period", "bucket", "group", "value"}`."""
+        return {"period": self.period, **super().to_json()}
+
+
+def run_form(
+    backend: Backend, org: str, spec: FormSpec, now: datetime, tz: ZoneInfo, vocab: Vocabulary, planner: str
+) -> tuple[Answer, FormSpec]:
+    """Ground, validate and run a form; returns the answer and the spec to remember for follow-ups."""
+    tz_name = spec.timeZone if not isinstance(spec, CompareSpec) else spec.query.timeZone
+    tz_name = tz_name or getattr(tz, "key", str(tz))
+    if isinstance(spec, CompareSpec):
+        spec = spec.model_copy(update={"query": ground(spec.query, vocab)})
+        return compare(backend, org, spec, now, tz, tz_name, planner), spec
+    spec = spec.model_copy(update={"conditions": _ground_conditions(spec.conditions, vocab)})
+    if isinstance(spec, ListSpec):
+        return list_requests(backend, org, spec, now, tz, tz_name, planner), spec
+    if spec.measure == "score":
+        grounded = ground(QuerySpec(measure="score", scoreKey=spec.scoreKey), vocab)
+        spec = spec.model_copy(update={"scoreKey": grounded.scoreKey})
+    return explain(backend, org, spec, now, tz, tz_name, vocab, planner)
+
+
+def _ground_conditions(conditions: list[Condition], vocab: Vocabulary) -> list[Condition]:
+    return ground(QuerySpec(measure="requests", conditions=conditions), vocab).conditions
+
+
+# --- compare -----------------------------------------------------------------------------------------------
+def compare(
+    backend: Backend, org: str, spec: CompareSpec, now: datetime, tz: ZoneInfo, tz_name: str, planner: str
+) -> Answer:
+    """The aggregate twice: the current period picks the top groups, the previous one is kept to those groups."""
+    query = spec.to_query(now, spec.query.zone(tz))
+    current = backend.run(query.current, org)
+    previous = backend.run(query.previous, org)
+    if query.current.top is not None:
+        keep = {r.group for r in current}
+        previous = [r for r in previous if r.group in keep]
+    rows = [PeriodRow(r.bucket, r.group, r.value, "current") for r in current]
+    rows += [PeriodRow(r.bucket, r.group, r.value, "previous") for r in previous]
+    interpretation = f"{interpret(query.current, spec.query, tz_name)} · vs {spec.shift_words()}"
+    return Answer(
+        "ok",
+        compare_message(query.current, current, previous, spec.shift_words()),
+        query=query,
+        spec=spec,
+        rows=rows,
+        interpretation=interpretation,
+        planner=planner,
+        tz=tz_name,
+        kind="compare",
+        cells=compare_cells(query.current, current, previous),
+    )
+
+
+def _totals(query: MetricsQuery, rows: list[Row]) -> dict[str | None, float | None]:
+    """One value per group: the value itself, or for buckets their sum (counts, sums) or mean."""
+    additive = query.measure in ("requests", "errors", "threats") or query.agg in ("sum", "count")
+    out: dict[str | None, list[float]] = {}
+    for r in rows:
+        if r.value is not None:
+            out.setdefault(r.group, []).append(r.value)
+    return {g: (sum(v) if additive else sum(v) / len(v)) for g, v in out.items()}
+
+
+def change_text(now_value: float | None, before: float | None, query: MetricsQuery) -> str:
+    """'$12.30 vs $10.00 (+$2.30, +23.0%)'."""
+    if now_value is None or before is None:
+        return f"{fmt(now_value, query)} vs {fmt(before, query)}"
+    delta = now_value - before
+    sign = "+" if delta >= 0 else "−"
+    pct = f", {sign}{abs(delta) / abs(before) * 100:.1f}%" if before else ""
+    return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{fmt(abs(delta), query)}{pct})"
+
+
+def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row], shift: str) -> str:
+    """Both values, the change and the percent change (per group when grouped)."""
+    words = MEASURE_WORDS[query.measure] if not query.scoreKey else f"{query.scoreKey} score"
+    head = agg_words(query.agg, words)
+    head = head[:1].upper() + head[1:]
+    now_totals, before_totals = _totals(query, current), _totals(query, previous)
+    over = " (over the buckets)" if query.dbIncrement else ""
+    if not now_totals and not before_totals:
+        return "No matching requests in either period."
+    if set(now_totals) | set(before_totals) == {None}:
+        return f"{head}{over}: {change_text(now_totals.get(None), before_totals.get(None), query)}, vs {shift}."
+    groups = sorted(now_totals, key=lambda g: -(now_totals[g] or 0))
+    parts = [f"{g}: {change_text(now_totals.get(g), before_totals.get(g), query)}" for g in groups[:8]]
+    more = f" (+{len(groups) - 8} more)" if len(groups) > 8 else ""
+    return f"{head}{over} by group, vs {shift}{more}: " + "; ".join(parts) + "."
+
+
+def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) -> list[list[str]]:
+    """One line per (bucket position, group): current, previous, change."""
+    grouped = any(r.group is not None for r in current + previous)
+    bucketed = query.dbIncrement is not None
+    header = (["bucket"] if bucketed else []) + (["group"] if grouped else []) + ["current", "previous", "change"]
+    body = []
+    if bucketed:
+        # periods have their own buckets: line them up by position within each group
+        def series(rows: list[Row]) -> dict[str | None, list[Row]]:
+            out: dict[str | None, list[Row]] = {}
+            for r in sorted(rows, key=lambda r: r.bucket):
+                out.setdefault(r.group, []).append(r)
+            return out
+
+        now_s, before_s = series(current), series(previous)
+        for g in sorted(set(now_s) | set(before_s), key=lambda g: g or ""):
+            a, b = now_s.get(g, []), before_s.get(g, [])
+            for i in range(max(len(a), len(b))):
+                x = a[i] if i < len(a) else None
+                y = b[i] if i < len(b) else None
+                label = bucket_text((x or y).bucket, query)
+                body.append(
+                    [label]
+                    + ([g or ""] if grouped else [])
+                    + [
+                        fmt(x and x.value, query),
+                        fmt(y and y.value, query),
+                        _delta(x and x.value, y and y.value, query),
+                    ]
+                )
+        return [header] + body
+    before = {r.group: r.value for r in previous}
+    for r in sorted(current, key=lambda r: -(r.value or 0)):
+        body.append(
+            ([r.group or ""] if grouped else [])
+            + [fmt(r.value, query), fmt(before.get(r.group), query), _delta(r.value, before.get(r.group), query)]
+        )
+    return [header] + body
+
+
+def _delta(a: float | None, b: float | None, query: MetricsQuery) -> str:
+    if a is None or b is None:
+        return "–"
+    sign = "+" if a >= b else "−"
+    pct = f" ({sign}{abs(a - b) / abs(b) * 100:.1f}%)" if b else ""
+    return f"{sign}{fmt(abs(a - b), query)}{pct}"
+
+
+# --- list --------------------------------------------------------------------------------------------------------
+_ORDER_WORDS = {
+    "newest": "newest first",
+    "latency": "slowest first",
+    "cost": "most expensive first",
+    "tokens": "most tokens first",
+}
+
+
+def list_requests(
+    backend: Backend, org: str, spec: ListSpec, now: datetime, tz: ZoneInfo, tz_name: str, planner: str
+) -> Answer:
+    """The requests themselves, with a prompt snippet each."""
+    query = spec.to_query(now, tz)
+    rows = backend.list_requests(query, org)
+    interpretation = list_interpretation(query, spec, tz_name)
+    return Answer(
+        "ok",
+        list_message(query, rows, tz_name),
+        query=query,
+        spec=spec,
+        rows=rows,
+        interpretation=interpretation,
+        planner=planner,
+        tz=tz_name,
+        kind="list",
+        cells=list_cells(rows, query),
+    )
+
+
+def _local(moment: datetime, tzd: float) -> datetime:
+    return moment - timedelta(minutes=tzd)
+
+
+def list_interpretation(query: ListQuery, spec: ListSpec, tz_name: str) -> str:
+    """'requests · status ≥ 400 · Nov 23 12:00 → Nov 24 12:00 UTC · newest first · up to 5'."""
+    start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
+    parts = ["requests"] + [c.describe() for c in spec.conditions]
+    if spec.scoreBelow is not None:
+        parts.append(f"{spec.scoreBelow.key} < {spec.scoreBelow.below}")
+    tzd = query.timeZoneDifference
+    parts.append(f"{_local(start, tzd):%b %d %H:%M} → {_local(end, tzd):%b %d %H:%M} {tz_name}")
+    parts += [_ORDER_WORDS[query.order], f"up to {query.limit}"]
+    return " · ".join(parts)
+
+
+def list_message(query: ListQuery, rows: list[RequestRow], tz_name: str) -> str:
+    """How many requests matched, then one line per request."""
+    if not rows:
+        return "No requests match that in the time range."
+    head = f"{len(rows)} request{'s' if len(rows) != 1 else ''}, {_ORDER_WORDS[query.order]}:"
+    lines = [head]
+    for r in rows:
+        lines.append(f"• {_request_line(r, query)}")
+    return "\n".join(lines)
+
+
+def _request_line(r: RequestRow, query: ListQuery) -> str:
+    when = _local(r.created_at, query.timeZoneDifference).strftime("%b %d %H:%M:%S")
+    cost = f"${r.cost:.4f}" if r.cost is not None else "–"
+    latency = f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–"
+    user = f" · {r.user_id}" if r.user_id else ""
+    prompt = f' · "{r.prompt}"' if r.prompt else ""
+    return f"{when} {r.model} {r.status} {latency} {cost}{user} · {r.request_id}{prompt}"
+
+
+def list_cells(rows: list[RequestRow], query: ListQuery) -> list[list[str]]:
+    """The list as a table."""
+    header = ["time", "model", "status", "latency", "tokens", "cost", "user", "request_id"]
+    body = [
+        [
+            _local(r.created_at, query.timeZoneDifference).strftime("%b %d %H:%M:%S"),
+            r.model,
+            str(r.status),
+            f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–",
+            f"{r.total_tokens:,}" if r.total_tokens is not None else "–",
+            f"${r.cost:.4f}" if r.cost is not None else "–",
+            r.user_id,
+            r.request_id,
+        ]
+        for r in rows
+    ]
+    return [header] + body
+
+
+# --- explain -------------------------------------------------------------------------------------------------
+_EXPLAIN_WORDS = {"latency": "p90 latency", "errors": "error rate", "cost": "cost", "score": "score"}
+_BAD_WORDS = {"latency": "slow", "errors": "failed", "cost": "costly", "score": "low-scored"}
+
+
+def bad_words(e: Explanation) -> str:
+    """'slow', 'failed', '429'."""
+    return str(e.query.status) if e.query.status is not None else _BAD_WORDS[e.query.measure]
+
+
+def explain(
+    backend: Backend,
+    org: str,
+    spec: ExplainSpec,
+    now: datetime,
+    tz: ZoneInfo,
+    tz_name: str,
+    vocab: Vocabulary,
+    planner: str,
+) -> tuple[Answer, ExplainSpec]:
+    """The strongest departure among the measures tried, its window and its drivers."""
+    zone = ZoneInfo(spec.timeZone) if spec.timeZone else tz
+    found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
+    best = max(found, key=lambda e: (e.window is not None, e.strength))
+    query = best.query
+    if best.window is not None:
+        bad = _bad_conditions(best)
+        spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
+    message = explain_message(best, spec, tz_name)
+    if spec.measure is None and best.window is None:
+        tried = ", ".join(measure_words(e) for e in found)
+        message = f"Nothing stands out: {tried} all stayed within their usual ranges (vs the 7 days before)."
+    extra: dict[str, Any] = {
+        "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
+        "baseline": {"start": iso_z(seconds_utc(query.baseline.start)), "end": iso_z(seconds_utc(query.baseline.end))},
+    }
+    answer = Answer(
+        "ok",
+        message,
+        query=query,
+        spec=spec,
+        rows=best.drivers[:10],
+        interpretation=explain_interpretation(best, spec, tz_name),
+        planner=planner,
+        tz=tz_name,
+        kind="explain",
+        extra=extra,
+        cells=driver_cells(best),
+        detail=best,
+    )
+    return answer, spec
+
+
+def _bad_conditions(e: Explanation) -> list[Condition]:
+    q = e.query
+    if q.measure == "errors":
+        if q.status is not None:
+            return [Condition(field="status", op="equals", value=q.status)]
+        return [Condition(field="status", op="gte", value=400)]
+    if q.measure == "latency" and e.threshold is not None:
+        return [Condition(field="latency", op="gt", value=int(e.threshold))]
+    if q.measure == "cost" and e.threshold is not None:
+        return [Condition(field="cost", op="gt", value=int(e.threshold) / 1e9)]
+    return []
+
+
+def measure_words(e: Explanation) -> str:
+    """'p90 latency', 'error rate', '429 rate', 'accuracy score'."""
+    q = e.query
+    if q.measure == "errors" and q.status is not None:
+        return f"{q.status} rate"
+    if q.measure == "score":
+        return f"{q.scoreKey} score"
+    return _EXPLAIN_WORDS[q.measure]
+
+
+def _value(e: Explanation, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if e.query.measure == "latency":
+        return f"{value:,.0f} ms"
+    if e.query.measure == "errors":
+        return f"{value:.1f}%"
+    if e.query.measure == "cost":
+        return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
+    return f"{value:,.2f}"
+
+
+def _span(e: Explanation, tz_name: str) -> str:
+    start, end = e.window
+    tzd = e.query.timeZoneDifference
+    a, b = _local(start, tzd), _local(end, tzd)
+    if e.query.dbIncrement == "day" and a.hour == b.hour == 0 and a.minute == b.minute == 0:
+        return f"{a:%b %d}–{(b - timedelta(seconds=1)):%b %d} ({tz_name})"
+    if a.date() == b.date():
+        return f"{a:%b %d %H:%M}–{b:%H:%M} {tz_name}"
+    return f"{a:%b %d %H:%M} – {b:%b %d %H:%M} {tz_name}"
+
+
+def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
+    """One sentence: what changed, when, and in what."""
+    words = measure_words(e)
+    scope = " ".join(c.describe() for c in spec.conditions)
+    subject = f"{words} ({scope})" if scope else words
+    if e.typical is None:
+        return f"No {words} in the 7 days before the range to compare with, so I can't tell what changed."
+    if e.window is None:
+        return (
+            f"{subject[:1].upper() + subject[1:]} stayed within its usual range (typical {_value(e, e.typical)} "
+            "per bucket over the 7 days before); nothing stands out."
+        )
+    ratio = f" ({e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
+    went = "fell to" if e.query.measure == "score" else "rose to"
+    text = (
+        f"{subject[:1].upper() + subject[1:]} {went} {_value(e, e.window_value)} vs a typical "
+        f"{_value(e, e.typical)}{ratio} on {_span(e, tz_name)}"
+    )
+    if not e.drivers:
+        return text + f"; the {e.bad_in_window} {bad_words(e)} requests are not concentrated in any one value."
+    top = e.drivers[0]
+    dim = top.dimension.split(":", 1)[1] if top.dimension.startswith("property:") else top.dimension
+    return (
+        text + f"; {top.current:.0%} of the {e.bad_in_window} {bad_words(e)} requests were "
+        f"{dim} {top.value} vs {top.baseline:.0%} of requests before."
+    )
+
+
+def explain_interpretation(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
+    """What was examined: the measure, the filters, the range, the baseline, the buckets."""
+    q = e.query
+    tzd = q.timeZoneDifference
+    start, end = seconds_utc(q.timeFilter.start), seconds_utc(q.timeFilter.end)
+    parts = [f"explain {measure_words(e)}"] + [c.describe() for c in spec.conditions]
+    parts.append(f"{_local(start, tzd):%b %d %H:%M} → {_local(end, tzd):%b %d %H:%M} {tz_name}")
+    parts.append("baseline: the 7 days before")
+    parts.append("hourly" if q.dbIncrement == "hour" else "daily")
+    return " · ".join(parts)
+
+
+def driver_cells(e: Explanation) -> list[list[str]]:
+    """The drivers as a table."""
+    header = ["dimension", "value", "of bad requests", "of baseline", "lift"]
+    body = [
+        [
+            d.dimension.split(":", 1)[1] if d.dimension.startswith("property:") else d.dimension,
+            d.value,
+            f"{d.current:.0%}",
+            f"{d.baseline:.0%}",
+            f"+{d.lift * 100:.0f} pts",
+        ]
+        for d in e.drivers[:10]
+    ]
+    return [header] + body

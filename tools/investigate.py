@@ -1,0 +1,536 @@
+"""Investigation queries beside the aggregate: a request list and an explanation of a change, compiled to SQL.
+
+An explanation finds *when* a measure departed from its baseline and *what* the departing ("bad") requests
+are concentrated in, BubbleUp-style: each dimension value's share of the bad requests in the window is set
+against its share of all requests in the baseline (the 7 days before the range), ranked by that value's term of
+the relative entropy, current · ln(current / baseline). Everything runs in the
+engine's SQL: one statement for the thresholds, one for the bucketed series, and one grouped pass that counts
+every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
+
+The window rule: per bucket, the measure's value is compared with the baseline buckets' median; a bucket
+departs when it lies beyond median + 3·MAD (scaled to a standard deviation, 1.4826·MAD, and never less than
+2% of the median or a unit floor, so a flat baseline does not turn noise into a window). The window is the contiguous
+run of buckets beyond K/2 spreads, holding at least one beyond K (a lone bucket: beyond 2K), with the largest
+total departure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from heliqa.tools.filters import FilterNode, Number, leaf, parse_instant
+from heliqa.tools.query import MetricsQuery, TimeFilter
+from heliqa.tools.results import iso_z
+from heliqa.tools.sql import SqlDialect, seconds_utc
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+ListOrder = Literal["newest", "latency", "cost", "tokens"]
+ExplainMeasure = Literal["latency", "errors", "cost", "score"]
+DEPARTURE_K = 3.0  # buckets beyond median + K·(1.4826·MAD) depart from the baseline
+MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of the baseline median
+# ... nor less than this (in the measure's unit): an error-free baseline turns single errors into no window
+MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
+SNIPPET_CHARS = 80
+BASELINE_DAYS = 7
+# a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
+# more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
+MIN_LIFT, MIN_RATIO, MIN_Z = 0.20, 1.5, 3.0
+
+
+class ScoreBelow(BaseModel):
+    """Requests carrying a score key with a value below a bound (Helicone's filters only test score equality)."""
+
+    model_config = _STRICT
+    key: str
+    below: int
+
+    def sql(self, d: SqlDialect) -> str:
+        """The condition in `d`'s SQL."""
+        key = d.param(self.key)
+        return f"({d.has_score(key)} AND {d.score_value(key)} < {d.param(self.below, 'Int64')})"
+
+
+class ListQuery(BaseModel):
+    """Individual requests matching a filter over a time range, in one order, at most 100."""
+
+    model_config = _STRICT
+    timeFilter: TimeFilter
+    userFilter: FilterNode = "all"
+    scoreBelow: ScoreBelow | None = Field(None, description="only requests scored below a bound")
+    order: ListOrder = Field("newest", description="newest first, or largest latency, cost or total tokens first")
+    limit: int = Field(10, ge=1, le=100)
+    timeZoneDifference: Number = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The query as JSON (Helicone spellings in the filter tree)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class CompareQuery(BaseModel):
+    """The same aggregate over the current range and the previous one (its end excluded)."""
+
+    model_config = _STRICT
+    current: MetricsQuery
+    previous: MetricsQuery
+
+    @model_validator(mode="after")
+    def _same_query(self) -> CompareQuery:
+        mine = self.current.model_dump(exclude={"timeFilter"})
+        theirs = self.previous.model_dump(exclude={"timeFilter", "top"})
+        if {k: v for k, v in mine.items() if k != "top"} != theirs:
+            raise ValueError("both periods of a comparison must ask the same query")
+        if parse_instant(self.previous.timeFilter.start) >= parse_instant(self.current.timeFilter.start):
+            raise ValueError("the previous period must start before the current one")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """Both periods' queries."""
+        return {"current": self.current.to_json(), "previous": self.previous.to_json()}
+
+
+class ExplainQuery(BaseModel):
+    """Where a measure departed from its baseline within a range, and which dimension values the bad requests hold."""
+
+    model_config = _STRICT
+    measure: ExplainMeasure
+    scoreKey: str | None = Field(None, description="the score key for measure=score")
+    status: int | None = Field(None, description="for measure=errors: the status named (429); null = any >= 400")
+    timeFilter: TimeFilter
+    baseline: TimeFilter
+    userFilter: FilterNode = "all"
+    dbIncrement: Literal["hour", "day"] = "hour"
+    timeZoneDifference: Number = 0
+    dimensions: tuple[str, ...] = Field(description="model, provider, user, status, country, property:<key>")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExplainQuery:
+        if self.measure == "score" and not self.scoreKey:
+            raise ValueError("explaining a score needs its key")
+        if self.measure != "score" and self.scoreKey:
+            raise ValueError("scoreKey only applies to measure=score")
+        if self.status is not None and self.measure != "errors":
+            raise ValueError("status only applies to measure=errors")
+        if parse_instant(self.baseline.end) > parse_instant(self.timeFilter.start):
+            raise ValueError("the baseline must end before the range starts")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The query as JSON."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One request of a list, with a short prompt snippet (never the whole body)."""
+
+    request_id: str
+    created_at: datetime
+    model: str
+    provider: str
+    status: int
+    latency_ms: int | None
+    total_tokens: int | None
+    cost: float | None
+    user_id: str
+    prompt: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The list row of questions.md, in its field order."""
+        return {
+            "request_id": self.request_id,
+            "created_at": iso_z(self.created_at, millis=True),
+            "model": self.model,
+            "provider": self.provider,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "total_tokens": self.total_tokens,
+            "cost": self.cost,
+            "user_id": self.user_id,
+        }
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A dimension value the bad requests hold more of than the baseline did."""
+
+    dimension: str
+    value: str
+    current: float  # share of the window's bad requests with this value
+    baseline: float  # share of the baseline's requests with this value
+
+    @property
+    def lift(self) -> float:
+        """How many points more of the bad requests than of the baseline this value holds."""
+        return self.current - self.baseline
+
+    def stands_out(self, bad_total: int, baseline_total: int) -> bool:
+        """Far enough above the baseline share, and more than chance among `bad_total` bad requests."""
+        share = max(self.baseline, 0.5 / max(baseline_total, 1))
+        error = math.sqrt(share * (1 - min(share, 1.0)) / max(bad_total, 1))
+        return self.lift >= MIN_LIFT and self.current >= MIN_RATIO * self.baseline and self.lift >= MIN_Z * error
+
+    def weight(self, baseline_total: int) -> float:
+        """The ranking: current · ln(current / baseline), the value's term of the relative entropy between the
+        bad requests' mix and the baseline's. It prefers the specific cause (one user, 0% before) over a broad
+        value that merely contains it (the user's model, 8% before)."""
+        floor = 0.5 / max(baseline_total, 1)  # a value absent from the baseline counts as half a request
+        return self.current * math.log(self.current / max(self.baseline, floor))
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"dimension", "value", "current", "baseline", "share"}`; `share` is current − baseline."""
+        return {
+            "dimension": self.dimension,
+            "value": self.value,
+            "current": self.current,
+            "baseline": self.baseline,
+            "share": self.lift,
+        }
+
+
+@dataclass(frozen=True)
+class Point:
+    """One bucket of the explained series; `in_range` separates the range from the baseline."""
+
+    bucket: datetime
+    value: float | None
+    requests: int
+    in_range: bool
+
+
+@dataclass
+class Explanation:
+    """What an explain query found."""
+
+    query: ExplainQuery
+    series: list[Point]
+    typical: float | None  # the baseline buckets' median
+    threshold: float | None  # the value a bad request exceeds (or, for scores, falls below)
+    bad_filter: Any  # the filter node that selects the bad requests (for "show me those requests")
+    score_below: ScoreBelow | None  # for a score: the bad requests are those below this value
+    window: tuple[datetime, datetime] | None = None
+    window_value: float | None = None  # the window buckets' median value
+    strength: float = 0.0  # total departure of the window, in spreads
+    bad_in_window: int = 0
+    drivers: list[Driver] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the shared SQL needs from one backend: its dialect, its table, its fetch, its org scope."""
+
+    dialect: Callable[[], SqlDialect]
+    source: str  # the requests table, aliased r
+    fetch: Callable[[str, dict[str, Any]], list[tuple]]
+    scope: Callable[[SqlDialect, str], str]  # the organization condition
+    nulls_in_grouping_sets: str = ""  # what makes the engine give NULL for columns outside a grouping set
+
+
+# --- request lists ---------------------------------------------------------------------------------------------
+_ORDER_COLUMNS = {"newest": "request_created_at", "latency": "latency", "cost": "cost", "tokens": "total_tokens"}
+
+
+def list_requests(engine: Engine, query: ListQuery, org: str) -> list[RequestRow]:
+    """The query's requests, largest first by its order, ties by request_id ascending."""
+    d = engine.dialect()
+    where = [engine.scope(d, org), d.time_range(query.timeFilter), d.node(query.userFilter)]
+    if query.scoreBelow is not None:
+        where.append(query.scoreBelow.sql(d))
+    key = d.col(_ORDER_COLUMNS[query.order])
+    rid = d.col("request_id")
+    columns = [rid, "r.request_created_at", "r.model", "r.provider", "r.status", "r.latency", d.col("total_tokens")]
+    columns += [d.cost_column(), d.col("user_id"), "r.request_body"]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {engine.source} WHERE {' AND '.join(where)} "
+        f"ORDER BY {key} DESC NULLS LAST, {rid} ASC LIMIT {d.param(query.limit, 'Int64')}"
+    )
+    return [
+        RequestRow(
+            request_id=str(rid_value),
+            created_at=_naive(created),
+            model=model or "",
+            provider=provider or "",
+            status=int(status),
+            latency_ms=None if latency is None else int(latency),
+            total_tokens=None if tokens is None else int(tokens),
+            cost=None if cost is None else int(cost) / 1e9,
+            user_id=user or "",
+            prompt=prompt_snippet(body or ""),
+        )
+        for rid_value, created, model, provider, status, latency, tokens, cost, user, body in engine.fetch(
+            sql, d.params
+        )
+    ]
+
+
+def prompt_snippet(body: str, limit: int = SNIPPET_CHARS) -> str:
+    """The first `limit` characters of the last user message of a request body, on one line."""
+    text = body
+    try:
+        payload = json.loads(body) if body else {}
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        messages = payload.get("messages") or payload.get("contents") or []
+        users = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user", None)]
+        if users:
+            text = _message_text(users[-1])
+        elif isinstance(payload.get("prompt"), str):
+            text = payload["prompt"]
+        elif isinstance(payload.get("input"), str):
+            text = payload["input"]
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _message_text(message: dict) -> str:
+    content = message.get("content", message.get("parts", ""))
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+# --- explanations ----------------------------------------------------------------------------------------------
+def bad_filter(query: ExplainQuery, threshold: float | None) -> Any:
+    """The filter node that makes a request bad for this measure ("all" for scores: see `score_below`)."""
+    if query.measure == "errors":
+        return leaf("status", "equals", query.status) if query.status is not None else leaf("status", "gte", 400)
+    if threshold is None or query.measure == "score":
+        return "all"
+    if query.measure == "latency":
+        return leaf("latency", "gt", math.floor(threshold))
+    return leaf("cost", "gt", math.floor(threshold) / 1e9)
+
+
+def score_below(query: ExplainQuery, threshold: float | None) -> ScoreBelow | None:
+    """For a score: bad is below the baseline's p10 (integer scores: below its ceiling; a yes/no key at 0)."""
+    if query.measure != "score" or threshold is None:
+        return None
+    return ScoreBelow(key=query.scoreKey, below=math.ceil(threshold))
+
+
+def _bad_sql(d: SqlDialect, bad: Any, below: ScoreBelow | None) -> str:
+    parts = [d.node(bad)] if bad != "all" else []
+    if below is not None:
+        parts.append(below.sql(d))
+    return " AND ".join(parts) or "FALSE"
+
+
+def _scope_sql(engine: Engine, d: SqlDialect, query: ExplainQuery, org: str) -> list[str]:
+    """The organization and the question's filters; a score question counts only requests carrying the key."""
+    where = [engine.scope(d, org), d.node(query.userFilter)]
+    if query.measure == "score":
+        where.append(d.has_score(d.param(query.scoreKey)))
+    return where
+
+
+def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
+    """Thresholds, the bucketed series and the window, then every dimension's drivers in one grouped pass."""
+    threshold = _threshold(engine, query, org)
+    bad, below = bad_filter(query, threshold), score_below(query, threshold)
+    series = _series(engine, query, org, bad)
+    found = Explanation(
+        query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
+    )
+    base = [p.value for p in series if not p.in_range and p.value is not None]
+    if not base:
+        return found
+    found.typical = statistics.median(base)
+    window = departure_window(query, series, found.typical, base)
+    if window is None and query.dbIncrement == "day":
+        # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
+        hourly = query.model_copy(update={"dbIncrement": "hour"})
+        hours = _series(engine, hourly, org, bad)
+        hours_base = [p.value for p in hours if not p.in_range and p.value is not None]
+        if hours_base:
+            window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
+            if window is not None:  # the answer then speaks in hours: its series and typical value too
+                found.series, found.typical = hours, statistics.median(hours_base)
+    elif window is not None and query.dbIncrement == "day":
+        window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
+    if window is None:
+        return found
+    found.window, found.window_value, found.strength = window
+    found.bad_in_window, found.drivers = _drivers(engine, query, org, (bad, below), found.window)
+    return found
+
+
+def _hours_within(
+    engine: Engine, query: ExplainQuery, org: str, bad: Any, days: tuple[datetime, datetime]
+) -> tuple[datetime, datetime]:
+    """A window found in daily buckets, narrowed to the hours that departed inside it (against the baseline's
+    hours), so a two-hour storm in a week-long range is not reported as a whole day."""
+    span = TimeFilter(start=iso_z(days[0], True), end=iso_z(days[1], True))
+    hourly = query.model_copy(update={"dbIncrement": "hour", "timeFilter": span})
+    series = _series(engine, hourly, org, bad)
+    base = [p.value for p in series if not p.in_range and p.value is not None]
+    if not base:
+        return days
+    narrowed = departure_window(hourly, series, statistics.median(base), base)
+    return narrowed[0] if narrowed is not None else days
+
+
+def _threshold(engine: Engine, query: ExplainQuery, org: str) -> float | None:
+    if query.measure == "errors":
+        return None
+    d = engine.dialect()
+    if query.measure == "score":
+        column, fraction = d.score_value(d.param(query.scoreKey)), 0.1
+    else:
+        column, fraction = d.col("latency") if query.measure == "latency" else d.cost_column(), 0.9
+    where = _scope_sql(engine, d, query, org) + [d.time_range(query.baseline)]
+    sql = f"SELECT {d.quantile(column, fraction)} FROM {engine.source} WHERE {' AND '.join(where)}"
+    rows = engine.fetch(sql, d.params)
+    value = rows[0][0] if rows else None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if query.measure == "score" and query.scoreKey.endswith("-hcone-bool"):
+        return 1.0  # yes/no: bad is 0, whatever the baseline's p10
+    return float(value)
+
+
+def _value_sql(d: SqlDialect, query: ExplainQuery, bad: Any) -> str:
+    if query.measure == "latency":
+        return d.quantile(d.col("latency"), 0.9)
+    if query.measure == "errors":
+        return f"100.0 * {d.count_if(d.node(bad))} / count(*)"
+    if query.measure == "cost":
+        return f"sum({d.cost_column()}) / 1e9"
+    return f"avg({d.score_value(d.param(query.scoreKey))})"
+
+
+def _series(engine: Engine, query: ExplainQuery, org: str, bad: Any) -> list[Point]:
+    d = engine.dialect()
+    created = "r.request_created_at"
+    start = d.param(seconds_utc(query.timeFilter.start), "DateTime")
+    periods = f"(({d.time_range(query.baseline)}) OR ({d.time_range(query.timeFilter)}))"
+    where = _scope_sql(engine, d, query, org) + [periods]
+    bucket = d.bucket(created, query.dbIncrement, query.timeZoneDifference)
+    value = _value_sql(d, query, bad)
+    # A bucket cut by the range's start is split in two: its baseline part never counts as the range.
+    sql = (
+        f"SELECT {bucket} AS b, {created} >= {start} AS in_range, {value} AS v, count(*) AS n "
+        f"FROM {engine.source} WHERE {' AND '.join(where)} GROUP BY b, in_range ORDER BY b, in_range"
+    )
+    points = []
+    for b, in_range, v, n in engine.fetch(sql, d.params):
+        number = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+        points.append(Point(_naive(b), number, int(n), bool(in_range)))
+    return points
+
+
+def departure_window(
+    query: ExplainQuery, series: list[Point], typical: float, base: list[float]
+) -> tuple[tuple[datetime, datetime], float, float] | None:
+    """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength)."""
+    spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
+    spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[query.measure])
+    down = query.measure == "score"  # a score breaks by falling
+    step = timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
+    start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
+    # Hysteresis: a run is a stretch of buckets beyond K/2 spreads holding at least one beyond K, so one
+    # quieter hour inside an incident does not split it in two.
+    best: tuple[float, list[Point]] = (0.0, [])
+    run: list[Point] = []
+
+    def departure(p: Point) -> float | None:
+        if p.value is None:
+            return None
+        # a rate moves by 100/n points with a single request: one failure in a quiet hour is not a departure
+        scale = max(spread, 100.0 / max(p.requests, 1)) if query.measure == "errors" else spread
+        return ((typical - p.value) if down else (p.value - typical)) / scale
+
+    for p in [*(p for p in series if p.in_range), None]:
+        z = None if p is None else departure(p)
+        if z is not None and z > DEPARTURE_K / 2 and (not run or p.bucket <= run[-1].bucket + step):
+            run.append(p)
+            continue
+        scores = [departure(q) for q in run]
+        # a lone bucket is one of many tested: it must depart twice as far to count as a window
+        needed = DEPARTURE_K if len(run) > 1 else 2 * DEPARTURE_K
+        if run and max(scores) > needed and sum(scores) > best[0]:
+            best = (sum(scores), run)
+        run = [p] if z is not None and z > DEPARTURE_K / 2 else []
+    if not best[1]:
+        return None
+    chosen = best[1]
+    window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
+    value = statistics.median(p.value for p in chosen)
+    return window, value, best[0]
+
+
+def dimension_sql(d: SqlDialect, dimension: str) -> str:
+    """A dimension's column as stored (grouping on the raw column is cheaper than on text; Python names it)."""
+    column = {
+        "model": "model",
+        "provider": "provider",
+        "user": "user_id",
+        "status": "status",
+        "country": "country_code",
+    }
+    if dimension in column:
+        return d.col(column[dimension])
+    return d.property_value(d.param(dimension.split(":", 1)[1]))
+
+
+def _drivers(
+    engine: Engine, query: ExplainQuery, org: str, bad: tuple[Any, ScoreBelow | None], window: tuple[datetime, datetime]
+) -> tuple[int, list[Driver]]:
+    d = engine.dialect()
+    where = _scope_sql(engine, d, query, org)
+    created = "r.request_created_at"
+    b0 = d.param(seconds_utc(query.baseline.start), "DateTime")
+    b1 = d.param(seconds_utc(query.baseline.end), "DateTime")
+    w0 = d.param(window[0], "DateTime")
+    w1 = d.param(window[1], "DateTime")
+    bad_sql = _bad_sql(d, *bad)
+    in_base = f"{created} >= {b0} AND {created} < {b1}"
+    in_window = f"{created} >= {w0} AND {created} < {w1} AND {bad_sql}"
+    dims = list(query.dimensions)
+    columns = ", ".join(f"{dimension_sql(d, dim)} AS d{i}" for i, dim in enumerate(dims))
+    where.append(f"(({in_base}) OR ({in_window}))")
+    inner = (
+        f"SELECT {columns}, CASE WHEN {in_window} THEN 1 ELSE 0 END AS w, CASE WHEN {in_base} THEN 1 ELSE 0 END AS bl "
+        f"FROM {engine.source} WHERE {' AND '.join(where)}"
+    )
+    sets = ", ".join(f"(d{i})" for i in range(len(dims)))
+    names = ", ".join(f"d{i}" for i in range(len(dims)))
+    sql = (
+        f"SELECT {names}, sum(w) AS w, sum(bl) AS bl FROM ({inner}) AS t "
+        f"GROUP BY GROUPING SETS ({sets}){engine.nulls_in_grouping_sets}"
+    )
+    counts: dict[str, dict[str, tuple[int, int]]] = {dim: {} for dim in dims}
+    for row in engine.fetch(sql, d.params):
+        values, w, bl = row[: len(dims)], int(row[-2] or 0), int(row[-1] or 0)
+        for dim, value in zip(dims, values, strict=True):
+            if value is not None:
+                counts[dim][str(value)] = (w, bl)  # (a NULL country is never a driver: it reads as no value)
+                break
+    bad_total = sum(w for w, _ in next(iter(counts.values()), {}).values())
+    base_total = sum(bl for _, bl in next(iter(counts.values()), {}).values())
+    drivers = []
+    if bad_total and base_total:
+        for dim, values in counts.items():
+            for value, (w, bl) in values.items():
+                if value == "":
+                    continue  # requests without a value for the dimension are left out, as in grouping
+                driver = Driver(dim, value, w / bad_total, bl / base_total)
+                if driver.stands_out(bad_total, base_total):
+                    drivers.append(driver)
+    drivers.sort(key=lambda x: (-x.weight(base_total), x.dimension, x.value))
+    return bad_total, drivers
+
+
+def _naive(moment: Any) -> datetime:
+    if isinstance(moment, str):
+        moment = parse_instant(moment)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
