@@ -83,7 +83,7 @@ def problems_of(error: ValidationError) -> list[str]:
 
 
 def validate(model: type[M], data: Any) -> M:
-    """Validate `data` as `model` (within the limits of tools/limits.py) or raise InvalidRequest with readable problems."""
+    """Validate `data` as `model` within tools/limits.py, or raise InvalidRequest with readable problems."""
     check_json(data, "the request")
     try:
         return model.model_validate(data)
