@@ -71,8 +71,8 @@ class Lease:
         self._generation = 0  # bumped at every close: cursors of an older connection are dead
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._local = threading.local()
-        self._write_mutex = threading.RLock()  # one writer per process at a time
-        self._writing_here = 0
+        self._write_mutex = threading.Lock()  # one writer per process at a time
+        self._writing_here = False
         self._on_open: list[weakref.WeakMethod] = []
         self._watcher: threading.Thread | None = None
 
@@ -260,31 +260,26 @@ class Lease:
     @contextmanager
     def writing(self, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """The file open for writing, alone among processes, for one transaction; closed again afterwards."""
-        with self._write_mutex:
-            outer = self._writing_here == 0
-            if not outer:  # a write inside a write of this thread: same connection, same gate
-                yield self._con  # type: ignore[misc]
-                return
-            with self._gate_held(what):
-                self._writing_here += 1
+        with self._write_mutex, self._gate_held(what):
+            self._writing_here = True
+            try:
+
+                def reopen() -> None:
+                    if self._con is not None and not self._writable:
+                        self._close_locked()
+                    deadline = time.monotonic() + wait_seconds()
+                    while self._con is None:  # readers elsewhere close within POLL_SECONDS of their last read
+                        if (con := self._try_connect(True)) is not None:
+                            self._opened(con, True)
+                        elif time.monotonic() > deadline:
+                            raise self._busy(True, what)
+                        else:
+                            time.sleep(POLL_SECONDS)
+
+                self._switch(reopen)
                 try:
-
-                    def reopen() -> None:
-                        if self._con is not None and not self._writable:
-                            self._close_locked()
-                        deadline = time.monotonic() + wait_seconds()
-                        while self._con is None:  # readers elsewhere close within POLL_SECONDS of their last read
-                            if (con := self._try_connect(True)) is not None:
-                                self._opened(con, True)
-                            elif time.monotonic() > deadline:
-                                raise self._busy(True, what)
-                            else:
-                                time.sleep(POLL_SECONDS)
-
-                    self._switch(reopen)
-                    try:
-                        yield self._con  # type: ignore[misc]
-                    finally:
-                        self.release()  # checkpoint and let readers of other processes back in
+                    yield self._con  # type: ignore[misc]
                 finally:
-                    self._writing_here -= 1
+                    self.release()  # checkpoint and let readers of other processes back in
+            finally:
+                self._writing_here = False

@@ -421,13 +421,20 @@ class Store(SqlBackend):
 
         A killed process cannot remove it; the next write removes every staging file whose lock is free.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd, name = tempfile.mkstemp(prefix=self.path.name + _STAGING, suffix=".jsonl", dir=self.path.parent)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd, name = tempfile.mkstemp(prefix=self.path.name + _STAGING, suffix=".jsonl", dir=self.path.parent)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:  # still ours? another process's clean-up may have taken it between creation and lock
+                    if os.stat(name).st_ino == os.fstat(fd).st_ino:
+                        break
+                except FileNotFoundError:
+                    pass
+                os.close(fd)
         except OSError as error:
             raise _store_failure("import", error, self.path) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             with open(fd, "wb", closefd=False) as out:
                 out.write(b"\n".join(_dumps(r) for r in rows))
             yield Path(name)
