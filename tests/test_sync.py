@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from heliqa.tools.demo import generate
 from heliqa.tools.errors import BackendError
 from heliqa.tools.helicone import HeliconeClient
 from heliqa.tools.helicone_requests import HeliconeRequest, RequestQuery, RequestSort, list_requests, to_store_row
 from heliqa.tools.store import Store
 from heliqa.tools.sync import Syncer, SyncState, parse_duration, parse_since, state_for
-
 from tests.fake_helicone import FakeHelicone, RequestLog, helicone_row, serve_requests
 
 ORG = "5d1c0e4a-7b2f-4a8e-9c3d-0e1f2a3b4c5d"
@@ -94,11 +94,8 @@ def fake():
 
 
 def test_models_follow_helicone_limits_and_sort_priority():
-    assert RequestQuery(filter="all").limit == 10 and RequestQuery(filter="all").sort.chosen() == (
-        "created_at",
-        "desc",
-        None,
-    )
+    default = RequestQuery(filter="all")
+    assert default.limit == 10 and default.sort.chosen() == ("created_at", "desc", None)
     with pytest.raises(ValueError):
         RequestQuery(filter="all", limit=1001)
     # One key is used whatever the JSON order: latency outranks user_id, created_at outranks latency.
@@ -123,10 +120,12 @@ def test_sync_copies_every_row_through_faults(fake, tmp_path):
     rows = server_rows()
     log = serve_requests(fake, RequestLog(rows=rows))
     log.faults = deque(["429", "503", "short", "duplicate", None, "short", "duplicate", "503", None, "short"])
+    log.retry_after = "1"
     store = Store(tmp_path / "h.duckdb")
     report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100, batch_rows=250).run()
     store.close()
     assert report.added == len(rows) == report.fetched
+    assert report.seconds >= 1  # the 429's Retry-After was waited out
     assert stored(tmp_path / "h.duckdb") == expected(rows)
     bodies = fake.bodies("/v1/request/query-clickhouse")
     assert all(b["limit"] <= 1000 and b["sort"] == {"created_at": "asc"} for b in bodies)
