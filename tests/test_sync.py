@@ -6,6 +6,7 @@ values computed here from the server's own rows (not through heliqa's mapping).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -264,7 +265,9 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
                 time.sleep(0.1)
         target = tmp_path / "target"
         env = _env(target, url, key)
-        first = subprocess.run(_sync_cmd("--page-size", "250"), env=env, cwd=ROOT, capture_output=True, text=True)
+        first = subprocess.run(
+            _sync_cmd("--page-size", "250", "--bodies"), env=env, cwd=ROOT, capture_output=True, text=True
+        )
         assert first.returncode == 0, first.stderr
         assert first.stdout.startswith(f"synced {len(source_rows)} new requests"), first.stdout
         second = subprocess.run(_sync_cmd(), env=env, cwd=ROOT, capture_output=True, text=True)
@@ -289,6 +292,15 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
         for r in source_rows
     }
     assert stored(target / "heliqa.duckdb") == want
+    copy = Store(target / "heliqa.duckdb", read_only=True)
+    bodies = {
+        rid: (req, resp)
+        for rid, req, resp in copy.fetch("SELECT request_id, request_body, response_body FROM requests", {})
+    }
+    copy.close()
+    for r in source_rows:  # --bodies: the bodies serve sends inline arrive as the same JSON
+        req, resp = bodies[r["request_id"]]
+        assert json.loads(req) == json.loads(r["request_body"]) and json.loads(resp) == json.loads(r["response_body"])
 
 
 def test_live_sync_thread_refreshes_a_reading_store(fake, tmp_path):
@@ -445,7 +457,6 @@ def test_live_store_needs_the_embedded_backend(tmp_path):
 
 def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
     """--bodies: a body Helicone sends inline is kept; a placeholder is replaced by the signed URL's content."""
-    import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Bodies(BaseHTTPRequestHandler):
