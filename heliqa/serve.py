@@ -1,4 +1,5 @@
-"""`heliqa serve`: Helicone's analytics API (scores, metrics, property and score-key lookups) over the embedded store.
+"""`heliqa serve`: Helicone's analytics API (scores, metrics, property and score-key lookups, and the request
+endpoints of `heliqa/serve_requests.py`) over the embedded store.
 
 Request and response shapes, paths and status codes follow Helicone (helicone.md §1, §4, §8, §11), so the
 Helicone REST backend works against it unchanged. Deliberate differences, all on the side of strictness:

@@ -6,6 +6,7 @@ values computed here from the server's own rows (not through heliqa's mapping).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from heliqa.tools.demo import generate
 from heliqa.tools.errors import BackendError
 from heliqa.tools.helicone import HeliconeClient
 from heliqa.tools.helicone_requests import HeliconeRequest, RequestQuery, RequestSort, list_requests, to_store_row
 from heliqa.tools.store import Store
 from heliqa.tools.sync import Syncer, SyncState, parse_duration, parse_since, state_for
-
 from tests.fake_helicone import FakeHelicone, RequestLog, helicone_row, serve_requests
 
 ORG = "5d1c0e4a-7b2f-4a8e-9c3d-0e1f2a3b4c5d"
@@ -94,11 +95,8 @@ def fake():
 
 
 def test_models_follow_helicone_limits_and_sort_priority():
-    assert RequestQuery(filter="all").limit == 10 and RequestQuery(filter="all").sort.chosen() == (
-        "created_at",
-        "desc",
-        None,
-    )
+    default = RequestQuery(filter="all")
+    assert default.limit == 10 and default.sort.chosen() == ("created_at", "desc", None)
     with pytest.raises(ValueError):
         RequestQuery(filter="all", limit=1001)
     # One key is used whatever the JSON order: latency outranks user_id, created_at outranks latency.
@@ -123,10 +121,12 @@ def test_sync_copies_every_row_through_faults(fake, tmp_path):
     rows = server_rows()
     log = serve_requests(fake, RequestLog(rows=rows))
     log.faults = deque(["429", "503", "short", "duplicate", None, "short", "duplicate", "503", None, "short"])
+    log.retry_after = "1"
     store = Store(tmp_path / "h.duckdb")
     report = Syncer(client(fake.url, fake.key), store, ORG, page_size=100, batch_rows=250).run()
     store.close()
     assert report.added == len(rows) == report.fetched
+    assert report.seconds >= 1  # the 429's Retry-After was waited out
     assert stored(tmp_path / "h.duckdb") == expected(rows)
     bodies = fake.bodies("/v1/request/query-clickhouse")
     assert all(b["limit"] <= 1000 and b["sort"] == {"created_at": "asc"} for b in bodies)
@@ -265,7 +265,9 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
                 time.sleep(0.1)
         target = tmp_path / "target"
         env = _env(target, url, key)
-        first = subprocess.run(_sync_cmd("--page-size", "250"), env=env, cwd=ROOT, capture_output=True, text=True)
+        first = subprocess.run(
+            _sync_cmd("--page-size", "250", "--bodies"), env=env, cwd=ROOT, capture_output=True, text=True
+        )
         assert first.returncode == 0, first.stderr
         assert first.stdout.startswith(f"synced {len(source_rows)} new requests"), first.stdout
         second = subprocess.run(_sync_cmd(), env=env, cwd=ROOT, capture_output=True, text=True)
@@ -290,6 +292,15 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
         for r in source_rows
     }
     assert stored(target / "heliqa.duckdb") == want
+    copy = Store(target / "heliqa.duckdb", read_only=True)
+    bodies = {
+        rid: (req, resp)
+        for rid, req, resp in copy.fetch("SELECT request_id, request_body, response_body FROM requests", {})
+    }
+    copy.close()
+    for r in source_rows:  # --bodies: the bodies serve sends inline arrive as the same JSON
+        req, resp = bodies[r["request_id"]]
+        assert json.loads(req) == json.loads(r["request_body"]) and json.loads(resp) == json.loads(r["response_body"])
 
 
 def test_live_sync_thread_refreshes_a_reading_store(fake, tmp_path):
@@ -446,7 +457,6 @@ def test_live_store_needs_the_embedded_backend(tmp_path):
 
 def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
     """--bodies: a body Helicone sends inline is kept; a placeholder is replaced by the signed URL's content."""
-    import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Bodies(BaseHTTPRequestHandler):

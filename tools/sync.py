@@ -408,6 +408,8 @@ class PeriodicSync(threading.Thread):
                     f"sync: {self.last.added:,} new of {self.last.fetched:,} fetched in {self.last.seconds:.1f} s "
                     f"(cursor {_iso(self.last.cursor) if self.last.cursor else 'none'})"
                 )
+                for line in self.last.bad[:20] + self.last.notes:
+                    self.log(f"sync: {line}")
             except HeliqaError as error:
                 self.log(f"sync failed, retrying in {self.every}: {error.message}")
             except Exception as error:  # a background loop must outlive one bad run; the log says why
