@@ -389,8 +389,8 @@ class LLMPlanner:
         import openai
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        if answer.status != "ok" or answer.query is None or not answer.rows:
-            return answer.message
+        if answer.status != "ok" or answer.query is None or not answer.rows or answer.kind != "aggregate":
+            return answer.message  # comparisons, lists and explanations keep their computed sentence
         from heliqa.agent.answer import bucket_text, fmt
 
         query = answer.query
