@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.spec import Condition, QuerySpec, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
+from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.filters import all_of, parse_instant
 from heliqa.tools.investigate import (
     BASELINE_DAYS,
@@ -92,7 +93,7 @@ class ListSpec(BaseModel):
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> ListQuery:
         """The validated list query."""
-        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        zone = named_zone(self.timeZone) if self.timeZone else tz
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
         if self.window is not None:
             time_filter = HalfOpenTimeFilter(start=iso_z(self.window[0], True), end=iso_z(self.window[1], True))
@@ -122,7 +123,7 @@ class ExplainSpec(BaseModel):
 
     def to_queries(self, now: datetime, tz: ZoneInfo, vocab: Vocabulary) -> list[ExplainQuery]:
         """One query per measure to try (one unless the question named none)."""
-        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        zone = named_zone(self.timeZone) if self.timeZone else tz
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
         start, end = parse_instant(time_filter.start), parse_instant(time_filter.end)
         baseline = HalfOpenTimeFilter(start=iso_z(start - timedelta(days=BASELINE_DAYS), True), end=time_filter.start)
