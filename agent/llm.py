@@ -457,9 +457,7 @@ def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | L
         grounded = ground(QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range,
                                     timeZone=spec.timeZone), ctx.vocabulary)
         grounded.to_query(ctx.now, ctx.tz)
-        if isinstance(spec, ExplainSpec) and spec.measure == "score":
-            if not spec.scoreKey:
-                raise _Repair("explain_change with measure score needs a scoreKey.")
+        if isinstance(spec, ExplainSpec) and spec.measure == "score" and spec.scoreKey:
             ground(QuerySpec(measure="score", scoreKey=spec.scoreKey), ctx.vocabulary)
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None
