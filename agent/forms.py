@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.spec import Condition, QuerySpec, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
+from heliqa.agent.timerange import zone as named_zone
+from heliqa.tools.errors import Clarify
 from heliqa.tools.filters import all_of, parse_instant
 from heliqa.tools.investigate import (
     BASELINE_DAYS,
@@ -92,7 +94,7 @@ class ListSpec(BaseModel):
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> ListQuery:
         """The validated list query."""
-        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        zone = named_zone(self.timeZone) if self.timeZone else tz
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
         if self.window is not None:
             time_filter = HalfOpenTimeFilter(start=iso_z(self.window[0], True), end=iso_z(self.window[1], True))
@@ -122,15 +124,20 @@ class ExplainSpec(BaseModel):
 
     def to_queries(self, now: datetime, tz: ZoneInfo, vocab: Vocabulary) -> list[ExplainQuery]:
         """One query per measure to try (one unless the question named none)."""
-        zone = ZoneInfo(self.timeZone) if self.timeZone else tz
+        zone = named_zone(self.timeZone) if self.timeZone else tz
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
         start, end = parse_instant(time_filter.start), parse_instant(time_filter.end)
         baseline = HalfOpenTimeFilter(start=iso_z(start - timedelta(days=BASELINE_DAYS), True), end=time_filter.start)
         fixed = {c.field for c in self.conditions if c.op in ("equals", "in")}
         queries = []
         tried = [(self.measure, self.scoreKey)] if self.measure else AUTO_MEASURES
+        every_score = [("score", k) for k in list(vocab.score_keys)[:MAX_AUTO_SCORES]]
         if not self.measure:  # "what happened": every recorded score key too (a prompt change shows there)
-            tried = tried + [("score", k) for k in list(vocab.score_keys)[:MAX_AUTO_SCORES]]
+            tried = tried + every_score
+        elif self.measure == "score" and not self.scoreKey:  # "scores are down": whichever key fell most
+            tried = every_score
+        if not tried:
+            raise Clarify("No score keys are recorded, so there is no score to explain.")
         for measure, score_key in tried:
             dims = [d for d in DIMENSIONS if d not in fixed and not (d == "status" and measure == "errors")]
             dims += [f"property:{k}" for k in vocab.properties if f"property:{k}" not in fixed]
@@ -253,7 +260,8 @@ THOSE = re.compile(
 )
 
 _WHY = (
-    r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused)|what's\s+(?:going\s+on|wrong|up)|"
+    r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
+    r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
@@ -406,11 +414,6 @@ class FormsPlanner:
             conditions.remove(status)
             if status.op == "equals":
                 code = int(status.value)
-        if measure == "score" and spec.scoreKey is None:
-            keys = ", ".join(ctx.vocabulary.score_keys) or "none recorded"
-            return Plan(
-                "clarify", message=f"Which score should I explain? Known score keys: {keys}.", planner=self.name
-            )
         explain = ExplainSpec(
             measure=measure,
             scoreKey=spec.scoreKey if measure == "score" else None,

@@ -11,6 +11,7 @@ from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, f
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
 from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
 from heliqa.tools.investigate import Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery
@@ -270,7 +271,7 @@ def explain(
     planner: str,
 ) -> tuple[Answer, ExplainSpec]:
     """The strongest departure among the measures tried, its window and its drivers."""
-    zone = ZoneInfo(spec.timeZone) if spec.timeZone else tz
+    zone = named_zone(spec.timeZone) if spec.timeZone else tz
     found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
     best = max(found, key=lambda e: (e.window is not None, e.strength))
     query = best.query

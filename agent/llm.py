@@ -406,8 +406,8 @@ class LLMPlanner:
         import openai
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        if answer.status != "ok" or answer.query is None or not answer.rows:
-            return answer.message
+        if answer.status != "ok" or answer.query is None or not answer.rows or answer.kind != "aggregate":
+            return answer.message  # comparisons, lists and explanations keep their computed sentence
         from heliqa.agent.answer import bucket_text, fmt
 
         query = answer.query
@@ -478,9 +478,7 @@ def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | L
         grounded = ground(QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range,
                                     timeZone=spec.timeZone), ctx.vocabulary)
         grounded.to_query(ctx.now, ctx.tz)
-        if isinstance(spec, ExplainSpec) and spec.measure == "score":
-            if not spec.scoreKey:
-                raise _Repair("explain_change with measure score needs a scoreKey.")
+        if isinstance(spec, ExplainSpec) and spec.measure == "score" and spec.scoreKey:
             ground(QuerySpec(measure="score", scoreKey=spec.scoreKey), ctx.vocabulary)
     except Clarify as ask:
         raise _Repair(ask.message, clarify=ask.message) from None

@@ -40,6 +40,7 @@ MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of t
 MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
+MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
 MIN_LIFT, MIN_RATIO, MIN_Z = 0.20, 1.5, 3.0
@@ -339,7 +340,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
-    base = [p.value for p in series if not p.in_range and p.value is not None]
+    base = baseline_values(series)
     if not base:
         return found
     found.typical = statistics.median(base)
@@ -348,7 +349,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
         hours = _series(engine, hourly, org, bad)
-        hours_base = [p.value for p in hours if not p.in_range and p.value is not None]
+        hours_base = baseline_values(hours)
         if hours_base:
             window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
             if window is not None:  # the answer then speaks in hours: its series and typical value too
@@ -370,7 +371,7 @@ def _hours_within(
     span = TimeFilter(start=iso_z(days[0], True), end=iso_z(days[1], True))
     hourly = query.model_copy(update={"dbIncrement": "hour", "timeFilter": span})
     series = _series(engine, hourly, org, bad)
-    base = [p.value for p in series if not p.in_range and p.value is not None]
+    base = baseline_values(series)
     if not base:
         return days
     narrowed = departure_window(hourly, series, statistics.median(base), base)
@@ -426,6 +427,11 @@ def _series(engine: Engine, query: ExplainQuery, org: str, bad: Any) -> list[Poi
     return points
 
 
+def baseline_values(series: list[Point]) -> list[float]:
+    """The baseline buckets' values, leaving out buckets too thin to judge."""
+    return [p.value for p in series if not p.in_range and p.value is not None and p.requests >= MIN_REQUESTS]
+
+
 def departure_window(
     query: ExplainQuery, series: list[Point], typical: float, base: list[float]
 ) -> tuple[tuple[datetime, datetime], float, float] | None:
@@ -447,9 +453,10 @@ def departure_window(
         scale = max(spread, 100.0 / max(p.requests, 1)) if query.measure == "errors" else spread
         return ((typical - p.value) if down else (p.value - typical)) / scale
 
-    for p in [*(p for p in series if p.in_range), None]:
+    # buckets too thin to judge are skipped: they neither extend a run nor break it
+    for p in [*(p for p in series if p.in_range and p.requests >= MIN_REQUESTS), None]:
         z = None if p is None else departure(p)
-        if z is not None and z > DEPARTURE_K / 2 and (not run or p.bucket <= run[-1].bucket + step):
+        if z is not None and z > DEPARTURE_K / 2:
             run.append(p)
             continue
         scores = [departure(q) for q in run]
