@@ -459,7 +459,7 @@ FORM_TOOLS = {"compare_periods": CompareSpec, "list_requests": ListSpec, "explai
 def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | ListSpec | ExplainSpec:
     """Validate a compare / list / explain call as its form spec, grounded and with its range resolved."""
     if name == "compare_periods":
-        query = check_spec(args.get("query") or {}, ctx)
+        query, _ = check_spec(args.get("query") or {}, ctx)
         try:
             spec = CompareSpec(query=query, shiftN=args.get("shiftN"), shiftUnit=args.get("shiftUnit"))
         except ValidationError as error:
