@@ -2,8 +2,8 @@
 
 An explanation finds *when* a measure departed from its baseline and *what* the departing ("bad") requests
 are concentrated in, BubbleUp-style: each dimension value's share of the bad requests in the window is set
-against its share of all requests in the baseline (the 7 days before the range), ranked by that value's term of
-the relative entropy, current · ln(current / baseline). Everything runs in the
+against its share of all requests in the baseline (the 7 days before the range), ranked by how far the first is
+above the second (current − baseline, as questions.md defines the drivers). Everything runs in the
 engine's SQL: one statement for the thresholds, one for the bucketed series, and one grouped pass that counts
 every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 
@@ -177,13 +177,6 @@ class Driver:
         share = max(self.baseline, 0.5 / max(baseline_total, 1))
         error = math.sqrt(share * (1 - min(share, 1.0)) / max(bad_total, 1))
         return self.lift >= MIN_LIFT and self.current >= MIN_RATIO * self.baseline and self.lift >= MIN_Z * error
-
-    def weight(self, baseline_total: int) -> float:
-        """The ranking: current · ln(current / baseline), the value's term of the relative entropy between the
-        bad requests' mix and the baseline's. It prefers the specific cause (one user, 0% before) over a broad
-        value that merely contains it (the user's model, 8% before)."""
-        floor = 0.5 / max(baseline_total, 1)  # a value absent from the baseline counts as half a request
-        return self.current * math.log(self.current / max(self.baseline, floor))
 
     def to_json(self) -> dict[str, Any]:
         """`{"dimension", "value", "current", "baseline", "share"}`; `share` is current − baseline."""
@@ -531,7 +524,7 @@ def _drivers(
                 driver = Driver(dim, value, w / bad_total, bl / base_total)
                 if driver.stands_out(bad_total, base_total):
                     drivers.append(driver)
-    drivers.sort(key=lambda x: (-x.weight(base_total), x.dimension, x.value))
+    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))  # most above its baseline share first
     return bad_total, drivers
 
 
