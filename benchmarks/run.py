@@ -208,7 +208,7 @@ def investigate(rows: int, repeat: int) -> None:
         found.window = forced
 
     def full_explain(backend) -> None:
-        engine = backend._engine()
+        engine = backend.engine()
         result = investigate_sql.explain(engine, query, BENCH_ORG)
         if result.window is None:
             investigate_sql._drivers(engine, query, BENCH_ORG, (result.bad_filter, None), forced)

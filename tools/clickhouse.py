@@ -19,7 +19,6 @@ from heliqa.settings import settings
 from heliqa.tools import investigate
 from heliqa.tools.cache import VOCABULARY_TTL_S
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
-from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
@@ -339,15 +338,7 @@ class ClickHouseBackend(SqlBackend):
         rows = sorted((naive_utc(b) + shift, k, float(v)) for b, k, v in self.fetch(sql, d.params))
         return [{"created_at_trunc": iso_z(b, millis=True), "score_key": k, "score_sum": v} for b, k, v in rows]
 
-    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
-        """Individual requests, as `ListQuery` orders them."""
-        return investigate.list_requests(self._engine(), query, org)
-
-    def explain(self, query: ExplainQuery, org: str) -> Explanation:
-        """When the measure departed from its baseline, and what the bad requests are concentrated in."""
-        return investigate.explain(self._engine(), query, org)
-
-    def _engine(self) -> investigate.Engine:
+    def engine(self) -> investigate.Engine:
         return investigate.Engine(
             ClickHouseDialect,
             f"{TABLE} AS r",

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from heliqa.tools import investigate
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import ConfigError
+from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary
 from heliqa.tools.rows import keep_top
@@ -97,6 +99,18 @@ class SqlBackend:
     def vocabulary(self, org: str) -> Vocabulary:
         """Models, providers, property keys/values and score keys that exist for `org` (cached for a TTL)."""
         return self._vocab.get(org, lambda: self.load_vocabulary(org))
+
+    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
+        """Individual requests, as `ListQuery` orders them."""
+        return investigate.list_requests(self.engine(), query, org)
+
+    def explain(self, query: ExplainQuery, org: str) -> Explanation:
+        """When the measure departed from its baseline, and what the bad requests are concentrated in."""
+        return investigate.explain(self.engine(), query, org)
+
+    def engine(self) -> investigate.Engine:
+        """What the investigation SQL needs of this engine: its dialect, its table, its fetch, its org scope."""
+        raise NotImplementedError
 
     def run(self, query: MetricsQuery, org: str) -> list[Row]:
         """Answer an extended query: rows of (bucket, group, value), gaps in counts and sums filled with 0."""

@@ -19,7 +19,6 @@ from heliqa.settings import settings
 from heliqa.tools import investigate
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
-from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.lease import Lease
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
@@ -570,15 +569,7 @@ class Store(SqlBackend):
         )
         return sql, d.params
 
-    def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
-        """Individual requests, as `ListQuery` orders them."""
-        return investigate.list_requests(self._engine(), query, org)
-
-    def explain(self, query: ExplainQuery, org: str) -> Explanation:
-        """When the measure departed from its baseline, and what the bad requests are concentrated in."""
-        return investigate.explain(self._engine(), query, org)
-
-    def _engine(self) -> investigate.Engine:
+    def engine(self) -> investigate.Engine:
         return investigate.Engine(
             DuckDialect, "requests r", self.fetch, lambda d, org: f"r.organization_id = {d.param(org)}"
         )
