@@ -8,6 +8,7 @@ import os
 import sys
 from typing import NoReturn
 
+from heliqa import logs
 from heliqa.extras import require
 from heliqa.settings import redact, settings
 from heliqa.tools.errors import ConfigError, HeliqaError
@@ -455,6 +456,7 @@ def _run(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `heliqa` console script."""
+    logs.install()  # every surface (ask, chat, query, serve, slack) logs through it: no secret in any log line
     try:
         return _run(argv)
     except BrokenPipeError:
