@@ -148,9 +148,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
         report = syncer.run(since)
     for bad in report.bad[:20]:
-        sys.stderr.write(f"skipped {bad}\n")
+        sys.stderr.write(f"heliqa: skipped {bad}\n")
     for note in report.notes:
-        sys.stderr.write(f"note: {note}\n")
+        sys.stderr.write(f"heliqa: note: {note}\n")
     cursor = f"{report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else "none (no rows)"
     sys.stdout.write(
         f"synced {report.added:,} new requests of {report.fetched:,} fetched from {client.base_url} "

@@ -575,12 +575,12 @@ def main(args) -> int:
         from heliqa.tools.sync import start_live_sync
 
         org = args.org or settings().heliqa_org_id
-        start_live_sync(store, org, sync_every, lambda line: sys.stderr.write(f"heliqa serve: {line}\n"))
+        start_live_sync(store, org, sync_every, lambda line: sys.stderr.write(f"heliqa: {line}\n"))
     known = store.organizations()
-    for org in sorted(set(keys.values()) - set(known)):
-        sys.stderr.write(f"heliqa serve: warning: organization {org} has no data in {store.path}\n")
+    for org in sorted(set(keys.values()) - set(known)):  # served (answers are empty) but likely a typo: say so
+        sys.stderr.write(f"heliqa: organization {org} of HELIQA_SERVE_KEYS has no data in {store.path}\n")
     sys.stderr.write(
-        f"heliqa serve: {len(keys)} key(s), {len(known)} organization(s) in {store.path}; "
+        f"heliqa: serving {len(keys)} key(s), {len(known)} organization(s) in {store.path}; "
         f"http://{args.host}:{args.port} (OpenAPI at /openapi.json)\n"
     )
     uvicorn.run(create_app(store, keys), host=args.host, port=args.port, log_level="info")

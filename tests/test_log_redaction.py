@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from heliqa import logs
+from heliqa.tools.demo import DEMO_ORG
 from tests.fake_helicone import FakeHelicone
 from tests.fake_openai import FakeOpenAI, tool_call
 
 NOW = "2026-11-24T12:00:00Z"
+EMPTY_ORG = "11111111-2222-4333-8444-555555555555"
 SECRET = "pw-Zq81xLm0"
 API_KEY = "sk-liveKEY0123456789"
 CAPTURE = "import logging, sys\nlogging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
@@ -119,13 +121,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_logs_are_redacted_and_uvicorns_access_log_still_formats(home):
+def test_serve_logs_are_redacted_and_its_messages_use_the_one_prefix(home):
     pytest.importorskip("uvicorn")
     port = _free_port()
     code = CAPTURE + "from heliqa.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     env = environ(
         home,
-        HELIQA_SERVE_KEYS="k-0123456789=00000000-0000-4000-8000-0000000de111",
+        HELIQA_SERVE_KEYS=f"k-0123456789={DEMO_ORG},k-9876543210={EMPTY_ORG}",
         OPENAI_BASE_URL=with_password("http://llm.example/v1"),
     )
     server = subprocess.Popen(
@@ -152,6 +154,9 @@ def test_serve_logs_are_redacted_and_uvicorns_access_log_still_formats(home):
     # uvicorn's access log prints the query string; its formatter unpacks the record's arguments, kept intact
     assert '"GET /healthz?next=http://***@ch.example HTTP/1.1" 200' in out, out + err  # access log: stdout
     assert SECRET not in out + err and "k-0123456789" not in out + err
+    # heliqa's own lines use the CLI's one prefix, as every command's do
+    assert f"heliqa: organization {EMPTY_ORG} of HELIQA_SERVE_KEYS has no data in " in err
+    assert "heliqa: serving 2 key(s), 1 organization(s) in " in err and "heliqa serve:" not in err
 
 
 @pytest.fixture
