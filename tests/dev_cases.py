@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from heliqa.agent.timerange import TimeRange, resolve
 from heliqa.tools.filters import all_of, leaf
 from heliqa.tools.query import MetricsQuery
-
 from tests.conftest import SAMPLE_NOW
 from tests.reference import Ask, local_range
 

@@ -6,10 +6,10 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
+
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.store import Store
-
 from tests.conftest import MAIN_ORG, OTHER_ORG
 
 INCREMENTS = ["min", "hour", "day", "week", "month", "year"]

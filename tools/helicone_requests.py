@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from heliqa.tools.errors import BackendError, InvalidRequest
 from heliqa.tools.filters import FilterNode
 from heliqa.tools.results import iso_z
 from heliqa.tools.validation import validate
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from heliqa.tools.helicone import HeliconeClient
