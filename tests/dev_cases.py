@@ -1,4 +1,4 @@
-"""Worded questions over the generated sample, each with the query it means (per questions.md).
+"""Worded questions over the generated sample, each with the query it means (per the question conventions).
 
 `QUESTIONS` covers the conventions the product supports: measures and aggregations, named and relative
 ranges in several zones, local buckets, model/provider/property/status/body/user filters, family words,
