@@ -11,6 +11,7 @@ where nothing was hidden, since formatters such as uvicorn's access log unpack t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from heliqa.settings import redact
 Redactor = Callable[[str], str]
 _previous_factory = logging.getLogRecordFactory()
 _redactor: Redactor | None = None
+_busy = threading.local()
 
 
 def _hidden(value: Any, redactor: Redactor) -> Any:
@@ -63,7 +65,13 @@ class RedactingFilter(logging.Filter):
 
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _previous_factory(*args, **kwargs)
-    return redact_record(record, _redactor) if _redactor is not None else record
+    if _redactor is None or getattr(_busy, "on", False):  # one logged by the redaction itself: no recursion
+        return record
+    _busy.on = True
+    try:
+        return redact_record(record, _redactor)
+    finally:
+        _busy.on = False
 
 
 def install(redactor: Redactor = redact) -> None:
