@@ -54,7 +54,7 @@ class Answer:
     detail: Any = None  # a form's whole result (an explanation's series and window, for its chart)
 
     def to_json(self) -> dict[str, Any]:
-        """The `--json` answer shape of questions.md (plus the interpretation line)."""
+        """The `--json` answer shape every surface shares (plus the interpretation line)."""
         out: dict[str, Any] = {
             "status": self.status,
             "kind": self.kind,

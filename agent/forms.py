@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from heliqa.agent.planner import Context, Plan, Planner
-from heliqa.agent.spec import Condition, QuerySpec, condition_node
+from heliqa.agent.spec import Condition, QuerySpec, check_bucket_cap, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.errors import Clarify
@@ -69,6 +69,8 @@ class CompareSpec(BaseModel):
                 "top": None,
             }
         )
+        if previous.dbIncrement is not None:  # the same span, but its buckets may split one more time
+            check_bucket_cap(previous.timeFilter, previous.dbIncrement, previous.timeZoneDifference)
         return CompareQuery(current=current, previous=previous)
 
     def shift_words(self) -> str:
@@ -128,6 +130,9 @@ class ExplainSpec(BaseModel):
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, zone)
         start, end = parse_instant(time_filter.start), parse_instant(time_filter.end)
         baseline = HalfOpenTimeFilter(start=iso_z(start - timedelta(days=BASELINE_DAYS), True), end=time_filter.start)
+        increment = "hour" if end - start <= timedelta(days=3) else "day"
+        # the series runs from the baseline's start to the range's end; its bucket is ours, so only the range can shrink
+        check_bucket_cap(HalfOpenTimeFilter(start=baseline.start, end=time_filter.end), increment, tzd, coarser=False)
         fixed = {c.field for c in self.conditions if c.op in ("equals", "in")}
         queries = []
         tried = [(self.measure, self.scoreKey)] if self.measure else AUTO_MEASURES
@@ -151,7 +156,7 @@ class ExplainSpec(BaseModel):
                         "timeFilter": time_filter,
                         "baseline": baseline,
                         "userFilter": all_of([condition_node(c) for c in self.conditions]),
-                        "dbIncrement": "hour" if end - start <= timedelta(days=3) else "day",
+                        "dbIncrement": increment,
                         "timeZoneDifference": tzd,
                         "dimensions": tuple(dims),
                     },

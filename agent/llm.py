@@ -21,7 +21,7 @@ from heliqa.agent.forms import CompareSpec, ExplainSpec, ListSpec
 from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
-from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.spec import Condition, QuerySpec, TooManyBuckets
 from heliqa.agent.timerange import TimeRange, Unit
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.settings import Settings, settings
@@ -446,6 +446,8 @@ def check_spec(args: dict[str, Any], ctx: Context) -> tuple[QuerySpec, MetricsQu
         query = spec.to_query(ctx.now, ctx.tz)  # resolves the range: a bad zone or a future range comes back here
     except InvalidRequest as error:
         raise _invalid(error.problems) from None
+    except TooManyBuckets as ask:  # the model may pick a coarser bucket, else the user is asked
+        raise _Repair(ask.message, clarify=ask.message) from None
     except HeliqaError as error:  # includes a range starting after now (timerange.resolve asks back)
         raise _Repair(
             f"The query is not valid: {error.message} A date without a year is the most recent one not after today."

@@ -1,4 +1,4 @@
-"""The offline rules planner: a real parser for the question vocabulary of questions.md.
+"""The offline rules planner: a real parser for the question vocabulary (see the README).
 
 The question is lower-cased and scanned by ordered rules (time, comparisons, status codes, top-N, buckets,
 groups, aggregations, measures, names). Each rule records what it understood and blanks out the words it
@@ -404,7 +404,7 @@ class Rule:
 
 
 class RulesPlanner:
-    """Parses the question vocabulary of questions.md into a QuerySpec, or says what it did not understand."""
+    """Parses the question vocabulary into a QuerySpec, or says what it did not understand."""
 
     name = "rules"
 

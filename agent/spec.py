@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, resolve, zone
+from heliqa.tools.errors import Clarify
 from heliqa.tools.filters import all_of, any_of, leaf
-from heliqa.tools.query import MEASURES, Increment, Measure, MetricsQuery
+from heliqa.tools.limits import MAX_BUCKETS, bucket_problem
+from heliqa.tools.query import MEASURES, Increment, Measure, MetricsQuery, TimeFilter
 from heliqa.tools.sql import MEASURE_COLUMNS
+from heliqa.tools.timebuckets import bucket_count
 from heliqa.tools.validation import validate
 
 ConditionField = str  # model, provider, user, status, country, property:<key>, score:<key>, request_body, ...
@@ -33,6 +36,8 @@ _SIMPLE_FIELDS = {
     **MEASURE_COLUMNS,  # latency, ttft, token counts and cost filter on the columns they measure
 }
 CONDITION_FIELDS = tuple(_SIMPLE_FIELDS) + ("property:<key>", "score:<key>")
+_INCREMENTS: tuple[Increment, ...] = ("min", "hour", "day", "week", "month", "year")
+_INCREMENT_WORDS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
 
 
 class Condition(BaseModel):
@@ -86,6 +91,8 @@ class QuerySpec(BaseModel):
     def to_query(self, now: datetime, tz: ZoneInfo) -> MetricsQuery:
         """Resolve the range and build Helicone's filter tree: the validated query that runs (or InvalidRequest)."""
         time_filter, tzd = resolve(self.range or DEFAULT_RANGE, now, self.zone(tz))
+        if self.bucket is not None:
+            check_bucket_cap(time_filter, self.bucket, tzd)
         return validate(
             MetricsQuery,
             {
@@ -101,6 +108,28 @@ class QuerySpec(BaseModel):
                 "timeZoneDifference": tzd,
             },
         )
+
+
+class TooManyBuckets(Clarify):
+    """A question whose range holds more time buckets than MAX_BUCKETS; the message suggests a coarser bucket."""
+
+
+def check_bucket_cap(time_filter: TimeFilter, increment: Increment, tzd: float, coarser: bool = True) -> None:
+    """Ask back rather than build more than MAX_BUCKETS buckets: the limit `heliqa query` and serve enforce.
+
+    Without it "requests per minute over the last 90 days" filled ~130,000 buckets. `coarser` names the finest
+    coarser bucket that fits (False when the bucket is not the asker's choice, as in an explanation).
+    """
+    problem = bucket_problem(bucket_count(time_filter, increment, tzd), increment)
+    if problem is None:
+        return
+    fits = None
+    if coarser:
+        for other in _INCREMENTS[_INCREMENTS.index(increment) + 1 :]:
+            if (n := bucket_count(time_filter, other, tzd)) <= MAX_BUCKETS:
+                fits = f"ask by {_INCREMENT_WORDS[other]} ({n:,} buckets) or over a shorter range"
+                break
+    raise TooManyBuckets(f"That needs too many time buckets: {problem}. Please {fits or 'ask over a shorter range'}.")
 
 
 def condition_node(c: Condition):

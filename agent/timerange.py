@@ -1,7 +1,8 @@
 """Symbolic time ranges ("last 7 days", "yesterday", "on Nov 19") resolved in code, in the asker's zone.
 
 A planner (rules or LLM) only ever produces a `TimeRange`; this module turns it into Helicone's
-`timeFilter` and `timeZoneDifference` following `shared/spec/questions.md`. No model does date arithmetic.
+`timeFilter` and `timeZoneDifference`: rolling ranges end at now, named days and weeks are local calendar days
+(weeks start on Monday), and one fixed offset taken at `now` shifts every bucket. No model does date arithmetic.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import NoReturn
 
+from heliqa import logs
 from heliqa.extras import require
 from heliqa.settings import redact, settings
 from heliqa.tools.errors import ConfigError, HeliqaError
@@ -147,9 +148,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
         report = syncer.run(since)
     for bad in report.bad[:20]:
-        sys.stderr.write(f"skipped {bad}\n")
+        sys.stderr.write(f"heliqa: skipped {bad}\n")
     for note in report.notes:
-        sys.stderr.write(f"note: {note}\n")
+        sys.stderr.write(f"heliqa: note: {note}\n")
     cursor = f"{report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else "none (no rows)"
     sys.stdout.write(
         f"synced {report.added:,} new requests of {report.fetched:,} fetched from {client.base_url} "
@@ -455,6 +456,7 @@ def _run(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `heliqa` console script."""
+    logs.install()  # every surface (ask, chat, query, serve, slack) logs through it: no secret in any log line
     try:
         return _run(argv)
     except BrokenPipeError:

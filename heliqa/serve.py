@@ -1,7 +1,7 @@
 """`heliqa serve`: Helicone's analytics API (scores, metrics, property and score-key lookups, and the request
 endpoints of `heliqa/serve_requests.py`) over the embedded store.
 
-Request and response shapes, paths and status codes follow Helicone (helicone.md §1, §4, §8, §11), so the
+Request and response shapes, paths and status codes follow Helicone's API (jawn's controllers), so the
 Helicone REST backend works against it unchanged. Deliberate differences, all on the side of strictness:
 bodies are validated by heliqa's models (multi-key leaves and bad time filters on metrics endpoints are 422s),
 caller errors on metrics endpoints are 400s where Helicone answers 500, and percentiles are exact.
@@ -198,7 +198,7 @@ async def _send_json(send: Callable, status: int, body: dict) -> None:
 
 # --- Helicone's computations over the embedded store ------------------------------------------------
 class HeliconeApi:
-    """Helicone's metrics semantics (helicone.md §8) as DuckDB queries, scoped to one organization per call."""
+    """Helicone's `/v1/metrics/*` semantics as DuckDB queries, scoped to one organization per call."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -575,12 +575,12 @@ def main(args) -> int:
         from heliqa.tools.sync import start_live_sync
 
         org = args.org or settings().heliqa_org_id
-        start_live_sync(store, org, sync_every, lambda line: sys.stderr.write(f"heliqa serve: {line}\n"))
+        start_live_sync(store, org, sync_every, lambda line: sys.stderr.write(f"heliqa: {line}\n"))
     known = store.organizations()
-    for org in sorted(set(keys.values()) - set(known)):
-        sys.stderr.write(f"heliqa serve: warning: organization {org} has no data in {store.path}\n")
+    for org in sorted(set(keys.values()) - set(known)):  # served (answers are empty) but likely a typo: say so
+        sys.stderr.write(f"heliqa: organization {org} of HELIQA_SERVE_KEYS has no data in {store.path}\n")
     sys.stderr.write(
-        f"heliqa serve: {len(keys)} key(s), {len(known)} organization(s) in {store.path}; "
+        f"heliqa: serving {len(keys)} key(s), {len(known)} organization(s) in {store.path}; "
         f"http://{args.host}:{args.port} (OpenAPI at /openapi.json)\n"
     )
     uvicorn.run(create_app(store, keys), host=args.host, port=args.port, log_level="info")

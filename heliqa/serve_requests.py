@@ -1,4 +1,4 @@
-"""`heliqa serve`: Helicone's request endpoints over the embedded store (helicone.md §8, §9).
+"""`heliqa serve`: Helicone's request endpoints over the embedded store (Helicone's jawn request controller).
 
 `POST /v1/request/query-clickhouse` (what Helicone's export tools and `heliqa sync` page through),
 `POST /v1/request/count/query`, `GET /v1/request/{requestId}`, `POST /v1/user/metrics/query` and

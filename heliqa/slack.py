@@ -22,6 +22,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from heliqa import logs
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
@@ -56,16 +57,11 @@ def redact(text: str) -> str:
     return _TOKEN.sub("[redacted]", redact_secrets(text, "[redacted]"))
 
 
-class RedactingFilter(logging.Filter):
-    """A handler filter that redacts every log line, including formatted tracebacks."""
+class RedactingFilter(logs.RedactingFilter):
+    """heliqa.logs' filter with the Slack redaction (tokens too), for a handler of one's own."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
-            record.exc_info = record.exc_text = None
-        record.msg, record.args = redact(message), ()
-        return True
+    def __init__(self) -> None:
+        super().__init__(redact)
 
 
 # --- settings ----------------------------------------------------------------------------------------
@@ -567,10 +563,9 @@ def _secret(name: str, prefix: str, hint: str) -> str:
 
 
 def configure_logging() -> None:
-    """INFO logs on stderr, every line redacted."""
+    """INFO logs on stderr, every line redacted (Slack tokens too), whichever handler prints it."""
+    logs.install(redact)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
 
 
 def main(args) -> int:

@@ -1,4 +1,4 @@
-"""Worded questions over the generated sample, each with the query it means (per questions.md).
+"""Worded questions over the generated sample, each with the query it means (per the question conventions).
 
 `QUESTIONS` covers the conventions the product supports: measures and aggregations, named and relative
 ranges in several zones, local buckets, model/provider/property/status/body/user filters, family words,
@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from heliqa.agent.timerange import TimeRange, resolve
 from heliqa.tools.filters import all_of, leaf
 from heliqa.tools.query import MetricsQuery
-
 from tests.conftest import SAMPLE_NOW
 from tests.reference import Ask, local_range
 

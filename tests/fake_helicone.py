@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 that behaves like Helicone's API for the REST backend's tests.
 
-It answers like Helicone does (helicone.md §4, §11): 401 `{"error": "No authorization header"}` without a key,
+It answers like Helicone does (auth and error envelope): 401 `{"error": "No authorization header"}` without a key,
 401 with `isAuthenticated.error` for a wrong key, Result envelopes `{"data", "error"}`, the scores endpoint's
 200-with-error, 500s from metrics endpoints, 422 `Validation Failed`, 429 with `Retry-After`, and slow answers.
 Tests script the answers per path (FIFO) and read back every request the server received.
@@ -186,7 +186,7 @@ class FakeHelicone:
 
 # --- /v1/request/query-clickhouse over a list of rows ----------------------------------------------------------------
 QUERY_PATH = "/v1/request/query-clickhouse"
-# Helicone's ClickHouse sort builder: the first key set in this order wins (helicone.md §9).
+# Helicone's ClickHouse sort builder: the first key set in this order wins (jawn's request query).
 _SORT_COLUMNS = {
     "created_at": "request_created_at",
     "latency": "delay_ms",

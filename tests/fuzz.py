@@ -118,7 +118,7 @@ SERVE_PATHS = (
 
 @st.composite
 def sound_bodies(draw: st.DrawFn, path: str = SCORES_PATH) -> dict[str, Any]:
-    """A body with exactly the fields `path` takes (helicone.md §1, §8), hostile only in its values."""
+    """A body with exactly the fields `path` takes (Helicone's request bodies), hostile only in its values."""
     start, end = draw(SOUND_RANGES)
     body: dict[str, Any] = {"timeFilter": {"start": start, "end": end}}
     tree = draw(SOUND_FILTERS)

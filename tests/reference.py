@@ -1,6 +1,6 @@
 """An independent reference evaluator: the expected answer to a question, computed in plain Python.
 
-It reads the generated request dicts directly and follows the question conventions (questions.md, restated in the
+It reads the generated request dicts directly and follows the question conventions (the README's, restated in the
 tests' own words below), sharing no code with heliqa, so a test compares the product's answer with a value
 computed a second, simpler way instead of a number copied from a run of the product.
 """
@@ -66,7 +66,7 @@ def offset_minutes(tz: str, now: datetime) -> int:
 
 
 def local_range(now: datetime, tz: str, kind: str, *args: Any) -> tuple[datetime, datetime, int]:
-    """(start, end, tzd) of a named range, with the one offset taken at `now` (questions.md, Time ranges)."""
+    """(start, end, tzd) of a named range, with the one offset taken at `now` (the time-range convention)."""
     tzd = offset_minutes(tz, now)
     shift = timedelta(minutes=tzd)
     local_now = now - shift

@@ -7,10 +7,10 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from heliqa.agent.answer import fmt, prose_is_grounded, summarize
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
-
 from tests import reference
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from tests.dev_cases import ok_cases, reference_ask, refused_cases

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from heliqa.tools.query import ScoresRequest
 
+from heliqa.tools.query import ScoresRequest
 from tests import reference
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 

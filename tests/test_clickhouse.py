@@ -22,7 +22,6 @@ from heliqa.tools.clickhouse import ClickHouseBackend, ClickHouseDialect, connec
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable  # noqa: E402
 from heliqa.tools.filters import Branch, all_of, any_of, leaf  # noqa: E402
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter  # noqa: E402
-
 from tests import reference  # noqa: E402
 from tests.conftest import MAIN_ORG, OTHER_ORG  # noqa: E402
 from tests.dev_cases import dev_query, ok_cases, reference_ask  # noqa: E402
@@ -337,6 +336,7 @@ def test_server_path_wrong_password_is_a_clear_error(http_front):
 def test_a_new_model_is_known_once_the_vocabulary_ttl_passes(chdb_root):
     """A long-running app (Slack) sees a model first used after it started, once the cache's TTL has passed."""
     import clickhouse_connect
+
     from heliqa.tools.clickhouse import create_table, load_rows
     from heliqa.tools.importer import normalize
 

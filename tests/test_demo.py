@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from heliqa.tools.demo import DEMO_ORG, LAUNCHED, POWER_USER, Incidents, fill_demo, generate
 from heliqa.tools.store import Store
-
 from tests import reference
 from tests.conftest import MAIN_ORG, NOW, OTHER_ORG, SAMPLE_ORGS
 

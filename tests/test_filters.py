@@ -1,4 +1,4 @@
-"""The `request_response_rmt` filter tree: every field and operator accepted or rejected as helicone.md §2/§14 says."""
+"""The `request_response_rmt` filter tree: every field and operator accepted or rejected as Helicone does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from heliqa.tools.filters import FIELD_KINDS, Branch, Leaf, all_of, any_of, leaf
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.validation import validate
 
-# helicone.md §14, copied here by hand so a drift in tools/filters.py shows up as a failure.
+# Helicone's leaf fields and operators (filterDefs.ts), copied by hand so a drift in tools/filters.py fails here.
 TEXT = ("equals", "not-equals", "like", "ilike", "contains", "not-contains")
 NUMBER = ("equals", "not-equals", "gte", "lte", "lt", "gt")
 TIMESTAMP = ("equals", "gte", "lte", "lt", "gt")
@@ -178,7 +178,7 @@ def test_error_paths_follow_nested_branches():
     ]
 
 
-# --- value types (tsoa coercion, helicone.md §1.1) --------------------------------------------------------------
+# --- value types (Helicone's tsoa coercion) --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from datetime import datetime
 
 import pytest
 
-from tests.fake_helicone import FakeHelicone, Reply
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import leaf
 from heliqa.tools.helicone import EU_BASE_URL, UNAVAILABLE, US_BASE_URL, HeliconeBackend, HeliconeClient
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
+from tests.fake_helicone import FakeHelicone, Reply
 
 KEY = "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz01"
 RANGE = TimeFilter(start="2026-11-01T00:00:00Z", end="2026-11-03T00:00:00Z")

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
 from heliqa.tools.demo import generate
@@ -366,7 +367,6 @@ def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
     from heliqa.tools.errors import NotAvailable
     from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
     from heliqa.tools.results import Vocabulary
-
     from tests.fake_helicone import FakeHelicone
 
     key = "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz01"

@@ -7,11 +7,11 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
-from heliqa.agent.conversation import Conversation
-from heliqa.agent.llm import LLMPlanner, LLMSettings
-from heliqa.agent.factory import make_planner
-from heliqa.tools.store import Store
 
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.factory import make_planner
+from heliqa.agent.llm import LLMPlanner, LLMSettings
+from heliqa.tools.store import Store
 from tests.fake_openai import FakeOpenAI, last_message, strict_problems, tool_call, user_question
 from tests.test_investigate import END, ORG, _rows
 

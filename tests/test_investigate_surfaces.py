@@ -12,14 +12,14 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from heliqa.agent.conversation import Conversation
-from heliqa.agent.factory import make_planner
-from heliqa.tools.store import Store
 from rich.console import Console
 
 from heliqa import slack as slack_app
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.factory import make_planner
 from heliqa.chart import render_png
 from heliqa.repl import Repl
+from heliqa.tools.store import Store
 from tests.fake_slack import BOT_USER, FakeSlack
 from tests.test_investigate import END, LATENCY_INCIDENT, ORG, _rows
 from tests.test_slack import ASKER, CHANNEL, PNG_MAGIC, blocks_of, event_body, make_app, post, serve, threaded_answers

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.evaluate import compare_rows
@@ -32,7 +33,6 @@ from heliqa.agent.timerange import TimeRange
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import MEASURES
 from heliqa.tools.results import Row
-
 from tests import reference
 from tests.conftest import MAIN_ORG, ROOT, SAMPLE_NOW
 from tests.dev_cases import QUESTIONS, reference_ask
@@ -71,7 +71,7 @@ def _range_args(rng: list) -> dict:
 
 def _conditions(spec: dict) -> list[dict]:
     return [
-        {"field": _FIELDS.get(f, f), "op": _OPS.get(o, o), "value": v}
+        {"field": f, "op": _OPS.get(o, o), "value": v}
         for f, o, v in spec["where"]
         if not (spec.get("explain") == "errors" and f == "status")
     ]

@@ -187,7 +187,7 @@ def test_log_lines_hide_the_clickhouse_password(monkeypatch):
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "login failed for %s (password %s)", None, None)
     record.args = ("https://reader:" + SECRET + "@ch.example:8443/helicone", SECRET)
     assert RedactingFilter().filter(record)
-    assert record.msg == "login failed for https://***@ch.example:8443/helicone (password [redacted])"
+    assert record.getMessage() == "login failed for https://***@ch.example:8443/helicone (password [redacted])"
 
 
 # --- CLI habits -----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The rules planner: wordings of the questions.md conventions, follow-ups, and knowing what it did not understand."""
+"""The rules planner: wordings of the question conventions, follow-ups, and knowing what it did not understand."""
 
 from __future__ import annotations
 

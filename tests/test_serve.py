@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import schemathesis
+from hypothesis import HealthCheck, settings
+
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
+from heliqa.serve import create_app, parse_keys
 from heliqa.tools.errors import ConfigError, NotAvailable
 from heliqa.tools.filters import leaf
 from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
 from heliqa.tools.query import MetricsQuery, TimeFilter
-from hypothesis import HealthCheck, settings
-
-from heliqa.serve import create_app, parse_keys
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from tests.dev_cases import dev_query, ok_cases
 

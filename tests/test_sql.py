@@ -122,7 +122,7 @@ def count(store: Store, tree) -> int:
     return total(store.run(MetricsQuery(measure="requests", timeFilter=RANGE, userFilter=tree), ORG))
 
 
-# --- an independent model of Helicone's matching (helicone.md §3.3) -----------------------------------------
+# --- an independent model of Helicone's matching (packages/filters/filters.ts) --------------------------------
 
 
 def like_regex(pattern: str, flags: int = 0) -> re.Pattern:

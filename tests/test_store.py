@@ -6,16 +6,16 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
+
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.store import Store
-
 from tests.conftest import MAIN_ORG, OTHER_ORG
 
 INCREMENTS = ["min", "hour", "day", "week", "month", "year"]
 
 
-# --- an independent model of helicone.md §1.4 (no code shared with tools/) ----------------------------------
+# --- an independent model of Helicone's scores over time (no code shared with tools/) ------------------------
 
 
 def trunc(local: datetime, increment: str) -> datetime:
@@ -60,7 +60,7 @@ def label(moment: datetime) -> str:
 
 
 def expected_scores(rows, start: str, end: str, increment: str, tz: int, keep=lambda r: True) -> set:
-    """(created_at_trunc, score_key, rounded score_sum) per helicone.md §1.4, from (created, scores, row) tuples."""
+    """(created_at_trunc, score_key, rounded score_sum) as Helicone gives them, from (created, scores, row) tuples."""
     start_s, end_s = utc(start).replace(microsecond=0), utc(end).replace(microsecond=0)
     shift = timedelta(minutes=tz)
     values: dict[tuple[datetime, str], list[int]] = defaultdict(list)
@@ -88,7 +88,7 @@ def answer(store: Store, org: str, **body) -> set:
     return {(r["created_at_trunc"], r["score_key"], round(r["score_sum"], 9)) for r in data}
 
 
-# --- helicone.md §13: the rows verified on ClickHouse -------------------------------------------------------
+# --- the rows verified on ClickHouse 26.9 -------------------------------------------------------
 
 SPEC_ROWS = [
     ("2026-01-01T00:30:00.000Z", {"q": 5, "b": True}),

@@ -539,9 +539,8 @@ def test_a_second_the_server_keeps_cutting_is_read_again_next_run(fake, tmp_path
 def test_progress_line_on_a_terminal():
     import io
 
-    from heliqa.tools.sync import SyncReport
-
     from heliqa.progress import SyncProgress
+    from heliqa.tools.sync import SyncReport
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

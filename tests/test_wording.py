@@ -10,11 +10,11 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from heliqa.agent.planner import Context
 from heliqa.agent.rules import RULES, RulesPlanner
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.results import Vocabulary
-
 from tests.test_rules import NOW, VOCAB
 
 PLANNER = RulesPlanner()

@@ -26,7 +26,7 @@ from heliqa.tools.sqlbackend import DataPlace, SqlBackend, naive_utc
 
 TABLE = "request_response_rmt"
 
-# Helicone's table (helicone.md §5: migrations 41 and later), the columns a query or the loader touches.
+# Helicone's table (its ClickHouse migrations 41 and later), the columns a query or the loader touches.
 DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     response_id Nullable(UUID),
     response_created_at Nullable(DateTime64(3)),

@@ -1,6 +1,6 @@
 """Helicone's filter tree for `request_response_rmt`: leaves, branches and "all", validated strictly.
 
-The models accept what Helicone's API accepts (helicone.md §1.1, §2, §14) and reject, with a message that
+The models accept what Helicone's API accepts (tsoa, filterDefs.ts) and reject, with a message that
 says what to do instead, the shapes Helicone silently mishandles: a leaf or operator object holding more
 than one condition (Helicone keeps only the first), empty operator objects (Helicone answers 500) and
 non-integer score values (Helicone answers a ClickHouse error).

@@ -1,6 +1,6 @@
 """Helicone's REST API as a backend: every extended query goes to the endpoints that answer it exactly.
 
-Helicone's endpoints compute fixed things (helicone.md §1, §8). Where one differs from heliqa's meaning of a
+Helicone's endpoints compute fixed things. Where one differs from heliqa's meaning of a
 measure, the query is narrowed with extra filter leaves so the endpoint's answer becomes exact (for example
 `status >= 400` on `totalRequests` for errors, `user_id != ''` on `activeUsers`), and companion counts tell
 empty buckets from zeros. What no combination answers exactly raises `NotAvailable` — never an approximation.

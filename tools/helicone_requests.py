@@ -2,7 +2,7 @@
 
 Both sides use these models: the client (`list_requests`, `iter_requests`, and `heliqa sync` on top of them) and
 `heliqa serve`, which answers the same endpoint from the embedded store (`query_store`). Semantics follow
-Helicone's request store and sort builder (helicone.md §9, §12): `limit` 0..1000 (default 10), `offset`, one sort
+Helicone's request store and sort builder: `limit` 0..1000 (default 10), `offset`, one sort
 key chosen by a fixed priority whatever the JSON order (an unknown or unusable key falls back to
 `request_created_at DESC`), property sort keys `[A-Za-z0-9_]+`, rows de-duplicated by `request_id`, cost in USD.
 Where Helicone leaves the order of ties to chance, the embedded store breaks them by `request_id`, so offset
@@ -116,7 +116,7 @@ class RequestQuery(BaseModel):
 
 
 class HeliconeRequest(BaseModel):
-    """One row of `/v1/request/query-clickhouse`, field names as Helicone sends them (helicone.md §9)."""
+    """One row of `/v1/request/query-clickhouse`, field names as Helicone sends them."""
 
     model_config = ConfigDict(extra="allow")  # Helicone adds fields over time; keep what we do not know
     request_id: str

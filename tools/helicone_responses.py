@@ -1,4 +1,4 @@
-"""The `data` of each Helicone endpoint heliqa reads, as pydantic models (helicone.md §1.4, §8, §11).
+"""The `data` of each Helicone endpoint heliqa reads, as pydantic models.
 
 Validating every answer against these turns a malformed one (a row without `score_key`, a bucket that is no
 date, `data` of the wrong type) into one error naming the endpoint, instead of a KeyError deep in the backend.

@@ -144,7 +144,7 @@ class RequestRow:
     prompt: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The list row of questions.md, in its field order."""
+        """One listed request's row, its fields in the `--json` order."""
         return {
             "request_id": self.request_id,
             "created_at": iso_z(self.created_at, millis=True),

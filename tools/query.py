@@ -50,7 +50,7 @@ def _tz_difference(value: float) -> float:
 
 
 class ScoresRequest(BaseModel):
-    """Body of `POST /v1/dashboard/scores/query` (helicone.md §1.1)."""
+    """Body of `POST /v1/dashboard/scores/query`, as tsoa validates it."""
 
     model_config = _STRICT
     timeFilter: TimeFilter

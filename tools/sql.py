@@ -23,7 +23,7 @@ UNSUPPORTED_FIELDS = {
     "search_properties": "search_properties is not usable in this query (Helicone's SQL has no such column)",
     "assets": "assets cannot be filtered (Helicone's SQL references a missing asset_ids column)",
     "scores_column": "scores_column only supports internal '{}' checks; filter a score key under scores instead",
-    # In Helicone's schema (helicone.md §14) but not in its request export, so heliqa's stores never hold them.
+    # In Helicone's schema but not in its request export, so heliqa's stores never hold them.
     "gateway_router_id": "gateway_router_id is not kept by heliqa's stores (Helicone's request export omits it); "
     "ask the Helicone backend",
     "gateway_deployment_target": "gateway_deployment_target is not kept by heliqa's stores (Helicone's request "
@@ -171,7 +171,7 @@ class SqlDialect:
         raise InvalidRequest([f"unknown operator {operator!r}"])
 
     def condition(self, field: str, operator: str, value: Any, key: str | None) -> str:
-        """SQL for one leaf condition, following helicone.md §3.2–3.4."""
+        """SQL for one leaf condition, following Helicone's packages/filters/filters.ts."""
         if field in UNSUPPORTED_FIELDS:
             raise NotAvailable(UNSUPPORTED_FIELDS[field])
         if field == "properties":

@@ -510,7 +510,7 @@ class Store(SqlBackend):
 
     # --- queries ----------------------------------------------------------------------------------------
     def scores(self, request: ScoresRequest, org: str) -> list[dict[str, Any]]:
-        """Exactly what `POST /v1/dashboard/scores/query` returns as `data` (helicone.md §1.4)."""
+        """Exactly what `POST /v1/dashboard/scores/query` returns as `data`."""
         d = DuckDialect()
         bucket = d.bucket("s.request_created_at", request.dbIncrement, request.timeZoneDifference)
         where = [f"s.organization_id = {d.param(org)}", d.time_range(request.timeFilter, "s.request_created_at")]

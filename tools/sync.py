@@ -1,6 +1,6 @@
 """`heliqa sync`: copy an organization's requests from Helicone's API (or another `heliqa serve`) into the store.
 
-How it pages (Helicone's limits, helicone.md §9, §14): `POST /v1/request/query-clickhouse` sorted by
+How it pages (Helicone's limits): `POST /v1/request/query-clickhouse` sorted by
 `created_at asc`, 1000 rows a page, always from a whole-second lower bound (Helicone truncates time filters to
 seconds) instead of ever-growing offsets. A full page moves the bound to the second of its last row; rows of
 that second are asked again and dropped by `request_id`, so ties that Helicone orders differently between calls
