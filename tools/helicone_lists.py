@@ -22,18 +22,22 @@ import json
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from heliqa.tools.errors import BackendError, NotAvailable
 from heliqa.tools.filters import all_of, leaf, parse_instant
-from heliqa.tools.helicone_requests import MAX_LIMIT, HeliconeRequest, RequestQuery, query_page, to_store_row
+from heliqa.tools.helicone_requests import (
+    MAX_LIMIT,
+    HeliconeClient,
+    HeliconeRequest,
+    RequestQuery,
+    query_page,
+    to_store_row,
+)
 from heliqa.tools.investigate import ListQuery, RequestRow, prompt_snippet
 from heliqa.tools.query import HalfOpenTimeFilter
 from heliqa.tools.results import iso_z
 from heliqa.tools.sql import seconds_utc
-
-if TYPE_CHECKING:
-    from heliqa.tools.helicone import HeliconeClient
 
 MAX_SCAN = 10_000  # matching requests read whole (10 pages) when Helicone cannot give the top N directly
 ELSEWHERE = "use --backend embedded (after `heliqa sync` or `heliqa import`) or --backend clickhouse"
