@@ -193,6 +193,15 @@ def test_most_expensive_of_a_large_range_is_refused_not_approximated(fake, monke
     assert fake.paths() == ["/v1/metrics/totalRequests"]  # counted first, no page read
 
 
+def test_more_than_a_page_in_one_second_is_refused(fake):
+    rows = list(generate(1_100, 23, END, ORG, days=1))
+    for i, r in enumerate(rows):
+        r["request_created_at"] = f"2026-11-24T06:00:00.{i % 1000:03d}Z"
+    serve_requests(fake, RequestLog(rows=served(rows)))
+    with pytest.raises(NotAvailable, match="more than 1000 of them fall in the second 2026-11-24T06:00:00"):
+        backend(fake).list_requests(query("cost", 5), ORG)
+
+
 def test_score_below_is_refused_without_a_call(fake):
     with pytest.raises(NotAvailable) as refused:
         backend(fake).list_requests(query("newest", 5, scoreBelow=ScoreBelow(key="accuracy", below=50)), ORG)

@@ -43,7 +43,8 @@ MAX_SCAN = 10_000  # matching requests read whole (10 pages) when Helicone canno
 ELSEWHERE = "use --backend embedded (after `heliqa sync` or `heliqa import`) or --backend clickhouse"
 # The order's sort key on Helicone's endpoint (None: it cannot sort by it).
 SORT_KEYS = {"newest": "created_at", "latency": "latency", "tokens": "total_tokens", "cost": None}
-ORDER_WORDS = {"newest": "time", "latency": "latency", "tokens": "total tokens", "cost": "cost"}
+ORDER_WORDS = {"newest": "created_at", "latency": "latency", "tokens": "total tokens", "cost": "cost"}
+LIST_WORDS = {"newest": "newest", "latency": "slowest", "tokens": "biggest", "cost": "most expensive"}
 Rank = tuple[bool, Any]  # (has a value, value): NULLs rank below every value, as ClickHouse sorts them last
 
 
@@ -120,7 +121,7 @@ def _every_row(client: HeliconeClient, base: Any, query: ListQuery) -> list[Heli
             else f"more requests tie on {ORDER_WORDS[query.order]} than one page of {MAX_LIMIT} holds"
         )
         raise NotAvailable(
-            f"listing the {query.limit} requests with the most {ORDER_WORDS[query.order]} is not available from "
+            f"listing the {query.limit} {LIST_WORDS[query.order]} requests is not available from "
             f"Helicone's API for {total:,} matching requests: {why}, and reading more than {MAX_SCAN:,} requests to "
             "sort them here is too slow",
             f"narrow the time range or the filters, or {ELSEWHERE}",
