@@ -228,7 +228,8 @@ def _request_line(r: RequestRow, query: ListQuery) -> str:
     latency = f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–"
     user = f" · {r.user_id}" if r.user_id else ""
     prompt = f' · "{r.prompt}"' if r.prompt else ""
-    return f"{when} {r.model} {r.status} {latency} {cost}{user} · {r.request_id}{prompt}"
+    link = f" · {r.link}" if r.link else ""
+    return f"{when} {r.model} {r.status} {latency} {cost}{user} · {r.request_id}{prompt}{link}"
 
 
 def list_cells(rows: list[RequestRow], query: ListQuery) -> list[list[str]]:

@@ -214,17 +214,44 @@ def _matches(node: Any, row: dict[str, Any]) -> bool:
         left, right = _matches(node["left"], row), _matches(node["right"], row)
         return left and right if node["operator"] == "and" else left or right
     ((field, ops),) = node["request_response_rmt"].items()
+    if field == "properties":  # {"properties": {key: {op: value}}}; a missing key reads as ''
+        ((key, ops),) = ops.items()
+        return _compare(next(iter(ops)), (row.get("properties") or {}).get(key, ""), next(iter(ops.values())))
     ((op, value),) = ops.items()
-    if field != "request_created_at":
-        raise ValueError(f"the fake filters request_created_at only, not {field}")
-    created, bound = _instant(row["request_created_at"]), _seconds(value)
+    if field == "request_created_at":
+        return _compare(op, _instant(row["request_created_at"]), _seconds(value))
+    if field == "cost":  # Helicone compares nano-USD with floor(value * 1e9)
+        return _compare(op, round(row["cost"] * 1e9), int(value * 1e9))
+    if field not in _FILTER_COLUMNS:
+        raise ValueError(f"the fake does not filter on {field}")
+    return _compare(op, row[_FILTER_COLUMNS[field]], value)
+
+
+# Filter fields the fake answers, as the row field Helicone's endpoint names them.
+_FILTER_COLUMNS = {
+    "model": "request_model",
+    "provider": "provider",
+    "status": "response_status",
+    "user_id": "request_user_id",
+    "latency": "delay_ms",
+    "country_code": "country_code",
+}
+
+
+def _compare(op: str, actual: Any, value: Any) -> bool:
+    if actual is None:  # ClickHouse: NULL compares to nothing
+        return False
+    if op in ("contains", "not-contains"):
+        found = str(value).lower() in str(actual).lower()
+        return found if op == "contains" else not found
     return {
-        "gte": created >= bound,
-        "gt": created > bound,
-        "lte": created <= bound,
-        "lt": created < bound,
-        "equals": created == bound,
-    }[op]
+        "equals": lambda: actual == value,
+        "not-equals": lambda: actual != value,
+        "gte": lambda: actual >= value,
+        "gt": lambda: actual > value,
+        "lte": lambda: actual <= value,
+        "lt": lambda: actual < value,
+    }[op]()
 
 
 @dataclass

@@ -358,7 +358,7 @@ def test_engines_agree(embedded_answers, clickhouse_answers):
             assert [d["request_id"] for d in mine["data"]] == [d["request_id"] for d in theirs["data"]]
 
 
-# --- Helicone's REST API: comparisons run the aggregate twice; explanations and lists say why not ---------------
+# --- Helicone's REST API: comparisons run the aggregate twice; explanations and low-score lists say why not -----
 def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
     from heliqa.agent.forms import CompareSpec, ExplainSpec, ListSpec
     from heliqa.agent.investigate import run_form
@@ -390,7 +390,8 @@ def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
         with pytest.raises(NotAvailable) as explained:
             run_form(helicone, "org", ExplainSpec(measure="latency"), END, ZoneInfo("UTC"), Vocabulary(), "rules")
         assert explained.value.exit_code == 4 and "percentile" in str(explained.value)
+        low = ListSpec(scoreBelow={"key": "accuracy", "below": 50})  # lists work (test_helicone_lists); this cannot
         with pytest.raises(NotAvailable) as listed:
-            run_form(helicone, "org", ListSpec(), END, ZoneInfo("UTC"), Vocabulary(), "rules")
-        assert listed.value.exit_code == 4 and "listing individual requests" in str(listed.value)
+            run_form(helicone, "org", low, END, ZoneInfo("UTC"), Vocabulary(), "rules")
+        assert listed.value.exit_code == 4 and "only test equality" in str(listed.value)
         assert fake.paths() == ["/v1/metrics/totalRequests"] * 2  # nothing else was asked of the API

@@ -26,6 +26,7 @@ from heliqa.settings import settings
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
+from heliqa.tools.helicone_lists import list_requests as list_helicone_requests
 from heliqa.tools.helicone_responses import checked_data
 from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.limits import MAX_RESPONSE_BYTES
@@ -38,6 +39,8 @@ from heliqa.tools.urls import mask_url, split_credentials
 
 US_BASE_URL = "https://api.helicone.ai"
 EU_BASE_URL = "https://eu.api.helicone.ai"
+US_DASHBOARD_URL = "https://us.helicone.ai/dashboard"
+EU_DASHBOARD_URL = "https://eu.helicone.ai/dashboard"
 UNAVAILABLE = "not available from Helicone's API; use the ClickHouse or embedded backend"
 # ClickHouse `quantile` keeps a reservoir of 8192 values per bucket; up to that size it is exact.
 QUANTILE_EXACT_LIMIT = 8192
@@ -322,8 +325,15 @@ class HeliconeBackend:
 
     name = "helicone"
 
-    def __init__(self, client: HeliconeClient, vocabulary_ttl: float = VOCABULARY_TTL_S, vocabulary_days: int = 90):
+    def __init__(
+        self,
+        client: HeliconeClient,
+        vocabulary_ttl: float = VOCABULARY_TTL_S,
+        vocabulary_days: int = 90,
+        dashboard_url: str | None = None,
+    ):
         self.client = client
+        self.dashboard_url = dashboard_url or dashboard_for(client.base_url)  # where list rows link to
         self.vocabulary_days = vocabulary_days
         self._vocab: TtlCache[Vocabulary] = TtlCache(vocabulary_ttl)
 
@@ -332,7 +342,8 @@ class HeliconeBackend:
 
     @classmethod
     def from_env(cls) -> HeliconeBackend:
-        """Configure from HELICONE_API_KEY, HELICONE_BASE_URL (default US) and HELICONE_TIMEOUT (seconds)."""
+        """Configure from HELICONE_API_KEY, HELICONE_BASE_URL (default US), HELICONE_TIMEOUT (seconds) and
+        HELICONE_DASHBOARD_URL (default: the US or EU dashboard, as the API's region)."""
         s = settings()  # validated: an http(s) URL with a numeric port, a positive finite timeout
         key = (s.secret("helicone_api_key") or "").strip()
         if not key:
@@ -343,7 +354,7 @@ class HeliconeBackend:
             )
         base = s.helicone_base_url or US_BASE_URL
         timeout = s.helicone_timeout
-        return cls(HeliconeClient(key, base, timeout=timeout))
+        return cls(HeliconeClient(key, base, timeout=timeout), dashboard_url=s.helicone_dashboard_url)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -401,11 +412,9 @@ class HeliconeBackend:
         return rows
 
     def list_requests(self, query: ListQuery, org: str) -> list[RequestRow]:
-        """Not wired yet: Helicone lists requests through POST /v1/request/query-clickhouse."""
-        raise NotAvailable(
-            "listing individual requests is not available on the Helicone backend yet",
-            "use --backend embedded (after `heliqa import`) or --backend clickhouse to list requests",
-        )
+        """Exact lists from POST /v1/request/query-clickhouse (tools/helicone_lists.py), each row linked to the
+        request in Helicone's dashboard."""
+        return list_helicone_requests(self.client, query, self.dashboard_url)
 
     def explain(self, query: ExplainQuery, org: str) -> Explanation:
         """Helicone's REST API cannot compute an explanation exactly, so none is given."""
@@ -739,6 +748,11 @@ class HeliconeBackend:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
+def dashboard_for(base_url: str) -> str:
+    """Helicone's dashboard in the API's region: EU for eu.api.helicone.ai, else US."""
+    return EU_DASHBOARD_URL if "eu." in base_url else US_DASHBOARD_URL
+
+
 def _time_json(time_filter: TimeFilter) -> dict[str, str]:
     # Helicone parses with JS `new Date`; explicit UTC instants avoid its server-local reading of bare times.
     return {"start": _key(seconds_utc(time_filter.start)), "end": _key(seconds_utc(time_filter.end))}

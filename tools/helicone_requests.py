@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,8 +25,16 @@ from heliqa.tools.results import iso_z
 from heliqa.tools.validation import validate
 
 if TYPE_CHECKING:
-    from heliqa.tools.helicone import HeliconeClient
     from heliqa.tools.store import Store
+
+
+class HeliconeClient(Protocol):
+    """What these calls need of `heliqa.tools.helicone.HeliconeClient` (named here, not imported: the backend
+    there imports this module)."""
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body and return the Result's `data`."""
+        ...
 
 QUERY_PATH = "/v1/request/query-clickhouse"
 MAX_LIMIT = 1000  # Helicone answers `invalid limit` above this

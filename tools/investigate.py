@@ -142,6 +142,7 @@ class RequestRow:
     cost: float | None
     user_id: str
     prompt: str = ""
+    link: str = ""  # the request's page in Helicone's dashboard (Helicone backend only); not part of the data row
 
     def to_json(self) -> dict[str, Any]:
         """One listed request's row, its fields in the `--json` order."""
