@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
 from heliqa.tools import helicone_lists
@@ -25,7 +26,6 @@ from heliqa.tools.helicone import EU_DASHBOARD_URL, HeliconeBackend, HeliconeCli
 from heliqa.tools.investigate import ListQuery, ScoreBelow
 from heliqa.tools.query import TimeFilter
 from heliqa.tools.store import Store
-
 from tests.fake_helicone import QUERY_PATH, FakeHelicone, Reply, RequestLog, helicone_row, serve_requests
 
 ORG = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"

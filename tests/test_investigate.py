@@ -26,7 +26,8 @@ from heliqa.tools.store import Store
 
 ORG = "00000000-0000-4000-8000-00000000abcd"
 END = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-LATENCY_INCIDENT = (END - timedelta(days=5, hours=10), END - timedelta(days=5, hours=4))  # tools.demo, made stronger here
+# planted by tools.demo, made stronger in _rows()
+LATENCY_INCIDENT = (END - timedelta(days=5, hours=10), END - timedelta(days=5, hours=4))
 STORM = (END - timedelta(days=3, hours=4), END - timedelta(days=3, hours=2))  # planted by tools.demo
 WHALE = (datetime(2026, 11, 23, 14, tzinfo=UTC), datetime(2026, 11, 23, 17, tzinfo=UTC))
 PROMPT_CHANGE = datetime(2026, 11, 23, 18, tzinfo=UTC)
@@ -307,8 +308,8 @@ def test_explain_429_storm_names_the_provider(answers):
 def test_explain_cost_spike_names_the_user(answers):
     answer = _answer(answers, "why did we spend so much yesterday?")
     assert _overlaps(_window(answer), WHALE)
-    # Drivers rank by share above the baseline share (questions.md): gpt-4 holds the whale's calls and the window's
-    # other costly calls (97% vs 8% before, +89), the whale 82% vs 0% (+82); both must be named, in that order.
+    # Drivers rank by share above the baseline share (the product's convention): gpt-4 holds the whale's calls and
+    # the window's other costly calls (97% vs 8% before, +89), the whale 82% vs 0% (+82); both named, in that order.
     drivers = [(d["dimension"], d["value"]) for d in answer["data"]]
     assert drivers[:2] == [("model", "gpt-4"), ("user", "user_whale")], drivers
 

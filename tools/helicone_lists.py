@@ -1,7 +1,7 @@
 """Request lists on Helicone's REST API (`POST /v1/request/query-clickhouse`), exact despite its order of ties.
 
-Helicone sorts by one key — created_at, latency or total_tokens; a `cost` sort falls back to created_at
-(helicone.md §9) — and returns the rows that tie on it in an order that changes from call to call, so neither
+Helicone sorts by one key — created_at, latency or total_tokens; a `cost` sort falls back to created_at — and
+returns the rows that tie on it in an order that changes from call to call, so neither
 its order of ties nor offset pages across a tie can be trusted. A list of the top N is taken from:
 
 1. one call sorted by the order's key (offset 0, so the page is one consistent sort), when the page holds every

@@ -3,7 +3,7 @@
 An explanation finds *when* a measure departed from its baseline and *what* the departing ("bad") requests
 are concentrated in, BubbleUp-style: each dimension value's share of the bad requests in the window is set
 against its share of all requests in the baseline (the 7 days before the range), ranked by how far the first is
-above the second (current − baseline, as questions.md defines the drivers). Everything runs in the
+above the second (current − baseline, the product's definition of a driver). Everything runs in the
 engine's SQL: one statement for the thresholds, one for the bucketed series, and one grouped pass that counts
 every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 
