@@ -911,7 +911,7 @@ class RulesPlanner:
             setm("latency"),
         )
         s.take(
-            r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|expensive|dollars|usd|\$",
+            r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|money|expensive|dollars|usd|\$",
             setm("cost"),
         )
         s.take(

@@ -48,6 +48,10 @@ EXACT = [
             "conditions": [cond("property:customer_tier", "equals", "enterprise")],
         },
     ),
+    ("how much money on gpt-4 yesterday", {"measure": "cost", "range": {"kind": "yesterday"},
+                                           "conditions": [cond("model", "equals", "gpt-4")]}),
+    ("who spent the most money yesterday", {"measure": "cost", "groupBy": "user", "top": 1,
+                                            "range": {"kind": "yesterday"}}),
     (
         "why is spend spiking? cost by model in the last 4 hours",
         {"measure": "cost", "groupBy": "model", "range": {"kind": "last", "n": 4, "unit": "hours"}},
