@@ -19,7 +19,7 @@ from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import TimeRange, tz_difference
 from heliqa.agent.wording import classify, typo_fixes
-from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, SUPERLATIVES
+from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, CONVERSATIONAL_VERBS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -193,6 +193,10 @@ COUNTRIES = {
     "korea": "KR",
     "singapore": "SG",
 }
+# verbs carrying no query meaning that may link a group to its superlative ("which user sent the most requests")
+LINKING_VERBS = CONVERSATIONAL_VERBS | {"had", "has", "have", "having"}
+LINKING_ALTERNATION = "|".join(re.escape(w) for w in sorted(LINKING_VERBS, key=len, reverse=True))
+SHORT_COUNTRY_NAMES = frozenset({"us", "america"})  # also everyday words: a country only where a name stands
 SYNONYM_VALUES = {"prod": "production", "dev": "development", "stage": "staging", "stg": "staging"}
 MODEL_LIKE = re.compile(
     r"^(gpt|claude|gemini|llama|mistral|mixtral|o\d|text-embedding|command|deepseek|qwen|grok|palm|chatgpt)[\w.:/-]*$"
@@ -884,7 +888,10 @@ class RulesPlanner:
         s.take(r"avg|average|mean|typical", lambda m: agg("avg"))
         s.take(r"max(?:imum)?|peak|worst[\s-]case", lambda m: agg("max"))
         s.take(r"min(?:imum)?|best[\s-]case", lambda m: agg("min"))
-        s.take(r"per\s+(?:request|call)", lambda m: setattr(p, "per_request", True))
+        s.take(
+            r"per\s+(?:single\s+|individual\s+)?(?:request|call)|(?:of\s+)?(?:a|one|any|an)\s+(?:single|individual)\s+(?:request|call)",
+            lambda m: setattr(p, "per_request", True),
+        )
         s.take(r"(?:the\s+)?(?:sum|summed)(?:\s+of)?", lambda m: agg("sum"))
 
     def _measures(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
@@ -1177,11 +1184,15 @@ class RulesPlanner:
 
         s.take(rf"(?:which|what)\s+(?P<g>{alt})", which)
 
-    def _combined(self, s: Scanner, p: Parse) -> None:
-        s.take(
-            r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together",
-            lambda m: setattr(p, "combined", True),
-        )
+    def _combined(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
+        together_provider = any(pv.lower() == "together" for pv in providers_of(vocab))
+
+        def combined(m):
+            if together_provider and m.group(0).lower() == "together" and _names_together(s.text, m.start(), m.end()):
+                return False  # the provider Together, left for the provider rule
+            p.combined = True
+
+        s.take(r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together", combined)
 
     def _superlatives(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         words = rank_words(vocab)
@@ -1210,8 +1221,10 @@ class RulesPlanner:
             r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
             superlative,
         )
+        # "model with the highest p95", "which user sent the most requests": a verb without meaning may link them
         s.take(
-            rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative
+            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+)?(?:(?:{LINKING_ALTERNATION})\s+)?the\s+(?P<w>{sup}){used}",
+            superlative,
         )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
         s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
@@ -1286,14 +1299,37 @@ class RulesPlanner:
         )
 
     def _countries(self, s: Scanner, p: Parse) -> None:
-        names = "|".join(re.escape(c) for c in sorted(COUNTRIES, key=len, reverse=True))
+        picked: list[tuple[str, bool, int]] = []  # (code, negated, where)
 
-        def country(m):
-            code = COUNTRIES.get((m.group("c") or "").lower()) or (m.group("cc") or "").upper()
-            p.conditions.append(Condition(field="country", op="equals", value=code))
+        def country(code, start, end):
+            if re.match(r"\s+time(?![\w-])", s.text[end:]):
+                return False  # "in India time" is a time zone
+            lead = re.search(r"(?<![\w.-])(?:from|in)\s+(?:the\s+)?$", s.text[:start])
+            if lead:
+                start = lead.start()
+            elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not _BEFORE_A_NAME.search(s.text[:start]):
+                return False  # "us" names a country only where a name stands ("from the US", "UK vs US")
+            negated, start = _negation_before(s, start)
+            picked.append((code, negated, start))
+            return start, end
 
-        s.take(rf"(?:from|in)\s+(?:the\s+)?(?P<c>{names})(?!\s+time)", country)
-        s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})(?P<c>)", country)
+        s.take_names(COUNTRIES, country, 3)
+
+        def code(m):
+            negated, _ = _negation_before(s, m.start())
+            picked.append((m.group("cc").upper(), negated, m.start()))
+
+        s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})", code)
+        for value, negated, _ in picked:
+            if negated:
+                p.conditions.append(Condition(field="country", op="not-equals", value=value))
+        wanted = [(v, at) for v, negated, at in picked if not negated]
+        values = sorted({v for v, _ in wanted})
+        if len(values) == 1:
+            p.conditions.append(Condition(field="country", op="equals", value=values[0]))
+        elif values:
+            p.conditions.append(Condition(field="country", op="in", value=values))
+            p.alternatives["country"] = [at for _, at in wanted]
 
     # --- building ----------------------------------------------------------------------------------------
     def build(self, p: Parse, question: str, ctx: Context) -> QuerySpec | None:
@@ -1316,6 +1352,7 @@ class RulesPlanner:
         if (
             p.per_request
             and aggregation is None
+            and not (p.extreme and p.group is None)  # "highest cost per request": the largest single value
             and measure in ("cost", "prompt_tokens", "completion_tokens", "total_tokens", "latency", "ttft")
         ):
             aggregation = "avg"
@@ -1385,7 +1422,9 @@ RULES: tuple[Rule, ...] = tuple(
         (
             Rule(10, "zone", lambda r, s, p, e: r._zone(s, p), ("latency today in Berlin time",)),
             Rule(20, "quoted text", lambda r, s, p, e: r._quoted_and_body(s, p, s.text), ('requests mentioning "x"',)),
-            Rule(25, "combined", lambda r, s, p, e: r._combined(s, p), ("cost for gpt-4 and gpt-4o combined",)),
+            Rule(
+                25, "combined", lambda r, s, p, e: r._combined(s, p, e.vocab), ("cost for gpt-4 and gpt-4o combined",)
+            ),
             Rule(30, "time", lambda r, s, p, e: r._time(s, p, e.today, e.now), ("requests on Nov 19",)),
             Rule(40, "comparisons", lambda r, s, p, e: r._comparisons(s, p), ("requests longer than 10 seconds",)),
             Rule(50, "status", lambda r, s, p, e: r._status(s, p), ("how many 429s today",)),
@@ -1560,6 +1599,22 @@ _NEGATION = re.compile(
     r"(?<![\w.-])(?:not|except|excluding|exclude|excluded|without|other\s+than|besides|but\s+not|minus|"
     r"apart\s+from|aside\s+from|ignoring|excl)\s+(?:(?:for|from|on|in|the|any|of|to|by)\s+)*$"
 )
+
+
+_BEFORE_A_NAME = re.compile(
+    r"(?:(?<![\w.-])(?:from|for|on|via|by|using|with|through|at|to|of|the|and|or|vs\.?|versus|than|not|except|"
+    r"excluding|without)|[,&+])\s*$",
+    re.I,
+)
+_AFTER_A_PROVIDER = re.compile(r"\s*(?:ai|provider|api|models?|requests?|calls|traffic|'s)(?![\w-])", re.I)
+_LIST_JOINER = re.compile(r"(?<![\w.-])(?:and|or|vs\.?|versus|plus)(?![\w-])|[,&+]", re.I)
+
+
+def _names_together(text: str, start: int, end: int) -> bool:
+    """Whether `together` names the provider: it stands where a name does (after a preposition or a list joiner,
+    before `ai`/`provider`/`requests`), or no list precedes it for it to combine ("requests from together")."""
+    before = text[:start]
+    return bool(_BEFORE_A_NAME.search(before) or _AFTER_A_PROVIDER.match(text[end:]) or not _LIST_JOINER.search(before))
 
 
 def _negation_before(s: Scanner, start: int) -> tuple[bool, int]:

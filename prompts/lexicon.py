@@ -51,11 +51,18 @@ can could would you mind let lets let's me see check show give pull grab fetch l
 rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
 super crazy insanely pretty quite kinda sorta totally seriously honestly just exactly roughly approximately
 feel feels feeling felt seem seems seemed think thought guess noticed notice noticing wondering
-make made making serve served serving take took taking throw threw thrown throwing hit hits hitting
-burn burned burnt burning rack racked racking rack-up eat ate eating chew chewing generate generated run ran
-running do does did doing happen happened happening go went going get got getting
 """.split()
 )
+# Conversational verbs ("did user_0013 make", "which user sent the most requests"): ignored like the words above,
+# and they may link a group to its superlative.
+CONVERSATIONAL_VERBS = frozenset(
+    """
+make made making serve served serving take took taking throw threw thrown throwing hit hits hitting
+burn burned burnt burning rack racked racking rack-up eat ate eating chew chewing generate generated run ran
+running do does did doing happen happened happening go went going get got getting send sends sent sending
+""".split()
+)
+CONVERSATIONAL = CONVERSATIONAL | CONVERSATIONAL_VERBS
 
 # Words that change which rows count, how they are aggregated or over which time. When one of them is left over
 # after parsing, the question is asked back naming it; it is never ignored.

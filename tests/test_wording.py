@@ -554,3 +554,60 @@ def test_an_empty_measure_says_the_requests_match_but_lack_it(conversation):
     matched = sum(r["model"] == "gpt-4o" and r["status"] == 200 for r in ROWS)
     assert answer.rows[0].value == 0
     assert f"{matched} requests match in that time range, but none of them failed" in answer.message
+
+
+# Names that are also everyday words, countries in lists and negations, verbs linking a group to its superlative,
+# "a single request": each read as the whole query, never as a different one.
+NAMED_IN_PLACE = [
+    # `together` names the provider wherever a name stands; it combines only a list before it
+    ("how many failed requests from together yesterday", {"measure": "errors", "range": {"kind": "yesterday"},
+                                                          "conditions": [cond("provider", "equals", "TOGETHER")]}),
+    ("together latency today", {"measure": "latency", "range": {"kind": "today"},
+                                "conditions": [cond("provider", "equals", "TOGETHER")]}),
+    ("latency on together and anthropic today", {"measure": "latency", "groupBy": "provider",
+                                                 "range": {"kind": "today"},
+                                                 "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
+    ("cost for gpt-4 and gpt-4o together today", {"measure": "cost", "range": {"kind": "today"},
+                                                  "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"])]}),
+    ("anthropic and together combined cost today", {"measure": "cost", "range": {"kind": "today"},
+                                                    "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
+    # countries by name: several are two groups, a negation keeps the others, `us` only where a name stands
+    ("how many requests from germany and france yesterday", {"measure": "requests", "groupBy": "country",
+                                                             "range": {"kind": "yesterday"},
+                                                             "conditions": [cond("country", "in", ["DE", "FR"])]}),
+    ("requests not from the US today", {"measure": "requests", "range": {"kind": "today"},
+                                        "conditions": [cond("country", "not-equals", "US")]}),
+    ("cost in the last 2 weeks for France", {"measure": "cost", "range": {"kind": "last", "n": 2, "unit": "weeks"},
+                                             "conditions": [cond("country", "equals", "FR")]}),
+    ("requests by country excluding brazil today", {"measure": "requests", "groupBy": "country",
+                                                    "range": {"kind": "today"},
+                                                    "conditions": [cond("country", "not-equals", "BR")]}),
+    ("show us cost today", {"measure": "cost", "range": {"kind": "today"}}),
+    # a conversational verb between the group and its superlative
+    ("which user sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 1,
+                                                 "range": {"kind": "today"}}),
+    ("which model served the most requests today", {"measure": "requests", "groupBy": "model", "top": 1,
+                                                    "range": {"kind": "today"}}),
+    ("which users sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 10,
+                                                  "range": {"kind": "today"}}),
+    # one request's largest value, not the average per request
+    ("max cost of a single request yesterday", {"measure": "cost", "aggregation": "max",
+                                                "range": {"kind": "yesterday"}}),
+    ("biggest latency of any single request today", {"measure": "latency", "aggregation": "max",
+                                                     "range": {"kind": "today"}}),
+    ("highest cost per request today", {"measure": "cost", "aggregation": "max", "range": {"kind": "today"}}),
+    ("which model has the highest cost per request today", {"measure": "cost", "aggregation": "avg",
+                                                            "groupBy": "model", "top": 1,
+                                                            "range": {"kind": "today"}}),
+]
+
+
+@pytest.mark.parametrize("question,expected", NAMED_IN_PLACE, ids=[q[:50] for q, _ in NAMED_IN_PLACE])
+def test_names_that_are_everyday_words_are_read_in_place(question, expected):
+    assert whole(question) == expected
+
+
+def test_a_country_word_is_a_zone_before_time_and_us_is_a_name_only_in_place():
+    assert plan("error rate US vs UK today").status != "ok"  # `US` leads, no preposition: asked back
+    spec = plan("requests for brazil in india time").spec.model_dump(mode="json", exclude_none=True)
+    assert spec["conditions"] == [cond("country", "equals", "BR")] and spec["timeZone"] == "Asia/Kolkata"
