@@ -274,6 +274,7 @@ class Scanner:
         self.original = text
         self.rule = ""  # the rule now scanning, recorded for every match it takes
         self.fired: list[str] = []
+        self.negated: dict[int, str] = {}  # where each negated name begins -> the rule that read it
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
@@ -1168,13 +1169,15 @@ class RulesPlanner:
 
         def group(m):
             new = words[m.group("g").lower()]
+            if m.groupdict().get("g2") and words[m.group("g2").lower()] != new:  # "by model and provider"
+                raise Clarify("That question groups by two things; ask for one grouping at a time.")
             if p.group and p.group != new:
                 raise Clarify("That question groups by two things; ask for one grouping at a time.")
             p.group = new
 
         s.take(
             rf"(?:(?:broken\s+down|break\s+(?:it\s+|that\s+|this\s+)?down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
-            rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})",
+            rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})(?:(?:\s*(?:,|&|\+|/|and|or)\s*|\s+)(?P<g2>{alt}))?",
             group,
         )
 
@@ -1617,12 +1620,26 @@ def _names_together(text: str, start: int, end: int) -> bool:
     return bool(_BEFORE_A_NAME.search(before) or _AFTER_A_PROVIDER.match(text[end:]) or not _LIST_JOINER.search(before))
 
 
+_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)
+
+
 def _negation_before(s: Scanner, start: int) -> tuple[bool, int]:
-    """Whether a negation (`not`, `excluding`, `other than`...) directly precedes `start`, and where it begins."""
+    """Whether a negation (`not`, `excluding`, `other than`...) directly precedes `start`, and where it begins.
+
+    A name joined to a negated name of the same rule is negated too: `excluding staging and development` keeps
+    neither, never `environment = development`."""
     m = _NEGATION.search(s.text, 0, start)
     if m and m.end() == start:
         s.fired.append(s.rule)
+        s.negated[m.start()] = s.rule
         return True, m.start()
+    before = [at for at, rule in s.negated.items() if rule == s.rule and at < start]
+    if before:
+        between = max(before), start  # the last negated name, then only list joiners (or nothing) up to this one
+        if _JOINERS_ONLY.fullmatch(s.text[slice(*between)]):
+            s.fired.append(s.rule)
+            s.negated[start] = s.rule
+            return True, start
     return False, start
 
 

@@ -611,3 +611,41 @@ def test_a_country_word_is_a_zone_before_time_and_us_is_a_name_only_in_place():
     assert plan("error rate US vs UK today").status != "ok"  # `US` leads, no preposition: asked back
     spec = plan("requests for brazil in india time").spec.model_dump(mode="json", exclude_none=True)
     assert spec["conditions"] == [cond("country", "equals", "BR")] and spec["timeZone"] == "Asia/Kolkata"
+
+
+# A negation carries over the list it heads; a second grouping joined to the first is asked back, never dropped.
+NEGATED_LISTS = [
+    ("gpt-4o latency excluding staging and development last 3 days",
+     {"measure": "latency", "range": {"kind": "last", "n": 3, "unit": "days"},
+      "conditions": [cond("model", "equals", "gpt-4o"), cond("property:environment", "not-equals", "staging"),
+                     cond("property:environment", "not-equals", "development")]}),
+    ("cost excluding gpt-4, gpt-4o and o3-mini today",
+     {"measure": "cost", "range": {"kind": "today"},
+      "conditions": [cond("model", "not-equals", "gpt-4"), cond("model", "not-equals", "gpt-4o"),
+                     cond("model", "not-equals", "o3-mini")]}),
+    ("requests not from brazil or india today",
+     {"measure": "requests", "range": {"kind": "today"},
+      "conditions": [cond("country", "not-equals", "BR"), cond("country", "not-equals", "IN")]}),
+    # a negation of one dimension does not reach a list of another
+    ("excluding gpt-4 for production and staging cost today",
+     {"measure": "cost", "groupBy": "property:environment", "range": {"kind": "today"},
+      "conditions": [cond("model", "not-equals", "gpt-4"),
+                     cond("property:environment", "in", ["production", "staging"])]}),
+    ("gpt-4 and gpt-4o cost excluding staging today",
+     {"measure": "cost", "groupBy": "model", "range": {"kind": "today"},
+      "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"]), cond("property:environment", "not-equals", "staging")]}),
+]
+
+
+@pytest.mark.parametrize("question,expected", NEGATED_LISTS, ids=[q[:50] for q, _ in NEGATED_LISTS])
+def test_a_negation_carries_over_its_list(question, expected):
+    got, want = whole(question), dict(expected)
+    assert sorted(got.pop("conditions"), key=str) == sorted(want.pop("conditions"), key=str)
+    assert got == want
+
+
+@pytest.mark.parametrize("question", ["cost by model and provider today", "cost by model, provider today",
+                                      "latency by model/provider"])
+def test_two_groupings_joined_are_asked_back(question):
+    result = plan(question)
+    assert result.status == "clarify" and "one grouping" in result.message, (result.status, result.message)
