@@ -17,7 +17,7 @@ from typing import Any
 from heliqa.agent.grounding import FAMILIES, closest, match_score_key, providers_of
 from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import TimeRange, tz_difference
+from heliqa.agent.timerange import TimeRange, tz_difference, zone
 from heliqa.agent.wording import classify, typo_fixes
 from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, CONVERSATIONAL_VERBS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
@@ -557,6 +557,10 @@ class RulesPlanner:
         )
 
     def _time(self, s: Scanner, p: Parse, today: date, now: datetime) -> None:
+        if p.zone:  # a zone named in the question replaces the asker's, with its own date and clock
+            now = now.astimezone(timezone(timedelta(minutes=-tz_difference(now, zone(p.zone)))))
+            today = now.date()
+
         def set_range(rng: TimeRange):
             if p.range is not None and p.range != rng:
                 raise Clarify("That question names two time ranges; ask about one range at a time.")
@@ -609,7 +613,10 @@ class RulesPlanner:
                 set_range(TimeRange(kind="since", start=datetime(d.year, d.month, d.day)))
             else:
                 h, mi = _clock(m.group("c"))
-                set_range(TimeRange(kind="since", start=datetime(today.year, today.month, today.day, h % 24, mi)))
+                start = datetime(today.year, today.month, today.day, h % 24, mi)
+                if start > now.replace(tzinfo=None):
+                    start -= timedelta(days=1)  # "since 9am" before 9am: the most recent 9am, yesterday's
+                set_range(TimeRange(kind="since", start=start))
 
         s.take(rf"since\s+(?:(?P<d>{_DATE})|(?P<y>yesterday)|(?P<c>{_CLOCK}))", since)
 
@@ -1657,8 +1664,6 @@ def _widen(s: Scanner, start: int, end: int, before: str | None = None, after: s
 
 
 def _iana(name: str) -> str:
-    from heliqa.agent.timerange import zone
-
     parts = name.split("/")
     candidate = "/".join(part.title() if part.lower() != "utc" else "UTC" for part in parts)
     zone(candidate)

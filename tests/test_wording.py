@@ -649,3 +649,17 @@ def test_a_negation_carries_over_its_list(question, expected):
 def test_two_groupings_joined_are_asked_back(question):
     result = plan(question)
     assert result.status == "clarify" and "one grouping" in result.message, (result.status, result.message)
+
+
+@pytest.mark.parametrize(
+    "question,start,zone",
+    [
+        ("requests since 10:30", "2026-11-24T10:30:00", None),  # earlier today (now is 12:00 UTC)
+        ("requests since 2pm", "2026-11-23T14:00:00", None),  # not yet today: the most recent 2pm, yesterday's
+        # a zone named in the question has its own clock: 07:00 in New York, so 8am is yesterday's
+        ("requests since 8am in new york time", "2026-11-23T08:00:00", "America/New_York"),
+    ],
+)
+def test_since_a_clock_time_is_the_most_recent_one(question, start, zone):
+    expected = {"measure": "requests", "range": {"kind": "since", "start": start}}
+    assert whole(question) == (expected | {"timeZone": zone} if zone else expected)
