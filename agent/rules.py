@@ -254,6 +254,7 @@ class Parse:
     zone: str | None = None
     conditions: list[Condition] = field(default_factory=list)
     per_request: bool = False
+    implied: str | None = None  # the measure a superlative word implied ("slowest": latency), not one named
     superlative: str | None = None  # the superlative word ("highest", "cheapest", "most"...)
     rank: str | None = None  # "top" or "bottom": which end a superlative or top/bottom N keeps
     extreme: str | None = None  # "max"/"min": a superlative with nothing to rank reads as that aggregation
@@ -845,6 +846,7 @@ class RulesPlanner:
             ranked(m, m.group("n"), m.group("g"), rank)
             p.superlative = word
             _set_measure(p, {"expensive": "cost", "costly": "cost", "active": "requests"}.get(word, implied or "cost"))
+            p.implied = p.measure if implied else None
 
         sup = "|".join(w for w, (_, implied) in SUPERLATIVES.items() if implied)
         s.take(
@@ -1218,7 +1220,7 @@ class RulesPlanner:
             p.rank = p.rank or rank
             if m.group("u"):
                 implied = "requests"  # "the most used model"
-            if implied:
+            if implied and not (implied == "latency" and p.measure == "ttft"):  # "which provider was slowest by ttft"
                 _set_measure(p, implied)
             if m.group("g"):
                 new = words[m.group("g").lower()]
@@ -1749,6 +1751,9 @@ def _set_measure(p: Parse, name: str) -> None:
         "error rate": "error_rate",
     }.get(" ".join(name.lower().split()), " ".join(name.lower().split()))
     if p.measure and p.measure != name:
+        if p.implied == "latency" and name == "ttft":  # "slowest provider by ttft": time to first token is a latency
+            p.measure, p.implied = name, None
+            return
         # "failed requests", "error count" and status words set requests first; the specific measure wins.
         if {p.measure, name} <= {"requests", "errors"}:
             p.measure = "errors"

@@ -105,7 +105,9 @@ retry retries retried timeout timeouts timed fallback fallbacks session sessions
 endpoints region regions new returning key keys
 """.split()
 )
-BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE
+# A rate or share of something other than the error rate ("5xx rate", "429 ratio") is not a count of those rows.
+RATIOS = frozenset("rate rates ratio ratios percentage percentages proportion proportions".split())
+BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.
 FILTER_PREPOSITIONS = frozenset(

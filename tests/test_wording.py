@@ -663,3 +663,22 @@ def test_two_groupings_joined_are_asked_back(question):
 def test_since_a_clock_time_is_the_most_recent_one(question, start, zone):
     expected = {"measure": "requests", "range": {"kind": "since", "start": start}}
     assert whole(question) == (expected | {"timeZone": zone} if zone else expected)
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # "slowest" implies latency only when no latency measure is named: time to first token is one
+        ("slowest provider by ttft last 24h", {"measure": "ttft", "groupBy": "provider", "top": 1, "range": LAST24H}),
+        ("fastest model by time to first token today", {"measure": "ttft", "groupBy": "model", "top": 1,
+                                                         "bottom": True, "range": {"kind": "today"}}),
+    ],
+)
+def test_a_superlative_yields_to_the_latency_measure_named(question, expected):
+    assert whole(question) == expected
+
+
+@pytest.mark.parametrize("question", ["5xx rate today", "rate of 429s today", "429 ratio by provider today",
+                                      "slowest model by cost today"])
+def test_a_rate_of_other_rows_or_two_measures_is_asked_back(question):
+    assert plan(question).status != "ok"  # never the count of those rows, never one of the two measures
