@@ -496,6 +496,8 @@ class RulesPlanner:
             flags=re.I,
         )
         text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
+        text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
+        text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
         text = re.sub(r"[?!;,()\[\]{}]", " ", text)
         text = re.sub(r"'s\b", "", text)
         s = Scanner(text.lower())
@@ -913,6 +915,17 @@ class RulesPlanner:
             r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
             setm("error_rate"),
         )
+        def users_failing(m):  # "users who hit errors": the users among the failed requests, not two measures
+            _set_measure(p, "users")
+            p.conditions.append(Condition(field="status", op="gte", value=400))
+
+        s.take(
+            r"(?:(?:number|count|how\s+many)\s+(?:of\s+)?)?(?:active\s+|unique\s+|distinct\s+)?users\s+"
+            r"(?:(?:who|that)\s+)?(?:(?:were|have|had|got)\s+)?(?:with|hit|hitting|got|getting|saw|seeing|had|having|"
+            r"experienced|experiencing|affected\s+by|impacted\s+by|encountered|facing)\s+(?:an?\s+|any\s+)?"
+            r"(?:errors?|failures?|(?:failed|failing)\s+requests?)",
+            users_failing,
+        )
         s.take(r"time[\s_]+to[\s_]+first[\s_]+tokens?|ttft|first[\s-]token\s+(?:latency|time)", setm("ttft"))
         s.take(r"(?:prompt|input)[\s_]+tokens?", setm("prompt_tokens"))
         s.take(r"(?:completion|output|generated)[\s_]+tokens?", setm("completion_tokens"))
@@ -928,7 +941,7 @@ class RulesPlanner:
             setm("latency"),
         )
         s.take(
-            r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|money|expensive|dollars|usd|\$",
+            r"costs?|spends?|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|money|expensive|dollars|usd|\$",
             setm("cost"),
         )
         s.take(
@@ -1126,7 +1139,9 @@ class RulesPlanner:
             vocab,
             "value suffix alternation",
             lambda v: alternation(
-                set(key_words) | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
+                set(key_words)
+                | {f"{k}s" for k in key_words}  # "the codegen and search features"
+                | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
             ),
         )
 

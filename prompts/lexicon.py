@@ -48,7 +48,7 @@ CONVERSATIONAL = frozenset(
 hey hi hello yo hiya thanks thank thx ty tysm please pls plz cheers appreciate appreciated sorry
 quick quickly one question q help need needed want wanted wondering wonder curious know knowing tell
 can could would you mind let lets let's me see check show give pull grab fetch look looking
-rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
+everything rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
 super crazy insanely pretty quite kinda sorta totally seriously honestly just exactly roughly approximately
 feel feels feeling felt seem seems seemed think thought guess noticed notice noticing wondering
 """.split()

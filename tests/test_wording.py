@@ -682,3 +682,35 @@ def test_a_superlative_yields_to_the_latency_measure_named(question, expected):
                                       "slowest model by cost today"])
 def test_a_rate_of_other_rows_or_two_measures_is_asked_back(question):
     assert plan(question).status != "ok"  # never the count of those rows, never one of the two measures
+
+
+FAILED = cond("status", "gte", 400)
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # users who hit errors: the users among the failed requests (two measures joined by `and` stay asked back)
+        ("how many users hit errors today", {"measure": "users", "range": {"kind": "today"}, "conditions": [FAILED]}),
+        ("number of users who got an error yesterday by model",
+         {"measure": "users", "groupBy": "model", "range": {"kind": "yesterday"}, "conditions": [FAILED]}),
+        # plural key words after a list of values, chat shorthand, inflected measure words, words without meaning
+        ("total cost for the codegen and search features combined this month",
+         {"measure": "cost", "range": {"kind": "this_month"},
+          "conditions": [cond("property:feature", "in", ["codegen", "search"])]}),
+        ("requests w/ more than 500 completion tokens today",
+         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("completion_tokens", "gt", 500)]}),
+        ("cost w/o staging today", {"measure": "cost", "range": {"kind": "today"},
+                                    "conditions": [cond("property:environment", "not-equals", "staging")]}),
+        ("which tier spends the most", {"measure": "cost", "groupBy": "property:customer_tier", "top": 1}),
+        ("cost for everything except the free tier this month",
+         {"measure": "cost", "range": {"kind": "this_month"},
+          "conditions": [cond("property:customer_tier", "not-equals", "free")]}),
+    ],
+)
+def test_casual_wording_is_read_as_the_query(question, expected):
+    assert whole(question) == expected
+
+
+def test_users_and_errors_joined_are_two_measures():
+    assert plan("how many users and errors today").status != "ok"
