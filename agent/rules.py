@@ -569,6 +569,14 @@ class RulesPlanner:
                 raise Clarify("That question names two time ranges; ask about one range at a time.")
             p.range = rng
 
+        def days_ago(m):  # "3 days ago", "the day before yesterday": that whole local day
+            if re.search(r"since\s+$", s.text[: m.start()]):
+                return False  # "since 3 days ago" is a start, not a day: asked back
+            back = int(m.group("n")) if m.group("n") else 2
+            set_range(TimeRange(kind="day", day=today - timedelta(days=back)))
+
+        s.take(r"(?:on\s+)?(?P<n>\d{1,3})\s+days?\s+ago|(?:on\s+)?(?:the\s+)?day\s+before\s+yesterday", days_ago)
+
         def between_clock(m):
             day = _date(m.group("d"), today) if m.group("d") else today
             h1, m1 = _clock(m.group("a"))
@@ -866,6 +874,15 @@ class RulesPlanner:
         s.take(r"(?P<b>day|hour|week|month)\s+by\s+(?P=b)", lambda m: _set_bucket(p, m.group("b")))
 
     def _buckets(self, s: Scanner, p: Parse) -> None:
+        # "average daily cost", "avg tokens per day": the mean of daily totals, or a per-request mean by day?
+        if ambiguous := next(filter(None, (re.search(form, s.text) for form in _AVERAGE_OF_TOTALS)), None):
+            what = " ".join(ambiguous.group("m").split())
+            unit = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}.get(*[ambiguous["u"]] * 2)
+            raise Clarify(
+                f"Do you mean the total {what} per {unit}, or the average {what} per request, {unit} by {unit}? "
+                f"Ask '{what} per {unit}' or 'average {what} per request by {unit}'."
+            )
+
         def bucket(m):
             _set_bucket(p, m.group("b"))
 
@@ -1644,6 +1661,18 @@ def _names_together(text: str, start: int, end: int) -> bool:
     return bool(_BEFORE_A_NAME.search(before) or _AFTER_A_PROVIDER.match(text[end:]) or not _LIST_JOINER.search(before))
 
 
+_SUMMED = r"(?P<m>costs?|spend|spending|(?:prompt\s+|completion\s+|total\s+)?tokens?|token\s+usage|usage)"
+_MEAN = r"(?:avg|average|mean|typical)"
+_EVERY, _PER_UNIT = r"(?P<u>hourly|daily|weekly|monthly)", r"(?P<u>hour|day|week|month)"
+# an average of a summed measure per time unit: the mean of the totals, which is not the per-request mean
+_AVERAGE_OF_TOTALS = tuple(
+    re.compile(rf"(?<![\w-]){form}(?![\w-])")
+    for form in (
+        rf"{_MEAN}\s+{_EVERY}\s+{_SUMMED}",
+        rf"{_EVERY}\s+{_MEAN}\s+{_SUMMED}",
+        rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}",
+    )
+)
 _JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)
 
 

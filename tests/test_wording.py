@@ -714,3 +714,28 @@ def test_casual_wording_is_read_as_the_query(question, expected):
 
 def test_users_and_errors_joined_are_two_measures():
     assert plan("how many users and errors today").status != "ok"
+
+
+@pytest.mark.parametrize(
+    "question,day",
+    [("cost two days ago", "2026-11-22"), ("latency the day before yesterday", "2026-11-22"),
+     ("errors 3 days ago by model", "2026-11-21")],
+)
+def test_n_days_ago_is_that_whole_day(question, day):
+    assert whole(question)["range"] == {"kind": "day", "day": day}
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["average cost per day this week", "avg daily spend last 30 days", "daily average cost this week",
+     "average hourly tokens today", "requests since 3 days ago"],
+)
+def test_a_mean_of_totals_or_a_start_nobody_can_place_is_asked_back(question):
+    assert plan(question).status in ("clarify", "unparsed")
+
+
+def test_per_request_means_by_day_and_mean_latencies_stay_answered():
+    assert whole("avg cost per request per day this week") == {
+        "measure": "cost", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+    assert whole("average daily latency this week") == {
+        "measure": "latency", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
