@@ -966,6 +966,17 @@ class RulesPlanner:
             setm("users"),
         )
         s.take(r"threats?|prompt\s+injections?|injection\s+attempts?|attacks?", setm("threats"))
+
+        def failed_rows(m):  # "cost of failed requests": a measure over the failed rows, not a second measure
+            if p.measure not in ("latency", "ttft", "cost", "prompt_tokens", "completion_tokens", "total_tokens"):
+                return False
+            p.conditions.append(Condition(field="status", op="gte", value=400))
+
+        s.take(
+            r"(?:of|for|on|from|across)\s+(?:the\s+|all\s+|our\s+)?(?:failed|failing|errored|erroring|unsuccessful)"
+            r"\s+(?:requests?|calls?)|(?:of|for|on)\s+(?:the\s+)?(?:requests?|calls?)\s+(?:that|which)\s+(?:failed|errored)",
+            failed_rows,
+        )
         s.take(
             r"(?:error|failure)\s+counts?|(?:number|count|how\s+many)\s+(?:of\s+)?(?:errors|failures|failed\s+requests)|"
             r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|errored|error",

@@ -79,7 +79,7 @@ TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently
 morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
-hour hours day days week weeks month months year years quarter am pm when
+second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
 """.split()
 )
 RANKING = frozenset(

@@ -739,3 +739,25 @@ def test_per_request_means_by_day_and_mean_latencies_stay_answered():
         "measure": "cost", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
     assert whole("average daily latency this week") == {
         "measure": "latency", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("cost of failed requests today", {"measure": "cost", "range": {"kind": "today"}, "conditions": [FAILED]}),
+        ("p95 latency for failed calls by model yesterday",
+         {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "yesterday"},
+          "conditions": [FAILED]}),
+        ("latency of requests that failed today", {"measure": "latency", "range": {"kind": "today"},
+                                                   "conditions": [FAILED]}),
+        # the count of failed requests is still the error count
+        ("count of failed requests today", {"measure": "errors", "range": {"kind": "today"}}),
+    ],
+)
+def test_a_measure_of_failed_requests_filters_them(question, expected):
+    assert whole(question) == expected
+
+
+@pytest.mark.parametrize("question", ["cost and failed requests today", "how many tokens per second"])
+def test_two_measures_or_a_rate_per_second_are_asked_back(question):
+    assert plan(question).status != "ok"
