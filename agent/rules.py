@@ -17,9 +17,9 @@ from typing import Any
 from heliqa.agent.grounding import FAMILIES, closest, match_score_key, providers_of
 from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import TimeRange, tz_difference
+from heliqa.agent.timerange import TimeRange, tz_difference, zone
 from heliqa.agent.wording import classify, typo_fixes
-from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, SUPERLATIVES
+from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS, CONVERSATIONAL_VERBS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -193,6 +193,10 @@ COUNTRIES = {
     "korea": "KR",
     "singapore": "SG",
 }
+# verbs carrying no query meaning that may link a group to its superlative ("which user sent the most requests")
+LINKING_VERBS = CONVERSATIONAL_VERBS | {"had", "has", "have", "having"}
+LINKING_ALTERNATION = "|".join(re.escape(w) for w in sorted(LINKING_VERBS, key=len, reverse=True))
+SHORT_COUNTRY_NAMES = frozenset({"us", "america"})  # also everyday words: a country only where a name stands
 SYNONYM_VALUES = {"prod": "production", "dev": "development", "stage": "staging", "stg": "staging"}
 MODEL_LIKE = re.compile(
     r"^(gpt|claude|gemini|llama|mistral|mixtral|o\d|text-embedding|command|deepseek|qwen|grok|palm|chatgpt)[\w.:/-]*$"
@@ -250,6 +254,7 @@ class Parse:
     zone: str | None = None
     conditions: list[Condition] = field(default_factory=list)
     per_request: bool = False
+    implied: str | None = None  # the measure a superlative word implied ("slowest": latency), not one named
     superlative: str | None = None  # the superlative word ("highest", "cheapest", "most"...)
     rank: str | None = None  # "top" or "bottom": which end a superlative or top/bottom N keeps
     extreme: str | None = None  # "max"/"min": a superlative with nothing to rank reads as that aggregation
@@ -270,6 +275,7 @@ class Scanner:
         self.original = text
         self.rule = ""  # the rule now scanning, recorded for every match it takes
         self.fired: list[str] = []
+        self.negated: dict[int, str] = {}  # where each negated name begins -> the rule that read it
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
@@ -490,6 +496,8 @@ class RulesPlanner:
             flags=re.I,
         )
         text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
+        text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
+        text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
         text = re.sub(r"[?!;,()\[\]{}]", " ", text)
         text = re.sub(r"'s\b", "", text)
         s = Scanner(text.lower())
@@ -552,10 +560,22 @@ class RulesPlanner:
         )
 
     def _time(self, s: Scanner, p: Parse, today: date, now: datetime) -> None:
+        if p.zone:  # a zone named in the question replaces the asker's, with its own date and clock
+            now = now.astimezone(timezone(timedelta(minutes=-tz_difference(now, zone(p.zone)))))
+            today = now.date()
+
         def set_range(rng: TimeRange):
             if p.range is not None and p.range != rng:
                 raise Clarify("That question names two time ranges; ask about one range at a time.")
             p.range = rng
+
+        def days_ago(m):  # "3 days ago", "the day before yesterday": that whole local day
+            if re.search(r"since\s+$", s.text[: m.start()]):
+                return False  # "since 3 days ago" is a start, not a day: asked back
+            back = int(m.group("n")) if m.group("n") else 2
+            set_range(TimeRange(kind="day", day=today - timedelta(days=back)))
+
+        s.take(r"(?:on\s+)?(?P<n>\d{1,3})\s+days?\s+ago|(?:on\s+)?(?:the\s+)?day\s+before\s+yesterday", days_ago)
 
         def between_clock(m):
             day = _date(m.group("d"), today) if m.group("d") else today
@@ -604,7 +624,10 @@ class RulesPlanner:
                 set_range(TimeRange(kind="since", start=datetime(d.year, d.month, d.day)))
             else:
                 h, mi = _clock(m.group("c"))
-                set_range(TimeRange(kind="since", start=datetime(today.year, today.month, today.day, h % 24, mi)))
+                start = datetime(today.year, today.month, today.day, h % 24, mi)
+                if start > now.replace(tzinfo=None):
+                    start -= timedelta(days=1)  # "since 9am" before 9am: the most recent 9am, yesterday's
+                set_range(TimeRange(kind="since", start=start))
 
         s.take(rf"since\s+(?:(?P<d>{_DATE})|(?P<y>yesterday)|(?P<c>{_CLOCK}))", since)
 
@@ -833,6 +856,7 @@ class RulesPlanner:
             ranked(m, m.group("n"), m.group("g"), rank)
             p.superlative = word
             _set_measure(p, {"expensive": "cost", "costly": "cost", "active": "requests"}.get(word, implied or "cost"))
+            p.implied = p.measure if implied else None
 
         sup = "|".join(w for w, (_, implied) in SUPERLATIVES.items() if implied)
         s.take(
@@ -850,6 +874,15 @@ class RulesPlanner:
         s.take(r"(?P<b>day|hour|week|month)\s+by\s+(?P=b)", lambda m: _set_bucket(p, m.group("b")))
 
     def _buckets(self, s: Scanner, p: Parse) -> None:
+        # "average daily cost", "avg tokens per day": the mean of daily totals, or a per-request mean by day?
+        if ambiguous := next(filter(None, (re.search(form, s.text) for form in _AVERAGE_OF_TOTALS)), None):
+            what = " ".join(ambiguous.group("m").split())
+            unit = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}.get(*[ambiguous["u"]] * 2)
+            raise Clarify(
+                f"Do you mean the total {what} per {unit}, or the average {what} per request, {unit} by {unit}? "
+                f"Ask '{what} per {unit}' or 'average {what} per request by {unit}'."
+            )
+
         def bucket(m):
             _set_bucket(p, m.group("b"))
 
@@ -884,7 +917,10 @@ class RulesPlanner:
         s.take(r"avg|average|mean|typical", lambda m: agg("avg"))
         s.take(r"max(?:imum)?|peak|worst[\s-]case", lambda m: agg("max"))
         s.take(r"min(?:imum)?|best[\s-]case", lambda m: agg("min"))
-        s.take(r"per\s+(?:request|call)", lambda m: setattr(p, "per_request", True))
+        s.take(
+            r"per\s+(?:single\s+|individual\s+)?(?:request|call)|(?:of\s+)?(?:a|one|any|an)\s+(?:single|individual)\s+(?:request|call)",
+            lambda m: setattr(p, "per_request", True),
+        )
         s.take(r"(?:the\s+)?(?:sum|summed)(?:\s+of)?", lambda m: agg("sum"))
 
     def _measures(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
@@ -895,6 +931,17 @@ class RulesPlanner:
             r"(?:error|failure|fail|failed)[\s-]+(?:rates?|ratios?|percentages?|share|%)|(?:share|percentage|percent|%|fraction)"
             r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
             setm("error_rate"),
+        )
+        def users_failing(m):  # "users who hit errors": the users among the failed requests, not two measures
+            _set_measure(p, "users")
+            p.conditions.append(Condition(field="status", op="gte", value=400))
+
+        s.take(
+            r"(?:(?:number|count|how\s+many)\s+(?:of\s+)?)?(?:active\s+|unique\s+|distinct\s+)?users\s+"
+            r"(?:(?:who|that)\s+)?(?:(?:were|have|had|got)\s+)?(?:with|hit|hitting|got|getting|saw|seeing|had|having|"
+            r"experienced|experiencing|affected\s+by|impacted\s+by|encountered|facing)\s+(?:an?\s+|any\s+)?"
+            r"(?:errors?|failures?|(?:failed|failing)\s+requests?)",
+            users_failing,
         )
         s.take(r"time[\s_]+to[\s_]+first[\s_]+tokens?|ttft|first[\s-]token\s+(?:latency|time)", setm("ttft"))
         s.take(r"(?:prompt|input)[\s_]+tokens?", setm("prompt_tokens"))
@@ -911,7 +958,7 @@ class RulesPlanner:
             setm("latency"),
         )
         s.take(
-            r"costs?|spend|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|money|expensive|dollars|usd|\$",
+            r"costs?|spends?|spending|spent|how\s+much\s+(?:money|did\s+we\s+spend)|money|expensive|dollars|usd|\$",
             setm("cost"),
         )
         s.take(
@@ -919,6 +966,17 @@ class RulesPlanner:
             setm("users"),
         )
         s.take(r"threats?|prompt\s+injections?|injection\s+attempts?|attacks?", setm("threats"))
+
+        def failed_rows(m):  # "cost of failed requests": a measure over the failed rows, not a second measure
+            if p.measure not in ("latency", "ttft", "cost", "prompt_tokens", "completion_tokens", "total_tokens"):
+                return False
+            p.conditions.append(Condition(field="status", op="gte", value=400))
+
+        s.take(
+            r"(?:of|for|on|from|across)\s+(?:the\s+|all\s+|our\s+)?(?:failed|failing|errored|erroring|unsuccessful)"
+            r"\s+(?:requests?|calls?)|(?:of|for|on)\s+(?:the\s+)?(?:requests?|calls?)\s+(?:that|which)\s+(?:failed|errored)",
+            failed_rows,
+        )
         s.take(
             r"(?:error|failure)\s+counts?|(?:number|count|how\s+many)\s+(?:of\s+)?(?:errors|failures|failed\s+requests)|"
             r"errors|failures|failed(?:\s+requests?)?|failing(?:\s+requests?)?|erroring(?:\s+requests?)?|errored|error",
@@ -1109,7 +1167,9 @@ class RulesPlanner:
             vocab,
             "value suffix alternation",
             lambda v: alternation(
-                set(key_words) | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
+                set(key_words)
+                | {f"{k}s" for k in key_words}  # "the codegen and search features"
+                | {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
             ),
         )
 
@@ -1161,13 +1221,15 @@ class RulesPlanner:
 
         def group(m):
             new = words[m.group("g").lower()]
+            if m.groupdict().get("g2") and words[m.group("g2").lower()] != new:  # "by model and provider"
+                raise Clarify("That question groups by two things; ask for one grouping at a time.")
             if p.group and p.group != new:
                 raise Clarify("That question groups by two things; ask for one grouping at a time.")
             p.group = new
 
         s.take(
             rf"(?:(?:broken\s+down|break\s+(?:it\s+|that\s+|this\s+)?down|grouped|split|bucketed|segmented|sliced)\s+)?(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
-            rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})",
+            rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})(?:(?:\s*(?:,|&|\+|/|and|or)\s*|\s+)(?P<g2>{alt}))?",
             group,
         )
 
@@ -1177,11 +1239,15 @@ class RulesPlanner:
 
         s.take(rf"(?:which|what)\s+(?P<g>{alt})", which)
 
-    def _combined(self, s: Scanner, p: Parse) -> None:
-        s.take(
-            r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together",
-            lambda m: setattr(p, "combined", True),
-        )
+    def _combined(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
+        together_provider = any(pv.lower() == "together" for pv in providers_of(vocab))
+
+        def combined(m):
+            if together_provider and m.group(0).lower() == "together" and _names_together(s.text, m.start(), m.end()):
+                return False  # the provider Together, left for the provider rule
+            p.combined = True
+
+        s.take(r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together", combined)
 
     def _superlatives(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         words = rank_words(vocab)
@@ -1197,7 +1263,7 @@ class RulesPlanner:
             p.rank = p.rank or rank
             if m.group("u"):
                 implied = "requests"  # "the most used model"
-            if implied:
+            if implied and not (implied == "latency" and p.measure == "ttft"):  # "which provider was slowest by ttft"
                 _set_measure(p, implied)
             if m.group("g"):
                 new = words[m.group("g").lower()]
@@ -1210,8 +1276,10 @@ class RulesPlanner:
             r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)",
             superlative,
         )
+        # "model with the highest p95", "which user sent the most requests": a verb without meaning may link them
         s.take(
-            rf"(?P<g>{groups})\s+(?:with|that\s+had|which\s+had|had|has|having)\s+the\s+(?P<w>{sup}){used}", superlative
+            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+)?(?:(?:{LINKING_ALTERNATION})\s+)?the\s+(?P<w>{sup}){used}",
+            superlative,
         )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
         s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
@@ -1286,14 +1354,37 @@ class RulesPlanner:
         )
 
     def _countries(self, s: Scanner, p: Parse) -> None:
-        names = "|".join(re.escape(c) for c in sorted(COUNTRIES, key=len, reverse=True))
+        picked: list[tuple[str, bool, int]] = []  # (code, negated, where)
 
-        def country(m):
-            code = COUNTRIES.get((m.group("c") or "").lower()) or (m.group("cc") or "").upper()
-            p.conditions.append(Condition(field="country", op="equals", value=code))
+        def country(code, start, end):
+            if re.match(r"\s+time(?![\w-])", s.text[end:]):
+                return False  # "in India time" is a time zone
+            lead = re.search(r"(?<![\w.-])(?:from|in)\s+(?:the\s+)?$", s.text[:start])
+            if lead:
+                start = lead.start()
+            elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not _BEFORE_A_NAME.search(s.text[:start]):
+                return False  # "us" names a country only where a name stands ("from the US", "UK vs US")
+            negated, start = _negation_before(s, start)
+            picked.append((code, negated, start))
+            return start, end
 
-        s.take(rf"(?:from|in)\s+(?:the\s+)?(?P<c>{names})(?!\s+time)", country)
-        s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})(?P<c>)", country)
+        s.take_names(COUNTRIES, country, 3)
+
+        def code(m):
+            negated, _ = _negation_before(s, m.start())
+            picked.append((m.group("cc").upper(), negated, m.start()))
+
+        s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})", code)
+        for value, negated, _ in picked:
+            if negated:
+                p.conditions.append(Condition(field="country", op="not-equals", value=value))
+        wanted = [(v, at) for v, negated, at in picked if not negated]
+        values = sorted({v for v, _ in wanted})
+        if len(values) == 1:
+            p.conditions.append(Condition(field="country", op="equals", value=values[0]))
+        elif values:
+            p.conditions.append(Condition(field="country", op="in", value=values))
+            p.alternatives["country"] = [at for _, at in wanted]
 
     # --- building ----------------------------------------------------------------------------------------
     def build(self, p: Parse, question: str, ctx: Context) -> QuerySpec | None:
@@ -1316,6 +1407,7 @@ class RulesPlanner:
         if (
             p.per_request
             and aggregation is None
+            and not (p.extreme and p.group is None)  # "highest cost per request": the largest single value
             and measure in ("cost", "prompt_tokens", "completion_tokens", "total_tokens", "latency", "ttft")
         ):
             aggregation = "avg"
@@ -1385,7 +1477,9 @@ RULES: tuple[Rule, ...] = tuple(
         (
             Rule(10, "zone", lambda r, s, p, e: r._zone(s, p), ("latency today in Berlin time",)),
             Rule(20, "quoted text", lambda r, s, p, e: r._quoted_and_body(s, p, s.text), ('requests mentioning "x"',)),
-            Rule(25, "combined", lambda r, s, p, e: r._combined(s, p), ("cost for gpt-4 and gpt-4o combined",)),
+            Rule(
+                25, "combined", lambda r, s, p, e: r._combined(s, p, e.vocab), ("cost for gpt-4 and gpt-4o combined",)
+            ),
             Rule(30, "time", lambda r, s, p, e: r._time(s, p, e.today, e.now), ("requests on Nov 19",)),
             Rule(40, "comparisons", lambda r, s, p, e: r._comparisons(s, p), ("requests longer than 10 seconds",)),
             Rule(50, "status", lambda r, s, p, e: r._status(s, p), ("how many 429s today",)),
@@ -1562,12 +1656,54 @@ _NEGATION = re.compile(
 )
 
 
+_BEFORE_A_NAME = re.compile(
+    r"(?:(?<![\w.-])(?:from|for|on|via|by|using|with|through|at|to|of|the|and|or|vs\.?|versus|than|not|except|"
+    r"excluding|without)|[,&+])\s*$",
+    re.I,
+)
+_AFTER_A_PROVIDER = re.compile(r"\s*(?:ai|provider|api|models?|requests?|calls|traffic|'s)(?![\w-])", re.I)
+_LIST_JOINER = re.compile(r"(?<![\w.-])(?:and|or|vs\.?|versus|plus)(?![\w-])|[,&+]", re.I)
+
+
+def _names_together(text: str, start: int, end: int) -> bool:
+    """Whether `together` names the provider: it stands where a name does (after a preposition or a list joiner,
+    before `ai`/`provider`/`requests`), or no list precedes it for it to combine ("requests from together")."""
+    before = text[:start]
+    return bool(_BEFORE_A_NAME.search(before) or _AFTER_A_PROVIDER.match(text[end:]) or not _LIST_JOINER.search(before))
+
+
+_SUMMED = r"(?P<m>costs?|spend|spending|(?:prompt\s+|completion\s+|total\s+)?tokens?|token\s+usage|usage)"
+_MEAN = r"(?:avg|average|mean|typical)"
+_EVERY, _PER_UNIT = r"(?P<u>hourly|daily|weekly|monthly)", r"(?P<u>hour|day|week|month)"
+# an average of a summed measure per time unit: the mean of the totals, which is not the per-request mean
+_AVERAGE_OF_TOTALS = tuple(
+    re.compile(rf"(?<![\w-]){form}(?![\w-])")
+    for form in (
+        rf"{_MEAN}\s+{_EVERY}\s+{_SUMMED}",
+        rf"{_EVERY}\s+{_MEAN}\s+{_SUMMED}",
+        rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}",
+    )
+)
+_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)
+
+
 def _negation_before(s: Scanner, start: int) -> tuple[bool, int]:
-    """Whether a negation (`not`, `excluding`, `other than`...) directly precedes `start`, and where it begins."""
+    """Whether a negation (`not`, `excluding`, `other than`...) directly precedes `start`, and where it begins.
+
+    A name joined to a negated name of the same rule is negated too: `excluding staging and development` keeps
+    neither, never `environment = development`."""
     m = _NEGATION.search(s.text, 0, start)
     if m and m.end() == start:
         s.fired.append(s.rule)
+        s.negated[m.start()] = s.rule
         return True, m.start()
+    before = [at for at, rule in s.negated.items() if rule == s.rule and at < start]
+    if before:
+        between = max(before), start  # the last negated name, then only list joiners (or nothing) up to this one
+        if _JOINERS_ONLY.fullmatch(s.text[slice(*between)]):
+            s.fired.append(s.rule)
+            s.negated[start] = s.rule
+            return True, start
     return False, start
 
 
@@ -1585,8 +1721,6 @@ def _widen(s: Scanner, start: int, end: int, before: str | None = None, after: s
 
 
 def _iana(name: str) -> str:
-    from heliqa.agent.timerange import zone
-
     parts = name.split("/")
     candidate = "/".join(part.title() if part.lower() != "utc" else "UTC" for part in parts)
     zone(candidate)
@@ -1672,6 +1806,9 @@ def _set_measure(p: Parse, name: str) -> None:
         "error rate": "error_rate",
     }.get(" ".join(name.lower().split()), " ".join(name.lower().split()))
     if p.measure and p.measure != name:
+        if p.implied == "latency" and name == "ttft":  # "slowest provider by ttft": time to first token is a latency
+            p.measure, p.implied = name, None
+            return
         # "failed requests", "error count" and status words set requests first; the specific measure wins.
         if {p.measure, name} <= {"requests", "errors"}:
             p.measure = "errors"

@@ -48,14 +48,21 @@ CONVERSATIONAL = frozenset(
 hey hi hello yo hiya thanks thank thx ty tysm please pls plz cheers appreciate appreciated sorry
 quick quickly one question q help need needed want wanted wondering wonder curious know knowing tell
 can could would you mind let lets let's me see check show give pull grab fetch look looking
-rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
+everything rn atm asap btw fyi tbh imo lol ugh hmm ok okay so um uh like actually basically literally real really very
 super crazy insanely pretty quite kinda sorta totally seriously honestly just exactly roughly approximately
 feel feels feeling felt seem seems seemed think thought guess noticed notice noticing wondering
-make made making serve served serving take took taking throw threw thrown throwing hit hits hitting
-burn burned burnt burning rack racked racking rack-up eat ate eating chew chewing generate generated run ran
-running do does did doing happen happened happening go went going get got getting
 """.split()
 )
+# Conversational verbs ("did user_0013 make", "which user sent the most requests"): ignored like the words above,
+# and they may link a group to its superlative.
+CONVERSATIONAL_VERBS = frozenset(
+    """
+make made making serve served serving take took taking throw threw thrown throwing hit hits hitting
+burn burned burnt burning rack racked racking rack-up eat ate eating chew chewing generate generated run ran
+running do does did doing happen happened happening go went going get got getting send sends sent sending
+""".split()
+)
+CONVERSATIONAL = CONVERSATIONAL | CONVERSATIONAL_VERBS
 
 # Words that change which rows count, how they are aggregated or over which time. When one of them is left over
 # after parsing, the question is asked back naming it; it is never ignored.
@@ -72,7 +79,7 @@ TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently
 morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
-hour hours day days week weeks month months year years quarter am pm when
+second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
 """.split()
 )
 RANKING = frozenset(
@@ -98,7 +105,9 @@ retry retries retried timeout timeouts timed fallback fallbacks session sessions
 endpoints region regions new returning key keys
 """.split()
 )
-BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE
+# A rate or share of something other than the error rate ("5xx rate", "429 ratio") is not a count of those rows.
+RATIOS = frozenset("rate rates ratio ratios percentage percentages proportion proportions".split())
+BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.
 FILTER_PREPOSITIONS = frozenset(

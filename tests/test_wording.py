@@ -554,3 +554,210 @@ def test_an_empty_measure_says_the_requests_match_but_lack_it(conversation):
     matched = sum(r["model"] == "gpt-4o" and r["status"] == 200 for r in ROWS)
     assert answer.rows[0].value == 0
     assert f"{matched} requests match in that time range, but none of them failed" in answer.message
+
+
+# Names that are also everyday words, countries in lists and negations, verbs linking a group to its superlative,
+# "a single request": each read as the whole query, never as a different one.
+NAMED_IN_PLACE = [
+    # `together` names the provider wherever a name stands; it combines only a list before it
+    ("how many failed requests from together yesterday", {"measure": "errors", "range": {"kind": "yesterday"},
+                                                          "conditions": [cond("provider", "equals", "TOGETHER")]}),
+    ("together latency today", {"measure": "latency", "range": {"kind": "today"},
+                                "conditions": [cond("provider", "equals", "TOGETHER")]}),
+    ("latency on together and anthropic today", {"measure": "latency", "groupBy": "provider",
+                                                 "range": {"kind": "today"},
+                                                 "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
+    ("cost for gpt-4 and gpt-4o together today", {"measure": "cost", "range": {"kind": "today"},
+                                                  "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"])]}),
+    ("anthropic and together combined cost today", {"measure": "cost", "range": {"kind": "today"},
+                                                    "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
+    # countries by name: several are two groups, a negation keeps the others, `us` only where a name stands
+    ("how many requests from germany and france yesterday", {"measure": "requests", "groupBy": "country",
+                                                             "range": {"kind": "yesterday"},
+                                                             "conditions": [cond("country", "in", ["DE", "FR"])]}),
+    ("requests not from the US today", {"measure": "requests", "range": {"kind": "today"},
+                                        "conditions": [cond("country", "not-equals", "US")]}),
+    ("cost in the last 2 weeks for France", {"measure": "cost", "range": {"kind": "last", "n": 2, "unit": "weeks"},
+                                             "conditions": [cond("country", "equals", "FR")]}),
+    ("requests by country excluding brazil today", {"measure": "requests", "groupBy": "country",
+                                                    "range": {"kind": "today"},
+                                                    "conditions": [cond("country", "not-equals", "BR")]}),
+    ("show us cost today", {"measure": "cost", "range": {"kind": "today"}}),
+    # a conversational verb between the group and its superlative
+    ("which user sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 1,
+                                                 "range": {"kind": "today"}}),
+    ("which model served the most requests today", {"measure": "requests", "groupBy": "model", "top": 1,
+                                                    "range": {"kind": "today"}}),
+    ("which users sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 10,
+                                                  "range": {"kind": "today"}}),
+    # one request's largest value, not the average per request
+    ("max cost of a single request yesterday", {"measure": "cost", "aggregation": "max",
+                                                "range": {"kind": "yesterday"}}),
+    ("biggest latency of any single request today", {"measure": "latency", "aggregation": "max",
+                                                     "range": {"kind": "today"}}),
+    ("highest cost per request today", {"measure": "cost", "aggregation": "max", "range": {"kind": "today"}}),
+    ("which model has the highest cost per request today", {"measure": "cost", "aggregation": "avg",
+                                                            "groupBy": "model", "top": 1,
+                                                            "range": {"kind": "today"}}),
+]
+
+
+@pytest.mark.parametrize("question,expected", NAMED_IN_PLACE, ids=[q[:50] for q, _ in NAMED_IN_PLACE])
+def test_names_that_are_everyday_words_are_read_in_place(question, expected):
+    assert whole(question) == expected
+
+
+def test_a_country_word_is_a_zone_before_time_and_us_is_a_name_only_in_place():
+    assert plan("error rate US vs UK today").status != "ok"  # `US` leads, no preposition: asked back
+    spec = plan("requests for brazil in india time").spec.model_dump(mode="json", exclude_none=True)
+    assert spec["conditions"] == [cond("country", "equals", "BR")] and spec["timeZone"] == "Asia/Kolkata"
+
+
+# A negation carries over the list it heads; a second grouping joined to the first is asked back, never dropped.
+NEGATED_LISTS = [
+    ("gpt-4o latency excluding staging and development last 3 days",
+     {"measure": "latency", "range": {"kind": "last", "n": 3, "unit": "days"},
+      "conditions": [cond("model", "equals", "gpt-4o"), cond("property:environment", "not-equals", "staging"),
+                     cond("property:environment", "not-equals", "development")]}),
+    ("cost excluding gpt-4, gpt-4o and o3-mini today",
+     {"measure": "cost", "range": {"kind": "today"},
+      "conditions": [cond("model", "not-equals", "gpt-4"), cond("model", "not-equals", "gpt-4o"),
+                     cond("model", "not-equals", "o3-mini")]}),
+    ("requests not from brazil or india today",
+     {"measure": "requests", "range": {"kind": "today"},
+      "conditions": [cond("country", "not-equals", "BR"), cond("country", "not-equals", "IN")]}),
+    # a negation of one dimension does not reach a list of another
+    ("excluding gpt-4 for production and staging cost today",
+     {"measure": "cost", "groupBy": "property:environment", "range": {"kind": "today"},
+      "conditions": [cond("model", "not-equals", "gpt-4"),
+                     cond("property:environment", "in", ["production", "staging"])]}),
+    ("gpt-4 and gpt-4o cost excluding staging today",
+     {"measure": "cost", "groupBy": "model", "range": {"kind": "today"},
+      "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"]), cond("property:environment", "not-equals", "staging")]}),
+]
+
+
+@pytest.mark.parametrize("question,expected", NEGATED_LISTS, ids=[q[:50] for q, _ in NEGATED_LISTS])
+def test_a_negation_carries_over_its_list(question, expected):
+    got, want = whole(question), dict(expected)
+    assert sorted(got.pop("conditions"), key=str) == sorted(want.pop("conditions"), key=str)
+    assert got == want
+
+
+@pytest.mark.parametrize("question", ["cost by model and provider today", "cost by model, provider today",
+                                      "latency by model/provider"])
+def test_two_groupings_joined_are_asked_back(question):
+    result = plan(question)
+    assert result.status == "clarify" and "one grouping" in result.message, (result.status, result.message)
+
+
+@pytest.mark.parametrize(
+    "question,start,zone",
+    [
+        ("requests since 10:30", "2026-11-24T10:30:00", None),  # earlier today (now is 12:00 UTC)
+        ("requests since 2pm", "2026-11-23T14:00:00", None),  # not yet today: the most recent 2pm, yesterday's
+        # a zone named in the question has its own clock: 07:00 in New York, so 8am is yesterday's
+        ("requests since 8am in new york time", "2026-11-23T08:00:00", "America/New_York"),
+    ],
+)
+def test_since_a_clock_time_is_the_most_recent_one(question, start, zone):
+    expected = {"measure": "requests", "range": {"kind": "since", "start": start}}
+    assert whole(question) == (expected | {"timeZone": zone} if zone else expected)
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # "slowest" implies latency only when no latency measure is named: time to first token is one
+        ("slowest provider by ttft last 24h", {"measure": "ttft", "groupBy": "provider", "top": 1, "range": LAST24H}),
+        ("fastest model by time to first token today", {"measure": "ttft", "groupBy": "model", "top": 1,
+                                                         "bottom": True, "range": {"kind": "today"}}),
+    ],
+)
+def test_a_superlative_yields_to_the_latency_measure_named(question, expected):
+    assert whole(question) == expected
+
+
+@pytest.mark.parametrize("question", ["5xx rate today", "rate of 429s today", "429 ratio by provider today",
+                                      "slowest model by cost today"])
+def test_a_rate_of_other_rows_or_two_measures_is_asked_back(question):
+    assert plan(question).status != "ok"  # never the count of those rows, never one of the two measures
+
+
+FAILED = cond("status", "gte", 400)
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # users who hit errors: the users among the failed requests (two measures joined by `and` stay asked back)
+        ("how many users hit errors today", {"measure": "users", "range": {"kind": "today"}, "conditions": [FAILED]}),
+        ("number of users who got an error yesterday by model",
+         {"measure": "users", "groupBy": "model", "range": {"kind": "yesterday"}, "conditions": [FAILED]}),
+        # plural key words after a list of values, chat shorthand, inflected measure words, words without meaning
+        ("total cost for the codegen and search features combined this month",
+         {"measure": "cost", "range": {"kind": "this_month"},
+          "conditions": [cond("property:feature", "in", ["codegen", "search"])]}),
+        ("requests w/ more than 500 completion tokens today",
+         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("completion_tokens", "gt", 500)]}),
+        ("cost w/o staging today", {"measure": "cost", "range": {"kind": "today"},
+                                    "conditions": [cond("property:environment", "not-equals", "staging")]}),
+        ("which tier spends the most", {"measure": "cost", "groupBy": "property:customer_tier", "top": 1}),
+        ("cost for everything except the free tier this month",
+         {"measure": "cost", "range": {"kind": "this_month"},
+          "conditions": [cond("property:customer_tier", "not-equals", "free")]}),
+    ],
+)
+def test_casual_wording_is_read_as_the_query(question, expected):
+    assert whole(question) == expected
+
+
+def test_users_and_errors_joined_are_two_measures():
+    assert plan("how many users and errors today").status != "ok"
+
+
+@pytest.mark.parametrize(
+    "question,day",
+    [("cost two days ago", "2026-11-22"), ("latency the day before yesterday", "2026-11-22"),
+     ("errors 3 days ago by model", "2026-11-21")],
+)
+def test_n_days_ago_is_that_whole_day(question, day):
+    assert whole(question)["range"] == {"kind": "day", "day": day}
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["average cost per day this week", "avg daily spend last 30 days", "daily average cost this week",
+     "average hourly tokens today", "requests since 3 days ago"],
+)
+def test_a_mean_of_totals_or_a_start_nobody_can_place_is_asked_back(question):
+    assert plan(question).status in ("clarify", "unparsed")
+
+
+def test_per_request_means_by_day_and_mean_latencies_stay_answered():
+    assert whole("avg cost per request per day this week") == {
+        "measure": "cost", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+    assert whole("average daily latency this week") == {
+        "measure": "latency", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("cost of failed requests today", {"measure": "cost", "range": {"kind": "today"}, "conditions": [FAILED]}),
+        ("p95 latency for failed calls by model yesterday",
+         {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "yesterday"},
+          "conditions": [FAILED]}),
+        ("latency of requests that failed today", {"measure": "latency", "range": {"kind": "today"},
+                                                   "conditions": [FAILED]}),
+        # the count of failed requests is still the error count
+        ("count of failed requests today", {"measure": "errors", "range": {"kind": "today"}}),
+    ],
+)
+def test_a_measure_of_failed_requests_filters_them(question, expected):
+    assert whole(question) == expected
+
+
+@pytest.mark.parametrize("question", ["cost and failed requests today", "how many tokens per second"])
+def test_two_measures_or_a_rate_per_second_are_asked_back(question):
+    assert plan(question).status != "ok"
