@@ -435,10 +435,11 @@ def departure_window(
     down = query.measure == "score"  # a score breaks by falling
     step = timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
-    # Hysteresis: a run is a stretch of buckets beyond K/2 spreads holding at least one beyond K, so one
-    # quieter hour inside an incident does not split it in two.
+    # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
+    # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
+    # hours inside a lasting shift (a bad prompt version lowering a noisy hourly score all day) do not split it.
+    # The segment must hold a bucket beyond K (a lone bucket: beyond 2K).
     best: tuple[float, list[Point]] = (0.0, [])
-    run: list[Point] = []
 
     def departure(p: Point) -> float | None:
         if p.value is None:
@@ -447,24 +448,26 @@ def departure_window(
         scale = max(spread, 100.0 / max(p.requests, 1)) if query.measure == "errors" else spread
         return ((typical - p.value) if down else (p.value - typical)) / scale
 
-    # buckets too thin to judge are skipped: they neither extend a run nor break it
-    for p in [*(p for p in series if p.in_range and p.requests >= MIN_REQUESTS), None]:
-        z = None if p is None else departure(p)
-        if z is not None and z > DEPARTURE_K / 2:
-            run.append(p)
-            continue
-        scores = [departure(q) for q in run]
-        # a lone bucket is one of many tested: it must depart twice as far to count as a window
+    # buckets too thin to judge are skipped: they neither extend a segment nor break it
+    judged = [(p, z) for p in series if p.in_range and p.requests >= MIN_REQUESTS and (z := departure(p)) is not None]
+    # Kadane's maximum-sum segment, keeping every segment that ends at a local maximum as a candidate
+    run: list[tuple[Point, float]] = []
+    total = 0.0
+    for p, z in judged:
+        if total <= 0:
+            run, total = [], 0.0
+        run.append((p, z))
+        total += z - DEPARTURE_K / 2
+        scores = [s for _, s in run]
         needed = DEPARTURE_K if len(run) > 1 else 2 * DEPARTURE_K
-        if run and max(scores) > needed and sum(scores) > best[0]:
-            best = (sum(scores), run)
-        run = [p] if z is not None and z > DEPARTURE_K / 2 else []
+        if total > 0 and z > DEPARTURE_K / 2 and max(scores) > needed and total > best[0]:
+            best = (total, [q for q, _ in run])
     if not best[1]:
         return None
     chosen = best[1]
     window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
     value = statistics.median(p.value for p in chosen)
-    return window, value, best[0]
+    return window, value, sum(z for p in chosen if (z := departure(p)) is not None)
 
 
 def dimension_sql(d: SqlDialect, dimension: str) -> str:

@@ -1,0 +1,55 @@
+"""The explain window on hand-built hourly series: a lasting shift is one window, a short spike stays short."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from heliqa.tools.investigate import ExplainQuery, Point, baseline_values, departure_window
+from heliqa.tools.query import TimeFilter
+
+START = datetime(2026, 11, 17)  # the range: one day of hours after a 7-day baseline
+
+
+def _query(measure: str) -> ExplainQuery:
+    z = lambda t: t.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")  # noqa: E731
+    return ExplainQuery(
+        measure=measure,
+        scoreKey="accuracy" if measure == "score" else None,
+        timeFilter=TimeFilter(start=z(START), end=z(START + timedelta(days=1))),
+        baseline=TimeFilter(start=z(START - timedelta(days=7)), end=z(START)),
+        dimensions=("model",),
+    )
+
+
+def _series(range_values: list[float], base_values: list[float]) -> list[Point]:
+    base = [
+        Point(START - timedelta(hours=len(base_values) - i), v, 30, False) for i, v in enumerate(base_values)
+    ]
+    return base + [Point(START + timedelta(hours=i), v, 30, True) for i, v in enumerate(range_values)]
+
+
+def test_a_lasting_score_shift_with_milder_hours_is_one_window():
+    # baseline: a noisy hourly score around 86 (its median 86, its MAD 2)
+    base_values = [84.0, 88.0, 86.0] * 56
+    # the range: 4 normal hours, then a new prompt lowers the score for the rest of the day; the hourly average
+    # is noisy, so some hours of the shift are only mildly low (83, one spread and a half) between strong ones
+    normal, shifted = [86.0, 85.0, 87.0, 86.0], [76.0, 83.0, 78.0, 83.0, 77.0, 79.0, 83.0, 76.0, 83.0, 78.0] * 2
+    series = _series(normal + shifted, base_values)
+    found = departure_window(_query("score"), series, 86.0, baseline_values(series))
+    assert found is not None
+    (start, end), _, _ = found
+    assert start == START + timedelta(hours=len(normal))
+    assert end == START + timedelta(days=1)
+
+
+def test_a_spike_does_not_reach_over_quiet_hours():
+    base_values = [1000.0, 1100.0, 1050.0] * 56  # p90 latency, median 1050, MAD 50
+    quiet = [1050.0, 1000.0, 1100.0, 1050.0, 1000.0, 1100.0]
+    # a mild bump (2 spreads) early, then six quiet hours, then a six-hour incident
+    values = [1050.0, 1200.0, 1200.0] + quiet + [3000.0] * 6 + quiet + [1050.0, 1000.0, 1100.0]
+    series = _series(values, base_values)
+    found = departure_window(_query("latency"), series, 1050.0, baseline_values(series))
+    assert found is not None
+    (start, end), _, _ = found
+    first = values.index(3000.0)
+    assert (start, end) == (START + timedelta(hours=first), START + timedelta(hours=first + 6))
