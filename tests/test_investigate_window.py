@@ -22,9 +22,7 @@ def _query(measure: str) -> ExplainQuery:
 
 
 def _series(range_values: list[float], base_values: list[float]) -> list[Point]:
-    base = [
-        Point(START - timedelta(hours=len(base_values) - i), v, 30, False) for i, v in enumerate(base_values)
-    ]
+    base = [Point(START - timedelta(hours=len(base_values) - i), v, 30, False) for i, v in enumerate(base_values)]
     return base + [Point(START + timedelta(hours=i), v, 30, True) for i, v in enumerate(range_values)]
 
 
@@ -53,3 +51,17 @@ def test_a_spike_does_not_reach_over_quiet_hours():
     (start, end), _, _ = found
     first = values.index(3000.0)
     assert (start, end) == (START + timedelta(hours=first), START + timedelta(hours=first + 6))
+
+
+def test_a_lone_departing_hour_counts_only_as_the_latest_one():
+    base_values = [1000.0, 1100.0, 1050.0] * 56  # median 1050, MAD 50: a spread of 1.4826 * 50
+    spread = 1.4826 * 50
+    bump = 1050.0 + 4 * spread  # beyond K = 3 spreads, short of 2K
+    quiet = [1050.0, 1000.0, 1100.0] * 7 + [1050.0, 1000.0]
+    # the bump in the range's last hour (an incident that has just begun) is the window ...
+    latest = _series(quiet + [bump], base_values)
+    found = departure_window(_query("latency"), latest, 1050.0, baseline_values(latest))
+    assert found is not None and found[0] == (START + timedelta(hours=23), START + timedelta(days=1))
+    # ... the same lone bump among quiet hours is one of many hours tested, and not enough
+    middle = _series(quiet[:12] + [bump] + quiet[12:], base_values)
+    assert departure_window(_query("latency"), middle, 1050.0, baseline_values(middle)) is None

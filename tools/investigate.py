@@ -10,8 +10,8 @@ every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 The window rule: per bucket, the measure's value is compared with the baseline buckets' median; a bucket
 departs when it lies beyond median + 3·MAD (scaled to a standard deviation, 1.4826·MAD, and never less than
 2% of the median or a unit floor, so a flat baseline does not turn noise into a window). The window is the contiguous
-run of buckets beyond K/2 spreads, holding at least one beyond K (a lone bucket: beyond 2K), with the largest
-total departure.
+segment of buckets with the largest total of (departure − K/2 spreads), holding at least one bucket beyond K (a lone
+bucket other than the range's last: beyond 2K).
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ def departure_window(
     # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
     # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
     # hours inside a lasting shift (a bad prompt version lowering a noisy hourly score all day) do not split it.
-    # The segment must hold a bucket beyond K (a lone bucket: beyond 2K).
+    # The segment must hold a bucket beyond K (a lone bucket before the range's last: beyond 2K).
     best: tuple[float, list[Point]] = (0.0, [])
 
     def departure(p: Point) -> float | None:
@@ -459,7 +459,10 @@ def departure_window(
         run.append((p, z))
         total += z - DEPARTURE_K / 2
         scores = [s for _, s in run]
-        needed = DEPARTURE_K if len(run) > 1 else 2 * DEPARTURE_K
+        # a lone bucket is one of many tested: it must depart twice as far to count as a window, unless it is the
+        # range's last one (asked "why is it failing" an hour into an incident, the latest hour is the one in question)
+        latest = p.bucket + step >= end
+        needed = DEPARTURE_K if len(run) > 1 or latest else 2 * DEPARTURE_K
         if total > 0 and z > DEPARTURE_K / 2 and max(scores) > needed and total > best[0]:
             best = (total, [q for q, _ in run])
     if not best[1]:
