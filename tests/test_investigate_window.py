@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from heliqa.tools.investigate import ExplainQuery, Point, baseline_values, departure_window
+import pytest
+
+from heliqa.tools.investigate import ExplainQuery, Point, baseline_values, departure_window, merge_blocks
 from heliqa.tools.query import TimeFilter
 
 START = datetime(2026, 11, 17)  # the range: one day of hours after a 7-day baseline
@@ -65,3 +67,30 @@ def test_a_lone_departing_hour_counts_only_as_the_latest_one():
     # ... the same lone bump among quiet hours is one of many hours tested, and not enough
     middle = _series(quiet[:12] + [bump] + quiet[12:], base_values)
     assert departure_window(_query("latency"), middle, 1050.0, baseline_values(middle)) is None
+
+
+def test_a_small_shift_in_a_thin_series_shows_in_blocks_of_hours():
+    # a yes/no score on 6 requests an hour: its hourly rate jumps between 4/6, 5/6 and 6/6
+    base_values = [4 / 6, 5 / 6, 1.0] * 56
+    normal, shifted = [4 / 6, 5 / 6, 1.0] * 2, [3 / 6, 4 / 6, 5 / 6] * 6  # from hour 6 on, one correct answer fewer
+    series = _series(normal + shifted, base_values)
+    query = _query("score")
+    typical = 5 / 6
+    assert departure_window(query, series, typical, baseline_values(series)) is None  # each hour within the noise
+
+    blocks = merge_blocks(series, 3, 0, summed=False)
+    in_range = [p for p in blocks if p.in_range]
+    assert [p.bucket for p in in_range] == [START + timedelta(hours=h) for h in range(0, 24, 3)]
+    assert [p.requests for p in in_range] == [90] * 8  # three hours of 30 requests each
+    assert in_range[0].value == pytest.approx(sum(normal[:3]) / 3)
+    assert in_range[-1].value == pytest.approx(sum(shifted[-3:]) / 3)
+    found = departure_window(query, blocks, typical, baseline_values(blocks), timedelta(hours=3))
+    assert found is not None
+    assert found[0] == (START + timedelta(hours=len(normal)), START + timedelta(days=1))
+
+
+def test_blocks_add_up_a_sum_and_start_on_local_multiples():
+    hours = [Point(datetime(2026, 11, 17, h), float(h), 10, True) for h in range(1, 7)]
+    # New York in winter (300 minutes behind UTC): local blocks 18:00, 21:00, 00:00 start at 23:00, 02:00, 05:00 UTC
+    blocks = merge_blocks(hours, 3, 300, summed=True)
+    assert [(p.bucket.hour, p.value, p.requests) for p in blocks] == [(23, 1, 10), (2, 2 + 3 + 4, 30), (5, 5 + 6, 20)]

@@ -40,6 +40,7 @@ MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of t
 MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
+COARSE_BLOCKS = (3, 6)  # hours per block, tried in turn when the hourly series shows no window
 MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
@@ -215,6 +216,7 @@ class Explanation:
     strength: float = 0.0  # total departure of the window, in spreads
     bad_in_window: int = 0
     drivers: list[Driver] = field(default_factory=list)
+    coarse: bool = False  # the window was found only in blocks of several hours (a small, lasting shift)
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,18 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
                 found.series, found.typical = hours, statistics.median(hours_base)
     elif window is not None and query.dbIncrement == "day":
         window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
+    if window is None and query.dbIncrement == "hour" and query.measure != "latency":
+        # a small lasting shift in a thin series (a score recorded on a few requests an hour) hides in hourly noise:
+        # blocks of several hours average it out; a p90 does not merge from hours, so latency is left out
+        for hours in COARSE_BLOCKS:
+            blocks = merge_blocks(found.series, hours, query.timeZoneDifference, summed=query.measure == "cost")
+            blocks_base = baseline_values(blocks)
+            if blocks_base:
+                typical = statistics.median(blocks_base)
+                window = departure_window(query, blocks, typical, blocks_base, timedelta(hours=hours))
+            if window is not None:
+                found.series, found.typical, found.coarse = blocks, typical, True
+                break
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
@@ -426,14 +440,32 @@ def baseline_values(series: list[Point]) -> list[float]:
     return [p.value for p in series if not p.in_range and p.value is not None and p.requests >= MIN_REQUESTS]
 
 
+def merge_blocks(series: list[Point], hours: int, tzd: float, summed: bool) -> list[Point]:
+    """Hourly points merged into blocks of `hours` that start on local multiples of it, the range's and the
+    baseline's parts kept apart: a sum (cost) adds up, a rate or an average is weighted by its requests."""
+    merged: dict[tuple[datetime, bool], tuple[float, int, int]] = {}
+    for p in series:
+        local_hour = (p.bucket - timedelta(minutes=tzd)).hour
+        key = (p.bucket - timedelta(hours=local_hour % hours), p.in_range)
+        total, weight, requests = merged.get(key, (0.0, 0, 0))
+        if p.value is not None:
+            total, weight = total + p.value * (1 if summed else p.requests), weight + p.requests
+        merged[key] = (total, weight, requests + p.requests)
+    return [
+        Point(bucket, None if not weight else total if summed else total / weight, requests, in_range)
+        for (bucket, in_range), (total, weight, requests) in sorted(merged.items())
+    ]
+
+
 def departure_window(
-    query: ExplainQuery, series: list[Point], typical: float, base: list[float]
+    query: ExplainQuery, series: list[Point], typical: float, base: list[float], step: timedelta | None = None
 ) -> tuple[tuple[datetime, datetime], float, float] | None:
-    """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength)."""
+    """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength).
+    `step` is the buckets' length (default: the query's increment)."""
     spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
     spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[query.measure])
     down = query.measure == "score"  # a score breaks by falling
-    step = timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
+    step = step or (timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1))
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
     # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
     # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
