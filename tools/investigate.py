@@ -336,7 +336,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
-    base = baseline_values(series)
+    base = baseline_values(series, query.measure)
     if not base:
         return found
     found.typical = statistics.median(base)
@@ -345,7 +345,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
         hours = _series(engine, hourly, org, bad)
-        hours_base = baseline_values(hours)
+        hours_base = baseline_values(hours, query.measure)
         if hours_base:
             window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
             if window is not None:  # the answer then speaks in hours: its series and typical value too
@@ -357,7 +357,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         # blocks of several hours average it out; a p90 does not merge from hours, so latency is left out
         for hours in COARSE_BLOCKS:
             blocks = merge_blocks(found.series, hours, query.timeZoneDifference, summed=query.measure == "cost")
-            blocks_base = baseline_values(blocks)
+            blocks_base = baseline_values(blocks, query.measure)
             if blocks_base:
                 typical = statistics.median(blocks_base)
                 window = departure_window(query, blocks, typical, blocks_base, timedelta(hours=hours))
@@ -379,7 +379,7 @@ def _hours_within(
     span = TimeFilter(start=iso_z(days[0], True), end=iso_z(days[1], True))
     hourly = query.model_copy(update={"dbIncrement": "hour", "timeFilter": span})
     series = _series(engine, hourly, org, bad)
-    base = baseline_values(series)
+    base = baseline_values(series, query.measure)
     if not base:
         return days
     narrowed = departure_window(hourly, series, statistics.median(base), base)
@@ -432,12 +432,33 @@ def _series(engine: Engine, query: ExplainQuery, org: str, bad: Any) -> list[Poi
     for b, in_range, v, n in engine.fetch(sql, d.params):
         number = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
         points.append(Point(_naive(b), number, int(n), bool(in_range)))
+    if query.measure == "cost" and query.dbIncrement == "hour" and points:
+        points = _with_empty_hours(points, seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end))
     return points
 
 
-def baseline_values(series: list[Point]) -> list[float]:
+def _with_empty_hours(points: list[Point], start: datetime, end: datetime) -> list[Point]:
+    """An hour without requests cost nothing: the hourly cost series with those hours as 0, so they count in the
+    baseline's median and separate one spike from the next."""
+    seen = {p.bucket for p in points}
+    hour, step = points[0].bucket, timedelta(hours=1)
+    filled = list(points)
+    while hour < end:
+        if hour not in seen:
+            filled.append(Point(hour, 0.0, 0, hour >= start))
+        hour += step
+    return sorted(filled, key=lambda p: (p.bucket, p.in_range))
+
+
+def judged(p: Point, measure: str) -> bool:
+    """Whether a bucket holds enough requests to judge: a latency, a rate or an average over a few requests says
+    little, but a cost is a sum, and a quiet hour's small sum is exactly what a spike is set against."""
+    return p.value is not None and (measure == "cost" or p.requests >= MIN_REQUESTS)
+
+
+def baseline_values(series: list[Point], measure: str = "") -> list[float]:
     """The baseline buckets' values, leaving out buckets too thin to judge."""
-    return [p.value for p in series if not p.in_range and p.value is not None and p.requests >= MIN_REQUESTS]
+    return [p.value for p in series if not p.in_range and judged(p, measure)]
 
 
 def merge_blocks(series: list[Point], hours: int, tzd: float, summed: bool) -> list[Point]:
@@ -464,6 +485,10 @@ def departure_window(
     `step` is the buckets' length (default: the query's increment)."""
     spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
     spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[query.measure])
+    if query.measure == "cost" and typical == 0:
+        # most hours cost nothing (one user's spend): every paid hour would depart from a zero median, so an hour
+        # departs only when it costs K times more than the average hour
+        spread = max(spread, statistics.fmean(base))
     down = query.measure == "score"  # a score breaks by falling
     step = step or (timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1))
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
@@ -481,11 +506,13 @@ def departure_window(
         return ((typical - p.value) if down else (p.value - typical)) / scale
 
     # buckets too thin to judge are skipped: they neither extend a segment nor break it
-    judged = [(p, z) for p in series if p.in_range and p.requests >= MIN_REQUESTS and (z := departure(p)) is not None]
+    judged_points = [
+        (p, z) for p in series if p.in_range and judged(p, query.measure) and (z := departure(p)) is not None
+    ]
     # Kadane's maximum-sum segment, keeping every segment that ends at a local maximum as a candidate
     run: list[tuple[Point, float]] = []
     total = 0.0
-    for p, z in judged:
+    for p, z in judged_points:
         if total <= 0:
             run, total = [], 0.0
         run.append((p, z))
