@@ -197,9 +197,12 @@ _PREVIOUS = (
     rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday)"
     rf"|(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
     rf"|(?:the\s+)?{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
+    r"|(?:the\s+)?(?P<n4>\d+)\s*(?P<unit4>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)\s+before"
     r"|(?:the\s+)?(?:previous|prior|preceding|last)\s+(?P<n>\d+)\s*"
     r"(?P<unit3>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)"
-    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)))"
+    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)"
+    # "this week vs last": the unit is the current range's own
+    r"|(?P<bare>last|previous|prior)(?=\s*(?:[?.!,]|$|(?:for|by|on|in|per)\b))))"
 )
 # a comparative that names the measure itself: "is gpt-4 slower than last week" compares latency
 _MEASURE_COMPARATIVES = {
@@ -228,6 +231,13 @@ OVER = re.compile(
 )
 CHANGE_WORD = re.compile(r"(?<![\w-])chang(?:e|ed|es|ing)(?![\w-])", re.I)
 _UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days"), "month": (30, "days"), "year": (365, "days")}
+_BARE_SHIFT: dict[str, tuple[int, Unit]] = {
+    "today": (1, "days"),
+    "yesterday": (1, "days"),
+    "this_week": (7, "days"),
+    "this_month": (30, "days"),
+    "this_year": (365, "days"),
+}
 _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 
 _ORDER_WORDS = {
@@ -395,11 +405,12 @@ class FormsPlanner:
                 n=24 if unit_word.lower() == "day" else n,
                 unit="hours" if unit_word.lower() == "day" else unit,
             )
-        elif groups.get("n"):
-            word = groups["unit3"].lower().rstrip("s")
+        elif groups.get("n") or groups.get("n4"):
+            word = (groups.get("unit3") or groups["unit4"]).lower().rstrip("s")
             unit = _SHORT_UNITS.get(word, word + "s")
-            shift = (int(groups["n"]), unit)
-            named_range = TimeRange(kind="last", n=int(groups["n"]), unit=unit)
+            n = int(groups.get("n") or groups["n4"])
+            shift = (n, unit)
+            named_range = TimeRange(kind="last", n=n, unit=unit)
         rest = question[: match.start()] + " " + question[match.end() :]
         named = next((m for i, m in enumerate(_MEASURE_COMPARATIVES.values()) if groups.get(f"m{i}")), None)
         if named is not None:
@@ -410,6 +421,11 @@ class FormsPlanner:
             rest = " " * leading.end() + rest[leading.end() :]
 
         def build(spec: QuerySpec, _ctx: Context) -> Plan:
+            nonlocal shift
+            if groups.get("bare"):
+                if spec.range is None:
+                    return Plan("clarify", message="Compared with the last what? Say e.g. 'this week vs last week'.")
+                shift = _BARE_SHIFT.get(spec.range.kind)  # this week vs last (week); last 3 days vs last: the range
             if spec.range is None:
                 spec = spec.model_copy(update={"range": named_range})
             compare = CompareSpec(query=spec, shiftN=shift[0] if shift else None, shiftUnit=shift[1] if shift else None)

@@ -70,6 +70,10 @@ def test_list_wordings(sample_store, sample_rows, question, start, keep, key, n)
     assert [r["request_id"] for r in answer["data"]] == want
 
 
+def test_vs_last_without_a_range_is_asked_back(sample_store):
+    assert _ask(sample_store, "errors vs last")["status"] == "clarify"
+
+
 def test_a_count_that_may_be_a_status_is_not_read_as_a_count(sample_store):
     answer = _ask(sample_store, "show me 500 requests")  # 500 requests, or requests with status 500?
     assert not (answer["status"] == "ok" and answer["kind"] == "list" and answer["request"]["limit"] == 100)
@@ -83,13 +87,19 @@ def test_a_count_that_may_be_a_status_is_not_read_as_a_count(sample_store):
         ("are we busier than last week", "requests", 7 * DAY, lambda r: True),
         ("gpt-4o tokens yesterday vs day before", "total_tokens", DAY, lambda r: r["model"] == "gpt-4o"),
         ("how did cost change vs last week", "cost", 7 * DAY, lambda r: True),
+        ("cost in the last 3 days vs the 3 days before", "cost", 3 * DAY, lambda r: True),
+        ("requests this week vs last", "requests", 7 * DAY, lambda r: True),
     ],
 )
 def test_compare_wordings(sample_store, sample_rows, question, measure, shift, keep):
     answer = _ask(sample_store, question)
     assert answer["status"] == "ok" and answer["kind"] == "compare", answer["message"]
-    yesterday = "yesterday" in question
-    start, end = (TODAY - DAY, TODAY) if yesterday else (NOW - shift, NOW)  # the unit back from now
+    start, end = NOW - shift, NOW  # the unit back from now
+    if "yesterday" in question:
+        start, end = TODAY - DAY, TODAY
+    if "this week" in question:
+        assert NOW.weekday() == 1  # a Tuesday: this week began yesterday at midnight
+        start = TODAY - DAY
 
     def value(rows):
         if measure == "requests":
