@@ -320,7 +320,11 @@ EXPLAIN_NOISE = re.compile(
     r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
     re.I,
 )
-_EXPLAIN_WORDS = {r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ", r"failing|fail": " errors "}
+_EXPLAIN_WORDS = {
+    r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ",
+    r"failing|fail": " errors ",
+    r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
+}
 
 
 @dataclass

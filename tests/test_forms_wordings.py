@@ -116,3 +116,9 @@ def test_compare_wordings(sample_store, sample_rows, question, measure, shift, k
     assert all(r["bucket"] is None and r["group"] is None for r in answer["data"])
     assert got["current"]["value"] == pytest.approx(current, rel=1e-9)
     assert got["previous"]["value"] == pytest.approx(previous, rel=1e-9)
+
+
+def test_a_status_rate_is_explained_as_that_status(sample_store):
+    answer = _ask(sample_store, "why did the 429 rate go up today")
+    assert answer["status"] == "ok" and answer["kind"] == "explain", answer["message"]
+    assert (answer["request"]["measure"], answer["request"]["status"]) == ("errors", 429)
