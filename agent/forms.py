@@ -295,6 +295,12 @@ NOUN_NEXT = re.compile(
 )
 SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
 GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
+# "which models had the slowest requests": asks for groups, not for requests
+WHICH_GROUP = re.compile(
+    r"^\s*(?:which|what)\s+(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|environments?|envs?|"
+    r"tiers?|prompt[_\s]versions?|status(?:es)?)(?![\w-])",
+    re.I,
+)
 THOSE = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
     r"(?:(?:those|these|them|the|all|bad|slow|failed|expensive|low[\s-]scored)\s+)*(?:requests?|calls?|ones?)?"
@@ -305,7 +311,9 @@ THOSE = re.compile(
 _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
     r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
-    r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)"
+    r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
+    # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
@@ -483,7 +491,7 @@ class FormsPlanner:
         return Plan("ok", spec=explain, planner=self.name)
 
     def _list(self, question: str, ctx: Context) -> Detected | None:
-        if not REQUEST_NOUN.search(question):
+        if not REQUEST_NOUN.search(question) or WHICH_GROUP.match(question):
             return None
         by_order = REQUESTS_BY.search(question)
         text = question

@@ -122,3 +122,21 @@ def test_a_status_rate_is_explained_as_that_status(sample_store):
     answer = _ask(sample_store, "why did the 429 rate go up today")
     assert answer["status"] == "ok" and answer["kind"] == "explain", answer["message"]
     assert (answer["request"]["measure"], answer["request"]["status"]) == ("errors", 429)
+
+
+def test_which_value_is_causing_is_an_explanation_not_a_list(sample_store):
+    answer = _ask(sample_store, "which provider is causing the errors today")
+    assert answer["status"] == "ok" and answer["kind"] == "explain", answer["message"]
+    assert answer["request"]["measure"] == "errors"
+
+
+def test_which_groups_is_not_a_request_list(sample_store, sample_rows):
+    answer = _ask(sample_store, "which models had the slowest requests today")
+    assert answer["status"] == "ok" and answer["kind"] == "aggregate", answer["message"]
+    assert (answer["request"]["measure"], answer["request"]["groupBy"]) == ("latency", "model")
+    today = _mine(sample_rows, TODAY, NOW)
+    by_model: dict[str, list[int]] = {}
+    for r in today:
+        by_model.setdefault(r["model"], []).append(r["latency"])
+    slowest = max(by_model, key=lambda m: sum(by_model[m]) / len(by_model[m]))
+    assert answer["data"][0]["group"] == slowest
