@@ -196,13 +196,23 @@ _SAME_TIME = r"(?:(?:the\s+)?same\s+(?:time|period|day|hour|hours)\s+(?:as\s+|of
 _PREVIOUS = (
     rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday)"
     rf"|(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
-    rf"|the\s+{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
+    rf"|(?:the\s+)?{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
+    r"|(?:the\s+)?(?P<n4>\d+)\s*(?P<unit4>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)\s+before"
     r"|(?:the\s+)?(?:previous|prior|preceding|last)\s+(?P<n>\d+)\s*"
     r"(?P<unit3>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)"
-    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)))"
+    r"|(?P<period>(?:the\s+)?(?:previous|prior|preceding|last)\s+period|the\s+period\s+before|before|previously)"
+    # "this week vs last": the unit is the current range's own
+    r"|(?P<bare>last|previous|prior)(?=\s*(?:[?.!,]|$|(?:for|by|on|in|per)\b))))"
 )
+# a comparative that names the measure itself: "is gpt-4 slower than last week" compares latency
+_MEASURE_COMPARATIVES = {
+    r"slower|faster|quicker": "latency",
+    r"more\s+expensive|less\s+expensive|cheaper|pricier|costlier": "cost",
+    r"busier|quieter": "requests",
+}
+_COMPARATIVE = "|".join(f"(?P<m{i}>{words})" for i, words in enumerate(_MEASURE_COMPARATIVES))
 _CONNECTOR = (
-    r"(?:(?:higher|lower|more|less|bigger|smaller|better|worse|up|down)\s+)?"
+    rf"(?:(?:{_COMPARATIVE}|higher|lower|more|less|bigger|smaller|better|worse|up|down)\s+)?"
     r"(?:vs\.?|versus|compared\s+(?:to|with)|(?:and\s+)?compare(?:\s+(?:it|that|this))?\s+(?:to|with|against)|"
     r"against|than|relative\s+to)"
 )
@@ -219,7 +229,15 @@ _SHORT_UNITS = {"min": "minutes", "h": "hours", "hr": "hours", "d": "days", "w":
 OVER = re.compile(
     r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I
 )
+CHANGE_WORD = re.compile(r"(?<![\w-])chang(?:e|ed|es|ing)(?![\w-])", re.I)
 _UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days"), "month": (30, "days"), "year": (365, "days")}
+_BARE_SHIFT: dict[str, tuple[int, Unit]] = {
+    "today": (1, "days"),
+    "yesterday": (1, "days"),
+    "this_week": (7, "days"),
+    "this_month": (30, "days"),
+    "this_year": (365, "days"),
+}
 _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 
 _ORDER_WORDS = {
@@ -236,6 +254,26 @@ _TIME_UNIT = (
 LIST_ORDER = re.compile(
     rf"(?<![\w-])(?:the\s+)?(?:top\s+)?(?:(?P<n>\d+)\s+)?(?:{_ORDER})(?:\s+(?P<n2>\d+))?(?!\s*(?:{_TIME_UNIT})\b)"
     r"(?![\w-])",
+    re.I,
+)
+# "the 5 biggest requests by tokens", "top 10 calls by cost": the order of a list, not a grouping
+REQUESTS_BY = re.compile(
+    r"(?<![\w-])(?:(?:the\s+)?top\s+(?P<n>\d+)\s+)?(?:[\w.-]+\s+){0,3}?(?:requests?|reqs|calls?)"
+    r"(?P<by>\s+by\s+(?:total\s+|highest\s+)?(?P<key>tokens|token\s+count|cost|spend|latency|duration))(?![\w-])",
+    re.I,
+)
+_BY_ORDER: dict[str, ListOrder] = {
+    "tokens": "tokens",
+    "token": "tokens",
+    "cost": "cost",
+    "spend": "cost",
+    "latency": "latency",
+    "duration": "latency",
+}
+# "show me 50 failed requests": a count right after the verb, before the requests
+LIST_COUNT = re.compile(
+    r"\s*(?:the\s+)?(?:top\s+|first\s+)?(?P<n>\d+)(?=\s+(?:[\w.-]+\s+){0,3}?"
+    r"(?:requests?|reqs|calls?|errors?|failures?|generations?|completions?|[1-5]\d\ds|[45]xx)(?![\w-]))",
     re.I,
 )
 REQUEST_NOUN = re.compile(
@@ -257,6 +295,12 @@ NOUN_NEXT = re.compile(
 )
 SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
 GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
+# "which models had the slowest requests": asks for groups, not for requests
+WHICH_GROUP = re.compile(
+    r"^\s*(?:which|what)\s+(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|environments?|envs?|"
+    r"tiers?|prompt[_\s]versions?|status(?:es)?)(?![\w-])",
+    re.I,
+)
 THOSE = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
     r"(?:(?:those|these|them|the|all|bad|slow|failed|expensive|low[\s-]scored)\s+)*(?:requests?|calls?|ones?)?"
@@ -267,7 +311,9 @@ THOSE = re.compile(
 _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
     r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
-    r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)"
+    r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
+    # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
@@ -282,7 +328,11 @@ EXPLAIN_NOISE = re.compile(
     r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
     re.I,
 )
-_EXPLAIN_WORDS = {r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ", r"failing|fail": " errors "}
+_EXPLAIN_WORDS = {
+    r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ",
+    r"failing|fail": " errors ",
+    r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
+}
 
 
 @dataclass
@@ -367,16 +417,27 @@ class FormsPlanner:
                 n=24 if unit_word.lower() == "day" else n,
                 unit="hours" if unit_word.lower() == "day" else unit,
             )
-        elif groups.get("n"):
-            word = groups["unit3"].lower().rstrip("s")
+        elif groups.get("n") or groups.get("n4"):
+            word = (groups.get("unit3") or groups["unit4"]).lower().rstrip("s")
             unit = _SHORT_UNITS.get(word, word + "s")
-            shift = (int(groups["n"]), unit)
-            named_range = TimeRange(kind="last", n=int(groups["n"]), unit=unit)
+            n = int(groups.get("n") or groups["n4"])
+            shift = (n, unit)
+            named_range = TimeRange(kind="last", n=n, unit=unit)
         rest = question[: match.start()] + " " + question[match.end() :]
+        named = next((m for i, m in enumerate(_MEASURE_COMPARATIVES.values()) if groups.get(f"m{i}")), None)
+        if named is not None:
+            rest += f" {named} "
+        # "how did cost change vs last week": the comparison is the change asked about, not a series over time
+        rest = CHANGE_WORD.sub(" ", rest)
         if leading is not None:
             rest = " " * leading.end() + rest[leading.end() :]
 
         def build(spec: QuerySpec, _ctx: Context) -> Plan:
+            nonlocal shift
+            if groups.get("bare"):
+                if spec.range is None:
+                    return Plan("clarify", message="Compared with the last what? Say e.g. 'this week vs last week'.")
+                shift = _BARE_SHIFT.get(spec.range.kind)  # this week vs last (week); last 3 days vs last: the range
             if spec.range is None:
                 spec = spec.model_copy(update={"range": named_range})
             compare = CompareSpec(query=spec, shiftN=shift[0] if shift else None, shiftUnit=shift[1] if shift else None)
@@ -430,33 +491,50 @@ class FormsPlanner:
         return Plan("ok", spec=explain, planner=self.name)
 
     def _list(self, question: str, ctx: Context) -> Detected | None:
-        if not REQUEST_NOUN.search(question):
+        if not REQUEST_NOUN.search(question) or WHICH_GROUP.match(question):
             return None
-        order_match = LIST_ORDER.search(question)
-        verb = LIST_VERB.match(question)
+        by_order = REQUESTS_BY.search(question)
+        text = question
+        if by_order is not None:  # "the 5 requests by cost": the order, not a grouping; keep the noun for the rest
+            text = _blank(question, by_order.span("by"))
+            if by_order.group("n"):  # "the top 10"
+                text = _blank(text, (by_order.start(), by_order.end("n")))
+        order_match = LIST_ORDER.search(text)
+        verb = LIST_VERB.match(text)
         if order_match is not None:
             is_recent = order_match.group("newest") is not None
-            after = question[order_match.end() :]
+            after = text[order_match.end() :]
             has_n = bool(order_match.group("n") or order_match.group("n2"))
             # "last"/"latest" alone is a list only right before the requests: "the latest failed request"
             loose = is_recent and not has_n and verb is None and not NOUN_NEXT.match(after)
             if GROUP_AFTER_ORDER.match(after) or loose:
                 order_match = None
-        if order_match is None and verb is None:
+        if order_match is None and verb is None and by_order is None:
             return None
-        if NOT_A_LIST.search(question):
+        if NOT_A_LIST.search(text):
             return None
-        rest = question
+        rest = text
         order: ListOrder = "newest"
         limit = 10
+        counted = False
         if order_match is not None:
             order = next(k for k in _ORDER_WORDS if order_match.group(k))
+            counted = bool(order_match.group("n") or order_match.group("n2"))
             limit = int(order_match.group("n") or order_match.group("n2") or 10)
-            if not (order_match.group("n") or order_match.group("n2")) and SINGLE.search(question):
+            if not counted and SINGLE.search(text):
                 limit = 1  # "the slowest request yesterday": one
-            rest = rest[: order_match.start()] + " " + rest[order_match.end() :]
+            rest = _blank(rest, order_match.span())
+        if by_order is not None:
+            order = _BY_ORDER[by_order.group("key").split()[0].lower()]
+            if by_order.group("n"):
+                counted, limit = True, int(by_order.group("n"))
         if verb is not None:
-            rest = LIST_VERB.sub(" ", rest, count=1)
+            rest = _blank(rest, verb.span())
+            count = LIST_COUNT.match(text, verb.end())
+            # "show me 50 failed requests": a count; "show me 500 requests" may mean the status, so it is not read
+            if count is not None and not counted and not 200 <= int(count.group("n")) < 600:
+                counted, limit = True, int(count.group("n"))
+                rest = _blank(rest, count.span("n"))
         if limit > 100:
             return Plan("clarify", message="I list at most 100 requests at a time; ask for 100 or fewer.")
 
@@ -474,6 +552,11 @@ class FormsPlanner:
             return Plan("ok", spec=listing, planner=self.name)
 
         return Detected(rest, build, measure_optional=True)
+
+
+def _blank(text: str, span: tuple[int, int]) -> str:
+    """`text` with a span replaced by spaces, so the other matches' offsets stay valid."""
+    return text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
 
 
 def found_list(

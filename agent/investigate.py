@@ -274,7 +274,8 @@ def explain(
     """The strongest departure among the measures tried, its window and its drivers."""
     zone = named_zone(spec.timeZone) if spec.timeZone else tz
     found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
-    best = max(found, key=lambda e: (e.window is not None, e.strength))
+    # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
+    best = max(found, key=lambda e: (e.window is not None, not e.coarse, e.strength))
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)

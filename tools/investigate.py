@@ -10,8 +10,8 @@ every dimension at once (GROUPING SETS), so 10M rows never become Python rows.
 The window rule: per bucket, the measure's value is compared with the baseline buckets' median; a bucket
 departs when it lies beyond median + 3·MAD (scaled to a standard deviation, 1.4826·MAD, and never less than
 2% of the median or a unit floor, so a flat baseline does not turn noise into a window). The window is the contiguous
-run of buckets beyond K/2 spreads, holding at least one beyond K (a lone bucket: beyond 2K), with the largest
-total departure.
+segment of buckets with the largest total of (departure − K/2 spreads), holding at least one bucket beyond K (a lone
+bucket other than the range's last: beyond 2K).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ MIN_SCALE_SHARE = 0.02  # the spread is never taken as less than this share of t
 MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
+COARSE_BLOCKS = (3, 6)  # hours per block, tried in turn when the hourly series shows no window
 MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
@@ -215,6 +216,7 @@ class Explanation:
     strength: float = 0.0  # total departure of the window, in spreads
     bad_in_window: int = 0
     drivers: list[Driver] = field(default_factory=list)
+    coarse: bool = False  # the window was found only in blocks of several hours (a small, lasting shift)
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
-    base = baseline_values(series)
+    base = baseline_values(series, query.measure)
     if not base:
         return found
     found.typical = statistics.median(base)
@@ -343,13 +345,25 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
         hours = _series(engine, hourly, org, bad)
-        hours_base = baseline_values(hours)
+        hours_base = baseline_values(hours, query.measure)
         if hours_base:
             window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
             if window is not None:  # the answer then speaks in hours: its series and typical value too
                 found.series, found.typical = hours, statistics.median(hours_base)
     elif window is not None and query.dbIncrement == "day":
         window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
+    if window is None and query.dbIncrement == "hour" and query.measure != "latency":
+        # a small lasting shift in a thin series (a score recorded on a few requests an hour) hides in hourly noise:
+        # blocks of several hours average it out; a p90 does not merge from hours, so latency is left out
+        for hours in COARSE_BLOCKS:
+            blocks = merge_blocks(found.series, hours, query.timeZoneDifference, summed=query.measure == "cost")
+            blocks_base = baseline_values(blocks, query.measure)
+            if blocks_base:
+                typical = statistics.median(blocks_base)
+                window = departure_window(query, blocks, typical, blocks_base, timedelta(hours=hours))
+            if window is not None:
+                found.series, found.typical, found.coarse = blocks, typical, True
+                break
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
@@ -365,7 +379,7 @@ def _hours_within(
     span = TimeFilter(start=iso_z(days[0], True), end=iso_z(days[1], True))
     hourly = query.model_copy(update={"dbIncrement": "hour", "timeFilter": span})
     series = _series(engine, hourly, org, bad)
-    base = baseline_values(series)
+    base = baseline_values(series, query.measure)
     if not base:
         return days
     narrowed = departure_window(hourly, series, statistics.median(base), base)
@@ -418,27 +432,71 @@ def _series(engine: Engine, query: ExplainQuery, org: str, bad: Any) -> list[Poi
     for b, in_range, v, n in engine.fetch(sql, d.params):
         number = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
         points.append(Point(_naive(b), number, int(n), bool(in_range)))
+    if query.measure == "cost" and query.dbIncrement == "hour" and points:
+        points = _with_empty_hours(points, seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end))
     return points
 
 
-def baseline_values(series: list[Point]) -> list[float]:
+def _with_empty_hours(points: list[Point], start: datetime, end: datetime) -> list[Point]:
+    """An hour without requests cost nothing: the hourly cost series with those hours as 0, so they count in the
+    baseline's median and separate one spike from the next."""
+    seen = {p.bucket for p in points}
+    hour, step = points[0].bucket, timedelta(hours=1)
+    filled = list(points)
+    while hour < end:
+        if hour not in seen:
+            filled.append(Point(hour, 0.0, 0, hour >= start))
+        hour += step
+    return sorted(filled, key=lambda p: (p.bucket, p.in_range))
+
+
+def judged(p: Point, measure: str) -> bool:
+    """Whether a bucket holds enough requests to judge: a latency, a rate or an average over a few requests says
+    little, but a cost is a sum, and a quiet hour's small sum is exactly what a spike is set against."""
+    return p.value is not None and (measure == "cost" or p.requests >= MIN_REQUESTS)
+
+
+def baseline_values(series: list[Point], measure: str = "") -> list[float]:
     """The baseline buckets' values, leaving out buckets too thin to judge."""
-    return [p.value for p in series if not p.in_range and p.value is not None and p.requests >= MIN_REQUESTS]
+    return [p.value for p in series if not p.in_range and judged(p, measure)]
+
+
+def merge_blocks(series: list[Point], hours: int, tzd: float, summed: bool) -> list[Point]:
+    """Hourly points merged into blocks of `hours` that start on local multiples of it, the range's and the
+    baseline's parts kept apart: a sum (cost) adds up, a rate or an average is weighted by its requests."""
+    merged: dict[tuple[datetime, bool], tuple[float, int, int]] = {}
+    for p in series:
+        local_hour = (p.bucket - timedelta(minutes=tzd)).hour
+        key = (p.bucket - timedelta(hours=local_hour % hours), p.in_range)
+        total, weight, requests = merged.get(key, (0.0, 0, 0))
+        if p.value is not None:
+            total, weight = total + p.value * (1 if summed else p.requests), weight + p.requests
+        merged[key] = (total, weight, requests + p.requests)
+    return [
+        Point(bucket, None if not weight else total if summed else total / weight, requests, in_range)
+        for (bucket, in_range), (total, weight, requests) in sorted(merged.items())
+    ]
 
 
 def departure_window(
-    query: ExplainQuery, series: list[Point], typical: float, base: list[float]
+    query: ExplainQuery, series: list[Point], typical: float, base: list[float], step: timedelta | None = None
 ) -> tuple[tuple[datetime, datetime], float, float] | None:
-    """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength)."""
+    """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength).
+    `step` is the buckets' length (default: the query's increment)."""
     spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
     spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[query.measure])
+    if query.measure == "cost" and typical == 0:
+        # most hours cost nothing (one user's spend): every paid hour would depart from a zero median, so an hour
+        # departs only when it costs K times more than the average hour
+        spread = max(spread, statistics.fmean(base))
     down = query.measure == "score"  # a score breaks by falling
-    step = timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
+    step = step or (timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1))
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
-    # Hysteresis: a run is a stretch of buckets beyond K/2 spreads holding at least one beyond K, so one
-    # quieter hour inside an incident does not split it in two.
+    # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
+    # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
+    # hours inside a lasting shift (a bad prompt version lowering a noisy hourly score all day) do not split it.
+    # The segment must hold a bucket beyond K (a lone bucket before the range's last: beyond 2K).
     best: tuple[float, list[Point]] = (0.0, [])
-    run: list[Point] = []
 
     def departure(p: Point) -> float | None:
         if p.value is None:
@@ -447,24 +505,31 @@ def departure_window(
         scale = max(spread, 100.0 / max(p.requests, 1)) if query.measure == "errors" else spread
         return ((typical - p.value) if down else (p.value - typical)) / scale
 
-    # buckets too thin to judge are skipped: they neither extend a run nor break it
-    for p in [*(p for p in series if p.in_range and p.requests >= MIN_REQUESTS), None]:
-        z = None if p is None else departure(p)
-        if z is not None and z > DEPARTURE_K / 2:
-            run.append(p)
-            continue
-        scores = [departure(q) for q in run]
-        # a lone bucket is one of many tested: it must depart twice as far to count as a window
-        needed = DEPARTURE_K if len(run) > 1 else 2 * DEPARTURE_K
-        if run and max(scores) > needed and sum(scores) > best[0]:
-            best = (sum(scores), run)
-        run = [p] if z is not None and z > DEPARTURE_K / 2 else []
+    # buckets too thin to judge are skipped: they neither extend a segment nor break it
+    judged_points = [
+        (p, z) for p in series if p.in_range and judged(p, query.measure) and (z := departure(p)) is not None
+    ]
+    # Kadane's maximum-sum segment, keeping every segment that ends at a local maximum as a candidate
+    run: list[tuple[Point, float]] = []
+    total = 0.0
+    for p, z in judged_points:
+        if total <= 0:
+            run, total = [], 0.0
+        run.append((p, z))
+        total += z - DEPARTURE_K / 2
+        scores = [s for _, s in run]
+        # a lone bucket is one of many tested: it must depart twice as far to count as a window, unless it is the
+        # range's last one (asked "why is it failing" an hour into an incident, the latest hour is the one in question)
+        latest = p.bucket + step >= end
+        needed = DEPARTURE_K if len(run) > 1 or latest else 2 * DEPARTURE_K
+        if total > 0 and z > DEPARTURE_K / 2 and max(scores) > needed and total > best[0]:
+            best = (total, [q for q, _ in run])
     if not best[1]:
         return None
     chosen = best[1]
     window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
     value = statistics.median(p.value for p in chosen)
-    return window, value, best[0]
+    return window, value, sum(z for p in chosen if (z := departure(p)) is not None)
 
 
 def dimension_sql(d: SqlDialect, dimension: str) -> str:
