@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from heliqa.tools.investigate import ExplainQuery, Point, baseline_values, departure_window, merge_blocks
+from heliqa.tools.investigate import (
+    MIN_SCORED,
+    ExplainQuery,
+    Point,
+    baseline_values,
+    departure_window,
+    merge_blocks,
+    score_block_hours,
+)
 from heliqa.tools.query import TimeFilter
 
 START = datetime(2026, 11, 17)  # the range: one day of hours after a 7-day baseline
@@ -94,3 +102,14 @@ def test_blocks_add_up_a_sum_and_start_on_local_multiples():
     # New York in winter (300 minutes behind UTC): local blocks 18:00, 21:00, 00:00 start at 23:00, 02:00, 05:00 UTC
     blocks = merge_blocks(hours, 3, 300, summed=True)
     assert [(p.bucket.hour, p.value, p.requests) for p in blocks] == [(23, 1, 10), (2, 2 + 3 + 4, 30), (5, 5 + 6, 20)]
+
+
+@pytest.mark.parametrize(("scored_per_hour", "want"), [(5, 6), (12, 3), (40, 1)])
+def test_a_thin_score_is_judged_in_blocks_holding_enough_scored_requests(scored_per_hour, want):
+    base = [Point(START - timedelta(hours=h + 1), 0.8, scored_per_hour, False) for h in range(7 * 24)]
+    series = base + [Point(START + timedelta(hours=h), 0.8, scored_per_hour, True) for h in range(24)]
+    hours = score_block_hours(_query("score"), series)
+    # the smallest of 1, 3 or 6 hours whose blocks hold 30 scored requests: 5 an hour needs 6 hours, 12 needs 3
+    assert MIN_SCORED == 30
+    assert hours == want
+    assert score_block_hours(_query("latency"), series) == 1  # only a score is thin this way

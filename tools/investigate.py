@@ -41,6 +41,7 @@ MIN_SCALE = {"latency": 1.0, "errors": 1.0, "cost": 1e-6, "score": 0.01}
 SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
 COARSE_BLOCKS = (3, 6)  # hours per block, tried in turn when the hourly series shows no window
+MIN_SCORED = 30  # scored requests a score bucket should average over (fewer: buckets of COARSE_BLOCKS hours)
 MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
@@ -333,6 +334,9 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     threshold = _threshold(engine, query, org)
     bad, below = bad_filter(query, threshold), score_below(query, threshold)
     series = _series(engine, query, org, bad)
+    block = score_block_hours(query, series)
+    if block > 1:
+        series = merge_blocks(series, block, query.timeZoneDifference, summed=False)
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
@@ -340,7 +344,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if not base:
         return found
     found.typical = statistics.median(base)
-    window = departure_window(query, series, found.typical, base)
+    window = departure_window(query, series, found.typical, base, timedelta(hours=block) if block > 1 else None)
     if window is None and query.dbIncrement == "day":
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
@@ -355,7 +359,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if window is None and query.dbIncrement == "hour" and query.measure != "latency":
         # a small lasting shift in a thin series (a score recorded on a few requests an hour) hides in hourly noise:
         # blocks of several hours average it out; a p90 does not merge from hours, so latency is left out
-        for hours in COARSE_BLOCKS:
+        for hours in (h for h in COARSE_BLOCKS if h > block):
             blocks = merge_blocks(found.series, hours, query.timeZoneDifference, summed=query.measure == "cost")
             blocks_base = baseline_values(blocks, query.measure)
             if blocks_base:
@@ -459,6 +463,16 @@ def judged(p: Point, measure: str) -> bool:
 def baseline_values(series: list[Point], measure: str = "") -> list[float]:
     """The baseline buckets' values, leaving out buckets too thin to judge."""
     return [p.value for p in series if not p.in_range and judged(p, measure)]
+
+
+def score_block_hours(query: ExplainQuery, series: list[Point]) -> int:
+    """Hours per bucket for an hourly score series: a score is recorded on a share of the requests, and an average
+    of a handful of them is noise, so buckets grow until the baseline averages MIN_SCORED scored requests each."""
+    if query.measure != "score" or query.dbIncrement != "hour":
+        return 1
+    span = seconds_utc(query.baseline.end) - seconds_utc(query.baseline.start)
+    per_hour = sum(p.requests for p in series if not p.in_range) / max(span / timedelta(hours=1), 1)
+    return next((h for h in (1, *COARSE_BLOCKS) if per_hour * h >= MIN_SCORED), COARSE_BLOCKS[-1])
 
 
 def merge_blocks(series: list[Point], hours: int, tzd: float, summed: bool) -> list[Point]:
