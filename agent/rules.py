@@ -1042,7 +1042,17 @@ class RulesPlanner:
 
         def family(m):
             negated, start = _negation_before(s, m.start())
-            phrases.append(([w for w in m.group(0).lower().split() if w in FAMILIES], negated, start))
+            words = [w for w in m.group(0).lower().split() if w in FAMILIES]
+            # "gemini pro", "o3 mini": a word that names part of that family's models belongs to the model
+            follow = re.match(r"\s+([a-z][a-z\d]*)(?![\w.-])(?!\s+(?:tier|plan|customers?|users?|env|environment))",
+                              s.text[m.end():])
+            if follow and not m.group(0).lower().rstrip().endswith(("model", "models", "family", "series")):
+                part = follow.group(1)
+                if any(all(w in name.lower() for w in words) and part in re.split(r"[-_.:/]", name.lower())
+                       for name in vocab.models):
+                    words.append(part)
+                    s.blank(m.end(), m.end() + follow.end())
+            phrases.append((words, negated, start))
             if start < m.start():
                 s.blank(start, m.start())
 
@@ -1341,17 +1351,29 @@ class RulesPlanner:
             p.rank = None
 
     def _users(self, s: Scanner, p: Parse) -> None:
+        picked: list[tuple[str, bool, int]] = []  # (user, negated, where)
+
         def user(m):
             negated, start = _negation_before(s, m.start())
             if start < m.start():
                 s.blank(start, m.start())
-            p.conditions.append(Condition(field="user", op="not-equals" if negated else "equals", value=m.group("u")))
+            picked.append((m.group("u"), negated, start))
 
         s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
         s.take(
             r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)",
             user,
         )
+        for value, negated, _ in picked:
+            if negated:
+                p.conditions.append(Condition(field="user", op="not-equals", value=value))
+        wanted = [(v, at) for v, negated, at in picked if not negated]
+        values = sorted({v for v, _ in wanted})
+        if len(values) == 1:
+            p.conditions.append(Condition(field="user", op="equals", value=values[0]))
+        elif values:  # "user_0042 and user_0013": either user, one group each
+            p.conditions.append(Condition(field="user", op="in", value=values))
+            p.alternatives["user"] = [at for _, at in wanted]
 
     def _countries(self, s: Scanner, p: Parse) -> None:
         picked: list[tuple[str, bool, int]] = []  # (code, negated, where)
@@ -1682,6 +1704,7 @@ _AVERAGE_OF_TOTALS = tuple(
         rf"{_MEAN}\s+{_EVERY}\s+{_SUMMED}",
         rf"{_EVERY}\s+{_MEAN}\s+{_SUMMED}",
         rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}",
+        rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+(?P<u>user|customer)",  # the mean spend per user
     )
 )
 _JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)

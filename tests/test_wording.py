@@ -761,3 +761,33 @@ def test_a_measure_of_failed_requests_filters_them(question, expected):
 @pytest.mark.parametrize("question", ["cost and failed requests today", "how many tokens per second"])
 def test_two_measures_or_a_rate_per_second_are_asked_back(question):
     assert plan(question).status != "ok"
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # a word naming part of the family's models belongs to the model, not to a property value
+        ("gemini pro cost this week", {"measure": "cost", "range": {"kind": "this_week"},
+                                       "conditions": [cond("model", "contains", "gemini"),
+                                                      cond("model", "contains", "pro")]}),
+        ("o3 mini tokens today", {"measure": "total_tokens", "range": {"kind": "today"},
+                                  "conditions": [cond("model", "contains", "o3"), cond("model", "contains", "mini")]}),
+        # ... unless the property's key follows it
+        ("gemini pro tier cost", {"measure": "cost", "conditions": [cond("model", "contains", "gemini"),
+                                                                    cond("property:customer_tier", "equals", "pro")]}),
+        # two users are two groups, never one filter both must match
+        ("cost for user_0042 and user_0013 today",
+         {"measure": "cost", "groupBy": "user", "range": {"kind": "today"},
+          "conditions": [cond("user", "in", ["user_0013", "user_0042"])]}),
+        ("cost excluding user_0042 and user_0013 today",
+         {"measure": "cost", "range": {"kind": "today"},
+          "conditions": [cond("user", "not-equals", "user_0042"), cond("user", "not-equals", "user_0013")]}),
+    ],
+)
+def test_model_words_and_user_lists_are_read_whole(question, expected):
+    assert whole(question) == expected
+
+
+def test_the_mean_spend_per_user_is_asked_back():
+    assert plan("avg cost per user today").status == "clarify"
+    assert whole("avg cost per request by user today")["groupBy"] == "user"
