@@ -206,7 +206,7 @@ FILLER = set(
 a an the of for in on at over during from to with by per within across about and or
 what what's whats is are was were be been being show shows me us give get tell list display plot chart
 graph see view pull report fetch find check look looks how much many did do does doing we our my i you your it its
-there their they please all overall used use using spent each every so far time times has have had as since
+there their they please all overall used use using spent each every so far time times has have had as
 right now currently current value values number numbers count total
 group stats statistics metrics metric trend trends level levels our the this that these those calls call request
 requests' made sent served handled come came been was volume just only any some out happening going like
@@ -653,11 +653,15 @@ class RulesPlanner:
             if n > today.day:  # the most recent past one: last month's
                 d = (d - timedelta(days=1)).replace(day=1)
             try:
-                set_range(TimeRange(kind="day", day=d.replace(day=n)))
+                day = d.replace(day=n)
             except ValueError:
                 raise Clarify(f"There is no day {n} in {d:%B}.") from None
+            if m.group("since"):  # "since the 20th": that day's midnight until now
+                set_range(TimeRange(kind="since", start=datetime(day.year, day.month, day.day)))
+            else:
+                set_range(TimeRange(kind="day", day=day))
 
-        s.take(r"(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", nth)
+        s.take(r"(?P<since>since\s+)?(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", nth)
 
         def last_n(m):
             set_range(TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))

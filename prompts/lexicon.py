@@ -78,7 +78,7 @@ higher lower slower faster cheaper pricier bigger smaller
 TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently
-morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
+morning afternoon evening night tonight overnight noon midnight weekend weekends weekday weekdays
 second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
 """.split()
 )

@@ -791,3 +791,10 @@ def test_model_words_and_user_lists_are_read_whole(question, expected):
 def test_the_mean_spend_per_user_is_asked_back():
     assert plan("avg cost per user today").status == "clarify"
     assert whole("avg cost per request by user today")["groupBy"] == "user"
+
+
+def test_since_an_ordinal_day_runs_until_now_and_a_leftover_since_is_asked_back():
+    assert whole("cost since the 20th") == {"measure": "cost",
+                                            "range": {"kind": "since", "start": "2026-11-20T00:00:00"}}
+    assert whole("cost on the 20th") == {"measure": "cost", "range": {"kind": "day", "day": "2026-11-20"}}
+    assert plan("requests overnight").status != "ok"
