@@ -212,7 +212,7 @@ group stats statistics metrics metric trend trends level levels our the this tha
 requests' made sent served handled come came been was volume just only any some out happening going like
 can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
-best worst same instead again too well
+same instead again too well
 overview summary status-wise each breakdown break broken split grouped
 """.split()
 )

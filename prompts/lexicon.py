@@ -86,6 +86,7 @@ RANKING = frozenset(
     """
 which whose where if each every first last latest newest oldest
 slowest fastest cheapest priciest biggest smallest highest lowest most least top bottom rank ranked sorted order
+best worst
 """.split()
 )
 # Why and what changed: the explanation form, asked back alone but harmless in a remark before an explicit query

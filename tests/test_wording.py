@@ -798,3 +798,12 @@ def test_since_an_ordinal_day_runs_until_now_and_a_leftover_since_is_asked_back(
                                             "range": {"kind": "since", "start": "2026-11-20T00:00:00"}}
     assert whole("cost on the 20th") == {"measure": "cost", "range": {"kind": "day", "day": "2026-11-20"}}
     assert plan("requests overnight").status != "ok"
+
+
+@pytest.mark.parametrize("question", ["worst model by error rate today", "best model by accuracy this week"])
+def test_best_and_worst_are_asked_back_not_dropped(question):
+    assert plan(question).status != "ok"  # was one overall number, 'worst' and 'model' ignored
+
+
+def test_worst_case_is_still_the_max():
+    assert whole("worst case latency for gpt-4 today")["aggregation"] == "max"
