@@ -454,7 +454,10 @@ class RulesPlanner:
         except Clarify as ask:
             return Plan("clarify", message=ask.message, planner=self.name)
         verdict = classify(leftovers, s.original, question, ctx.vocabulary, FILLER)
-        blocking = verdict.blocking + parse.unresolved
+        # a grouping word nobody placed ("worst model by error rate"): the answer would drop the grouping
+        stray_groups = [w for w in verdict.ignored if w.lower() in GROUP_WORDS]
+        verdict.ignored = [w for w in verdict.ignored if w not in stray_groups]
+        blocking = verdict.blocking + parse.unresolved + stray_groups
         if blocking:
             words = ", ".join(f"'{_unhide(w, parse.quotes)}'" for w in dict.fromkeys(blocking))
             near = f" Closest known names: {', '.join(verdict.near[:6])}." if verdict.near else ""
@@ -1292,7 +1295,8 @@ class RulesPlanner:
         )
         # "model with the highest p95", "which user sent the most requests": a verb without meaning may link them
         s.take(
-            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+)?(?:(?:{LINKING_ALTERNATION})\s+)?the\s+(?P<w>{sup}){used}",
+            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+(?:(?:{LINKING_ALTERNATION})\s+)?(?:the\s+)?|"
+            rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{sup}){used}",
             superlative,
         )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)

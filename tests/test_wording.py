@@ -807,3 +807,13 @@ def test_best_and_worst_are_asked_back_not_dropped(question):
 
 def test_worst_case_is_still_the_max():
     assert whole("worst case latency for gpt-4 today")["aggregation"] == "max"
+
+
+def test_a_group_named_before_its_superlative_without_the():
+    assert whole("model with lowest ttft") == {"measure": "ttft", "groupBy": "model", "top": 1, "bottom": True}
+
+
+@pytest.mark.parametrize("question", ["status of errors today", "how many customers used support-bot"])
+def test_a_grouping_word_nobody_placed_is_asked_back(question):
+    result = plan(question)
+    assert result.status != "ok", result.spec  # never an answer that silently drops the grouping
