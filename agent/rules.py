@@ -748,7 +748,7 @@ class RulesPlanner:
             value = float(m.group("n")) * scale[m.group("u").lower()]
             p.conditions.append(
                 Condition(
-                    field=m.group("f") and _latency_field(m.group("f")) or "latency",
+                    field=_latency_field(m.group("f") or m.group("f2") or "latency"),
                     op=op,
                     value=int(value) if value.is_integer() else value,
                 )
@@ -757,7 +757,8 @@ class RulesPlanner:
         s.take(
             rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
             rf"(?P<dir>{_AT})"
-            rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}",
+            rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}"
+            rf"(?:\s+(?:of\s+)?(?P<f2>latency|duration|ttft|time\s+to\s+first\s+token))?",  # "above 5 s latency"
             latency,
         )
 

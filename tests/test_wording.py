@@ -817,3 +817,18 @@ def test_a_group_named_before_its_superlative_without_the():
 def test_a_grouping_word_nobody_placed_is_asked_back(question):
     result = plan(question)
     assert result.status != "ok", result.spec  # never an answer that silently drops the grouping
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # the latency word after a threshold belongs to the threshold: the count of those requests
+        ("requests above 5 s latency", {"measure": "requests", "conditions": [cond("latency", "gt", 5000)]}),
+        ("requests over 2s ttft today", {"measure": "requests", "range": {"kind": "today"},
+                                         "conditions": [cond("ttft", "gt", 2000)]}),
+        ("avg latency for requests over 5s", {"measure": "latency", "aggregation": "avg",
+                                              "conditions": [cond("latency", "gt", 5000)]}),
+    ],
+)
+def test_a_latency_word_after_a_threshold_is_the_thresholds(question, expected):
+    assert whole(question) == expected
