@@ -206,13 +206,13 @@ FILLER = set(
 a an the of for in on at over during from to with by per within across about and or
 what what's whats is are was were be been being show shows me us give get tell list display plot chart
 graph see view pull report fetch find check look looks how much many did do does doing we our my i you your it its
-there their they please all overall used use using spent each every so far time times has have had as since
+there their they please all overall used use using spent each every so far time times has have had as
 right now currently current value values number numbers count total
 group stats statistics metrics metric trend trends level levels our the this that these those calls call request
 requests' made sent served handled come came been was volume just only any some out happening going like
 can could would will should hi hey heliqa okay ok also detected flagged
 observed seen recorded logged did were get got across period range window hours' data traffic llm api
-best worst same instead again too well
+same instead again too well
 overview summary status-wise each breakdown break broken split grouped
 """.split()
 )
@@ -454,7 +454,10 @@ class RulesPlanner:
         except Clarify as ask:
             return Plan("clarify", message=ask.message, planner=self.name)
         verdict = classify(leftovers, s.original, question, ctx.vocabulary, FILLER)
-        blocking = verdict.blocking + parse.unresolved
+        # a grouping word nobody placed ("worst model by error rate"): the answer would drop the grouping
+        stray_groups = [w for w in verdict.ignored if w.lower() in GROUP_WORDS]
+        verdict.ignored = [w for w in verdict.ignored if w not in stray_groups]
+        blocking = verdict.blocking + parse.unresolved + stray_groups
         if blocking:
             words = ", ".join(f"'{_unhide(w, parse.quotes)}'" for w in dict.fromkeys(blocking))
             near = f" Closest known names: {', '.join(verdict.near[:6])}." if verdict.near else ""
@@ -653,11 +656,15 @@ class RulesPlanner:
             if n > today.day:  # the most recent past one: last month's
                 d = (d - timedelta(days=1)).replace(day=1)
             try:
-                set_range(TimeRange(kind="day", day=d.replace(day=n)))
+                day = d.replace(day=n)
             except ValueError:
                 raise Clarify(f"There is no day {n} in {d:%B}.") from None
+            if m.group("since"):  # "since the 20th": that day's midnight until now
+                set_range(TimeRange(kind="since", start=datetime(day.year, day.month, day.day)))
+            else:
+                set_range(TimeRange(kind="day", day=day))
 
-        s.take(r"(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", nth)
+        s.take(r"(?P<since>since\s+)?(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", nth)
 
         def last_n(m):
             set_range(TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))
@@ -741,7 +748,7 @@ class RulesPlanner:
             value = float(m.group("n")) * scale[m.group("u").lower()]
             p.conditions.append(
                 Condition(
-                    field=m.group("f") and _latency_field(m.group("f")) or "latency",
+                    field=_latency_field(m.group("f") or m.group("f2") or "latency"),
                     op=op,
                     value=int(value) if value.is_integer() else value,
                 )
@@ -750,7 +757,8 @@ class RulesPlanner:
         s.take(
             rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
             rf"(?P<dir>{_AT})"
-            rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}",
+            rf"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*{unit}"
+            rf"(?:\s+(?:of\s+)?(?P<f2>latency|duration|ttft|time\s+to\s+first\s+token))?",  # "above 5 s latency"
             latency,
         )
 
@@ -1042,7 +1050,17 @@ class RulesPlanner:
 
         def family(m):
             negated, start = _negation_before(s, m.start())
-            phrases.append(([w for w in m.group(0).lower().split() if w in FAMILIES], negated, start))
+            words = [w for w in m.group(0).lower().split() if w in FAMILIES]
+            # "gemini pro", "o3 mini": a word that names part of that family's models belongs to the model
+            follow = re.match(r"\s+([a-z][a-z\d]*)(?![\w.-])(?!\s+(?:tier|plan|customers?|users?|env|environment))",
+                              s.text[m.end():])
+            if follow and not m.group(0).lower().rstrip().endswith(("model", "models", "family", "series")):
+                part = follow.group(1)
+                if any(all(w in name.lower() for w in words) and part in re.split(r"[-_.:/]", name.lower())
+                       for name in vocab.models):
+                    words.append(part)
+                    s.blank(m.end(), m.end() + follow.end())
+            phrases.append((words, negated, start))
             if start < m.start():
                 s.blank(start, m.start())
 
@@ -1278,7 +1296,8 @@ class RulesPlanner:
         )
         # "model with the highest p95", "which user sent the most requests": a verb without meaning may link them
         s.take(
-            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+)?(?:(?:{LINKING_ALTERNATION})\s+)?the\s+(?P<w>{sup}){used}",
+            rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+(?:(?:{LINKING_ALTERNATION})\s+)?(?:the\s+)?|"
+            rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{sup}){used}",
             superlative,
         )
         s.take(rf"(?:the\s+)?(?P<w>{sup}){used}(?:\s+(?P<g>{groups}))?", superlative)
@@ -1341,17 +1360,29 @@ class RulesPlanner:
             p.rank = None
 
     def _users(self, s: Scanner, p: Parse) -> None:
+        picked: list[tuple[str, bool, int]] = []  # (user, negated, where)
+
         def user(m):
             negated, start = _negation_before(s, m.start())
             if start < m.start():
                 s.blank(start, m.start())
-            p.conditions.append(Condition(field="user", op="not-equals" if negated else "equals", value=m.group("u")))
+            picked.append((m.group("u"), negated, start))
 
         s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
         s.take(
             r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)",
             user,
         )
+        for value, negated, _ in picked:
+            if negated:
+                p.conditions.append(Condition(field="user", op="not-equals", value=value))
+        wanted = [(v, at) for v, negated, at in picked if not negated]
+        values = sorted({v for v, _ in wanted})
+        if len(values) == 1:
+            p.conditions.append(Condition(field="user", op="equals", value=values[0]))
+        elif values:  # "user_0042 and user_0013": either user, one group each
+            p.conditions.append(Condition(field="user", op="in", value=values))
+            p.alternatives["user"] = [at for _, at in wanted]
 
     def _countries(self, s: Scanner, p: Parse) -> None:
         picked: list[tuple[str, bool, int]] = []  # (code, negated, where)
@@ -1682,6 +1713,7 @@ _AVERAGE_OF_TOTALS = tuple(
         rf"{_MEAN}\s+{_EVERY}\s+{_SUMMED}",
         rf"{_EVERY}\s+{_MEAN}\s+{_SUMMED}",
         rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}",
+        rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+(?P<u>user|customer)",  # the mean spend per user
     )
 )
 _JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)

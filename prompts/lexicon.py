@@ -78,7 +78,7 @@ higher lower slower faster cheaper pricier bigger smaller
 TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently
-morning afternoon evening night tonight noon midnight weekend weekends weekday weekdays
+morning afternoon evening night tonight overnight noon midnight weekend weekends weekday weekdays
 second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
 """.split()
 )
@@ -86,6 +86,7 @@ RANKING = frozenset(
     """
 which whose where if each every first last latest newest oldest
 slowest fastest cheapest priciest biggest smallest highest lowest most least top bottom rank ranked sorted order
+best worst
 """.split()
 )
 # Why and what changed: the explanation form, asked back alone but harmless in a remark before an explicit query

@@ -761,3 +761,74 @@ def test_a_measure_of_failed_requests_filters_them(question, expected):
 @pytest.mark.parametrize("question", ["cost and failed requests today", "how many tokens per second"])
 def test_two_measures_or_a_rate_per_second_are_asked_back(question):
     assert plan(question).status != "ok"
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # a word naming part of the family's models belongs to the model, not to a property value
+        ("gemini pro cost this week", {"measure": "cost", "range": {"kind": "this_week"},
+                                       "conditions": [cond("model", "contains", "gemini"),
+                                                      cond("model", "contains", "pro")]}),
+        ("o3 mini tokens today", {"measure": "total_tokens", "range": {"kind": "today"},
+                                  "conditions": [cond("model", "contains", "o3"), cond("model", "contains", "mini")]}),
+        # ... unless the property's key follows it
+        ("gemini pro tier cost", {"measure": "cost", "conditions": [cond("model", "contains", "gemini"),
+                                                                    cond("property:customer_tier", "equals", "pro")]}),
+        # two users are two groups, never one filter both must match
+        ("cost for user_0042 and user_0013 today",
+         {"measure": "cost", "groupBy": "user", "range": {"kind": "today"},
+          "conditions": [cond("user", "in", ["user_0013", "user_0042"])]}),
+        ("cost excluding user_0042 and user_0013 today",
+         {"measure": "cost", "range": {"kind": "today"},
+          "conditions": [cond("user", "not-equals", "user_0042"), cond("user", "not-equals", "user_0013")]}),
+    ],
+)
+def test_model_words_and_user_lists_are_read_whole(question, expected):
+    assert whole(question) == expected
+
+
+def test_the_mean_spend_per_user_is_asked_back():
+    assert plan("avg cost per user today").status == "clarify"
+    assert whole("avg cost per request by user today")["groupBy"] == "user"
+
+
+def test_since_an_ordinal_day_runs_until_now_and_a_leftover_since_is_asked_back():
+    assert whole("cost since the 20th") == {"measure": "cost",
+                                            "range": {"kind": "since", "start": "2026-11-20T00:00:00"}}
+    assert whole("cost on the 20th") == {"measure": "cost", "range": {"kind": "day", "day": "2026-11-20"}}
+    assert plan("requests overnight").status != "ok"
+
+
+@pytest.mark.parametrize("question", ["worst model by error rate today", "best model by accuracy this week"])
+def test_best_and_worst_are_asked_back_not_dropped(question):
+    assert plan(question).status != "ok"  # was one overall number, 'worst' and 'model' ignored
+
+
+def test_worst_case_is_still_the_max():
+    assert whole("worst case latency for gpt-4 today")["aggregation"] == "max"
+
+
+def test_a_group_named_before_its_superlative_without_the():
+    assert whole("model with lowest ttft") == {"measure": "ttft", "groupBy": "model", "top": 1, "bottom": True}
+
+
+@pytest.mark.parametrize("question", ["status of errors today", "how many customers used support-bot"])
+def test_a_grouping_word_nobody_placed_is_asked_back(question):
+    result = plan(question)
+    assert result.status != "ok", result.spec  # never an answer that silently drops the grouping
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        # the latency word after a threshold belongs to the threshold: the count of those requests
+        ("requests above 5 s latency", {"measure": "requests", "conditions": [cond("latency", "gt", 5000)]}),
+        ("requests over 2s ttft today", {"measure": "requests", "range": {"kind": "today"},
+                                         "conditions": [cond("ttft", "gt", 2000)]}),
+        ("avg latency for requests over 5s", {"measure": "latency", "aggregation": "avg",
+                                              "conditions": [cond("latency", "gt", 5000)]}),
+    ],
+)
+def test_a_latency_word_after_a_threshold_is_the_thresholds(question, expected):
+    assert whole(question) == expected
