@@ -670,6 +670,8 @@ class RulesPlanner:
             set_range(TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))
 
         s.take(rf"{_LAST}\s+(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
+        # "the last couple of days": two of the unit ("a few" stays unknown and is asked back)
+        s.take(rf"{_LAST}\s+(?:a\s+)?couple\s+(?:of\s+)?(?P<u>{_UNIT})", lambda m: last_n(_Two(m)))
         s.take(rf"(?:in|over|for|during|within)\s+(?:the\s+)?(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
 
         singles = {
@@ -682,13 +684,17 @@ class RulesPlanner:
             "year": (365, "days"),
             "quarter": (90, "days"),
             "minute": (1, "minutes"),
+            "min": (1, "minutes"),
+            "hr": (1, "hours"),
+            "wk": (7, "days"),
         }
 
         def last_one(m):
             n, unit = singles[m.group("u").lower()]
             set_range(TimeRange(kind="last", n=n, unit=unit))
 
-        s.take(rf"{_LAST}\s+(?P<u>minute|hour|day|24h|week|fortnight|month|year|quarter)", last_one)
+        singular = r"minute|hour|day|24h|week|fortnight|month|year|quarter|(?:min|hr|wk)(?![a-z])"
+        s.take(rf"{_LAST}\s+(?P<u>{singular})", last_one)
         named = {
             "today": "today",
             "yesterday": "yesterday",
@@ -1822,6 +1828,16 @@ def _set_bucket(p: Parse, word: str) -> None:
     if p.bucket and p.bucket != new:
         raise Clarify("That question asks for two time buckets; pick one (hourly, daily, weekly...).")
     p.bucket = new
+
+
+class _Two:
+    """A match read as if it had said 2 (`the last couple of days`)."""
+
+    def __init__(self, match: re.Match):
+        self.match = match
+
+    def group(self, name: str) -> str:
+        return "2" if name == "n" else self.match.group(name)
 
 
 def _set_measure(p: Parse, name: str) -> None:

@@ -48,6 +48,11 @@ EXACT = [
             "conditions": [cond("property:customer_tier", "equals", "enterprise")],
         },
     ),
+    # abbreviated and 'couple of' ranges; 'a few' stays a question back (see ASKED_BACK)
+    ("error rate in the last hr", {"measure": "error_rate", "range": {"kind": "last", "n": 1, "unit": "hours"}}),
+    ("cost last wk by day", {"measure": "cost", "bucket": "day", "range": LAST7}),
+    ("cost over the last couple of days", {"measure": "cost", "range": {"kind": "last", "n": 2, "unit": "days"}}),
+    ("requests in the past couple hours", {"measure": "requests", "range": {"kind": "last", "n": 2, "unit": "hours"}}),
     ("how much money on gpt-4 yesterday", {"measure": "cost", "range": {"kind": "yesterday"},
                                            "conditions": [cond("model", "equals", "gpt-4")]}),
     ("who spent the most money yesterday", {"measure": "cost", "groupBy": "user", "top": 1,
@@ -255,6 +260,7 @@ def test_tricky_questions_are_read_exactly(question, expected):
 
 
 ASKED_BACK = [
+    "requests in the past few hours",  # how many hours 'a few' is, the asker must say
     # other question forms (compare periods, lists, explanations) are never answered as an aggregate
     "p90 latency for gpt-4o over the last 7 days vs the week before",
     "cost vs last week",
