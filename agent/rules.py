@@ -1142,16 +1142,7 @@ class RulesPlanner:
             return start, end
 
         s.take_names(names, provider, 2)
-        wanted = [(v, at) for v, negated, at in picked if not negated]
-        for value, negated, _ in picked:
-            if negated:
-                p.conditions.append(Condition(field="provider", op="not-equals", value=value))
-        values = sorted({v for v, _ in wanted})
-        if len(values) == 1:
-            p.conditions.append(Condition(field="provider", op="equals", value=values[0]))
-        elif values:
-            p.conditions.append(Condition(field="provider", op="in", value=values))
-            p.alternatives["provider"] = [at for _, at in wanted]
+        _add_picked(p, "provider", picked)
 
     def _properties(self, s: Scanner, p: Parse, vocab: Vocabulary) -> None:
         key_words = property_key_words(vocab)
@@ -1379,16 +1370,7 @@ class RulesPlanner:
             r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)",
             user,
         )
-        for value, negated, _ in picked:
-            if negated:
-                p.conditions.append(Condition(field="user", op="not-equals", value=value))
-        wanted = [(v, at) for v, negated, at in picked if not negated]
-        values = sorted({v for v, _ in wanted})
-        if len(values) == 1:
-            p.conditions.append(Condition(field="user", op="equals", value=values[0]))
-        elif values:  # "user_0042 and user_0013": either user, one group each
-            p.conditions.append(Condition(field="user", op="in", value=values))
-            p.alternatives["user"] = [at for _, at in wanted]
+        _add_picked(p, "user", picked)
 
     def _countries(self, s: Scanner, p: Parse) -> None:
         picked: list[tuple[str, bool, int]] = []  # (code, negated, where)
@@ -1412,16 +1394,7 @@ class RulesPlanner:
             picked.append((m.group("cc").upper(), negated, m.start()))
 
         s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})", code)
-        for value, negated, _ in picked:
-            if negated:
-                p.conditions.append(Condition(field="country", op="not-equals", value=value))
-        wanted = [(v, at) for v, negated, at in picked if not negated]
-        values = sorted({v for v, _ in wanted})
-        if len(values) == 1:
-            p.conditions.append(Condition(field="country", op="equals", value=values[0]))
-        elif values:
-            p.conditions.append(Condition(field="country", op="in", value=values))
-            p.alternatives["country"] = [at for _, at in wanted]
+        _add_picked(p, "country", picked)
 
     # --- building ----------------------------------------------------------------------------------------
     def build(self, p: Parse, question: str, ctx: Context) -> QuerySpec | None:
@@ -1828,6 +1801,21 @@ def _set_bucket(p: Parse, word: str) -> None:
     if p.bucket and p.bucket != new:
         raise Clarify("That question asks for two time buckets; pick one (hourly, daily, weekly...).")
     p.bucket = new
+
+
+def _add_picked(p: Parse, field: str, picked: list[tuple[str, bool, int]]) -> None:
+    """Names picked as (value, negated, where): each negated one excludes; one wanted value filters; two or more
+    ("user_0042 and user_0013", "anthropic vs openai") mean either value, one group each."""
+    for value, negated, _ in picked:
+        if negated:
+            p.conditions.append(Condition(field=field, op="not-equals", value=value))
+    wanted = [(v, at) for v, negated, at in picked if not negated]
+    values = sorted({v for v, _ in wanted})
+    if len(values) == 1:
+        p.conditions.append(Condition(field=field, op="equals", value=values[0]))
+    elif values:
+        p.conditions.append(Condition(field=field, op="in", value=values))
+        p.alternatives[field] = [at for _, at in wanted]
 
 
 class _Two:

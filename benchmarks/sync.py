@@ -12,7 +12,6 @@ import argparse
 import os
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,11 +20,8 @@ from pathlib import Path
 
 from heliqa.tools.store import Store
 
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests/ helpers
+from tests.servers import free_port, wait_listening  # noqa: E402
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -46,7 +42,7 @@ def main() -> int:
     orgs = store.organizations()
     store.close()
     keys = {f"bench-{secrets.token_hex(12)}": org for org in orgs}
-    port = _port()
+    port = free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "heliqa.cli", "serve", "--port", str(port)],
         env={
@@ -58,13 +54,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(port, 60)
         total_rows, total_seconds = 0, 0.0
         for key, org in keys.items():
             env = {

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, iso_z
 from heliqa.tools.store import Store
 from heliqa.tools.validation import validate
+from tests.servers import uvicorn_app
 
 ORG = "00000000-0000-4000-8000-00000000ab01"
 END = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -234,20 +233,8 @@ def test_like_through_heliqa_query_is_never_a_store_error(monkeypatch, capsys, h
 # --- heliqa serve ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(store):
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(store, {KEY: ORG}), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with uvicorn_app(create_app(store, {KEY: ORG})) as url:
+        yield url
 
 
 def post_raw(url: str, path: str, content, kind: str = "application/json") -> httpx.Response:

@@ -11,7 +11,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import pytest
 from heliqa.tools.demo import DEMO_ORG, generate
 from heliqa.tools.results import USER_IDS_LIMIT
 from heliqa.tools.store import Store
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -107,12 +107,6 @@ def agreement(path: Path) -> int:
 def stored_ids(path: Path) -> set[str]:
     with duckdb.connect(str(path), read_only=True) as con:
         return {i for (i,) in con.execute("SELECT request_id FROM requests").fetchall()}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_questions_and_serve_answer_while_a_sample_size_import_runs(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from heliqa import logs
 from heliqa.tools.demo import DEMO_ORG
 from tests.fake_helicone import FakeHelicone
 from tests.fake_openai import FakeOpenAI, tool_call
+from tests.servers import free_port
 
 NOW = "2026-11-24T12:00:00Z"
 EMPTY_ORG = "11111111-2222-4333-8444-555555555555"
@@ -115,15 +115,9 @@ def test_clickhouse_password_never_logged(home):
     assert SECRET not in done.stdout + done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_logs_are_redacted_and_its_messages_use_the_one_prefix(home):
     pytest.importorskip("uvicorn")
-    port = _free_port()
+    port = free_port()
     code = CAPTURE + "from heliqa.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     env = environ(
         home,

@@ -7,9 +7,6 @@ the rows the embedded store gives, for every query the REST backend accepts (the
 from __future__ import annotations
 
 import math
-import socket
-import threading
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,6 +24,7 @@ from heliqa.tools.helicone import HeliconeBackend, HeliconeClient
 from heliqa.tools.query import MetricsQuery, TimeFilter
 from tests.conftest import MAIN_ORG, OTHER_ORG, SAMPLE_NOW
 from tests.dev_cases import dev_query, ok_cases
+from tests.servers import uvicorn_app
 
 KEY_MAIN = "serve-test-key-main-0123456789"
 KEY_OTHER = "serve-test-key-other-9876543210"
@@ -42,21 +40,8 @@ def app(sample_store):
 @pytest.fixture(scope="module")
 def served(app):
     """The app under uvicorn on 127.0.0.1 (a free port)."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with uvicorn_app(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

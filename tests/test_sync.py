@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from heliqa.tools.helicone_requests import HeliconeRequest, RequestQuery, Reques
 from heliqa.tools.store import Store
 from heliqa.tools.sync import Syncer, SyncState, parse_duration, parse_since, state_for
 from tests.fake_helicone import FakeHelicone, RequestLog, helicone_row, serve_requests
+from tests.servers import free_port, wait_listening
 
 ORG = "5d1c0e4a-7b2f-4a8e-9c3d-0e1f2a3b4c5d"
 END = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -231,12 +231,6 @@ def test_a_killed_sync_resumes_to_the_same_rows(fake, tmp_path):
     assert again.returncode == 0 and again.stdout.startswith("synced 0 new requests"), again.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_sync_from_a_second_heliqa_serve(tmp_path):
     """`heliqa serve` over one store, `heliqa sync` (a subprocess) into another: the same rows."""
     source_rows = [dict(r) for r in generate(900, 5, END, ORG, days=3)]
@@ -247,7 +241,7 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
     store = Store(source / "heliqa.duckdb")
     store.add_rows(source_rows)
     store.close()
-    key, port = "sync-test-key-0123456789", _free_port()
+    key, port = "sync-test-key-0123456789", free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "heliqa.cli", "serve", "--port", str(port)],
         env={**os.environ, "HELIQA_HOME": str(source), "HELIQA_SERVE_KEYS": f"{key}={ORG}"},
@@ -256,13 +250,7 @@ def test_sync_from_a_second_heliqa_serve(tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(port, 30)
         target = tmp_path / "target"
         env = _env(target, url, key)
         first = subprocess.run(
@@ -404,7 +392,7 @@ def test_serve_with_sync_every_answers_fresh_rows(fake, tmp_path):
 
     rows = server_rows(120, dense=0)
     log = serve_requests(fake, RequestLog(rows=rows[:80]))
-    key, port = "live-serve-key-0123456789", _free_port()
+    key, port = "live-serve-key-0123456789", free_port()
     env = {**_env(tmp_path, fake.url, fake.key), "HELIQA_SERVE_KEYS": f"{key}={ORG}", "HELIQA_ORG_ID": ORG}
     serve = subprocess.Popen(
         [sys.executable, "-m", "heliqa.cli", "serve", "--port", str(port), "--sync-every", "1s"],
