@@ -671,7 +671,10 @@ class RulesPlanner:
 
         s.take(rf"{_LAST}\s+(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
         # "the last couple of days": two of the unit ("a few" stays unknown and is asked back)
-        s.take(rf"{_LAST}\s+(?:a\s+)?couple\s+(?:of\s+)?(?P<u>{_UNIT})", lambda m: last_n(_Two(m)))
+        s.take(
+            rf"{_LAST}\s+(?:a\s+)?couple\s+(?:of\s+)?(?P<u>{_UNIT})",
+            lambda m: set_range(TimeRange(kind="last", n=2, unit=UNITS[m.group("u").lower()])),
+        )
         s.take(rf"(?:in|over|for|during|within)\s+(?:the\s+)?(?P<n>\d+)\s*(?P<u>{_UNIT})", last_n)
 
         singles = {
@@ -946,6 +949,7 @@ class RulesPlanner:
             r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
             setm("error_rate"),
         )
+
         def users_failing(m):  # "users who hit errors": the users among the failed requests, not two measures
             _set_measure(p, "users")
             p.conditions.append(Condition(field="status", op="gte", value=400))
@@ -1058,12 +1062,15 @@ class RulesPlanner:
             negated, start = _negation_before(s, m.start())
             words = [w for w in m.group(0).lower().split() if w in FAMILIES]
             # "gemini pro", "o3 mini": a word that names part of that family's models belongs to the model
-            follow = re.match(r"\s+([a-z][a-z\d]*)(?![\w.-])(?!\s+(?:tier|plan|customers?|users?|env|environment))",
-                              s.text[m.end():])
+            follow = re.match(
+                r"\s+([a-z][a-z\d]*)(?![\w.-])(?!\s+(?:tier|plan|customers?|users?|env|environment))", s.text[m.end() :]
+            )
             if follow and not m.group(0).lower().rstrip().endswith(("model", "models", "family", "series")):
                 part = follow.group(1)
-                if any(all(w in name.lower() for w in words) and part in re.split(r"[-_.:/]", name.lower())
-                       for name in vocab.models):
+                if any(
+                    all(w in name.lower() for w in words) and part in re.split(r"[-_.:/]", name.lower())
+                    for name in vocab.models
+                ):
                     words.append(part)
                     s.blank(m.end(), m.end() + follow.end())
             phrases.append((words, negated, start))
@@ -1816,16 +1823,6 @@ def _add_picked(p: Parse, field: str, picked: list[tuple[str, bool, int]]) -> No
     elif values:
         p.conditions.append(Condition(field=field, op="in", value=values))
         p.alternatives[field] = [at for _, at in wanted]
-
-
-class _Two:
-    """A match read as if it had said 2 (`the last couple of days`)."""
-
-    def __init__(self, match: re.Match):
-        self.match = match
-
-    def group(self, name: str) -> str:
-        return "2" if name == "n" else self.match.group(name)
 
 
 def _set_measure(p: Parse, name: str) -> None:

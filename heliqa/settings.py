@@ -26,6 +26,9 @@ from heliqa.tools.urls import mask_url
 CREDENTIAL_URLS = ("helicone_base_url", "openai_base_url", "heliqa_clickhouse_url")
 MIN_SECRET = 6  # shorter values would blank out ordinary words in a message
 # `scheme://user:password@` anywhere in a text; masked like tools.urls.mask_url masks one URL (`scheme://***@`)
+# Credential shapes hidden even when they are not heliqa's own secrets (a token pasted into a question or a log):
+# Slack bot/user/app tokens and OpenAI-style API keys.
+_TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}")
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@:]*:[^\s/?#@]*@", re.IGNORECASE)
 
 
@@ -220,7 +223,7 @@ def settings() -> Settings:
 
 
 def redact(text: str, mask: str = "***") -> str:
-    """`text` with passwords in URLs masked and the value of every secret replaced by `mask`."""
+    """`text` with passwords in URLs masked, and token shapes and the value of every secret replaced by `mask`."""
     text = _USERINFO.sub(r"\1***@", text)
     try:
         secrets = settings().secrets()
@@ -229,7 +232,7 @@ def redact(text: str, mask: str = "***") -> str:
         secrets = Settings.model_construct(**{k: v for k, v in raw.items() if v}).secrets()
     for value in secrets:
         text = text.replace(value, mask)
-    return text
+    return _TOKEN.sub(mask, text)
 
 
 def markdown_table() -> str:

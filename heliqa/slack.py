@@ -48,17 +48,16 @@ NOT_ALLOWED_USER = (
     "Sorry, heliqa isn't enabled for you yet. Ask whoever runs heliqa to add your Slack user id to "
     "HELIQA_SLACK_ALLOWED_USERS."
 )
-_TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}")
 
 
 # --- secrets stay out of messages and logs -----------------------------------------------------------
 def redact(text: str) -> str:
-    """`text` with Slack tokens, API-key shapes, URL passwords and every secret of heliqa.settings replaced."""
-    return _TOKEN.sub("[redacted]", redact_secrets(text, "[redacted]"))
+    """heliqa.settings.redact with Slack's mask, `[redacted]`."""
+    return redact_secrets(text, "[redacted]")
 
 
 class RedactingFilter(logs.RedactingFilter):
-    """heliqa.logs' filter with the Slack redaction (tokens too), for a handler of one's own."""
+    """heliqa.logs' filter with Slack's mask, for a handler of one's own."""
 
     def __init__(self) -> None:
         super().__init__(redact)
