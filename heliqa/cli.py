@@ -8,10 +8,10 @@ import os
 import sys
 from typing import NoReturn
 
-from heliqa import logs
-from heliqa.extras import require
-from heliqa.settings import redact, settings
+from heliqa.tools import logs
 from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.extras import require
+from heliqa.tools.settings import redact, settings
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_NOTHING_LOADED = 0, 3, 2
 BACKENDS = ("embedded", "helicone", "clickhouse")

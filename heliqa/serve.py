@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from heliqa.settings import settings
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError, InvalidRequest, LimitExceeded
 from heliqa.tools.filters import FilterNode, Number, Text
 from heliqa.tools.limits import MAX_BODY_BYTES, parse_json
 from heliqa.tools.query import Increment, ScoresRequest, TimeFilter
 from heliqa.tools.results import iso_z
+from heliqa.tools.settings import settings
 from heliqa.tools.store import DuckDialect, Store
 from heliqa.tools.timebuckets import bucket_labels, check_buckets
 from heliqa.tools.validation import validate

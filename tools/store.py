@@ -15,13 +15,13 @@ from typing import Any
 
 import duckdb
 
-from heliqa.settings import settings
 from heliqa.tools import investigate
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
 from heliqa.tools.lease import Lease
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
+from heliqa.tools.settings import settings
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
 from heliqa.tools.sqlbackend import DataPlace, SqlBackend
 from heliqa.tools.timebuckets import bucket_labels

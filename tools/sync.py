@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from heliqa.settings import settings
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
 from heliqa.tools.helicone_requests import (
@@ -41,6 +40,7 @@ from heliqa.tools.helicone_requests import (
     to_store_row,
 )
 from heliqa.tools.importer import normalize
+from heliqa.tools.settings import settings
 
 if TYPE_CHECKING:
     from heliqa.tools.helicone import HeliconeClient
