@@ -106,7 +106,10 @@ class BearerAuth:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             return await self.app(scope, receive, send)
-        header = dict(scope["headers"]).get(b"authorization")
+        found = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(found) > 1:  # which one a proxy in front checked is unknown: refuse rather than pick one
+            return await _send_json(send, 400, {"error": "more than one Authorization header; send exactly one"})
+        header = found[0] if found else None
         if not header:
             return await _send_json(send, 401, {"error": "No authorization header"})
         scheme, _, token = header.partition(b" ")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heliqa.tools.errors import InvalidRequest
 from heliqa.tools.filters import FilterNode, Number
 from heliqa.tools.helicone_requests import BODY_PLACEHOLDER, RequestQuery, count_store, get_store, query_store
+from heliqa.tools.limits import Offset
 from heliqa.tools.results import iso_z
 from heliqa.tools.store import DuckDialect, Store
 
@@ -72,7 +73,7 @@ class UserMetricsQueryParams(BaseModel):
 
     model_config = _STRICT
     filter: FilterNode
-    offset: int = Field(ge=0)
+    offset: Offset
     limit: int = Field(ge=0, le=USER_METRICS_MAX_LIMIT)
     timeFilter: UnixTimeFilter | None = None
     timeZoneDifferenceMinutes: Annotated[Number, Field(ge=-1440, le=1440)] | None = None
