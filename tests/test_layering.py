@@ -8,6 +8,7 @@ models, backends, settings, logging, errors). A module may import its own layer 
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -151,6 +152,48 @@ def test_imports_running_up_the_layers_are_detected():
 def test_no_layer_imports_from_a_layer_above_it():
     found = upward(graph())
     assert found == [], "imports running up the layers (move what both need down to tools/): " + "; ".join(found)
+
+
+# A statement's skeleton in a string literal: SELECT ... FROM, INSERT INTO, UPDATE ... SET, DELETE FROM.
+SQL = re.compile(r"\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\b.+\bSET\b|\bDELETE\s+FROM\b", re.S)
+
+
+def sql_in(source: str, name: str) -> list[str]:
+    """The string literals (f-strings included) of a module's source that hold a SQL statement, with their line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if SQL.search(text):
+            found.append(f"{name}:{node.lineno} {text[:60]!r}")
+    return found
+
+
+def test_sql_in_string_literals_is_found():
+    source = (
+        'sql = f"SELECT {cols} FROM requests r WHERE {where}"\n'
+        'text = "select the model from the list, then UPDATE nothing"\n'
+        'more = ("DELETE FROM scores "\n        "WHERE x")\n'
+    )
+    assert sql_in(source, "m") == [
+        "m:1 'SELECT {} FROM requests r WHERE {}'",
+        "m:3 'DELETE FROM scores WHERE x'",
+    ]
+
+
+def test_the_surfaces_build_no_sql():
+    """The surfaces call the backends' methods; every SQL statement is built under tools/."""
+    found = [
+        hit
+        for name, path in sorted(modules().items())
+        if rank(name) == 3
+        for hit in sql_in(path.read_text(encoding="utf-8"), name)
+    ]
+    assert found == [], "SQL built in a surface (move it behind the backend interface in tools/): " + "; ".join(found)
 
 
 def test_no_import_cycle_among_heliqa_modules():
