@@ -33,7 +33,6 @@ from heliqa.tools.store import Store
 from heliqa.tools.validation import validate
 
 PUBLIC_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz")
-QUANTILE_LEVELS = {"p75": 0.75, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
 
 # --- keys --------------------------------------------------------------------------------------------

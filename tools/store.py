@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -119,6 +120,7 @@ _SCORE_MINUTES = (
 )
 
 
+_STATEMENT_QUOTE = re.compile(r"\n\s*LINE \d+:")
 _STAGING = ".import-"  # staging files are <store>.import-XXXX.jsonl
 
 
@@ -276,7 +278,9 @@ class Store(SqlBackend):
         except duckdb.CatalogException:
             raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`") from None
         except duckdb.Error as error:
-            raise BackendError(f"the embedded store failed: {error}") from None
+            # DuckDB quotes the statement around the failing spot ("LINE 1: ..."): internals, kept out of answers
+            reason = _STATEMENT_QUOTE.split(str(error), 1)[0].strip()
+            raise BackendError(f"the embedded store failed: {reason}") from None
 
     # --- organizations ----------------------------------------------------------------------------
     def organizations(self) -> dict[str, int]:
