@@ -15,7 +15,7 @@ from heliqa.agent.planner import Context
 from heliqa.agent.rules import RulesPlanner
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.results import Vocabulary
-from tests.test_rules import NOW, VOCAB
+from tests.rules.common import NOW, VOCAB
 
 PLANNER = RulesPlanner()
 LAST7 = {"kind": "last", "n": 7, "unit": "days"}

@@ -4,11 +4,12 @@ blast radius.
     python -m tests.rules.identity record FILE [--store HOME] [--questions JSONL ...]
     python -m tests.rules.identity check FILE
 
-`record` collects every string literal of the tests and benchmarks (plus the `question` of each line of the
-given JSONL files, with their own `now` and `tz`), plans each one against every vocabulary context (the tests'
-hand-written vocabulary, with and without a previous question; the demo generator's; a store's when `--store`
-names a HELIQA_HOME) with the rules planner alone and with the forms planner over it, and writes the whole output
-(status, spec, message, notes, leftover words) to FILE, together with the vocabularies and questions used.
+`record` collects every string literal of the tests and benchmarks and every rule's examples (plus the
+`question` of each line of the given JSONL files, with their own `now` and `tz`), plans each one in every
+vocabulary context (the tests' hand-written vocabulary, with and without a previous question; the demo
+generator's; a store's when `--store` names a HELIQA_HOME) with the rules planner alone and with the forms
+planner over it, and writes the whole output (status, spec, message, notes, leftover words) to FILE, together
+with the vocabularies and questions used.
 `check` replays FILE and prints, question by question, every output that changed; it exits 1 when one did.
 """
 
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from heliqa.agent.forms import FormsPlanner
 from heliqa.agent.planner import Context, Plan
-from heliqa.agent.rules import RulesPlanner
+from heliqa.agent.rules import RULES, RulesPlanner
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -140,7 +141,8 @@ def run_all(questions: list[dict], vocabs: dict[str, Vocabulary]) -> dict[str, d
 
 def gather_questions(extra: list[str]) -> list[dict]:
     """The tests' and benchmarks' strings at the tests' clock, then each JSONL file's questions at their own."""
-    questions = [{"question": s, "now": NOW, "tz": "UTC"} for s in collect_strings(ROOT / "tests", ROOT / "benchmarks")]
+    strings = collect_strings(ROOT / "tests", ROOT / "benchmarks") + [q for r in RULES for q in r.examples]
+    questions = [{"question": s, "now": NOW, "tz": "UTC"} for s in dict.fromkeys(strings)]
     for path in extra:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip():
@@ -152,7 +154,7 @@ def gather_questions(extra: list[str]) -> list[dict]:
 
 def record(path: str, store: str | None, extra: list[str]) -> None:
     """Plan every question in every context and write the outputs, vocabularies and questions to `path`."""
-    from tests.test_rules import VOCAB
+    from tests.rules.common import VOCAB
 
     vocabs = {"tests": VOCAB, "demo": demo_vocabulary()}
     if store:

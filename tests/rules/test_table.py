@@ -10,7 +10,7 @@ from heliqa.agent.planner import Context, Plan
 from heliqa.agent.rules import RULES, RulesPlanner
 from heliqa.agent.rules.__main__ import main as print_table
 from heliqa.tools.errors import Clarify
-from tests.test_rules import NOW, VOCAB
+from tests.rules.common import NOW, VOCAB
 
 PLANNER = RulesPlanner()
 
