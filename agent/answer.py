@@ -14,24 +14,12 @@ from typing import Any
 
 from heliqa.agent.spec import QuerySpec
 from heliqa.agent.timerange import TimeRange
+from heliqa.prompts.lexicon import MEASURE_ANSWER_WORDS
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
 from heliqa.tools.sql import seconds_utc
 
-MEASURE_WORDS = {
-    "latency": "latency",
-    "ttft": "time to first token",
-    "prompt_tokens": "prompt tokens",
-    "completion_tokens": "completion tokens",
-    "total_tokens": "total tokens",
-    "cost": "cost",
-    "requests": "requests",
-    "errors": "errors",
-    "error_rate": "error rate",
-    "users": "active users",
-    "threats": "threats",
-    "score": "score",
-}
+MEASURE_WORDS = MEASURE_ANSWER_WORDS  # how answers name each measure (the lexicon's one table)
 GROUP_WORDS = {"user": "user", "country": "country", "score_key": "score key"}
 
 
