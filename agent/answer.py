@@ -330,8 +330,3 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
         for n in _NUMBER.findall(token)
     ]  # tokens with letters are names: gpt-4.1, user_0042, p90
     return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed for n in numbers)
-
-
-def utcnow() -> datetime:
-    """The current time (UTC)."""
-    return datetime.now(UTC)
