@@ -33,7 +33,8 @@ def _names_together(text: str, start: int, end: int) -> bool:
     "combined",
     {
         "cost for gpt-4 and gpt-4o combined": {
-            "conditions": [{"field": "model", "op": "in", "value": ["gpt-4", "gpt-4o"]}]
+            "conditions": [{"field": "model", "op": "in", "value": ["gpt-4", "gpt-4o"]}],
+            "groupBy": None,
         }
     },
 )
