@@ -49,6 +49,9 @@ NAMED_RANGES = {
 }
 
 
+_ZONE_NAMES = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
+
+
 def set_range(p: Parse, rng: TimeRange) -> None:
     """Record the question's range; a second, different one is asked back."""
     if p.range is not None and p.range != rng:
@@ -66,8 +69,10 @@ def _iana(name: str) -> str:
 @rule(100, "zone name", {"latency today in Berlin time": {"timeZone": "Europe/Berlin", "range": {"kind": "today"}}})
 def zone_name(s: Scanner, p: Parse, env: Env) -> None:
     """A zone by city or abbreviation: "in Berlin time", "in PST"."""
-    names = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
-    s.take(rf"(?:in|using)\s+({names})(?:\s+time(?:\s*zone)?|\s+tz)?", lambda m: setattr(p, "zone", ZONES[m.group(1)]))
+    s.take(
+        rf"(?:in|using)\s+({_ZONE_NAMES})(?:\s+time(?:\s*zone)?|\s+tz)?",
+        lambda m: setattr(p, "zone", ZONES[m.group(1)]),
+    )
 
 
 @rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})
