@@ -201,3 +201,14 @@ def test_no_import_cycle_among_heliqa_modules():
     assert found == [], "import cycles (move the shared part to a module both can import): " + "; ".join(
         " <-> ".join(c) for c in found
     )
+
+
+def test_every_subpackage_is_listed_so_a_wheel_installs_it():
+    """pyproject lists packages one by one: a new folder (such as agent/rules/) missing there is left out of a wheel."""
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    found = {
+        ".".join([package, *init.parent.relative_to(folder).parts])
+        for package, folder in package_dirs().items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert found <= set(setup["packages"]), sorted(found - set(setup["packages"]))
