@@ -27,18 +27,25 @@ from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
-from heliqa.render import clipped, render_table
-from heliqa.settings import redact as redact_secrets
 from heliqa.settings import settings as heliqa_settings
+from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: the app's Block Kit, re-exported)
+    LIMITS,
+    OPEN_DASHBOARD,
+    SHOW_REQUEST,
+    SlackRenderer,
+    answer_blocks,
+    capped,
+    inert,
+    redact,
+    request_json,
+    request_text,
+)
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.limits import MAX_BODY_BYTES
 
 log = logging.getLogger("heliqa.slack")
 
-SHOW_REQUEST = "heliqa_show_request"
-OPEN_DASHBOARD = "heliqa_open_dashboard"
-TABLE_ROWS = 15
 HELP = (
     "Ask me about your LLM traffic in plain words, e.g.\n"
     + "\n".join(f"• `{e}`" for e in EXAMPLES)
@@ -51,11 +58,6 @@ NOT_ALLOWED_USER = (
 
 
 # --- secrets stay out of messages and logs -----------------------------------------------------------
-def redact(text: str) -> str:
-    """heliqa.settings.redact with Slack's mask, `[redacted]`."""
-    return redact_secrets(text, "[redacted]")
-
-
 class RedactingFilter(logs.RedactingFilter):
     """heliqa.logs' filter with Slack's mask, for a handler of one's own."""
 
@@ -139,79 +141,6 @@ class SlackThread:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# --- Block Kit ---------------------------------------------------------------------------------------
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping, so `<!channel>` in a question or a model name stays text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def request_json(answer: Answer) -> dict[str, Any]:
-    """What the 'request JSON' button shows: the query that ran and, when there is one, Helicone's body."""
-    data = answer.to_json()
-    return {k: data[k] for k in ("request", "helicone_request") if data.get(k) is not None}
-
-
-def table_text(answer: Answer, limit: int = TABLE_ROWS) -> str:
-    """A compact monospace table: the latest rows of a time series, the first rows otherwise."""
-    header, body, note = clipped(answer, limit)
-    note = f"\n{note}; the request JSON has the query" if note else ""
-    return f"```{render_table([header] + body)}```{note}"
-
-
-def table_block(cells: list[list[str]], limit: int = TABLE_ROWS) -> dict:
-    """A Block Kit table (header row first): the drivers of an explanation, the requests of a list, a comparison."""
-    rows = [[{"type": "raw_text", "text": cell or " "} for cell in row] for row in cells[: limit + 1]]
-    right = {"value", "current", "previous", "change", "latency", "tokens", "cost", "of bad requests", "of baseline",
-             "lift"}
-    return {
-        "type": "table",
-        "block_id": "table",
-        "rows": rows,
-        "column_settings": [{"align": "right" if name in right else "left"} for name in cells[0]],
-    }
-
-
-def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_url: str | None) -> list[dict]:
-    """Headline summary, interpreted query as context, a compact table, and the buttons."""
-    blocks: list[dict] = [
-        {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": escape(answer.message)[:2900]}},
-        {
-            "type": "context",
-            "block_id": "interpretation",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f":mag: {escape(answer.interpretation)}  ·  {answer.planner or 'rules'} planner"
-                    f" · {backend} backend",
-                }
-            ],
-        },
-    ]
-    if answer.cells is not None and len(answer.cells) > 1:
-        blocks.append(table_block(answer.cells))
-    elif answer.rows:
-        blocks.append({"type": "section", "block_id": "table", "text": {"type": "mrkdwn", "text": table_text(answer)}})
-    buttons: list[dict] = [
-        {
-            "type": "button",
-            "action_id": SHOW_REQUEST,
-            "value": request_value,
-            "text": {"type": "plain_text", "text": "Show request JSON"},
-        }
-    ]
-    if dashboard_url:
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": OPEN_DASHBOARD,
-                "url": dashboard_url,
-                "text": {"type": "plain_text", "text": "Open Helicone dashboard"},
-            }
-        )
-    blocks.append({"type": "actions", "block_id": "actions", "elements": buttons})
-    return blocks
-
-
 # --- the listeners ----------------------------------------------------------------------------------
 class HeliqaSlack:
     """Slack listeners around one backend and planner: access checks, a conversation per thread, answers."""
@@ -233,6 +162,7 @@ class HeliqaSlack:
         self.seen_signatures = Bounded(20_000)  # signed requests of the last 5 minutes (Bolt refuses older ones)
         self.zones = Bounded(5_000)
         self.requests = Bounded(2_000)  # request JSON too long for a button value
+        self.renderer = SlackRenderer(getattr(backend, "name", ""), settings.dashboard_url)
 
     def register(self, app: App) -> None:
         """Attach the middleware and listeners to a Bolt app."""
@@ -299,7 +229,8 @@ class HeliqaSlack:
     def ack_command(self, ack, command: dict) -> None:
         """Acknowledge `/heliqa` at once: a refusal or help, or 'looking into it' (the answer follows)."""
         reply = self._command_reply(command)
-        ack(text=reply or f"Looking into “{escape(command['text'].strip())}”…", response_type="ephemeral")
+        looking = capped(f"Looking into “{inert(command['text'].strip())}”…", LIMITS["message_text"])
+        ack(text=reply or looking, response_type="ephemeral")
 
     def answer_command(self, client: WebClient, command: dict, respond) -> None:
         """After the ack: post the question in the channel and answer it in that message's thread."""
@@ -308,7 +239,7 @@ class HeliqaSlack:
         question = command["text"].strip()
         user, channel = command["user_id"], command["channel_id"]
         try:
-            parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}")
+            parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {self.renderer.text(question)}")
         except SlackApiError as error:
             # Not a member (or someone else's DM): answer through the command's response_url instead.
             log.info("cannot post in %s (%s); answering via response_url", channel, error.response.get("error"))
@@ -405,27 +336,17 @@ class HeliqaSlack:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
 
     def _post(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer, respond) -> None:
-        if answer.status == "error":
-            self._say(
-                client,
-                channel,
-                thread_ts,
-                f":warning: I couldn't answer that: {answer.message}\n"
-                "Check the names and the time range, or send `help` for example questions.",
-                respond=respond,
-            )
-            return
-        if answer.status != "ok":  # clarify / unsupported: the question back or the refusal, as plain text
-            self._say(client, channel, thread_ts, answer.message, respond=respond)
-            return
-        value = json.dumps(request_json(answer), separators=(",", ":"))
-        if len(value) > 2000:  # Slack's limit for a button value
+        value = json.dumps(request_json(answer), separators=(",", ":")) if answer.status == "ok" else ""
+        if len(value) > LIMITS["button_value"]:
             ref = uuid.uuid4().hex
             self.requests.get(ref, lambda: value)
             value = f"ref:{ref}"
-        blocks = answer_blocks(answer, self.backend.name, value, self.settings.dashboard_url)
+        message = self.renderer.render(answer, value)
+        if message.blocks is None:  # a question back, a refusal or an error: plain text, no chart
+            self._say(client, channel, thread_ts, message.text, respond=respond)
+            return
         if respond is not None:
-            blocks.append(
+            message.blocks.append(
                 {
                     "type": "context",
                     "elements": [
@@ -433,9 +354,9 @@ class HeliqaSlack:
                     ],
                 }
             )
-            self._say(client, channel, None, answer.message, blocks=blocks, respond=respond)
+            self._say(client, channel, None, message.text, blocks=message.blocks, respond=respond)
             return
-        self._say(client, channel, thread_ts, answer.message, blocks=blocks)
+        self._say(client, channel, thread_ts, message.text, blocks=message.blocks)
         self._upload_chart(client, channel, thread_ts, answer)
 
     def _upload_chart(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer) -> None:
@@ -476,7 +397,7 @@ class HeliqaSlack:
                 )
                 return
         try:
-            text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+            text = request_text(value)
         except (ValueError, RecursionError):  # not a value heliqa wrote: a forged or mangled click
             respond(
                 text="Sorry, I can't show that request: the button's value is not one I wrote. "
@@ -485,9 +406,7 @@ class HeliqaSlack:
                 replace_original=False,
             )
             return
-        if len(text) > 3800:
-            text = text[:3800] + "\n… (truncated)"
-        respond(text=f"```{text}```", response_type="ephemeral", replace_original=False)
+        respond(text=text, response_type="ephemeral", replace_original=False)
 
     def ack_link(self, ack) -> None:
         """Link buttons still send an action; acknowledge it so Slack shows no error."""
