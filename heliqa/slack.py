@@ -27,6 +27,7 @@ from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
+from heliqa.chart import CHARTS
 from heliqa.settings import settings as heliqa_settings
 from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: the app's Block Kit, re-exported)
     LIMITS,
@@ -43,6 +44,7 @@ from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: t
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.limits import MAX_BODY_BYTES
+from heliqa.tools.safetext import shown_name
 
 log = logging.getLogger("heliqa.slack")
 
@@ -163,6 +165,7 @@ class HeliqaSlack:
         self.zones = Bounded(5_000)
         self.requests = Bounded(2_000)  # request JSON too long for a button value
         self.renderer = SlackRenderer(getattr(backend, "name", ""), settings.dashboard_url)
+        self.charts = CHARTS  # off the request threads, with a deadline and a CPU cap
 
     def register(self, app: App) -> None:
         """Attach the middleware and listeners to a Bolt app."""
@@ -176,13 +179,15 @@ class HeliqaSlack:
     def warm_up(self) -> None:
         """Open the backend, import matplotlib and the LLM client (if configured) now, so first answers are fast."""
         from heliqa.agent.factory import warm_up as warm_up_planner
-        from heliqa.chart import warm_up
 
         try:
             self.backend.vocabulary(self.backend.resolve_org(self.settings.org))
         except HeliqaError as error:
             log.warning("backend not ready: %s", redact(str(error)))
-        warm_up()
+        try:
+            self.charts.warm_up()
+        except Exception as error:  # noqa: BLE001  (answers still go out, without charts being fast)
+            log.warning("chart process not ready: %s", redact(str(error)))
         try:
             warm_up_planner(self.planner)
         except HeliqaError as error:
@@ -360,9 +365,9 @@ class HeliqaSlack:
         self._upload_chart(client, channel, thread_ts, answer)
 
     def _upload_chart(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer) -> None:
-        from heliqa.chart import render_png, title_of
+        from heliqa.chart import title_of
 
-        png = render_png(answer)  # on a Bolt worker thread, never on the HTTP server's event loop
+        png = self.charts.render(answer)
         if png is None:
             return
         try:
@@ -371,8 +376,8 @@ class HeliqaSlack:
                 thread_ts=thread_ts,
                 content=png,
                 filename="heliqa-chart.png",
-                title=title_of(answer),
-                alt_txt=answer.interpretation[:1000],
+                title=shown_name(title_of(answer), 250),
+                alt_txt=shown_name(answer.interpretation, LIMITS["alt_text"]),
             )
         except SlackApiError as error:
             log.warning("chart upload failed (%s); is the files:write scope granted?", error.response.get("error"))
