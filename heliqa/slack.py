@@ -14,6 +14,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
 from heliqa.chart import CHARTS
 from heliqa.settings import settings as heliqa_settings
+from heliqa.slack_http import http_api  # noqa: F401  (the HTTP mode's ASGI app, part of this module's interface)
 from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: the app's Block Kit, re-exported)
     LIMITS,
     OPEN_DASHBOARD,
@@ -43,7 +45,6 @@ from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: t
 )
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
-from heliqa.tools.limits import MAX_BODY_BYTES
 from heliqa.tools.safetext import shown_name
 
 log = logging.getLogger("heliqa.slack")
@@ -53,6 +54,7 @@ HELP = (
     + "\n".join(f"• `{e}`" for e in EXAMPLES)
     + "\nIn a thread, follow up with things like `now by hour` or `what about gpt-4o?`; say `reset` to start over."
 )
+ANSWER_WORKERS = 4  # answers computed at once; more wait their turn
 NOT_ALLOWED_USER = (
     "Sorry, heliqa isn't enabled for you yet. Ask whoever runs heliqa to add your Slack user id to "
     "HELIQA_SLACK_ALLOWED_USERS."
@@ -166,6 +168,9 @@ class HeliqaSlack:
         self.requests = Bounded(2_000)  # request JSON too long for a button value
         self.renderer = SlackRenderer(getattr(backend, "name", ""), settings.dashboard_url)
         self.charts = CHARTS  # off the request threads, with a deadline and a CPU cap
+        # Bolt runs acks and lazy listeners on one pool of 10 threads: answers queue here instead, so a burst
+        # of slow answers never leaves an ack without a thread (Slack gives up after 3 s).
+        self.workers = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="heliqa-answer")
 
     def register(self, app: App) -> None:
         """Attach the middleware and listeners to a Bolt app."""
@@ -305,6 +310,12 @@ class HeliqaSlack:
     def answer(
         self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str, respond=None
     ) -> None:
+        """Answer on heliqa's own workers: Bolt's threads stay free to acknowledge the next request in time."""
+        self.workers.submit(self._answer, client, channel, thread_ts, user, question, respond)
+
+    def _answer(
+        self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str, respond=None
+    ) -> None:
         """Ask the thread's conversation and post the answer (blocks + chart, or plain text)."""
         try:
             tz = self.user_zone(client, user)
@@ -437,45 +448,6 @@ def build_app(heliqa: HeliqaSlack, client: WebClient, signing_secret: str | None
     return app
 
 
-MAX_BODY = MAX_BODY_BYTES  # Slack payloads are a few KB; refuse anything larger before reading it
-
-
-def http_api(app: App):
-    """An ASGI app serving Slack's requests on POST /slack/events (plus GET /healthz)."""
-    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    async def events(request):
-        timestamp = request.headers.get("x-slack-request-timestamp")
-        if timestamp is not None and not re.fullmatch(r"[0-9]{1,12}", timestamp):
-            # Bolt would int() it and answer 500; a request without a valid timestamp is not signed
-            return PlainTextResponse("invalid request timestamp", status_code=401)
-        try:
-            declared = int(request.headers.get("content-length") or 0)
-        except ValueError:
-            declared = 0
-        if declared > MAX_BODY:
-            return PlainTextResponse("payload too large", status_code=413)
-        chunks, size = [], 0
-        async for chunk in request.stream():  # a chunked body announces no length: count what arrives
-            size += len(chunk)
-            if size > MAX_BODY:
-                return PlainTextResponse("payload too large", status_code=413)
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        # Bolt's dispatch blocks until ack(); run it on a worker so the event loop keeps serving.
-        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(response)
-
-    async def health(request):
-        return PlainTextResponse("ok")
-
-    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health)])
-
-
 def _secret(name: str, prefix: str, hint: str) -> str:
     value = (heliqa_settings().secret(name.lower()) or "").strip()
     if not value:
@@ -523,7 +495,7 @@ def main(args) -> int:
         import uvicorn
 
         log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
-        uvicorn.run(http_api(app), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+        uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
