@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from heliqa.extras import require
-from heliqa.settings import settings
+from heliqa.settings import redact, settings
 from heliqa.tools import investigate
 from heliqa.tools.cache import VOCABULARY_TTL_S
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
@@ -230,7 +230,7 @@ def _first_line(error: BaseException, url: str = "") -> str:
     password = urlsplit(url).password if url else None
     if password:
         text = text.replace(password, "***").replace(unquote(password), "***")
-    return text[:400]
+    return redact(text)[:400]  # the server may echo the Authorization header, base64 and all
 
 
 class ClickHouseBackend(SqlBackend):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import re
 import time
 import urllib.parse
 import zlib
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
-from heliqa.settings import settings
+from heliqa.settings import redact, settings
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
@@ -157,7 +158,8 @@ class HeliconeClient:
         return self._call("GET", path, None)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        text = re.sub(re.escape(self._secret), "***", text, flags=re.IGNORECASE) if self._secret else text
+        return redact(text)  # an echoed Authorization header, in whatever case or encoding
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         deadline = time.monotonic() + self.deadline
