@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from heliqa.agent.answer import Answer, bucket_text, fmt
 from heliqa.settings import redact
-from heliqa.tools.safetext import shown_name, shown_text
+from heliqa.tools.safetext import NAME_LIMIT, shown_name, shown_text, visible
 
 Output = TypeVar("Output", covariant=True)
 TEXT_ROWS = 60
@@ -74,9 +74,25 @@ def render_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def terminal_text(text: str) -> str:
+def data_names(answer: Answer) -> list[str]:
+    """The names from data an answer's text may quote (its groups and table cells), longest first."""
+    groups = {getattr(r, "group", None) for r in answer.rows}  # a list's rows are requests, not groups
+    names = {g for g in groups if isinstance(g, str) and g} | {c for row in answer.cells or [] for c in row if c}
+    return sorted(names, key=len, reverse=True)
+
+
+def names_shown(text: str, answer: Answer) -> str:
+    """`text` with each data name in it shown as a cell shows it: a newline inside a name is made visible here,
+    where it is still known to be the name's (the message's own newlines stay)."""
+    for name in data_names(answer):
+        if name in text and (len(name) > NAME_LIMIT or visible(name) != name):
+            text = text.replace(name, shown_name(name))
+    return text
+
+
+def terminal_text(text: str, answer: Answer | None = None) -> str:
     """A message for a terminal: secrets hidden, controls and bidi visible (newlines kept), long names elided."""
-    return shown_text(redact(text))
+    return shown_text(redact(names_shown(text, answer) if answer is not None else text))
 
 
 class TextRenderer:
@@ -86,7 +102,7 @@ class TextRenderer:
         """Summary, interpreted query and table — or the question back / refusal / error."""
         if answer.status != "ok":
             return terminal_text(answer.message)
-        out = [terminal_text(answer.message), f"  {terminal_text(answer.interpretation)}"]
+        out = [terminal_text(answer.message, answer), f"  {terminal_text(answer.interpretation, answer)}"]
         if answer.rows:
             out += ["", render_table(safe_cells(table(answer)))]
             if len(answer.rows) > TEXT_ROWS:

@@ -142,8 +142,8 @@ class ReplRenderer:
         if answer.status != "ok":
             return [Text(terminal_text(answer.message), style=STYLES.get(answer.status) or "")]
         out: list[RenderableType] = [
-            Text(terminal_text(answer.message), style="bold"),
-            Text(terminal_text(answer.interpretation), style="dim"),
+            Text(terminal_text(answer.message, answer), style="bold"),
+            Text(terminal_text(answer.interpretation, answer), style="dim"),
         ]
         if answer.kind == "explain" and answer.detail is not None and answer.detail.window is not None:
             out += self.window_sparkline(answer)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heliqa.agent.answer import Answer
-from heliqa.render import clipped, render_table
+from heliqa.render import clipped, names_shown, render_table
 from heliqa.settings import redact as redact_secrets
 from heliqa.tools.safetext import ELLIPSIS, elide, long_words_elided, shown_name, visible
 
@@ -142,7 +142,7 @@ class SlackRenderer:
             )
         if answer.status != "ok":
             return SlackMessage(self.text(answer.message))
-        return SlackMessage(self.text(answer.message), self.blocks(answer, request_value))
+        return SlackMessage(self.text(names_shown(answer.message, answer)), self.blocks(answer, request_value))
 
     def text(self, text: str) -> str:
         """A data-bearing text as a message's `text` (or a reply of its own)."""
@@ -151,10 +151,11 @@ class SlackRenderer:
     def blocks(self, answer: Answer, request_value: str) -> list[dict]:
         """Headline summary, interpreted query as context, a compact table, and the buttons."""
         planner = answer.planner or "rules"
-        context = f":mag: {inert(answer.interpretation)}  ·  {planner} planner · {self.backend} backend"
+        summary = capped(inert(names_shown(answer.message, answer)), LIMITS["section_text"])
+        interpretation = inert(names_shown(answer.interpretation, answer))
+        context = f":mag: {interpretation}  ·  {planner} planner · {self.backend} backend"
         blocks: list[dict] = [
-            {"type": "section", "block_id": "summary",
-             "text": {"type": "mrkdwn", "text": capped(inert(answer.message), LIMITS["section_text"])}},
+            {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": summary}},
             {"type": "context", "block_id": "interpretation",
              "elements": [{"type": "mrkdwn", "text": capped(context, LIMITS["context_text"])}]},
         ]
