@@ -11,7 +11,7 @@ from typing import Any
 
 from heliqa.agent.answer import MEASURE_WORDS, Answer, interpret_head, unit_of
 from heliqa.tools.query import MetricsQuery
-from heliqa.tools.safetext import shown_name
+from heliqa.tools.safetext import elide, visible
 
 MAX_SERIES = 8
 MAX_BARS = 15
@@ -27,7 +27,7 @@ _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#
 
 def label(text: str, limit: int = LABEL_LIMIT) -> str:
     """A name as a chart shows it: one line, controls and bidi visible, elided, and no mathtext (`$`)."""
-    return shown_name(text, limit).replace("$", r"\$")
+    return visible(elide(text, limit), pictures=False).replace("$", r"\$")
 
 
 def warm_up() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import NoReturn
@@ -28,7 +27,9 @@ def _positive(text: str) -> int:
 
 
 def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    from heliqa.tools.safetext import json_text
+
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import TextIO
@@ -16,7 +15,7 @@ from heliqa.agent.conversation import Conversation
 from heliqa.agent.planner import EXAMPLES
 from heliqa.render import clipped, safe_cells, terminal_text
 from heliqa.settings import redact
-from heliqa.tools.safetext import shown_name
+from heliqa.tools.safetext import json_text, shown_name
 
 PROMPT = "heliqa> "
 TABLE_ROWS = 40
@@ -105,10 +104,12 @@ class Repl:
 
     def json(self, data: dict) -> None:
         """Pretty JSON on a terminal; plain, unwrapped JSON when scripted (so it can be parsed)."""
-        if self.console.is_terminal:
-            self.console.print_json(data=data)
+        if self.console.is_terminal:  # highlighted like rich's print_json, with bidi characters escaped
+            from rich.highlighter import JSONHighlighter
+
+            self.console.print(JSONHighlighter()(json_text(data)))
         else:
-            self.raw_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            self.raw_out.write(json_text(data) + "\n")
             self.raw_out.flush()
 
     def explain(self, answer: Answer) -> None:

@@ -32,8 +32,10 @@ def elide(text: str, limit: int = NAME_LIMIT) -> str:
     return text[:head] + ELLIPSIS + text[len(text) - (keep - head) :]
 
 
-def _shown(char: str) -> str:
+def _shown(char: str, pictures: bool = True) -> str:
     code = ord(char)
+    if not pictures and (code < 0x20 or 0x7F <= code <= 0x9F):
+        return f"\\x{code:02x}"  # for fonts without the Control Pictures block (charts)
     if code < 0x20:
         return chr(0x2400 + code)  # the Control Pictures block: ␛ for ESC, ␊ for a newline, ␀ for NUL
     if code == 0x7F:
@@ -41,10 +43,12 @@ def _shown(char: str) -> str:
     return f"⟨U+{code:04X}⟩"
 
 
-def visible(text: str, keep_newlines: bool = False) -> str:
-    """`text` with control and bidi characters replaced by visible stand-ins (ESC becomes ␛, U+202E `⟨U+202E⟩`)."""
+def visible(text: str, keep_newlines: bool = False, pictures: bool = True) -> str:
+    """`text` with control and bidi characters replaced by visible stand-ins (ESC becomes ␛, or `\\x1b` without
+    `pictures`; U+202E becomes `⟨U+202E⟩`)."""
     pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return _BIDI.sub(lambda m: _shown(m.group()), pattern.sub(lambda m: _shown(m.group()), text))
+    text = pattern.sub(lambda m: _shown(m.group(), pictures), text)
+    return _BIDI.sub(lambda m: _shown(m.group()), text)
 
 
 def long_words_elided(text: str, limit: int = NAME_LIMIT) -> str:
@@ -67,4 +71,11 @@ def shown_text(text: str, limit: int | None = None) -> str:
 def quoted(name: str, limit: int = NAME_LIMIT) -> str:
     """A name as data inside a prompt: a JSON string (newlines and quotes escaped), elided, bidi escaped."""
     text = json.dumps(elide(name, limit), ensure_ascii=False)
+    return _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_text(data: object, indent: int | None = 2) -> str:
+    """`data` as JSON for a terminal: the values exact, bidi characters written as `\\u` escapes (JSON escapes
+    control characters itself), so a name cannot reorder what is shown around it."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
     return _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
