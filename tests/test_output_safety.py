@@ -24,10 +24,10 @@ from heliqa import slack as slack_app
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
-from heliqa.agent.llm import PROMPT_TOKEN_BOUND, approx_tokens, grounded_summary, render_prompt
+from heliqa.agent.llm import grounded_summary, render_prompt
 from heliqa.agent.planner import Context
-from heliqa.render import TextRenderer
-from heliqa.repl import ReplRenderer
+from heliqa.render import render_answer
+from heliqa.repl import Repl
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
 from heliqa.tools.store import Store
@@ -47,6 +47,13 @@ QUESTIONS = {
     "refusal": "delete all requests from <!everyone>",
 }
 CHECKED = {"outputs": 0, "problems": 0}
+PROMPT_TOKEN_BOUND = 4000  # the planner prompt's stated bound (agent/llm.py)
+
+
+def tokens(text: str) -> int:
+    """A tokenizer-free upper estimate: four ASCII characters a token, each other character one token."""
+    wide = sum(1 for c in text if ord(c) > 127)
+    return -(-(len(text) - wide) // 4) + wide
 
 
 def count(problems: list[str]) -> list[str]:
@@ -94,7 +101,7 @@ def cli(home, *args: str) -> subprocess.CompletedProcess:
 
 # --- finding 8: terminal escapes, forged rows, bidi ---------------------------------------------------------
 def test_terminal_text_shows_escapes_instead_of_running_them(store):
-    shown = TextRenderer().render(answer_of(store, QUESTIONS["aggregate"]))
+    shown = render_answer(answer_of(store, QUESTIONS["aggregate"]))
     assert terminal_problems(shown) == []
     assert "␛[2J" in shown and "⟨U+202E⟩" in shown and "nul␀byte" in shown and "line␊FORGED ROW 999␍cr" in shown
     assert "gpt-5<!everyone>" in shown  # a terminal has no mentions: the name itself is shown as it is
@@ -104,10 +111,10 @@ def test_chat_output_shows_escapes_instead_of_running_them(store):
     from rich.console import Console
 
     console = Console(record=True, width=120, force_terminal=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    repl = Repl(None, console)
     for question in QUESTIONS.values():
-        for part in ReplRenderer(console.width).render(answer_of(store, question)):
-            console.print(part)
-    assert terminal_problems(console.export_text()) == []
+        repl.show(answer_of(store, question))
+    assert terminal_problems(console.export_text(styles=False)) == []
 
 
 # --- finding 2: Slack markup, fences and limits -------------------------------------------------------------
@@ -152,9 +159,8 @@ def test_every_slack_answer_kind_is_escaped_and_within_limits(heliqa, fake):
 
 
 def test_a_table_cell_cannot_close_the_code_fence(store):
-    from heliqa.slack_render import table_text
-
-    text = table_text(answer_of(store, QUESTIONS["aggregate"]))
+    blocks = slack_app.answer_blocks(answer_of(store, QUESTIONS["aggregate"]), "embedded", "{}", None)
+    text = next(b for b in blocks if b.get("block_id") == "table")["text"]["text"]
     assert text.startswith("```") and text.count("```") == 2 and text.rstrip().endswith("```")
     assert "xˋˋˋ&lt;!here&gt;ˋˋˋ" in text and len(text) <= 3000
 
@@ -171,13 +177,18 @@ def test_a_hostile_question_is_escaped_and_redacted_in_the_public_asked_line(hel
 
 
 # --- finding 7: acks stay fast while charts with huge labels are drawn ---------------------------------------
-def test_a_huge_label_chart_is_fast_and_bidi_safe(store):
-    from heliqa.chart import label, render_png
+def test_a_huge_label_chart_is_fast(store):
+    from heliqa.chart import render_png
 
     answer = answer_of(store, QUESTIONS["aggregate"])
     started = time.monotonic()
     png = render_png(answer)
     assert png is not None and time.monotonic() - started < 4.0  # was 12 s of CPU for a 100k-character label
+
+
+def test_chart_labels_are_bidi_safe_and_elided():
+    from heliqa.chart import label
+
     assert label(HOSTILE["bidi"]) == "abc⟨U+202E⟩evil⟨U+2066⟩x" and len(label(HOSTILE["long"])) == 40
     assert label("cost $5 $x^2$") == r"cost \$5 \$x^2\$"  # no mathtext from data
 
@@ -219,7 +230,7 @@ def test_the_prompt_quotes_names_and_stays_within_its_token_bound(store):
     question = "requests for " + " ".join(HOSTILE.values())[:2000]
     ctx = Context(now=CLOCK, tz=ZoneInfo("UTC"), vocabulary=vocab, previous=None)
     prompt = render_prompt(ctx, question=question)
-    assert approx_tokens(prompt) <= PROMPT_TOKEN_BOUND
+    assert tokens(prompt) <= PROMPT_TOKEN_BOUND
     assert count(terminal_problems(prompt)) == []  # no raw control, bidi or 100k run; no forged line
     assert '"line\\nFORGED ROW 999\\rcr"' in prompt and '"gpt-5<!everyone>"' in prompt
 
@@ -231,7 +242,7 @@ def test_the_prompt_of_an_org_with_thousands_of_long_names_is_bounded():
     vocab = Vocabulary(models=many, score_keys=dict(many), properties={f"k{n}\n": dict(many) for n in range(200)})
     ctx = Context(now=CLOCK, tz=ZoneInfo("UTC"), vocabulary=vocab, previous=None)
     prompt = render_prompt(ctx)
-    assert approx_tokens(prompt) <= PROMPT_TOKEN_BOUND, approx_tokens(prompt)
+    assert tokens(prompt) <= PROMPT_TOKEN_BOUND, tokens(prompt)
     assert not any(line.startswith("ignore") for line in prompt.splitlines())
 
 
