@@ -108,8 +108,3 @@ class TextRenderer:
             if len(answer.rows) > TEXT_ROWS:
                 out.append(f"... {len(answer.rows) - TEXT_ROWS} more rows (use --json for all)")
         return "\n".join(out)
-
-
-def render_answer(answer: Answer) -> str:
-    """The answer as `heliqa ask` prints it."""
-    return TextRenderer().render(answer)

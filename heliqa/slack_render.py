@@ -37,8 +37,18 @@ LIMITS = {
     "blocks": 50,
     "alt_text": 1000,
 }
-RIGHT_ALIGNED = {"value", "current", "previous", "change", "latency", "tokens", "cost", "of bad requests",
-                 "of baseline", "lift"}
+RIGHT_ALIGNED = {
+    "value",
+    "current",
+    "previous",
+    "change",
+    "latency",
+    "tokens",
+    "cost",
+    "of bad requests",
+    "of baseline",
+    "lift",
+}
 _LOOKALIKE_BACKTICK = "ˋ"  # U+02CB: reads as a backtick, never opens or closes a code span or fence
 
 
@@ -101,8 +111,10 @@ def table_block(cells: list[list[str]], limit: int = TABLE_ROWS) -> dict:
     """A Block Kit table (header row first): the drivers of an explanation, the requests of a list, a comparison."""
     width = min(len(cells[0]), LIMITS["table_columns"])
     rows = [
-        [{"type": "raw_text", "text": capped(inert(shown_name(cell or "")), LIMITS["table_cell"]) or " "}
-         for cell in row[:width]]
+        [
+            {"type": "raw_text", "text": capped(inert(shown_name(cell or "")), LIMITS["table_cell"]) or " "}
+            for cell in row[:width]
+        ]
         for row in cells[: min(limit, LIMITS["table_rows"] - 1) + 1]
     ]
     return {
@@ -156,8 +168,11 @@ class SlackRenderer:
         context = f":mag: {interpretation}  ·  {planner} planner · {self.backend} backend"
         blocks: list[dict] = [
             {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": summary}},
-            {"type": "context", "block_id": "interpretation",
-             "elements": [{"type": "mrkdwn", "text": capped(context, LIMITS["context_text"])}]},
+            {
+                "type": "context",
+                "block_id": "interpretation",
+                "elements": [{"type": "mrkdwn", "text": capped(context, LIMITS["context_text"])}],
+            },
         ]
         if answer.cells is not None and len(answer.cells) > 1:
             blocks.append(table_block(answer.cells))

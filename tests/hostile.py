@@ -32,8 +32,17 @@ HOSTILE = {
 # What a terminal must never receive from data: controls other than a newline, DEL, C1 and bidi characters.
 TERMINAL_BAD = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 LONGEST_RUN = 200  # the 100k name shows at most this many of its characters in a row
-SLACK_LIMITS = {"text": 4000, "section": 3000, "context": 3000, "header": 150, "button": 75, "value": 2000,
-                "cell": 3000, "alt_txt": 1000, "title": 250}
+SLACK_LIMITS = {
+    "text": 4000,
+    "section": 3000,
+    "context": 3000,
+    "header": 150,
+    "button": 75,
+    "value": 2000,
+    "cell": 3000,
+    "alt_txt": 1000,
+    "title": 250,
+}
 
 
 def hostile_rows(count: int = 400, seed: int = 3, org: str = ORG) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
 from heliqa.agent.llm import grounded_summary, render_prompt
 from heliqa.agent.planner import Context
-from heliqa.render import render_answer
+from heliqa.render import TextRenderer
 from heliqa.repl import Repl
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
@@ -95,13 +95,16 @@ def cli(home, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HELIQA_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "heliqa.cli", "ask", *args, "--now", NOW, "--tz", "UTC", "--planner", "rules"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
 # --- finding 8: terminal escapes, forged rows, bidi ---------------------------------------------------------
 def test_terminal_text_shows_escapes_instead_of_running_them(store):
-    shown = render_answer(answer_of(store, QUESTIONS["aggregate"]))
+    shown = TextRenderer().render(answer_of(store, QUESTIONS["aggregate"]))
     assert terminal_problems(shown) == []
     assert "␛[2J" in shown and "⟨U+202E⟩" in shown and "nul␀byte" in shown and "line␊FORGED ROW 999␍cr" in shown
     assert "gpt-5<!everyone>" in shown  # a terminal has no mentions: the name itself is shown as it is
@@ -213,15 +216,19 @@ def test_acks_stay_within_three_seconds_while_charts_are_drawn(heliqa, fake):
             assert response.status_code == 200, response.text
             acks.append(took)
 
-        threads = [threading.Thread(target=ask, args=(QUESTIONS["series"], f"UCHART{n:03d}")) for n in range(6)]
-        threads += [threading.Thread(target=ask, args=("help", f"UOTHER{n:03d}")) for n in range(12)]
-        for thread in threads:
+        # more answers with the 100k-character label than Bolt has threads, then other users' commands
+        charts = [threading.Thread(target=ask, args=(QUESTIONS["aggregate"], f"UCHART{n:03d}")) for n in range(12)]
+        others = [threading.Thread(target=ask, args=("help", f"UOTHER{n:03d}")) for n in range(10)]
+        for thread in charts:
+            thread.start()
+        time.sleep(1.0)
+        for thread in others:
             thread.start()
             time.sleep(0.05)
-        for thread in threads:
+        for thread in charts + others:
             thread.join(30)
-        assert fake.wait_for(lambda f: len(f.of("files.completeUploadExternal")) >= 6, timeout=90)
-    assert len(acks) == 18 and max(acks) < 3.0, acks
+        assert fake.wait_for(lambda f: len(f.of("files.completeUploadExternal")) >= 12, timeout=120)
+    assert len(acks) == 22 and max(acks) < 3.0, sorted(acks)[-3:]
 
 
 # --- finding 9: the LLM prompt and the summary check ----------------------------------------------------------
@@ -248,8 +255,11 @@ def test_the_prompt_of_an_org_with_thousands_of_long_names_is_bounded():
 
 def _answer(rows: list[Row]) -> Answer:
     query = MetricsQuery.model_validate(
-        {"measure": "requests", "timeFilter": {"start": "2026-11-23T00:00:00Z", "end": "2026-11-24T00:00:00Z"},
-         "groupBy": "model"}
+        {
+            "measure": "requests",
+            "timeFilter": {"start": "2026-11-23T00:00:00Z", "end": "2026-11-24T00:00:00Z"},
+            "groupBy": "model",
+        }
     )
     return Answer("ok", "Computed summary.", query=query, rows=rows)
 
@@ -322,11 +332,22 @@ def test_hostile_data_in_the_chat_pseudo_terminal(home):
 def test_show_request_button_reply_is_escaped(heliqa, fake):
     value = json.dumps({"request": {"model": HOSTILE["mention"] + HOSTILE["fence"]}})
     click = {
-        "type": "block_actions", "user": {"id": ASKER}, "team": {"id": "T0000001"}, "channel": {"id": CHANNEL},
-        "container": {"type": "message", "message_ts": "1"}, "trigger_id": "1.2.3",
+        "type": "block_actions",
+        "user": {"id": ASKER},
+        "team": {"id": "T0000001"},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": "1"},
+        "trigger_id": "1.2.3",
         "response_url": fake.response_url("click"),
-        "actions": [{"type": "button", "action_id": slack_app.SHOW_REQUEST, "block_id": "actions", "value": value,
-                     "action_ts": "1"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": slack_app.SHOW_REQUEST,
+                "block_id": "actions",
+                "value": value,
+                "action_ts": "1",
+            }
+        ],
     }
     with serve(make_app(heliqa, fake)) as http:
         response, _ = post(http, urlencode({"payload": json.dumps(click)}))

@@ -60,8 +60,13 @@ def test_a_mistyped_credential_url_is_never_echoed(clean_env, variable):
 def test_the_cli_prints_no_password_of_a_url_missing_a_slash(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELIQA_", "HELICONE_", "OPENAI_"))}
     env.update(HELIQA_HOME=str(tmp_path), HELICONE_BASE_URL=f"https:/reader:{PASSWORD}@api.example")
-    done = subprocess.run([sys.executable, "-m", "heliqa.cli", "ask", "requests today"], capture_output=True,
-                          text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", "ask", "requests today"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 2 and "HELICONE_BASE_URL" in done.stderr and PASSWORD not in done.stderr
 
 
