@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import math
 import threading
@@ -179,6 +180,7 @@ class ChartProcess:
 
 
 CHARTS = ChartProcess()  # the process's one chart worker (started on first use)
+atexit.register(CHARTS.close)  # stopped before the interpreter tears down the modules its manager thread needs
 
 
 def _panels(answer: Answer) -> list[str | None]:
