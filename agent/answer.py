@@ -300,7 +300,9 @@ _NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
 
 
 def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
-    """True when every number in `text` appears among the rows' values (as printed) or their buckets."""
+    """True when every number in `text` appears among the rows' values (as printed) or their buckets.
+
+    A number found only in a group's name (`team-2024`) grounds nothing: it is a label, not a measurement."""
     allowed: set[str] = set()
     for r in rows:
         if r.value is not None:
@@ -308,8 +310,6 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
                 allowed.update(n.replace(",", "") for n in _NUMBER.findall(form))
         if r.bucket is not None:
             allowed.update(_NUMBER.findall(bucket_text(r.bucket, query)))
-        if r.group:
-            allowed.update(_NUMBER.findall(r.group))
     allowed.update(str(i) for i in range(0, 32))  # day numbers of dates
     allowed.add(str(len(rows)))
     if query.agg and query.agg.startswith("p"):

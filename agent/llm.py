@@ -27,6 +27,7 @@ from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
+from heliqa.tools.safetext import elide, quoted
 from heliqa.tools.settings import Settings, settings
 from heliqa.tools.urls import mask_url
 from heliqa.tools.validation import problems_of
@@ -40,7 +41,12 @@ MAX_REPAIRS = 2
 DEFAULT_MODEL = Settings.model_fields["heliqa_llm_model"].default
 DEFAULT_TIMEOUT_S = Settings.model_fields["heliqa_llm_timeout"].default
 DEFAULT_MAX_TOKENS = Settings.model_fields["heliqa_llm_max_tokens"].default
-# Bounds on the names a prompt carries (those the question names come first): ~4,000 tokens at most in all.
+# The planner prompt's bound; approx_tokens() estimates a text's tokens without a tokenizer download.
+PROMPT_TOKEN_BOUND = 4000
+# Bounds on the names a prompt carries (those the question names come first): in count and in characters.
+_ROOM = {"models": 2000, "providers": 400, "score keys": 1000, "properties": 2400}
+_MAX_PROPERTY_KEYS = 30
+QUESTION_LIMIT = 1000  # characters of the question and the interpretation in the summary's prompt
 _MAX_VALUES_PER_PROPERTY = 12
 _MAX_PROPERTY_VALUES = 150
 _MAX_MODELS = 40
@@ -158,45 +164,61 @@ def load_prompt(name: str) -> str:
         raise ConfigError(f"prompt {name!r} not found in the prompts package") from None
 
 
-def vocabulary_text(vocab: Vocabulary, question: str = "") -> str:
+def vocabulary_text(vocab: Vocabulary, question: str = "", scale: float = 1.0) -> str:
     """The grounded names as prompt lines: the ones the question names or nearly names, then the most used.
 
-    Bounded in count whatever the vocabulary's size, so the prompt stays small for an organization with
-    thousands of models or property values.
+    Each name is data, not instructions: a JSON string (a newline in it cannot start a prompt line), elided to
+    NAME_LIMIT characters. Bounded in count and in characters (`_ROOM`, times `scale`) whatever the vocabulary,
+    so the prompt stays within PROMPT_TOKEN_BOUND for an organization with thousands of long names.
     """
+    room = {part: int(size * scale) for part, size in _ROOM.items()}
     lines = [
-        f"- models: {_shown(vocab.models, question, _MAX_MODELS) or 'none recorded'}",
-        f"- providers: {', '.join(vocab.providers) or 'none recorded'}",
-        f"- score keys: {_shown(vocab.score_keys, question, _MAX_SCORE_KEYS) or 'none recorded'}",
+        f"- models: {_shown(vocab.models, question, _MAX_MODELS, room['models']) or 'none recorded'}",
+        f"- providers: {_shown(dict.fromkeys(vocab.providers, 1), '', 40, room['providers']) or 'none recorded'}",
+        f"- score keys: {_shown(vocab.score_keys, question, _MAX_SCORE_KEYS, room['score keys']) or 'none recorded'}",
         f"- users: {vocab.users} distinct user ids (take a user id from the question as written)",
     ]
     if vocab.properties:
         lines.append("- properties (key: recorded values):")
         keys = sorted(vocab.properties, key=lambda k: -sum(vocab.properties[k].values()))
-        budget = _MAX_PROPERTY_VALUES
-        for key in keys:
+        budget, left = _MAX_PROPERTY_VALUES, room["properties"]
+        for n, key in enumerate(keys):
             values = vocab.properties[key]
+            if n >= _MAX_PROPERTY_KEYS or left <= 0:
+                lines.append(f"  - (+{len(keys) - n} more keys; name one as written)")
+                break
             if budget <= 0:
-                lines.append(f"  - {key}: {len(values)} values (name one as written)")
-                continue
-            shown = _shown(values, question, min(_MAX_VALUES_PER_PROPERTY, budget))
-            budget -= shown.count(", ") + 1
-            lines.append(f"  - {key}: {shown}")
+                line = f"  - {quoted(key)}: {len(values)} values (name one as written)"
+            else:
+                shown = _shown(values, question, min(_MAX_VALUES_PER_PROPERTY, budget), max(left // 2, 200))
+                budget -= shown.count('", "') + 1
+                line = f"  - {quoted(key)}: {shown}"
+            left -= len(line)
+            lines.append(line)
     else:
         lines.append("- properties: none recorded")
     return "\n".join(lines)
 
 
-def _shown(counts: dict[str, int], question: str, limit: int) -> str:
-    """Names relevant to the question first, then the most used, at most `limit`; '(+N more)' for the rest."""
+def _shown(counts: dict[str, int], question: str, limit: int, room: int) -> str:
+    """Names relevant to the question first, then the most used: at most `limit` JSON strings in about `room`
+    characters; '(+N more)' for the rest."""
     picked = relevant_names(list(counts), question, limit)
     for name in sorted(counts, key=lambda n: -counts[n]):
         if len(picked) >= limit:
             break
         if name not in picked:
             picked.append(name)
-    more = f" (+{len(counts) - len(picked)} more)" if len(counts) > len(picked) else ""
-    return ", ".join(picked) + more
+    shown: list[str] = []
+    used = 0
+    for name in picked:
+        text = quoted(name)
+        if shown and used + len(text) + 2 > room:
+            break
+        shown.append(text)
+        used += len(text) + 2
+    more = f" (+{len(counts) - len(shown)} more)" if len(counts) > len(shown) else ""
+    return ("[" + ", ".join(shown) + "]" if shown else "") + more
 
 
 def relevant_names(names: list[str], question: str, limit: int) -> list[str]:
@@ -223,7 +245,7 @@ def previous_text(previous: QuerySpec | None) -> str:
     """The follow-up instructions with the previous query, or a note that there is none."""
     if previous is None:
         return "This is the first question of the conversation."
-    spec = json.dumps(previous.model_dump(mode="json"), ensure_ascii=False)
+    spec = json.dumps(_elided(previous.model_dump(mode="json")), ensure_ascii=True)
     return (
         "The previous query in this conversation was:\n"
         f"{spec}\n"
@@ -232,19 +254,41 @@ def previous_text(previous: QuerySpec | None) -> str:
     )
 
 
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free upper estimate: four ASCII characters a token, each other character a token of its own."""
+    wide = sum(1 for c in text if ord(c) > 127)
+    return -(-(len(text) - wide) // 4) + wide
+
+
+def _elided(value: Any) -> Any:
+    """A JSON value with every string elided to NAME_LIMIT characters (a 100k-character filter value stays small)."""
+    if isinstance(value, str):
+        return elide(value)
+    if isinstance(value, list):
+        return [_elided(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _elided(v) for k, v in value.items()}
+    return value
+
+
 def render_prompt(ctx: Context, version: str = PROMPT, question: str = "") -> str:
     """The system prompt for one question: conventions, wording lexicon, today's date and zone, the vocabulary
-    relevant to the question, previous query."""
+    relevant to the question, previous query; within PROMPT_TOKEN_BOUND (fewer names when they are long)."""
     local = ctx.now.astimezone(ctx.tz)
-    return Template(load_prompt(version)).substitute(
-        now_local=local.strftime("%Y-%m-%d %H:%M"),
-        weekday=local.strftime("%A"),
-        today=local.date().isoformat(),
-        tz=getattr(ctx.tz, "key", str(ctx.tz)),
-        vocabulary=vocabulary_text(ctx.vocabulary, question),
-        how_people_type=prompt_section(),
-        previous=previous_text(ctx.previous),
-    )
+    template = Template(load_prompt(version))
+    for scale in (1.0, 0.5, 0.25, 0.0):
+        prompt = template.substitute(
+            now_local=local.strftime("%Y-%m-%d %H:%M"),
+            weekday=local.strftime("%A"),
+            today=local.date().isoformat(),
+            tz=getattr(ctx.tz, "key", str(ctx.tz)),
+            vocabulary=vocabulary_text(ctx.vocabulary, question, scale),
+            how_people_type=prompt_section(),
+            previous=previous_text(ctx.previous),
+        )
+        if approx_tokens(prompt) <= PROMPT_TOKEN_BOUND:
+            break
+    return prompt
 
 
 # --- configuration ----------------------------------------------------------------------------------------
@@ -411,12 +455,16 @@ class LLMPlanner:
         from heliqa.agent.answer import bucket_text, fmt
 
         query = answer.query
-        lines = [
-            f"{bucket_text(r.bucket, query) if r.bucket else '-'} | {r.group or '-'} | {fmt(r.value, query)}"
+        lines = [  # group names are data: JSON strings, elided, so a newline in one cannot start a prompt line
+            f"{bucket_text(r.bucket, query) if r.bucket else '-'} | {quoted(r.group) if r.group else '-'} | "
+            f"{fmt(r.value, query)}"
             for r in answer.rows[:60]
         ]
         table = "\n".join(lines)
-        content = f"Question: {question}\nQuery: {answer.interpretation}\nRows (bucket | group | value):\n{table}"
+        content = (
+            f"Question: {quoted(question, QUESTION_LIMIT)}\nQuery: {quoted(answer.interpretation, QUESTION_LIMIT)}\n"
+            f"Rows (bucket | group | value):\n{table}"
+        )
         try:
             reply = self.chat_model().invoke([SystemMessage(load_prompt(SUMMARY_PROMPT)), HumanMessage(content)])
         except openai.OpenAIError:  # prose is optional: the computed summary always stands in
@@ -515,11 +563,25 @@ def _redact(text: str, settings: LLMSettings) -> str:
     return text[:300]
 
 
+# Verdicts about health the rows cannot state: a summary says what the numbers are, not whether they are fine.
+_JUDGEMENT = re.compile(
+    r"\b(?:(?:un)?health(?:y|ier)?|fine|normal(?:ly)?|stable|nominal|as expected|all good|no (?:issues?|problems?|"
+    r"concerns?|anomal\w*|incidents?)|degraded|outages?|broken|worrying|alarming)\b",
+    re.IGNORECASE,
+)
+
+
 def grounded_summary(text: str, answer: Answer) -> str:
-    """`text` when every number in it appears in the answer's rows, else the computed summary."""
+    """`text` when it states at least one number, every number in it appears in the answer's rows, and it
+    passes no verdict on health; else the computed summary."""
     from heliqa.agent.answer import prose_is_grounded
 
     text = " ".join(text.split())
-    if text and answer.query is not None and prose_is_grounded(text, answer.rows, answer.query):
-        return text
-    return answer.message
+    if not text or answer.query is None or _JUDGEMENT.search(text) or not _has_figure(text):
+        return answer.message  # "All models are healthy": a verdict no row states, with no number to check
+    return text if prose_is_grounded(text, answer.rows, answer.query) else answer.message
+
+
+def _has_figure(text: str) -> bool:
+    """True when `text` states a number of its own (digits in a name such as gpt-4o or p90 do not count)."""
+    return any(re.search(r"\d", t) and not re.search(r"[A-Za-z_]", t) for t in re.findall(r"[\w.,$%+-]+", text))

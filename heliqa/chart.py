@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import atexit
 import io
+import math
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from heliqa.agent.answer import MEASURE_WORDS, Answer, interpret_head, unit_of
 from heliqa.tools.query import MetricsQuery
+from heliqa.tools.safetext import elide, visible
 
 MAX_SERIES = 8
 MAX_BARS = 15
+CHART_DEADLINE_S = 10.0  # wall-clock seconds a chart may take before the answer goes out without it
+CHART_CPU_S = 5.0  # CPU seconds one chart may use in the chart process
+LABEL_LIMIT = 40  # characters of a legend entry or axis label (a 100k-character name took 12 s to lay out)
+TITLE_LIMIT = 120
+CAPTION_LIMIT = 240
 # matplotlib's font cache and text layout are not guaranteed thread-safe; charts are rare, so serialize them.
 _LOCK = threading.Lock()
 _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+
+
+def label(text: str, limit: int = LABEL_LIMIT) -> str:
+    """A name as a chart shows it: one line, controls and bidi visible, elided, and no mathtext (`$`)."""
+    return visible(elide(text, limit), pictures=False).replace("$", r"\$")
 
 
 def warm_up() -> None:
@@ -85,8 +99,8 @@ def render_png(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int
                 note = _lines(ax, answer)
             else:
                 note = _bars(ax, answer)
-        fig.suptitle(title_of(answer), x=0.01, ha="left", fontsize=11, fontweight="bold")
-        caption = answer.interpretation + (f"  ·  {note}" if note else "")
+        fig.suptitle(label(title_of(answer), TITLE_LIMIT), x=0.01, ha="left", fontsize=11, fontweight="bold")
+        caption = label(answer.interpretation, CAPTION_LIMIT) + (f"  ·  {note}" if note else "")
         fig.supxlabel(caption, fontsize=7, color="#6b7280", x=0.01, ha="left")
         for ax in axes:
             for side in ("top", "right"):
@@ -95,6 +109,78 @@ def render_png(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int
         out = io.BytesIO()
         fig.savefig(out, format="png", facecolor="white")
         return out.getvalue()
+
+
+def _draw_capped(answer: Answer, cpu_seconds: float) -> bytes | None:
+    """In the chart process: draw one answer with at most `cpu_seconds` more CPU (SIGXCPU ends the process)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    return render_png(answer)
+
+
+class ChartProcess:
+    """Charts drawn in one warm worker process, each within a deadline and a CPU cap.
+
+    matplotlib's layout is Python work that holds the GIL: drawn on a request thread, one slow chart starves
+    the threads that must acknowledge Slack within 3 s. In a process of its own it cannot, and a chart that
+    runs past its deadline or its CPU cap is dropped (the process is replaced) instead of blocking anyone."""
+
+    def __init__(self, deadline: float = CHART_DEADLINE_S, cpu_seconds: float = CHART_CPU_S):
+        self.deadline = deadline
+        self.cpu_seconds = cpu_seconds
+        self._pool: Any = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def warm_up(self) -> None:
+        """Start the worker and import matplotlib in it now, so the first chart is fast."""
+        self._executor().submit(warm_up).result(timeout=max(self.deadline, 60))
+
+    def render(self, answer: Answer) -> bytes | None:
+        """The answer's PNG, or None when there is nothing to draw or it took too long."""
+        if not chartable(answer):
+            return None
+        from concurrent.futures import TimeoutError as Late
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._executor()
+        try:
+            return pool.submit(_draw_capped, answer, self.cpu_seconds).result(timeout=self.deadline)
+        except (Late, BrokenProcessPool):
+            self._replace(pool)
+            return None
+
+    def _replace(self, pool: Any) -> None:
+        """Kill a stuck or dead worker; the next chart starts a fresh one."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+CHARTS = ChartProcess()  # the process's one chart worker (started on first use)
+atexit.register(CHARTS.close)  # stopped before the interpreter tears down the modules its manager thread needs
 
 
 def _panels(answer: Answer) -> list[str | None]:
@@ -129,7 +215,7 @@ def _small_multiples(fig, answer: Answer, groups: list[str | None]) -> list:
             xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, marker="o" if len(xs) <= 40 else None, markersize=2.5, linewidth=1.5,
                     color=_PALETTE[n % len(_PALETTE)])
-        ax.set_title(group or "", loc="left", fontsize=8)
+        ax.set_title(label(group or ""), loc="left", fontsize=8)
         locator = AutoDateLocator(maxticks=5)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -177,9 +263,9 @@ def _series(answer: Answer) -> tuple[dict[str, list[tuple[datetime, float]]], in
     for r in answer.rows:
         if r.bucket is not None and r.value is not None:
             period = getattr(r, "period", None)
-            label = " · ".join(x for x in (r.group, period) if x) or ""
+            name = " · ".join(x for x in (r.group, period) if x) or ""
             moved = offset if period == "previous" else timedelta(0)
-            series[label].append((r.bucket - shift + moved, r.value))
+            series[name].append((r.bucket - shift + moved, r.value))
     ranked = sorted(series, key=lambda g: -sum(v for _, v in series[g]))
     return {g: sorted(series[g]) for g in ranked[:MAX_SERIES]}, len(series)
 
@@ -190,10 +276,10 @@ def _lines(ax, answer: Answer) -> str:
 
     series, total = _series(answer)
     colors: dict[str, str] = {}  # one color per group; a comparison's previous period is its dashed, grey twin
-    for label, points in series.items():
+    for name, points in series.items():
         xs, ys = zip(*points, strict=True)
-        previous = label.endswith("previous")
-        group = label.removesuffix("previous").removesuffix("current").removesuffix(" · ")
+        previous = name.endswith("previous")
+        group = name.removesuffix("previous").removesuffix("current").removesuffix(" · ")
         color = colors.setdefault(group, _PALETTE[len(colors) % len(_PALETTE)])
         ax.plot(
             xs,
@@ -204,7 +290,7 @@ def _lines(ax, answer: Answer) -> str:
             linestyle="--" if previous else "-",
             alpha=0.55 if previous else 1.0,
             color=color,
-            label=label or None,
+            label=label(name) if name else None,
         )
     locator = AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(locator)
@@ -226,7 +312,7 @@ def _bars(ax, answer: Answer) -> str:
         groups = sorted(current, key=lambda g: -current[g])[:MAX_BARS]
         groups.reverse()
         ys = range(len(groups))
-        labels = [g or "(all)" for g in groups]
+        labels = [label(g or "(all)") for g in groups]
         ax.barh([y + 0.2 for y in ys], [current[g] for g in groups], height=0.4, color=_PALETTE[0], label="current")
         ax.barh([y - 0.2 for y in ys], [previous.get(g, 0) for g in groups], height=0.4, color="#9ca3af",
                 label="previous")
@@ -236,7 +322,9 @@ def _bars(ax, answer: Answer) -> str:
     else:
         rows = values[:MAX_BARS]  # in the answer's order (answer.arrange: largest first, or smallest for bottom N)
         rows.reverse()  # barh draws bottom-up; keep the first row on top
-        ax.barh([r.group or "(none)" for r in rows], [r.value for r in rows], color=_PALETTE[0])
+        # positions, not the names, on the axis: two names elided alike stay two bars
+        ax.barh(range(len(rows)), [r.value for r in rows], color=_PALETTE[0])
+        ax.set_yticks(range(len(rows)), [label(r.group or "(none)") for r in rows])
         total, shown, largest = len(values), len(rows), max((r.value for r in rows), default=0)
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(axis="x", color="#e5e7eb", linewidth=0.8)

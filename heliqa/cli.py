@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import NoReturn
 from heliqa.tools import logs
 from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.extras import require
+from heliqa.tools.safetext import shown_text
 from heliqa.tools.settings import redact, settings
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_NOTHING_LOADED = 0, 3, 2
@@ -29,14 +29,16 @@ def _positive(text: str) -> int:
 
 
 def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    from heliqa.tools.safetext import json_text
+
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from heliqa.agent.conversation import Conversation
     from heliqa.agent.factory import make_planner, narrator_for
     from heliqa.agent.timerange import instant, zone
-    from heliqa.render import render_answer
+    from heliqa.render import TextRenderer, terminal_text
     from heliqa.tools.backends import open_backend
 
     question = " ".join(args.question)
@@ -50,9 +52,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(answer.to_json())
     elif answer.status == "error":  # a failure, not an answer: stderr, in the one error format
-        sys.stderr.write(f"heliqa: {answer.message}\n")
+        sys.stderr.write(f"heliqa: {terminal_text(answer.message)}\n")
     else:
-        sys.stdout.write(render_answer(answer) + "\n")
+        sys.stdout.write(TextRenderer().render(answer) + "\n")
     if answer.status == "ok":
         return EXIT_OK
     if answer.status == "error":
@@ -457,7 +459,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         return args.func(_with_settings(args))
     except HeliqaError as error:
-        message = redact(str(error))
+        message = shown_text(redact(str(error)))  # an error may quote a name from data or the question
         if getattr(args, "json", False):
             _print_json({"status": "error", "message": message, "request": None, "data": []})
         else:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import TextIO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from heliqa.agent.answer import Answer, bucket_text, fmt
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.planner import EXAMPLES
-from heliqa.render import clipped
+from heliqa.render import clipped, safe_cells, terminal_text
+from heliqa.tools.safetext import json_text, shown_name
 from heliqa.tools.settings import redact
 
 PROMPT = "heliqa> "
@@ -104,10 +104,12 @@ class Repl:
 
     def json(self, data: dict) -> None:
         """Pretty JSON on a terminal; plain, unwrapped JSON when scripted (so it can be parsed)."""
-        if self.console.is_terminal:
-            self.console.print_json(data=data)
+        if self.console.is_terminal:  # highlighted like rich's print_json, with bidi characters escaped
+            from rich.highlighter import JSONHighlighter
+
+            self.console.print(JSONHighlighter()(json_text(data)))
         else:
-            self.raw_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            self.raw_out.write(json_text(data) + "\n")
             self.raw_out.flush()
 
     def explain(self, answer: Answer) -> None:
@@ -122,64 +124,85 @@ class Repl:
         self.json({k: v for k, v in answer.to_json().items() if k in ("request", "helicone_request")})
 
     def show(self, answer: Answer) -> None:
-        """Summary, interpretation, sparklines for time series, and a table."""
-        if answer.status != "ok":
-            self.console.print(answer.message, style=STYLES.get(answer.status), markup=False)
-            return
-        self.console.print(Text(answer.message, style="bold"))
-        self.console.print(Text(answer.interpretation, style="dim"))
-        if answer.kind == "explain" and answer.detail is not None and answer.detail.window is not None:
-            self.window_sparkline(answer)
-        elif answer.kind in ("aggregate", "compare") and any(r.bucket is not None for r in answer.rows):
-            self.sparklines(answer)
-        if answer.rows:
-            self.table(answer)
+        """Print one answer through the chat's renderer."""
+        for part in ReplRenderer(self.console.width).render(answer):
+            self.console.print(part)
 
-    def sparklines(self, answer: Answer) -> None:
+
+class ReplRenderer:
+    """`heliqa chat`: summary, interpretation, sparklines for time series and a table, as rich renderables.
+
+    Every string from data or the question goes through the terminal's safety layer (`heliqa.render`): rich
+    passes escape sequences through, so a name could otherwise clear the screen or forge a row."""
+
+    def __init__(self, width: int = 80):
+        self.width = width
+
+    def render(self, answer: Answer) -> list[RenderableType]:
+        """What the chat prints for an answer, in order (an empty string is a blank line)."""
+        if answer.status != "ok":
+            return [Text(terminal_text(answer.message), style=STYLES.get(answer.status) or "")]
+        out: list[RenderableType] = [
+            Text(terminal_text(answer.message, answer), style="bold"),
+            Text(terminal_text(answer.interpretation, answer), style="dim"),
+        ]
+        if answer.kind == "explain" and answer.detail is not None and answer.detail.window is not None:
+            out += self.window_sparkline(answer)
+        elif answer.kind in ("aggregate", "compare") and any(r.bucket is not None for r in answer.rows):
+            out += self.sparklines(answer)
+        if answer.rows:
+            out += self.table(answer)
+        return out
+
+    def sparklines(self, answer: Answer) -> list[RenderableType]:
+        """One labelled sparkline per series (at most MAX_SPARKLINES), then the time span."""
         q = answer.query
         groups = sorted({r.group for r in answer.rows}, key=lambda g: (g is None, g or ""))
-        label_width = min(max(len(g or "") for g in groups), 24)
-        width = max(self.console.width - label_width - 30, 10)
-        self.console.print()
+        label_width = min(max(len(shown_name(g or "")) for g in groups), 24)
+        width = max(self.width - label_width - 30, 10)
+        out: list[RenderableType] = [""]
         for group in groups[:MAX_SPARKLINES]:
             series = sorted((r for r in answer.rows if r.group == group and r.bucket), key=lambda r: r.bucket)
             known = [r.value for r in series if r.value is not None]
             if not known:
                 continue
-            line = Text((group or "")[:label_width].ljust(label_width) + " " if label_width else "")
+            label = shown_name(group or "", label_width) if label_width else ""
+            line = Text(label.ljust(label_width) + " " if label_width else "")
             line.append(sparkline([r.value for r in series], width), style="green")
             line.append(f"  {fmt(min(known), q)} – {fmt(max(known), q)}", style="dim")
-            self.console.print(line)
+            out.append(line)
         if len(groups) > MAX_SPARKLINES:
-            self.console.print(f"(+{len(groups) - MAX_SPARKLINES} more series in the table)", style="dim")
+            out.append(Text(f"(+{len(groups) - MAX_SPARKLINES} more series in the table)", style="dim"))
         first, last = answer.rows[0].bucket, max(r.bucket for r in answer.rows if r.bucket)
         span = f"{bucket_text(first, q)} → {bucket_text(last, q)}" if first else ""
         if span:
-            self.console.print(Text((" " * (label_width + 1) if label_width else "") + span, style="dim"))
+            out.append(Text((" " * (label_width + 1) if label_width else "") + span, style="dim"))
+        return out
 
-    def window_sparkline(self, answer: Answer) -> None:
+    def window_sparkline(self, answer: Answer) -> list[RenderableType]:
         """The explained series over the range, with the window marked underneath."""
         e = answer.detail
         points = [p for p in e.series if p.in_range]
-        width = max(self.console.width - 30, 10)
-        self.console.print()
-        self.console.print(Text(sparkline([p.value for p in points], width), style="green"))
+        width = max(self.width - 30, 10)
+        out: list[RenderableType] = ["", Text(sparkline([p.value for p in points], width), style="green")]
         if len(points) <= width:  # one character per bucket: mark the window's under the line
             marks = "".join("^" if e.window[0] <= p.bucket < e.window[1] else " " for p in points)
-            self.console.print(Text(marks.rstrip() + "  window", style="red"))
+            out.append(Text(marks.rstrip() + "  window", style="red"))
+        return out
 
-    def table(self, answer: Answer) -> None:
+    def table(self, answer: Answer) -> list[RenderableType]:
+        """The rows as a borderless table, cells made safe, with a note when rows were left out."""
         header, body, note = clipped(answer, TABLE_ROWS)
-        note = f"{note}; /json shows all" if note else ""
         grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False)
-        for n, name in enumerate(header):
-            grid.add_column(name, justify="right" if n == len(header) - 1 else "left")
-        for row in body:
-            grid.add_row(*row)
-        self.console.print()
-        self.console.print(grid)
+        cells = safe_cells([header, *body])
+        for n, name in enumerate(cells[0]):
+            grid.add_column(Text(name), justify="right" if n == len(header) - 1 else "left")
+        for row in cells[1:]:
+            grid.add_row(*(Text(cell) for cell in row))
+        out: list[RenderableType] = ["", grid]
         if note:
-            self.console.print(note, style="dim")
+            out.append(Text(f"{note}; /json shows all", style="dim"))
+        return out
 
 
 def _history_session():

@@ -14,6 +14,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,24 +27,34 @@ from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
-from heliqa.render import clipped, render_table
+from heliqa.chart import CHARTS
+from heliqa.slack_http import http_api  # noqa: F401  (the HTTP mode's ASGI app, part of this module's interface)
+from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: the app's Block Kit, re-exported)
+    LIMITS,
+    OPEN_DASHBOARD,
+    SHOW_REQUEST,
+    SlackRenderer,
+    answer_blocks,
+    capped,
+    inert,
+    redact,
+    request_json,
+    request_text,
+)
 from heliqa.tools import logs
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
-from heliqa.tools.limits import MAX_BODY_BYTES
-from heliqa.tools.settings import redact as redact_secrets
+from heliqa.tools.safetext import shown_name
 from heliqa.tools.settings import settings as heliqa_settings
 
 log = logging.getLogger("heliqa.slack")
 
-SHOW_REQUEST = "heliqa_show_request"
-OPEN_DASHBOARD = "heliqa_open_dashboard"
-TABLE_ROWS = 15
 HELP = (
     "Ask me about your LLM traffic in plain words, e.g.\n"
     + "\n".join(f"• `{e}`" for e in EXAMPLES)
     + "\nIn a thread, follow up with things like `now by hour` or `what about gpt-4o?`; say `reset` to start over."
 )
+ANSWER_WORKERS = 4  # answers computed at once; more wait their turn
 NOT_ALLOWED_USER = (
     "Sorry, heliqa isn't enabled for you yet. Ask whoever runs heliqa to add your Slack user id to "
     "HELIQA_SLACK_ALLOWED_USERS."
@@ -51,11 +62,6 @@ NOT_ALLOWED_USER = (
 
 
 # --- secrets stay out of messages and logs -----------------------------------------------------------
-def redact(text: str) -> str:
-    """heliqa.tools.settings.redact with Slack's mask, `[redacted]`."""
-    return redact_secrets(text, "[redacted]")
-
-
 class RedactingFilter(logs.RedactingFilter):
     """heliqa.tools.logs' filter with Slack's mask, for a handler of one's own."""
 
@@ -139,79 +145,6 @@ class SlackThread:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# --- Block Kit ---------------------------------------------------------------------------------------
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping, so `<!channel>` in a question or a model name stays text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def request_json(answer: Answer) -> dict[str, Any]:
-    """What the 'request JSON' button shows: the query that ran and, when there is one, Helicone's body."""
-    data = answer.to_json()
-    return {k: data[k] for k in ("request", "helicone_request") if data.get(k) is not None}
-
-
-def table_text(answer: Answer, limit: int = TABLE_ROWS) -> str:
-    """A compact monospace table: the latest rows of a time series, the first rows otherwise."""
-    header, body, note = clipped(answer, limit)
-    note = f"\n{note}; the request JSON has the query" if note else ""
-    return f"```{render_table([header] + body)}```{note}"
-
-
-def table_block(cells: list[list[str]], limit: int = TABLE_ROWS) -> dict:
-    """A Block Kit table (header row first): the drivers of an explanation, the requests of a list, a comparison."""
-    rows = [[{"type": "raw_text", "text": cell or " "} for cell in row] for row in cells[: limit + 1]]
-    right = {"value", "current", "previous", "change", "latency", "tokens", "cost", "of bad requests", "of baseline",
-             "lift"}
-    return {
-        "type": "table",
-        "block_id": "table",
-        "rows": rows,
-        "column_settings": [{"align": "right" if name in right else "left"} for name in cells[0]],
-    }
-
-
-def answer_blocks(answer: Answer, backend: str, request_value: str, dashboard_url: str | None) -> list[dict]:
-    """Headline summary, interpreted query as context, a compact table, and the buttons."""
-    blocks: list[dict] = [
-        {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": escape(answer.message)[:2900]}},
-        {
-            "type": "context",
-            "block_id": "interpretation",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f":mag: {escape(answer.interpretation)}  ·  {answer.planner or 'rules'} planner"
-                    f" · {backend} backend",
-                }
-            ],
-        },
-    ]
-    if answer.cells is not None and len(answer.cells) > 1:
-        blocks.append(table_block(answer.cells))
-    elif answer.rows:
-        blocks.append({"type": "section", "block_id": "table", "text": {"type": "mrkdwn", "text": table_text(answer)}})
-    buttons: list[dict] = [
-        {
-            "type": "button",
-            "action_id": SHOW_REQUEST,
-            "value": request_value,
-            "text": {"type": "plain_text", "text": "Show request JSON"},
-        }
-    ]
-    if dashboard_url:
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": OPEN_DASHBOARD,
-                "url": dashboard_url,
-                "text": {"type": "plain_text", "text": "Open Helicone dashboard"},
-            }
-        )
-    blocks.append({"type": "actions", "block_id": "actions", "elements": buttons})
-    return blocks
-
-
 # --- the listeners ----------------------------------------------------------------------------------
 class HeliqaSlack:
     """Slack listeners around one backend and planner: access checks, a conversation per thread, answers."""
@@ -233,6 +166,11 @@ class HeliqaSlack:
         self.seen_signatures = Bounded(20_000)  # signed requests of the last 5 minutes (Bolt refuses older ones)
         self.zones = Bounded(5_000)
         self.requests = Bounded(2_000)  # request JSON too long for a button value
+        self.renderer = SlackRenderer(getattr(backend, "name", ""), settings.dashboard_url)
+        self.charts = CHARTS  # off the request threads, with a deadline and a CPU cap
+        # Bolt runs acks and lazy listeners on one pool of 10 threads: answers queue here instead, so a burst
+        # of slow answers never leaves an ack without a thread (Slack gives up after 3 s).
+        self.workers = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="heliqa-answer")
 
     def register(self, app: App) -> None:
         """Attach the middleware and listeners to a Bolt app."""
@@ -246,13 +184,15 @@ class HeliqaSlack:
     def warm_up(self) -> None:
         """Open the backend, import matplotlib and the LLM client (if configured) now, so first answers are fast."""
         from heliqa.agent.factory import warm_up as warm_up_planner
-        from heliqa.chart import warm_up
 
         try:
             self.backend.vocabulary(self.backend.resolve_org(self.settings.org))
         except HeliqaError as error:
             log.warning("backend not ready: %s", redact(str(error)))
-        warm_up()
+        try:
+            self.charts.warm_up()
+        except Exception as error:  # noqa: BLE001  (answers still go out, without charts being fast)
+            log.warning("chart process not ready: %s", redact(str(error)))
         try:
             warm_up_planner(self.planner)
         except HeliqaError as error:
@@ -299,7 +239,8 @@ class HeliqaSlack:
     def ack_command(self, ack, command: dict) -> None:
         """Acknowledge `/heliqa` at once: a refusal or help, or 'looking into it' (the answer follows)."""
         reply = self._command_reply(command)
-        ack(text=reply or f"Looking into “{escape(command['text'].strip())}”…", response_type="ephemeral")
+        looking = capped(f"Looking into “{inert(command['text'].strip())}”…", LIMITS["message_text"])
+        ack(text=reply or looking, response_type="ephemeral")
 
     def answer_command(self, client: WebClient, command: dict, respond) -> None:
         """After the ack: post the question in the channel and answer it in that message's thread."""
@@ -308,7 +249,7 @@ class HeliqaSlack:
         question = command["text"].strip()
         user, channel = command["user_id"], command["channel_id"]
         try:
-            parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(question)}")
+            parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {self.renderer.text(question)}")
         except SlackApiError as error:
             # Not a member (or someone else's DM): answer through the command's response_url instead.
             log.info("cannot post in %s (%s); answering via response_url", channel, error.response.get("error"))
@@ -369,6 +310,12 @@ class HeliqaSlack:
     def answer(
         self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str, respond=None
     ) -> None:
+        """Answer on heliqa's own workers: Bolt's threads stay free to acknowledge the next request in time."""
+        self.workers.submit(self._answer, client, channel, thread_ts, user, question, respond)
+
+    def _answer(
+        self, client: WebClient, channel: str, thread_ts: str | None, user: str, question: str, respond=None
+    ) -> None:
         """Ask the thread's conversation and post the answer (blocks + chart, or plain text)."""
         try:
             tz = self.user_zone(client, user)
@@ -405,27 +352,17 @@ class HeliqaSlack:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
 
     def _post(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer, respond) -> None:
-        if answer.status == "error":
-            self._say(
-                client,
-                channel,
-                thread_ts,
-                f":warning: I couldn't answer that: {answer.message}\n"
-                "Check the names and the time range, or send `help` for example questions.",
-                respond=respond,
-            )
-            return
-        if answer.status != "ok":  # clarify / unsupported: the question back or the refusal, as plain text
-            self._say(client, channel, thread_ts, answer.message, respond=respond)
-            return
-        value = json.dumps(request_json(answer), separators=(",", ":"))
-        if len(value) > 2000:  # Slack's limit for a button value
+        value = json.dumps(request_json(answer), separators=(",", ":")) if answer.status == "ok" else ""
+        if len(value) > LIMITS["button_value"]:
             ref = uuid.uuid4().hex
             self.requests.get(ref, lambda: value)
             value = f"ref:{ref}"
-        blocks = answer_blocks(answer, self.backend.name, value, self.settings.dashboard_url)
+        message = self.renderer.render(answer, value)
+        if message.blocks is None:  # a question back, a refusal or an error: plain text, no chart
+            self._say(client, channel, thread_ts, message.text, respond=respond)
+            return
         if respond is not None:
-            blocks.append(
+            message.blocks.append(
                 {
                     "type": "context",
                     "elements": [
@@ -433,15 +370,15 @@ class HeliqaSlack:
                     ],
                 }
             )
-            self._say(client, channel, None, answer.message, blocks=blocks, respond=respond)
+            self._say(client, channel, None, message.text, blocks=message.blocks, respond=respond)
             return
-        self._say(client, channel, thread_ts, answer.message, blocks=blocks)
+        self._say(client, channel, thread_ts, message.text, blocks=message.blocks)
         self._upload_chart(client, channel, thread_ts, answer)
 
     def _upload_chart(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer) -> None:
-        from heliqa.chart import render_png, title_of
+        from heliqa.chart import title_of
 
-        png = render_png(answer)  # on a Bolt worker thread, never on the HTTP server's event loop
+        png = self.charts.render(answer)
         if png is None:
             return
         try:
@@ -450,8 +387,8 @@ class HeliqaSlack:
                 thread_ts=thread_ts,
                 content=png,
                 filename="heliqa-chart.png",
-                title=title_of(answer),
-                alt_txt=answer.interpretation[:1000],
+                title=shown_name(title_of(answer), 250),
+                alt_txt=shown_name(answer.interpretation, LIMITS["alt_text"]),
             )
         except SlackApiError as error:
             log.warning("chart upload failed (%s); is the files:write scope granted?", error.response.get("error"))
@@ -476,7 +413,7 @@ class HeliqaSlack:
                 )
                 return
         try:
-            text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+            text = request_text(value)
         except (ValueError, RecursionError):  # not a value heliqa wrote: a forged or mangled click
             respond(
                 text="Sorry, I can't show that request: the button's value is not one I wrote. "
@@ -485,9 +422,7 @@ class HeliqaSlack:
                 replace_original=False,
             )
             return
-        if len(text) > 3800:
-            text = text[:3800] + "\n… (truncated)"
-        respond(text=f"```{text}```", response_type="ephemeral", replace_original=False)
+        respond(text=text, response_type="ephemeral", replace_original=False)
 
     def ack_link(self, ack) -> None:
         """Link buttons still send an action; acknowledge it so Slack shows no error."""
@@ -511,45 +446,6 @@ def build_app(heliqa: HeliqaSlack, client: WebClient, signing_secret: str | None
         ) from None
     heliqa.register(app)
     return app
-
-
-MAX_BODY = MAX_BODY_BYTES  # Slack payloads are a few KB; refuse anything larger before reading it
-
-
-def http_api(app: App):
-    """An ASGI app serving Slack's requests on POST /slack/events (plus GET /healthz)."""
-    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    async def events(request):
-        timestamp = request.headers.get("x-slack-request-timestamp")
-        if timestamp is not None and not re.fullmatch(r"[0-9]{1,12}", timestamp):
-            # Bolt would int() it and answer 500; a request without a valid timestamp is not signed
-            return PlainTextResponse("invalid request timestamp", status_code=401)
-        try:
-            declared = int(request.headers.get("content-length") or 0)
-        except ValueError:
-            declared = 0
-        if declared > MAX_BODY:
-            return PlainTextResponse("payload too large", status_code=413)
-        chunks, size = [], 0
-        async for chunk in request.stream():  # a chunked body announces no length: count what arrives
-            size += len(chunk)
-            if size > MAX_BODY:
-                return PlainTextResponse("payload too large", status_code=413)
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        # Bolt's dispatch blocks until ack(); run it on a worker so the event loop keeps serving.
-        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(response)
-
-    async def health(request):
-        return PlainTextResponse("ok")
-
-    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health)])
 
 
 def _secret(name: str, prefix: str, hint: str) -> str:
@@ -599,7 +495,7 @@ def main(args) -> int:
         import uvicorn
 
         log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
-        uvicorn.run(http_api(app), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+        uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

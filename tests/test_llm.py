@@ -219,7 +219,7 @@ def test_strict_tools_and_prompt_on_the_wire(serve, sample_store):
         "gpt-4o-mini",
         "claude-3-5-sonnet-20241022",
         "ANTHROPIC",
-        "customer_tier: free, pro, enterprise",
+        '"customer_tier": ["free", "pro", "enterprise"]',
         "is_correct-hcone-bool",
         "first question of the conversation",
     ):

@@ -65,7 +65,8 @@ def serve(app):
     """The Bolt app behind the Starlette adapter on uvicorn at 127.0.0.1:<free port>."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(slack_app.http_api(app), host="127.0.0.1", port=0, log_level="warning"))
+    api = slack_app.http_api(app, SECRET)
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -120,3 +120,44 @@ def test_malformed_button_values_get_a_polite_answer(heliqa, fake, value):
     (shown,) = fake.of("response")
     assert shown.data["response_type"] == "ephemeral"
     assert "Sorry, I can't show that request" in shown.data["text"] or "no longer in memory" in shown.data["text"]
+
+
+MALFORMED = {
+    "payload not JSON": ("application/x-www-form-urlencoded", b"payload={not-json"),
+    "payload an array": ("application/x-www-form-urlencoded", b"payload=" + b"%5B1%2C2%2C3%5D"),
+    "JSON array": ("application/json", b"[1,2,3]"),
+    "JSON not JSON": ("application/json", b"{not json"),
+    "deep nesting": ("application/json", b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    "deep payload": ("application/x-www-form-urlencoded", b"payload=" + b"%5B" * 3000 + b"%5D" * 3000),
+    "not UTF-8": ("application/x-www-form-urlencoded", b"command=%2Fheliqa&text=\xff\xfe"),
+    "empty": ("application/x-www-form-urlencoded", b""),
+    "empty payload": ("application/x-www-form-urlencoded", b"payload="),
+    "BOM": ("application/json", b'\xef\xbb\xbf{"type":"event_callback"}'),
+    "payload a string": ("application/x-www-form-urlencoded", b"payload=%22x%22"),
+    "JSON null": ("application/json", b"null"),
+    "brace then garbage": ("text/plain", b"{" + b"x" * 100),
+    "number payload": ("application/x-www-form-urlencoded", b"payload=12"),
+}
+
+
+def _signed_bytes(body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    ts = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_bodies_are_400_signed_and_401_unsigned_without_a_traceback(heliqa, fake, case, caplog):
+    # hardening finding 6: these answered 500 with a traceback, before any signature check
+    kind, body = MALFORMED[case]
+    with serve(make_app(heliqa, fake)) as http:
+        unsigned = http.post("/slack/events", content=body, headers={"content-type": kind})
+        signed = http.post("/slack/events", content=body, headers={"content-type": kind, **_signed_bytes(body)})
+    assert unsigned.status_code == 401, unsigned.text
+    assert signed.status_code == 400, signed.text
+    assert signed.json()["error"].startswith("malformed request:")
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    assert [c.method for c in fake.calls] == ["auth.test"]

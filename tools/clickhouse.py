@@ -20,7 +20,7 @@ from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.extras import require
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
-from heliqa.tools.settings import settings
+from heliqa.tools.settings import redact, settings
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
 from heliqa.tools.sqlbackend import DataPlace, SqlBackend, naive_utc
 
@@ -230,7 +230,7 @@ def _first_line(error: BaseException, url: str = "") -> str:
     password = urlsplit(url).password if url else None
     if password:
         text = text.replace(password, "***").replace(unquote(password), "***")
-    return text[:400]
+    return redact(text)[:400]  # the server may echo the Authorization header, base64 and all
 
 
 class ClickHouseBackend(SqlBackend):

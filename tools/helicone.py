@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import re
 import time
 import urllib.parse
 import zlib
@@ -32,7 +33,7 @@ from heliqa.tools.limits import MAX_RESPONSE_BYTES
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.rows import keep_top
-from heliqa.tools.settings import settings
+from heliqa.tools.settings import redact, settings
 from heliqa.tools.sql import seconds_utc
 from heliqa.tools.timebuckets import bucket_labels, fill_buckets
 from heliqa.tools.urls import mask_url, split_credentials
@@ -157,7 +158,8 @@ class HeliconeClient:
         return self._call("GET", path, None)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        text = re.sub(re.escape(self._secret), "***", text, flags=re.IGNORECASE) if self._secret else text
+        return redact(text)  # an echoed Authorization header, in whatever case or encoding
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         deadline = time.monotonic() + self.deadline

@@ -28,7 +28,17 @@ MIN_SECRET = 6  # shorter values would blank out ordinary words in a message
 # `scheme://user:password@` anywhere in a text; masked like tools.urls.mask_url masks one URL (`scheme://***@`)
 # Credential shapes hidden even when they are not heliqa's own secrets (a token pasted into a question or a log):
 # Slack bot/user/app tokens and OpenAI-style API keys.
-_TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}")
+_TOKEN = re.compile(r"\b(?:xox[a-z]-|xapp-)[A-Za-z0-9-]+|\b(?:sk|pk)-[A-Za-z0-9_-]{8,}", re.IGNORECASE)
+# An Authorization header's value echoed in an error body (`Authorization: Basic dXNlcjpwdw==`, JSON or not),
+# and a credential in a URL's query string (`?api_key=…`, `&token=…`).
+_SCHEMES = r"(?:basic|bearer|token|digest)"
+_AUTHORIZATION = re.compile(
+    rf"""(authorization["']?\s*[:=]\s*["']?(?:{_SCHEMES}\s+)?)(?!{_SCHEMES}\b)[^\s"',;}}*]{{4,}}""", re.IGNORECASE
+)
+_QUERY_SECRET = re.compile(
+    r"([?&;][\w.-]*(?:key|token|secret|password|passwd|pwd|signature|sig|auth|credential)s?[\w.-]*=)[^&#\s\"'<>]+",
+    re.IGNORECASE,
+)
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@:]*:[^\s/?#@]*@", re.IGNORECASE)
 
 
@@ -155,7 +165,7 @@ class Settings(BaseSettings):
                 continue
             if name in CREDENTIAL_URLS:
                 password = _password(value)
-                found += [password, unquote(password)] if password else []
+                found += _encodings(value, password) if password else []
             elif field.annotation is not None and "SecretStr" in str(field.annotation):
                 found.append(value)
         return sorted({s for s in found if len(s) >= MIN_SECRET}, key=len, reverse=True)
@@ -175,17 +185,48 @@ def _check_url(url: str, schemes: tuple[str, ...]) -> None:
         raise ValueError("names no host")
 
 
+def _userinfo(url: str) -> str:
+    """What precedes a URL's last `@` after its scheme, read leniently (`htp:/user:pw@x`, `http//u:p@x` too)."""
+    scheme = re.match(r"[A-Za-z][\w+.-]*:/{0,3}", url)
+    rest = url[scheme.end() :] if scheme else url
+    return rest.rpartition("@")[0]
+
+
 def _password(url: str) -> str | None:
+    """The password a URL carries (`user:password@`), also in a URL too mistyped to parse."""
+    return _userinfo(url).partition(":")[2] or None
+
+
+def _encodings(url: str, password: str) -> list[str]:
+    """The forms a URL's password may be echoed in: as typed, decoded, and Basic auth's base64 of `user:password`."""
+    import base64
+
+    user = unquote(_userinfo(url).partition(":")[0])
+    pair = f"{user}:{unquote(password)}".encode()
+    return [password, unquote(password), base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode()]
+
+
+def shown_url(url: str) -> str:
+    """A credential URL as a configuration error may show it: masked when it parses as `scheme://…@host`,
+    as typed when it holds no `@`, else only its scheme (a mistyped URL's password is never echoed)."""
+    if "@" not in url:
+        return url[:200]
     try:
-        return urlsplit(url).password
+        parts = urlsplit(url)
+        sound = url.startswith(f"{parts.scheme}://") and "@" in parts.netloc
+        sound = sound and "@" not in parts.path + parts.query + parts.fragment and _password(url) == parts.password
     except ValueError:
-        return None
+        sound = False
+    if sound:
+        return mask_url(url)[:200]
+    scheme = re.match(r"[A-Za-z][\w+.-]{0,15}(?=:)", url)
+    return f"(not shown: it may hold a password; scheme {scheme.group()!r})" if scheme else "(not shown)"
 
 
 def _shown(name: str, value: Any) -> str:
     """A bad value as it may be printed: secrets hidden, URL passwords masked, long values cut."""
     if name in CREDENTIAL_URLS:
-        return repr(mask_url(str(value))[:200])
+        return repr(shown_url(str(value)))
     field = Settings.model_fields.get(name)
     if field is not None and "SecretStr" in str(field.annotation):
         return "(hidden)"
@@ -230,8 +271,10 @@ def redact(text: str, mask: str = "***") -> str:
     except ConfigError:  # a bad configuration is reported elsewhere; still hide the raw values
         raw = {name: os.environ.get(name.upper()) for name in Settings.model_fields}
         secrets = Settings.model_construct(**{k: v for k, v in raw.items() if v}).secrets()
-    for value in secrets:
-        text = text.replace(value, mask)
+    if secrets:  # a secret is hidden whatever its case (an error body may echo it lower-cased)
+        text = re.compile("|".join(map(re.escape, secrets)), re.IGNORECASE).sub(mask, text)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + mask, text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + mask, text)
     return _TOKEN.sub(mask, text)
 
 
