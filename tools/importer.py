@@ -32,9 +32,25 @@ from heliqa.tools.filters import parse_instant
 try:  # orjson is several times faster on 100k-line files; json is the fallback
     import orjson
 
-    _loads = orjson.loads
+    _fast_loads = orjson.loads
 except ImportError:  # pragma: no cover
-    _loads = json.loads
+    _fast_loads = json.loads
+
+# orjson reads an integer beyond 64 bits as a rounded float (-2**63 - 1 became -2**63): a line with 19 digits in a
+# row goes through the standard parser, whose integers are exact, so an out-of-range number is reported, not bent.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _loads(line: bytes | str) -> Any:
+    """One JSON value; integers of any size exact; NaN and Infinity refused."""
+    data = line.encode() if isinstance(line, str) else line
+    if _LONG_DIGITS.search(data):
+        return json.loads(data, parse_constant=_no_constant)
+    return _fast_loads(data)
 
 COLUMNS: dict[str, str] = {
     "request_id": "VARCHAR",
@@ -84,6 +100,12 @@ _TEXTS = [
     "prompt_version",
     "request_referrer",
 ]
+# Per-row limits, so one huge row never fails a batch: a body longer than MAX_BODY_CHARS is kept truncated, with
+# TRUNCATED appended; a row whose other texts (names, ids, property keys and values) add up to more than
+# MAX_ROW_CHARS is skipped and reported. Real rows are far below both (bodies of a few KB, names of a few dozen).
+MAX_BODY_CHARS = 1_000_000
+MAX_ROW_CHARS = 1_000_000
+TRUNCATED = " [truncated by heliqa: {kept:,} of {total:,} characters kept]"
 # Helicone export name -> our column
 _EXPORT_NAMES = {
     "request_user_id": "user_id",
@@ -226,12 +248,31 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
         else:
             raise ValueError(f"score {key!r} must be an integer, got {value!r}")
     row["scores"] = clean
+    _check_size(row)
     for name in ("request_body", "response_body"):
         value = src.get(name)
         if _is_placeholder(value):
             value = None  # Helicone's stand-in for a body kept in object storage is not the body
-        row[name] = value if isinstance(value, str) else ("" if value is None else json.dumps(value))
+        row[name] = truncated(value if isinstance(value, str) else ("" if value is None else json.dumps(value)))
     return row
+
+
+def truncated(body: str, limit: int | None = None) -> str:
+    """`body`, or its first `limit` (default MAX_BODY_CHARS) characters followed by the TRUNCATED marker."""
+    limit = MAX_BODY_CHARS if limit is None else limit
+    if len(body) <= limit:
+        return body
+    return body[:limit] + TRUNCATED.format(kept=limit, total=len(body))
+
+
+def _check_size(row: dict[str, Any]) -> None:
+    """ValueError when the row's texts other than its bodies exceed MAX_ROW_CHARS."""
+    size = sum(len(row[name]) for name in ("request_id", "organization_id", *_TEXTS))
+    size += sum(len(k) + len(v) for k, v in row["properties"].items()) + sum(map(len, row["scores"]))
+    if size > MAX_ROW_CHARS:
+        raise ValueError(
+            f"the row's names, ids and properties hold {size:,} characters; the limit is {MAX_ROW_CHARS:,} (row size)"
+        )
 
 
 def _is_placeholder(value: Any) -> bool:
