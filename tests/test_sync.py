@@ -443,8 +443,9 @@ def test_live_store_needs_the_embedded_backend(tmp_path):
         live_store(HeliconeBackend(HeliconeClient("k", "http://127.0.0.1:9")))
 
 
-def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
+def test_bodies_inline_or_from_signed_urls(fake, tmp_path, monkeypatch):
     """--bodies: a body Helicone sends inline is kept; a placeholder is replaced by the signed URL's content."""
+    monkeypatch.setenv("HELIQA_EGRESS_ALLOW_PRIVATE", "1")  # the body server is on 127.0.0.1, like the upstream
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Bodies(BaseHTTPRequestHandler):

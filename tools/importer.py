@@ -52,6 +52,7 @@ def _loads(line: bytes | str) -> Any:
         return json.loads(data, parse_constant=_no_constant)
     return _fast_loads(data)
 
+
 COLUMNS: dict[str, str] = {
     "request_id": "VARCHAR",
     "organization_id": "VARCHAR",
@@ -260,19 +261,28 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
 def truncated(body: str, limit: int | None = None) -> str:
     """`body`, or its first `limit` (default MAX_BODY_CHARS) characters followed by the TRUNCATED marker."""
     limit = MAX_BODY_CHARS if limit is None else limit
-    if len(body) <= limit:
-        return body
-    return body[:limit] + TRUNCATED.format(kept=limit, total=len(body))
+    if len(body) > limit:
+        body = body[:limit] + TRUNCATED.format(kept=limit, total=len(body))
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from an escaped JSON string: the store cannot hold it
+        body = body.encode("utf-8", "replace").decode("utf-8")
+    return body
 
 
 def _check_size(row: dict[str, Any]) -> None:
-    """ValueError when the row's texts other than its bodies exceed MAX_ROW_CHARS."""
-    size = sum(len(row[name]) for name in ("request_id", "organization_id", *_TEXTS))
-    size += sum(len(k) + len(v) for k, v in row["properties"].items()) + sum(map(len, row["scores"]))
+    """ValueError when the row's texts other than its bodies exceed MAX_ROW_CHARS or are not valid Unicode."""
+    texts = [row[name] for name in ("request_id", "organization_id", *_TEXTS)]
+    texts += [*row["properties"], *row["properties"].values(), *row["scores"]]
+    size = sum(map(len, texts))
     if size > MAX_ROW_CHARS:
         raise ValueError(
             f"the row's names, ids and properties hold {size:,} characters; the limit is {MAX_ROW_CHARS:,} (row size)"
         )
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a name, id or property holds a lone surrogate, which is not valid Unicode") from None
 
 
 def _is_placeholder(value: Any) -> bool:

@@ -397,7 +397,11 @@ class Store(SqlBackend):
         """Insert already-parsed request objects (normalized like imported lines); returns how many were new."""
         from heliqa.tools.importer import normalize
 
-        added = self._insert([normalize(r, default_org) for r in raw])
+        return self.add_normalized([normalize(r, default_org) for r in raw])
+
+    def add_normalized(self, rows: list[dict[str, Any]]) -> int:
+        """Insert rows `tools.importer.normalize` already returned (one transaction); returns how many were new."""
+        added = self._insert(rows)
         if added:
             self.cluster(only_if_due=True)
         return added
