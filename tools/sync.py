@@ -434,8 +434,10 @@ def client_from_env(base_url: str | None = None) -> HeliconeClient:
         raise ConfigError(
             f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai"
         )
-    # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is.
-    return HeliconeClient(key, base, timeout=60.0, retries=6, backoff=1.0, max_retry_after=120.0)
+    # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is
+    # (twice HELICONE_TIMEOUT a read, so 60 s by default; each call within twice that, however slowly it comes).
+    timeout = 2 * settings().helicone_timeout
+    return HeliconeClient(key, base, timeout=timeout, retries=6, backoff=1.0, max_retry_after=120.0)
 
 
 # --- keeping a running process's store fresh ----------------------------------------------------------------------
