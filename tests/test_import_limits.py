@@ -11,12 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from heliqa.tools.importer import MAX_BODY_CHARS, TRUNCATED
 from heliqa.tools.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = "cccccccc-0000-4000-8000-00000000000c"
 BIG = 40 << 20  # 40 MB
+KEPT = 1_000_000  # characters of a body the store keeps
 
 
 def line(i: int, **fields) -> str:
@@ -65,8 +65,8 @@ def test_a_40_mb_line_and_out_of_range_numbers_do_not_block_the_others(tmp_path)
     ]
     n = store.fetch("SELECT count(*) FROM requests WHERE organization_id = $o", {"o": ORG})[0][0]
     store.close()
-    marker = TRUNCATED.format(kept=MAX_BODY_CHARS, total=BIG)
-    assert n == 19 and body == "x" * MAX_BODY_CHARS + marker and size == MAX_BODY_CHARS + len(marker)
+    marker = " [truncated by heliqa: 1,000,000 of 41,943,040 characters kept]"  # the README's marker
+    assert n == 19 and body == "x" * KEPT + marker and size == KEPT + len(marker)
 
     again = heliqa_import(tmp_path, path)  # the same file again: the same rows skipped, nothing else happens
     assert again.returncode == 0 and "imported 0 new requests" in again.stdout and "19 already present" in again.stdout
@@ -80,4 +80,4 @@ def test_add_rows_with_a_huge_body_is_one_batch(tmp_path):
     assert store.add_rows(rows) == 5
     kept = store.fetch("SELECT max(length(response_body)) FROM requests", {})[0][0]
     store.close()
-    assert MAX_BODY_CHARS < kept < MAX_BODY_CHARS + 100
+    assert KEPT < kept < KEPT + 100
