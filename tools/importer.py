@@ -32,26 +32,9 @@ from heliqa.tools.filters import parse_instant
 try:  # orjson is several times faster on 100k-line files; json is the fallback
     import orjson
 
-    _fast_loads = orjson.loads
+    _loads = orjson.loads
 except ImportError:  # pragma: no cover
-    _fast_loads = json.loads
-
-# orjson reads an integer beyond 64 bits as a rounded float (-2**63 - 1 became -2**63): a line with 19 digits in a
-# row goes through the standard parser, whose integers are exact, so an out-of-range number is reported, not bent.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _loads(line: bytes | str) -> Any:
-    """One JSON value; integers of any size exact; NaN and Infinity refused."""
-    data = line.encode() if isinstance(line, str) else line
-    if _LONG_DIGITS.search(data):
-        return json.loads(data, parse_constant=_no_constant)
-    return _fast_loads(data)
-
+    _loads = json.loads
 
 COLUMNS: dict[str, str] = {
     "request_id": "VARCHAR",
@@ -139,11 +122,12 @@ class ReadResult:
     lines: int = 0
 
 
-def _bigint(number: int, name: str) -> int:
-    # The store's columns are BIGINT: a larger number would abort the whole batch instead of one line.
-    if not -(2**63) <= number < 2**63:
+def _bigint(number: int | float, name: str) -> int:
+    # The store's columns are BIGINT: a larger number would abort the whole batch instead of one line. orjson reads
+    # an integer beyond 64 bits as a float (-2**63 - 1 becomes -2.0**63): a float that large is out of range too.
+    if not -(2**63) <= number < 2**63 or (isinstance(number, float) and abs(number) >= 2**63):
         raise ValueError(f"{name} is out of range (more than 19 digits)")
-    return number
+    return int(number)
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -154,7 +138,7 @@ def _int(value: Any, name: str) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
         value = int(value)
     if isinstance(value, float) and math.isfinite(value):
-        value = round(value)
+        value = round(_bigint(value, name))
     if isinstance(value, int):
         return _bigint(value, name)
     raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -245,7 +229,7 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
         if isinstance(value, bool):
             clean[f"{key}-hcone-bool"] = int(value)
         elif isinstance(value, (int, float)) and float(value).is_integer():
-            clean[str(key)] = _bigint(int(value), f"score {key!r}")
+            clean[str(key)] = _bigint(value, f"score {key!r}")
         else:
             raise ValueError(f"score {key!r} must be an integer, got {value!r}")
     row["scores"] = clean

@@ -464,9 +464,11 @@ class Store(SqlBackend):
             raise _store_failure("import", error, self.path) from None
         try:
             lines = [_dumps(r) for r in rows]
+            largest = max(map(len, lines))
             with open(fd, "wb", closefd=False) as out:
                 out.write(b"\n".join(lines))
-            yield Path(name), max(map(len, lines))
+            del lines  # not held through the transaction
+            yield Path(name), largest
         except OSError as error:
             raise _store_failure("import", error, self.path) from None
         finally:
