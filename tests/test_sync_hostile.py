@@ -278,3 +278,34 @@ def test_a_trickling_page_is_cut_at_the_deadline_the_message_states(fake, tmp_pa
     assert cursor <= second_of(first_page[-1]["request_created_at"])
     again, _ = run_sync(tmp_path, fake, env={"HELICONE_TIMEOUT": "0.5"})  # no trickle now: the run finishes
     assert again.returncode == 0 and stored_ids(tmp_path) == {r["request_id"] for r in good}, again.stderr
+
+
+def test_big_rows_side_by_side_shrink_the_page_and_one_too_large_stops_clearly(fake, tmp_path):
+    """Answers are capped (here 1 MB): two 600 KB rows in one page make pages smaller for the rest of the run; a
+    single row over the cap stops the run with the rows before it stored and the cursor before it."""
+    from heliqa.tools.errors import BackendError
+    from heliqa.tools.helicone import HeliconeClient
+    from heliqa.tools.sync import Syncer
+
+    good = sorted(rows(), key=lambda r: r["request_created_at"])
+    for row in good[20:22]:
+        row["request_properties"], row["properties"] = {}, {"note": "p" * 600_000}
+    log = serve_requests(fake, RequestLog(rows=good))
+    store = Store(tmp_path / "h.duckdb")
+    client = HeliconeClient(fake.key, fake.url, timeout=10, retries=0, max_response_bytes=1 << 20)
+    report = Syncer(client, store, ORG, page_size=PAGE).run()
+    assert report.added == len(good) and report.bad == []
+    assert {r for (r,) in store.fetch("SELECT request_id FROM requests", {})} == {r["request_id"] for r in good}
+
+    huge = good[30]
+    huge["properties"] = {"note": "h" * (2 << 20)}
+    log.rows = good
+    home = tmp_path / "second"
+    other = Store(home / "heliqa.duckdb")
+    with pytest.raises(BackendError, match="one request from .* on is too large to read"):
+        Syncer(client, other, ORG, page_size=PAGE).run()
+    held = {r for (r,) in other.fetch("SELECT request_id FROM requests", {})}
+    other.close()
+    store.close()
+    assert {r["request_id"] for r in good[:30]} - held == set()
+    assert check_store(home, fake, second_of(huge["request_created_at"]))

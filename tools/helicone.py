@@ -228,7 +228,7 @@ class HeliconeClient:
                         pending = inflate.unconsumed_tail
                     size += len(piece)
                     if size > self.max_response_bytes:
-                        raise BackendError(
+                        raise AnswerTooLarge(
                             f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
                             "decompressed (response size limit)",
                             "ask for a shorter range or a larger bucket",
@@ -289,6 +289,10 @@ class HeliconeClient:
         if when.tzinfo is None:
             return None
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class AnswerTooLarge(BackendError):
+    """An answer grew past the client's size limit (decompressed); a smaller page may fit."""
 
 
 class _DeadlinePassed(httpx.ReadTimeout):

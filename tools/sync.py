@@ -39,6 +39,7 @@ from heliqa.settings import settings
 from heliqa.tools.egress import EgressPolicy, FetchFailed, Refused, shown
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
+from heliqa.tools.helicone import AnswerTooLarge
 from heliqa.tools.helicone_requests import (
     MAX_LIMIT,
     HeliconeRequest,
@@ -265,8 +266,20 @@ class Syncer:
         nodes = ([leaf("request_created_at", "gte", _iso(lo))] if lo else []) + (
             [leaf("request_created_at", "lt", _iso(hi))] if hi else []
         )
-        query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
-        rows, bad, sent = query_rows(self.client, query)
+        while True:
+            query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
+            try:
+                rows, bad, sent = query_rows(self.client, query)
+                break
+            except AnswerTooLarge as error:
+                # Big rows side by side: smaller pages for the rest of the run, down to one row a page.
+                if self.page_size == 1:
+                    raise BackendError(
+                        f"one request from {_iso(lo) if lo else 'the beginning'} on is too large to read: "
+                        f"{error.message}",
+                        "sync from a later --since to pass it (the rows before it are stored)",
+                    ) from None
+                self.page_size = max(1, self.page_size // 2)
         report.pages += 1
         usable = []
         for row in rows:
