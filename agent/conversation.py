@@ -13,9 +13,9 @@ from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
 from heliqa.agent.spec import QuerySpec
-from heliqa.settings import redact
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
+from heliqa.tools.settings import redact
 
 # (question, ok answer) -> prose for answer.message; it keeps the computed summary unless its numbers are the rows'
 Narrator = Callable[[str, Answer], str]

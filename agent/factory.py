@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from heliqa.agent.conversation import Narrator
 from heliqa.agent.planner import Context, Plan, Planner, decline, llm_configured
-from heliqa.extras import installed, require
-from heliqa.settings import settings
+from heliqa.tools.extras import installed, require
+from heliqa.tools.settings import settings
 
 
 class AutoPlanner:

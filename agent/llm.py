@@ -24,10 +24,10 @@ from heliqa.agent.safety import REFUSAL
 from heliqa.agent.spec import Condition, QuerySpec, TooManyBuckets
 from heliqa.agent.timerange import TimeRange, Unit
 from heliqa.prompts.lexicon import prompt_section
-from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
+from heliqa.tools.settings import Settings, settings
 from heliqa.tools.urls import mask_url
 from heliqa.tools.validation import problems_of
 

@@ -12,9 +12,9 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.spec import QuerySpec
-from heliqa.settings import settings
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Vocabulary
+from heliqa.tools.settings import settings
 
 Status = Literal["ok", "clarify", "unsupported", "unparsed"]
 

@@ -89,7 +89,7 @@ def local_zone() -> ZoneInfo:
     """The machine's zone from TZ or /etc/localtime, else UTC."""
     import os
 
-    from heliqa.settings import settings
+    from heliqa.tools.settings import settings
 
     name = (settings().tz or "").lstrip(":")
     if name:

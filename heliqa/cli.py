@@ -6,12 +6,13 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
-from heliqa import logs
-from heliqa.extras import require
-from heliqa.settings import redact, settings
+from heliqa.tools import logs
 from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.extras import require
+from heliqa.tools.settings import redact, settings
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_NOTHING_LOADED = 0, 3, 2
 BACKENDS = ("embedded", "helicone", "clickhouse")
@@ -323,44 +324,31 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    p = _Parser(
-        prog="heliqa",
-        description="Ask your LLM traffic a question in plain words; get a checked answer.",
-        epilog='start with: heliqa demo && heliqa ask "p90 latency by model over the last 24 hours"\n'
-        "every command has --help with examples; configuration variables are listed in the README",
-        formatter_class=_Help,
+def _common(sp: argparse.ArgumentParser, planner: bool = True) -> None:
+    """The options of every command that answers questions: organization, zone, instant, backend, planner."""
+    sp.add_argument("--org", metavar="ID", help="organization id (default: HELIQA_ORG_ID, else the only one)")
+    sp.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="IANA time zone, e.g. America/New_York (default: HELIQA_TZ, else this machine's)",
     )
-    p.add_argument("--version", action="version", version=f"heliqa {version()}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text, epilog=EXAMPLES[name], formatter_class=_Help)
-
-    def common(sp: argparse.ArgumentParser, planner: bool = True) -> None:
-        sp.add_argument("--org", metavar="ID", help="organization id (default: HELIQA_ORG_ID, else the only one)")
+    sp.add_argument("--now", metavar="ISO", help="answer as if it were this instant (default: the current time)")
+    sp.add_argument("--backend", choices=BACKENDS, help="where the logs are (default: HELIQA_BACKEND, else embedded)")
+    if planner:
         sp.add_argument(
-            "--tz",
-            metavar="ZONE",
-            help="IANA time zone, e.g. America/New_York (default: HELIQA_TZ, else this machine's)",
+            "--planner",
+            choices=("auto", "rules", "llm"),
+            help="who reads the question (default: HELIQA_PLANNER, else auto)",
         )
-        sp.add_argument("--now", metavar="ISO", help="answer as if it were this instant (default: the current time)")
-        sp.add_argument(
-            "--backend", choices=BACKENDS, help="where the logs are (default: HELIQA_BACKEND, else embedded)"
-        )
-        if planner:
-            sp.add_argument(
-                "--planner",
-                choices=("auto", "rules", "llm"),
-                help="who reads the question (default: HELIQA_PLANNER, else auto)",
-            )
 
+
+def _question_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """ask and query: one question, or one raw request body."""
     ask = command("ask", "answer one question")
     ask.add_argument("question", nargs="+", help="the question, in plain words")
     ask.add_argument("--json", action="store_true", help="print the JSON answer shape")
     ask.add_argument("--chart", metavar="FILE.png", help="also write the answer's chart as a PNG")
-    common(ask)
+    _common(ask)
     ask.set_defaults(func=cmd_ask)
 
     query = command("query", "run a raw Helicone scores request body (FILE, or - for stdin)")
@@ -371,6 +359,9 @@ def parser() -> argparse.ArgumentParser:
     )
     query.set_defaults(func=cmd_query)
 
+
+def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """import, sync, demo, repair and orgs: what the embedded store holds."""
     imp = command("import", "load JSONL / JSONL.gz request logs into the embedded store")
     imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz files")
     imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
@@ -416,8 +407,11 @@ def parser() -> argparse.ArgumentParser:
     orgs = command("orgs", "list the organizations in the embedded store")
     orgs.set_defaults(func=cmd_orgs)
 
+
+def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """chat, slack and serve (the long-running surfaces), and eval."""
     chat = command("chat", "interactive REPL with follow-up questions")
-    common(chat)
+    _common(chat)
     chat.set_defaults(func=cmd_chat)
 
     slack = command("slack", "run the Slack app (Socket Mode, or HTTP with --http)")
@@ -427,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
     slack.add_argument(
         "--sync-every", metavar="DURATION", help="keep the embedded store fresh: `heliqa sync` every e.g. 5m"
     )
-    common(slack)
+    _common(slack)
     slack.set_defaults(func=cmd_slack)
 
     serve = command("serve", "serve Helicone's API over the embedded store")
@@ -443,8 +437,27 @@ def parser() -> argparse.ArgumentParser:
 
     ev = command("eval", "score a question set through the LLM planner (needs an endpoint)")
     ev.add_argument("cases", help="JSONL of {id, question, expect, data, now?, tz?} cases")
-    common(ev, planner=False)
+    _common(ev, planner=False)
     ev.set_defaults(func=cmd_eval)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = _Parser(
+        prog="heliqa",
+        description="Ask your LLM traffic a question in plain words; get a checked answer.",
+        epilog='start with: heliqa demo && heliqa ask "p90 latency by model over the last 24 hours"\n'
+        "every command has --help with examples; configuration variables are listed in the README",
+        formatter_class=_Help,
+    )
+    p.add_argument("--version", action="version", version=f"heliqa {version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, epilog=EXAMPLES[name], formatter_class=_Help)
+
+    for add in (_question_commands, _data_commands, _app_commands):  # the order of `heliqa --help`
+        add(command)
     return p
 
 

@@ -15,7 +15,7 @@ from heliqa.agent.answer import Answer, bucket_text, fmt
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.planner import EXAMPLES
 from heliqa.render import clipped
-from heliqa.settings import redact
+from heliqa.tools.settings import redact
 
 PROMPT = "heliqa> "
 TABLE_ROWS = 40

@@ -22,17 +22,17 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from heliqa import logs
 from heliqa.agent.answer import Answer
 from heliqa.agent.conversation import Conversation, Narrator
 from heliqa.agent.planner import EXAMPLES, Planner
 from heliqa.agent.timerange import zone
 from heliqa.render import clipped, render_table
-from heliqa.settings import redact as redact_secrets
-from heliqa.settings import settings as heliqa_settings
+from heliqa.tools import logs
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.limits import MAX_BODY_BYTES
+from heliqa.tools.settings import redact as redact_secrets
+from heliqa.tools.settings import settings as heliqa_settings
 
 log = logging.getLogger("heliqa.slack")
 
@@ -52,12 +52,12 @@ NOT_ALLOWED_USER = (
 
 # --- secrets stay out of messages and logs -----------------------------------------------------------
 def redact(text: str) -> str:
-    """heliqa.settings.redact with Slack's mask, `[redacted]`."""
+    """heliqa.tools.settings.redact with Slack's mask, `[redacted]`."""
     return redact_secrets(text, "[redacted]")
 
 
 class RedactingFilter(logs.RedactingFilter):
-    """heliqa.logs' filter with Slack's mask, for a handler of one's own."""
+    """heliqa.tools.logs' filter with Slack's mask, for a handler of one's own."""
 
     def __init__(self) -> None:
         super().__init__(redact)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from heliqa.tools.helicone_requests import RequestQuery, query_store
+from heliqa.tools.helicone_requests import RequestQuery, get_store, query_store
 from heliqa.tools.importer import COLUMNS
 from heliqa.tools.store import Store
 from heliqa.tools.sync import Syncer
@@ -89,6 +89,9 @@ def test_each_organization_reads_its_own_copy(tmp_path):
     served = {org: query_store(store, org, query) for org in (ORG_A, ORG_B)}
     assert {r["delay_ms"] for r in served[ORG_A]} == {111} and len(served[ORG_A]) == 5
     assert {r["delay_ms"] for r in served[ORG_B]} == {222} and len(served[ORG_B]) == 10
+    # and on `GET /v1/request/{id}`: the same id, each organization's own request
+    assert get_store(store, ORG_A, "req-3")["delay_ms"] == 111 and get_store(store, ORG_B, "req-3")["delay_ms"] == 222
+    assert get_store(store, ORG_A, "req-7") is None  # A has 5 requests; B's req-7 is not A's
     # scores join on the organization too: A's score rows never pair with B's request of the same id
     joined = store.fetch(
         "SELECT count(*) FROM scores s JOIN requests r "

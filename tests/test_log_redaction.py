@@ -2,7 +2,7 @@
 
 Each surface runs as a real subprocess whose root logger captures everything at DEBUG on stderr (as a user's
 `logging.basicConfig` would), against a real local server; httpx logs every request's full URL at INFO, so a
-credential URL would show there unless heliqa.logs redacts the record.
+credential URL would show there unless heliqa.tools.logs redacts the record.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from heliqa import logs
+from heliqa.tools import logs
 from heliqa.tools.demo import DEMO_ORG
 from tests.fake_helicone import FakeHelicone
 from tests.fake_openai import FakeOpenAI, tool_call

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from heliqa.extras import EXTRAS
-from heliqa.settings import ENV_NAMES, Settings, markdown_table
+from heliqa.tools.extras import EXTRAS
+from heliqa.tools.settings import ENV_NAMES, Settings, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-24T12:00:00Z"
@@ -109,7 +109,7 @@ def test_a_command_whose_extra_is_missing_names_it(demo_home, extra, args, env):
 
 def test_the_readme_documents_every_setting_and_nothing_else():
     readme = (ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README's configuration table is stale: paste `python -m heliqa.settings`"
+    assert markdown_table() in readme, "README's configuration table is stale: paste `python -m heliqa.tools.settings`"
     documented = re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE)
     assert sorted(documented) == sorted(ENV_NAMES)
 

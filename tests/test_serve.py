@@ -86,6 +86,21 @@ def test_auth(served):
     assert httpx.get(served + "/openapi.json").status_code == 200  # the document is public
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [(KEY_MAIN, KEY_MAIN), ("nope", KEY_MAIN), (KEY_MAIN, "nope"), (KEY_MAIN, KEY_OTHER)],
+    ids=["same", "bad-then-good", "good-then-bad", "two-organizations"],
+)
+def test_duplicate_authorization_headers_are_refused(served, keys):
+    """Two Authorization headers are ambiguous (which one a proxy checked is unknown): 400, whatever they hold."""
+    body = {"filter": "all", "timeFilter": WEEK.model_dump()}
+    headers = [("authorization", f"Bearer {key}") for key in keys]
+    answer = httpx.post(served + "/v1/metrics/totalRequests", json=body, headers=headers, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "more than one Authorization header; send exactly one"}
+    assert KEY_MAIN not in answer.text
+
+
 def test_each_key_sees_only_its_organization(served, sample_store):
     body = {"filter": "all", "timeFilter": WEEK.model_dump()}
     main = post(served, "/v1/metrics/totalRequests", body).json()["data"]

@@ -94,6 +94,38 @@ def test_query_clickhouse_limits(client):
     assert bad_key.status_code == 400 and "sortable property key" in bad_key.json()["error"]
 
 
+@pytest.mark.parametrize("offset", [2**63, 2**64, 10**30])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/request/query-clickhouse", {"filter": "all"}),
+        ("/v1/request/count/query", {"filter": "all"}),
+        ("/v1/user/metrics/query", {"filter": "all", "limit": 3}),
+    ],
+)
+def test_integers_beyond_64_bits_are_a_422_naming_the_field(client, path, body, offset):
+    answer = post(client, path, {**body, "offset": offset})
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {
+        "message": "Validation Failed",
+        "details": {"requestBody.offset": {"message": "must be at most 9223372036854775807 (a 64-bit integer)"}},
+    }
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/v1/request/query-clickhouse", {"filter": "all"}),
+        ("/v1/user/metrics/query", {"filter": "all", "limit": 3}),
+    ],
+)
+def test_the_largest_64_bit_offset_is_answered_with_an_empty_page(client, path, body):
+    answer = post(client, path, {**body, "offset": 2**63 - 1})
+    assert answer.status_code == 200 and answer.json()["error"] is None
+    data = answer.json()["data"]
+    assert (data["users"] if isinstance(data, dict) else data) == []
+
+
 def test_counts(client, rows):
     errors = {"request_response_rmt": {"status": {"gte": 400}}}
     want = sum(r["status"] >= 400 for r in rows)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from heliqa.tools.errors import ConfigError
+from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.store import Store
 from tests.conftest import MAIN_ORG, OTHER_ORG
@@ -373,6 +373,14 @@ def test_a_missing_store_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as info:
         Store(tmp_path / "nothing" / "heliqa.duckdb", read_only=True).organizations()
     assert "no heliqa store at" in str(info.value) and "heliqa import" in str(info.value)
+
+
+def test_a_failed_read_names_the_reason_without_the_statement(sample_store):
+    with pytest.raises(BackendError) as info:
+        sample_store.fetch("SELECT request_id FROM requests LIMIT $n", {"n": 2**64})
+    assert info.value.message.startswith("the embedded store failed: Conversion Error: ")
+    assert "out of range" in info.value.message
+    assert "SELECT" not in info.value.message and "LINE" not in info.value.message
 
 
 def test_threads_read_concurrently_with_right_answers(sample_store):

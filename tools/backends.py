@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from heliqa.settings import settings
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery, ScoresRequest
 from heliqa.tools.results import Row, Vocabulary
+from heliqa.tools.settings import settings
 
 BACKENDS = ("embedded", "helicone", "clickhouse")
 

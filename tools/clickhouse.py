@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from heliqa.extras import require
-from heliqa.settings import settings
 from heliqa.tools import investigate
 from heliqa.tools.cache import VOCABULARY_TTL_S
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
+from heliqa.tools.extras import require
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
+from heliqa.tools.settings import settings
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
 from heliqa.tools.sqlbackend import DataPlace, SqlBackend, naive_utc
 

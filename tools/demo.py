@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from heliqa.settings import settings
+from heliqa.tools.settings import settings
 
 DEMO_ORG = "00000000-0000-4000-8000-0000000de111"
 

@@ -87,7 +87,7 @@ class EgressPolicy:
     @classmethod
     def from_settings(cls, upstream: str, **bounds) -> EgressPolicy:
         """The policy of HELIQA_EGRESS_HOSTS and HELIQA_EGRESS_ALLOW_PRIVATE, for data from `upstream`."""
-        from heliqa.settings import settings
+        from heliqa.tools.settings import settings
 
         s = settings()
         hosts = (s.heliqa_egress_hosts or "").split(",")

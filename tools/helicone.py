@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import orjson
 
-from heliqa.settings import settings
 from heliqa.tools.cache import VOCABULARY_TTL_S, TtlCache
 from heliqa.tools.errors import BackendError, ConfigError, NotAvailable
 from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
@@ -33,6 +32,7 @@ from heliqa.tools.limits import MAX_RESPONSE_BYTES
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.rows import keep_top
+from heliqa.tools.settings import settings
 from heliqa.tools.sql import seconds_utc
 from heliqa.tools.timebuckets import bucket_labels, fill_buckets
 from heliqa.tools.urls import mask_url, split_credentials

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from heliqa.tools.errors import BackendError, InvalidRequest
 from heliqa.tools.filters import FilterNode
+from heliqa.tools.limits import Offset
 from heliqa.tools.results import iso_z
 from heliqa.tools.validation import validate
 
@@ -111,7 +112,7 @@ class RequestQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     filter: FilterNode
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
     limit: int = Field(10, ge=0, le=MAX_LIMIT)
     sort: RequestSort = RequestSort(created_at="desc")
     isCached: bool | None = None

@@ -36,7 +36,7 @@ POLL_SECONDS = 0.02  # how often a waiting process retries, and how often an ope
 
 def wait_seconds() -> float:
     """How long a read or a write waits for the other side before giving up (`HELIQA_STORE_WAIT`, default 120 s)."""
-    from heliqa.settings import settings  # validated there: a positive, finite number of seconds
+    from heliqa.tools.settings import settings  # validated there: a positive, finite number of seconds
 
     return settings().heliqa_store_wait
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator, Field
 
 from heliqa.tools.errors import InvalidRequest, LimitExceeded
 
@@ -26,9 +27,20 @@ MAX_NUMBER = 1e300  # |number|; beyond it floats overflow (cost * 1e9) and integ
 MAX_SCORE_DIGITS = 300  # digits of a score value (an integer string), as for any other number
 MAX_BUCKETS = 10_000  # time buckets per answer: a year by hour fits, a decade by minute would not
 MAX_RESPONSE_BYTES = 64 << 20  # a Helicone answer, decompressed
+MAX_INT64 = 2**63 - 1  # an offset or count the stores take (DuckDB BIGINT, ClickHouse Int64); beyond, the query fails
 # The time range a query may cover: the span of ClickHouse's DateTime, the type of Helicone's timestamps.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+def _int64(value: int) -> int:
+    if value > MAX_INT64:
+        raise ValueError(f"must be at most {MAX_INT64} (a 64-bit integer)")
+    return value
+
+
+# A row offset of a request body: a non-negative integer the stores can take.
+Offset = Annotated[int, Field(ge=0), AfterValidator(_int64)]
 
 
 def parse_json(raw: bytes | str, what: str = "the body", max_bytes: int = MAX_BODY_BYTES) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -15,13 +16,13 @@ from typing import Any
 
 import duckdb
 
-from heliqa.settings import settings
 from heliqa.tools import investigate
 from heliqa.tools.errors import BackendError, ConfigError
 from heliqa.tools.importer import COLUMNS, BadLine, file_size, read_lines
 from heliqa.tools.lease import Lease
 from heliqa.tools.query import ScoresRequest
 from heliqa.tools.results import USER_IDS_LIMIT, Vocabulary, iso_z
+from heliqa.tools.settings import settings
 from heliqa.tools.sql import UNITS, SqlDialect, seconds_utc
 from heliqa.tools.sqlbackend import DataPlace, SqlBackend
 from heliqa.tools.timebuckets import bucket_labels
@@ -120,6 +121,7 @@ _SCORE_MINUTES = (
 )
 
 
+_STATEMENT_QUOTE = re.compile(r"\n\s*LINE \d+:")
 _STAGING = ".import-"  # staging files are <store>.import-XXXX.jsonl
 
 
@@ -294,7 +296,9 @@ class Store(SqlBackend):
         except duckdb.CatalogException:
             raise ConfigError("the store is empty", "load data with `heliqa import FILE...` or `heliqa demo`") from None
         except duckdb.Error as error:
-            raise BackendError(f"the embedded store failed: {error}") from None
+            # DuckDB quotes the statement around the failing spot ("LINE 1: ..."): internals, kept out of answers
+            reason = _STATEMENT_QUOTE.split(str(error), 1)[0].strip()
+            raise BackendError(f"the embedded store failed: {reason}") from None
 
     # --- organizations ----------------------------------------------------------------------------
     def organizations(self) -> dict[str, int]:

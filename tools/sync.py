@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from heliqa.settings import settings
 from heliqa.tools.egress import EgressPolicy, FetchFailed, Refused, shown
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
@@ -48,6 +47,7 @@ from heliqa.tools.helicone_requests import (
     to_store_row,
 )
 from heliqa.tools.importer import normalize
+from heliqa.tools.settings import settings
 
 if TYPE_CHECKING:
     from heliqa.tools.helicone import HeliconeClient

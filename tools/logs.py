@@ -1,4 +1,4 @@
-"""Every log record the process creates is redacted by heliqa.settings.redact, whoever logs it and prints it.
+"""Every log record the process creates is redacted by heliqa.tools.settings.redact, whoever logs it and prints it.
 
 httpx logs each request's full URL at INFO (`http://user:password@host/...` included), and the Slack app logs
 at INFO; OPENAI_BASE_URL, HELICONE_BASE_URL and HELIQA_CLICKHOUSE_URL may carry passwords. Filters on handlers
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from heliqa.settings import redact
+from heliqa.tools.settings import redact
 
 Redactor = Callable[[str], str]
 _previous_factory = logging.getLogRecordFactory()
@@ -75,7 +75,7 @@ def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 
 def install(redactor: Redactor = redact) -> None:
-    """Redact every record created from now on with `redactor` (heliqa.settings.redact or a superset of it).
+    """Redact every record created from now on with `redactor` (heliqa.tools.settings.redact or a superset of it).
 
     Idempotent: installing again replaces the redactor rather than stacking factories.
     """
