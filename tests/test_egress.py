@@ -177,3 +177,63 @@ def test_the_connection_goes_to_the_address_that_was_checked(bodies, monkeypatch
     assert policy.fetch(f"http://bodies.test:{bodies.port}/ok") == OK
     assert bodies.hosts[-1] == f"bodies.test:{bodies.port}"  # the name went as Host; the socket went to 127.0.0.1
     assert next(answers) == "10.255.255.1"  # resolved exactly once
+
+
+def _certificate(tmp_path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for `name` (and its key), as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.parametrize("certified", ["bodies.test", "someone-else.test"])
+def test_https_to_the_checked_address_still_verifies_the_name(tmp_path, monkeypatch, certified):
+    """Connecting to the resolved address keeps TLS honest: the certificate is checked against the URL's name."""
+    import ssl
+
+    cert, key = _certificate(tmp_path, certified)
+    with BodyServer() as server:
+        served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        served.load_cert_chain(cert, key)
+        server.httpd.socket = served.wrap_socket(server.httpd.socket, server_side=True)
+        real = socket.getaddrinfo
+
+        def resolve(host, port, *args, **kwargs):
+            if host == "bodies.test":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+            return real(host, port, *args, **kwargs)
+
+        monkeypatch.setattr(egress.socket, "getaddrinfo", resolve)
+        trusted = ssl.create_default_context(cafile=cert)
+        policy = opted_in("https://api.helicone.ai", hosts=["bodies.test"], verify=trusted, deadline=5)
+        url = f"https://bodies.test:{server.port}/ok"
+        if certified == "bodies.test":
+            assert policy.fetch(url) == OK
+        else:
+            with pytest.raises(FetchFailed, match="cannot read it"):
+                policy.fetch(url)

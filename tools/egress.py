@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Iterable
@@ -76,13 +77,15 @@ class EgressPolicy:
         allow_private: bool = False,
         max_bytes: int = MAX_BYTES,
         deadline: float = DEADLINE,
+        verify: ssl.SSLContext | bool = True,
     ):
         own = urlsplit(upstream).hostname
         self.hosts = {h.strip().lower().rstrip(".") for h in [own or "", *hosts] if h.strip()}
         self.allow_private = allow_private
         self.max_bytes = max_bytes
         self.deadline = deadline
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # trust_env off: a proxy from the environment would connect by name, not to the checked address.
+        self._http = httpx.Client(follow_redirects=False, trust_env=False, verify=verify)
 
     @classmethod
     def from_settings(cls, upstream: str, **bounds) -> EgressPolicy:
