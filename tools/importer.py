@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import math
+import operator
 import os
 import re
 from collections.abc import Iterator
@@ -90,6 +91,7 @@ _TEXTS = [
 MAX_BODY_CHARS = 1_000_000
 MAX_ROW_CHARS = 1_000_000
 TRUNCATED = " [truncated by heliqa: {kept:,} of {total:,} characters kept]"
+_SIZED = operator.itemgetter("request_id", "organization_id", *_TEXTS)
 # Helicone export name -> our column
 _EXPORT_NAMES = {
     "request_user_id": "user_id",
@@ -256,17 +258,18 @@ def truncated(body: str, limit: int | None = None) -> str:
 
 def _check_size(row: dict[str, Any]) -> None:
     """ValueError when the row's texts other than its bodies exceed MAX_ROW_CHARS or are not valid Unicode."""
-    texts = [row[name] for name in ("request_id", "organization_id", *_TEXTS)]
-    texts += [*row["properties"], *row["properties"].values(), *row["scores"]]
-    size = sum(map(len, texts))
-    if size > MAX_ROW_CHARS:
+    props = row["properties"]
+    joined = "".join((*_SIZED(row), *props, *props.values(), *row["scores"]))
+    if len(joined) > MAX_ROW_CHARS:
         raise ValueError(
-            f"the row's names, ids and properties hold {size:,} characters; the limit is {MAX_ROW_CHARS:,} (row size)"
+            f"the row's names, ids and properties hold {len(joined):,} characters; the limit is "
+            f"{MAX_ROW_CHARS:,} (row size)"
         )
-    try:
-        "".join(texts).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("a name, id or property holds a lone surrogate, which is not valid Unicode") from None
+    if not joined.isascii():
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a name, id or property holds a lone surrogate, which is not valid Unicode") from None
 
 
 def _is_placeholder(value: Any) -> bool:
