@@ -136,8 +136,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from heliqa.progress import SyncProgress
     from heliqa.tools.store import Store
-    from heliqa.tools.sync import Syncer, client_from_env, parse_duration, parse_since
+    from heliqa.tools.sync import MAX_CALLS_PER_SECOND, Syncer, client_from_env, parse_duration, parse_since
 
+    if args.max_calls is not None and args.max_calls < 2:
+        raise ConfigError("--max-calls must be at least 2 (a count and a page)")
     since = parse_since(args.since) if args.since else None
     overlap = parse_duration(args.overlap)
     if not 1 <= args.page_size <= 1000:
@@ -147,11 +149,27 @@ def cmd_sync(args: argparse.Namespace) -> int:
     store = Store()
     with SyncProgress(enabled=not args.quiet) as progress:
         syncer = Syncer(
-            client, store, args.org, overlap, args.bodies, args.page_size, args.batch, progress=progress.update
+            client,
+            store,
+            args.org,
+            overlap,
+            args.bodies,
+            args.page_size,
+            args.batch,
+            progress=progress.update,
+            max_calls_per_second=args.max_calls or MAX_CALLS_PER_SECOND,
         )
         report = syncer.run(since)
     for bad in report.bad[:20]:
         sys.stderr.write(f"heliqa: skipped {bad}\n")
+    if len(report.bad) > 20:
+        sys.stderr.write(f"heliqa: ... and {len(report.bad) - 20:,} more rows skipped\n")
+    for missed in report.bodies_missed[:20]:
+        sys.stderr.write(f"heliqa: no body for {missed}\n")
+    if report.bodies_missed:
+        sys.stderr.write(
+            f"heliqa: {len(report.bodies_missed):,} bodies not fetched (their requests are stored without them)\n"
+        )
     for note in report.notes:
         sys.stderr.write(f"heliqa: note: {note}\n")
     cursor = f"{report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else "none (no rows)"
@@ -369,6 +387,13 @@ def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     sync.add_argument("--bodies", action="store_true", help="also fetch request/response bodies (signed URLs)")
     sync.add_argument("--page-size", type=int, default=1000, help="rows per request (Helicone allows 1000)")
     sync.add_argument("--batch", type=int, default=50_000, help="rows written (and cursor saved) per transaction")
+    sync.add_argument(
+        "--max-calls",
+        type=int,
+        metavar="N",
+        help="most calls one second of data may take before the run stops (a server whose pages never end; "
+        "default 200)",
+    )
     sync.add_argument("--quiet", action="store_true", help="no progress line")
     sync.set_defaults(func=cmd_sync)
 

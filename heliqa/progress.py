@@ -56,5 +56,9 @@ class SyncProgress:
         self._last = now
         rate = report.fetched / max(now - self._started, 1e-9)
         where = f" up to {report.cursor:%Y-%m-%dT%H:%M:%SZ}" if report.cursor else ""
-        self.stream.write(f"\rsynced {report.fetched:,} rows ({report.added:,} new){where}  {rate:,.0f} rows/s   ")
+        skipped = f", {len(report.bad):,} skipped" if report.bad else ""
+        missed = f", {len(report.bodies_missed):,} bodies refused or unread" if report.bodies_missed else ""
+        self.stream.write(
+            f"\rsynced {report.fetched:,} rows ({report.added:,} new{skipped}{missed}){where}  {rate:,.0f} rows/s   "
+        )
         self.stream.flush()

@@ -86,7 +86,7 @@ class FakeHelicone:
         self.key = key
         self.script: dict[str, deque[Reply]] = defaultdict(deque)
         self.seen: list[Seen] = []
-        self.handlers: dict[str, Any] = {}  # path -> body -> Reply, for paths that compute instead of replaying
+        self.handlers: dict[str, Any] = {}  # path -> body -> Reply or RawReply, for paths that compute instead
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -156,7 +156,8 @@ class FakeHelicone:
                 if auth != f"Bearer {fake.key}":
                     return self._send(Reply(401, {"error": "Invalid API key", "trace": "isAuthenticated.error"}))
                 if scripted is None and self.path in fake.handlers:
-                    return self._send(fake.handlers[self.path](body))
+                    computed = fake.handlers[self.path](body)
+                    return send_raw(self, computed) if isinstance(computed, RawReply) else self._send(computed)
                 if scripted is None:
                     return self._send(Reply(404, {"message": f"no scripted answer for {self.path}"}))
                 if isinstance(scripted, RawReply):

@@ -443,8 +443,9 @@ def test_live_store_needs_the_embedded_backend(tmp_path):
         live_store(HeliconeBackend(HeliconeClient("k", "http://127.0.0.1:9")))
 
 
-def test_bodies_inline_or_from_signed_urls(fake, tmp_path):
+def test_bodies_inline_or_from_signed_urls(fake, tmp_path, monkeypatch):
     """--bodies: a body Helicone sends inline is kept; a placeholder is replaced by the signed URL's content."""
+    monkeypatch.setenv("HELIQA_EGRESS_ALLOW_PRIVATE", "1")  # the body server is on 127.0.0.1, like the upstream
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Bodies(BaseHTTPRequestHandler):
@@ -538,6 +539,12 @@ def test_progress_line_on_a_terminal():
     with SyncProgress(stream=out) as progress:
         progress.update(SyncReport("http://x", ORG, None, cursor=END, fetched=12_345, added=12_000))
     assert "synced 12,345 rows (12,000 new) up to 2026-11-24T12:00:00Z" in out.getvalue()
+    out = Tty()
+    with SyncProgress(stream=out) as progress:
+        refused = SyncReport("http://x", ORG, None, fetched=5, added=4, bad=["request r: ..."])
+        refused.bodies_missed = ["request a: body URL at http://x refused: http scheme (only https)"] * 2
+        progress.update(refused)
+    assert "synced 5 rows (4 new, 1 skipped, 2 bodies refused or unread)" in out.getvalue()
     quiet = io.StringIO()  # not a terminal: nothing drawn
     with SyncProgress(stream=quiet) as progress:
         progress.update(SyncReport("http://x", ORG, None, fetched=1))

@@ -171,6 +171,9 @@ class HeliconeClient:
             budget = min(self.timeout, deadline - started)
             try:
                 answer = self._send(method, path, body, budget, deadline)
+            except _DeadlinePassed:
+                # The server kept sending, slowly: what cut it off was the whole call's deadline, not the timeout.
+                last = f"the answer was still arriving when the call's {self.deadline:g} s deadline passed"
             except httpx.TimeoutException:
                 last = f"no answer within {budget:g} s"
             except httpx.TransportError as error:
@@ -204,7 +207,7 @@ class HeliconeClient:
     def _send(self, method: str, path: str, body: Any, budget: float, deadline: float) -> _Answer:
         """One request, its body read and decompressed chunk by chunk against the deadline and the size cap."""
         if budget <= 0:
-            raise httpx.ReadTimeout("the call's deadline has passed")
+            raise _DeadlinePassed("the call's deadline has passed")
         timeout = httpx.Timeout(budget, connect=min(budget, 10.0))
         with self._http.stream(method, path, json=body, timeout=timeout) as response:
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
@@ -227,14 +230,14 @@ class HeliconeClient:
                         pending = inflate.unconsumed_tail
                     size += len(piece)
                     if size > self.max_response_bytes:
-                        raise BackendError(
+                        raise AnswerTooLarge(
                             f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
                             "decompressed (response size limit)",
                             "ask for a shorter range or a larger bucket",
                         )
                     chunks.append(piece)
                 if time.monotonic() > deadline:  # a server trickling its answer byte by byte
-                    raise httpx.ReadTimeout("the call's deadline has passed")
+                    raise _DeadlinePassed("the call's deadline has passed")
         return _Answer(response.status_code, response.headers, b"".join(chunks))
 
     def _outcome(self, path: str, answer: _Answer) -> tuple[Any] | None:
@@ -288,6 +291,14 @@ class HeliconeClient:
         if when.tzinfo is None:
             return None
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class AnswerTooLarge(BackendError):
+    """An answer grew past the client's size limit (decompressed); a smaller page may fit."""
+
+
+class _DeadlinePassed(httpx.ReadTimeout):
+    """A call's overall deadline passed while its answer was still arriving (a trickle)."""
 
 
 class _Answer:

@@ -37,6 +37,7 @@ class HeliconeClient(Protocol):
         """POST a JSON body and return the Result's `data`."""
         ...
 
+
 QUERY_PATH = "/v1/request/query-clickhouse"
 MAX_LIMIT = 1000  # Helicone answers `invalid limit` above this
 # What Helicone puts in place of a body it keeps in object storage (its SQL's `if(notEmpty(body), body, ...)`).
@@ -256,6 +257,28 @@ def iter_requests(
 def query_page(client: HeliconeClient, query: RequestQuery) -> list[HeliconeRequest]:
     """One call to the endpoint, rows as sent (duplicates included)."""
     return _rows(client.post(QUERY_PATH, query.to_json()))
+
+
+def query_rows(client: HeliconeClient, query: RequestQuery) -> tuple[list[HeliconeRequest], list[str], int]:
+    """One call, row by row: (rows that are HeliconeRequests, why each other one is not, how many rows came).
+
+    For `heliqa sync`: one malformed row (a number beyond 64 bits, a missing id) is reported and skipped
+    instead of failing the page, and every later run with it.
+    """
+    data = client.post(QUERY_PATH, query.to_json())
+    if not isinstance(data, list):
+        raise BackendError(f"{QUERY_PATH} answered without a list of requests")
+    rows, bad = [], []
+    for i, item in enumerate(data):
+        try:
+            rows.append(HeliconeRequest.model_validate(item))
+        except ValueError as error:
+            rid = item.get("request_id") if isinstance(item, dict) else None
+            who = f"request {rid[:80]}" if isinstance(rid, str) else f"row {query.offset + i + 1} of a page"
+            first = error.errors()[0] if hasattr(error, "errors") else {"loc": (), "msg": str(error)}
+            where = ".".join(map(str, first["loc"])) or "row"
+            bad.append(f"{who}: {where}: {first['msg'][:200]}")
+    return rows, bad, len(data)
 
 
 def _filter_json(node: Any) -> Any:

@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import math
+import operator
 import os
 import re
 from collections.abc import Iterator
@@ -84,6 +85,13 @@ _TEXTS = [
     "prompt_version",
     "request_referrer",
 ]
+# Per-row limits, so one huge row never fails a batch: a body longer than MAX_BODY_CHARS is kept truncated, with
+# TRUNCATED appended; a row whose other texts (names, ids, property keys and values) add up to more than
+# MAX_ROW_CHARS is skipped and reported. Real rows are far below both (bodies of a few KB, names of a few dozen).
+MAX_BODY_CHARS = 1_000_000
+MAX_ROW_CHARS = 1_000_000
+TRUNCATED = " [truncated by heliqa: {kept:,} of {total:,} characters kept]"
+_SIZED = operator.itemgetter("request_id", "organization_id", *_TEXTS)
 # Helicone export name -> our column
 _EXPORT_NAMES = {
     "request_user_id": "user_id",
@@ -116,11 +124,12 @@ class ReadResult:
     lines: int = 0
 
 
-def _bigint(number: int, name: str) -> int:
-    # The store's columns are BIGINT: a larger number would abort the whole batch instead of one line.
-    if not -(2**63) <= number < 2**63:
+def _bigint(number: int | float, name: str) -> int:
+    # The store's columns are BIGINT: a larger number would abort the whole batch instead of one line. orjson reads
+    # an integer beyond 64 bits as a float (-2**63 - 1 becomes -2.0**63): a float that large is out of range too.
+    if not -(2**63) <= number < 2**63 or (isinstance(number, float) and abs(number) >= 2**63):
         raise ValueError(f"{name} is out of range (more than 19 digits)")
-    return number
+    return int(number)
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -131,7 +140,7 @@ def _int(value: Any, name: str) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
         value = int(value)
     if isinstance(value, float) and math.isfinite(value):
-        value = round(value)
+        value = round(_bigint(value, name))
     if isinstance(value, int):
         return _bigint(value, name)
     raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -222,16 +231,45 @@ def normalize(raw: Any, default_org: str | None) -> dict[str, Any]:
         if isinstance(value, bool):
             clean[f"{key}-hcone-bool"] = int(value)
         elif isinstance(value, (int, float)) and float(value).is_integer():
-            clean[str(key)] = _bigint(int(value), f"score {key!r}")
+            clean[str(key)] = _bigint(value, f"score {key!r}")
         else:
             raise ValueError(f"score {key!r} must be an integer, got {value!r}")
     row["scores"] = clean
+    _check_size(row)
     for name in ("request_body", "response_body"):
         value = src.get(name)
         if _is_placeholder(value):
             value = None  # Helicone's stand-in for a body kept in object storage is not the body
-        row[name] = value if isinstance(value, str) else ("" if value is None else json.dumps(value))
+        row[name] = truncated(value if isinstance(value, str) else ("" if value is None else json.dumps(value)))
     return row
+
+
+def truncated(body: str, limit: int | None = None) -> str:
+    """`body`, or its first `limit` (default MAX_BODY_CHARS) characters followed by the TRUNCATED marker."""
+    limit = MAX_BODY_CHARS if limit is None else limit
+    if len(body) > limit:
+        body = body[:limit] + TRUNCATED.format(kept=limit, total=len(body))
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from an escaped JSON string: the store cannot hold it
+        body = body.encode("utf-8", "replace").decode("utf-8")
+    return body
+
+
+def _check_size(row: dict[str, Any]) -> None:
+    """ValueError when the row's texts other than its bodies exceed MAX_ROW_CHARS or are not valid Unicode."""
+    props = row["properties"]
+    joined = "".join((*_SIZED(row), *props, *props.values(), *row["scores"]))
+    if len(joined) > MAX_ROW_CHARS:
+        raise ValueError(
+            f"the row's names, ids and properties hold {len(joined):,} characters; the limit is "
+            f"{MAX_ROW_CHARS:,} (row size)"
+        )
+    if not joined.isascii():
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a name, id or property holds a lone surrogate, which is not valid Unicode") from None
 
 
 def _is_placeholder(value: Any) -> bool:

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     helicone_dashboard_url: str | None = Field(
         None, description="dashboard linked from Slack answers (default: the US or EU dashboard)"
     )
+    heliqa_egress_hosts: str | None = Field(
+        None,
+        description="comma-separated hosts `heliqa sync --bodies` may fetch signed body URLs from besides the "
+        "upstream's own (`*.example.com` for subdomains), e.g. your Helicone's object storage",
+    )
+    heliqa_egress_allow_private: bool = Field(
+        False,
+        description="`1` lets body fetches use plain http and reach private, loopback and link-local addresses "
+        "(a self-hosted Helicone on your network; tests); off, they are refused",
+    )
     # --- ClickHouse ----------------------------------------------------------------------------------------
     heliqa_clickhouse_url: SecretStr | None = Field(
         None,

@@ -75,7 +75,8 @@ class DuckDialect(SqlDialect):
 
     def source(self, score: bool) -> str:
         # scores live in their own narrow table, one row per (request, score key)
-        return "scores s JOIN requests r ON r.request_id = s.request_id" if score else "requests r"
+        join = "r.organization_id = s.organization_id AND r.request_id = s.request_id"
+        return f"scores s JOIN requests r ON {join}" if score else "requests r"
 
     def time_column(self, score: bool) -> str:
         return "s.request_created_at" if score else "r.request_created_at"
@@ -191,6 +192,23 @@ def _count_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE delta")
 
 
+def _one_id_per_organization(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop a uniqueness on `request_id` alone (a store built that way), so two organizations may share an id."""
+    for (name,) in con.execute(
+        "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'requests' AND is_unique "
+        "AND replace(expressions, ' ', '') IN ('[request_id]', '[\"request_id\"]')"
+    ).fetchall():
+        con.execute(f'DROP INDEX "{name}"')
+    if con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'requests' "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND constraint_column_names = ['request_id']"
+    ).fetchone()[0]:
+        # DuckDB cannot drop a key constraint: the table is copied without it (and without NOT NULLs or defaults).
+        con.execute("CREATE TABLE requests_keyless AS SELECT * FROM requests")
+        con.execute("DROP TABLE requests")
+        con.execute("ALTER TABLE requests_keyless RENAME TO requests")
+
+
 def _store_failure(what: str, error: BaseException, path: Path) -> BackendError:
     """One message for a failed write: a full disk and other I/O errors say what happened and what is kept."""
     text = str(error)
@@ -302,7 +320,7 @@ class Store(SqlBackend):
         progress: Callable[[str, int, int], None] | None = None,
         batch_rows: int = 50_000,
     ) -> ImportReport:
-        """Load JSONL(.gz) files; idempotent on request_id; bad lines are reported, the rest still load.
+        """Load JSONL(.gz) files; idempotent on (organization, request id); bad lines are reported, the rest still load.
 
         Each batch commits alone, with the vocabulary and organization counts it changes: a killed import
         keeps the batches before it, and running it again adds the rest.
@@ -366,6 +384,7 @@ class Store(SqlBackend):
         """Create missing tables, and re-derive what an older heliqa or a crash left out of agreement."""
         for statement in _SCHEMA:
             con.execute(statement)
+        _one_id_per_organization(con)
         # A store written before score_minutes existed gets it once, from its scores.
         if con.execute("SELECT NOT EXISTS (FROM score_minutes) AND EXISTS (FROM scores)").fetchone()[0]:
             con.execute(_SCORE_MINUTES.format(source="scores"))
@@ -382,7 +401,11 @@ class Store(SqlBackend):
         """Insert already-parsed request objects (normalized like imported lines); returns how many were new."""
         from heliqa.tools.importer import normalize
 
-        added = self._insert([normalize(r, default_org) for r in raw])
+        return self.add_normalized([normalize(r, default_org) for r in raw])
+
+    def add_normalized(self, rows: list[dict[str, Any]]) -> int:
+        """Insert rows `tools.importer.normalize` already returned (one transaction); returns how many were new."""
+        added = self._insert(rows)
         if added:
             self.cluster(only_if_due=True)
         return added
@@ -392,14 +415,19 @@ class Store(SqlBackend):
         if not rows:
             return 0
         columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
-        with self._staged(rows) as staging, self._writing("import") as con:
+        with self._staged(rows) as (staging, largest), self._writing("import") as con:
+            # maximum_object_size covers the batch's longest line (DuckDB's default, 16 MB, failed the batch).
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM read_json($path, "
-                f"format='newline_delimited', columns={columns}) "
-                "QUALIFY row_number() OVER (PARTITION BY request_id) = 1",
+                f"format='newline_delimited', columns={columns}, maximum_object_size={largest + 1}) "
+                "QUALIFY row_number() OVER (PARTITION BY organization_id, request_id) = 1",
                 {"path": str(staging)},
             )
-            con.execute("DELETE FROM staging WHERE request_id IN (SELECT request_id FROM requests)")
+            # A request is (organization, request id): another organization's row with the same id is not this one.
+            con.execute(
+                "DELETE FROM staging WHERE EXISTS (SELECT 1 FROM requests r "
+                "WHERE r.organization_id = staging.organization_id AND r.request_id = staging.request_id)"
+            )
             added = con.execute("SELECT count(*) FROM staging").fetchone()[0]
             con.execute(f"INSERT INTO requests SELECT * FROM staging ORDER BY {CLUSTER_ORDER}")
             con.execute("UPDATE layout SET unclustered = unclustered + $n", {"n": added})
@@ -419,8 +447,9 @@ class Store(SqlBackend):
         return added
 
     @contextmanager
-    def _staged(self, rows: list[dict[str, Any]]) -> Iterator[Path]:
-        """The rows as a JSONL file beside the store, locked while this process lives and removed on every exit.
+    def _staged(self, rows: list[dict[str, Any]]) -> Iterator[tuple[Path, int]]:
+        """The rows as a JSONL file beside the store (and its longest line's bytes), locked while this process
+        lives and removed on every exit.
 
         A killed process cannot remove it; the next write removes every staging file whose lock is free.
         """
@@ -438,9 +467,12 @@ class Store(SqlBackend):
         except OSError as error:
             raise _store_failure("import", error, self.path) from None
         try:
+            lines = [_dumps(r) for r in rows]
+            largest = max(map(len, lines))
             with open(fd, "wb", closefd=False) as out:
-                out.write(b"\n".join(_dumps(r) for r in rows))
-            yield Path(name)
+                out.write(b"\n".join(lines))
+            del lines  # not held through the transaction
+            yield Path(name), largest
         except OSError as error:
             raise _store_failure("import", error, self.path) from None
         finally:

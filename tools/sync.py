@@ -10,8 +10,15 @@ from the last position agrees, so a page cut short by the server is simply follo
 
 State: the cursor (the second up to which every row is stored) is saved beside the store, per base URL and
 organization, after each batch is written; the next run starts `overlap` before it, which catches rows Helicone
-logs late. Writes go through `Store.add_rows`, idempotent on `request_id`: a run killed anywhere and started
-again ends with the same rows.
+logs late. Writes go through `Store.add_rows`, idempotent on (organization, request id): a run killed anywhere
+and started again ends with the same rows.
+
+A hostile or broken upstream cannot keep a run going or stop every later one: a page whose rows were all seen
+already (a server that ignores the offset) ends that pass over the second; one second of data may take at most
+`max_calls_per_second` calls, beyond which the run stops with a BackendError after storing what it read (the
+cursor stays before that second); a row that is not a request, or that the store cannot take, is reported and
+skipped; bodies behind signed URLs are fetched only as `tools/egress.py` allows, and a refused one is reported
+while its row loads without it.
 """
 
 from __future__ import annotations
@@ -28,15 +35,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from heliqa.tools.egress import EgressPolicy, FetchFailed, Refused, shown
 from heliqa.tools.errors import BackendError, ConfigError, HeliqaError
 from heliqa.tools.filters import all_of, leaf, parse_instant
+from heliqa.tools.helicone import AnswerTooLarge
 from heliqa.tools.helicone_requests import (
     MAX_LIMIT,
     HeliconeRequest,
     RequestQuery,
-    query_page,
+    query_rows,
     to_store_row,
 )
 from heliqa.tools.importer import normalize
@@ -49,6 +56,9 @@ if TYPE_CHECKING:
 DEFAULT_OVERLAP = timedelta(minutes=15)  # Helicone logs through a queue; rows can land minutes after they happened
 DENSE_PASSES = 20  # each pass re-reads one second; ties reshuffled every call converge within a few
 RECHECKS = 3  # times the last page is asked again when the server counts rows it did not send
+# Calls one second of data may take: 20 passes over 10 pages of 1,000 rows. A second needing more is a server that
+# never ends a page (or one organization logging 10,000 requests in one second: raise it with --max-calls).
+MAX_CALLS_PER_SECOND = 200
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -154,6 +164,7 @@ class SyncReport:
     pages: int = 0
     bad: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    bodies_missed: list[str] = field(default_factory=list)  # signed body URLs refused or unreadable, and why
     seconds: float = 0.0
 
     @property
@@ -177,6 +188,8 @@ class Syncer:
         page_size: int = MAX_LIMIT,
         batch_rows: int = 50_000,
         progress: Progress | None = None,
+        egress: EgressPolicy | None = None,
+        max_calls_per_second: int = MAX_CALLS_PER_SECOND,
     ):
         if not org:
             raise ConfigError("sync needs the organization id the rows belong to", "pass --org or set HELIQA_ORG_ID")
@@ -188,10 +201,13 @@ class Syncer:
         self.page_size = page_size
         self.batch_rows = batch_rows
         self.progress = progress
+        self.egress = egress
+        self._own_egress = egress is None  # made here on the first signed URL, closed at the end of the run
+        self.max_calls_per_second = max_calls_per_second
         self.state = state_for(store)
         self._seen: dict[str, datetime] = {}
+        self._reported: set[str] = set()  # bad rows already reported this run (a second is read more than once)
         self._buffer: list[dict[str, Any]] = []
-        self._body_http: httpx.Client | None = None
         self._hold: datetime | None = None  # a second the server did not send whole: the cursor stays before it
 
     def run(self, since: datetime | None = None) -> SyncReport:
@@ -205,9 +221,9 @@ class Syncer:
         try:
             rechecks = 0
             while True:
-                page = self._page(report, lo)
+                page, full = self._page(report, lo)
                 fresh = self._take(page, report)
-                if not fresh and len(page) < self.page_size:
+                if not fresh and not full:
                     # Nothing new: the end, unless the server counts more rows from here than we hold (a page
                     # was cut short just before them). Re-asking a few times covers a passing fault; a count that
                     # never agrees (Helicone counts unmerged duplicate rows) is noted, not fought.
@@ -238,20 +254,43 @@ class Syncer:
         else:
             self._flush(report, lo)
         finally:
-            if self._body_http is not None:
-                self._body_http.close()
+            if self.egress is not None and self._own_egress:
+                self.egress.close()
             report.seconds = time.monotonic() - started
         return report
 
-    def _page(self, report: SyncReport, lo: datetime | None, hi: datetime | None = None, offset: int = 0) -> list:
+    def _page(
+        self, report: SyncReport, lo: datetime | None, hi: datetime | None = None, offset: int = 0
+    ) -> tuple[list[HeliconeRequest], bool]:
+        """(the page's usable rows, whether the page came full); bad rows are reported once each."""
         nodes = ([leaf("request_created_at", "gte", _iso(lo))] if lo else []) + (
             [leaf("request_created_at", "lt", _iso(hi))] if hi else []
         )
-        query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
-        rows = query_page(self.client, query)
+        while True:
+            query = RequestQuery(filter=all_of(nodes), limit=self.page_size, offset=offset, sort={"created_at": "asc"})
+            try:
+                rows, bad, sent = query_rows(self.client, query)
+                break
+            except AnswerTooLarge as error:
+                # Big rows side by side: smaller pages for the rest of the run, down to one row a page.
+                if self.page_size == 1:
+                    raise BackendError(
+                        f"one request from {_iso(lo) if lo else 'the beginning'} on is too large to read: "
+                        f"{error.message}",
+                        "sync from a later --since to pass it (the rows before it are stored)",
+                    ) from None
+                self.page_size = max(1, self.page_size // 2)
         report.pages += 1
-        firsts = {r.request_id: r for r in reversed(rows)}  # a duplicated row may come back anywhere in the page
-        times = [_created(r) for r in rows if firsts[r.request_id] is r]
+        usable = []
+        for row in rows:
+            try:
+                _created(row)
+                usable.append(row)
+            except ValueError:
+                bad.append(f"request {row.request_id[:80]}: request_created_at is not an ISO 8601 instant")
+        self._report_bad(report, bad)
+        firsts = {r.request_id: r for r in reversed(usable)}  # a duplicated row may come back anywhere in the page
+        times = [_created(r) for r in usable if firsts[r.request_id] is r]
         # Paging by time is only sound if the server filters and sorts as asked: check, never skip rows silently.
         outside = [t for t in times if (lo is not None and t < lo) or (hi is not None and t >= hi)]
         if outside:
@@ -262,7 +301,18 @@ class Syncer:
             raise BackendError(
                 f"{self.client.base_url} did not sort requests by created_at ascending as asked; cannot sync from it"
             )
-        return rows
+        if sent >= self.page_size and not usable:
+            raise BackendError(
+                f"{self.client.base_url} answered a full page of rows that are not requests from "
+                f"{_iso(lo) if lo else 'the beginning'}; cannot page past them"
+            )
+        return usable, sent >= self.page_size
+
+    def _report_bad(self, report: SyncReport, bad: list[str]) -> None:
+        for line in bad:
+            if line not in self._reported:
+                self._reported.add(line)
+                report.bad.append(line)
 
     def _take(self, page: list[HeliconeRequest], report: SyncReport) -> list[HeliconeRequest]:
         fresh = []
@@ -272,14 +322,26 @@ class Syncer:
             self._seen[row.request_id] = _created(row)
             fresh.append(row)
         raws = [to_store_row(row, self.org, bodies=self.bodies) for row in fresh]
-        signed = [(raw, row.signed_body_url) for raw, row in zip(raws, fresh, strict=True) if row.signed_body_url]
+        signed = [(raw, row) for raw, row in zip(raws, fresh, strict=True) if row.signed_body_url]
         if self.bodies and signed:
             from concurrent.futures import ThreadPoolExecutor
 
+            if self.egress is None:
+                self.egress = EgressPolicy.from_settings(self.client.base_url)
+
             with ThreadPoolExecutor(8) as pool:  # one GET per request: a few at a time, as Helicone's exporter does
-                for (raw, _), found in zip(signed, pool.map(self._signed_bodies, [u for _, u in signed]), strict=True):
-                    raw.update(found)
-        self._buffer.extend(raws)
+                found = pool.map(self._signed_bodies, [row.signed_body_url for _, row in signed])
+                for (raw, row), (bodies, problem) in zip(signed, found, strict=True):
+                    raw.update(bodies)
+                    if problem:
+                        report.bodies_missed.append(f"request {row.request_id[:80]}: {problem}")
+        good = []
+        for raw in raws:  # a row the store cannot take is reported here, so it never fails a batch
+            try:
+                good.append(normalize(raw, self.org))
+            except (ValueError, TypeError) as error:
+                self._report_bad(report, [f"request {raw['request_id'][:80]}: {error}"])
+        self._buffer.extend(good)
         report.fetched += len(fresh)
         return fresh
 
@@ -294,13 +356,24 @@ class Syncer:
         end = second + timedelta(seconds=1)
         total = self._count(second, end)
         idle = 0
+        calls = 1
         for _ in range(DENSE_PASSES):
             found = 0
             offset = 0
             while True:
-                page = self._page(report, second, end, offset)
-                found += len(self._take(page, report))
-                if len(page) < self.page_size:
+                if calls >= self.max_calls_per_second:
+                    raise BackendError(
+                        f"{self.client.base_url} kept sending pages for the one second {_iso(second)}: "
+                        f"{calls} calls without reaching its end (pages that never end or repeat); stopped "
+                        f"with the rows read so far stored and the cursor before that second",
+                        "if one second really holds that many requests, raise --max-calls",
+                    )
+                page, full = self._page(report, second, end, offset)
+                calls += 1
+                fresh = len(self._take(page, report))
+                found += fresh
+                # A full page bringing nothing new past the first: the server ignores the offset or repeats itself.
+                if not full or (offset and not fresh):
                     break
                 offset += self.page_size
             held = sum(1 for t in self._seen.values() if second <= t < end)
@@ -331,18 +404,7 @@ class Syncer:
     def _flush(self, report: SyncReport, lo: datetime | None) -> None:
         before = report.added
         if self._buffer:
-            try:
-                report.added += self.store.add_rows(self._buffer, default_org=self.org)
-            except (ValueError, TypeError):
-                # One row the store cannot take fails the batch: find it, report it, and load the others.
-                good = []
-                for raw in self._buffer:
-                    try:
-                        normalize(raw, self.org)
-                        good.append(raw)
-                    except (ValueError, TypeError) as error:
-                        report.bad.append(f"request {raw['request_id']}: {error}")
-                report.added += self.store.add_rows(good, default_org=self.org) if good else 0
+            report.added += self.store.add_normalized(self._buffer)  # each row already normalized by _take
             self._buffer = []
         if lo is not None:
             # A run that found nothing past the overlap keeps the older cursor: it never moves back. Nor does it
@@ -352,20 +414,22 @@ class Syncer:
             self.state.save(self.client.base_url, self.org, cursor, report.added - before)
             report.cursor = cursor
 
-    def _signed_bodies(self, url: str) -> dict[str, str]:
-        """Bodies from Helicone's signed URL (`{"request": ..., "response": ...}`); none when it cannot be read."""
-        if self._body_http is None:
-            self._body_http = httpx.Client(timeout=30.0, follow_redirects=True)
+    def _signed_bodies(self, url: str) -> tuple[dict[str, str], str | None]:
+        """Bodies from Helicone's signed URL (`{"request": ..., "response": ...}`), and why none came, if none."""
         try:
-            payload = self._body_http.get(url).raise_for_status().json()
-        except (httpx.HTTPError, ValueError):
-            return {}
+            payload = json.loads(self.egress.fetch(url))
+        except Refused as error:
+            return {}, f"body URL at {shown(url)} refused: {error.message}"
+        except FetchFailed as error:
+            return {}, f"body URL at {shown(url)} not read: {error.message}"
+        except (ValueError, RecursionError):
+            return {}, f"body URL at {shown(url)} answered something that is not JSON"
         out = {}
         for side in ("request", "response"):
             value = payload.get(side) if isinstance(payload, dict) else None
             if value is not None:
                 out[f"{side}_body"] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        return out
+        return out, None
 
 
 def client_from_env(base_url: str | None = None) -> HeliconeClient:
@@ -383,8 +447,10 @@ def client_from_env(base_url: str | None = None) -> HeliconeClient:
         raise ConfigError(
             f"base URL {base!r} is not an http(s) URL", "US: https://api.helicone.ai, EU: https://eu.api.helicone.ai"
         )
-    # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is.
-    return HeliconeClient(key, base, timeout=60.0, retries=6, backoff=1.0, max_retry_after=120.0)
+    # Paging through months of logs meets rate limits and passing 5xx: be more patient than one question is
+    # (twice HELICONE_TIMEOUT a read, so 60 s by default; each call within twice that, however slowly it comes).
+    timeout = 2 * settings().helicone_timeout
+    return HeliconeClient(key, base, timeout=timeout, retries=6, backoff=1.0, max_retry_after=120.0)
 
 
 # --- keeping a running process's store fresh ----------------------------------------------------------------------
@@ -410,6 +476,8 @@ class PeriodicSync(threading.Thread):
                 )
                 for line in self.last.bad[:20] + self.last.notes:
                     self.log(f"sync: {line}")
+                for line in self.last.bodies_missed[:20]:
+                    self.log(f"sync: no body for {line}")
             except HeliqaError as error:
                 self.log(f"sync failed, retrying in {self.every}: {error.message}")
             except Exception as error:  # a background loop must outlive one bad run; the log says why
