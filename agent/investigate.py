@@ -13,7 +13,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
-from heliqa.tools.investigate import Explanation, ListQuery, RequestRow
+from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.sql import seconds_utc
@@ -288,6 +288,11 @@ def explain(
         "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
         "baseline": {"start": iso_z(seconds_utc(query.baseline.start)), "end": iso_z(seconds_utc(query.baseline.end))},
     }
+    if best.window is not None:
+        extra["duration"] = {"seconds": int(_length(best).total_seconds()), "text": duration_text(_length(best))}
+        extra["impact"] = best.impact.to_json() if best.impact is not None else None
+        extra["bucket"] = bucket_words(best)
+        extra["thin_buckets"] = [{"bucket": iso_z(p.bucket), "requests": p.requests} for p in best.thin]
     answer = Answer(
         "ok",
         message,
@@ -336,8 +341,108 @@ def _value(e: Explanation, value: float | None) -> str:
     if e.query.measure == "errors":
         return f"{value:.1f}%"
     if e.query.measure == "cost":
-        return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
+        return dollars(value)
     return f"{value:,.2f}"
+
+
+def dollars(value: float) -> str:
+    """'$21.19', '$0.30', '$0.0078': cents once a figure reaches a dime, four decimals below."""
+    return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.4f}"
+
+
+def bucket_words(e: Explanation) -> str:
+    """'hour', 'day', '3 hours': the length of the series' buckets, which every figure is per."""
+    hours = e.step / timedelta(hours=1)
+    if hours == 1:
+        return "hour"
+    if hours == 24:
+        return "day"
+    return f"{hours:g} hours"
+
+
+def axis_label(e: Explanation) -> str:
+    """The chart's value axis: '$ an hour', 'ms (each hour's p90)', '% (each hour's rate)'."""
+    unit = {"latency": "ms", "errors": "%", "cost": "$", "score": e.query.scoreKey or "score"}[e.query.measure]
+    return f"{unit} {per_bucket(e)}" if e.query.measure == "cost" else f"{unit} ({per_bucket(e)})"
+
+
+def per_bucket(e: Explanation) -> str:
+    """What a figure of the series is: 'an hour' for a cost, 'each hour's p90' for a latency."""
+    unit = bucket_words(e)
+    each = f"each {unit}'s" if " " not in unit else f"each {unit.replace(' hours', '-hour')} block's"
+    return {
+        "latency": f"{each} p90",
+        "errors": f"{each} rate",
+        "cost": f"a{'n' if unit == 'hour' else ''} {unit}" if " " not in unit else f"per {unit}",
+        "score": f"{each} average",
+    }[e.query.measure]
+
+
+def duration_text(span: timedelta) -> str:
+    """'6 hours', '1 hour', '3 days', '45 minutes', '5.5 hours'."""
+    minutes = round(span.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} days"
+    hours = minutes / 60
+    return f"{hours:g} hour{'s' if hours != 1 else ''}" if minutes % 60 == 0 else f"{hours:.1f} hours"
+
+
+def threshold_text(e: Explanation) -> str:
+    """What made a request bad, with its unit: 'slower than 6,865 ms (the baseline's p90)'."""
+    q, t = e.query, e.threshold
+    if q.measure == "latency" and t is not None:
+        return f"slower than {t:,.0f} ms (the baseline's p90)"
+    if q.measure == "cost" and t is not None:
+        return f"costing more than {dollars(t / 1e9)} each (the baseline's p90)"
+    if q.measure == "score" and e.score_below is not None:
+        return f"scored below {e.score_below.below}"
+    return "with status 429" if q.status == 429 else f"with status {q.status}" if q.status else "failed (status ≥ 400)"
+
+
+def _dimension_words(dimension: str, value: str) -> str:
+    return f"{dimension.split(':', 1)[1] if dimension.startswith('property:') else dimension} {value}"
+
+
+def impact_text(e: Explanation) -> str:
+    """The window's total against what the baseline predicts for the same span, and the top driver's part."""
+    impact = e.impact
+    if impact is None:
+        return ""
+    cost = e.query.measure == "cost"
+    excess = impact.excess
+    if cost:
+        head = f"{dollars(impact.total.cost)} spent in those {duration_text(_length(e))}, "
+        amount = f"{dollars(abs(excess))} {'more' if excess >= 0 else 'less'} than the baseline's average"
+    else:
+        bad = impact.total.bad
+        head = f"{bad:,} request{'s' if bad != 1 else ''} {threshold_text(e)}, "
+        amount = f"{abs(excess):,.0f} {'more' if excess >= 0 else 'fewer'} than the baseline's average"
+    text = head + amount + f" over {duration_text(_length(e))}"
+    part = impact.driver_excess
+    if part is not None and e.drivers and excess > 0 and part > 0:
+        who = _dimension_words(e.drivers[0].dimension, e.drivers[0].value)
+        if part >= excess:
+            text += f", all of it from {who}"
+        else:
+            text += f", {dollars(part) if cost else f'{part:,.0f}'} of it from {who}"
+    return text
+
+
+def thin_text(e: Explanation) -> str:
+    """'3 of its 6 hours held fewer than 5 requests (3, 4, 3)', or ''."""
+    if not e.thin:
+        return ""
+    count = round(_length(e) / e.step)
+    counts = ", ".join(str(p.requests) for p in e.thin)
+    unit = bucket_words(e)
+    plural = unit if " " in unit else f"{unit}s"
+    return f"{len(e.thin)} of its {count} {plural} held fewer than {MIN_REQUESTS} requests ({counts})"
+
+
+def _length(e: Explanation) -> timedelta:
+    return e.window[1] - e.window[0]
 
 
 def _span(e: Explanation, tz_name: str) -> str:
@@ -352,30 +457,36 @@ def _span(e: Explanation, tz_name: str) -> str:
 
 
 def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
-    """One sentence: what changed, when, and in what."""
+    """What changed (each figure with its unit and bucket), for how long and when, its impact, and in what."""
     words = measure_words(e)
     scope = " ".join(c.describe() for c in spec.conditions)
     subject = f"{words} ({scope})" if scope else words
+    subject = subject[:1].upper() + subject[1:]
     if e.typical is None:
         return f"No {words} in the 7 days before the range to compare with, so I can't tell what changed."
     if e.window is None:
         return (
-            f"{subject[:1].upper() + subject[1:]} stayed within its usual range (typical {_value(e, e.typical)} "
-            "per bucket over the 7 days before); nothing stands out."
+            f"{subject} stayed within its usual range (typical {_value(e, e.typical)} {per_bucket(e)} over the "
+            "7 days before); nothing stands out."
         )
-    ratio = f" ({e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
     went = "fell to" if e.query.measure == "score" else "rose to"
-    text = (
-        f"{subject[:1].upper() + subject[1:]} {went} {_value(e, e.window_value)} vs a typical "
-        f"{_value(e, e.typical)}{ratio} on {_span(e, tz_name)}"
-    )
+    if e.query.measure == "cost":
+        figures = f"{_value(e, e.window_value)} {per_bucket(e)} vs a typical {_value(e, e.typical)} {per_bucket(e)}"
+        change = f" ({e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
+    else:
+        figures = f"{_value(e, e.window_value)} vs a typical {_value(e, e.typical)}"
+        change = f" ({per_bucket(e)}; {e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
+        if e.query.measure == "errors":
+            change = f" ({per_bucket(e)}; {e.window_value - e.typical:+.1f} pts)"
+    text = f"{subject} {went} {figures}{change} for {duration_text(_length(e))}, {_span(e, tz_name)}"
+    details = [t for t in (impact_text(e), thin_text(e)) if t]
+    text += (": " + "; ".join(details) + ".") if details else "."
     if not e.drivers:
-        return text + f"; the {e.bad_in_window} {bad_words(e)} requests are not concentrated in any one value."
+        return text + f" The {e.bad_in_window:,} {bad_words(e)} requests are not concentrated in any one value."
     top = e.drivers[0]
-    dim = top.dimension.split(":", 1)[1] if top.dimension.startswith("property:") else top.dimension
     return (
-        text + f"; {top.current:.0%} of the {e.bad_in_window} {bad_words(e)} requests were "
-        f"{dim} {top.value} vs {top.baseline:.0%} of requests before."
+        text + f" {top.current:.0%} of the {e.bad_in_window:,} {bad_words(e)} requests were "
+        f"{_dimension_words(top.dimension, top.value)} vs {top.baseline:.0%} of requests before."
     )
 
 

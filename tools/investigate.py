@@ -218,6 +218,63 @@ class Explanation:
     bad_in_window: int = 0
     drivers: list[Driver] = field(default_factory=list)
     coarse: bool = False  # the window was found only in blocks of several hours (a small, lasting shift)
+    step: timedelta = timedelta(hours=1)  # the length of the series' buckets (what `typical` is "per")
+    thin: list[Point] = field(default_factory=list)  # the window's buckets with fewer than MIN_REQUESTS requests
+    impact: Impact | None = None  # the window against what the baseline predicts for the same span
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one set of requests (all of them, or one dimension value's) did in the window and in the baseline."""
+
+    bad: int = 0  # bad requests in the window
+    requests: int = 0  # all requests in the window
+    cost: float = 0.0  # USD spent in the window
+    base_bad: int = 0  # bad requests in the baseline
+    base_cost: float = 0.0  # USD spent in the baseline
+
+    def excess(self, measure: str, scale: float) -> float:
+        """The window's cost (for a cost) or bad requests beyond the baseline's, the baseline scaled by `scale`
+        (the window's length over the baseline's)."""
+        if measure == "cost":
+            return self.cost - self.base_cost * scale
+        return self.bad - self.base_bad * scale
+
+
+@dataclass(frozen=True)
+class Impact:
+    """The window's total against what the baseline's average predicts over the same span, and the top driver's
+    part of the difference (USD for a cost, requests otherwise)."""
+
+    measure: str
+    total: Tally
+    scale: float  # the window's length over the baseline's
+    driver: Tally | None = None
+
+    @property
+    def excess(self) -> float:
+        """Extra cost (USD) or extra bad requests in the window."""
+        return self.total.excess(self.measure, self.scale)
+
+    @property
+    def driver_excess(self) -> float | None:
+        """The top driver's own excess, in the same unit."""
+        return None if self.driver is None else self.driver.excess(self.measure, self.scale)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"unit", "window_total", "expected", "excess", "driver_excess", "bad_requests", "requests"}`."""
+        cost = self.measure == "cost"
+        total = self.total.cost if cost else self.total.bad
+        expected = (self.total.base_cost if cost else self.total.base_bad) * self.scale
+        return {
+            "unit": "USD" if cost else "requests",
+            "window_total": round(total, 6),
+            "expected": round(expected, 6),
+            "excess": round(self.excess, 6),
+            "driver_excess": None if self.driver is None else round(self.driver_excess, 6),
+            "bad_requests": self.total.bad,
+            "requests": self.total.requests,
+        }
 
 
 @dataclass(frozen=True)
@@ -344,6 +401,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if not base:
         return found
     found.typical = statistics.median(base)
+    found.step = timedelta(hours=block) if block > 1 else _step(query)
     window = departure_window(query, series, found.typical, base, timedelta(hours=block) if block > 1 else None)
     if window is None and query.dbIncrement == "day":
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
@@ -353,7 +411,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         if hours_base:
             window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
             if window is not None:  # the answer then speaks in hours: its series and typical value too
-                found.series, found.typical = hours, statistics.median(hours_base)
+                found.series, found.typical, found.step = hours, statistics.median(hours_base), timedelta(hours=1)
     elif window is not None and query.dbIncrement == "day":
         window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
     if window is None and query.dbIncrement == "hour" and query.measure != "latency":
@@ -367,12 +425,22 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
                 window = departure_window(query, blocks, typical, blocks_base, timedelta(hours=hours))
             if window is not None:
                 found.series, found.typical, found.coarse = blocks, typical, True
+                found.step = timedelta(hours=hours)
                 break
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
-    found.bad_in_window, found.drivers = _drivers(engine, query, org, (bad, below), found.window)
+    found.thin = [
+        p
+        for p in found.series
+        if p.in_range and window[0][0] <= p.bucket < window[0][1] and not judged(p, query.measure)
+    ]
+    found.bad_in_window, found.drivers, found.impact = _drivers(engine, query, org, (bad, below), found.window)
     return found
+
+
+def _step(query: ExplainQuery) -> timedelta:
+    return timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
 
 
 def _hours_within(
@@ -504,7 +572,7 @@ def departure_window(
         # departs only when it costs K times more than the average hour
         spread = max(spread, statistics.fmean(base))
     down = query.measure == "score"  # a score breaks by falling
-    step = step or (timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1))
+    step = step or _step(query)
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
     # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
     # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
@@ -540,10 +608,29 @@ def departure_window(
             best = (total, [q for q, _ in run])
     if not best[1]:
         return None
-    chosen = best[1]
+    chosen = _with_thin_edges(best[1], [p for p in series if p.in_range], departure)
     window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
-    value = statistics.median(p.value for p in chosen)
+    value = statistics.median(p.value for p in chosen if judged(p, query.measure) or p is chosen[0])
     return window, value, sum(z for p in chosen if (z := departure(p)) is not None)
+
+
+def _with_thin_edges(
+    chosen: list[Point], in_range: list[Point], departure: Callable[[Point], float | None]
+) -> list[Point]:
+    """The window's buckets, grown over the thin buckets on either side that depart as it does: a bucket with a
+    few requests is too thin to start a window, but one that goes on departing does not end it."""
+    index = {p.bucket: i for i, p in enumerate(in_range)}
+    first, last = index[chosen[0].bucket], index[chosen[-1].bucket]
+
+    def continues(p: Point) -> bool:
+        z = departure(p)
+        return p.requests < MIN_REQUESTS and z is not None and z > DEPARTURE_K / 2
+
+    while first > 0 and continues(in_range[first - 1]):
+        first -= 1
+    while last + 1 < len(in_range) and continues(in_range[last + 1]):
+        last += 1
+    return in_range[first : last + 1]
 
 
 def dimension_sql(d: SqlDialect, dimension: str) -> str:
@@ -562,7 +649,34 @@ def dimension_sql(d: SqlDialect, dimension: str) -> str:
 
 def _drivers(
     engine: Engine, query: ExplainQuery, org: str, bad: tuple[Any, ScoreBelow | None], window: tuple[datetime, datetime]
-) -> tuple[int, list[Driver]]:
+) -> tuple[int, list[Driver], Impact]:
+    """Every dimension value's bad requests in the window and requests in the baseline (one grouped pass), the
+    values that stand out, and the window's impact with the top one's part of it."""
+    counts = _tallies(engine, query, org, bad, window)
+    first = next(iter(counts.values()), {})
+    total = Tally(*(sum(getattr(t, f) for t, _ in first.values()) for f in Tally.__dataclass_fields__))
+    base_total = sum(bl for _, bl in first.values())
+    drivers, parts = [], {}
+    if total.bad and base_total:
+        for dim, values in counts.items():
+            for value, (tally, bl) in values.items():
+                if value == "":
+                    continue  # requests without a value for the dimension are left out, as in grouping
+                driver = Driver(dim, value, tally.bad / total.bad, bl / base_total)
+                if driver.stands_out(total.bad, base_total):
+                    drivers.append(driver)
+                    parts[(dim, value)] = tally
+    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))  # most above its baseline share first
+    span = (seconds_utc(query.baseline.end) - seconds_utc(query.baseline.start)).total_seconds()
+    scale = (window[1] - window[0]).total_seconds() / max(span, 1.0)
+    top = parts[(drivers[0].dimension, drivers[0].value)] if drivers else None
+    return total.bad, drivers, Impact(query.measure, total, scale, top)
+
+
+def _tallies(
+    engine: Engine, query: ExplainQuery, org: str, bad: tuple[Any, ScoreBelow | None], window: tuple[datetime, datetime]
+) -> dict[str, dict[str, tuple[Tally, int]]]:
+    """{dimension: {value: (its Tally, its requests in the baseline)}} from one GROUPING SETS pass."""
     d = engine.dialect()
     where = _scope_sql(engine, d, query, org)
     created = "r.request_created_at"
@@ -572,40 +686,36 @@ def _drivers(
     w1 = d.param(window[1], "DateTime")
     bad_sql = _bad_sql(d, *bad)
     in_base = f"{created} >= {b0} AND {created} < {b1}"
-    in_window = f"{created} >= {w0} AND {created} < {w1} AND {bad_sql}"
+    in_window = f"{created} >= {w0} AND {created} < {w1}"
     dims = list(query.dimensions)
     columns = ", ".join(f"{dimension_sql(d, dim)} AS d{i}" for i, dim in enumerate(dims))
     where.append(f"(({in_base}) OR ({in_window}))")
-    inner = (
-        f"SELECT {columns}, CASE WHEN {in_window} THEN 1 ELSE 0 END AS w, CASE WHEN {in_base} THEN 1 ELSE 0 END AS bl "
-        f"FROM {engine.source} WHERE {' AND '.join(where)}"
-    )
+    cost = f"coalesce({d.cost_column()}, 0)"
+    flags = {
+        "w": f"({in_window}) AND {bad_sql}",
+        "wa": in_window,
+        "bb": f"({in_base}) AND {bad_sql}",
+        "bl": in_base,
+    }
+    inner = ", ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS {name}" for name, cond in flags.items())
+    inner += f", CASE WHEN {in_window} THEN {cost} ELSE 0 END AS wc, CASE WHEN {in_base} THEN {cost} ELSE 0 END AS bc"
+    inner = f"SELECT {columns}, {inner} FROM {engine.source} WHERE {' AND '.join(where)}"
     sets = ", ".join(f"(d{i})" for i in range(len(dims)))
     names = ", ".join(f"d{i}" for i in range(len(dims)))
     sql = (
-        f"SELECT {names}, sum(w) AS w, sum(bl) AS bl FROM ({inner}) AS t "
+        f"SELECT {names}, sum(w), sum(wa), sum(wc), sum(bb), sum(bc), sum(bl) FROM ({inner}) AS t "
         f"GROUP BY GROUPING SETS ({sets}){engine.nulls_in_grouping_sets}"
     )
-    counts: dict[str, dict[str, tuple[int, int]]] = {dim: {} for dim in dims}
+    counts: dict[str, dict[str, tuple[Tally, int]]] = {dim: {} for dim in dims}
     for row in engine.fetch(sql, d.params):
-        values, w, bl = row[: len(dims)], int(row[-2] or 0), int(row[-1] or 0)
+        values = row[: len(dims)]
+        w, wa, wc, bb, bc, bl = (0 if v is None else v for v in row[len(dims) :])
+        tally = Tally(int(w), int(wa), int(wc) / 1e9, int(bb), int(bc) / 1e9)
         for dim, value in zip(dims, values, strict=True):
             if value is not None:
-                counts[dim][str(value)] = (w, bl)  # (a NULL country is never a driver: it reads as no value)
+                counts[dim][str(value)] = (tally, int(bl))  # (a NULL country is never a driver: it reads as no value)
                 break
-    bad_total = sum(w for w, _ in next(iter(counts.values()), {}).values())
-    base_total = sum(bl for _, bl in next(iter(counts.values()), {}).values())
-    drivers = []
-    if bad_total and base_total:
-        for dim, values in counts.items():
-            for value, (w, bl) in values.items():
-                if value == "":
-                    continue  # requests without a value for the dimension are left out, as in grouping
-                driver = Driver(dim, value, w / bad_total, bl / base_total)
-                if driver.stands_out(bad_total, base_total):
-                    drivers.append(driver)
-    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))  # most above its baseline share first
-    return bad_total, drivers
+    return counts
 
 
 def _naive(moment: Any) -> datetime:
