@@ -13,7 +13,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
-from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow
+from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow, window_buckets
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.sql import seconds_utc
@@ -273,16 +273,19 @@ def explain(
 ) -> tuple[Answer, ExplainSpec]:
     """The strongest departure among the measures tried, its window and its drivers."""
     zone = named_zone(spec.timeZone) if spec.timeZone else tz
-    found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
+    found = [(spec, backend.explain(q, org)) for q in spec.to_queries(now, zone, vocab)]
+    asked = spec
+    if spec.measure is None:
+        found += _scoped_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
-    best = max(found, key=lambda e: (e.window is not None, not e.coarse, e.strength))
+    spec, best = max(found, key=lambda f: (f[1].window is not None, not f[1].coarse, f[1].strength))
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)
         spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
     message = explain_message(best, spec, tz_name)
-    if spec.measure is None and best.window is None:
-        tried = ", ".join(measure_words(e) for e in found)
+    if asked.measure is None and best.window is None:
+        tried = ", ".join(measure_words(e) for s, e in found if s is asked)
         message = f"Nothing stands out: {tried} all stayed within their usual ranges (vs the 7 days before)."
     extra: dict[str, Any] = {
         "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
@@ -308,6 +311,58 @@ def explain(
         detail=best,
     )
     return answer, spec
+
+
+SCANNED = {"model": 12, "provider": 8}  # "what happened" also judges the series of this many of each, busiest first
+SCANNED_MEASURES = ("latency", "errors")  # a cost adds up, so one model's spike shows in the total already
+SCOPED_FLOOR = 20.0  # total departure (in spreads) a scanned series' window needs; quiet days' noise stays below 15
+SCOPED_RATIO = 1.5  # ... and this many times the strongest total's
+
+
+def _scoped(spec: ExplainSpec, now: datetime, zone: ZoneInfo, vocab: Vocabulary) -> list[tuple[ExplainSpec, Any]]:
+    """Each busy model's and provider's own latency and error series, so an incident in one model is found even
+    when the overall number hides it."""
+    fixed = {c.field for c in spec.conditions}
+    out = []
+    for field, names in (("model", vocab.models), ("provider", vocab.providers)):
+        if field in fixed or len(names) < 2:
+            continue
+        for name in sorted(names, key=lambda n: -names[n])[: SCANNED[field]]:
+            condition = Condition(field=field, op="equals", value=name)
+            for measure in SCANNED_MEASURES:
+                scoped = spec.model_copy(update={"measure": measure, "conditions": [*spec.conditions, condition]})
+                out += [(scoped, q) for q in scoped.to_queries(now, zone, vocab)]
+    return out
+
+
+def _scoped_findings(
+    backend: Backend,
+    org: str,
+    spec: ExplainSpec,
+    now: datetime,
+    zone: ZoneInfo,
+    vocab: Vocabulary,
+    overall: list[Explanation],
+) -> list[tuple[ExplainSpec, Explanation]]:
+    """The scanned series' departures that say more than the totals: one of dozens of series tested must depart
+    far (SCOPED_FLOOR), farther than the strongest total (SCOPED_RATIO times), over a window the total's does not
+    already cover (then the total's answer, naming the value as its driver, is the better one)."""
+    windows = [e for e in overall if e.window is not None]
+    best = max(windows, key=lambda e: e.strength, default=None)
+    bar = max(SCOPED_FLOOR, SCOPED_RATIO * (best.strength if best else 0.0))
+    out = []
+    for scoped, query in _scoped(spec, now, zone, vocab):
+        e = backend.explain(query, org)
+        if e.window is None or e.strength < bar:
+            continue
+        if best is not None and _overlap(best.window, e.window) >= 0.8 * (e.window[1] - e.window[0]).total_seconds():
+            continue
+        out.append((scoped, e))
+    return out
+
+
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
+    return max((min(a[1], b[1]) - max(a[0], b[0])).total_seconds(), 0.0)
 
 
 def _bad_conditions(e: Explanation) -> list[Condition]:
@@ -434,10 +489,10 @@ def thin_text(e: Explanation) -> str:
     """'3 of its 6 hours held fewer than 5 requests (3, 4, 3)', or ''."""
     if not e.thin:
         return ""
-    count = round(_length(e) / e.step)
+    count = len(window_buckets(e))
     counts = ", ".join(str(p.requests) for p in e.thin)
     unit = bucket_words(e)
-    plural = unit if " " in unit else f"{unit}s"
+    plural = f"{unit.replace(' hours', '-hour')} blocks" if " " in unit else f"{unit}s"
     return f"{len(e.thin)} of its {count} {plural} held fewer than {MIN_REQUESTS} requests ({counts})"
 
 

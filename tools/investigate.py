@@ -42,6 +42,8 @@ SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
 COARSE_BLOCKS = (3, 6)  # hours per block, tried in turn when the hourly series shows no window
 MIN_SCORED = 30  # scored requests a score bucket should average over (fewer: buckets of COARSE_BLOCKS hours)
+THIN_BLOCKS = (2, 3, 6)  # hours per block for a latency series too thin to judge hour by hour
+THIN_ROWS = 20_000  # ... whose requests are then fetched one by one, at most this many
 MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
@@ -391,9 +393,14 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     threshold = _threshold(engine, query, org)
     bad, below = bad_filter(query, threshold), score_below(query, threshold)
     series = _series(engine, query, org, bad)
-    block = score_block_hours(query, series)
+    hourly, block = series, score_block_hours(query, series)
     if block > 1:
         series = merge_blocks(series, block, query.timeZoneDifference, summed=False)
+    thin = _thin_latency_blocks(engine, query, org, series)
+    if thin is not None:
+        # a latency of a handful of requests an hour (one model's): judge the p90 of blocks that hold enough, and
+        # keep the hours inside the edge blocks only while they run high
+        block, series = thin
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
@@ -403,6 +410,8 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     found.typical = statistics.median(base)
     found.step = timedelta(hours=block) if block > 1 else _step(query)
     window = departure_window(query, series, found.typical, base, timedelta(hours=block) if block > 1 else None)
+    if thin is not None and window is not None:
+        window = (_trimmed(window[0], hourly, found.typical), *window[1:])
     if window is None and query.dbIncrement == "day":
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
@@ -430,13 +439,61 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
-    found.thin = [
-        p
-        for p in found.series
-        if p.in_range and window[0][0] <= p.bucket < window[0][1] and not judged(p, query.measure)
-    ]
+    found.thin = [p for p in window_buckets(found) if not judged(p, query.measure)]
     found.bad_in_window, found.drivers, found.impact = _drivers(engine, query, org, (bad, below), found.window)
     return found
+
+
+def _thin_latency_blocks(
+    engine: Engine, query: ExplainQuery, org: str, series: list[Point]
+) -> tuple[int, list[Point]] | None:
+    """(hours per block, the p90 of each block) for an hourly latency series whose range averages fewer than
+    MIN_REQUESTS requests an hour; None for any other series. A p90 does not merge from hours, so the few
+    requests are fetched one by one (at most THIN_ROWS) and each block's p90 computed here, as the engines do
+    (linear interpolation between the nearest ranks)."""
+    if query.measure != "latency" or query.dbIncrement != "hour":
+        return None
+    span = seconds_utc(query.timeFilter.end) - seconds_utc(query.timeFilter.start)
+    per_hour = sum(p.requests for p in series if p.in_range) / max(span / timedelta(hours=1), 1)
+    hours = next((h for h in THIN_BLOCKS if per_hour * h >= MIN_REQUESTS), None)
+    if per_hour >= MIN_REQUESTS or hours is None or sum(p.requests for p in series) > THIN_ROWS:
+        return None
+    d = engine.dialect()
+    created = "r.request_created_at"
+    start = d.param(seconds_utc(query.timeFilter.start), "DateTime")
+    periods = f"(({d.time_range(query.baseline)}) OR ({d.time_range(query.timeFilter)}))"
+    where = _scope_sql(engine, d, query, org) + [periods, f"{d.col('latency')} IS NOT NULL"]
+    bucket = d.bucket(created, "hour", query.timeZoneDifference)
+    sql = f"SELECT {bucket}, {created} >= {start}, {d.col('latency')} FROM {engine.source} WHERE {' AND '.join(where)}"
+    blocks: dict[tuple[datetime, bool], list[float]] = {}
+    for b, in_range, latency in engine.fetch(sql, d.params):
+        moment = _naive(b)
+        local_hour = (moment - timedelta(minutes=query.timeZoneDifference)).hour
+        blocks.setdefault((moment - timedelta(hours=local_hour % hours), bool(in_range)), []).append(float(latency))
+    points = [Point(key[0], _p90(values), len(values), key[1]) for key, values in sorted(blocks.items())]
+    return hours, points
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    rank = 0.9 * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _trimmed(window: tuple[datetime, datetime], hours: list[Point], typical: float) -> tuple[datetime, datetime]:
+    """A window of blocks narrowed to its hours from the first to the last that ran above the typical block."""
+    high = [p.bucket for p in hours if p.in_range and window[0] <= p.bucket < window[1] and (p.value or 0) > typical]
+    if not high:
+        return window
+    return max(window[0], high[0]), min(window[1], high[-1] + timedelta(hours=1))
+
+
+def window_buckets(found: Explanation) -> list[Point]:
+    """The range's buckets of the series that overlap the window."""
+    start, end = found.window
+    return [p for p in found.series if p.in_range and p.bucket < end and p.bucket + found.step > start]
 
 
 def _step(query: ExplainQuery) -> timedelta:
@@ -611,7 +668,7 @@ def departure_window(
     chosen = _with_thin_edges(best[1], [p for p in series if p.in_range], departure)
     window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
     value = statistics.median(p.value for p in chosen if judged(p, query.measure) or p is chosen[0])
-    return window, value, sum(z for p in chosen if (z := departure(p)) is not None)
+    return window, value, sum(z for p in chosen if judged(p, query.measure) and (z := departure(p)) is not None)
 
 
 def _with_thin_edges(
@@ -623,8 +680,8 @@ def _with_thin_edges(
     first, last = index[chosen[0].bucket], index[chosen[-1].bucket]
 
     def continues(p: Point) -> bool:
-        z = departure(p)
-        return p.requests < MIN_REQUESTS and z is not None and z > DEPARTURE_K / 2
+        z = departure(p)  # a thin bucket is noisy: it carries the window on only when it departs beyond K
+        return p.requests < MIN_REQUESTS and z is not None and z > DEPARTURE_K
 
     while first > 0 and continues(in_range[first - 1]):
         first -= 1
