@@ -102,6 +102,39 @@ def fmt(value: float | None, query: MetricsQuery) -> str:
     return f"{text} {unit}".strip()
 
 
+STALE_AFTER = timedelta(minutes=10)  # a range ending this long after the newest request says where the data ends
+
+
+def duration_text(span: timedelta) -> str:
+    """'6 hours', '1 hour', '3 days', '45 minutes', '5.5 hours' (to a tenth of the unit)."""
+    minutes = round(span.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} days"
+    if minutes >= 72 * 60:
+        return f"{minutes / (24 * 60):.1f} days"
+    hours = minutes / 60
+    return f"{round(hours, 1):g} hour{'s' if round(hours, 1) != 1 else ''}"
+
+
+def data_through(end: datetime, last: datetime | None, tzd: float, tz: str) -> str:
+    """'Data through Nov 24 11:59 UTC, 3 hours before the range ends.' when the range (ending at `end`, naive UTC)
+    runs past the newest request by STALE_AFTER or more; '' otherwise."""
+    if last is None or end - last < STALE_AFTER:
+        return ""
+    local = last - timedelta(minutes=tzd)
+    return f"Data through {local:%b %d %H:%M} {tz}, {duration_text(end - last)} before the range ends."
+
+
+def fresh_rows(rows: list[Row], end: datetime, last: datetime | None) -> list[Row]:
+    """The rows without the buckets that start after the newest request (when the range runs past it): an hour
+    nobody has logged yet is not a drop to zero."""
+    if last is None or end - last < STALE_AFTER:
+        return rows
+    return [r for r in rows if r.bucket is None or r.bucket <= last]
+
+
 def _local(moment: datetime, query: MetricsQuery) -> datetime:
     return moment - timedelta(minutes=query.timeZoneDifference)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import Answer, arrange, explain_empty, interpret, summarize
+from heliqa.agent.answer import Answer, arrange, data_through, explain_empty, fresh_rows, interpret, summarize
 from heliqa.agent.check import check
 from heliqa.agent.forms import FormSpec
 from heliqa.agent.investigate import run_form
@@ -16,6 +16,8 @@ from heliqa.agent.spec import QuerySpec
 from heliqa.settings import redact
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
+from heliqa.tools.results import iso_z
+from heliqa.tools.sql import seconds_utc
 
 # (question, ok answer) -> prose for answer.message; it keeps the computed summary unless its numbers are the rows'
 Narrator = Callable[[str, Answer], str]
@@ -44,6 +46,7 @@ class Conversation:
         self.fixed_now = now
         self.last: QuerySpec | FormSpec | None = None
         self._org: str | None = None
+        self._span: tuple[datetime, datetime] | tuple[()] | None = None  # the org's first and last request
 
     @property
     def org(self) -> str:
@@ -76,6 +79,7 @@ class Conversation:
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)
             answer = self.run(plan, ctx, tz_name)
+            self._freshness(answer)
             if self.narrator is not None and plan.planner == "llm":
                 answer.message = self.narrator(question, answer)
             return answer
@@ -83,6 +87,27 @@ class Conversation:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
             return Answer("error", redact(str(error)), tz=tz_name, exit_code=error.exit_code)
+
+    def _last_request(self) -> datetime | None:
+        """The organization's newest request (naive UTC), read once per question; None when the backend
+        cannot tell."""
+        if self._span is None:
+            span_of = getattr(self.backend, "data_span", None)
+            self._span = (span_of(self.org) if span_of else None) or ()
+        return self._span[1] if self._span else None
+
+    def _freshness(self, answer: Answer) -> None:
+        """Say where the data ends when the answer's range runs past the newest request; `data_through` in JSON."""
+        last = self._last_request()
+        self._span = None  # the next question reads it again: a live store grows
+        if answer.status != "ok" or last is None or answer.query is None:
+            return
+        answer.extra["data_through"] = iso_z(last)
+        query = getattr(answer.query, "current", answer.query)
+        tzd = getattr(query, "timeZoneDifference", 0)
+        note = data_through(seconds_utc(query.timeFilter.end), last, tzd, answer.tz)
+        if note and note not in answer.message:
+            answer.message = f"{answer.message} {note}"
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
@@ -93,6 +118,7 @@ class Conversation:
             return answer
         spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
         rows = arrange(self.backend.run(query, self.org), query, spec)
+        rows = fresh_rows(rows, seconds_utc(query.timeFilter.end), self._last_request())
         self.last = spec
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)

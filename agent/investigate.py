@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, fmt, interpret
+from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, duration_text, fmt, interpret
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
 from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
@@ -431,17 +431,6 @@ def per_bucket(e: Explanation) -> str:
         "cost": f"a{'n' if unit == 'hour' else ''} {unit}" if " " not in unit else f"per {unit}",
         "score": f"{each} average",
     }[e.query.measure]
-
-
-def duration_text(span: timedelta) -> str:
-    """'6 hours', '1 hour', '3 days', '45 minutes', '5.5 hours'."""
-    minutes = round(span.total_seconds() / 60)
-    if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
-        return f"{minutes // (24 * 60)} days"
-    hours = minutes / 60
-    return f"{hours:g} hour{'s' if hours != 1 else ''}" if minutes % 60 == 0 else f"{hours:.1f} hours"
 
 
 def threshold_text(e: Explanation) -> str:
