@@ -6,17 +6,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import Answer, arrange, data_through, explain_empty, fresh_rows, interpret, summarize
+from heliqa.agent.answer import (
+    Answer,
+    arrange,
+    data_through,
+    explain_empty,
+    fresh_rows,
+    interpret,
+    pivot_cells,
+    summarize,
+    unattributed_text,
+)
 from heliqa.agent.check import check
 from heliqa.agent.forms import FormSpec
 from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
-from heliqa.agent.spec import QuerySpec
+from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.settings import redact
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
-from heliqa.tools.results import iso_z
+from heliqa.tools.query import MetricsQuery
+from heliqa.tools.results import Row, iso_z
 from heliqa.tools.sql import seconds_utc
 
 # (question, ok answer) -> prose for answer.message; it keeps the computed summary unless its numbers are the rows'
@@ -109,6 +120,17 @@ class Conversation:
         if note and note not in answer.message:
             answer.message = f"{answer.message} {note}"
 
+    def _without_user(self, spec: QuerySpec, ctx: Context, query: MetricsQuery, rows: list[Row]) -> str:
+        """How much the requests without a user id hold: grouping by user leaves them out of the table."""
+        nobody = Condition(field="user", op="equals", value="")
+        update = {"groupBy": None, "top": None, "bottom": False, "conditions": [*spec.conditions, nobody]}
+        probe = spec.model_copy(update=update)
+        try:
+            found = self.backend.run(probe.to_query(ctx.now, self.tz), self.org)
+        except HeliqaError:  # the answer stands without the note when the probe fails
+            return ""
+        return unattributed_text(query, rows, found[0].value if found else None)
+
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
         if not isinstance(plan.spec, QuerySpec):
@@ -122,6 +144,9 @@ class Conversation:
         self.last = spec
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)
+        notes = list(plan.notes)
+        if query.group == "user" and query.dbIncrement is None and query.measure != "users":
+            notes += [n for n in [self._without_user(spec, ctx, query, rows)] if n]
         if not any(r.value for r in rows):  # never a silent empty (or zero): say why
             try:
                 why = explain_empty(
@@ -137,7 +162,8 @@ class Conversation:
             query=query,
             spec=spec,
             rows=rows,
-            interpretation=interpret(query, spec, tz_name, plan.notes),
+            interpretation=interpret(query, spec, tz_name, notes),
             planner=plan.planner,
             tz=tz_name,
+            cells=pivot_cells(query, rows),
         )

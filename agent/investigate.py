@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, duration_text, fmt, interpret
+from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, duration_text, fmt, interpret, unit_of
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
 from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
@@ -80,9 +80,13 @@ def compare(
     )
 
 
+def _additive(query: MetricsQuery) -> bool:
+    return query.measure in ("requests", "errors", "threats") or query.agg in ("sum", "count")
+
+
 def _totals(query: MetricsQuery, rows: list[Row]) -> dict[str | None, float | None]:
     """One value per group: the value itself, or for buckets their sum (counts, sums) or mean."""
-    additive = query.measure in ("requests", "errors", "threats") or query.agg in ("sum", "count")
+    additive = _additive(query)
     out: dict[str | None, list[float]] = {}
     for r in rows:
         if r.value is not None:
@@ -96,6 +100,8 @@ def change_text(now_value: float | None, before: float | None, query: MetricsQue
         return f"{fmt(now_value, query)} vs {fmt(before, query)}"
     delta = now_value - before
     sign = "+" if delta >= 0 else "−"
+    if unit_of(query) == "%":  # a rate moves in points, never a percent of a percent
+        return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{abs(delta):.2f} pts)"
     pct = f", {sign}{abs(delta) / abs(before) * 100:.1f}%" if before else ""
     return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{fmt(abs(delta), query)}{pct})"
 
@@ -111,7 +117,12 @@ def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row]
         return "No matching requests in either period."
     if set(now_totals) | set(before_totals) == {None}:
         return f"{head}{over}: {change_text(now_totals.get(None), before_totals.get(None), query)}, vs {shift}."
+    gone = [g for g in before_totals if g not in now_totals]
+    if _additive(query):  # a group with requests before and none now fell to zero: it stays in the answer
+        now_totals.update({g: 0.0 for g in gone})
     groups = sorted(now_totals, key=lambda g: -(now_totals[g] or 0))
+    if not _additive(query):
+        groups += sorted(gone, key=lambda g: g or "")
     parts = [f"{g}: {change_text(now_totals.get(g), before_totals.get(g), query)}" for g in groups[:8]]
     more = f" (+{len(groups) - 8} more)" if len(groups) > 8 else ""
     return f"{head}{over} by group, vs {shift}{more}: " + "; ".join(parts) + "."
@@ -149,10 +160,13 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
                 )
         return [header] + body
     before = {r.group: r.value for r in previous}
-    for r in sorted(current, key=lambda r: -(r.value or 0)):
+    now = {r.group: r.value for r in current}
+    zero = 0.0 if _additive(query) else None  # a count or a sum with no requests now is 0; an average is none
+    now.update({g: zero for g in before if g not in now})
+    for g in sorted(now, key=lambda g: -(now[g] or 0)):
         body.append(
-            ([r.group or ""] if grouped else [])
-            + [fmt(r.value, query), fmt(before.get(r.group), query), _delta(r.value, before.get(r.group), query)]
+            ([g or ""] if grouped else [])
+            + [fmt(now[g], query), fmt(before.get(g), query), _delta(now[g], before.get(g), query)]
         )
     return [header] + body
 
@@ -161,6 +175,8 @@ def _delta(a: float | None, b: float | None, query: MetricsQuery) -> str:
     if a is None or b is None:
         return "–"
     sign = "+" if a >= b else "−"
+    if unit_of(query) == "%":
+        return f"{sign}{abs(a - b):.2f} pts"
     pct = f" ({sign}{abs(a - b) / abs(b) * 100:.1f}%)" if b else ""
     return f"{sign}{fmt(abs(a - b), query)}{pct}"
 
