@@ -63,41 +63,48 @@ def render_png(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int
     nothing to draw."""
     if not chartable(answer):
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     with _LOCK:
-        panels = _panels(answer)
-        tall = height if len(panels) <= 1 else max(height, 1.6 * ((len(panels) + 1) // 2) + 0.8)
-        fig = Figure(figsize=(width, tall), dpi=dpi, layout="constrained")
-        FigureCanvasAgg(fig)
-        note = ""
-        if answer.kind == "explain":
-            ax = fig.add_subplot()
-            _explained(ax, answer)
-            axes = [ax]
-        elif panels:
-            axes = _small_multiples(fig, answer, panels)
-        else:
-            ax = fig.add_subplot()
-            axes = [ax]
-            unit = _unit_label(answer)
-            if any(r.bucket is not None for r in answer.rows):
-                note = _lines(ax, answer)
-                ax.set_ylabel(unit, fontsize=8)
-            else:
-                note = _bars(ax, answer)
-                ax.set_xlabel(unit, fontsize=8)
-        fig.suptitle(title_of(answer), x=0.01, ha="left", fontsize=11, fontweight="bold")
-        caption = answer.interpretation + (f"  ·  {note}" if note else "")
-        fig.supxlabel(caption, fontsize=7, color="#6b7280", x=0.01, ha="left")
-        for ax in axes:
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-            ax.set_axisbelow(True)
+        fig = figure(answer, width, height, dpi)
         out = io.BytesIO()
         fig.savefig(out, format="png", facecolor="white")
         return out.getvalue()
+
+
+def figure(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int = 110):
+    """The matplotlib Figure of a chartable answer (callers hold _LOCK while drawing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = _panels(answer)
+    tall = height if len(panels) <= 1 else max(height, 1.6 * ((len(panels) + 1) // 2) + 0.8)
+    fig = Figure(figsize=(width, tall), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    note = ""
+    if answer.kind == "explain":
+        ax = fig.add_subplot()
+        _explained(ax, answer)
+        axes = [ax]
+    elif panels:
+        axes = _small_multiples(fig, answer, panels)
+        fig.supylabel(_unit_label(answer), fontsize=8)
+    else:
+        ax = fig.add_subplot()
+        axes = [ax]
+        unit = _unit_label(answer)
+        if any(r.bucket is not None for r in answer.rows):
+            note = _lines(ax, answer)
+            ax.set_ylabel(unit, fontsize=8)
+        else:
+            note = _bars(ax, answer)
+            ax.set_xlabel(unit, fontsize=8)
+    fig.suptitle(title_of(answer), x=0.01, ha="left", fontsize=11, fontweight="bold")
+    caption = answer.interpretation + (f"  ·  {note}" if note else "")
+    fig.supxlabel(caption, fontsize=7, color="#6b7280", x=0.01, ha="left")
+    for ax in axes:
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.set_axisbelow(True)
+    return fig
 
 
 def _unit_label(answer: Answer) -> str:
@@ -162,14 +169,17 @@ def _explained(ax, answer: Answer) -> None:
     if points:
         xs, ys = zip(*points, strict=True)
         ax.plot(xs, ys, marker="o" if len(xs) <= 48 else None, markersize=3, linewidth=1.8, color=_PALETTE[0])
+    from heliqa.agent.investigate import axis_label, bucket_words
+
     if e.typical is not None:
-        ax.axhline(e.typical, color="#6b7280", linestyle="--", linewidth=1, label="typical (7-day median)")
+        label = f"typical {bucket_words(e)} (median of the 7 days before)"
+        ax.axhline(e.typical, color="#6b7280", linestyle="--", linewidth=1, label=label)
     if e.window is not None:
         ax.axvspan(e.window[0] - shift, e.window[1] - shift, color=_PALETTE[1], alpha=0.15, label="window")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    from heliqa.agent.investigate import axis_label
-
     ax.set_ylabel(axis_label(e), fontsize=8)
+    if points:
+        _thousands(ax.yaxis, max(ys))
     _date_axis(ax, 8)
     ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
 
@@ -287,7 +297,8 @@ def _date_axis(ax, ticks: int) -> None:
     concise formatter's offset names the last tick's date, which read as '2026-Dec' under November ticks."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
-    locator = AutoDateLocator(maxticks=ticks)
+    # minticks 3: with the default 5, a range of four days asks for hourly ticks no interval fits (a warning)
+    locator = AutoDateLocator(minticks=3, maxticks=ticks)
     formats = ["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%S.%f"]
     zero_formats = ["", "%b %Y", "%b %d", "%b %d", "%H:%M", "%H:%M"]
     ax.xaxis.set_major_locator(locator)
