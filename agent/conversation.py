@@ -18,6 +18,7 @@ from heliqa.agent.answer import (
     unattributed_text,
 )
 from heliqa.agent.check import check
+from heliqa.agent.followup import after_planning, before_planning
 from heliqa.agent.forms import FormSpec
 from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
@@ -85,7 +86,8 @@ class Conversation:
             return Answer("unsupported", why, tz=tz_name)
         try:
             ctx = Context(now=self.now(), tz=self.tz, vocabulary=self.backend.vocabulary(self.org), previous=self.last)
-            plan = self.planner.plan(question, ctx)
+            plan = before_planning(question, self.last) or self.planner.plan(question, ctx)
+            plan = after_planning(question, self.last, plan)
             if plan.status != "ok":
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)

@@ -263,7 +263,11 @@ EXAMPLES = {
     "import": """examples:
   heliqa import requests.jsonl.gz
   heliqa import --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 export-*.jsonl
+  heliqa import helicone-export.csv.gz
 
+Formats: JSONL, a JSON array or CSV, gzipped or not: the sample shape, or Helicone's export files exactly as
+`npx @helicone/export --format jsonl|json|csv` writes them. Idempotent on request_id: a file imported again adds
+nothing.
 Bad lines are reported on stderr and skipped; the exit code is 0 when anything loaded, 2 when nothing did.""",
     "sync": """examples:
   heliqa sync --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 --since 30d
@@ -382,15 +386,15 @@ def parser() -> argparse.ArgumentParser:
     )
     query.set_defaults(func=cmd_query)
 
-    imp = command("import", "load JSONL / JSONL.gz request logs into the embedded store")
-    imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz files")
+    imp = command("import", "load request logs (JSONL, a JSON array or CSV, gzipped or not) into the embedded store")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL, JSON or CSV files, gzipped (.gz) or not")
     imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.add_argument(
         "--batch-rows",
         type=_positive,
         default=50_000,
-        help="rows per transaction (default 50,000; fewer: shorter waits for questions asked meanwhile)",
+        help="rows per transaction (fewer: shorter waits for questions asked meanwhile)",
     )
     imp.set_defaults(func=cmd_import)
 
