@@ -120,19 +120,26 @@ def duration_text(span: timedelta) -> str:
     return f"{round(hours, 1):g} hour{'s' if round(hours, 1) != 1 else ''}"
 
 
-def data_through(end: datetime, last: datetime | None, tzd: float, tz: str) -> str:
+def stale_after(span: tuple[datetime, datetime, int]) -> timedelta:
+    """How long after an organization's newest request its data reads as ended: STALE_AFTER, or five of its
+    average gaps between requests when it is sparser (a quiet org's last half hour is not missing data)."""
+    first, last, requests = span
+    return max(STALE_AFTER, 5 * (last - first) / max(requests - 1, 1))
+
+
+def data_through(end: datetime, last: datetime | None, tzd: float, tz: str, after: timedelta = STALE_AFTER) -> str:
     """'Data through Nov 24 11:59 UTC, 3 hours before the range ends.' when the range (ending at `end`, naive UTC)
-    runs past the newest request by STALE_AFTER or more; '' otherwise."""
-    if last is None or end - last < STALE_AFTER:
+    runs past the newest request by `after` or more; '' otherwise."""
+    if last is None or end - last < after:
         return ""
     local = last - timedelta(minutes=tzd)
     return f"Data through {local:%b %d %H:%M} {tz}, {duration_text(end - last)} before the range ends."
 
 
-def fresh_rows(rows: list[Row], end: datetime, last: datetime | None) -> list[Row]:
-    """The rows without the buckets that start after the newest request (when the range runs past it): an hour
-    nobody has logged yet is not a drop to zero."""
-    if last is None or end - last < STALE_AFTER:
+def fresh_rows(rows: list[Row], end: datetime, last: datetime | None, after: timedelta = STALE_AFTER) -> list[Row]:
+    """The rows without the buckets that start after the newest request (when the range runs past it by `after`):
+    an hour nobody has logged yet is not a drop to zero."""
+    if last is None or end - last < after:
         return rows
     return [r for r in rows if r.bucket is None or r.bucket <= last]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from heliqa.agent.answer import (
+    STALE_AFTER,
     Answer,
     arrange,
     data_through,
@@ -14,6 +15,7 @@ from heliqa.agent.answer import (
     fresh_rows,
     interpret,
     pivot_cells,
+    stale_after,
     summarize,
     unattributed_text,
 )
@@ -58,7 +60,7 @@ class Conversation:
         self.fixed_now = now
         self.last: QuerySpec | FormSpec | None = None
         self._org: str | None = None
-        self._span: tuple[datetime, datetime] | tuple[()] | None = None  # the org's first and last request
+        self._span: tuple[datetime, datetime, int] | tuple[()] | None = None  # first and last request, count
 
     @property
     def org(self) -> str:
@@ -101,24 +103,26 @@ class Conversation:
         except HeliqaError as error:
             return Answer("error", redact(str(error)), tz=tz_name, exit_code=error.exit_code)
 
-    def _last_request(self) -> datetime | None:
-        """The organization's newest request (naive UTC), read once per question; None when the backend
-        cannot tell."""
+    def _freshness_bounds(self) -> tuple[datetime | None, timedelta]:
+        """The organization's newest request (naive UTC; None when the backend cannot tell) and how long after it
+        the data reads as ended; read once per question."""
         if self._span is None:
             span_of = getattr(self.backend, "data_span", None)
             self._span = (span_of(self.org) if span_of else None) or ()
-        return self._span[1] if self._span else None
+        if not self._span:
+            return None, STALE_AFTER
+        return self._span[1], stale_after(self._span)
 
     def _freshness(self, answer: Answer) -> None:
         """Say where the data ends when the answer's range runs past the newest request; `data_through` in JSON."""
-        last = self._last_request()
+        last, after = self._freshness_bounds()
         self._span = None  # the next question reads it again: a live store grows
         if answer.status != "ok" or last is None or answer.query is None:
             return
         answer.extra["data_through"] = iso_z(last)
         query = getattr(answer.query, "current", answer.query)
         tzd = getattr(query, "timeZoneDifference", 0)
-        note = data_through(seconds_utc(query.timeFilter.end), last, tzd, answer.tz)
+        note = data_through(seconds_utc(query.timeFilter.end), last, tzd, answer.tz, after)
         if note and note not in answer.message:
             answer.message = f"{answer.message} {note}"
 
@@ -142,7 +146,7 @@ class Conversation:
             return answer
         spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
         rows = arrange(self.backend.run(query, self.org), query, spec)
-        rows = fresh_rows(rows, seconds_utc(query.timeFilter.end), self._last_request())
+        rows = fresh_rows(rows, seconds_utc(query.timeFilter.end), *self._freshness_bounds())
         self.last = spec
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)

@@ -218,7 +218,7 @@ def cmd_orgs(args: argparse.Namespace) -> int:
     store = Store(read_only=True)
     for org, n in store.organizations().items():
         span = store.data_span(org)
-        first, last = (iso_z(t) for t in span) if span else ("-", "-")
+        first, last = (iso_z(t) for t in span[:2]) if span else ("-", "-")
         sys.stdout.write(f"{org}\t{n}\t{first}\t{last}\n")
     return EXIT_OK
 

@@ -75,3 +75,15 @@ def test_chart_without_matplotlib_prints_the_answer_and_names_the_extra(home, tm
     )
     assert json.loads(done.stdout)["status"] == "ok"  # the answer, whole
     assert done.returncode == 2 and "pip install 'heliqa[slack]'" in done.stderr and not png.exists()
+
+
+def test_a_sparse_organizations_quiet_half_hour_is_not_missing_data():
+    from heliqa.agent.answer import STALE_AFTER, data_through, stale_after
+
+    start = datetime(2026, 11, 17, 12)
+    sparse = stale_after((start, start + timedelta(days=7), 300))  # a request every 34 minutes
+    assert sparse == 5 * timedelta(days=7) / 299 > STALE_AFTER
+    last = start + timedelta(days=7)
+    assert data_through(last + timedelta(minutes=30), last, 0, "UTC", sparse) == ""
+    assert data_through(last + timedelta(hours=4), last, 0, "UTC", sparse).startswith("Data through Nov 24 12:00")
+    assert stale_after((start, start + timedelta(days=30), 50_000)) == STALE_AFTER  # a busy org: 10 minutes
