@@ -101,3 +101,20 @@ def test_a_whole_question_after_a_comparison_is_not_turned_into_one(sample_store
     chat.ask(PREVIOUS["compare"])
     answer = chat.ask("cost by model yesterday for anthropic")
     assert answer.kind == "aggregate"
+
+
+def test_the_repl_keeps_the_scope_of_a_spike_it_showed(sample_store):
+    import io
+
+    from rich.console import Console
+
+    from heliqa.repl import Repl
+
+    out = io.StringIO()
+    repl = Repl(_chat(sample_store), Console(file=out, width=200, force_terminal=False, color_system=None), out)
+    for line in (PREVIOUS["aggregate"], "why?", "show me those requests"):
+        assert repl.handle(line)
+    text = out.getvalue()
+    assert "explain p90 latency · model = gpt-4 · Nov 17 12:00 → Nov 24 12:00 UTC" in text
+    assert "requests · model = gpt-4 ·" in text and "slowest first" in text
+    assert "Nothing stands out" not in text
