@@ -6,7 +6,9 @@ appears in them (`prose_is_grounded`).
 
 from __future__ import annotations
 
+import math
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,6 +92,46 @@ def fmt(value: float | None, query: MetricsQuery) -> str:
     return f"{text} {unit}".strip()
 
 
+STALE_AFTER = timedelta(minutes=10)  # a range ending this long after the newest request says where the data ends
+
+
+def duration_text(span: timedelta) -> str:
+    """'6 hours', '1 hour', '3 days', '45 minutes', '5.5 hours' (to a tenth of the unit)."""
+    minutes = round(span.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} days"
+    if minutes >= 72 * 60:
+        return f"{minutes / (24 * 60):.1f} days"
+    hours = minutes / 60
+    return f"{round(hours, 1):g} hour{'s' if round(hours, 1) != 1 else ''}"
+
+
+def stale_after(span: tuple[datetime, datetime, int]) -> timedelta:
+    """How long after an organization's newest request its data reads as ended: STALE_AFTER, or five of its
+    average gaps between requests when it is sparser (a quiet org's last half hour is not missing data)."""
+    first, last, requests = span
+    return max(STALE_AFTER, 5 * (last - first) / max(requests - 1, 1))
+
+
+def data_through(end: datetime, last: datetime | None, tzd: float, tz: str, after: timedelta = STALE_AFTER) -> str:
+    """'Data through Nov 24 11:59 UTC, 3 hours before the range ends.' when the range (ending at `end`, naive UTC)
+    runs past the newest request by `after` or more; '' otherwise."""
+    if last is None or end - last < after:
+        return ""
+    local = last - timedelta(minutes=tzd)
+    return f"Data through {local:%b %d %H:%M} {tz}, {duration_text(end - last)} before the range ends."
+
+
+def fresh_rows(rows: list[Row], end: datetime, last: datetime | None, after: timedelta = STALE_AFTER) -> list[Row]:
+    """The rows without the buckets that start after the newest request (when the range runs past it by `after`):
+    an hour nobody has logged yet is not a drop to zero."""
+    if last is None or end - last < after:
+        return rows
+    return [r for r in rows if r.bucket is None or r.bucket <= last]
+
+
 def _local(moment: datetime, query: MetricsQuery) -> datetime:
     return moment - timedelta(minutes=query.timeZoneDifference)
 
@@ -157,6 +199,8 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
             return f"{values[0].group}: {agg_words(query.agg, words)} {fmt(values[0].value, query)}."
         ranked = sorted(values, key=lambda r: -r.value)
         top, low = ranked[0], ranked[-1]
+        if top.value == low.value:  # all equal (all zero): no highest or lowest to name
+            return f"{interpret_head(query, words)} is {fmt(top.value, query)} for all {len(ranked)} groups."
         text = (
             f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} ({fmt(top.value, query)})"
         )
@@ -166,6 +210,7 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
     if len(groups) == 1:
         series = sorted(values, key=lambda r: r.bucket)
         return _series_summary(query, words, series)
+    groups = outliers_first(values, groups)
     parts = []
     for g in groups[:6]:
         series = sorted((r for r in values if r.group == g), key=lambda r: r.bucket)
@@ -176,6 +221,35 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
         )
     more = f" (+{len(groups) - 6} more)" if len(groups) > 6 else ""
     return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
+
+
+def unattributed_text(query: MetricsQuery, rows: list[Row], value: float | None) -> str:
+    """What the requests without a user id add up to, and where they would rank among the groups shown:
+    'no user id: $4.59 (would rank 2nd)' ('' when they are none)."""
+    if not value:
+        return ""
+    shown = sorted((r.value for r in rows if r.value is not None), reverse=True)
+    rank = 1 + sum(v > value for v in shown)
+    place = f"would rank {_ordinal(rank)}" if rank <= len(shown) else "below every group shown"
+    return f"requests with no user id: {fmt(value, query)} ({place}; not in the table)"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def pivot_cells(query: MetricsQuery, rows: list[Row]) -> list[list[str]] | None:
+    """A grouped, bucketed answer as one line per bucket and one column per group (in the rows' order: the
+    largest first), so a screen of lines shows whole periods; None for any other answer."""
+    if query.dbIncrement is None or not any(r.group is not None for r in rows):
+        return None
+    groups = list(dict.fromkeys(r.group for r in rows))
+    values: dict[datetime, dict[str | None, float | None]] = {}
+    for r in rows:
+        values.setdefault(r.bucket, {})[r.group] = r.value
+    header = ["bucket"] + [g if g is not None else "(none)" for g in groups]
+    body = [[bucket_text(b, query)] + [fmt(line.get(g), query) for g in groups] for b, line in sorted(values.items())]
+    return [header, *body]
 
 
 def arrange(rows: list[Row], query: MetricsQuery, spec: QuerySpec | None) -> list[Row]:
@@ -274,26 +348,47 @@ def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:
         f"over {len(series)} buckets; peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, "
         f"low {fmt(lo.value, query)} at {bucket_text(lo.bucket, query)}."
     )
-    if first.value:
+    if unit_of(query) == "%":  # a rate moves in points, never a percent of a percent
+        text += f" Latest {fmt(last.value, query)} ({last.value - first.value:+.2f} pts vs the first bucket)."
+    elif first.value:
         change = 100.0 * (last.value - first.value) / abs(first.value)
         text += f" Latest {fmt(last.value, query)} ({change:+.0f}% vs the first bucket)."
-    spikes = spike_buckets(series)
+    spikes = spike_buckets(series, counted=query.measure in COUNTED)
     if spikes:
+        label = "Spike" if len(spikes) == 1 else "Spikes"
         text += (
-            " Spike: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes[:3]) + "."
+            f" {label}: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes) + "."
         )
     return text
 
 
-def spike_buckets(series: list[Row]) -> list[Row]:
-    """Buckets above 1.5x the series median (only for series of at least 4 buckets)."""
+COUNTED = ("requests", "errors", "threats", "users")
+SPIKE_RATIO, SPIKE_SPREADS, MAX_SPIKES = 1.5, 3.0, 3
+
+
+def spike_buckets(series: list[Row], counted: bool = False) -> list[Row]:
+    """The largest buckets (at most MAX_SPIKES, largest first) that stand out of a series of 4 or more: above
+    1.5x its median and beyond median + 3 spreads (1.4826·MAD; for a count also 3·√median, the noise of counting,
+    so 1 → 2 requests is never a spike)."""
     if len(series) < 4:
         return []
     ordered = sorted(r.value for r in series)
     median = ordered[len(ordered) // 2]
     if median <= 0:
         return []
-    return [r for r in series if r.value > 1.5 * median]
+    spread = 1.4826 * sorted(abs(v - median) for v in ordered)[len(ordered) // 2]
+    if counted:
+        spread = max(spread, math.sqrt(median), 1.0)
+    floor = max(SPIKE_RATIO * median, median + SPIKE_SPREADS * spread)
+    return sorted((r for r in series if r.value > floor), key=lambda r: -r.value)[:MAX_SPIKES]
+
+
+def outliers_first(values: list[Row], groups: list[str | None]) -> list[str | None]:
+    """Groups ordered by how far each series' mean lies from the middle of all the series' means, the outlier
+    first: a summary of many series leads with the one that differs, not with the first name."""
+    means = {g: statistics.fmean(r.value for r in values if r.group == g) for g in groups}
+    middle = statistics.median(means.values())
+    return sorted(groups, key=lambda g: (-abs(means[g] - middle), g is None, g or ""))
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import Answer, arrange, explain_empty, interpret, summarize
+from heliqa.agent.answer import (
+    STALE_AFTER,
+    Answer,
+    arrange,
+    data_through,
+    explain_empty,
+    fresh_rows,
+    interpret,
+    pivot_cells,
+    stale_after,
+    summarize,
+    unattributed_text,
+)
 from heliqa.agent.check import check
+from heliqa.agent.followup import after_planning, before_planning
 from heliqa.agent.forms import FormSpec
 from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.safety import refusal
-from heliqa.agent.spec import QuerySpec
+from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import Clarify, HeliqaError
+from heliqa.tools.query import MetricsQuery
+from heliqa.tools.results import Row, iso_z
 from heliqa.tools.settings import redact
+from heliqa.tools.sql import seconds_utc
 
 # (question, ok answer) -> prose for answer.message; it keeps the computed summary unless its numbers are the rows'
 Narrator = Callable[[str, Answer], str]
@@ -44,6 +60,7 @@ class Conversation:
         self.fixed_now = now
         self.last: QuerySpec | FormSpec | None = None
         self._org: str | None = None
+        self._span: tuple[datetime, datetime, int] | tuple[()] | None = None  # first and last request, count
 
     @property
     def org(self) -> str:
@@ -71,11 +88,13 @@ class Conversation:
             return Answer("unsupported", why, tz=tz_name)
         try:
             ctx = Context(now=self.now(), tz=self.tz, vocabulary=self.backend.vocabulary(self.org), previous=self.last)
-            plan = self.planner.plan(question, ctx)
+            plan = before_planning(question, self.last) or self.planner.plan(question, ctx)
+            plan = after_planning(question, self.last, plan)
             if plan.status != "ok":
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)
             answer = self.run(plan, ctx, tz_name)
+            self._freshness(answer)
             if self.narrator is not None and plan.planner == "llm":
                 answer.message = self.narrator(question, answer)
             return answer
@@ -83,6 +102,40 @@ class Conversation:
             return Answer("clarify", ask_back.message, tz=tz_name)
         except HeliqaError as error:
             return Answer("error", redact(str(error)), tz=tz_name, exit_code=error.exit_code)
+
+    def _freshness_bounds(self) -> tuple[datetime | None, timedelta]:
+        """The organization's newest request (naive UTC; None when the backend cannot tell) and how long after it
+        the data reads as ended; read once per question."""
+        if self._span is None:
+            span_of = getattr(self.backend, "data_span", None)
+            self._span = (span_of(self.org) if span_of else None) or ()
+        if not self._span:
+            return None, STALE_AFTER
+        return self._span[1], stale_after(self._span)
+
+    def _freshness(self, answer: Answer) -> None:
+        """Say where the data ends when the answer's range runs past the newest request; `data_through` in JSON."""
+        last, after = self._freshness_bounds()
+        self._span = None  # the next question reads it again: a live store grows
+        if answer.status != "ok" or last is None or answer.query is None:
+            return
+        answer.extra["data_through"] = iso_z(last)
+        query = getattr(answer.query, "current", answer.query)
+        tzd = getattr(query, "timeZoneDifference", 0)
+        note = data_through(seconds_utc(query.timeFilter.end), last, tzd, answer.tz, after)
+        if note and note not in answer.message:
+            answer.message = f"{answer.message} {note}"
+
+    def _without_user(self, spec: QuerySpec, ctx: Context, query: MetricsQuery, rows: list[Row]) -> str:
+        """How much the requests without a user id hold: grouping by user leaves them out of the table."""
+        nobody = Condition(field="user", op="equals", value="")
+        update = {"groupBy": None, "top": None, "bottom": False, "conditions": [*spec.conditions, nobody]}
+        probe = spec.model_copy(update=update)
+        try:
+            found = self.backend.run(probe.to_query(ctx.now, self.tz), self.org)
+        except HeliqaError:  # the answer stands without the note when the probe fails
+            return ""
+        return unattributed_text(query, rows, found[0].value if found else None)
 
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
@@ -93,9 +146,13 @@ class Conversation:
             return answer
         spec, query = (plan.spec, plan.query) if plan.query is not None else check(plan.spec, ctx)
         rows = arrange(self.backend.run(query, self.org), query, spec)
+        rows = fresh_rows(rows, seconds_utc(query.timeFilter.end), *self._freshness_bounds())
         self.last = spec
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)
+        notes = list(plan.notes)
+        if query.group == "user" and query.dbIncrement is None and query.measure != "users":
+            notes += [n for n in [self._without_user(spec, ctx, query, rows)] if n]
         if not any(r.value for r in rows):  # never a silent empty (or zero): say why
             try:
                 why = explain_empty(
@@ -111,7 +168,8 @@ class Conversation:
             query=query,
             spec=spec,
             rows=rows,
-            interpretation=interpret(query, spec, tz_name, plan.notes),
+            interpretation=interpret(query, spec, tz_name, notes),
             planner=plan.planner,
             tz=tz_name,
+            cells=pivot_cells(query, rows),
         )

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, fmt, interpret
+from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, duration_text, fmt, interpret, unit_of
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
 from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
-from heliqa.tools.investigate import Explanation, ListQuery, RequestRow
+from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow, window_buckets
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.sql import seconds_utc
@@ -80,9 +80,13 @@ def compare(
     )
 
 
+def _additive(query: MetricsQuery) -> bool:
+    return query.measure in ("requests", "errors", "threats") or query.agg in ("sum", "count")
+
+
 def _totals(query: MetricsQuery, rows: list[Row]) -> dict[str | None, float | None]:
     """One value per group: the value itself, or for buckets their sum (counts, sums) or mean."""
-    additive = query.measure in ("requests", "errors", "threats") or query.agg in ("sum", "count")
+    additive = _additive(query)
     out: dict[str | None, list[float]] = {}
     for r in rows:
         if r.value is not None:
@@ -96,6 +100,8 @@ def change_text(now_value: float | None, before: float | None, query: MetricsQue
         return f"{fmt(now_value, query)} vs {fmt(before, query)}"
     delta = now_value - before
     sign = "+" if delta >= 0 else "−"
+    if unit_of(query) == "%":  # a rate moves in points, never a percent of a percent
+        return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{abs(delta):.2f} pts)"
     pct = f", {sign}{abs(delta) / abs(before) * 100:.1f}%" if before else ""
     return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{fmt(abs(delta), query)}{pct})"
 
@@ -111,7 +117,12 @@ def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row]
         return "No matching requests in either period."
     if set(now_totals) | set(before_totals) == {None}:
         return f"{head}{over}: {change_text(now_totals.get(None), before_totals.get(None), query)}, vs {shift}."
+    gone = [g for g in before_totals if g not in now_totals]
+    if _additive(query):  # a group with requests before and none now fell to zero: it stays in the answer
+        now_totals.update({g: 0.0 for g in gone})
     groups = sorted(now_totals, key=lambda g: -(now_totals[g] or 0))
+    if not _additive(query):
+        groups += sorted(gone, key=lambda g: g or "")
     parts = [f"{g}: {change_text(now_totals.get(g), before_totals.get(g), query)}" for g in groups[:8]]
     more = f" (+{len(groups) - 8} more)" if len(groups) > 8 else ""
     return f"{head}{over} by group, vs {shift}{more}: " + "; ".join(parts) + "."
@@ -149,10 +160,13 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
                 )
         return [header] + body
     before = {r.group: r.value for r in previous}
-    for r in sorted(current, key=lambda r: -(r.value or 0)):
+    now = {r.group: r.value for r in current}
+    zero = 0.0 if _additive(query) else None  # a count or a sum with no requests now is 0; an average is none
+    now.update({g: zero for g in before if g not in now})
+    for g in sorted(now, key=lambda g: -(now[g] or 0)):
         body.append(
-            ([r.group or ""] if grouped else [])
-            + [fmt(r.value, query), fmt(before.get(r.group), query), _delta(r.value, before.get(r.group), query)]
+            ([g or ""] if grouped else [])
+            + [fmt(now[g], query), fmt(before.get(g), query), _delta(now[g], before.get(g), query)]
         )
     return [header] + body
 
@@ -161,6 +175,8 @@ def _delta(a: float | None, b: float | None, query: MetricsQuery) -> str:
     if a is None or b is None:
         return "–"
     sign = "+" if a >= b else "−"
+    if unit_of(query) == "%":
+        return f"{sign}{abs(a - b):.2f} pts"
     pct = f" ({sign}{abs(a - b) / abs(b) * 100:.1f}%)" if b else ""
     return f"{sign}{fmt(abs(a - b), query)}{pct}"
 
@@ -273,21 +289,29 @@ def explain(
 ) -> tuple[Answer, ExplainSpec]:
     """The strongest departure among the measures tried, its window and its drivers."""
     zone = named_zone(spec.timeZone) if spec.timeZone else tz
-    found = [backend.explain(q, org) for q in spec.to_queries(now, zone, vocab)]
+    found = [(spec, backend.explain(q, org)) for q in spec.to_queries(now, zone, vocab)]
+    asked = spec
+    if spec.measure is None:
+        found += _scoped_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
-    best = max(found, key=lambda e: (e.window is not None, not e.coarse, e.strength))
+    spec, best = max(found, key=lambda f: (f[1].window is not None, not f[1].coarse, f[1].strength))
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)
         spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
     message = explain_message(best, spec, tz_name)
-    if spec.measure is None and best.window is None:
-        tried = ", ".join(measure_words(e) for e in found)
+    if asked.measure is None and best.window is None:
+        tried = ", ".join(measure_words(e) for s, e in found if s is asked)
         message = f"Nothing stands out: {tried} all stayed within their usual ranges (vs the 7 days before)."
     extra: dict[str, Any] = {
         "window": {"start": iso_z(best.window[0]), "end": iso_z(best.window[1])} if best.window else None,
         "baseline": {"start": iso_z(seconds_utc(query.baseline.start)), "end": iso_z(seconds_utc(query.baseline.end))},
     }
+    if best.window is not None:
+        extra["duration"] = {"seconds": int(_length(best).total_seconds()), "text": duration_text(_length(best))}
+        extra["impact"] = best.impact.to_json() if best.impact is not None else None
+        extra["bucket"] = bucket_words(best)
+        extra["thin_buckets"] = [{"bucket": iso_z(p.bucket), "requests": p.requests} for p in best.thin]
     answer = Answer(
         "ok",
         message,
@@ -303,6 +327,58 @@ def explain(
         detail=best,
     )
     return answer, spec
+
+
+SCANNED = {"model": 12, "provider": 8}  # "what happened" also judges the series of this many of each, busiest first
+SCANNED_MEASURES = ("latency", "errors")  # a cost adds up, so one model's spike shows in the total already
+SCOPED_FLOOR = 20.0  # total departure (in spreads) a scanned series' window needs; quiet days' noise stays below 15
+SCOPED_RATIO = 1.5  # ... and this many times the strongest total's
+
+
+def _scoped(spec: ExplainSpec, now: datetime, zone: ZoneInfo, vocab: Vocabulary) -> list[tuple[ExplainSpec, Any]]:
+    """Each busy model's and provider's own latency and error series, so an incident in one model is found even
+    when the overall number hides it."""
+    fixed = {c.field for c in spec.conditions}
+    out = []
+    for field, names in (("model", vocab.models), ("provider", vocab.providers)):
+        if field in fixed or len(names) < 2:
+            continue
+        for name in sorted(names, key=lambda n: -names[n])[: SCANNED[field]]:
+            condition = Condition(field=field, op="equals", value=name)
+            for measure in SCANNED_MEASURES:
+                scoped = spec.model_copy(update={"measure": measure, "conditions": [*spec.conditions, condition]})
+                out += [(scoped, q) for q in scoped.to_queries(now, zone, vocab)]
+    return out
+
+
+def _scoped_findings(
+    backend: Backend,
+    org: str,
+    spec: ExplainSpec,
+    now: datetime,
+    zone: ZoneInfo,
+    vocab: Vocabulary,
+    overall: list[Explanation],
+) -> list[tuple[ExplainSpec, Explanation]]:
+    """The scanned series' departures that say more than the totals: one of dozens of series tested must depart
+    far (SCOPED_FLOOR), farther than the strongest total (SCOPED_RATIO times), over a window the total's does not
+    already cover (then the total's answer, naming the value as its driver, is the better one)."""
+    windows = [e for e in overall if e.window is not None]
+    best = max(windows, key=lambda e: e.strength, default=None)
+    bar = max(SCOPED_FLOOR, SCOPED_RATIO * (best.strength if best else 0.0))
+    out = []
+    for scoped, query in _scoped(spec, now, zone, vocab):
+        e = backend.explain(query, org)
+        if e.window is None or e.strength < bar:
+            continue
+        if best is not None and _overlap(best.window, e.window) >= 0.8 * (e.window[1] - e.window[0]).total_seconds():
+            continue
+        out.append((scoped, e))
+    return out
+
+
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
+    return max((min(a[1], b[1]) - max(a[0], b[0])).total_seconds(), 0.0)
 
 
 def _bad_conditions(e: Explanation) -> list[Condition]:
@@ -336,8 +412,97 @@ def _value(e: Explanation, value: float | None) -> str:
     if e.query.measure == "errors":
         return f"{value:.1f}%"
     if e.query.measure == "cost":
-        return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
+        return dollars(value)
     return f"{value:,.2f}"
+
+
+def dollars(value: float) -> str:
+    """'$21.19', '$0.30', '$0.0078': cents once a figure reaches a dime, four decimals below."""
+    return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.4f}"
+
+
+def bucket_words(e: Explanation) -> str:
+    """'hour', 'day', '3 hours': the length of the series' buckets, which every figure is per."""
+    hours = e.step / timedelta(hours=1)
+    if hours == 1:
+        return "hour"
+    if hours == 24:
+        return "day"
+    return f"{hours:g} hours"
+
+
+def axis_label(e: Explanation) -> str:
+    """The chart's value axis: '$ an hour', 'ms (each hour's p90)', '% (each hour's rate)'."""
+    unit = {"latency": "ms", "errors": "%", "cost": "$", "score": e.query.scoreKey or "score"}[e.query.measure]
+    return f"{unit} {per_bucket(e)}" if e.query.measure == "cost" else f"{unit} ({per_bucket(e)})"
+
+
+def per_bucket(e: Explanation) -> str:
+    """What a figure of the series is: 'an hour' for a cost, 'each hour's p90' for a latency."""
+    unit = bucket_words(e)
+    each = f"each {unit}'s" if " " not in unit else f"each {unit.replace(' hours', '-hour')} block's"
+    return {
+        "latency": f"{each} p90",
+        "errors": f"{each} rate",
+        "cost": f"a{'n' if unit == 'hour' else ''} {unit}" if " " not in unit else f"per {unit}",
+        "score": f"{each} average",
+    }[e.query.measure]
+
+
+def threshold_text(e: Explanation) -> str:
+    """What made a request bad, with its unit: 'slower than 6,865 ms (the baseline's p90)'."""
+    q, t = e.query, e.threshold
+    if q.measure == "latency" and t is not None:
+        return f"slower than {t:,.0f} ms (the baseline's p90)"
+    if q.measure == "cost" and t is not None:
+        return f"costing more than {dollars(t / 1e9)} each (the baseline's p90)"
+    if q.measure == "score" and e.score_below is not None:
+        return f"scored below {e.score_below.below}"
+    return "with status 429" if q.status == 429 else f"with status {q.status}" if q.status else "failed (status ≥ 400)"
+
+
+def _dimension_words(dimension: str, value: str) -> str:
+    return f"{dimension.split(':', 1)[1] if dimension.startswith('property:') else dimension} {value}"
+
+
+def impact_text(e: Explanation) -> str:
+    """The window's total against what the baseline predicts for the same span, and the top driver's part."""
+    impact = e.impact
+    if impact is None:
+        return ""
+    cost = e.query.measure == "cost"
+    excess = impact.excess
+    if cost:
+        head = f"{dollars(impact.total.cost)} spent in those {duration_text(_length(e))}, "
+        amount = f"{dollars(abs(excess))} {'more' if excess >= 0 else 'less'} than the baseline's average"
+    else:
+        bad = impact.total.bad
+        head = f"{bad:,} request{'s' if bad != 1 else ''} {threshold_text(e)}, "
+        amount = f"{abs(excess):,.0f} {'more' if excess >= 0 else 'fewer'} than the baseline's average"
+    text = head + amount + f" over {duration_text(_length(e))}"
+    part = impact.driver_excess
+    if part is not None and e.drivers and excess > 0 and part > 0:
+        who = _dimension_words(e.drivers[0].dimension, e.drivers[0].value)
+        if part >= excess:
+            text += f", all of it from {who}"
+        else:
+            text += f", {dollars(part) if cost else f'{part:,.0f}'} of it from {who}"
+    return text
+
+
+def thin_text(e: Explanation) -> str:
+    """'3 of its 6 hours held fewer than 5 requests (3, 4, 3)', or ''."""
+    if not e.thin:
+        return ""
+    count = len(window_buckets(e))
+    counts = ", ".join(str(p.requests) for p in e.thin)
+    unit = bucket_words(e)
+    plural = f"{unit.replace(' hours', '-hour')} blocks" if " " in unit else f"{unit}s"
+    return f"{len(e.thin)} of its {count} {plural} held fewer than {MIN_REQUESTS} requests ({counts})"
+
+
+def _length(e: Explanation) -> timedelta:
+    return e.window[1] - e.window[0]
 
 
 def _span(e: Explanation, tz_name: str) -> str:
@@ -352,30 +517,36 @@ def _span(e: Explanation, tz_name: str) -> str:
 
 
 def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
-    """One sentence: what changed, when, and in what."""
+    """What changed (each figure with its unit and bucket), for how long and when, its impact, and in what."""
     words = measure_words(e)
     scope = " ".join(c.describe() for c in spec.conditions)
     subject = f"{words} ({scope})" if scope else words
+    subject = subject[:1].upper() + subject[1:]
     if e.typical is None:
         return f"No {words} in the 7 days before the range to compare with, so I can't tell what changed."
     if e.window is None:
         return (
-            f"{subject[:1].upper() + subject[1:]} stayed within its usual range (typical {_value(e, e.typical)} "
-            "per bucket over the 7 days before); nothing stands out."
+            f"{subject} stayed within its usual range (typical {_value(e, e.typical)} {per_bucket(e)} over the "
+            "7 days before); nothing stands out."
         )
-    ratio = f" ({e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
     went = "fell to" if e.query.measure == "score" else "rose to"
-    text = (
-        f"{subject[:1].upper() + subject[1:]} {went} {_value(e, e.window_value)} vs a typical "
-        f"{_value(e, e.typical)}{ratio} on {_span(e, tz_name)}"
-    )
+    if e.query.measure == "cost":
+        figures = f"{_value(e, e.window_value)} {per_bucket(e)} vs a typical {_value(e, e.typical)} {per_bucket(e)}"
+        change = f" ({e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
+    else:
+        figures = f"{_value(e, e.window_value)} vs a typical {_value(e, e.typical)}"
+        change = f" ({per_bucket(e)}; {e.window_value / e.typical:.1f}× its baseline)" if e.typical else ""
+        if e.query.measure == "errors":
+            change = f" ({per_bucket(e)}; {e.window_value - e.typical:+.1f} pts)"
+    text = f"{subject} {went} {figures}{change} for {duration_text(_length(e))}, {_span(e, tz_name)}"
+    details = [t for t in (impact_text(e), thin_text(e)) if t]
+    text += (": " + "; ".join(details) + ".") if details else "."
     if not e.drivers:
-        return text + f"; the {e.bad_in_window} {bad_words(e)} requests are not concentrated in any one value."
+        return text + f" The {e.bad_in_window:,} {bad_words(e)} requests are not concentrated in any one value."
     top = e.drivers[0]
-    dim = top.dimension.split(":", 1)[1] if top.dimension.startswith("property:") else top.dimension
     return (
-        text + f"; {top.current:.0%} of the {e.bad_in_window} {bad_words(e)} requests were "
-        f"{dim} {top.value} vs {top.baseline:.0%} of requests before."
+        text + f" {top.current:.0%} of the {e.bad_in_window:,} {bad_words(e)} requests were "
+        f"{_dimension_words(top.dimension, top.value)} vs {top.baseline:.0%} of requests before."
     )
 
 

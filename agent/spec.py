@@ -64,7 +64,18 @@ class Condition(BaseModel):
         value = " | ".join(self.value) if isinstance(self.value, list) else self.value
         if self.op in ("contains", "not-contains"):
             value = f'"{value}"'
+        elif isinstance(self.value, int | float) and not isinstance(self.value, bool):
+            value = _with_unit(self.field, self.value)
         return f"{name} {sym} {value}"
+
+
+def _with_unit(field: str, value: float) -> str:
+    """A threshold with its unit: `6,865 ms`, `$0.0078`; other numbers as they are."""
+    if field in ("latency", "ttft"):
+        return f"{value:,.0f} ms"
+    if field == "cost":
+        return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.6f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 class QuerySpec(BaseModel):

@@ -1,7 +1,11 @@
 """Benchmark the rules planner (time per question) and the CLI end to end (time per question on the sample).
 
 python benchmarks/planner.py                 # planner only: sample vocabulary and a synthetic large one
-python benchmarks/planner.py --cli           # also `heliqa ask --json` per dev question (imports the sample)
+python benchmarks/planner.py --cli           # also `heliqa ask --json` per question (on the tests' sample)
+
+From a clone it needs nothing else: the questions are the test suite's (tests/dev_cases.py) and the store is the
+tests' generated sample. With HELIQA_SHARED pointing at a folder holding `eval/dev.jsonl` and
+`data/requests.jsonl.gz`, it times those instead.
 
 The large vocabulary has 2,000 models, 20,000 users, 50 property keys and 10,000 values of one property
 (Helicone session ids are properties): per-question planning time must not grow materially with it.
@@ -71,15 +75,36 @@ def planner_times(cases: list[dict], rounds: int, vocab) -> list[float]:
     return times
 
 
+def load_cases() -> tuple[list[dict], str]:
+    """The dev questions from HELIQA_SHARED when present, else the test suite's worded questions."""
+    dev = SHARED / "eval" / "dev.jsonl"
+    if dev.exists():
+        return [json.loads(line) for line in dev.read_text().splitlines() if line.strip()], str(dev)
+    from tests.conftest import SAMPLE_NOW
+    from tests.dev_cases import QUESTIONS
+
+    return [{"question": q, "tz": tz, "now": SAMPLE_NOW} for _, q, tz, _ in QUESTIONS], "tests/dev_cases.py"
+
+
+def fill_sample(home: str, env: dict) -> None:
+    """The shared sample imported when present, else the tests' generated sample."""
+    shared = SHARED / "data" / "requests.jsonl.gz"
+    if shared.exists():
+        subprocess.run(["heliqa", "import", "--quiet", str(shared)], env=env, check=True, capture_output=True)
+        return
+    from heliqa.tools.demo import generate_orgs
+    from heliqa.tools.store import Store
+    from tests.conftest import NOW, SAMPLE_DAYS, SAMPLE_ORGS, SAMPLE_SEED
+
+    store = Store(Path(home) / "heliqa.duckdb")
+    store.add_rows(list(generate_orgs(SAMPLE_ORGS, SAMPLE_SEED, NOW, SAMPLE_DAYS)))
+    store.close()
+
+
 def cli_times(cases: list[dict]) -> list[float]:
     home = tempfile.mkdtemp(prefix="heliqa-bench-")
     env = dict(os.environ, HELIQA_HOME=home, HELIQA_ORG_ID=MAIN_ORG)
-    subprocess.run(
-        ["heliqa", "import", "--quiet", str(SHARED / "data" / "requests.jsonl.gz")],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    fill_sample(home, env)
     times = []
     for case in cases:
         t0 = time.perf_counter()
@@ -111,7 +136,8 @@ def main() -> None:
     args = ap.parse_args()
     from tests.rules.common import VOCAB
 
-    cases = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
+    cases, source = load_cases()
+    print(f"{len(cases)} questions from {source}")
     planner_times(cases[:3], 1, VOCAB)  # first use loads wordfreq's list and builds the name index
     report("rules planner per question, sample vocabulary", planner_times(cases, args.rounds, VOCAB))
     big = large_vocabulary(VOCAB)

@@ -77,35 +77,8 @@ def render_png(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int
     nothing to draw."""
     if not chartable(answer):
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     with _LOCK:
-        panels = _panels(answer)
-        tall = height if len(panels) <= 1 else max(height, 1.6 * ((len(panels) + 1) // 2) + 0.8)
-        fig = Figure(figsize=(width, tall), dpi=dpi, layout="constrained")
-        FigureCanvasAgg(fig)
-        note = ""
-        if answer.kind == "explain":
-            ax = fig.add_subplot()
-            _explained(ax, answer)
-            axes = [ax]
-        elif panels:
-            axes = _small_multiples(fig, answer, panels)
-        else:
-            ax = fig.add_subplot()
-            axes = [ax]
-            if any(r.bucket is not None for r in answer.rows):
-                note = _lines(ax, answer)
-            else:
-                note = _bars(ax, answer)
-        fig.suptitle(label(title_of(answer), TITLE_LIMIT), x=0.01, ha="left", fontsize=11, fontweight="bold")
-        caption = label(answer.interpretation, CAPTION_LIMIT) + (f"  ·  {note}" if note else "")
-        fig.supxlabel(caption, fontsize=7, color="#6b7280", x=0.01, ha="left")
-        for ax in axes:
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-            ax.set_axisbelow(True)
+        fig = figure(answer, width, height, dpi)
         out = io.BytesIO()
         fig.savefig(out, format="png", facecolor="white")
         return out.getvalue()
@@ -183,6 +156,53 @@ CHARTS = ChartProcess()  # the process's one chart worker (started on first use)
 atexit.register(CHARTS.close)  # stopped before the interpreter tears down the modules its manager thread needs
 
 
+def figure(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int = 110):
+    """The matplotlib Figure of a chartable answer (callers hold _LOCK while drawing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = _panels(answer)
+    tall = height if len(panels) <= 1 else max(height, 1.6 * ((len(panels) + 1) // 2) + 0.8)
+    fig = Figure(figsize=(width, tall), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    note = ""
+    if answer.kind == "explain":
+        ax = fig.add_subplot()
+        _explained(ax, answer)
+        axes = [ax]
+    elif panels:
+        axes = _small_multiples(fig, answer, panels)
+        fig.supylabel(_unit_label(answer), fontsize=8)
+    else:
+        ax = fig.add_subplot()
+        axes = [ax]
+        unit = _unit_label(answer)
+        if any(r.bucket is not None for r in answer.rows):
+            note = _lines(ax, answer)
+            ax.set_ylabel(unit, fontsize=8)
+        else:
+            note = _bars(ax, answer)
+            ax.set_xlabel(unit, fontsize=8)
+    fig.suptitle(label(title_of(answer), TITLE_LIMIT), x=0.01, ha="left", fontsize=11, fontweight="bold")
+    caption = label(answer.interpretation, CAPTION_LIMIT) + (f"  ·  {note}" if note else "")
+    fig.supxlabel(caption, fontsize=7, color="#6b7280", x=0.01, ha="left")
+    for ax in axes:
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.set_axisbelow(True)
+    return fig
+
+
+def _unit_label(answer: Answer) -> str:
+    """The value axis: the unit and, for a bucketed series, what each point is ('ms, p90 of each day')."""
+    q = metrics_query(answer)
+    words = f"{q.scoreKey} score" if q.scoreKey else MEASURE_WORDS[q.measure]
+    unit = {"USD": "$"}.get(unit_of(q), unit_of(q)) or words
+    if q.dbIncrement:
+        return f"{unit}, {q.agg} of each {q.dbIncrement}" if q.agg else f"{unit} per {q.dbIncrement}"
+    return unit
+
+
 def _panels(answer: Answer) -> list[str | None]:
     """Score keys on different scales (accuracy 0–100 beside 0/1 rates) get one small panel each."""
     q = metrics_query(answer)
@@ -201,8 +221,6 @@ def _panels(answer: Answer) -> list[str | None]:
 
 
 def _small_multiples(fig, answer: Answer, groups: list[str | None]) -> list:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
     q = metrics_query(answer)
     shift = timedelta(minutes=q.timeZoneDifference)
     cols = 2 if len(groups) > 1 else 1
@@ -213,12 +231,16 @@ def _small_multiples(fig, answer: Answer, groups: list[str | None]) -> list:
         points = sorted((r.bucket - shift, r.value) for r in answer.rows if r.group == group and r.value is not None)
         if points:
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o" if len(xs) <= 40 else None, markersize=2.5, linewidth=1.5,
-                    color=_PALETTE[n % len(_PALETTE)])
+            ax.plot(
+                xs,
+                ys,
+                marker="o" if len(xs) <= 40 else None,
+                markersize=2.5,
+                linewidth=1.5,
+                color=_PALETTE[n % len(_PALETTE)],
+            )
         ax.set_title(label(group or ""), loc="left", fontsize=8)
-        locator = AutoDateLocator(maxticks=5)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        _date_axis(ax, 5)
         ax.tick_params(labelsize=7)
         ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
         axes.append(ax)
@@ -227,22 +249,24 @@ def _small_multiples(fig, answer: Answer, groups: list[str | None]) -> list:
 
 def _explained(ax, answer: Answer) -> None:
     """The explained series in the range, its baseline median, and the window shaded."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
     e = answer.detail
     shift = timedelta(minutes=e.query.timeZoneDifference)
     points = sorted((p.bucket - shift, p.value) for p in e.series if p.in_range and p.value is not None)
     if points:
         xs, ys = zip(*points, strict=True)
         ax.plot(xs, ys, marker="o" if len(xs) <= 48 else None, markersize=3, linewidth=1.8, color=_PALETTE[0])
+    from heliqa.agent.investigate import axis_label, bucket_words
+
     if e.typical is not None:
-        ax.axhline(e.typical, color="#6b7280", linestyle="--", linewidth=1, label="typical (7-day median)")
+        label = f"typical {bucket_words(e)} (median of the 7 days before)"
+        ax.axhline(e.typical, color="#6b7280", linestyle="--", linewidth=1, label=label)
     if e.window is not None:
         ax.axvspan(e.window[0] - shift, e.window[1] - shift, color=_PALETTE[1], alpha=0.15, label="window")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    locator = AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_ylabel(axis_label(e), fontsize=8)
+    if points:
+        _thousands(ax.yaxis, max(ys))
+    _date_axis(ax, 8)
     ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
 
 
@@ -270,10 +294,25 @@ def _series(answer: Answer) -> tuple[dict[str, list[tuple[datetime, float]]], in
     return {g: sorted(series[g]) for g in ranked[:MAX_SERIES]}, len(series)
 
 
+def _dated(answer: Answer, label: str) -> str:
+    """A comparison's series label with its period's local dates: 'current (Nov 24 00:00 – Nov 24 12:00)'."""
+    period = next((p for p in ("current", "previous") if label.endswith(p)), None)
+    if answer.kind != "compare" or period is None:
+        return label
+    from heliqa.tools.filters import parse_instant
+
+    window = getattr(answer.query, period).timeFilter
+    shift = timedelta(minutes=metrics_query(answer).timeZoneDifference)
+    start, end = (parse_instant(t).replace(tzinfo=None) - shift for t in (window.start, window.end))
+    same_day = start.date() == end.date() or end == datetime.combine(
+        start.date() + timedelta(days=1), datetime.min.time()
+    )
+    days = f"{start:%b %d}" if same_day and start.hour == 0 == end.hour else None
+    return f"{label} ({days or f'{start:%b %d %H:%M} – {end:%b %d %H:%M}'})"
+
+
 def _lines(ax, answer: Answer) -> str:
     """Draw the time series; returns a note when some series were left out."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
     series, total = _series(answer)
     colors: dict[str, str] = {}  # one color per group; a comparison's previous period is its dashed, grey twin
     for name, points in series.items():
@@ -290,11 +329,9 @@ def _lines(ax, answer: Answer) -> str:
             linestyle="--" if previous else "-",
             alpha=0.55 if previous else 1.0,
             color=color,
-            label=label(name) if name else None,
+            label=label(_dated(answer, name)) if name else None,
         )
-    locator = AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    _date_axis(ax, 8)
     if any(series):
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_ylim(bottom=0)
@@ -313,9 +350,20 @@ def _bars(ax, answer: Answer) -> str:
         groups.reverse()
         ys = range(len(groups))
         labels = [label(g or "(all)") for g in groups]
-        ax.barh([y + 0.2 for y in ys], [current[g] for g in groups], height=0.4, color=_PALETTE[0], label="current")
-        ax.barh([y - 0.2 for y in ys], [previous.get(g, 0) for g in groups], height=0.4, color="#9ca3af",
-                label="previous")
+        ax.barh(
+            [y + 0.2 for y in ys],
+            [current[g] for g in groups],
+            height=0.4,
+            color=_PALETTE[0],
+            label=_dated(answer, "current"),
+        )
+        ax.barh(
+            [y - 0.2 for y in ys],
+            [previous.get(g, 0) for g in groups],
+            height=0.4,
+            color="#9ca3af",
+            label=_dated(answer, "previous"),
+        )
         ax.set_yticks(list(ys), labels)
         ax.legend(fontsize=8, frameon=False)
         total, shown, largest = len(current), len(groups), max([*current.values(), *previous.values(), 0])
@@ -330,6 +378,21 @@ def _bars(ax, answer: Answer) -> str:
     ax.grid(axis="x", color="#e5e7eb", linewidth=0.8)
     _thousands(ax.xaxis, largest)
     return f"showing the {shown} largest of {total} groups" if total > shown else ""
+
+
+def _date_axis(ax, ticks: int) -> None:
+    """Local dates on the x axis, each tick readable alone ('Nov 22', '04:00', 'Dec'), with no offset label: the
+    concise formatter's offset names the last tick's date, which read as '2026-Dec' under November ticks."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    # minticks 3: with the default 5, a range of four days asks for hourly ticks no interval fits (a warning)
+    locator = AutoDateLocator(minticks=3, maxticks=ticks)
+    formats = ["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%S.%f"]
+    zero_formats = ["", "%b %Y", "%b %d", "%b %d", "%H:%M", "%H:%M"]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(
+        ConciseDateFormatter(locator, formats=formats, zero_formats=zero_formats, show_offset=False)
+    )
 
 
 def _thousands(axis, largest: float) -> None:

@@ -47,14 +47,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         open_backend(args.backend), planner, args.org, zone(args.tz), instant(args.now), narrator_for(planner)
     )
     answer = conversation.ask(question)
-    if args.chart:
-        _write_chart(answer, args.chart)
     if args.json:
         _print_json(answer.to_json())
     elif answer.status == "error":  # a failure, not an answer: stderr, in the one error format
         sys.stderr.write(f"heliqa: {terminal_text(answer.message)}\n")
     else:
         sys.stdout.write(TextRenderer().render(answer) + "\n")
+    sys.stdout.flush()  # the answer is out before any chart work (matplotlib takes a second to import)
+    if args.chart:
+        try:
+            require("slack", "--chart")  # matplotlib comes with the [slack] extra
+        except ConfigError as error:  # the answer stands; the chart asked for is missing: exit 2
+            sys.stderr.write(f"heliqa: {error}\n")
+            return error.exit_code
+        _write_chart(answer, args.chart)
     if answer.status == "ok":
         return EXIT_OK
     if answer.status == "error":
@@ -182,18 +188,34 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from heliqa.agent.timerange import instant
     from heliqa.tools.demo import DEMO_ORG, fill_demo
+    from heliqa.tools.results import iso_z
     from heliqa.tools.store import Store
 
     store = Store()
-    added = fill_demo(store, rows=args.rows, seed=args.seed, now=instant(args.now))
+    org = settings().heliqa_org_id or DEMO_ORG
+    if args.reset:
+        removed = store.remove_org(org)
+        sys.stdout.write(f"removed the {removed:,} requests of organization {org} from {store.path}\n")
+    end = demo_end(args.now)
+    added = fill_demo(store, rows=args.rows, seed=args.seed, now=end)
+    stamp = iso_z(end)
+    again = "" if added else f" (it already held this data; `heliqa demo --reset --now {stamp}` starts over)"
     sys.stdout.write(
-        f"demo data: {added:,} new requests in {store.path} "
-        f"(organization {settings().heliqa_org_id or DEMO_ORG})\n"
-        'try: heliqa ask "p90 latency by model over the last 24 hours"\n'
+        f"demo data: {added:,} new requests in {store.path} (organization {org}){again}\n"
+        f"the data ends at {stamp}; ask as of that moment with --now, e.g.\n"
+        f'  heliqa ask --now {stamp} "p90 latency by model over the last 24 hours"\n'
     )
     return EXIT_OK
+
+
+def demo_end(now: str | None):
+    """The instant the demo's 30 days end at: `--now`, or the current time to the whole second."""
+    from datetime import UTC, datetime
+
+    from heliqa.agent.timerange import instant
+
+    return (instant(now) or datetime.now(UTC)).replace(microsecond=0)
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
@@ -211,10 +233,14 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_orgs(args: argparse.Namespace) -> int:
+    from heliqa.tools.results import iso_z
     from heliqa.tools.store import Store
 
-    for org, n in Store(read_only=True).organizations().items():
-        sys.stdout.write(f"{org}\t{n}\n")
+    store = Store(read_only=True)
+    for org, n in store.organizations().items():
+        span = store.data_span(org)
+        first, last = (iso_z(t) for t in span[:2]) if span else ("-", "-")
+        sys.stdout.write(f"{org}\t{n}\t{first}\t{last}\n")
     return EXIT_OK
 
 
@@ -258,7 +284,11 @@ EXAMPLES = {
     "import": """examples:
   heliqa import requests.jsonl.gz
   heliqa import --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 export-*.jsonl
+  heliqa import helicone-export.csv.gz
 
+Formats: JSONL, a JSON array or CSV, gzipped or not: the sample shape, or Helicone's export files exactly as
+`npx @helicone/export --format jsonl|json|csv` writes them. Idempotent on request_id: a file imported again adds
+nothing.
 Bad lines are reported on stderr and skipped; the exit code is 0 when anything loaded, 2 when nothing did.""",
     "sync": """examples:
   heliqa sync --org 8f2c1a4e-6b7d-4c3e-9a1f-2d5e8b7c6a01 --since 30d
@@ -267,11 +297,14 @@ Bad lines are reported on stderr and skipped; the exit code is 0 when anything l
 
 Incremental: each run starts at the saved cursor less --overlap, so late rows are not missed.""",
     "demo": """examples:
-  heliqa demo
+  heliqa demo --now 2026-11-24T12:00:00Z
+  heliqa demo --reset --now 2026-11-24T12:00:00Z
   heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
     "repair": """examples:
   heliqa repair                  # after a crash or a full disk: vocabulary and organization counts from the rows""",
-    "orgs": """examples:
+    "orgs": """prints one line per organization: its id, requests, first and last request (UTC)
+
+examples:
   heliqa orgs""",
     "chat": """examples:
   heliqa chat --tz America/New_York
@@ -364,15 +397,17 @@ def _question_commands(command: Callable[[str, str], argparse.ArgumentParser]) -
 
 def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """import, sync, demo, repair and orgs: what the embedded store holds."""
-    imp = command("import", "load JSONL / JSONL.gz request logs into the embedded store")
-    imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz files")
+    imp = command(
+        "import", "load request logs (JSONL, a JSON array or CSV, gzipped or not) into the embedded store"
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL, JSON or CSV files, gzipped (.gz) or not")
     imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.add_argument(
         "--batch-rows",
         type=_positive,
         default=50_000,
-        help="rows per transaction (default 50,000; fewer: shorter waits for questions asked meanwhile)",
+        help="rows per transaction (fewer: shorter waits for questions asked meanwhile)",
     )
     imp.set_defaults(func=cmd_import)
 
@@ -401,6 +436,9 @@ def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
     demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
+    demo.add_argument(
+        "--reset", action="store_true", help="remove the demo organization's requests first, then generate"
+    )
     demo.set_defaults(func=cmd_demo)
 
     repair = command("repair", "re-derive the embedded store's vocabulary and counts from its rows")

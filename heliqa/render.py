@@ -52,7 +52,7 @@ def clipped(answer: Answer, limit: int) -> tuple[list[str], list[list[str]], str
     header, body = cells[0], cells[1:]
     if len(body) <= limit:
         return header, body, ""
-    series = answer.cells is None and any(r.bucket is not None for r in answer.rows)
+    series = answer.kind == "aggregate" and any(r.bucket is not None for r in answer.rows)
     kept = body[-limit:] if series else body[:limit]
     return header, kept, f"{'latest' if series else 'first'} {limit} of {len(body)} rows"
 

@@ -63,7 +63,8 @@ def test_import_reports_counts_and_is_idempotent(tmp_path):
     again = heliqa(tmp_path / "home", "import", str(logs))
     assert again.returncode == 0 and "imported 0 new requests" in again.stdout and "5 already present" in again.stdout
     orgs = heliqa(tmp_path / "home", "orgs")
-    assert orgs.returncode == 0 and orgs.stdout == f"{MAIN_ORG}\t5\n"
+    # id, requests, first and last request (UTC)
+    assert orgs.returncode == 0 and orgs.stdout == f"{MAIN_ORG}\t5\t2026-11-20T10:00:00Z\t2026-11-20T10:04:00Z\n"
 
 
 def test_import_with_bad_lines_names_them_and_exits_0(tmp_path):
@@ -105,7 +106,8 @@ def test_import_gives_rows_without_an_org_the_one_passed(tmp_path):
     )
     done = heliqa(tmp_path / "home", "import", "--org", OTHER_ORG, str(logs))
     assert done.returncode == 0 and "imported 1 new requests" in done.stdout
-    assert heliqa(tmp_path / "home", "orgs").stdout == f"{OTHER_ORG}\t1\n"
+    stamp = "2026-11-20T10:00:00Z"
+    assert heliqa(tmp_path / "home", "orgs").stdout == f"{OTHER_ORG}\t1\t{stamp}\t{stamp}\n"
 
 
 # --- query --------------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ SNIPPET_CHARS = 80
 BASELINE_DAYS = 7
 COARSE_BLOCKS = (3, 6)  # hours per block, tried in turn when the hourly series shows no window
 MIN_SCORED = 30  # scored requests a score bucket should average over (fewer: buckets of COARSE_BLOCKS hours)
+THIN_BLOCKS = (2, 3, 6)  # hours per block for a latency series too thin to judge hour by hour
+THIN_ROWS = 20_000  # ... whose requests are then fetched one by one, at most this many
 MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency, a rate or an average score
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
@@ -218,6 +220,63 @@ class Explanation:
     bad_in_window: int = 0
     drivers: list[Driver] = field(default_factory=list)
     coarse: bool = False  # the window was found only in blocks of several hours (a small, lasting shift)
+    step: timedelta = timedelta(hours=1)  # the length of the series' buckets (what `typical` is "per")
+    thin: list[Point] = field(default_factory=list)  # the window's buckets with fewer than MIN_REQUESTS requests
+    impact: Impact | None = None  # the window against what the baseline predicts for the same span
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one set of requests (all of them, or one dimension value's) did in the window and in the baseline."""
+
+    bad: int = 0  # bad requests in the window
+    requests: int = 0  # all requests in the window
+    cost: float = 0.0  # USD spent in the window
+    base_bad: int = 0  # bad requests in the baseline
+    base_cost: float = 0.0  # USD spent in the baseline
+
+    def excess(self, measure: str, scale: float) -> float:
+        """The window's cost (for a cost) or bad requests beyond the baseline's, the baseline scaled by `scale`
+        (the window's length over the baseline's)."""
+        if measure == "cost":
+            return self.cost - self.base_cost * scale
+        return self.bad - self.base_bad * scale
+
+
+@dataclass(frozen=True)
+class Impact:
+    """The window's total against what the baseline's average predicts over the same span, and the top driver's
+    part of the difference (USD for a cost, requests otherwise)."""
+
+    measure: str
+    total: Tally
+    scale: float  # the window's length over the baseline's
+    driver: Tally | None = None
+
+    @property
+    def excess(self) -> float:
+        """Extra cost (USD) or extra bad requests in the window."""
+        return self.total.excess(self.measure, self.scale)
+
+    @property
+    def driver_excess(self) -> float | None:
+        """The top driver's own excess, in the same unit."""
+        return None if self.driver is None else self.driver.excess(self.measure, self.scale)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"unit", "window_total", "expected", "excess", "driver_excess", "bad_requests", "requests"}`."""
+        cost = self.measure == "cost"
+        total = self.total.cost if cost else self.total.bad
+        expected = (self.total.base_cost if cost else self.total.base_bad) * self.scale
+        return {
+            "unit": "USD" if cost else "requests",
+            "window_total": round(total, 6),
+            "expected": round(expected, 6),
+            "excess": round(self.excess, 6),
+            "driver_excess": None if self.driver is None else round(self.driver_excess, 6),
+            "bad_requests": self.total.bad,
+            "requests": self.total.requests,
+        }
 
 
 @dataclass(frozen=True)
@@ -334,9 +393,14 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     threshold = _threshold(engine, query, org)
     bad, below = bad_filter(query, threshold), score_below(query, threshold)
     series = _series(engine, query, org, bad)
-    block = score_block_hours(query, series)
+    hourly, block = series, score_block_hours(query, series)
     if block > 1:
         series = merge_blocks(series, block, query.timeZoneDifference, summed=False)
+    thin = _thin_latency_blocks(engine, query, org, series)
+    if thin is not None:
+        # a latency of a handful of requests an hour (one model's): judge the p90 of blocks that hold enough, and
+        # keep the hours inside the edge blocks only while they run high
+        block, series = thin
     found = Explanation(
         query=query, series=series, typical=None, threshold=threshold, bad_filter=bad, score_below=below
     )
@@ -344,7 +408,10 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     if not base:
         return found
     found.typical = statistics.median(base)
+    found.step = timedelta(hours=block) if block > 1 else _step(query)
     window = departure_window(query, series, found.typical, base, timedelta(hours=block) if block > 1 else None)
+    if thin is not None and window is not None:
+        window = (_trimmed(window[0], hourly, found.typical), *window[1:])
     if window is None and query.dbIncrement == "day":
         # a short incident vanishes in daily buckets: look at the range's hours before saying nothing changed
         hourly = query.model_copy(update={"dbIncrement": "hour"})
@@ -353,7 +420,7 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
         if hours_base:
             window = departure_window(hourly, hours, statistics.median(hours_base), hours_base)
             if window is not None:  # the answer then speaks in hours: its series and typical value too
-                found.series, found.typical = hours, statistics.median(hours_base)
+                found.series, found.typical, found.step = hours, statistics.median(hours_base), timedelta(hours=1)
     elif window is not None and query.dbIncrement == "day":
         window = (_hours_within(engine, query, org, bad, window[0]), *window[1:])
     if window is None and query.dbIncrement == "hour" and query.measure != "latency":
@@ -367,12 +434,70 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
                 window = departure_window(query, blocks, typical, blocks_base, timedelta(hours=hours))
             if window is not None:
                 found.series, found.typical, found.coarse = blocks, typical, True
+                found.step = timedelta(hours=hours)
                 break
     if window is None:
         return found
     found.window, found.window_value, found.strength = window
-    found.bad_in_window, found.drivers = _drivers(engine, query, org, (bad, below), found.window)
+    found.thin = [p for p in window_buckets(found) if not judged(p, query.measure)]
+    found.bad_in_window, found.drivers, found.impact = _drivers(engine, query, org, (bad, below), found.window)
     return found
+
+
+def _thin_latency_blocks(
+    engine: Engine, query: ExplainQuery, org: str, series: list[Point]
+) -> tuple[int, list[Point]] | None:
+    """(hours per block, the p90 of each block) for an hourly latency series whose range averages fewer than
+    MIN_REQUESTS requests an hour; None for any other series. A p90 does not merge from hours, so the few
+    requests are fetched one by one (at most THIN_ROWS) and each block's p90 computed here, as the engines do
+    (linear interpolation between the nearest ranks)."""
+    if query.measure != "latency" or query.dbIncrement != "hour":
+        return None
+    span = seconds_utc(query.timeFilter.end) - seconds_utc(query.timeFilter.start)
+    per_hour = sum(p.requests for p in series if p.in_range) / max(span / timedelta(hours=1), 1)
+    hours = next((h for h in THIN_BLOCKS if per_hour * h >= MIN_REQUESTS), None)
+    if per_hour >= MIN_REQUESTS or hours is None or sum(p.requests for p in series) > THIN_ROWS:
+        return None
+    d = engine.dialect()
+    created = "r.request_created_at"
+    start = d.param(seconds_utc(query.timeFilter.start), "DateTime")
+    periods = f"(({d.time_range(query.baseline)}) OR ({d.time_range(query.timeFilter)}))"
+    where = _scope_sql(engine, d, query, org) + [periods, f"{d.col('latency')} IS NOT NULL"]
+    bucket = d.bucket(created, "hour", query.timeZoneDifference)
+    sql = f"SELECT {bucket}, {created} >= {start}, {d.col('latency')} FROM {engine.source} WHERE {' AND '.join(where)}"
+    blocks: dict[tuple[datetime, bool], list[float]] = {}
+    for b, in_range, latency in engine.fetch(sql, d.params):
+        moment = _naive(b)
+        local_hour = (moment - timedelta(minutes=query.timeZoneDifference)).hour
+        blocks.setdefault((moment - timedelta(hours=local_hour % hours), bool(in_range)), []).append(float(latency))
+    points = [Point(key[0], _p90(values), len(values), key[1]) for key, values in sorted(blocks.items())]
+    return hours, points
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    rank = 0.9 * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _trimmed(window: tuple[datetime, datetime], hours: list[Point], typical: float) -> tuple[datetime, datetime]:
+    """A window of blocks narrowed to its hours from the first to the last that ran above the typical block."""
+    high = [p.bucket for p in hours if p.in_range and window[0] <= p.bucket < window[1] and (p.value or 0) > typical]
+    if not high:
+        return window
+    return max(window[0], high[0]), min(window[1], high[-1] + timedelta(hours=1))
+
+
+def window_buckets(found: Explanation) -> list[Point]:
+    """The range's buckets of the series that overlap the window."""
+    start, end = found.window
+    return [p for p in found.series if p.in_range and p.bucket < end and p.bucket + found.step > start]
+
+
+def _step(query: ExplainQuery) -> timedelta:
+    return timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1)
 
 
 def _hours_within(
@@ -504,7 +629,7 @@ def departure_window(
         # departs only when it costs K times more than the average hour
         spread = max(spread, statistics.fmean(base))
     down = query.measure == "score"  # a score breaks by falling
-    step = step or (timedelta(hours=1) if query.dbIncrement == "hour" else timedelta(days=1))
+    step = step or _step(query)
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)
     # The window is the segment of buckets with the largest total of (departure − K/2): a bucket beyond K/2
     # spreads adds to it, a quieter one costs, so a stretch of quiet hours ends an incident but one or two milder
@@ -540,10 +665,29 @@ def departure_window(
             best = (total, [q for q, _ in run])
     if not best[1]:
         return None
-    chosen = best[1]
+    chosen = _with_thin_edges(best[1], [p for p in series if p.in_range], departure)
     window = (max(chosen[0].bucket, start), min(chosen[-1].bucket + step, end))
-    value = statistics.median(p.value for p in chosen)
-    return window, value, sum(z for p in chosen if (z := departure(p)) is not None)
+    value = statistics.median(p.value for p in chosen if judged(p, query.measure) or p is chosen[0])
+    return window, value, sum(z for p in chosen if judged(p, query.measure) and (z := departure(p)) is not None)
+
+
+def _with_thin_edges(
+    chosen: list[Point], in_range: list[Point], departure: Callable[[Point], float | None]
+) -> list[Point]:
+    """The window's buckets, grown over the thin buckets on either side that depart as it does: a bucket with a
+    few requests is too thin to start a window, but one that goes on departing does not end it."""
+    index = {p.bucket: i for i, p in enumerate(in_range)}
+    first, last = index[chosen[0].bucket], index[chosen[-1].bucket]
+
+    def continues(p: Point) -> bool:
+        z = departure(p)  # a thin bucket is noisy: it carries the window on only when it departs beyond K
+        return p.requests < MIN_REQUESTS and z is not None and z > DEPARTURE_K
+
+    while first > 0 and continues(in_range[first - 1]):
+        first -= 1
+    while last + 1 < len(in_range) and continues(in_range[last + 1]):
+        last += 1
+    return in_range[first : last + 1]
 
 
 def dimension_sql(d: SqlDialect, dimension: str) -> str:
@@ -562,7 +706,34 @@ def dimension_sql(d: SqlDialect, dimension: str) -> str:
 
 def _drivers(
     engine: Engine, query: ExplainQuery, org: str, bad: tuple[Any, ScoreBelow | None], window: tuple[datetime, datetime]
-) -> tuple[int, list[Driver]]:
+) -> tuple[int, list[Driver], Impact]:
+    """Every dimension value's bad requests in the window and requests in the baseline (one grouped pass), the
+    values that stand out, and the window's impact with the top one's part of it."""
+    counts = _tallies(engine, query, org, bad, window)
+    first = next(iter(counts.values()), {})
+    total = Tally(*(sum(getattr(t, f) for t, _ in first.values()) for f in Tally.__dataclass_fields__))
+    base_total = sum(bl for _, bl in first.values())
+    drivers, parts = [], {}
+    if total.bad and base_total:
+        for dim, values in counts.items():
+            for value, (tally, bl) in values.items():
+                if value == "":
+                    continue  # requests without a value for the dimension are left out, as in grouping
+                driver = Driver(dim, value, tally.bad / total.bad, bl / base_total)
+                if driver.stands_out(total.bad, base_total):
+                    drivers.append(driver)
+                    parts[(dim, value)] = tally
+    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))  # most above its baseline share first
+    span = (seconds_utc(query.baseline.end) - seconds_utc(query.baseline.start)).total_seconds()
+    scale = (window[1] - window[0]).total_seconds() / max(span, 1.0)
+    top = parts[(drivers[0].dimension, drivers[0].value)] if drivers else None
+    return total.bad, drivers, Impact(query.measure, total, scale, top)
+
+
+def _tallies(
+    engine: Engine, query: ExplainQuery, org: str, bad: tuple[Any, ScoreBelow | None], window: tuple[datetime, datetime]
+) -> dict[str, dict[str, tuple[Tally, int]]]:
+    """{dimension: {value: (its Tally, its requests in the baseline)}} from one GROUPING SETS pass."""
     d = engine.dialect()
     where = _scope_sql(engine, d, query, org)
     created = "r.request_created_at"
@@ -572,40 +743,36 @@ def _drivers(
     w1 = d.param(window[1], "DateTime")
     bad_sql = _bad_sql(d, *bad)
     in_base = f"{created} >= {b0} AND {created} < {b1}"
-    in_window = f"{created} >= {w0} AND {created} < {w1} AND {bad_sql}"
+    in_window = f"{created} >= {w0} AND {created} < {w1}"
     dims = list(query.dimensions)
     columns = ", ".join(f"{dimension_sql(d, dim)} AS d{i}" for i, dim in enumerate(dims))
     where.append(f"(({in_base}) OR ({in_window}))")
-    inner = (
-        f"SELECT {columns}, CASE WHEN {in_window} THEN 1 ELSE 0 END AS w, CASE WHEN {in_base} THEN 1 ELSE 0 END AS bl "
-        f"FROM {engine.source} WHERE {' AND '.join(where)}"
-    )
+    cost = f"coalesce({d.cost_column()}, 0)"
+    flags = {
+        "w": f"({in_window}) AND {bad_sql}",
+        "wa": in_window,
+        "bb": f"({in_base}) AND {bad_sql}",
+        "bl": in_base,
+    }
+    inner = ", ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS {name}" for name, cond in flags.items())
+    inner += f", CASE WHEN {in_window} THEN {cost} ELSE 0 END AS wc, CASE WHEN {in_base} THEN {cost} ELSE 0 END AS bc"
+    inner = f"SELECT {columns}, {inner} FROM {engine.source} WHERE {' AND '.join(where)}"
     sets = ", ".join(f"(d{i})" for i in range(len(dims)))
     names = ", ".join(f"d{i}" for i in range(len(dims)))
     sql = (
-        f"SELECT {names}, sum(w) AS w, sum(bl) AS bl FROM ({inner}) AS t "
+        f"SELECT {names}, sum(w), sum(wa), sum(wc), sum(bb), sum(bc), sum(bl) FROM ({inner}) AS t "
         f"GROUP BY GROUPING SETS ({sets}){engine.nulls_in_grouping_sets}"
     )
-    counts: dict[str, dict[str, tuple[int, int]]] = {dim: {} for dim in dims}
+    counts: dict[str, dict[str, tuple[Tally, int]]] = {dim: {} for dim in dims}
     for row in engine.fetch(sql, d.params):
-        values, w, bl = row[: len(dims)], int(row[-2] or 0), int(row[-1] or 0)
+        values = row[: len(dims)]
+        w, wa, wc, bb, bc, bl = (0 if v is None else v for v in row[len(dims) :])
+        tally = Tally(int(w), int(wa), int(wc) / 1e9, int(bb), int(bc) / 1e9)
         for dim, value in zip(dims, values, strict=True):
             if value is not None:
-                counts[dim][str(value)] = (w, bl)  # (a NULL country is never a driver: it reads as no value)
+                counts[dim][str(value)] = (tally, int(bl))  # (a NULL country is never a driver: it reads as no value)
                 break
-    bad_total = sum(w for w, _ in next(iter(counts.values()), {}).values())
-    base_total = sum(bl for _, bl in next(iter(counts.values()), {}).values())
-    drivers = []
-    if bad_total and base_total:
-        for dim, values in counts.items():
-            for value, (w, bl) in values.items():
-                if value == "":
-                    continue  # requests without a value for the dimension are left out, as in grouping
-                driver = Driver(dim, value, w / bad_total, bl / base_total)
-                if driver.stands_out(bad_total, base_total):
-                    drivers.append(driver)
-    drivers.sort(key=lambda x: (-x.lift, x.dimension, x.value))  # most above its baseline share first
-    return bad_total, drivers
+    return counts
 
 
 def _naive(moment: Any) -> datetime:

@@ -108,6 +108,18 @@ class SqlBackend:
         """When the measure departed from its baseline, and what the bad requests are concentrated in."""
         return investigate.explain(self.engine(), query, org)
 
+    def data_span(self, org: str) -> tuple[datetime, datetime, int] | None:
+        """The organization's first and last request (naive UTC) and how many it has, None when it has none: what
+        an answer's data runs through."""
+        d = self.dialect()
+        column = d.col("request_created_at")
+        where = " AND ".join(d.scope(org, False))
+        sql = f"SELECT min({column}), max({column}), count(*) FROM {d.source(False)} WHERE {where}"
+        rows = self.fetch(sql, d.params)
+        if not rows or rows[0][1] is None:
+            return None
+        return naive_utc(rows[0][0]), naive_utc(rows[0][1]), int(rows[0][2])
+
     def engine(self) -> investigate.Engine:
         """What the investigation SQL needs of this engine: its dialect, its table, its fetch, its org scope."""
         raise NotImplementedError

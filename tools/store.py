@@ -493,6 +493,18 @@ class Store(SqlBackend):
             finally:
                 os.close(fd)
 
+    def remove_org(self, org: str) -> int:
+        """Delete one organization's requests and everything derived from them (`heliqa demo --reset`); returns
+        how many requests went."""
+        if not self.path.exists():
+            return 0
+        with self._writing("removing an organization") as con:
+            removed = con.execute("SELECT count(*) FROM requests WHERE organization_id = $org", {"org": org}).fetchone()
+            for table in ("requests", "scores", "score_minutes"):
+                con.execute(f"DELETE FROM {table} WHERE organization_id = $org", {"org": org})
+            _derive_vocabulary(con)
+        return int(removed[0])
+
     def refresh_vocabulary(self) -> None:
         """Recompute the names each organization's questions may refer to (models, properties, scores, users)."""
         with self._writing("refreshing the vocabulary") as con:

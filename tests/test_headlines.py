@@ -1,0 +1,97 @@
+"""Headlines people can trust: spikes are the largest significant departures, rate changes are in points,
+many series lead with the outlier, grouped series pivot, comparisons keep groups that fell to zero, requests
+without a user id are accounted for, and an all-zero answer names no highest or lowest."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from heliqa.agent.answer import bucket_text, fmt, spike_buckets, summarize
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.factory import make_planner
+from heliqa.agent.investigate import compare_cells, compare_message
+from heliqa.agent.spec import QuerySpec
+from heliqa.agent.timerange import TimeRange
+from heliqa.tools.results import Row
+from tests.conftest import MAIN_ORG, NOW
+
+T0 = datetime(2026, 11, 23)
+
+
+def _series(values: list[float]) -> list[Row]:
+    return [Row(T0 + timedelta(hours=i), None, v) for i, v in enumerate(values)]
+
+
+def _query(measure: str, **extra):
+    spec = QuerySpec(measure=measure, range=TimeRange(kind="last", n=24, unit="hours"), **extra)
+    return spec.to_query(NOW, ZoneInfo("UTC"))
+
+
+@pytest.fixture
+def chat(sample_store):
+    return Conversation(sample_store, make_planner("rules"), MAIN_ORG, ZoneInfo("UTC"), NOW)
+
+
+def test_one_to_two_requests_is_no_spike_but_the_largest_departures_are_listed_largest_first():
+    assert spike_buckets(_series([1, 1, 2, 1, 1, 2, 1, 1]), counted=True) == []  # counting noise
+    series = _series([50, 52, 120, 49, 51, 300, 50, 48, 90, 51])
+    assert [r.value for r in spike_buckets(series, counted=True)] == [300, 120, 90]
+    text = summarize(_query("requests", bucket="hour"), series)
+    assert "Spikes: Nov 23 05:00 (300), Nov 23 02:00 (120), Nov 23 08:00 (90)." in text
+
+
+def test_a_rate_changes_in_points(chat):
+    compared = chat.ask("error rate by provider today vs yesterday")
+    assert " pts)" in compared.message and "%)" not in compared.message
+    assert all(row[-1].endswith(" pts") for row in compared.cells[1:] if row[-1] != "–")
+    series = summarize(_query("error_rate", bucket="hour"), _series([1.0, 1.5, 1.2, 2.44]))
+    assert "Latest 2.44% (+1.44 pts vs the first bucket)." in series
+
+
+def test_many_series_lead_with_the_outlier(chat):
+    answer = chat.ask("p90 latency by model last week by day")
+    assert answer.message.split(". ", 1)[1].startswith("gpt-4:"), answer.message  # not alphabetical
+
+
+def test_a_grouped_series_pivots_to_buckets_by_groups(chat):
+    answer = chat.ask("error rate by provider yesterday by hour")
+    header, *body = answer.cells
+    assert header[0] == "bucket" and set(header[1:]) == {r.group for r in answer.rows}
+    assert len(body) == 24 and body[0][0] == "Nov 23 00:00" and body[-1][0] == "Nov 23 23:00"
+    cell = {(line[0], name): value for line in body for name, value in zip(header[1:], line[1:], strict=True)}
+    for r in answer.rows:  # the data rows stay long; each is one cell of the pivot
+        assert cell[(bucket_text(r.bucket, answer.query), r.group)] == fmt(r.value, answer.query)
+    assert sum(v != "–" for v in cell.values()) == len(answer.rows)
+
+
+def test_a_comparison_keeps_a_group_that_fell_to_zero():
+    query = _query("requests", groupBy="model")
+    current = [Row(None, "gpt-4o", 10.0)]
+    previous = [Row(None, "gpt-4o", 8.0), Row(None, "gpt-4", 5.0)]
+    message = compare_message(query, current, previous, "the previous period")
+    assert "gpt-4: 0 vs 5 (−5, −100.0%)" in message
+    assert ["gpt-4", "0", "5", "−5 (−100.0%)"] in compare_cells(query, current, previous)
+
+
+def test_requests_without_a_user_id_are_accounted_for(chat, sample_rows):
+    answer = chat.ask("top 5 users by cost yesterday")
+    start, end = datetime(2026, 11, 23), datetime(2026, 11, 24)
+    nobody = sum(
+        r["cost"]
+        for r in sample_rows
+        if r["organization_id"] == MAIN_ORG
+        and r["user_id"] == ""
+        and start <= datetime.fromisoformat(r["request_created_at"]).replace(tzinfo=None) < end
+    )
+    assert nobody > 0
+    shown = f"${nobody:,.2f}" if nobody >= 1 else f"${nobody:,.4f}"
+    assert f"requests with no user id: {shown} (" in answer.interpretation
+
+
+def test_an_all_zero_answer_names_no_highest():
+    rows = [Row(None, g, 0.0) for g in ("ANTHROPIC", "GOOGLE", "OPENAI")]
+    text = summarize(_query("error_rate", groupBy="provider"), rows)
+    assert text == "Error rate is 0.00% for all 3 groups." and "highest" not in text
