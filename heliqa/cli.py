@@ -166,7 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from heliqa.tools.store import Store
 
     store = Store()
-    added = fill_demo(store, rows=args.rows, seed=args.seed, now=instant(args.now))
+    added = fill_demo(store, rows=args.rows, seed=args.seed, now=instant(args.now), vocabulary=args.vocabulary)
     sys.stdout.write(
         f"demo data: {added:,} new requests in {store.path} "
         f"(organization {settings().heliqa_org_id or DEMO_ORG})\n"
@@ -247,7 +247,8 @@ Bad lines are reported on stderr and skipped; the exit code is 0 when anything l
 Incremental: each run starts at the saved cursor less --overlap, so late rows are not missed.""",
     "demo": """examples:
   heliqa demo
-  heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
+  heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z
+  heliqa demo --vocabulary acme""",
     "repair": """examples:
   heliqa repair                  # after a crash or a full disk: vocabulary and organization counts from the rows""",
     "orgs": """examples:
@@ -379,10 +380,18 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--quiet", action="store_true", help="no progress line")
     sync.set_defaults(func=cmd_sync)
 
+    from heliqa.tools.demo import VOCABULARIES
+
     demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
     demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
     demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
+    demo.add_argument(
+        "--vocabulary",
+        choices=VOCABULARIES,
+        default="sample",
+        help="whose words: the sample organization, or 'acme', one that names everything differently",
+    )
     demo.set_defaults(func=cmd_demo)
 
     repair = command("repair", "re-derive the embedded store's vocabulary and counts from its rows")
