@@ -3,7 +3,7 @@
 python benchmarks/corpus.py                      # 6,000 questions per vocabulary (seed 1)
 python benchmarks/corpus.py --count 12000 --seed 2 --examples 5
 
-A question is *answered* when the rules planner's spec means exactly what the question's slots mean, *asked* when
+A question is *answered* when the offline planner (forms, then rules)'s spec means exactly what the question's slots mean, *asked* when
 it asks back, and *wrong* otherwise (another meaning, a refusal, or an exception). The goal is 0 wrong.
 """
 
@@ -24,10 +24,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--examples", type=int, default=3, help="wrong answers to print per family")
     args = ap.parse_args()
+    from heliqa.agent.forms import FormsPlanner
     from heliqa.agent.rules import RulesPlanner
     from tests import corpus
 
-    planner, wrong = RulesPlanner(), 0
+    planner, wrong = FormsPlanner(RulesPlanner()), 0
     for name in corpus.VOCABULARIES:
         t0 = time.perf_counter()
         tally = corpus.run(planner, name, args.count, args.seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from heliqa.agent.forms import FormsPlanner
 from heliqa.agent.rules import RulesPlanner
 from tests import corpus
 
@@ -32,7 +33,7 @@ PARAMS = [
 
 @pytest.fixture(scope="module")
 def tallies() -> dict[str, corpus.Tally]:
-    planner = RulesPlanner()
+    planner = FormsPlanner(RulesPlanner())
     count = PER_FAMILY * len(corpus.FAMILIES)
     return {v: corpus.run(planner, v, count, seed=1) for v in corpus.VOCABULARIES}
 
