@@ -3,8 +3,9 @@
 python benchmarks/corpus.py                      # 6,000 questions per vocabulary (seed 1)
 python benchmarks/corpus.py --count 12000 --seed 2 --examples 5
 
-A question is *answered* when the offline planner (forms, then rules)'s spec means exactly what the question's slots mean, *asked* when
-it asks back, and *wrong* otherwise (another meaning, a refusal, or an exception). The goal is 0 wrong.
+A question is *answered* when the offline planner's spec (forms, then rules) means exactly what the question's
+slots mean, *asked* when it asks back, and *wrong* otherwise (another meaning, a refusal, or an exception).
+The goal is 0 wrong.
 """
 
 from __future__ import annotations
