@@ -109,7 +109,7 @@ def main() -> None:
     ap.add_argument("--cli", action="store_true", help="also time `heliqa ask --json` per dev question")
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
-    from tests.test_rules import VOCAB
+    from tests.rules.common import VOCAB
 
     cases = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
     planner_times(cases[:3], 1, VOCAB)  # first use loads wordfreq's list and builds the name index

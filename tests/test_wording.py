@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from heliqa.agent.planner import Context
-from heliqa.agent.rules import RULES, RulesPlanner
+from heliqa.agent.rules import RulesPlanner
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.results import Vocabulary
-from tests.test_rules import NOW, VOCAB
+from tests.rules.common import NOW, VOCAB
 
 PLANNER = RulesPlanner()
 LAST7 = {"kind": "last", "n": 7, "unit": "days"}
@@ -371,18 +371,6 @@ def test_names_match_whole_tokens_whatever_characters_they_hold():
     assert whole("requests for prod-eu.1", vocab)["conditions"] == [cond("property:env", "equals", "prod-eu.1")]
     # "gpt-4" inside another token is not gpt-4
     assert plan("latency for xgpt-4", vocab).status != "ok"
-
-
-@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
-def test_every_rule_fires_on_its_examples(rule):
-    for example in rule.examples:
-        parse, _ = PLANNER.scan(example, Context(now=NOW, tz=ZoneInfo("UTC"), vocabulary=VOCAB))
-        assert rule.name in parse.fired, (rule.name, example, parse.fired)
-
-
-def test_rules_run_in_priority_order_with_unique_names():
-    assert [r.priority for r in RULES] == sorted(r.priority for r in RULES)
-    assert len({r.name for r in RULES}) == len(RULES)
 
 
 def test_the_prompt_carries_the_same_lexicon():

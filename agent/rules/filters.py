@@ -1,0 +1,238 @@
+"""Filter family: quoted or mentioned text in the bodies, thresholds ("longer than 10 s", "over 1000 tokens",
+"costing more than $0.05") and status codes ("429s", "5xx", "rate limited", "successful")."""
+
+from __future__ import annotations
+
+from heliqa.agent.rules.scanner import Fake, Scanner, unhide
+from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.spec import Condition
+
+_QUOTED = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
+_PLACES = (
+    r"prompts?|requests?|request\s+bod(?:y|ies)|inputs?|responses?|outputs?|answers?|response\s+bod(?:y|ies)|"
+    r"completions?"
+)
+_NAMED_PLACE = rf"\s+in\s+(?:the\s+)?(?P<where>{_PLACES})"
+_AT = (
+    r"at\s+least|at\s+most|>=|<=|longer|slower|shorter|faster|quicker|more|fewer|less|over|above|under|below|"
+    r"greater|>|<"
+)
+_SCALE = {"ms": 1, "millisecond": 1, "milliseconds": 1, "s": 1000, "sec": 1000, "secs": 1000, "second": 1000}
+_SCALE |= {"seconds": 1000, "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000}
+_TOKEN_FIELDS = {
+    "prompt": "prompt_tokens",
+    "input": "prompt_tokens",
+    "completion": "completion_tokens",
+    "output": "completion_tokens",
+}
+
+
+def _body(p: Parse, m) -> None:
+    value = unhide(m.group("q1") or m.group("q2") or m.group("w"), p.quotes)
+    where = m.group("where") or ""
+    column = "response_body" if "response" in where or "output" in where or "answer" in where else "request_body"
+    negate = bool(m.group("neg"))
+    p.conditions.append(Condition(field=column, op="not-contains" if negate else "contains", value=value))
+
+
+@rule(
+    200,
+    "mentioned text",
+    {'requests mentioning "refund"': {"conditions": [{"field": "request_body", "op": "contains", "value": "refund"}]}},
+)
+def mentioned_text(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "mentioning "refund"", "not containing 'sorry' in the response": a body search, byte for byte."""
+    s.take(
+        rf"(?:that\s+|which\s+)?(?P<neg>not\s+|without\s+|don't\s+|do\s+not\s+)?"
+        rf"(?:mentioning|mentioned|mention|mentions|referencing|containing|contained|contain|contains|"
+        rf"with\s+the\s+(?:word|text|phrase)|about\s+the\s+(?:word|topic)|matching|including\s+the\s+text)"
+        rf"\s+{_QUOTED}(?:{_NAMED_PLACE})?",
+        lambda m: _body(p, m),
+    )
+
+
+@rule(
+    210,
+    "text in a named place",
+    {
+        "requests with refund in the prompt": {
+            "conditions": [{"field": "request_body", "op": "contains", "value": "refund"}]
+        }
+    },
+)
+def text_in_place(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "with refund in the prompt": a bare "with" only counts when the place searched is named."""
+
+    def handle(m):
+        negated = m.group("neg").startswith("without") or None
+        _body(p, Fake(q1=m.group("q1"), q2=m.group("q2"), w=m.group("w"), where=m.group("where"), neg=negated))
+
+    s.take(rf"(?P<neg>without\s+|with\s+)(?:the\s+(?:word|text)\s+)?{_QUOTED}{_NAMED_PLACE}", handle)
+
+
+def direction(word: str, upward: tuple[str, ...]) -> str:
+    """gt/lt for `longer than`, `under`...; gte/lte for `at least`, `at most`, `>=`, `<=`."""
+    word = " ".join(word.lower().split())
+    if word in ("at least", ">="):
+        return "gte"
+    if word in ("at most", "<="):
+        return "lte"
+    return "gt" if word in upward else "lt"
+
+
+def _latency_field(word: str) -> str:
+    return "ttft" if word.lower() in ("ttft",) or "first" in word.lower() else "latency"
+
+
+@rule(
+    400,
+    "latency threshold",
+    {"requests longer than 10 seconds": {"conditions": [{"field": "latency", "op": "gt", "value": 10000}]}},
+)
+def latency_threshold(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "longer than 10 seconds", "ttft over 500 ms", "above 5 s latency"."""
+
+    def handle(m):
+        op = direction(m.group("dir"), ("longer", "slower", "more", "over", "above", "greater", ">"))
+        if m.group("eq") and op in ("gt", "lt"):
+            op += "e"
+        value = float(m.group("n")) * _SCALE[m.group("u").lower()]
+        field = _latency_field(m.group("f") or m.group("f2") or "latency")
+        p.conditions.append(Condition(field=field, op=op, value=int(value) if value.is_integer() else value))
+
+    s.take(
+        rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
+        rf"(?P<dir>{_AT})"
+        r"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*(?P<u>ms|milliseconds?|s|secs?|seconds?|mins?|minutes?)"
+        r"(?:\s+(?:of\s+)?(?P<f2>latency|duration|ttft|time\s+to\s+first\s+token))?",  # "above 5 s latency"
+        handle,
+    )
+
+
+@rule(
+    410,
+    "token threshold",
+    {
+        "requests with more than 1000 prompt tokens": {
+            "conditions": [{"field": "prompt_tokens", "op": "gt", "value": 1000}]
+        }
+    },
+)
+def token_threshold(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "more than 1000 tokens", "under 50 output tokens"."""
+
+    def handle(m):
+        op = direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
+        field = _TOKEN_FIELDS.get((m.group("k") or "total").lower(), "total_tokens")
+        p.conditions.append(Condition(field=field, op=op, value=int(m.group("n"))))
+
+    s.take(
+        rf"(?:with\s+)?(?P<dir>{_AT})(?:\s+than)?\s+(?P<n>\d+)\s+"
+        r"(?:(?P<k>prompt|input|completion|output|total)\s+)?tokens",
+        handle,
+    )
+
+
+@rule(
+    420,
+    "cost threshold",
+    {"requests costing more than $0.05": {"conditions": [{"field": "cost", "op": "gt", "value": 0.05}]}},
+)
+def cost_threshold(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "costing more than $0.05", "that cost over 1 dollar"."""
+
+    def handle(m):
+        op = direction(m.group("dir"), ("more", "over", "above", "greater", ">"))
+        p.conditions.append(Condition(field="cost", op=op, value=float(m.group("n"))))
+
+    s.take(
+        rf"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>{_AT})"
+        r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?",
+        handle,
+    )
+
+
+def _status(p: Parse, *conditions: Condition) -> None:
+    p.conditions.extend(conditions)
+    if p.measure is None:
+        p.measure = "requests"
+
+
+def _code(p: Parse, code: str | int) -> None:
+    _status(p, Condition(field="status", op="equals", value=int(code)))
+
+
+def _status_class(p: Parse, digit: str) -> None:
+    low = int(digit) * 100
+    _status(p, Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100))
+
+
+_429 = {"conditions": [{"field": "status", "op": "equals", "value": 429}]}
+
+
+@rule(
+    500,
+    "status code",
+    {
+        "how many 429s today": {"measure": "requests", **_429},
+        "requests by status code 500": {"conditions": [{"field": "status", "op": "equals", "value": 500}]},
+    },
+)
+def status_code(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "status 500", "429s", "404 errors"."""
+    s.take(
+        r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", lambda m: _code(p, m["c"])
+    )
+    s.take(r"(?P<c>[1-5]\d\d)s", lambda m: _code(p, m["c"]))
+    s.take(
+        r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", lambda m: _code(p, m["c"])
+    )
+
+
+@rule(510, "status returned", {"requests that returned 429": _429})
+def status_returned(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "that returned 429", "got a 503" (not "returned 500 tokens")."""
+    s.take(
+        r"(?:that\s+|which\s+)?(?:returned|returning|return|got|gave|answered|with)\s+(?:an?\s+)?(?:http\s+)?"
+        r"(?:status\s+)?(?P<c>[1-5]\d\d)"
+        r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%))",
+        lambda m: _code(p, m["c"]),
+    )
+
+
+@rule(
+    520,
+    "status class",
+    {
+        "5xx errors today": {
+            "conditions": [
+                {"field": "status", "op": "gte", "value": 500},
+                {"field": "status", "op": "lt", "value": 600},
+            ]
+        }
+    },
+)
+def status_class(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "4xx", "5xx errors", "server errors", "client errors"."""
+    s.take(r"(?P<k>[45])xx(?:\s+(?:errors?|responses?))?", lambda m: _status_class(p, m["k"]))
+    s.take(r"server\s+errors?", lambda m: _status_class(p, "5"))
+    s.take(r"client\s+errors?", lambda m: _status_class(p, "4"))
+
+
+@rule(530, "rate limited", {"rate limited requests by provider": {"groupBy": "provider", **_429}})
+def rate_limited(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "rate limited", "rate-limit errors", "throttled": status 429."""
+    s.take(
+        r"rate[\s-]?limit(?:ed|s|ing)?(?:\s+(?:errors?|responses?|hits?))?|throttled(?:\s+requests)?",
+        lambda m: _code(p, 429),
+    )
+
+
+@rule(
+    540,
+    "successful",
+    {"successful requests today": {"conditions": [{"field": "status", "op": "equals", "value": 200}]}},
+)
+def successful(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "successful requests", "succeeded": status 200."""
+    s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", lambda m: _code(p, 200))

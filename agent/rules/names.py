@@ -1,0 +1,235 @@
+"""Names family: models (exact names and family words such as "claude sonnet"), providers, users and countries.
+
+One name filters; a negated one ("not gpt-4", "excluding anthropic") excludes; several ("sonnet vs haiku") mean
+either value, one group each. Property values are read in `properties.py`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from heliqa.agent.grounding import FAMILIES, closest, providers_of
+from heliqa.agent.rules.groups import BEFORE_A_NAME
+from heliqa.agent.rules.scanner import Scanner, negation_before, widen
+from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.vocabulary import names_index
+from heliqa.agent.rules.words import COUNTRIES, MODEL_LIKE, SHORT_COUNTRY_NAMES
+from heliqa.agent.spec import Condition
+from heliqa.tools.errors import Clarify
+from heliqa.tools.results import Vocabulary
+
+Picked = list[tuple[str, bool, int]]  # (value, negated, where it was named)
+_FAMILY_WORDS = "|".join(FAMILIES)
+# words after a family word that belong to something else ("claude tier" is not a model)
+_NOT_A_MODEL_PART = r"(?!\s+(?:tier|plan|customers?|users?|env|environment))"
+
+
+def add_picked(p: Parse, field: str, picked: Picked) -> None:
+    """Names picked as (value, negated, where): each negated one excludes; one wanted value filters; two or more
+    ("user_1 and user_2", "anthropic vs openai") mean either value, one group each."""
+    for value, negated, _ in picked:
+        if negated:
+            p.conditions.append(Condition(field=field, op="not-equals", value=value))
+    wanted = [(v, at) for v, negated, at in picked if not negated]
+    values = sorted({v for v, _ in wanted})
+    if len(values) == 1:
+        p.conditions.append(Condition(field=field, op="equals", value=values[0]))
+    elif values:
+        p.conditions.append(Condition(field=field, op="in", value=values))
+        p.alternatives[field] = [at for _, at in wanted]
+
+
+def _exact_models(s: Scanner, vocab: Vocabulary) -> Picked:
+    index = names_index(vocab)
+    exact: Picked = []
+
+    def model(value, start, end):
+        start, end = widen(s, start, end, before=r"model\s+", after=r"\s+models?")
+        negated, start = negation_before(s, start)
+        exact.append((value, negated, start))
+        return start, end
+
+    s.take_names(index.models, model, index.model_words)
+    return exact
+
+
+def _model_families(s: Scanner, vocab: Vocabulary) -> list[tuple[list[str], bool, int]]:
+    phrases: list[tuple[list[str], bool, int]] = []  # family words read together, e.g. "claude sonnet"
+
+    def family(m):
+        negated, start = negation_before(s, m.start())
+        words = [w for w in m.group(0).lower().split() if w in FAMILIES]
+        # "gemini pro", "o3 mini": a word that names part of that family's models belongs to the model
+        follow = re.match(rf"\s+([a-z][a-z\d]*)(?![\w.-]){_NOT_A_MODEL_PART}", s.text[m.end() :])
+        if follow and not m.group(0).lower().rstrip().endswith(("model", "models", "family", "series")):
+            part = follow.group(1)
+            if any(
+                all(w in name.lower() for w in words) and part in re.split(r"[-_.:/]", name.lower())
+                for name in vocab.models
+            ):
+                words.append(part)
+                s.blank(m.end(), m.end() + follow.end())
+        phrases.append((words, negated, start))
+        if start < m.start():
+            s.blank(start, m.start())
+
+    s.take(
+        rf"(?:all\s+)?(?:the\s+)?(?:{_FAMILY_WORDS})(?:\s+(?:{_FAMILY_WORDS}))*(?:\s+(?:models?|family|series))?",
+        family,
+    )
+    return phrases
+
+
+def _unknown_model(s: Scanner, vocab: Vocabulary) -> None:
+    def unknown(m):
+        word = m.group(0)
+        if not MODEL_LIKE.match(word.lower()):
+            return False
+        near = closest(word, list(vocab.models))
+        raise Clarify(
+            f"I don't see a model called '{word}' in your logs. Closest known models: "
+            f"{', '.join(near) or ', '.join(list(vocab.models)[:6])}."
+        )
+
+    s.take(r"[a-z][\w.:/-]*\d[\w.:/-]*", unknown)
+
+
+def _model_conditions(p: Parse, exact: Picked, phrases: list[tuple[list[str], bool, int]], vocab: Vocabulary) -> None:
+    for value, negated, _ in exact:
+        if negated:
+            p.conditions.append(Condition(field="model", op="not-equals", value=value))
+    for words, negated, _ in phrases:
+        if negated:
+            p.conditions.extend(Condition(field="model", op="not-contains", value=w) for w in words)
+    wanted = [(v, at) for v, negated, at in exact if not negated]
+    wanted_families = [(words, at) for words, negated, at in phrases if not negated]
+    if len(wanted) + len(wanted_families) == 1:
+        if wanted:
+            p.conditions.append(Condition(field="model", op="equals", value=wanted[0][0]))
+        for word in dict.fromkeys(wanted_families[0][0] if wanted_families else []):
+            p.conditions.append(Condition(field="model", op="contains", value=word))
+        return
+    if wanted or wanted_families:
+        _several_models(p, wanted, wanted_families, vocab)
+
+
+def _several_models(p: Parse, wanted, wanted_families, vocab: Vocabulary) -> None:
+    """Two or more models named: "sonnet vs haiku" is either model, one group each."""
+    values = [v for v, _ in wanted]
+    for words, _ in wanted_families:
+        matches = [m for m in vocab.models if all(w in m.lower() for w in words)]
+        if len(matches) != 1:
+            raise Clarify(
+                f"'{' '.join(words)}' matches {len(matches)} models"
+                + (f" ({', '.join(matches[:8])})" if matches else "")
+                + "; name the models to compare exactly."
+            )
+        values.append(matches[0])
+    values = sorted(set(values))
+    if len(values) == 1:
+        p.conditions.append(Condition(field="model", op="equals", value=values[0]))
+        return
+    p.conditions.append(Condition(field="model", op="in", value=values))
+    p.alternatives["model"] = [at for _, at in wanted] + [at for _, at in wanted_families]
+
+
+_GPT4 = [{"field": "model", "op": "equals", "value": "gpt-4"}]
+
+
+@rule(
+    1000,
+    "models",
+    {
+        "latency for gpt-4": {"conditions": _GPT4},
+        "claude cost": {"conditions": [{"field": "model", "op": "contains", "value": "claude"}]},
+    },
+)
+def models(s: Scanner, p: Parse, env: Env) -> None:
+    """Model names, family words ("claude sonnet"), and a model-like name nobody logged (asked back)."""
+    exact = _exact_models(s, env.vocab)
+    phrases = _model_families(s, env.vocab)
+    _unknown_model(s, env.vocab)
+    _model_conditions(p, exact, phrases, env.vocab)
+
+
+def _provider_names(vocab: Vocabulary) -> dict[str, str]:
+    known = providers_of(vocab)
+    names = {pv.lower(): pv for pv in known}
+    names.update(
+        {
+            "open ai": names.get("openai", "OPENAI"),
+            "gcp": names.get("google", "GOOGLE"),
+            "vertex": names.get("google", "GOOGLE"),
+            "together ai": names.get("together", "TOGETHER"),
+            "togetherai": names.get("together", "TOGETHER"),
+        }
+    )
+    return {k: v for k, v in names.items() if v in known}
+
+
+@rule(
+    1100,
+    "providers",
+    {"requests from anthropic": {"conditions": [{"field": "provider", "op": "equals", "value": "ANTHROPIC"}]}},
+)
+def providers(s: Scanner, p: Parse, env: Env) -> None:
+    """Provider names ("anthropic", "open ai", "vertex"), with "provider"/"api" around them."""
+    picked: Picked = []
+
+    def provider(value, start, end):
+        start, end = widen(s, start, end, before=r"provider\s+", after=r"\s+(?:provider|api|models?|requests|calls)")
+        negated, start = negation_before(s, start)
+        picked.append((value, negated, start))
+        return start, end
+
+    s.take_names(_provider_names(env.vocab), provider, 2)
+    add_picked(p, "provider", picked)
+
+
+@rule(1500, "users", {"cost for user_0042": {"conditions": [{"field": "user", "op": "equals", "value": "user_0042"}]}})
+def users(s: Scanner, p: Parse, env: Env) -> None:
+    """User ids: "user_0042", "user id 17", "user alice@example.com"."""
+    picked: Picked = []
+
+    def user(m):
+        negated, start = negation_before(s, m.start())
+        if start < m.start():
+            s.blank(start, m.start())
+        picked.append((m.group("u"), negated, start))
+
+    s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
+    s.take(
+        r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*"
+        r"(?P<u>[\w.@+-]*\d[\w.@+-]*|[\w.+-]+@[\w.-]+)",
+        user,
+    )
+    add_picked(p, "user", picked)
+
+
+@rule(
+    1600, "countries", {"requests from Brazil": {"conditions": [{"field": "country", "op": "equals", "value": "BR"}]}}
+)
+def countries(s: Scanner, p: Parse, env: Env) -> None:
+    """Country names ("from Brazil", "UK vs US") and codes ("country DE")."""
+    picked: Picked = []
+
+    def country(code, start, end):
+        if re.match(r"\s+time(?![\w-])", s.text[end:]):
+            return False  # "in India time" is a time zone
+        lead = re.search(r"(?<![\w.-])(?:from|in)\s+(?:the\s+)?$", s.text[:start])
+        if lead:
+            start = lead.start()
+        elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not BEFORE_A_NAME.search(s.text[:start]):
+            return False  # "us" names a country only where a name stands ("from the US", "UK vs US")
+        negated, start = negation_before(s, start)
+        picked.append((code, negated, start))
+        return start, end
+
+    s.take_names(COUNTRIES, country, 3)
+
+    def code(m):
+        negated, _ = negation_before(s, m.start())
+        picked.append((m.group("cc").upper(), negated, m.start()))
+
+    s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})", code)
+    add_picked(p, "country", picked)

@@ -1,0 +1,196 @@
+"""Shape family, ranking: "top 5 users", "bottom 3 models", superlatives ("the slowest provider", "who spent the
+most"), sort-order words, and settling what depends on the whole question (who is ranked, A-vs-B groups, top N)."""
+
+from __future__ import annotations
+
+from heliqa.agent.rules.measures import set_measure
+from heliqa.agent.rules.scanner import Scanner
+from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, rank_words
+from heliqa.agent.rules.words import LINKING_ALTERNATION
+from heliqa.prompts.lexicon import SUPERLATIVES
+from heliqa.tools.errors import Clarify
+
+_RANKED_MEASURES = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
+_MOST_WORDS = {"expensive": "cost", "costly": "cost", "active": "requests"}  # "the most expensive model"
+_EXTREMES = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
+
+
+def _rank_alternation(env: Env) -> tuple[dict[str, str], str]:
+    words = rank_words(env.vocab)
+    return words, per_vocabulary(env.vocab, "rank alternation", lambda v: alternation(words))
+
+
+def _ranked(p: Parse, words: dict[str, str], n: str | None, group_word: str, rank: str) -> None:
+    # "top model" is one, "top users" ten, "top 3 users" three
+    p.top = int(n) if n else (10 if group_word.lower().endswith("s") and group_word.lower() != "status" else 1)
+    p.group = words[group_word.lower()]
+    p.rank = rank
+
+
+@rule(
+    600,
+    "top n",
+    {
+        "top 5 users by cost": {"groupBy": "user", "top": 5, "measure": "cost"},
+        "bottom 3 models by cost": {"bottom": True},
+    },
+)
+def top_n(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "top 5 users by cost", "bottom 3 models", "our biggest customers" (biggest by what? asked back)."""
+    words, groups = _rank_alternation(env)
+
+    def handle(m):
+        _ranked(p, words, m.group("n"), m.group("g"), "bottom" if m.group("d").lower() == "bottom" else "top")
+        measure = m.group("m") or m.group("m2")
+        if measure:
+            set_measure(p, measure)
+        elif m.group("d").lower() not in ("top", "bottom"):
+            p.unresolved.append(m.group("d"))  # "our biggest customer": biggest by what?
+
+    s.take(
+        rf"(?:the\s+)?(?P<d>top|bottom|biggest|largest|heaviest)\s+(?P<n>\d+)?\s*"
+        rf"(?:(?P<m2>tokens?|cost|spend|request|requests|error|errors)\s+)?(?P<g>{groups})"
+        rf"(?:\s+(?:by|in|for)\s+(?P<m>{_RANKED_MEASURES}))?",
+        handle,
+    )
+
+
+@rule(610, "most expensive", {"the 3 most expensive models": {"groupBy": "model", "top": 3, "measure": "cost"}})
+def most_expensive(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "the most expensive models", "slowest 3 providers": a superlative implying its measure, then a group."""
+    words, groups = _rank_alternation(env)
+
+    def handle(m):
+        word = (m.group("w") or m.group("w2")).lower()
+        rank, implied = SUPERLATIVES.get(word, ("top", None))
+        _ranked(p, words, m.group("n"), m.group("g"), rank)
+        p.superlative = word
+        set_measure(p, _MOST_WORDS.get(word, implied or "cost"))
+        p.implied = p.measure if implied else None
+
+    sup = "|".join(w for w, (_, implied) in SUPERLATIVES.items() if implied)
+    s.take(
+        rf"(?:the\s+)?(?:top\s+)?(?P<n>\d+)?\s*(?:most\s+(?P<w>expensive|costly|active)|(?P<w2>{sup}))\s+(?P<g>{groups})",
+        handle,
+    )
+
+
+@rule(620, "top anywhere", {"cost by model, top 2": {"groupBy": "model", "top": 2}})
+def top_anywhere(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "..., top 2": the grouping is named elsewhere."""
+
+    def handle(m):
+        p.top = int(m.group("n"))
+        p.rank = m.group("d").lower()
+
+    s.take(r"(?:the\s+)?(?P<d>top|bottom)\s+(?P<n>\d+)", handle)
+
+
+@rule(1350, "sort order", {"cost by model, highest first": {"groupBy": "model", "measure": "cost"}})
+def sort_order(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "sorted descending", "highest first": grouped rows are always listed largest first, so nothing changes."""
+    s.take(
+        r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
+        r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most|slowest|busiest|costliest|priciest)\s+first|"
+        r"descending",
+        lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
+    )
+
+
+def _superlative(p: Parse, words: dict[str, str], m) -> None:
+    word = m.group("w").lower()
+    if p.superlative and p.superlative != word:
+        raise Clarify(f"That question has two superlatives ('{p.superlative}', '{word}'); ask for one.")
+    p.superlative = word
+    rank, implied = SUPERLATIVES[word]
+    p.rank = p.rank or rank
+    if m.group("u"):
+        implied = "requests"  # "the most used model"
+    if implied and not (implied == "latency" and p.measure == "ttft"):  # "which provider was slowest by ttft"
+        set_measure(p, implied)
+    if m.group("g"):
+        new = words[m.group("g").lower()]
+        if p.group and p.group != new:
+            raise Clarify("That question groups by two things; ask for one grouping at a time.")
+        p.group = new
+
+
+_SUPERLATIVE_WORDS = "|".join(sorted(SUPERLATIVES, key=len, reverse=True))
+_USED = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
+
+
+@rule(1400, "used most", {"which model was used the most": {"groupBy": "model", "top": 1, "measure": "requests"}})
+def used_most(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "used the most", "called the least": ranked by requests."""
+    words, _ = _rank_alternation(env)
+    s.take(r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)", lambda m: _superlative(p, words, m))
+
+
+@rule(
+    1410,
+    "group superlative",
+    {"model with the highest p95 latency": {"groupBy": "model", "top": 1, "aggregation": "p95"}},
+)
+def group_superlative(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "model with the highest p95", "which user sent the most requests": a verb without meaning may link them."""
+    words, groups = _rank_alternation(env)
+    s.take(
+        rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+(?:(?:{LINKING_ALTERNATION})\s+)?(?:the\s+)?|"
+        rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{_SUPERLATIVE_WORDS}){_USED}",
+        lambda m: _superlative(p, words, m),
+    )
+
+
+@rule(1420, "superlative", {"highest latency for gpt-4": {"measure": "latency", "aggregation": "max"}})
+def superlative(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "the slowest provider", "cheapest model", "highest latency" (the largest single value without a group)."""
+    words, groups = _rank_alternation(env)
+    s.take(
+        rf"(?:the\s+)?(?P<w>{_SUPERLATIVE_WORDS}){_USED}(?:\s+(?P<g>{groups}))?", lambda m: _superlative(p, words, m)
+    )
+
+
+@rule(1430, "who", {"who spent the most": {"groupBy": "user", "top": 1, "measure": "cost"}})
+def who(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "who", "whose": the users are ranked."""
+    s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
+
+
+def settle(s: Scanner, p: Parse) -> None:
+    """Settle what depends on the whole question: who is ranked, A-vs-B groups, superlatives, top N."""
+    if p.who:
+        if p.group not in (None, "user"):
+            raise Clarify("'who' ranks users, but that question also groups by something else; ask one at a time.")
+        p.group = "user"
+    for dim, where in p.alternatives.items():
+        _settle_alternatives(s, p, dim, where)
+    if p.superlative and p.group is not None and p.top is None:
+        # "which model had the highest p95": the one group; "which users spent the most": a ranking, as "top users"
+        p.top = 10 if p.plural else 1
+    elif p.superlative and p.group is None:
+        if p.superlative in _EXTREMES and p.measure not in (None, "requests", "errors", "users", "threats"):
+            p.extreme = _EXTREMES[p.superlative]  # "highest latency for gpt-4": the largest single value
+        else:
+            p.unresolved.append(p.superlative)  # "the slowest request": a list, not a group
+        p.rank = None
+
+
+def _settle_alternatives(s: Scanner, p: Parse, dim: str, where: list[int]) -> None:
+    """Values of one dimension named side by side ("sonnet vs haiku"): one group each, unless combined."""
+    lo, hi = min(where), max(where)
+    # the words joining the values ("sonnet vs haiku", "between gpt-4 and gpt-4o") are understood
+    s.take(r"vs\.?|versus|compared\s+(?:to|with)|against|or|and", lambda m: None if lo < m.start() < hi else False)
+    s.take(
+        r"compare|comparing|between",
+        lambda m: None if m.end() <= lo and not s.text[m.end() : lo].strip() else False,
+    )
+    if p.combined:
+        return
+    if p.group is None:
+        p.group = dim
+    elif p.group != dim:
+        raise Clarify(
+            f"That question names several values of {dim.removeprefix('property:')} and groups by "
+            f"{p.group.removeprefix('property:')}; ask for one grouping at a time."
+        )

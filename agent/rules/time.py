@@ -1,0 +1,141 @@
+"""Time family, relative words: the zone a question names, "the last 7 days", "3 days ago", "this week", "ytd".
+
+The rules only read the words into a symbolic `TimeRange`; `heliqa.agent.timerange` resolves it into instants.
+Calendar dates, clock times and weekdays are read in `dates.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from heliqa.agent.rules.scanner import Scanner
+from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.words import UNITS, ZONES
+from heliqa.agent.timerange import TimeRange, zone
+from heliqa.tools.errors import Clarify
+
+UNIT = r"(?:" + "|".join(sorted(UNITS, key=len, reverse=True)) + r")"
+LAST = r"(?:(?:in|over|for|during|within|from)\s+)?(?:the\s+)?(?:last|past|previous|recent|trailing)"
+# "the last day", "past month": one unit, read as a rolling range (a month is 30 days, see timerange.UNIT_DAYS)
+SINGLE_UNITS = {
+    "hour": (1, "hours"),
+    "day": (24, "hours"),
+    "24h": (24, "hours"),
+    "week": (7, "days"),
+    "fortnight": (14, "days"),
+    "month": (30, "days"),
+    "year": (365, "days"),
+    "quarter": (90, "days"),
+    "minute": (1, "minutes"),
+    "min": (1, "minutes"),
+    "hr": (1, "hours"),
+    "wk": (7, "days"),
+}
+NAMED_RANGES = {
+    "today": "today",
+    "yesterday": "yesterday",
+    "this week": "this_week",
+    "this month": "this_month",
+    "this year": "this_year",
+    "so far today": "today",
+    "so far this week": "this_week",
+    "so far this month": "this_month",
+    "week to date": "this_week",
+    "month to date": "this_month",
+    "wtd": "this_week",
+    "mtd": "this_month",
+    "ytd": "this_year",
+}
+
+
+def set_range(p: Parse, rng: TimeRange) -> None:
+    """Record the question's range; a second, different one is asked back."""
+    if p.range is not None and p.range != rng:
+        raise Clarify("That question names two time ranges; ask about one range at a time.")
+    p.range = rng
+
+
+def _iana(name: str) -> str:
+    parts = name.split("/")
+    candidate = "/".join(part.title() if part.lower() != "utc" else "UTC" for part in parts)
+    zone(candidate)
+    return candidate
+
+
+@rule(100, "zone name", {"latency today in Berlin time": {"timeZone": "Europe/Berlin", "range": {"kind": "today"}}})
+def zone_name(s: Scanner, p: Parse, env: Env) -> None:
+    """A zone by city or abbreviation: "in Berlin time", "in PST"."""
+    names = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
+    s.take(rf"(?:in|using)\s+({names})(?:\s+time(?:\s*zone)?|\s+tz)?", lambda m: setattr(p, "zone", ZONES[m.group(1)]))
+
+
+@rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})
+def zone_iana(s: Scanner, p: Parse, env: Env) -> None:
+    """A zone by its IANA name: "in America/Chicago"."""
+    s.take(r"(?:in|using)\s+([a-z]+/[a-z_]+)(?:\s+time)?", lambda m: setattr(p, "zone", _iana(m.group(1))))
+
+
+@rule(300, "days ago", {"requests 3 days ago": {"range": {"kind": "day", "day": "2026-11-21"}}})
+def days_ago(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "3 days ago", "the day before yesterday": that whole local day."""
+    today, _ = env.local(p)
+
+    def handle(m):
+        if re.search(r"since\s+$", s.text[: m.start()]):
+            return False  # "since 3 days ago" is a start, not a day: asked back
+        back = int(m.group("n")) if m.group("n") else 2
+        set_range(p, TimeRange(kind="day", day=today - timedelta(days=back)))
+
+    s.take(r"(?:on\s+)?(?P<n>\d{1,3})\s+days?\s+ago|(?:on\s+)?(?:the\s+)?day\s+before\s+yesterday", handle)
+
+
+def _last_n(p: Parse, m: re.Match) -> None:
+    set_range(p, TimeRange(kind="last", n=int(m.group("n")), unit=UNITS[m.group("u").lower()]))
+
+
+@rule(350, "last n units", {"cost over the last 3 hours": {"range": {"kind": "last", "n": 3, "unit": "hours"}}})
+def last_n_units(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "the last 7 days", "past 90 min"."""
+    s.take(rf"{LAST}\s+(?P<n>\d+)\s*(?P<u>{UNIT})", lambda m: _last_n(p, m))
+
+
+@rule(355, "last couple", {"cost over the last couple of days": {"range": {"kind": "last", "n": 2, "unit": "days"}}})
+def last_couple(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "the last couple of days": two of the unit ("a few" stays unknown and is asked back)."""
+    s.take(
+        rf"{LAST}\s+(?:a\s+)?couple\s+(?:of\s+)?(?P<u>{UNIT})",
+        lambda m: set_range(p, TimeRange(kind="last", n=2, unit=UNITS[m.group("u").lower()])),
+    )
+
+
+@rule(360, "in n units", {"errors in 48h": {"range": {"kind": "last", "n": 48, "unit": "hours"}}})
+def in_n_units(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "in 48h", "over 2 weeks": the last n units."""
+    s.take(rf"(?:in|over|for|during|within)\s+(?:the\s+)?(?P<n>\d+)\s*(?P<u>{UNIT})", lambda m: _last_n(p, m))
+
+
+@rule(365, "last unit", {"cost in the past month": {"range": {"kind": "last", "n": 30, "unit": "days"}}})
+def last_unit(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "the last hour", "past week", "last quarter": one unit, rolling back from now."""
+
+    def handle(m):
+        n, unit = SINGLE_UNITS[m.group("u").lower()]
+        set_range(p, TimeRange(kind="last", n=n, unit=unit))
+
+    singular = r"minute|hour|day|24h|week|fortnight|month|year|quarter|(?:min|hr|wk)(?![a-z])"
+    s.take(rf"{LAST}\s+(?P<u>{singular})", handle)
+
+
+@rule(370, "named range", {"cost so far this month": {"range": {"kind": "this_month"}}})
+def named_range(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "today", "yesterday", "this week", "month to date", "ytd"."""
+    for phrase in sorted(NAMED_RANGES, key=len, reverse=True):
+        kind = NAMED_RANGES[phrase]
+        s.take(rf"(?:(?:for|during|over|from|in)\s+)?{phrase}", lambda m, k=kind: set_range(p, TimeRange(kind=k)))
+
+
+@rule(375, "until now", {"requests this week up to now": {"range": {"kind": "this_week"}}})
+def until_now(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "until now", "to date": the end is now by default, so the words change nothing."""
+    s.take(r"(?:up\s+)?(?:to|until|till)\s+now|to\s+date", lambda m: None)
