@@ -1,6 +1,6 @@
 """Every parametrized wording test of the rules planner, run again on the second vocabulary with names substituted.
 
-The cases are read from the tests themselves (tests/test_rules.py, tests/test_wording.py), rewritten name by name
+The cases are read from the tests themselves (tests/rules/test_*.py, tests/test_wording.py), rewritten name by name
 into the `acme` organization's words (tests/vocabularies.py), and run by the same test function with that
 organization's vocabulary. A case whose words have no counterpart there is skipped. KNOWN_FAILING lists the cases
 the planner still gets wrong on the second vocabulary (strict: a fixed case must leave the list).
@@ -12,22 +12,24 @@ import inspect
 
 import pytest
 
-from tests import corpus, test_rules, test_wording
+from tests import corpus, test_wording
+from tests.rules import common, test_filters, test_measures, test_names, test_planner, test_shape, test_time
 from tests.vocabularies import to_acme
 
 KNOWN_FAILING = {
-    "test_rules.test_clarifies_with_specifics[1]",  # 'the billing app': asked back, but not naming the known apps
-    "test_rules.test_wordings[12]",  # a dotted user id (carol.smith) is not read as a user
-    "test_rules.test_wordings[60]",  # 'by customer' groups by user where the organization has a customer key
+    "test_names.test_clarifies_with_specifics[1]",  # 'the billing app': asked back, but not naming the known apps
+    "test_names.test_names_wordings[2]",  # a dotted user id (carol.smith) is not read as a user
+    "test_names.test_names_wordings[15]",  # 'by customer' groups by user where the organization has a customer key
     "test_wording.test_model_words_and_user_lists_are_read_whole[3]",  # dotted user ids
     "test_wording.test_model_words_and_user_lists_are_read_whole[4]",
     "test_wording.test_tricky_questions_are_read_exactly[17]",  # 'by customer' again
     "test_wording.test_tricky_questions_are_read_exactly[27]",  # dotted user ids
 }
+MODULES = (test_filters, test_measures, test_names, test_planner, test_shape, test_time, test_wording)
 
 
 def _cases():
-    for module in (test_rules, test_wording):
+    for module in MODULES:
         for name, function in sorted(vars(module).items()):
             if not name.startswith("test_") or not callable(function):
                 continue
@@ -53,8 +55,8 @@ def test_the_wording_tests_hold_on_the_second_vocabulary(module, name, argnames,
     renamed = to_acme(values)
     if renamed is None:
         pytest.skip("names a word the second organization has no counterpart for")
-    monkeypatch.setattr(test_rules, "VOCAB", corpus.vocabulary("acme"))
-    monkeypatch.setattr(test_wording, "VOCAB", corpus.vocabulary("acme"))
+    for holder in (common, *MODULES):
+        monkeypatch.setattr(holder, "VOCAB", corpus.vocabulary("acme"), raising=False)
     getattr(module, name)(**dict(zip(argnames, renamed, strict=True)))
 
 
