@@ -612,7 +612,8 @@ REMARKS = [
 
 def remark_family(rng: random.Random, n: Names, want: Want) -> str:
     """A remark before the explicit question."""
-    measure, group, when = _plain(rng, want)
+    measure, group, _ = _plain(rng, want)
+    when, want.range = rng.choice(PLAIN_TIMES[:4])  # an explicit query: a remark and one word may be a why-question
     remark = rng.choice(REMARKS)
     separator = "" if remark.endswith("?") else rng.choice([",", ".", ":", " -"])
     return _join(remark + separator, measure, group, when)

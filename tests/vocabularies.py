@@ -67,6 +67,8 @@ NO_COUNTERPART = re.compile(
     r"(?![\w-])",
     re.I,
 )
+# words whose built-in meaning the second organization replaces by its own key ("customers" are its `customer`)
+_BUILT_IN = re.compile(r"(?<![\w-])(?:customers?|regions?)(?![\w-]|[\s_-]tiers?)", re.I)
 _NAME = re.compile(
     r"(?<![\w-])(?:"
     + "|".join(re.escape(k) for k in sorted(COUNTERPARTS, key=len, reverse=True))
@@ -86,6 +88,8 @@ def _rename(match: re.Match) -> str:
 def to_acme(value: Any) -> Any:
     """`value` (a question, an expected spec, or a tuple of them) in the second organization's names, or None."""
     if isinstance(value, str):
+        if _BUILT_IN.search(value):
+            return None
         renamed = _NAME.sub(_rename, value)
         return None if NO_COUNTERPART.search(renamed) else renamed
     if isinstance(value, dict):

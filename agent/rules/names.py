@@ -188,7 +188,7 @@ def providers(s: Scanner, p: Parse, env: Env) -> None:
 
 @rule(1500, "users", {"cost for user_0042": {"conditions": [{"field": "user", "op": "equals", "value": "user_0042"}]}})
 def users(s: Scanner, p: Parse, env: Env) -> None:
-    """User ids: "user_0042", "user id 17", "user alice@example.com"."""
+    """User ids: any listed user by its id ("bob", "carol.smith"), and id shapes ("user id 17", "user a@b.io")."""
     picked: Picked = []
 
     def user(m):
@@ -197,6 +197,15 @@ def users(s: Scanner, p: Parse, env: Env) -> None:
             s.blank(start, m.start())
         picked.append((m.group("u"), negated, start))
 
+    def listed(user_id, start, end):  # a listed user, whatever its id looks like ("bob", "carol.smith")
+        lead = re.search(r"(?<![\w.-])(?:(?:for|by|from|of)\s+)?(?:the\s+)?user(?:\s+id)?\s+$", s.text[:start])
+        if lead:
+            start = lead.start()
+        negated, start = negation_before(s, start)
+        picked.append((user_id, negated, start))
+        return start, end
+
+    s.take_names(names_index(env.vocab).users, listed, 1)
     s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
     s.take(
         r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*"

@@ -7,19 +7,30 @@ import re
 
 from heliqa.agent.rules.scanner import Scanner, negation_before, widen
 from heliqa.agent.rules.table import Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, names_index, per_vocabulary, property_key_words, property_value
-from heliqa.agent.rules.words import BUCKETS, FILLER, GROUP_WORDS, SYNONYM_VALUES
+from heliqa.agent.rules.vocabulary import (
+    alternation,
+    is_value_of,
+    names_index,
+    per_vocabulary,
+    property_key_words,
+    property_value,
+)
+from heliqa.agent.rules.words import RESERVED
 from heliqa.agent.spec import Condition
-from heliqa.prompts.lexicon import BLOCKING
+from heliqa.prompts.lexicon import BLOCKING, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
 Named = list[tuple[str, str, int]]  # (key, value, where) of every positive value named
-_VALUE_NOUNS = {"customers", "customer", "users", "user", "tier", "env", "traffic", "requests"}
+_VALUE_NOUNS = {"customers", "customer", "users", "user", "traffic", "requests"}
+# words that are never an unknown value before a key word ("which app", "slowest team", "by region")
+_NOT_VALUES = frozenset(
+    RESERVED | BLOCKING | set(SUPERLATIVES) | {"which", "what", "top", "bottom", "each", "every", "worst", "best"}
+)
 
 
 def _not_a_value(word: str) -> bool:
-    return word in FILLER or word in BLOCKING or word in GROUP_WORDS or word in BUCKETS
+    return word.lower() in _NOT_VALUES or word.isdigit()
 
 
 def _add(p: Parse, named: Named, key: str, value: str, negated: bool, at: int) -> None:
@@ -45,8 +56,7 @@ def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str]
         if _not_a_value(word):
             return False
         key = key_words[m.group("k").lower()]
-        known = {v.lower() for v in vocab.properties.get(key, {})} | set(SYNONYM_VALUES)
-        if word not in known and word.isalpha():
+        if not is_value_of(key, word, vocab) and word.isalpha():
             return False  # "the search feature hit": an ordinary word, not a value
         explicit(m)
 
@@ -80,7 +90,7 @@ def _values(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], 
     s.take_names(index.values, value_named, index.value_words)
 
 
-def _unknown_value(s: Scanner, vocab: Vocabulary, key_words: dict[str, str]) -> None:
+def _unknown_value(s: Scanner, vocab: Vocabulary, key_words: dict[str, str], key_alt: str) -> None:
     def unknown_value(m):
         key = key_words[m.group("k").lower()]
         word = m.group("v")
@@ -89,7 +99,7 @@ def _unknown_value(s: Scanner, vocab: Vocabulary, key_words: dict[str, str]) -> 
         known = ", ".join(list(vocab.properties[key])[:20])
         raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {known}.")
 
-    s.take(r"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>feature|environment|env|tier)(?!\s+(?:is|=))", unknown_value)
+    s.take(rf"(?:the\s+)?(?P<v>[\w.-]+)\s+(?P<k>{key_alt})(?!\s+(?:is|=)|[\w-])", unknown_value)
 
 
 def _side_by_side(p: Parse, named: Named) -> None:
@@ -120,5 +130,5 @@ def properties(s: Scanner, p: Parse, env: Env) -> None:
         _explicit(s, p, env.vocab, key_words, key_alt, named)
     _values(s, p, env.vocab, key_words, key_alt, named)
     if key_alt:
-        _unknown_value(s, env.vocab, key_words)
+        _unknown_value(s, env.vocab, key_words, key_alt)
     _side_by_side(p, named)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from heliqa.agent import orgwords
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
 from heliqa.agent.rules.words import UNITS, ZONES
@@ -65,9 +66,37 @@ def _iana(name: str) -> str:
 
 @rule(100, "zone name", {"latency today in Berlin time": {"timeZone": "Europe/Berlin", "range": {"kind": "today"}}})
 def zone_name(s: Scanner, p: Parse, env: Env) -> None:
-    """A zone by city or abbreviation: "in Berlin time", "in PST"."""
-    names = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
-    s.take(rf"(?:in|using)\s+({names})(?:\s+time(?:\s*zone)?|\s+tz)?", lambda m: setattr(p, "zone", ZONES[m.group(1)]))
+    """A zone by abbreviation or region word ("in PST", "(UTC)", "in pacific time"), or by any city of the zone
+    database before "time" ("Tokyo time", "in Lisbon time")."""
+
+    def named(m):
+        p.zone = _zone_of(m.group("z"))
+
+    s.take(rf"(?<!/)(?:(?:in|using)\s+)?(?P<z>{_ZONE_ALTERNATION})\s+(?:time(?:\s*zone)?|tz)", named)
+    s.take(rf"(?:in|using)\s+(?P<z>{_ZONE_ALTERNATION})", named)
+    s.take(rf"(?<!/)(?P<z>{_BARE_ZONES})(?!/)", named)  # an abbreviation by itself: "cost yesterday (PST)"
+    if re.search(r"(?<![\w-])(?:time|tz|timezone)(?![\w-])", s.text):
+        cities = _zone_cities()
+        s.take(rf"(?<!/)(?:(?:in|using)\s+)?(?:the\s+)?(?P<z>{cities})\s+(?:time(?:\s*zone)?|tz|timezone)", named)
+
+
+_ZONE_ALTERNATION = "|".join(re.escape(z) for z in sorted(ZONES, key=len, reverse=True))
+# abbreviations that are no English word, read as a zone wherever they stand
+_BARE_ZONES = "utc|gmt|pst|pdt|est|edt|cst|cet|cest|jst|bst|mst"
+_ZONE_CITIES: list[str] = []
+
+
+def _zone_of(word: str) -> str:
+    """The IANA zone a word names (`tokyo`, `pst`, `new york`)."""
+    word = " ".join(word.lower().split())
+    return ZONES.get(word) or orgwords.zone_words()[word]
+
+
+def _zone_cities() -> str:
+    """An alternation of every word naming a zone, built on first use (reading the zone database takes ~0.1 s)."""
+    if not _ZONE_CITIES:
+        _ZONE_CITIES.append("|".join(re.escape(w) for w in sorted(orgwords.zone_words(), key=len, reverse=True)))
+    return _ZONE_CITIES[0]
 
 
 @rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})
