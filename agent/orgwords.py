@@ -126,21 +126,38 @@ def value_words(vocab: Vocabulary, skip: set[str] | frozenset[str] = frozenset()
     """Word run (lower case) -> [(key, value)]: each value in each of its spellings, and the short forms
     (`prod`) of values the organization has in full; a spelling exactly the value's wins over another's plural."""
     words: dict[str, list[tuple[str, str]]] = {}
-    exact: dict[str, list[tuple[str, str]]] = {}
+    exact: set[str] = set()
+    longs = {long: short for short, long in ABBREVIATIONS.items()}
     for key, values in vocab.properties.items():
         for value in values:
             low = " ".join(value.lower().split())
             if not low or low in skip:  # a value spelled "the" is only read with its key ("team_ the")
                 continue
-            exact.setdefault(low, []).append((key, value))
-            for form in forms(value):
-                words.setdefault(form, []).append((key, value))
-            for short, long in ABBREVIATIONS.items():
-                if low == long:
-                    words.setdefault(short, []).append((key, value))
+            exact.add(low)
+            hit = (key, value)
+            for form in _spellings(low):
+                words.setdefault(form, []).append(hit)
+            if low in longs:
+                for short, long in ABBREVIATIONS.items():
+                    if long == low:
+                        words.setdefault(short, []).append(hit)
     for form, hits in words.items():
-        words[form] = list(dict.fromkeys(exact.get(form) or hits))
+        if len(hits) > 1:
+            chosen = [h for h in hits if " ".join(h[1].lower().split()) == form] if form in exact else hits
+            words[form] = list(dict.fromkeys(chosen or hits))
     return words
+
+
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def _spellings(low: str) -> set[str]:
+    """A lower-cased value, its parts joined by space, `-` and `_`, and its plural (cheaper than `forms`)."""
+    out = {low, plural(low)}
+    if _SEPARATORS.search(low):
+        parts = [p for p in _SEPARATORS.split(low) if p]
+        out |= {" ".join(parts), "-".join(parts), "_".join(parts)}
+    return out
 
 
 def user_words(vocab: Vocabulary) -> dict[str, str]:

@@ -75,28 +75,40 @@ def zone_name(s: Scanner, p: Parse, env: Env) -> None:
     s.take(rf"(?<!/)(?:(?:in|using)\s+)?(?P<z>{_ZONE_ALTERNATION})\s+(?:time(?:\s*zone)?|tz)", named)
     s.take(rf"(?:in|using)\s+(?P<z>{_ZONE_ALTERNATION})", named)
     s.take(rf"(?<!/)(?P<z>{_BARE_ZONES})(?!/)", named)  # an abbreviation by itself: "cost yesterday (PST)"
-    if re.search(r"(?<![\w-])(?:time|tz|timezone)(?![\w-])", s.text):
-        cities = _zone_cities()
-        s.take(rf"(?<!/)(?:(?:in|using)\s+)?(?:the\s+)?(?P<z>{cities})\s+(?:time(?:\s*zone)?|tz|timezone)", named)
+    for m in re.finditer(r"(?<![\w-])(?:time(?:\s*zone)?|tz|timezone)(?![\w-])", s.text):
+        _city_before(s, p, m)
+
+
+def _city_before(s: Scanner, p: Parse, time_word: re.Match) -> None:
+    """The zone database's city named right before "time" ("Tokyo time", "in sao paulo time"): a look-up of the
+    one to three words before it, so no question pays for an alternation of every city."""
+    words = list(re.finditer(r"[^\s/]+", s.text[: time_word.start()]))[-3:]
+    cities = orgwords.zone_words()
+    for n in (3, 2, 1):
+        run = words[-n:] if len(words) >= n else []
+        if not run or s.text[run[-1].end() : time_word.start()].strip() or s.text[run[0].start() - 1] == "/":
+            continue
+        if any(s.text[a.end() : b.start()].strip() for a, b in zip(run, run[1:], strict=False)):
+            continue
+        city = " ".join(w.group(0) for w in run)
+        if city in cities:
+            start = run[0].start()
+            lead = re.search(r"(?<![\w-])(?:in|using)\s+(?:the\s+)?$", s.text[:start])
+            p.zone = cities[city]
+            s.fired.append(s.rule)
+            s.blank(lead.start() if lead else start, time_word.end())
+            return
 
 
 _ZONE_ALTERNATION = "|".join(re.escape(z) for z in sorted(ZONES, key=len, reverse=True))
 # abbreviations that are no English word, read as a zone wherever they stand
 _BARE_ZONES = "utc|gmt|pst|pdt|est|edt|cst|cet|cest|jst|bst|mst"
-_ZONE_CITIES: list[str] = []
 
 
 def _zone_of(word: str) -> str:
     """The IANA zone a word names (`tokyo`, `pst`, `new york`)."""
     word = " ".join(word.lower().split())
     return ZONES.get(word) or orgwords.zone_words()[word]
-
-
-def _zone_cities() -> str:
-    """An alternation of every word naming a zone, built on first use (reading the zone database takes ~0.1 s)."""
-    if not _ZONE_CITIES:
-        _ZONE_CITIES.append("|".join(re.escape(w) for w in sorted(orgwords.zone_words(), key=len, reverse=True)))
-    return _ZONE_CITIES[0]
 
 
 @rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})

@@ -89,14 +89,17 @@ def _group_words(vocab: Vocabulary) -> dict[str, str]:
 
 def is_value_of(key: str, word: str, vocab: Vocabulary) -> bool:
     """Whether `word` spells one of the key's recorded values (or a short form of one, such as prod)."""
-    long = orgwords.ABBREVIATIONS.get(word.lower())
-    return any(word.lower() in orgwords.forms(v) or v == long for v in vocab.properties.get(key, {}))
+    return any(k == key for k, _ in names_index(vocab).values.get(" ".join(word.lower().split()), ()))
 
 
 def property_value(key: str, word: str, vocab: Vocabulary) -> str:
     """The recorded value of property `key` that `word` names (any spelling, or a short form), or ask back."""
+    low = " ".join(word.lower().split())
+    for k, value in names_index(vocab).values.get(low, ()):
+        if k == key:
+            return value
     values = vocab.properties.get(key, {})
-    for value in values:
-        if word.lower() in orgwords.forms(value) or orgwords.ABBREVIATIONS.get(word.lower()) == value:
+    for value in values:  # a value the index leaves out, such as one spelled "the", named after its key
+        if value.lower() == low:
             return value
     raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(list(values)[:20])}.")
