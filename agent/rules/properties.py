@@ -44,7 +44,11 @@ def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str]
 
     def explicit(m):
         key = key_words[m.group("k").lower()]
-        _add(p, named, key, property_value(key, m.group("v"), vocab), bool(m.group("neg")), m.start())
+        before, start = negation_before(s, m.start())  # "excluding region = eu-west"
+        if start < m.start():
+            s.blank(start, m.start())
+        negated = bool(m.group("neg")) != before
+        _add(p, named, key, property_value(key, m.group("v"), vocab), negated, start)
 
     s.take(
         rf"(?:where\s+|with\s+)?(?P<k>{key_alt})\s*(?:(?P<neg>!=|is\s+not|isn't)|=|:|is|equals|of)\s*(?P<v>[\w.-]+)",
