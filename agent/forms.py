@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from heliqa.agent.planner import Context, Plan, Planner
+from heliqa.agent.rules.dates import DATE, read_date
 from heliqa.agent.spec import Condition, QuerySpec, check_bucket_cap, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
 from heliqa.agent.timerange import zone as named_zone
@@ -396,7 +397,10 @@ class FormsPlanner:
         spec = ListSpec(conditions=conditions, range=base.range, timeZone=base.timeZone)
         return Plan("ok", spec=spec, planner=self.name)
 
-    def _compare(self, question: str, ctx: Context) -> Detected | None:
+    def _compare(self, question: str, ctx: Context) -> Detected | Plan | None:
+        named = _two_named_days(question, ctx)
+        if named is not None:
+            return named
         match = COMPARE.search(question) or OVER.search(question)
         leading = LEADING_COMPARE.match(question)
         if match is None and leading is not None:
@@ -552,6 +556,57 @@ class FormsPlanner:
             return Plan("ok", spec=listing, planner=self.name)
 
         return Detected(rest, build, measure_optional=True)
+
+
+_DAY = rf"(?:{DATE}|the\s+(?:[12]?\d|3[01])(?:st|nd|rd|th))"
+TWO_DAYS = re.compile(
+    rf"(?<![\w-])(?:on\s+)?(?P<a>{_DAY})\s+(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:on\s+)?"
+    rf"(?:(?P<b>{_DAY})|(?P<week>the\s+same\s+day\s+(?:a|one|1)\s+week\s+(?:earlier|before|prior)|"
+    rf"the\s+same\s+day\s+(?:last|the\s+previous|the\s+week\s+before)\s*(?:week)?))(?![\w-])",
+    re.I,
+)
+
+
+def _named_day(words: str, today: date) -> date:
+    """One day as written ("nov 22", "11/22", "the 21st"): the most recent past one without a year or month."""
+    ordinal = re.fullmatch(r"the\s+(\d{1,2})(?:st|nd|rd|th)", words.strip(), re.I)
+    if ordinal is None:
+        return read_date(words, today)
+    month = today.replace(day=1)
+    if int(ordinal.group(1)) > today.day:
+        month = (month - timedelta(days=1)).replace(day=1)
+    try:
+        return month.replace(day=int(ordinal.group(1)))
+    except ValueError:
+        raise Clarify(f"There is no day {ordinal.group(1)} in {month:%B}.") from None
+
+
+def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
+    """'cost on nov 22 vs nov 21', 'errors on Nov 21st compared with Nov 14th', 'nov 21 vs the same day a week
+    earlier': the first day named is the current period, the second the previous one."""
+    m = TWO_DAYS.search(question)
+    if m is None:
+        return None
+    today = ctx.now.astimezone(ctx.tz).date()
+    try:
+        first = _named_day(m.group("a"), today)
+        second = first - timedelta(days=7) if m.group("week") else _named_day(m.group("b"), today)
+    except Clarify as ask:
+        return Plan("clarify", message=ask.message, planner="rules")
+    if second >= first:
+        return Plan(
+            "clarify",
+            message=f"Compare {first:%b %d} with an earlier day, or name the later day first "
+            f"('... on {max(first, second):%b %d} vs {min(first, second):%b %d}').",
+            planner="rules",
+        )
+    rest = f"{question[: m.start()]} on {first.isoformat()} {question[m.end() :]}"
+    shift = (first - second).days
+
+    def build(spec: QuerySpec, _ctx: Context) -> Plan:
+        return Plan("ok", spec=CompareSpec(query=spec, shiftN=shift, shiftUnit="days"), planner="rules")
+
+    return Detected(rest, build)
 
 
 def _blank(text: str, span: tuple[int, int]) -> str:
