@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from heliqa.agent.planner import Context, Plan, Planner
-from heliqa.agent.rules.dates import DATE, read_date
+from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
+from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec, check_bucket_cap, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
 from heliqa.agent.timerange import zone as named_zone
@@ -558,7 +559,9 @@ class FormsPlanner:
         return Detected(rest, build, measure_optional=True)
 
 
-_DAY = rf"(?:{DATE}|the\s+(?:[12]?\d|3[01])(?:st|nd|rd|th))"
+_DAY = (
+    rf"(?:{WEEKDAY},?\s+)?(?:the\s+)?(?:{DATE}|(?:[12]?\d|3[01])(?:st|nd|rd|th)(?:\s+of\s+(?:this|the)\s+month)?)"
+)
 TWO_DAYS = re.compile(
     rf"(?<![\w-])(?:on\s+)?(?P<a>{_DAY})\s+(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:on\s+)?"
     rf"(?:(?P<b>{_DAY})|(?P<week>the\s+same\s+day\s+(?:a|one|1)\s+week\s+(?:earlier|before|prior)|"
@@ -568,17 +571,25 @@ TWO_DAYS = re.compile(
 
 
 def _named_day(words: str, today: date) -> date:
-    """One day as written ("nov 22", "11/22", "the 21st"): the most recent past one without a year or month."""
-    ordinal = re.fullmatch(r"the\s+(\d{1,2})(?:st|nd|rd|th)", words.strip(), re.I)
+    """One day as written ("nov 22", "11/22", "saturday the 21st", "the 21st of this month"): the most recent past
+    one without a year or month; a weekday that is not the date's is asked back."""
+    text = " ".join(words.lower().replace(",", " ").split())
+    weekday = re.match(rf"({WEEKDAY})\s+", text)
+    text = re.sub(r"^the\s+|\s+of\s+(?:this|the)\s+month$", "", text[weekday.end() :] if weekday else text)
+    ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", text)
     if ordinal is None:
-        return read_date(words, today)
-    month = today.replace(day=1)
-    if int(ordinal.group(1)) > today.day:
-        month = (month - timedelta(days=1)).replace(day=1)
-    try:
-        return month.replace(day=int(ordinal.group(1)))
-    except ValueError:
-        raise Clarify(f"There is no day {ordinal.group(1)} in {month:%B}.") from None
+        day = read_date(text, today)
+    else:
+        month = today.replace(day=1)
+        if int(ordinal.group(1)) > today.day:
+            month = (month - timedelta(days=1)).replace(day=1)
+        try:
+            day = month.replace(day=int(ordinal.group(1)))
+        except ValueError:
+            raise Clarify(f"There is no day {ordinal.group(1)} in {month:%B}.") from None
+    if weekday and WEEKDAYS[weekday.group(1)] != day.weekday():
+        raise Clarify(f"{day:%B} {day.day} is a {day:%A}, not a {weekday.group(1).title()}; which day did you mean?")
+    return day
 
 
 def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
