@@ -14,24 +14,12 @@ from typing import Any
 
 from heliqa.agent.spec import QuerySpec
 from heliqa.agent.timerange import TimeRange
+from heliqa.prompts.lexicon import MEASURE_ANSWER_WORDS
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
 from heliqa.tools.sql import seconds_utc
 
-MEASURE_WORDS = {
-    "latency": "latency",
-    "ttft": "time to first token",
-    "prompt_tokens": "prompt tokens",
-    "completion_tokens": "completion tokens",
-    "total_tokens": "total tokens",
-    "cost": "cost",
-    "requests": "requests",
-    "errors": "errors",
-    "error_rate": "error rate",
-    "users": "active users",
-    "threats": "threats",
-    "score": "score",
-}
+MEASURE_WORDS = MEASURE_ANSWER_WORDS  # how answers name each measure (the lexicon's one table)
 GROUP_WORDS = {"user": "user", "country": "country", "score_key": "score key"}
 
 
@@ -342,8 +330,3 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
         for n in _NUMBER.findall(token)
     ]  # tokens with letters are names: gpt-4.1, user_0042, p90
     return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed for n in numbers)
-
-
-def utcnow() -> datetime:
-    """The current time (UTC)."""
-    return datetime.now(UTC)

@@ -22,7 +22,7 @@ from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
 from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec, check_bucket_cap, condition_node
-from heliqa.agent.timerange import DEFAULT_RANGE, TimeRange, Unit, resolve
+from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, UNIT_DAYS, YEAR_DAYS, TimeRange, Unit, resolve
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.errors import Clarify
 from heliqa.tools.filters import all_of, parse_instant
@@ -40,7 +40,6 @@ from heliqa.tools.results import Vocabulary, iso_z
 from heliqa.tools.validation import validate
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-_UNIT_DELTA = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1, "weeks": 7, "months": 30, "years": 365}
 DIMENSIONS = ("model", "provider", "user", "status", "country")
 EXPLAINABLE = "latency, errors (or a status such as 429), cost, or a score key"
 AUTO_MEASURES = [("latency", None), ("errors", None), ("cost", None)]  # tried when the question names no measure
@@ -48,7 +47,7 @@ MAX_AUTO_SCORES = 6
 
 
 def _days(n: int, unit: str) -> timedelta:
-    return timedelta(days=n * _UNIT_DELTA[unit])
+    return timedelta(days=n * UNIT_DAYS[unit])
 
 
 class CompareSpec(BaseModel):
@@ -58,7 +57,7 @@ class CompareSpec(BaseModel):
     form: Literal["compare"] = "compare"
     query: QuerySpec
     shiftN: int | None = Field(None, ge=1, le=10_000, description="shift back this many units; null = range length")
-    shiftUnit: Unit | None = Field(None, description="the shift's unit (a month is 30 days)")
+    shiftUnit: Unit | None = Field(None, description=f"the shift's unit (a month is {MONTH_DAYS} days)")
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> CompareQuery:
         """Both periods, same filters, grouping and buckets; the previous one excludes its end instant."""
@@ -232,13 +231,14 @@ OVER = re.compile(
     r"(?<![\w-])(?P<unit>hour|day|week|month|year)[\s-]+over[\s-]+(?P=unit)(?![\w-])|\b(?P<abbr>dod|wow|mom)\b", re.I
 )
 CHANGE_WORD = re.compile(r"(?<![\w-])chang(?:e|ed|es|ing)(?![\w-])", re.I)
-_UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days"), "month": (30, "days"), "year": (365, "days")}
+_UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days")}
+_UNITS |= {"month": (MONTH_DAYS, "days"), "year": (YEAR_DAYS, "days")}
 _BARE_SHIFT: dict[str, tuple[int, Unit]] = {
     "today": (1, "days"),
     "yesterday": (1, "days"),
     "this_week": (7, "days"),
-    "this_month": (30, "days"),
-    "this_year": (365, "days"),
+    "this_month": (MONTH_DAYS, "days"),
+    "this_year": (YEAR_DAYS, "days"),
 }
 _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 

@@ -22,7 +22,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Plan, llm_configured
 from heliqa.agent.safety import REFUSAL
 from heliqa.agent.spec import Condition, QuerySpec, TooManyBuckets
-from heliqa.agent.timerange import TimeRange, Unit
+from heliqa.agent.timerange import MONTH_DAYS, TimeRange, Unit
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.settings import Settings, settings
 from heliqa.tools.errors import BackendError, Clarify, ConfigError, HeliqaError, InvalidRequest
@@ -62,7 +62,7 @@ class ComparePeriods(BaseModel):
     query: QuerySpec = Field(description="the aggregate over the current range (its range null = the unit named)")
     shiftN: int | None = Field(
         description="shift back this many units: 7 (days) for last week / week over week, 1 (days) for yesterday, "
-        "30 (days) for last month; null = by the range's own length ('the previous period', 'before')"
+        f"{MONTH_DAYS} (days) for last month; null = by the range's own length ('the previous period', 'before')"
     )
     shiftUnit: Unit | None = Field(description="the unit of shiftN; null with shiftN null")
 
@@ -468,7 +468,7 @@ def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | L
             raise _invalid(problems_of(error)) from None
         if spec.query.range is None and spec.shiftN and spec.shiftUnit:  # "week over week": that unit back from now
             unit = spec.shiftUnit if spec.shiftUnit != "months" else "days"
-            n = spec.shiftN * (30 if spec.shiftUnit == "months" else 1)
+            n = spec.shiftN * (MONTH_DAYS if spec.shiftUnit == "months" else 1)
             spec = spec.model_copy(update={"query": query.model_copy(update={"range": TimeRange(kind="last", n=n,
                                                                                               unit=unit)})})
         return spec

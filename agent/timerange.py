@@ -19,7 +19,9 @@ from heliqa.tools.query import TimeFilter
 from heliqa.tools.results import iso_z
 
 Unit = Literal["minutes", "hours", "days", "weeks", "months", "years"]
-_UNIT_DAYS = {"months": 30, "years": 365}
+# The one definition of a month and a year wherever the calendar does not say (rolling ranges, period shifts)
+MONTH_DAYS, YEAR_DAYS = 30, 365
+UNIT_DAYS = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1, "weeks": 7, "months": MONTH_DAYS, "years": YEAR_DAYS}
 
 
 class TimeRange(BaseModel):
@@ -129,8 +131,8 @@ def resolve(rng: TimeRange, now: datetime, tz: ZoneInfo) -> tuple[TimeFilter, in
     today = now.astimezone(tz).date()
     end = now
     if rng.kind == "last":
-        days = _UNIT_DAYS.get(rng.unit)
-        delta = timedelta(days=days * rng.n) if days else timedelta(**{rng.unit: rng.n})
+        calendar_free = rng.unit in ("months", "years")
+        delta = timedelta(days=UNIT_DAYS[rng.unit] * rng.n) if calendar_free else timedelta(**{rng.unit: rng.n})
         start = now - delta
     elif rng.kind == "today":
         start = _local_midnight(today, tz)

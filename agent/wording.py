@@ -19,7 +19,7 @@ from heliqa.prompts.lexicon import (
     BLOCKING,
     CONVERSATIONAL,
     FILTER_PREPOSITIONS,
-    MEASURE_WORDS,
+    MEASURE_TYPO_WORDS,
     QUALIFIED_NOUNS,
 )
 from heliqa.tools.results import Vocabulary
@@ -28,7 +28,7 @@ COMMON_ZIPF = 3.0  # wordfreq's scale: 3 = once per million words
 _SKIP_BEFORE = frozenset("the a an our my your their its this that these those all any some".split())
 _NAME_LIKE = re.compile(r"[\d_@/:#]|\w-\w|\w\.\w")
 _SCORE_NOUNS = frozenset("score scores eval evals evaluation evaluations rating ratings".split())
-TYPO_TARGETS = tuple(dict.fromkeys([*MEASURE_WORDS, *AGGREGATION_WORDS]))
+TYPO_TARGETS = tuple(dict.fromkeys([*MEASURE_TYPO_WORDS, *AGGREGATION_WORDS]))
 
 
 @dataclass

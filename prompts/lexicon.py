@@ -6,33 +6,38 @@ planner's prompt renders them (`prompt_section`), so the two cannot drift apart.
 
 from __future__ import annotations
 
-# Words read as a measure or an aggregation; a misspelling within one or two edits of one of these is read as it
-# (the value is the word it stands for in the question).
-MEASURE_WORDS = {
-    "latency": "latency",
-    "latencies": "latency",
-    "duration": "duration",
-    "ttft": "ttft",
-    "tokens": "tokens",
-    "prompt": "prompt",
-    "completion": "completion",
-    "cost": "cost",
-    "costs": "costs",
-    "spend": "spend",
-    "spending": "spending",
-    "requests": "requests",
-    "traffic": "traffic",
-    "volume": "volume",
-    "errors": "errors",
-    "error": "error",
-    "failures": "failures",
-    "failed": "failed",
-    "users": "users",
-    "threats": "threats",
-    "scores": "scores",
-    "score": "score",
-    "throughput": "throughput",
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MeasureWording:
+    """How one measure is worded: in an answer, and in a question."""
+
+    answer: str  # how an answer names the measure ("time to first token")
+    words: tuple[str, ...] = ()  # words naming it; a misspelling within one or two edits is read as one of them
+    also: tuple[str, ...] = ()  # further words the rules read as it (never typo targets)
+
+
+# The one table of measure words: the rules read a measure word through it, the LLM prompt and the typo reader
+# take its words, and answers name each measure by its `answer`.
+MEASURE_LEXICON = {
+    "latency": MeasureWording("latency", ("latency", "latencies", "duration")),
+    "ttft": MeasureWording("time to first token", ("ttft",)),
+    "prompt_tokens": MeasureWording("prompt tokens", ("prompt",)),
+    "completion_tokens": MeasureWording("completion tokens", ("completion",)),
+    "total_tokens": MeasureWording("total tokens", ("tokens",), also=("token", "usage")),
+    "cost": MeasureWording("cost", ("cost", "costs", "spend", "spending")),
+    "requests": MeasureWording("requests", ("requests", "traffic", "volume", "throughput"), also=("request",)),
+    "errors": MeasureWording("errors", ("errors", "error", "failures", "failed")),
+    "error_rate": MeasureWording("error rate", also=("error rate",)),
+    "users": MeasureWording("active users", ("users",)),
+    "threats": MeasureWording("threats", ("threats",)),
+    "score": MeasureWording("score", ("scores", "score")),
 }
+MEASURE_ANSWER_WORDS = {measure: wording.answer for measure, wording in MEASURE_LEXICON.items()}
+MEASURE_OF_WORD = {w: m for m, wording in MEASURE_LEXICON.items() for w in wording.words + wording.also}
+# Words read as a measure or an aggregation; a misspelling within one or two edits of one of these is read as it.
+MEASURE_TYPO_WORDS = tuple(w for wording in MEASURE_LEXICON.values() for w in wording.words)
 AGGREGATION_WORDS = {
     "average": "average",
     "median": "median",
@@ -146,7 +151,7 @@ SUPERLATIVES = {
 }
 # "A vs B" joins two values of one dimension; "combined" keeps them as one number.
 ALTERNATIVE_JOINERS = ("vs", "vs.", "versus", "and", "or", "compared to", "compared with", "against")
-COMBINED_WORDS = ("combined", "together", "in total", "altogether")
+COMBINED_WORDS = ("combined", "together", "in total", "altogether", "summed up", "added up", "put together")
 
 
 _EXAMPLES_IGNORED = ("hey", "pls", "thanks", "quick one", "can you tell me", "I need", "rn", "feels", "burning", "hit")
@@ -168,7 +173,7 @@ def prompt_section() -> str:
             + ", numbers, dates, names and quoted text (quoted text is searched byte for byte). Comparisons "
             "with another period ('vs last week'), lists of requests and 'why' questions are asked back.",
             "- A misspelled measure or aggregation word within two edits is that word ("
-            + ", ".join(sorted(MEASURE_WORDS)[:12])
+            + ", ".join(sorted(MEASURE_TYPO_WORDS)[:12])
             + ", ...); a misspelled name is a question back listing the closest known names.",
             "- A superlative about one group ('which model had the highest p95', 'who spent the most') is groupBy "
             f"that group with top 1 ({', '.join(top)}); with {', '.join(bottom)} it is the bottom 1 "

@@ -19,8 +19,9 @@ def modules() -> dict[str, Path]:
     """Every heliqa module name and its file."""
     found = {}
     for package, folder in package_dirs().items():
-        for path in folder.glob("*.py"):
-            found[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+        for path in folder.rglob("*.py"):  # subpackages too (heliqa.agent.rules)
+            parts = [package, *path.relative_to(folder).with_suffix("").parts]
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
 
@@ -99,3 +100,14 @@ def test_no_import_cycle_among_heliqa_modules():
     assert found == [], "import cycles (move the shared part to a module both can import): " + "; ".join(
         " <-> ".join(c) for c in found
     )
+
+
+def test_every_subpackage_is_listed_so_a_wheel_installs_it():
+    """pyproject lists packages one by one: a new folder (such as agent/rules/) missing there is left out of a wheel."""
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    found = {
+        ".".join([package, *init.parent.relative_to(folder).parts])
+        for package, folder in package_dirs().items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert found <= set(setup["packages"]), sorted(found - set(setup["packages"]))

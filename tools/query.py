@@ -73,13 +73,6 @@ class ScoreRow(BaseModel):
     score_sum: float
 
 
-class ScoresResponse(BaseModel):
-    """Helicone's Result envelope for the scores endpoint."""
-
-    data: list[ScoreRow] | None
-    error: str | None
-
-
 MEASURES: dict[str, str] = {
     "latency": "latency in ms",
     "ttft": "time to first token in ms (rows without one are ignored)",

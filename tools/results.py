@@ -53,18 +53,6 @@ class Vocabulary:
             "user_ids": self.user_ids,
         }
 
-    @classmethod
-    def from_json(cls, data: dict) -> Vocabulary:
-        """Inverse of to_json."""
-        return cls(
-            models=dict(data.get("models", {})),
-            providers=dict(data.get("providers", {})),
-            properties={k: dict(v) for k, v in data.get("properties", {}).items()},
-            score_keys=dict(data.get("score_keys", {})),
-            users=int(data.get("users", 0)),
-            user_ids=dict(data.get("user_ids", {})),
-        )
-
     def knows_every_user(self) -> bool:
         """True when `user_ids` lists every user, so a name missing from it does not exist."""
         return bool(self.user_ids) and len(self.user_ids) == self.users

@@ -44,12 +44,6 @@ def step(local: datetime, increment: str) -> datetime:
     return local.replace(year=local.year + 1)
 
 
-def bucket_of(instant: datetime, increment: str, tz_difference: float) -> datetime:
-    """UTC start (naive) of the local bucket holding `instant` (naive UTC), as Helicone labels it."""
-    local = truncate(instant - timedelta(minutes=int(tz_difference)), increment)
-    return local + timedelta(minutes=tz_difference)
-
-
 def bucket_labels(
     time_filter: TimeFilter, increment: str, tz_difference: float, limit: int = 100_000
 ) -> list[datetime]:

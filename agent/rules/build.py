@@ -10,7 +10,7 @@ from heliqa.agent.rules.measures import SUMMED_PER_REQUEST
 from heliqa.agent.rules.table import Parse
 from heliqa.agent.rules.words import FOLLOW_UP
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import TimeRange
+from heliqa.agent.timerange import UNIT_DAYS, TimeRange
 from heliqa.tools.errors import Clarify
 
 COUNTED = ("requests", "errors", "error_rate", "users", "threats")  # measures that are counts, never aggregated
@@ -142,7 +142,7 @@ def auto_bucket(rng: TimeRange | None) -> str:
     if (
         rng.kind == "last"
         and rng.unit in ("months", "years")
-        and (rng.n or 0) * (30 if rng.unit == "months" else 365) > 90
+        and (rng.n or 0) * UNIT_DAYS[rng.unit] > 90
     ):
         return "week"
     return "day"

@@ -7,7 +7,8 @@ import re
 from heliqa.agent.grounding import providers_of
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, group_words, per_vocabulary
+from heliqa.agent.rules.vocabulary import alternation, group_words, per_vocabulary, phrases
+from heliqa.prompts.lexicon import COMBINED_WORDS
 from heliqa.tools.errors import Clarify
 
 BEFORE_A_NAME = re.compile(
@@ -45,7 +46,7 @@ def combined(s: Scanner, p: Parse, env: Env) -> None:
             return False  # the provider Together, left for the provider rule
         p.combined = True
 
-    s.take(r"combined|together|in\s+total|altogether|summed\s+up|added\s+up|put\s+together", handle)
+    s.take(phrases(COMBINED_WORDS), handle)
 
 
 def _group(p: Parse, words: dict[str, str], m: re.Match) -> None:

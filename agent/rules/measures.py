@@ -11,21 +11,9 @@ import re
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import UNPARSED, Env, Parse, rule
 from heliqa.agent.spec import Condition
+from heliqa.prompts.lexicon import MEASURE_OF_WORD
 from heliqa.tools.errors import Clarify
 
-# the measure each word names (a word not listed is a measure's own name)
-MEASURE_NAMES = {
-    "spend": "cost",
-    "spending": "cost",
-    "traffic": "requests",
-    "volume": "requests",
-    "usage": "total_tokens",
-    "tokens": "total_tokens",
-    "token": "total_tokens",
-    "request": "requests",
-    "error": "errors",
-    "error rate": "error_rate",
-}
 # measures a general "requests" gives way to ("requests by latency", "p90 of requests")
 _MORE_SPECIFIC = ("error_rate", "users", "threats", "latency", "cost", "ttft", "prompt_tokens")
 _MORE_SPECIFIC += ("completion_tokens", "total_tokens", "score")
@@ -35,7 +23,7 @@ SUMMED_PER_REQUEST = ("latency", "ttft", "cost", "prompt_tokens", "completion_to
 def set_measure(p: Parse, name: str) -> None:
     """Record the measure `name` names; settle it with one named before, or ask back for two."""
     name = " ".join(name.lower().split())
-    name = MEASURE_NAMES.get(name, name)
+    name = MEASURE_OF_WORD.get(name, name)
     if p.measure and p.measure != name:
         if p.implied == "latency" and name == "ttft":  # "slowest provider by ttft": time to first token is a latency
             p.measure, p.implied = name, None

@@ -6,13 +6,14 @@ from __future__ import annotations
 from heliqa.agent.rules.measures import set_measure
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, rank_words
+from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, phrases, rank_words
 from heliqa.agent.rules.words import LINKING_ALTERNATION
-from heliqa.prompts.lexicon import SUPERLATIVES
+from heliqa.prompts.lexicon import ALTERNATIVE_JOINERS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 
 _RANKED_MEASURES = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
 _MOST_WORDS = {"expensive": "cost", "costly": "cost", "active": "requests"}  # "the most expensive model"
+_JOINERS = phrases(ALTERNATIVE_JOINERS)  # "sonnet vs haiku", "gpt-4 and gpt-4o"
 _EXTREMES = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
 
 
@@ -224,7 +225,7 @@ def _settle_alternatives(s: Scanner, p: Parse, dim: str, where: list[int]) -> No
     """Values of one dimension named side by side ("sonnet vs haiku"): one group each, unless combined."""
     lo, hi = min(where), max(where)
     # the words joining the values ("sonnet vs haiku", "between gpt-4 and gpt-4o") are understood
-    s.take(r"vs\.?|versus|compared\s+(?:to|with)|against|or|and", lambda m: None if lo < m.start() < hi else False)
+    s.take(_JOINERS, lambda m: None if lo < m.start() < hi else False)
     s.take(
         r"compare|comparing|between",
         lambda m: None if m.end() <= lo and not s.text[m.end() : lo].strip() else False,

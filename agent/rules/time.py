@@ -13,21 +13,21 @@ from heliqa.agent import orgwords
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
 from heliqa.agent.rules.words import UNITS, ZONES
-from heliqa.agent.timerange import TimeRange, zone
+from heliqa.agent.timerange import MONTH_DAYS, YEAR_DAYS, TimeRange, zone
 from heliqa.tools.errors import Clarify
 
 UNIT = r"(?:" + "|".join(sorted(UNITS, key=len, reverse=True)) + r")"
 LAST = r"(?:(?:in|over|for|during|within|from)\s+)?(?:the\s+)?(?:last|past|previous|recent|trailing)"
-# "the last day", "past month": one unit, read as a rolling range (a month is 30 days, see timerange.UNIT_DAYS)
+# "the last day", "past month": one unit, read as a rolling range (a month is MONTH_DAYS days)
 SINGLE_UNITS = {
     "hour": (1, "hours"),
     "day": (24, "hours"),
     "24h": (24, "hours"),
     "week": (7, "days"),
     "fortnight": (14, "days"),
-    "month": (30, "days"),
-    "year": (365, "days"),
-    "quarter": (90, "days"),
+    "month": (MONTH_DAYS, "days"),
+    "year": (YEAR_DAYS, "days"),
+    "quarter": (3 * MONTH_DAYS, "days"),
     "minute": (1, "minutes"),
     "min": (1, "minutes"),
     "hr": (1, "hours"),

@@ -47,6 +47,11 @@ def alternation(words: dict[str, Any] | set[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
+def phrases(words) -> str:
+    """A regex alternation of fixed phrases, longest first, any run of spaces between their words."""
+    return "|".join(r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=len, reverse=True))
+
+
 def names_index(vocab: Vocabulary) -> NamesIndex:
     """The index of `vocab`'s names, built once per vocabulary object."""
     return per_vocabulary(vocab, "index", _build_index)
