@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
+from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_key_words
 from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec, check_bucket_cap, condition_node
 from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, UNIT_DAYS, YEAR_DAYS, TimeRange, Unit, resolve
@@ -296,13 +297,30 @@ NOUN_NEXT = re.compile(
     r"\s+(?:[\w.-]+\s+){0,2}?(?:requests?|reqs|calls?|errors?|failures?|[1-5]\d\ds?|[45]xx)(?![\w-])", re.I
 )
 SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
-GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
-# "which models had the slowest requests": asks for groups, not for requests
-WHICH_GROUP = re.compile(
-    r"^\s*(?:which|what)\s+(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|environments?|envs?|"
-    r"tiers?|prompt[_\s]versions?|status(?:es)?)(?![\w-])",
-    re.I,
-)
+_GROUPS = r"models?|providers?|users?|customers?|countr(?:y|ies)|status(?:es)?"
+
+
+def _group_after_order(vocab: Vocabulary) -> re.Pattern:
+    """A grouping word (the organization's keys too) right after an order word: "the slowest models"."""
+    return per_vocabulary(
+        vocab,
+        "forms: group after order",
+        lambda v: re.compile(rf"^\s*(?:{_GROUPS}|days?|hours?{_key_alternation(v)})(?![\w-])", re.I),
+    )
+
+
+def _which_group(vocab: Vocabulary) -> re.Pattern:
+    """"which models had the slowest requests", "what app ...": asks for groups, not for requests."""
+    return per_vocabulary(
+        vocab,
+        "forms: which group",
+        lambda v: re.compile(rf"^\s*(?:which|what)\s+(?:{_GROUPS}{_key_alternation(v)})(?![\w-])", re.I),
+    )
+
+
+def _key_alternation(vocab: Vocabulary) -> str:
+    keys = alternation(property_key_words(vocab))
+    return "|" + keys if keys else ""
 THOSE = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
     r"(?:(?:those|these|them|the|all|bad|slow|failed|expensive|low[\s-]scored)\s+)*(?:requests?|calls?|ones?)?"
@@ -496,7 +514,7 @@ class FormsPlanner:
         return Plan("ok", spec=explain, planner=self.name)
 
     def _list(self, question: str, ctx: Context) -> Detected | None:
-        if not REQUEST_NOUN.search(question) or WHICH_GROUP.match(question):
+        if not REQUEST_NOUN.search(question) or _which_group(ctx.vocabulary).match(question):
             return None
         by_order = REQUESTS_BY.search(question)
         text = question
@@ -512,7 +530,7 @@ class FormsPlanner:
             has_n = bool(order_match.group("n") or order_match.group("n2"))
             # "last"/"latest" alone is a list only right before the requests: "the latest failed request"
             loose = is_recent and not has_n and verb is None and not NOUN_NEXT.match(after)
-            if GROUP_AFTER_ORDER.match(after) or loose:
+            if _group_after_order(ctx.vocabulary).match(after) or loose:
                 order_match = None
         if order_match is None and verb is None and by_order is None:
             return None

@@ -93,7 +93,7 @@ class ExplainChange(BaseModel):
     )
     scoreKey: str | None = Field(description="for measure=score: the known score key; else null")
     status: int | None = Field(description="for measure=errors: the status named (429); null = any failure")
-    conditions: list[Condition] = Field(description="the question's scope (model, feature...), [] for none")
+    conditions: list[Condition] = Field(description="the question's scope (model, provider, property...), [] for none")
     range: TimeRange | None = Field(description="null = the last 24 hours")
     timeZone: str | None = Field(description="IANA zone only when the question names one; else null")
 

@@ -90,7 +90,7 @@ def plural(word: str) -> str:
 
 def key_words(vocab: Vocabulary, reserved: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
     """Word (lower case) -> property key: every spelling of each key; then, where no key is spelled so, the last
-    part of a longer key that only it ends with (`tier` for `customer_tier`) and a short form (`env`).
+    part of a longer key that only it ends with (`region` for `home_region`) and a short form (`env`).
 
     `reserved` words (grammar words) never name a key by a part or a short form."""
     words: dict[str, str] = {}

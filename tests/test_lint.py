@@ -75,7 +75,6 @@ def test_the_sample_name_pattern_finds_names_and_only_whole_names():
     assert not any(SAMPLE_NAMES.search(w) for w in ("featured", "user_id", "v130", "tiers", "correct"))
 
 
-@pytest.mark.xfail(strict=True, reason="the planner still names the sample's keys, values and users")
 def test_the_planner_names_no_sample_organization_word():
     found = sample_names_in_the_planner()
     assert found == [], "\n".join(found)

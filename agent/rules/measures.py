@@ -253,7 +253,7 @@ def users_measure(s: Scanner, p: Parse, env: Env) -> None:
     def handle(m):
         first = re.search(r"\b(?:requests|calls|traffic|users)\b", s.original)
         if p.measure == "requests" and first and first.group(0) != "users":
-            return  # "requests for users other than user_0042": the requests are counted
+            return  # "requests for users other than bob": the requests are counted
         set_measure(p, "users")
 
     s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", handle)

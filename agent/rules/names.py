@@ -214,7 +214,7 @@ def providers(s: Scanner, p: Parse, env: Env) -> None:
     add_picked(p, "provider", picked)
 
 
-@rule(1500, "users", {"cost for user_0042": {"conditions": [{"field": "user", "op": "equals", "value": "user_0042"}]}})
+@rule(1500, "users", {"cost for user id 17": {"conditions": [{"field": "user", "op": "equals", "value": "17"}]}})
 def users(s: Scanner, p: Parse, env: Env) -> None:
     """User ids: any listed user by its id ("bob", "carol.smith"), and id shapes ("user id 17", "user a@b.io")."""
     picked: Picked = []

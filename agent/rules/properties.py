@@ -1,5 +1,5 @@
-"""Names family, properties: "environment = staging", "prompt_version v13", a recorded value by itself
-("enterprise customers"), a value nobody recorded before a key word (asked back), and values side by side."""
+"""Names family, properties: "region = eu-west", "team growth", a recorded value by itself in any spelling
+("docs qa"), a value nobody recorded before a key word (asked back), and values side by side."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _add(p: Parse, named: Named, key: str, value: str, negated: bool, at: int) -
 
 
 def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], key_alt: str, named: Named) -> None:
-    """Reads "environment = staging", "tier is not free", and a key word then a value ("prompt_version v13")."""
+    """Reads "region = eu-west", "team is not growth", and a key word then a value ("team growth")."""
 
     def explicit(m):
         key = key_words[m.group("k").lower()]
@@ -61,19 +61,19 @@ def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str]
             return False
         key = key_words[m.group("k").lower()]
         if not is_value_of(key, word, vocab) and word.isalpha():
-            return False  # "the search feature hit": an ordinary word, not a value
+            return False  # "the answer app hit": an ordinary word, not a value
         explicit(m)
 
     s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
 
 
 def _values(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], key_alt: str, named: Named) -> None:
-    """A recorded value by itself, with its key word before and nouns after it ("the enterprise tier customers")."""
+    """A recorded value by itself, with its key word before and nouns after it ("the umbrella customer requests")."""
     index = names_index(vocab)
     suffix = per_vocabulary(
         vocab,
         "value suffix alternation",
-        lambda v: alternation(set(key_words) | {f"{k}s" for k in key_words} | _VALUE_NOUNS),  # "the x and y features"
+        lambda v: alternation(set(key_words) | {f"{k}s" for k in key_words} | _VALUE_NOUNS),  # "the x and y apps"
     )
 
     def value_named(hits, start, end):
@@ -87,7 +87,7 @@ def _values(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], 
         consumed = s.original[start:end]
         asked_requests = re.search(r"\b(requests|calls|traffic)\b", s.original)
         if consumed.endswith(("users", "user")) and p.measure in (None, "requests") and not asked_requests:
-            p.measure = "users"  # "how many enterprise users": people, not requests
+            p.measure = "users"  # "how many globex users": people, not requests
         _add(p, named, key, value, negated, start)
         return start, end
 
