@@ -531,6 +531,8 @@ def filter_family(rng: random.Random, n: Names, want: Want) -> str:
     measure, group, when = _plain(rng, want)
     words, condition = _value_words(rng, n)
     want.conditions.append(condition)
+    if condition[0] == want.group:  # a value filtered and its dimension grouped is asked back: not this family's
+        group, want.group = "", None
     lead = rng.choice(["for", "from", "on", "in"]) if condition[0] != "user" else rng.choice(["for", "from"])
     return _join(measure, lead, words, group, when)
 

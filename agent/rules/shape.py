@@ -181,6 +181,20 @@ def top_spender(s: Scanner, p: Parse, env: Env) -> None:
     s.take(r"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?:(?P<n>\d+)\s+)?(?P<s>spenders?)", handle)
 
 
+def _named_twice(p: Parse) -> None:
+    """One value filtered and its dimension grouped ("cost for growth by team") would answer one group
+    as if it were all of them: asked back."""
+    if p.group is None or p.group in p.alternatives:
+        return
+    for c in p.conditions:
+        if c.field == p.group and c.op == "equals":
+            name = p.group.removeprefix("property:")
+            raise Clarify(
+                f"That question filters {name} = {c.value} and groups by {name}; "
+                f"ask for {c.value} alone, or by {name} without it."
+            )
+
+
 def _settle_worst(p: Parse) -> None:
     """"worst"/"best" rank by the measure's bad end; a measure with no bad end (requests, tokens) is asked back."""
     if p.measure in _WORSE_IS_HIGHER:
@@ -208,6 +222,7 @@ def settle(s: Scanner, p: Parse) -> None:
         p.group = "user"
     for dim, where in p.alternatives.items():
         _settle_alternatives(s, p, dim, where)
+    _named_twice(p)
     if p.superlative in ("worst", "best"):
         _settle_worst(p)
     if p.superlative and p.group is not None and p.top is None:
