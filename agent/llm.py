@@ -45,6 +45,7 @@ _MAX_VALUES_PER_PROPERTY = 12
 _MAX_PROPERTY_VALUES = 150
 _MAX_MODELS = 40
 _MAX_SCORE_KEYS = 30
+_MAX_USERS = 12
 
 # --- tools: the strict schemas come from the pydantic models that validate the calls ------------------------
 # run_query's arguments are a QuerySpec: openai.pydantic_function_tool derives the strict schema (every
@@ -168,7 +169,8 @@ def vocabulary_text(vocab: Vocabulary, question: str = "") -> str:
         f"- models: {_shown(vocab.models, question, _MAX_MODELS) or 'none recorded'}",
         f"- providers: {', '.join(vocab.providers) or 'none recorded'}",
         f"- score keys: {_shown(vocab.score_keys, question, _MAX_SCORE_KEYS) or 'none recorded'}",
-        f"- users: {vocab.users} distinct user ids (take a user id from the question as written)",
+        f"- users: {vocab.users} distinct user ids of any shape (take one from the question as written)"
+        + (f": {_shown(vocab.user_ids, question, _MAX_USERS)}" if vocab.user_ids else ""),
     ]
     if vocab.properties:
         lines.append("- properties (key: recorded values):")

@@ -198,3 +198,19 @@ ASKED = [
 def test_name_collisions_and_unknown_names_are_asked_back(vocabulary, question, needle):
     result = _plan(vocabulary, question)
     assert result.status in ("clarify", "unparsed") and needle in result.message, (result.status, result.message)
+
+
+@pytest.mark.parametrize("vocabulary", corpus.VOCABULARIES)
+def test_the_llm_prompt_lists_the_organizations_own_names(vocabulary):
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.llm import render_prompt
+    from heliqa.agent.planner import Context
+
+    vocab = corpus.vocabulary(vocabulary)
+    user = "bob" if vocabulary == "acme" else "user_0042"
+    question = f"how many requests did {user} make by {next(iter(vocab.properties))}"
+    text = render_prompt(Context(now=corpus.NOW, tz=ZoneInfo("UTC"), vocabulary=vocab), question=question)
+    assert f"{user}" in text and all(f"- {key}:" in text for key in vocab.properties)
+    other = corpus.vocabulary("sample" if vocabulary == "acme" else "acme")
+    assert not any(f"- {key}:" in text for key in other.properties)  # nothing of another organization's words
