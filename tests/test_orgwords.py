@@ -163,6 +163,9 @@ WHOLE = [
     # a provider that is also a family word, named as the provider
     ("acme", "cost from the mistral provider", {"measure": "cost",
                                                 "conditions": [_cond("provider", "equals", "MISTRAL")]}),
+    ("acme", "cost excluding Spain and the US today",
+     {"measure": "cost", "range": TODAY,
+      "conditions": [_cond("country", "not-equals", "ES"), _cond("country", "not-equals", "US")]}),
     ("sample", "requests that weren't 200s today",
      {"measure": "requests", "range": TODAY, "conditions": [_cond("status", "not-equals", 200)]}),
 ]  # fmt: skip

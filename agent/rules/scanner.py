@@ -149,7 +149,7 @@ _NEGATION = re.compile(
     r"(?<![\w.-])(?:not|except|excluding|exclude|excluded|without|other\s+than|besides|but\s+not|minus|"
     r"apart\s+from|aside\s+from|ignoring|excl|non)\s+(?:(?:for|from|on|in|the|any|of|to|by)\s+)*$"
 )
-_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)
+_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor|the)(?![\w-]))*", re.I)
 
 
 def negation_before(s: Scanner, start: int) -> tuple[bool, int]:
