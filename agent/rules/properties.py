@@ -39,8 +39,12 @@ def _add(p: Parse, named: Named, key: str, value: str, negated: bool, at: int) -
         named.append((key, value, at))
 
 
-def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], key_alt: str, named: Named) -> None:
-    """Reads "region = eu-west", "team is not growth", and a key word then a value ("team growth")."""
+def _explicit(
+    s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], key_alt: str, named: Named
+) -> list[Condition]:
+    """Reads "region = eu-west", "team is not growth", and a key word then a value ("team growth"); returns the
+    positive ones, which a negated list read later may still take in (see `_negated_later`)."""
+    positive: list[Condition] = []
 
     def explicit(m):
         key = key_words[m.group("k").lower()]
@@ -49,6 +53,8 @@ def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str]
             s.blank(start, m.start())
         negated = bool(m.group("neg")) != before
         _add(p, named, key, property_value(key, m.group("v"), vocab), negated, start)
+        if not negated:
+            positive.append(p.conditions[-1])
 
     s.take(
         rf"(?:where\s+|with\s+)?(?P<k>{key_alt})\s*(?:(?P<neg>!=|is\s+not|isn't)|=|:|is|equals|of)\s*(?P<v>[\w.-]+)",
@@ -65,6 +71,18 @@ def _explicit(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str]
         explicit(m)
 
     s.take(rf"(?<!by )(?<!per )(?<!each )(?P<k>{key_alt})\s+(?P<neg>)(?P<v>[\w.-]+)", bare)
+    return positive
+
+
+def _negated_later(s: Scanner, p: Parse, named: Named, positive: list[Condition]) -> None:
+    """A "key = value" after a negated list read by the value rule is in that list ("excluding the care team and
+    team = platform"): the explicit form is read first, so its negation is settled once the list has been read."""
+    for condition in positive:
+        at = next((a for k, v, a in named if f"property:{k}" == condition.field and v == condition.value), None)
+        if at is None or not negation_before(s, at)[0]:
+            continue
+        p.conditions[p.conditions.index(condition)] = condition.model_copy(update={"op": "not-equals"})
+        named[:] = [n for n in named if n[2] != at]
 
 
 def _values(s: Scanner, p: Parse, vocab: Vocabulary, key_words: dict[str, str], key_alt: str, named: Named) -> None:
@@ -130,9 +148,9 @@ def properties(s: Scanner, p: Parse, env: Env) -> None:
     key_words = property_key_words(env.vocab)
     key_alt = per_vocabulary(env.vocab, "key alternation", lambda v: alternation(key_words))
     named: Named = []
-    if key_alt:
-        _explicit(s, p, env.vocab, key_words, key_alt, named)
+    positive = _explicit(s, p, env.vocab, key_words, key_alt, named) if key_alt else []
     _values(s, p, env.vocab, key_words, key_alt, named)
+    _negated_later(s, p, named, positive)
     if key_alt:
         _unknown_value(s, env.vocab, key_words, key_alt)
     _side_by_side(p, named)
