@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from heliqa.agent.form_specs import FormSpec
 from heliqa.agent.spec import QuerySpec
 from heliqa.settings import settings
 from heliqa.tools.query import MetricsQuery
@@ -34,7 +35,7 @@ class Context:
     now: datetime
     tz: ZoneInfo
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
-    previous: QuerySpec | Any = None  # the last question's spec: a QuerySpec or one of agent.forms' specs
+    previous: QuerySpec | FormSpec | None = None  # the last question's spec
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Plan:
     """A planner's decision. `unparsed` means the planner did not understand the whole question."""
 
     status: Status
-    spec: QuerySpec | Any = None  # a QuerySpec, or a CompareSpec / ListSpec / ExplainSpec (agent.forms)
+    spec: QuerySpec | FormSpec | None = None  # a QuerySpec, or a CompareSpec / ListSpec / ExplainSpec
     message: str = ""
     planner: str = ""
     query: MetricsQuery | None = None  # set when the planner already checked `spec` (see agent/check.py)

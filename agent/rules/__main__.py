@@ -1,6 +1,7 @@
 """`python -m heliqa.agent.rules`: print the rule table in the order rules run, with each rule's examples."""
 
 import json
+import sys
 
 from heliqa.agent.rules import RULES
 
@@ -14,4 +15,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # `... | head`: the reader has all it wanted
+        sys.stderr.close()

@@ -87,7 +87,7 @@ def over_time(s: Scanner, p: Parse, env: Env) -> None:
     )
 
 
-@rule(740, "across all", {"cost across all models": {"measure": "cost"}})
+@rule(740, "across all", {"cost across all models": {"measure": "cost", "groupBy": None, "conditions": None}})
 def across_all(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "across all models": everything, neither a filter nor a grouping."""
     keys = per_vocabulary(env.vocab, "key alternation", lambda v: alternation(property_key_words(v)))

@@ -139,10 +139,6 @@ def auto_bucket(rng: TimeRange | None) -> str:
         return "hour"
     if rng.kind in ("today", "yesterday", "day", "between"):
         return "hour"
-    if (
-        rng.kind == "last"
-        and rng.unit in ("months", "years")
-        and (rng.n or 0) * UNIT_DAYS[rng.unit] > 90
-    ):
+    if rng.kind == "last" and rng.unit in ("months", "years") and (rng.n or 0) * UNIT_DAYS[rng.unit] > 90:
         return "week"
     return "day"

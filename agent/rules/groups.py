@@ -18,6 +18,7 @@ BEFORE_A_NAME = re.compile(
 )
 _AFTER_A_PROVIDER = re.compile(r"\s*(?:ai|provider|api|models?|requests?|calls|traffic|'s)(?![\w-])", re.I)
 _LIST_JOINER = re.compile(r"(?<![\w.-])(?:and|or|vs\.?|versus|plus)(?![\w-])|[,&+]", re.I)
+_COMBINED = phrases(COMBINED_WORDS)  # "A and B combined", "in total"
 _TWO_GROUPS = "That question groups by two things; ask for one grouping at a time."
 
 
@@ -33,7 +34,8 @@ def _names_together(text: str, start: int, end: int) -> bool:
     "combined",
     {
         "cost for gpt-4 and gpt-4o combined": {
-            "conditions": [{"field": "model", "op": "in", "value": ["gpt-4", "gpt-4o"]}]
+            "conditions": [{"field": "model", "op": "in", "value": ["gpt-4", "gpt-4o"]}],
+            "groupBy": None,
         }
     },
 )
@@ -46,7 +48,7 @@ def combined(s: Scanner, p: Parse, env: Env) -> None:
             return False  # the provider Together, left for the provider rule
         p.combined = True
 
-    s.take(phrases(COMBINED_WORDS), handle)
+    s.take(_COMBINED, handle)
 
 
 def _group(p: Parse, words: dict[str, str], m: re.Match) -> None:

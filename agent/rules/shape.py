@@ -196,7 +196,7 @@ def _named_twice(p: Parse) -> None:
 
 
 def _settle_worst(p: Parse) -> None:
-    """"worst"/"best" rank by the measure's bad end; a measure with no bad end (requests, tokens) is asked back."""
+    """ "worst"/"best" rank by the measure's bad end; a measure with no bad end (requests, tokens) is asked back."""
     if p.measure in _WORSE_IS_HIGHER:
         worse = "top"
     elif p.measure == "score":

@@ -1,9 +1,9 @@
 """The rule table: every rule is a function registered with `@rule(priority, name, examples)` in its family's
 module; the planner runs them in priority order (lower first) over one `Scanner`, and each records into `Parse`.
 
-A rule's `examples` map a question to the spec fragment it must produce, or to CLARIFY / UNPARSED when it is
-asked back; they are read at 2026-11-24 12:00 UTC (a Tuesday) with the tests' vocabulary, and
-tests/rules/test_table.py checks that each one fires its rule and produces the fragment.
+A rule's `examples` map a question to the spec fragment it must produce (a None value: that field is unset),
+or to CLARIFY / UNPARSED when it is asked back; they are read at 2026-11-24 12:00 UTC (a Tuesday) with the tests'
+vocabulary, and tests/rules/test_table.py checks that each one fires its rule and produces the fragment.
 `python -m heliqa.agent.rules` prints the table. A new family module is imported in `__init__.py` to register.
 """
 

@@ -35,9 +35,18 @@ def _outcome(plan: Plan) -> dict:
 
 
 def _holds(fragment, whole) -> bool:
+    """Whether `whole` holds `fragment` (a key whose fragment value is None must be absent)."""
     if isinstance(fragment, dict):
-        return isinstance(whole, dict) and all(k in whole and _holds(v, whole[k]) for k, v in fragment.items())
+        return isinstance(whole, dict) and all(
+            k not in whole if v is None else k in whole and _holds(v, whole[k]) for k, v in fragment.items()
+        )
     return fragment == whole
+
+
+def test_a_fragment_checks_what_it_names_and_what_it_says_is_absent():
+    assert _holds({"range": {"kind": "today"}, "groupBy": None}, {"range": {"kind": "today", "n": 1}, "measure": "x"})
+    assert not _holds({"groupBy": None}, {"groupBy": "model"})
+    assert not _holds({"range": {"kind": "today"}}, {"range": {"kind": "yesterday"}})
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
