@@ -194,13 +194,16 @@ _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
     r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
+    # "where is the latency concentrated", "when did groq start failing": when and in what
+    r"where\s+(?:is|are|was|were)(?=.*\bconcentrated\b)|concentrated|when\s+did(?=.*\b(?:start|begin|began)\b)|"
     # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
     r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
     r"spik\w*|jump\w*|surg\w*|ris(?:e|es|en|ing)|rose|increas\w*|decreas\w*|drop\w*|dip\w*|fell|fall\w*|tank\w*|"
-    r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*"
+    r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*|"
+    r"(?:start|started|starting|begin|began)(?=\s+(?:to\s+)?(?:fail|error|slow|los))"
 )
 DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 # what carries the "explain" meaning; the rest (is, we, the, on...) is the rules planner's filler

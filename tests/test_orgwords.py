@@ -222,3 +222,18 @@ def test_the_llm_prompt_lists_the_organizations_own_names(vocabulary):
     assert f"{user}" in text and all(f"- {key}:" in text for key in vocab.properties)
     other = corpus.vocabulary("sample" if vocabulary == "acme" else "acme")
     assert not any(f"- {key}:" in text for key in other.properties)  # nothing of another organization's words
+
+
+@pytest.mark.parametrize(
+    "vocabulary,question,expected",
+    [
+        ("acme", "when did groq start failing",
+         {"measure": "errors", "conditions": [_cond("provider", "equals", "GROQ")]}),
+        ("sample", "where is the latency concentrated today", {"measure": "latency", "range": TODAY}),
+        ("acme", "why did cost jump yesterday", {"measure": "cost", "range": YESTERDAY}),
+    ],
+)  # fmt: skip
+def test_change_verbs_ask_for_an_explanation(vocabulary, question, expected):
+    result = _plan(vocabulary, question)
+    assert type(result.spec).__name__ == "ExplainSpec", (result.status, result.message)
+    assert result.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True) == expected
