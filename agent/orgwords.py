@@ -188,5 +188,18 @@ def _same_clock(zones: set[str]) -> bool:
 def spell_out_numbers(text: str) -> str:
     """Number words as digits (`twenty-four hours` -> `24 hours`, `top five` -> `top 5`), with text2num.
 
-    Lone `one` and `two` stay words ("quick one", "the two of them"); the rules read them where they mean a count."""
-    return alpha2digit(text, "en")
+    Lone `one` and `two` stay words ("quick one", "the two of them"); the rules read them where they mean a count.
+    Text text2num cannot encode (a lone surrogate) is left as it is: its words are asked back like any others."""
+    if not _NUMBER_WORD.search(text):
+        return text
+    try:
+        return alpha2digit(text, "en")
+    except UnicodeError:
+        return text
+
+
+_NUMBER_WORD = re.compile(
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundred|thousand)",
+    re.I,
+)

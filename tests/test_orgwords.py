@@ -237,3 +237,7 @@ def test_change_verbs_ask_for_an_explanation(vocabulary, question, expected):
     result = _plan(vocabulary, question)
     assert type(result.spec).__name__ == "ExplainSpec", (result.status, result.message)
     assert result.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True) == expected
+
+
+def test_text_that_text2num_cannot_encode_is_left_as_it_is():
+    assert spell_out_numbers("\ud800 twenty one") == "\ud800 twenty one"
