@@ -2,8 +2,7 @@
 
 The cases are read from the tests themselves (tests/rules/test_*.py, tests/test_wording.py), rewritten name by name
 into the `acme` organization's words (tests/vocabularies.py), and run by the same test function with that
-organization's vocabulary. A case whose words have no counterpart there is skipped. KNOWN_FAILING lists the cases
-the planner still gets wrong on the second vocabulary (strict: a fixed case must leave the list).
+organization's vocabulary. A case whose words have no counterpart there is skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from tests import corpus, test_wording
 from tests.rules import common, test_filters, test_measures, test_names, test_planner, test_shape, test_time
 from tests.vocabularies import to_acme
 
-KNOWN_FAILING: set[str] = set()  # cases the planner still gets wrong there (none now)
 MODULES = (test_filters, test_measures, test_names, test_planner, test_shape, test_time, test_wording)
 
 
@@ -35,8 +33,7 @@ def _cases():
                     values = values.values if hasattr(values, "values") and not isinstance(values, dict) else values
                     values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
                     case_id = f"{module.__name__.rsplit('.', 1)[1]}.{name}[{i}]"
-                    marks = [pytest.mark.xfail(strict=True)] if case_id in KNOWN_FAILING else []
-                    yield pytest.param(module, name, argnames, values, id=case_id, marks=marks)
+                    yield pytest.param(module, name, argnames, values, id=case_id)
 
 
 CASES = list(_cases())
