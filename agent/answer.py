@@ -423,5 +423,5 @@ def prose_is_grounded(text: str, rows: list[Row], query: MetricsQuery) -> bool:
         for token in re.findall(r"[\w.,$%+-]+", text)
         if not re.search(r"[A-Za-z_]", token)
         for n in _NUMBER.findall(token)
-    ]  # tokens with letters are names: gpt-4.1, user_0042, p90
+    ]  # tokens with letters are names: gpt-4.1, a user id, p90
     return all(n.replace(",", "").rstrip(".") in allowed or n.replace(",", "").lstrip("+-") in allowed for n in numbers)

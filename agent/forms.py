@@ -11,16 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from heliqa.agent.form_specs import CompareSpec, ExplainSpec, FormSpec, ListSpec
 from heliqa.agent.planner import Context, Plan, Planner
+from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
+from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_key_words
+from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import MONTH_DAYS, YEAR_DAYS, TimeRange, Unit
+from heliqa.tools.errors import Clarify
 from heliqa.tools.investigate import (
     ListOrder,
     ScoreBelow,
 )
+from heliqa.tools.results import Vocabulary
 
 EXPLAINABLE = "latency, errors (or a status such as 429), cost, or a score key"
 
@@ -152,13 +157,32 @@ NOUN_NEXT = re.compile(
     r"\s+(?:[\w.-]+\s+){0,2}?(?:requests?|reqs|calls?|errors?|failures?|[1-5]\d\ds?|[45]xx)(?![\w-])", re.I
 )
 SINGLE = re.compile(r"(?<![\w-])(?:request|call|generation|completion|error|failure)(?![\w-])", re.I)
-GROUP_AFTER_ORDER = re.compile(r"^\s*(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|days?|hours?)\b")
-# "which models had the slowest requests": asks for groups, not for requests
-WHICH_GROUP = re.compile(
-    r"^\s*(?:which|what)\s+(?:models?|providers?|users?|customers?|countr(?:y|ies)|features?|environments?|envs?|"
-    r"tiers?|prompt[_\s]versions?|status(?:es)?)(?![\w-])",
-    re.I,
-)
+_GROUPS = r"models?|providers?|users?|customers?|countr(?:y|ies)|status(?:es)?"
+
+
+def _group_after_order(vocab: Vocabulary) -> re.Pattern:
+    """A grouping word (the organization's keys too) right after an order word: "the slowest models"."""
+    return per_vocabulary(
+        vocab,
+        "forms: group after order",
+        lambda v: re.compile(rf"^\s*(?:{_GROUPS}|days?|hours?{_key_alternation(v)})(?![\w-])", re.I),
+    )
+
+
+def _which_group(vocab: Vocabulary) -> re.Pattern:
+    """ "which models had the slowest requests", "what app ...": asks for groups, not for requests."""
+    return per_vocabulary(
+        vocab,
+        "forms: which group",
+        lambda v: re.compile(rf"^\s*(?:which|what)\s+(?:{_GROUPS}{_key_alternation(v)})(?![\w-])", re.I),
+    )
+
+
+def _key_alternation(vocab: Vocabulary) -> str:
+    keys = alternation(property_key_words(vocab))
+    return "|" + keys if keys else ""
+
+
 THOSE = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please|pls)\s+)*(?:show|list|give|get|see|which|what)(?:\s+me)?\s+"
     r"(?:(?:those|these|them|the|all|bad|slow|failed|expensive|low[\s-]scored)\s+)*(?:requests?|calls?|ones?)?"
@@ -170,13 +194,16 @@ _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
     r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
+    # "where is the latency concentrated", "when did groq start failing": when and in what
+    r"where\s+(?:is|are|was|were)(?=.*\bconcentrated\b)|concentrated|when\s+did(?=.*\b(?:start|begin|began)\b)|"
     # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
     r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
     r"spik\w*|jump\w*|surg\w*|ris(?:e|es|en|ing)|rose|increas\w*|decreas\w*|drop\w*|dip\w*|fell|fall\w*|tank\w*|"
-    r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*"
+    r"degrad\w*|go\s+up|went\s+up|gone\s+up|going\s+up|go\s+down|went\s+down|blow\s+up|blew\s+up|explod\w*|"
+    r"(?:start|started|starting|begin|began)(?=\s+(?:to\s+)?(?:fail|error|slow|los))"
 )
 DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 # what carries the "explain" meaning; the rest (is, we, the, on...) is the rules planner's filler
@@ -254,7 +281,10 @@ class FormsPlanner:
         spec = ListSpec(conditions=conditions, range=base.range, timeZone=base.timeZone)
         return Plan("ok", spec=spec, planner=self.name)
 
-    def _compare(self, question: str, ctx: Context) -> Detected | None:
+    def _compare(self, question: str, ctx: Context) -> Detected | Plan | None:
+        named = _two_named_days(question, ctx)
+        if named is not None:
+            return named
         match = COMPARE.search(question) or OVER.search(question)
         leading = LEADING_COMPARE.match(question)
         if match is None and leading is not None:
@@ -349,7 +379,7 @@ class FormsPlanner:
         return Plan("ok", spec=explain, planner=self.name)
 
     def _list(self, question: str, ctx: Context) -> Detected | None:
-        if not REQUEST_NOUN.search(question) or WHICH_GROUP.match(question):
+        if not REQUEST_NOUN.search(question) or _which_group(ctx.vocabulary).match(question):
             return None
         by_order = REQUESTS_BY.search(question)
         text = question
@@ -365,7 +395,7 @@ class FormsPlanner:
             has_n = bool(order_match.group("n") or order_match.group("n2"))
             # "last"/"latest" alone is a list only right before the requests: "the latest failed request"
             loose = is_recent and not has_n and verb is None and not NOUN_NEXT.match(after)
-            if GROUP_AFTER_ORDER.match(after) or loose:
+            if _group_after_order(ctx.vocabulary).match(after) or loose:
                 order_match = None
         if order_match is None and verb is None and by_order is None:
             return None
@@ -410,6 +440,65 @@ class FormsPlanner:
             return Plan("ok", spec=listing, planner=self.name)
 
         return Detected(rest, build, measure_optional=True)
+
+
+_DAY = rf"(?:{WEEKDAY},?\s+)?(?:the\s+)?(?:{DATE}|(?:[12]?\d|3[01])(?:st|nd|rd|th)(?:\s+of\s+(?:this|the)\s+month)?)"
+TWO_DAYS = re.compile(
+    rf"(?<![\w-])(?:on\s+)?(?P<a>{_DAY})\s+(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:on\s+)?"
+    rf"(?:(?P<b>{_DAY})|(?P<week>the\s+same\s+day\s+(?:a|one|1)\s+week\s+(?:earlier|before|prior)|"
+    rf"the\s+same\s+day\s+(?:last|the\s+previous|the\s+week\s+before)\s*(?:week)?))(?![\w-])",
+    re.I,
+)
+
+
+def _named_day(words: str, today: date) -> date:
+    """One day as written ("nov 22", "11/22", "saturday the 21st", "the 21st of this month"): the most recent past
+    one without a year or month; a weekday that is not the date's is asked back."""
+    text = " ".join(words.lower().replace(",", " ").split())
+    weekday = re.match(rf"({WEEKDAY})\s+", text)
+    text = re.sub(r"^the\s+|\s+of\s+(?:this|the)\s+month$", "", text[weekday.end() :] if weekday else text)
+    ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", text)
+    if ordinal is None:
+        day = read_date(text, today)
+    else:
+        month = today.replace(day=1)
+        if int(ordinal.group(1)) > today.day:
+            month = (month - timedelta(days=1)).replace(day=1)
+        try:
+            day = month.replace(day=int(ordinal.group(1)))
+        except ValueError:
+            raise Clarify(f"There is no day {ordinal.group(1)} in {month:%B}.") from None
+    if weekday and WEEKDAYS[weekday.group(1)] != day.weekday():
+        raise Clarify(f"{day:%B} {day.day} is a {day:%A}, not a {weekday.group(1).title()}; which day did you mean?")
+    return day
+
+
+def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
+    """'cost on nov 22 vs nov 21', 'errors on Nov 21st compared with Nov 14th', 'nov 21 vs the same day a week
+    earlier': the first day named is the current period, the second the previous one."""
+    m = TWO_DAYS.search(question)
+    if m is None:
+        return None
+    today = ctx.now.astimezone(ctx.tz).date()
+    try:
+        first = _named_day(m.group("a"), today)
+        second = first - timedelta(days=7) if m.group("week") else _named_day(m.group("b"), today)
+    except Clarify as ask:
+        return Plan("clarify", message=ask.message, planner="rules")
+    if second >= first:
+        return Plan(
+            "clarify",
+            message=f"Compare {first:%b %d} with an earlier day, or name the later day first "
+            f"('... on {max(first, second):%b %d} vs {min(first, second):%b %d}').",
+            planner="rules",
+        )
+    rest = f"{question[: m.start()]} on {first.isoformat()} {question[m.end() :]}"
+    shift = (first - second).days
+
+    def build(spec: QuerySpec, _ctx: Context) -> Plan:
+        return Plan("ok", spec=CompareSpec(query=spec, shiftN=shift, shiftUnit="days"), planner="rules")
+
+    return Detected(rest, build)
 
 
 def _blank(text: str, span: tuple[int, int]) -> str:

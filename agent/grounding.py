@@ -1,7 +1,7 @@
 """Ground a QuerySpec's names against what exists for the organization, or ask back.
 
 `gpt-4` means exactly `gpt-4`; a family word is a contains; `prod` resolves to `production`;
-`is_correct` to `is_correct-hcone-bool`; a name matching nothing known becomes a clarifying question.
+`<key>` to `<key>-hcone-bool`; a name matching nothing known becomes a clarifying question.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def match_model(name: str, vocab: Vocabulary) -> Condition | None:
 
 
 def match_score_key(name: str, vocab: Vocabulary) -> str | None:
-    """`is_correct` -> `is_correct-hcone-bool`, `feedback` -> `helicone-score-feedback`, exact keys as they are."""
+    """`<key>` -> `<key>-hcone-bool`, `feedback` -> `helicone-score-feedback`, exact keys as they are."""
     candidates = [name, f"{name}-hcone-bool", _SYNONYMS.get(name.lower(), name)]
     for candidate in candidates:
         for key in vocab.score_keys:

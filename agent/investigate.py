@@ -395,7 +395,7 @@ def _bad_conditions(e: Explanation) -> list[Condition]:
 
 
 def measure_words(e: Explanation) -> str:
-    """'p90 latency', 'error rate', '429 rate', 'accuracy score'."""
+    """'p90 latency', 'error rate', '429 rate', '<key> score'."""
     q = e.query
     if q.measure == "errors" and q.status is not None:
         return f"{q.status} rate"

@@ -44,13 +44,14 @@ DEFAULT_MAX_TOKENS = Settings.model_fields["heliqa_llm_max_tokens"].default
 # The planner prompt's bound; approx_tokens() estimates a text's tokens without a tokenizer download.
 PROMPT_TOKEN_BOUND = 4000
 # Bounds on the names a prompt carries (those the question names come first): in count and in characters.
-_ROOM = {"models": 2000, "providers": 400, "score keys": 1000, "properties": 2400}
+_ROOM = {"models": 2000, "providers": 400, "score keys": 1000, "users": 600, "properties": 2400}
 _MAX_PROPERTY_KEYS = 30
 QUESTION_LIMIT = 1000  # characters of the question and the interpretation in the summary's prompt
 _MAX_VALUES_PER_PROPERTY = 12
 _MAX_PROPERTY_VALUES = 150
 _MAX_MODELS = 40
 _MAX_SCORE_KEYS = 30
+_MAX_USERS = 12
 
 # --- tools: the strict schemas come from the pydantic models that validate the calls ------------------------
 # run_query's arguments are a QuerySpec: openai.pydantic_function_tool derives the strict schema (every
@@ -99,7 +100,7 @@ class ExplainChange(BaseModel):
     )
     scoreKey: str | None = Field(description="for measure=score: the known score key; else null")
     status: int | None = Field(description="for measure=errors: the status named (429); null = any failure")
-    conditions: list[Condition] = Field(description="the question's scope (model, feature...), [] for none")
+    conditions: list[Condition] = Field(description="the question's scope (model, provider, property...), [] for none")
     range: TimeRange | None = Field(description="null = the last 24 hours")
     timeZone: str | None = Field(description="IANA zone only when the question names one; else null")
 
@@ -176,7 +177,8 @@ def vocabulary_text(vocab: Vocabulary, question: str = "", scale: float = 1.0) -
         f"- models: {_shown(vocab.models, question, _MAX_MODELS, room['models']) or 'none recorded'}",
         f"- providers: {_shown(dict.fromkeys(vocab.providers, 1), '', 40, room['providers']) or 'none recorded'}",
         f"- score keys: {_shown(vocab.score_keys, question, _MAX_SCORE_KEYS, room['score keys']) or 'none recorded'}",
-        f"- users: {vocab.users} distinct user ids (take a user id from the question as written)",
+        f"- users: {vocab.users} distinct user ids of any shape (take one from the question as written)"
+        + (f": {_shown(vocab.user_ids, question, _MAX_USERS, room['users'])}" if vocab.user_ids else ""),
     ]
     if vocab.properties:
         lines.append("- properties (key: recorded values):")

@@ -23,7 +23,7 @@ EXAMPLES = (
     "p90 latency for gpt-4 last week by day",
     "error rate by model over the last 24 hours",
     "top 5 users by cost this month",
-    "scores for the support-bot feature over the last 14 days by day",
+    "average score by day over the last 14 days",
     "how many 429s from anthropic yesterday by hour",
 )
 

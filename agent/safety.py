@@ -6,7 +6,7 @@ import re
 
 _DESTRUCTIVE = re.compile(
     r"\b(delete|truncate|remove|erase|wipe|purge|update|insert|alter|modify|overwrite|reset the)\b"
-    # "drop" destroys only with an object: "did accuracy drop" is a question about the data
+    # "drop" destroys only with an object: "did the score drop" is a question about the data
     r"|\bdrop\s+(?:the\s+|all\s+|my\s+|our\s+|these\s+|those\s+)?"
     r"(?:tables?|database|db|data|requests|rows|logs|records|columns?|everything|it)\b",
     re.I,

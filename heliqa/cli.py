@@ -188,23 +188,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from heliqa.tools.demo import DEMO_ORG, fill_demo
+    from heliqa.tools.demo import DEMO_ORG, demo_org, fill_demo
     from heliqa.tools.results import iso_z
     from heliqa.tools.store import Store
 
     store = Store()
-    org = settings().heliqa_org_id or DEMO_ORG
+    org = settings().heliqa_org_id or demo_org(args.vocabulary)
     if args.reset:
         removed = store.remove_org(org)
         sys.stdout.write(f"removed the {removed:,} requests of organization {org} from {store.path}\n")
     end = demo_end(args.now)
-    added = fill_demo(store, rows=args.rows, seed=args.seed, now=end)
+    added = fill_demo(store, rows=args.rows, seed=args.seed, now=end, vocabulary=args.vocabulary)
     stamp = iso_z(end)
     again = "" if added else f" (it already held this data; `heliqa demo --reset --now {stamp}` starts over)"
     sys.stdout.write(
         f"demo data: {added:,} new requests in {store.path} (organization {org}){again}\n"
         f"the data ends at {stamp}; ask as of that moment with --now, e.g.\n"
-        f'  heliqa ask --now {stamp} "p90 latency by model over the last 24 hours"\n'
+        f'  heliqa ask --now {stamp}{"" if org == DEMO_ORG else f" --org {org}"} '
+        '"p90 latency by model over the last 24 hours"\n'
     )
     return EXIT_OK
 
@@ -299,7 +300,8 @@ Incremental: each run starts at the saved cursor less --overlap, so late rows ar
     "demo": """examples:
   heliqa demo --now 2026-11-24T12:00:00Z
   heliqa demo --reset --now 2026-11-24T12:00:00Z
-  heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z""",
+  heliqa demo --rows 200000 --now 2026-11-24T12:00:00Z
+  heliqa demo --vocabulary acme --now 2026-11-24T12:00:00Z""",
     "repair": """examples:
   heliqa repair                  # after a crash or a full disk: vocabulary and organization counts from the rows""",
     "orgs": """prints one line per organization: its id, requests, first and last request (UTC)
@@ -432,12 +434,20 @@ def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     sync.add_argument("--quiet", action="store_true", help="no progress line")
     sync.set_defaults(func=cmd_sync)
 
+    from heliqa.tools.demo import VOCABULARIES
+
     demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
     demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
     demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
     demo.add_argument(
         "--reset", action="store_true", help="remove the demo organization's requests first, then generate"
+    )
+    demo.add_argument(
+        "--vocabulary",
+        choices=VOCABULARIES,
+        default="sample",
+        help="whose words: the sample organization, or 'acme', one that names everything differently",
     )
     demo.set_defaults(func=cmd_demo)
 

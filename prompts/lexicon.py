@@ -58,7 +58,7 @@ super crazy insanely pretty quite kinda sorta totally seriously honestly just ex
 feel feels feeling felt seem seems seemed think thought guess noticed notice noticing wondering
 """.split()
 )
-# Conversational verbs ("did user_0013 make", "which user sent the most requests"): ignored like the words above,
+# Conversational verbs ("did bob make", "which user sent the most requests"): ignored like the words above,
 # and they may link a group to its superlative.
 CONVERSATIONAL_VERBS = frozenset(
     """
@@ -123,7 +123,7 @@ FILTER_PREPOSITIONS = frozenset(
 QUALIFIED_NOUNS = frozenset(
     """
 request requests call calls traffic user users customer customers cost costs spend latency errors error
-tokens model models calls provider providers feature features environment tier
+tokens model models calls provider providers
 """.split()
 )
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from heliqa.tools.demo import DEMO_ORG, LAUNCHED, POWER_USER, Incidents, fill_demo, generate
+import pytest
+
+from heliqa.tools.demo import (
+    ACME_BIG_SPENDER,
+    ACME_ORG,
+    DEMO_ORG,
+    LAUNCHED,
+    POWER_USER,
+    AcmeIncidents,
+    Incidents,
+    fill_demo,
+    generate,
+)
 from heliqa.tools.store import Store
 from tests import reference
 from tests.conftest import MAIN_ORG, NOW, OTHER_ORG, SAMPLE_ORGS
@@ -95,4 +107,64 @@ def test_fill_demo_loads_the_demo_organization(tmp_path, monkeypatch):
     assert fill_demo(store, rows=500, seed=3, now=NOW) == 500
     assert store.organizations() == {DEMO_ORG: 500}
     assert fill_demo(store, rows=500, seed=3, now=NOW) == 0  # the same seed again adds nothing new
+    store.close()
+
+
+# --- the second vocabulary ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def acme_rows() -> list[dict]:
+    """The second vocabulary's organization over 30 days, as `heliqa demo --vocabulary acme` makes it."""
+    return [dict(r, organization_id=MAIN_ORG) for r in generate(12_000, 5, NOW, vocabulary="acme")]
+
+
+def _names(rows: list[dict]) -> dict[str, set[str]]:
+    """Every name a question could use: models, providers, users, property keys and values, score keys."""
+    return {
+        "models": {r["model"] for r in rows},
+        "providers": {r["provider"] for r in rows},
+        "users": {r["user_id"] for r in rows} - {""},
+        "keys": {k for r in rows for k in r["properties"]},
+        "values": {v for r in rows for v in r["properties"].values()},
+        "scores": {k for r in rows for k in r["scores"]},
+    }
+
+
+def test_the_second_vocabulary_shares_no_name_with_the_sample(sample_rows, acme_rows):
+    acme, sample = _names(acme_rows), _names(sample_rows)
+    assert acme["keys"] == {"team", "app", "route", "region", "customer", "deployment"}
+    assert {"bob", "alice@acme.io", "carol.smith"} <= acme["users"]
+    assert acme["providers"] == {"GROQ", "MISTRAL", "DEEPSEEK", "COHERE", "AZURE"}
+    every_sample_name = set().union(*sample.values())
+    assert all(not (names & every_sample_name) for names in acme.values()), acme
+
+
+def test_the_second_vocabulary_has_incidents_of_its_own(acme_rows):
+    when = AcmeIncidents(NOW)
+    start, end = when.groq_outage
+    groq = {"metric": "error_rate", "where": (("provider", "eq", "GROQ"),)}
+    assert value(acme_rows, start, end - timedelta(milliseconds=1), **groq) > 50
+    assert value(acme_rows, start - timedelta(days=1), end - timedelta(days=1), **groq) < 10
+    start, end = when.slow_reasoner
+    reasoner = {"metric": "latency", "agg": "p90", "where": (("model", "eq", "deepseek-reasoner"),)}
+    during = value(acme_rows, start, end - timedelta(milliseconds=1), **reasoner)
+    assert during > 2.5 * value(acme_rows, start - timedelta(days=1), end - timedelta(days=1), **reasoner)
+    start, end = when.spend
+    theirs = {"metric": "cost", "where": (("user", "eq", ACME_BIG_SPENDER),)}
+    assert value(acme_rows, start, end, **theirs) > value(acme_rows, start, end, metric="cost") / 2
+
+
+def test_an_unknown_vocabulary_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown vocabulary 'nope'; use one of sample, acme"):
+        list(generate(10, 1, NOW, vocabulary="nope"))
+
+
+def test_demo_fills_the_second_vocabulary(tmp_path, monkeypatch):
+    monkeypatch.delenv("HELIQA_ORG_ID", raising=False)
+    store = Store(tmp_path / "heliqa.duckdb")
+    assert fill_demo(store, rows=300, seed=3, now=NOW, vocabulary="acme") == 300
+    vocab = store.vocabulary(ACME_ORG)
+    assert set(vocab.properties) == {"team", "app", "route", "region", "customer", "deployment"}
+    assert store.vocabulary(DEMO_ORG).properties == {}  # its own organization: the sample's stays apart
     store.close()

@@ -43,3 +43,38 @@ def test_code_and_docs_point_nowhere_outside_the_repository():
             if OUTSIDE.search(line):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == [], "\n".join(found)
+
+
+# Names only the generator's sample organization uses: planner logic and prompts must take every key, value,
+# user and score key from the organization's own vocabulary, so none of these may appear there.
+SAMPLE_NAMES = re.compile(
+    r"(?<![\w-])(?:features?|customer_tier|prompt_version|support-bot|summarizer|codegen|onboarding|"
+    r"user_\d{4}|is_correct|helpfulness|accuracy|enterprise|v1[23])(?![\w-])",
+    re.I,
+)
+
+
+def sample_names_in_the_planner() -> list[str]:
+    """Each line of `agent/` and `prompts/` that names something only the sample organization has."""
+    found = []
+    for folder in ("agent", "prompts"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix not in (".py", ".md") or not path.is_file():
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if SAMPLE_NAMES.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_sample_name_pattern_finds_names_and_only_whole_names():
+    hits = [
+        w for w in ("feature", "Features", "customer_tier", "user_0042", "v13", "is_correct") if SAMPLE_NAMES.search(w)
+    ]
+    assert len(hits) == 6
+    assert not any(SAMPLE_NAMES.search(w) for w in ("featured", "user_id", "v130", "tiers", "correct"))
+
+
+def test_the_planner_names_no_sample_organization_word():
+    found = sample_names_in_the_planner()
+    assert found == [], "\n".join(found)

@@ -44,7 +44,7 @@ def build(p: Parse, question: str, ctx: Context) -> QuerySpec | None:
         return None
     if p.measure == "score" and re.search(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", question, re.I):
         raise Clarify(
-            "Scores are averaged, not counted: ask for the score (e.g. 'thumbs-up rate', 'average accuracy'), "
+            "Scores are averaged, not counted: ask for the score (e.g. 'thumbs-up rate', 'average <key> score'), "
             "or for the number of requests."
         )
     if is_follow_up:

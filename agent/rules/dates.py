@@ -17,7 +17,8 @@ from heliqa.tools.errors import Clarify
 MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 WEEKDAY = r"(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")"
 DATE = (
-    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?:/(?:\d{{4}}|\d{{2}}))?(?![\d/])"
+    rf"|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?)"
 )
 CLOCK = r"(?:\d{1,2}:\d{2}(?:\s*[ap]m)?|\d{1,2}\s*[ap]m|noon|midnight)"
@@ -47,9 +48,17 @@ def read_date(text: str, today: date) -> date:
     """A calendar date; without a year, the most recent one not after today."""
     text = text.lower().replace(",", " ").replace(".", " ")
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    slashed = re.fullmatch(r"(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?", text.strip())
     try:
         if m:
             return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if slashed:  # month/day, as the US writes it
+            month, day = int(slashed.group(1)), int(slashed.group(2))
+            if slashed.group(3):
+                year = int(slashed.group(3))
+                return date(year + 2000 if year < 100 else year, month, day)
+            candidate = date(today.year, month, day)
+            return candidate if candidate <= today else date(today.year - 1, month, day)
         words = text.split()
         month = next(MONTHS[w] for w in words if w in MONTHS)
         numbers = [int(re.sub(r"\D", "", w)) for w in words if re.search(r"\d", w)]
@@ -196,26 +205,44 @@ def in_month(s: Scanner, p: Parse, env: Env) -> None:
     s.take(rf"(?:in|during|for)\s+(?:the\s+month\s+of\s+)?(?P<m>{MONTH})(?:\s+(?P<y>\d{{4}}))?", handle)
 
 
-@rule(345, "day of the month", {"requests on the 20th": {"range": {"kind": "day", "day": "2026-11-20"}}})
+@rule(
+    345,
+    "day of the month",
+    {
+        "requests on the 20th": {"range": {"kind": "day", "day": "2026-11-20"}},
+        "cost on the 21st of this month": {"range": {"kind": "day", "day": "2026-11-21"}},
+        "cost on saturday the 21st": {"range": {"kind": "day", "day": "2026-11-21"}},
+    },
+)
 def day_of_month(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "on the 20th" (the most recent past one), "since the 3rd"."""
+    """Reads "on the 20th" (the most recent past one), "the 21st of this month", "saturday the 21st", "since the
+    3rd"; a weekday that is not that date's is asked back."""
     today, _ = env.local(p)
 
     def handle(m):
         n = int(m.group("n"))
         d = today.replace(day=1)
+        if m.group("this") and n > today.day:
+            raise Clarify(f"The {m.group('n')}th of this month has not come yet.")
         if n > today.day:  # the most recent past one: last month's
             d = (d - timedelta(days=1)).replace(day=1)
         try:
             day = d.replace(day=n)
         except ValueError:
             raise Clarify(f"There is no day {n} in {d:%B}.") from None
+        named = m.group("w")
+        if named and WEEKDAYS[named.lower()] != day.weekday():
+            raise Clarify(f"{day:%B} {n} is a {day:%A}, not a {named.title()}; which day did you mean?")
         if m.group("since"):  # "since the 20th": that day's midnight until now
             set_range(p, TimeRange(kind="since", start=_midnight(day)))
         else:
             set_range(p, TimeRange(kind="day", day=day))
 
-    s.take(r"(?P<since>since\s+)?(?:on\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)(?![\s-]+percentile)", handle)
+    s.take(
+        rf"(?P<since>since\s+)?(?:on\s+)?(?:(?P<w>{WEEKDAY}),?\s+)?the\s+(?P<n>[12]?\d|3[01])(?:st|nd|rd|th)"
+        rf"(?P<this>\s+of\s+(?:this|the)\s+month)?(?![\s-]+percentile)(?!\s+(?:of\s+)?{MONTH})",
+        handle,
+    )
 
 
 @rule(380, "date", {"requests on Nov 19": {"range": {"kind": "day", "day": "2026-11-19"}}})
@@ -230,13 +257,11 @@ def on_date(s: Scanner, p: Parse, env: Env) -> None:
 
 @rule(385, "weekday", {"cost on monday": {"range": {"kind": "day", "day": "2026-11-23"}}})
 def weekday(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "on Monday" (the most recent one, today included), "last tuesday" (a week back when today is Tuesday)."""
+    """Reads "on Monday", "last tuesday": the most recent past one, never today (a week back on that weekday)."""
     today, _ = env.local(p)
 
     def handle(m):
-        back = (today.weekday() - WEEKDAYS[m.group("w").lower()]) % 7
-        if m.group("last") and back == 0:
-            back = 7
+        back = (today.weekday() - WEEKDAYS[m.group("w").lower()]) % 7 or 7
         set_range(p, TimeRange(kind="day", day=today - timedelta(days=back)))
 
-    s.take(rf"(?:on\s+)?(?P<last>last\s+)?(?P<w>{WEEKDAY})", handle)
+    s.take(rf"(?:on\s+)?(?:last\s+)?(?P<w>{WEEKDAY})", handle)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from heliqa.agent.rules.scanner import Fake, Scanner, unhide
+from heliqa.agent.rules.scanner import Fake, Scanner, negation_before, unhide
 from heliqa.agent.rules.table import Env, Parse, rule
 from heliqa.agent.spec import Condition
 
@@ -158,8 +158,8 @@ def _status(p: Parse, *conditions: Condition) -> None:
         p.measure = "requests"
 
 
-def _code(p: Parse, code: str | int) -> None:
-    _status(p, Condition(field="status", op="equals", value=int(code)))
+def _code(p: Parse, code: str | int, negated: bool = False) -> None:
+    _status(p, Condition(field="status", op="not-equals" if negated else "equals", value=int(code)))
 
 
 def _status_class(p: Parse, digit: str) -> None:
@@ -179,14 +179,17 @@ _429 = {"conditions": [{"field": "status", "op": "equals", "value": 429}]}
     },
 )
 def status_code(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "status 500", "429s", "404 errors"."""
-    s.take(
-        r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", lambda m: _code(p, m["c"])
-    )
-    s.take(r"(?P<c>[1-5]\d\d)s", lambda m: _code(p, m["c"]))
-    s.take(
-        r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", lambda m: _code(p, m["c"])
-    )
+    """Reads "status 500", "429s", "404 errors"; a negation before the code excludes it ("that were not 200s")."""
+
+    def code(m):
+        negated, start = negation_before(s, m.start())
+        if start < m.start():
+            s.blank(start, m.start())
+        _code(p, m["c"], negated)
+
+    s.take(r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", code)
+    s.take(r"(?P<c>[1-5]\d\d)s", code)
+    s.take(r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", code)
 
 
 @rule(510, "status returned", {"requests that returned 429": _429})

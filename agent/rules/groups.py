@@ -69,7 +69,7 @@ def _group_alternation(env: Env) -> tuple[dict[str, str], str]:
     1300, "group by", {"cost by model": {"groupBy": "model"}, "errors broken down by provider": {"groupBy": "provider"}}
 )
 def group_by(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "by model", "per user", "for each provider", "broken down by feature"."""
+    """Reads "by model", "per user", "for each provider", "broken down by region"."""
     words, alt = _group_alternation(env)
     s.take(
         r"(?:(?:broken\s+down|break\s+(?:it\s+|that\s+|this\s+)?down|grouped|split|bucketed|segmented|sliced)\s+)?"

@@ -44,6 +44,13 @@ def set_measure(p: Parse, name: str) -> None:
     p.measure = name
 
 
+_SHARE_FAILED = (
+    r"(?:what\s+|which\s+)?(?:%|percent|percentage|share|fraction|proportion|portion|part)\s+of\s+(?:the\s+|all\s+)?"
+    r"(?P<x>\S.{0,80}?)\s+(?:(?:requests?|calls?|traffic|reqs)\s+)?(?:that\s+|which\s+)?(?:have\s+|has\s+)?"
+    r"(?:failed|errored|erred|fail|error|failing|erroring|were\s+errors|were\s+failures|returned\s+(?:an\s+)?errors?)"
+)
+
+
 def _named(s: Scanner, p: Parse, pattern: str, measure: str) -> None:
     s.take(pattern, lambda m: set_measure(p, measure))
 
@@ -51,10 +58,26 @@ def _named(s: Scanner, p: Parse, pattern: str, measure: str) -> None:
 @rule(
     900,
     "error rate",
-    {"error rate today": {"measure": "error_rate"}, "share of requests that failed": {"measure": "error_rate"}},
+    {
+        "error rate today": {"measure": "error_rate"},
+        "share of requests that failed": {"measure": "error_rate"},
+        "what % of gpt-4 requests failed": {
+            "measure": "error_rate",
+            "conditions": [{"field": "model", "op": "equals", "value": "gpt-4"}],
+        },
+    },
 )
 def error_rate(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "error rate", "failure ratio", "% of requests that failed"."""
+    """Reads "error rate", "failure ratio", "% of requests that failed", "what share of gpt-4 calls errored"."""
+
+    def share(m):  # the error rate over the rows named between the share and the failure words
+        s.blank(m.start(), m.start("x"))
+        s.blank(m.end("x"), m.end())
+        s.fired.append(s.rule)
+        set_measure(p, "error_rate")
+        return False
+
+    s.take(_SHARE_FAILED, share)
     _named(
         s,
         p,
@@ -230,7 +253,7 @@ def users_measure(s: Scanner, p: Parse, env: Env) -> None:
     def handle(m):
         first = re.search(r"\b(?:requests|calls|traffic|users)\b", s.original)
         if p.measure == "requests" and first and first.group(0) != "users":
-            return  # "requests for users other than user_0042": the requests are counted
+            return  # "requests for users other than bob": the requests are counted
         set_measure(p, "users")
 
     s.take(r"(?<!by )(?<!per )(?<!each )(?<!every )(?<!across )users", handle)

@@ -56,9 +56,13 @@ def _exact_models(s: Scanner, vocab: Vocabulary) -> Picked:
 def _model_families(s: Scanner, vocab: Vocabulary) -> list[tuple[list[str], bool, int]]:
     phrases: list[tuple[list[str], bool, int]] = []  # family words read together, e.g. "claude sonnet"
 
+    providers = {pv.lower() for pv in providers_of(vocab)}
+
     def family(m):
-        negated, start = negation_before(s, m.start())
         words = [w for w in m.group(0).lower().split() if w in FAMILIES]
+        if not _family_stands(s, m, words, providers, vocab):
+            return False
+        negated, start = negation_before(s, m.start())
         # "gemini pro", "o3 mini": a word that names part of that family's models belongs to the model
         follow = re.match(rf"\s+([a-z][a-z\d]*)(?![\w.-]){_NOT_A_MODEL_PART}", s.text[m.end() :])
         if follow and not m.group(0).lower().rstrip().endswith(("model", "models", "family", "series")):
@@ -78,6 +82,30 @@ def _model_families(s: Scanner, vocab: Vocabulary) -> list[tuple[list[str], bool
         family,
     )
     return phrases
+
+
+def _family_stands(s: Scanner, m: re.Match, words: list[str], providers: set[str], vocab: Vocabulary) -> bool:
+    """Whether family words name models here. A family no logged model belongs to is asked back, and so is one
+    after "a" ("write me a haiku about our latency"); a family word that is also a provider's name is the provider
+    before "provider"/"api", the family before "models", and asked back otherwise ("mistral" may be either)."""
+    if vocab.models and not any(all(w in name.lower() for w in words) for name in vocab.models):
+        near = [name for name in vocab.models if any(w in name.lower() for w in words)]
+        near = near or closest(words[0], list(vocab.models)) or list(vocab.models)
+        raise Clarify(f"No logged model matches '{' '.join(words)}'. Known models: {', '.join(near[:6])}.")
+    names_models = m.group(0).lower().rstrip().endswith(("model", "models"))
+    if len(words) == 1 and not names_models and re.search(r"(?<![\w-])an?\s+$", s.text[: m.start()]):
+        raise Clarify(  # "write me a haiku about our latency": the English word, not the models
+            f"'a {words[0]}' reads as the word, not the {words[0]} models; ask about '{words[0]} models' for those."
+        )
+    if len(words) != 1 or words[0] not in providers or names_models:
+        return True
+    if re.match(r"\s+(?:provider|api|ai)(?![\w-])", s.text[m.end() :]) or re.search(
+        r"(?<![\w-])provider\s+$", s.text[: m.start()]
+    ):
+        return False  # "mistral provider": left for the provider rule
+    raise Clarify(
+        f"'{words[0]}' is both a provider and a model family here; say '{words[0]} provider' or '{words[0]} models'."
+    )
 
 
 def _unknown_model(s: Scanner, vocab: Vocabulary) -> None:
@@ -186,9 +214,9 @@ def providers(s: Scanner, p: Parse, env: Env) -> None:
     add_picked(p, "provider", picked)
 
 
-@rule(1500, "users", {"cost for user_0042": {"conditions": [{"field": "user", "op": "equals", "value": "user_0042"}]}})
+@rule(1500, "users", {"cost for user id 17": {"conditions": [{"field": "user", "op": "equals", "value": "17"}]}})
 def users(s: Scanner, p: Parse, env: Env) -> None:
-    """User ids: "user_0042", "user id 17", "user alice@example.com"."""
+    """User ids: any listed user by its id ("bob", "carol.smith"), and id shapes ("user id 17", "user a@b.io")."""
     picked: Picked = []
 
     def user(m):
@@ -197,6 +225,15 @@ def users(s: Scanner, p: Parse, env: Env) -> None:
             s.blank(start, m.start())
         picked.append((m.group("u"), negated, start))
 
+    def listed(user_id, start, end):  # a listed user, whatever its id looks like ("bob", "carol.smith")
+        lead = re.search(r"(?<![\w.-])(?:(?:for|by|from|of)\s+)?(?:the\s+)?user(?:\s+id)?\s+$", s.text[:start])
+        if lead:
+            start = lead.start()
+        negated, start = negation_before(s, start)
+        picked.append((user_id, negated, start))
+        return start, end
+
+    s.take_names(names_index(env.vocab).users, listed, 1)
     s.take(r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?(?P<u>user[_-][\w.@-]+)", user)
     s.take(
         r"(?:for\s+|by\s+|from\s+|of\s+)?(?:the\s+)?user(?:\s+id|_id)?\s*(?:=|:|is)?\s*"

@@ -16,11 +16,12 @@ from heliqa.agent.rules.shape import settle
 from heliqa.agent.rules.table import Env, Parse, Rule, ordered
 from heliqa.agent.rules.words import FILLER, GROUP_WORDS
 from heliqa.agent.timerange import tz_difference
-from heliqa.agent.wording import classify, typo_fixes
-from heliqa.prompts.lexicon import CHANGE_WORDS
+from heliqa.agent.wording import COMMON_ZIPF, classify, typo_fixes, zipf
+from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS
 from heliqa.tools.errors import Clarify
 
-_SEPARATOR = re.compile(r"[.?!;:]\s+|,\s+(?=(?:so|but|anyway|and\s+so)\b)", re.I)
+# where a remark may end: a sentence break, a comma (a list's comma never heads a remark: that names values), a dash
+_SEPARATOR = re.compile(r"[.?!;:]\s+|,\s+(?:(?:so|but|anyway|and\s+so)\b)?|\s+[-–—]+\s+", re.I)
 _NOTHING_MEASURED = "I couldn't tell what to measure (latency, cost, tokens, requests, errors, users, scores...)."
 _ROWS = "That asks for individual requests, not a number; I can count them ('how many ...')."
 
@@ -32,6 +33,17 @@ def _remark_splits(question: str) -> list[tuple[str, str]]:
         for m in _SEPARATOR.finditer(question)
         if question[m.end() :].strip()
     ]
+
+
+def _remark_word(word: str, remark: str) -> bool:
+    """Whether a word asked back elsewhere may stand in a remark: a why-and-what-changed word, or a common English
+    word written in lower case that neither negates, compares nor names a time; a name-like or capitalized word
+    ("Acme is complaining") may filter, so it may not."""
+    low = word.lower()
+    if low in CHANGE_WORDS:
+        return True
+    written = re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", remark)
+    return low.isalpha() and low not in BLOCKING and written is not None and zipf(low) >= COMMON_ZIPF
 
 
 def _apply_fixes(question: str, fixes: dict[str, str]) -> str:
@@ -64,7 +76,8 @@ class RulesPlanner:
 
     def _is_remark(self, text: str, ctx: Context) -> bool:
         """A remark names nothing that filters, groups or times the rows (a measure word at most); of the words
-        that are otherwise asked back it may hold only why-and-what-changed words ("why is spend spiking")."""
+        that are otherwise asked back it may hold only why-and-what-changed words ("why is spend spiking") and
+        common lower-case English words ("customer says it's slow", "sorry to bug you")."""
         try:
             p, s = self.scan(text, ctx)
         except Clarify:
@@ -72,7 +85,7 @@ class RulesPlanner:
         if p.conditions or p.range or p.group or p.top or p.bucket or p.zone or p.quotes or p.alternatives:
             return False
         verdict = classify(s.leftover_spans(), s.original, text, ctx.vocabulary, FILLER)
-        return all(w.lower() in CHANGE_WORDS for w in verdict.blocking + p.unresolved)
+        return all(_remark_word(w, text) for w in verdict.blocking + p.unresolved)
 
     def _read(self, question: str, ctx: Context, notes: list[str]) -> tuple[str, Parse, Scanner]:
         """Scan the question; when words are left over, read likely typos as the words they stand for and rescan."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from heliqa.agent import orgwords
 from heliqa.agent.rules.words import FILLER, NUMBER_WORDS
 
 
@@ -31,7 +32,8 @@ def unhide(text: str, quotes: list[str]) -> str:
 def normalise(question: str) -> tuple[str, list[str]]:
     """The lower-cased text the rules read (quotes hidden, punctuation and shorthand evened out), and the quotes."""
     text, quotes = hide_quotes(question)
-    # a number word counts only before another word ("top five users"), not in "quick one: ..."
+    text = orgwords.spell_out_numbers(text)  # "the last twenty-four hours", "top five users"
+    # a small number word counts only before another word ("top two users"), not in "quick one: ..."
     text = re.sub(
         rf"\b({'|'.join(NUMBER_WORDS)})\b(?=\s+\w)",
         lambda m: str(NUMBER_WORDS[m.group(1).lower()]),
@@ -42,7 +44,9 @@ def normalise(question: str) -> tuple[str, list[str]]:
     text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
     text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
     text = re.sub(r"[?!;,()\[\]{}]", " ", text)
+    text = re.sub(r"(?<=\w)n't\b", " not", text)  # "weren't 200s": the negation is read, never dropped
     text = re.sub(r"'s\b", "", text)
+    text = re.sub(r"(?<![\w-])non-(?=\w)", "non ", text, flags=re.I)  # "non-prod": a negation of the value after it
     return text.lower(), quotes
 
 
@@ -143,9 +147,9 @@ class Fake:
 
 _NEGATION = re.compile(
     r"(?<![\w.-])(?:not|except|excluding|exclude|excluded|without|other\s+than|besides|but\s+not|minus|"
-    r"apart\s+from|aside\s+from|ignoring|excl)\s+(?:(?:for|from|on|in|the|any|of|to|by)\s+)*$"
+    r"apart\s+from|aside\s+from|ignoring|excl|non)\s+(?:(?:for|from|on|in|the|any|of|to|by)\s+)*$"
 )
-_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor)(?![\w-]))*", re.I)
+_JOINERS_ONLY = re.compile(r"(?:\s|,|(?<![\w.-])(?:and|or|nor|the)(?![\w-]))*", re.I)
 
 
 def negation_before(s: Scanner, start: int) -> tuple[bool, int]:

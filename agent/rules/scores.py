@@ -1,4 +1,4 @@
-"""Scores family: user feedback, each recorded score key by its words ("accuracy", "correctness" for is_correct),
+"""Scores family: user feedback, each recorded score key by its words ("tone", "resolved" for is_resolved),
 and scores in general. A score is averaged, never counted."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _score_key(p: Parse, name: str, vocab: Vocabulary):
 def _key_words(stored: str) -> str:
     """The alternation naming a stored score key: itself, without its bool suffix, spaced, as an adjective."""
     base = stored.removesuffix("-hcone-bool")
-    adjective = base.removeprefix("is_").removeprefix("is-")  # is_correct -> "correct", "correctness"
+    adjective = base.removeprefix("is_").removeprefix("is-")  # is_resolved -> "resolved", "resolvedness"
     extra = {re.escape(adjective), re.escape(adjective + "ness")} if adjective != base else set()
     words = extra | {
         re.escape(stored),
@@ -52,9 +52,13 @@ def feedback(s: Scanner, p: Parse, env: Env) -> None:
     s.take(_FEEDBACK, _score_key(p, FEEDBACK_KEY, env.vocab))
 
 
-@rule(970, "score key", {"average accuracy this week": {"measure": "score", "scoreKey": "accuracy"}})
+@rule(
+    970,
+    "score key",
+    {"average helicone-score-feedback": {"measure": "score", "scoreKey": "helicone-score-feedback"}},
+)
 def score_key(s: Scanner, p: Parse, env: Env) -> None:
-    """A recorded score key by its words: "accuracy", "helpfulness score", "correctness"."""
+    """A recorded score key by its words: "tone", "groundedness score", "resolved rate"."""
     for stored in sorted(env.vocab.score_keys, key=len, reverse=True):
         s.take(
             rf"(?:{_key_words(stored)})(?:\s+(?:scores?|rates?|ratios?|share|values?|evals?))?",

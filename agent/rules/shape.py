@@ -152,6 +152,62 @@ def superlative(s: Scanner, p: Parse, env: Env) -> None:
     )
 
 
+# which end is worse depends on the measure: the highest latency, cost or error rate, the lowest score
+_WORSE_IS_HIGHER = ("latency", "ttft", "cost", "errors", "error_rate", "threats")
+
+
+@rule(1415, "worst best", {"worst model by error rate": {"groupBy": "model", "top": 1, "measure": "error_rate"}})
+def worst_best(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "worst model by error rate", "best app by groundedness": the end depends on the measure (settle)."""
+    words, groups = _rank_alternation(env)
+
+    def handle(m):
+        p.superlative = m.group("w").lower()
+        p.group = words[m.group("g").lower()]
+
+    s.take(rf"(?:the\s+)?(?P<w>worst|best)(?:[\s-]+performing)?\s+(?P<g>{groups})", handle)
+
+
+@rule(590, "top spender", {"top 3 spenders this week": {"groupBy": "user", "top": 3, "measure": "cost"}})
+def top_spender(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "top spender", "biggest 3 spenders": the users by cost."""
+
+    def handle(m):
+        spenders = m.group("s").lower() == "spenders"
+        p.group, p.rank = "user", "top"
+        p.top = int(m.group("n")) if m.group("n") else (10 if spenders else 1)
+        set_measure(p, "cost")
+
+    s.take(r"(?:the\s+)?(?:top|biggest|largest|heaviest)\s+(?:(?P<n>\d+)\s+)?(?P<s>spenders?)", handle)
+
+
+def _named_twice(p: Parse) -> None:
+    """One value filtered and its dimension grouped ("cost for growth by team") would answer one group
+    as if it were all of them: asked back."""
+    if p.group is None or p.group in p.alternatives:
+        return
+    for c in p.conditions:
+        if c.field == p.group and c.op == "equals":
+            name = p.group.removeprefix("property:")
+            raise Clarify(
+                f"That question filters {name} = {c.value} and groups by {name}; "
+                f"ask for {c.value} alone, or by {name} without it."
+            )
+
+
+def _settle_worst(p: Parse) -> None:
+    """ "worst"/"best" rank by the measure's bad end; a measure with no bad end (requests, tokens) is asked back."""
+    if p.measure in _WORSE_IS_HIGHER:
+        worse = "top"
+    elif p.measure == "score":
+        worse = "bottom"
+    else:
+        p.unresolved.append(p.superlative)
+        return
+    best = {"top": "bottom", "bottom": "top"}
+    p.rank = worse if p.superlative == "worst" else best[worse]
+
+
 @rule(1430, "who", {"who spent the most": {"groupBy": "user", "top": 1, "measure": "cost"}})
 def who(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "who", "whose": the users are ranked."""
@@ -166,6 +222,9 @@ def settle(s: Scanner, p: Parse) -> None:
         p.group = "user"
     for dim, where in p.alternatives.items():
         _settle_alternatives(s, p, dim, where)
+    _named_twice(p)
+    if p.superlative in ("worst", "best"):
+        _settle_worst(p)
     if p.superlative and p.group is not None and p.top is None:
         # "which model had the highest p95": the one group; "which users spent the most": a ranking, as "top users"
         p.top = 10 if p.plural else 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from heliqa.agent import orgwords
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
 from heliqa.agent.rules.words import UNITS, ZONES
@@ -49,9 +50,6 @@ NAMED_RANGES = {
 }
 
 
-_ZONE_NAMES = "|".join(sorted((re.escape(z) for z in ZONES), key=len, reverse=True))
-
-
 def set_range(p: Parse, rng: TimeRange) -> None:
     """Record the question's range; a second, different one is asked back."""
     if p.range is not None and p.range != rng:
@@ -68,11 +66,49 @@ def _iana(name: str) -> str:
 
 @rule(100, "zone name", {"latency today in Berlin time": {"timeZone": "Europe/Berlin", "range": {"kind": "today"}}})
 def zone_name(s: Scanner, p: Parse, env: Env) -> None:
-    """A zone by city or abbreviation: "in Berlin time", "in PST"."""
-    s.take(
-        rf"(?:in|using)\s+({_ZONE_NAMES})(?:\s+time(?:\s*zone)?|\s+tz)?",
-        lambda m: setattr(p, "zone", ZONES[m.group(1)]),
-    )
+    """A zone by abbreviation or region word ("in PST", "(UTC)", "in pacific time"), or by any city of the zone
+    database before "time" ("Tokyo time", "in Lisbon time")."""
+
+    def named(m):
+        p.zone = _zone_of(m.group("z"))
+
+    s.take(rf"(?<!/)(?:(?:in|using)\s+)?(?P<z>{_ZONE_ALTERNATION})\s+(?:time(?:\s*zone)?|tz)", named)
+    s.take(rf"(?:in|using)\s+(?P<z>{_ZONE_ALTERNATION})", named)
+    s.take(rf"(?<!/)(?P<z>{_BARE_ZONES})(?!/)", named)  # an abbreviation by itself: "cost yesterday (PST)"
+    for m in re.finditer(r"(?<![\w-])(?:time(?:\s*zone)?|tz|timezone)(?![\w-])", s.text):
+        _city_before(s, p, m)
+
+
+def _city_before(s: Scanner, p: Parse, time_word: re.Match) -> None:
+    """The zone database's city named right before "time" ("Tokyo time", "in sao paulo time"): a look-up of the
+    one to three words before it, so no question pays for an alternation of every city."""
+    words = list(re.finditer(r"[^\s/]+", s.text[: time_word.start()]))[-3:]
+    cities = orgwords.zone_words()
+    for n in (3, 2, 1):
+        run = words[-n:] if len(words) >= n else []
+        if not run or s.text[run[-1].end() : time_word.start()].strip() or s.text[run[0].start() - 1] == "/":
+            continue
+        if any(s.text[a.end() : b.start()].strip() for a, b in zip(run, run[1:], strict=False)):
+            continue
+        city = " ".join(w.group(0) for w in run)
+        if city in cities:
+            start = run[0].start()
+            lead = re.search(r"(?<![\w-])(?:in|using)\s+(?:the\s+)?$", s.text[:start])
+            p.zone = cities[city]
+            s.fired.append(s.rule)
+            s.blank(lead.start() if lead else start, time_word.end())
+            return
+
+
+_ZONE_ALTERNATION = "|".join(re.escape(z) for z in sorted(ZONES, key=len, reverse=True))
+# abbreviations that are no English word, read as a zone wherever they stand
+_BARE_ZONES = "utc|gmt|pst|pdt|est|edt|cst|cet|cest|jst|bst|mst"
+
+
+def _zone_of(word: str) -> str:
+    """The IANA zone a word names (`tokyo`, `pst`, `new york`)."""
+    word = " ".join(word.lower().split())
+    return ZONES.get(word) or orgwords.zone_words()[word]
 
 
 @rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})

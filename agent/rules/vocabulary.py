@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from heliqa.agent.rules.words import FILLER, GROUP_WORDS, SYNONYM_VALUES
+from heliqa.agent import orgwords
+from heliqa.agent.rules.words import FILLER, GROUP_WORDS, RESERVED
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
@@ -23,6 +24,7 @@ class NamesIndex:
     model_words: int
     values: dict[str, list[tuple[str, str]]]  # word run -> [(property key, recorded value)]
     value_words: int
+    users: dict[str, str]  # lower-cased user id -> user id, whatever its shape
 
 
 _CACHE: dict[int, tuple[Vocabulary, dict[str, Any]]] = {}
@@ -57,45 +59,23 @@ def names_index(vocab: Vocabulary) -> NamesIndex:
 
 def _build_index(vocab: Vocabulary) -> NamesIndex:
     models = {m.lower(): m for m in sorted(vocab.models, key=lambda m: -vocab.models[m])}
-    values: dict[str, list[tuple[str, str]]] = {}
-    for key, vals in vocab.properties.items():
-        for value in vals:
-            word = " ".join(value.lower().split())
-            if word and word not in FILLER:  # a value spelled "the" is only read with its key ("team_ the")
-                for form in (word, word + "s"):
-                    values.setdefault(form, []).append((key, value))
-        for short, long in SYNONYM_VALUES.items():
-            if long in vals:
-                values.setdefault(short, []).append((key, long))
-    for form, hits in values.items():  # a value spelled exactly wins over another value's plural
-        exact = [h for h in hits if h[1].lower() == form or SYNONYM_VALUES.get(form) == h[1]]
-        values[form] = list(dict.fromkeys(exact or hits))
+    values = orgwords.value_words(vocab, skip=FILLER)
     return NamesIndex(
         models=models,
         model_words=max((len(m.split()) for m in models), default=1),
         values=values,
         value_words=min(4, max((len(v.split()) for v in values), default=1)),
+        users=orgwords.user_words(vocab),
     )
 
 
 def property_key_words(vocab: Vocabulary) -> dict[str, str]:
-    """Words naming a property key: the key, its spaced form, its last part (`tier` for customer_tier)."""
+    """Words naming a property key: each spelling of the key, and the last part of a longer key where unique."""
     return per_vocabulary(vocab, "key words", _property_key_words)
 
 
 def _property_key_words(vocab: Vocabulary) -> dict[str, str]:
-    keys = {k.lower(): k for k in vocab.properties}
-    key_words: dict[str, str] = {}
-    for k in vocab.properties:
-        low = k.lower()
-        for form in (low, low.replace("_", " "), low.replace("-", " "), low.split("_")[-1]):
-            form = " ".join(form.split())
-            if form and form not in FILLER:
-                key_words.setdefault(form, k)
-    for word, key in (("env", "environment"), ("tier", "customer_tier"), ("plan", "customer_tier")):
-        if key in keys:
-            key_words.setdefault(word, keys[key])
-    return key_words
+    return orgwords.key_words(vocab, reserved=RESERVED)
 
 
 def rank_words(vocab: Vocabulary) -> dict[str, str]:
@@ -104,25 +84,27 @@ def rank_words(vocab: Vocabulary) -> dict[str, str]:
 
 
 def group_words(vocab: Vocabulary) -> dict[str, str]:
-    """Every word that names a grouping: the fixed ones and each recorded property key (with its plural)."""
+    """Every word that names a grouping: the organization's keys (every spelling) first, then the built-in words."""
     return per_vocabulary(vocab, "group words", _group_words)
 
 
 def _group_words(vocab: Vocabulary) -> dict[str, str]:
-    words = dict(GROUP_WORDS)
-    for form, key in property_key_words(vocab).items():
-        if form not in ("plan", "tier") or key == "customer_tier":
-            words.setdefault(form, f"property:{key}")
-    for k in vocab.properties:
-        if k.strip():
-            words.setdefault(k.lower() + "s", f"property:{k}")
-    return words
+    return orgwords.group_words(vocab, GROUP_WORDS, RESERVED)
+
+
+def is_value_of(key: str, word: str, vocab: Vocabulary) -> bool:
+    """Whether `word` spells one of the key's recorded values (or a short form of one, such as prod)."""
+    return any(k == key for k, _ in names_index(vocab).values.get(" ".join(word.lower().split()), ()))
 
 
 def property_value(key: str, word: str, vocab: Vocabulary) -> str:
-    """The recorded value of property `key` that `word` names (case aside, or a synonym such as prod), or ask back."""
-    values = vocab.properties.get(key, {})
-    for value in values:
-        if value.lower() == word.lower() or value == SYNONYM_VALUES.get(word.lower()):
+    """The recorded value of property `key` that `word` names (any spelling, or a short form), or ask back."""
+    low = " ".join(word.lower().split())
+    for k, value in names_index(vocab).values.get(low, ()):
+        if k == key:
             return value
-    raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(values)}.")
+    values = vocab.properties.get(key, {})
+    for value in values:  # a value the index leaves out, such as one spelled "the", named after its key
+        if value.lower() == low:
+            return value
+    raise Clarify(f"'{word}' is not a recorded value of {key}. Known values: {', '.join(list(values)[:20])}.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from heliqa.agent import orgwords
 from heliqa.prompts.lexicon import CONVERSATIONAL_VERBS
 
 MONTHS = {
@@ -111,42 +112,8 @@ GROUP_WORDS = {
     "score": "score_key",
     "key": "score_key",
 }
-ZONES = {
-    "utc": "UTC",
-    "gmt": "UTC",
-    "los angeles": "America/Los_Angeles",
-    "la": "America/Los_Angeles",
-    "pacific": "America/Los_Angeles",
-    "pt": "America/Los_Angeles",
-    "pst": "America/Los_Angeles",
-    "pdt": "America/Los_Angeles",
-    "san francisco": "America/Los_Angeles",
-    "sf": "America/Los_Angeles",
-    "new york": "America/New_York",
-    "ny": "America/New_York",
-    "nyc": "America/New_York",
-    "eastern": "America/New_York",
-    "et": "America/New_York",
-    "est": "America/New_York",
-    "edt": "America/New_York",
-    "chicago": "America/Chicago",
-    "central": "America/Chicago",
-    "denver": "America/Denver",
-    "mountain": "America/Denver",
-    "london": "Europe/London",
-    "uk": "Europe/London",
-    "berlin": "Europe/Berlin",
-    "cet": "Europe/Berlin",
-    "paris": "Europe/Paris",
-    "india": "Asia/Kolkata",
-    "kolkata": "Asia/Kolkata",
-    "ist": "Asia/Kolkata",
-    "tokyo": "Asia/Tokyo",
-    "jst": "Asia/Tokyo",
-    "sydney": "Australia/Sydney",
-    "singapore": "Asia/Singapore",
-    "sao paulo": "America/Sao_Paulo",
-}
+# zone words read after "in" without "time" (abbreviations, region words, big cities); not countries, which filter
+ZONES = {w: z for w, z in orgwords.ZONE_WORDS.items() if w not in ("india", "uk", "japan", "singapore")}
 COUNTRIES = {
     "us": "US",
     "usa": "US",
@@ -175,7 +142,6 @@ COUNTRIES = {
 LINKING_VERBS = CONVERSATIONAL_VERBS | {"had", "has", "have", "having"}
 LINKING_ALTERNATION = "|".join(re.escape(w) for w in sorted(LINKING_VERBS, key=len, reverse=True))
 SHORT_COUNTRY_NAMES = frozenset({"us", "america"})  # also everyday words: a country only where a name stands
-SYNONYM_VALUES = {"prod": "production", "dev": "development", "stage": "staging", "stg": "staging"}
 MODEL_LIKE = re.compile(
     r"^(gpt|claude|gemini|llama|mistral|mixtral|o\d|text-embedding|command|deepseek|qwen|grok|palm|chatgpt)[\w.:/-]*$"
 )
@@ -214,4 +180,8 @@ NUMBER_WORDS = {
     "sixty": 60,
     "ninety": 90,
 }
+_MEASURE_WORDS = """latency latencies cost costs spend spending tokens token requests request errors error rate rates
+users user score scores status time duration usage traffic count volume failures threats""".split()
+# words that never name a property key by a part or a short form ("latency" of a key request_latency)
+RESERVED = frozenset(FILLER | set(GROUP_WORDS) | set(BUCKETS) | set(_MEASURE_WORDS))
 FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
