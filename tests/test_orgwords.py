@@ -219,9 +219,9 @@ def test_the_llm_prompt_lists_the_organizations_own_names(vocabulary):
     user = "bob" if vocabulary == "acme" else "user_0042"
     question = f"how many requests did {user} make by {next(iter(vocab.properties))}"
     text = render_prompt(Context(now=corpus.NOW, tz=ZoneInfo("UTC"), vocabulary=vocab), question=question)
-    assert f"{user}" in text and all(f"- {key}:" in text for key in vocab.properties)
+    assert f'"{user}"' in text and all(f'- "{key}":' in text for key in vocab.properties)  # names as JSON strings
     other = corpus.vocabulary("sample" if vocabulary == "acme" else "acme")
-    assert not any(f"- {key}:" in text for key in other.properties)  # nothing of another organization's words
+    assert not any(f'- "{key}":' in text for key in other.properties)  # nothing of another organization's words
 
 
 @pytest.mark.parametrize(
