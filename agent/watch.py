@@ -288,6 +288,12 @@ class Tracker:
             share = every / m.span  # evaluations overlap: each adds its own slice of the window
             incident.excess += _excess(m, check) * min(share, 1.0)
 
+    def remember(self, incident: Incident) -> None:
+        """Store what was learnt about an open incident since its event (its drivers)."""
+        key = f"{incident.monitor}|{incident.group or ''}"
+        if self.state.get(key, {}).get("open"):
+            self.state[key]["open"] = incident.to_json()
+
     def open_incidents(self) -> list[Incident]:
         """Every open incident."""
         return [Incident.from_json(s["open"]) for s in self.state.values() if s.get("open")]
@@ -344,7 +350,7 @@ def headline(m: Monitor, incident: Incident) -> str:
     else:
         ratio = f" ({incident.peak / incident.typical:.1f}×)" if incident.typical and incident.peak else ""
         compare = f"vs a typical {format_value(m, incident.typical)}{ratio}"
-    return f"{words[:1].upper() + words[1:]} reached {value} {compare}"
+    return f"{words[:1].upper() + words[1:]} {'reached' if m.up else 'fell to'} {value} {compare}"
 
 
 def impact(m: Monitor, incident: Incident) -> str:

@@ -240,17 +240,17 @@ def _condition(key: str, value: Any) -> Any:
 
 
 def measure_words(m: Monitor) -> str:
-    """'p90 latency', 'error rate', 'accuracy score', 'sum of cost'."""
+    """'p90 latency', 'error rate', 'score accuracy', 'cost', 'avg total tokens'."""
     if m.measure == "errors":
         return "error rate" if m.agg == "rate" else "failed requests"
     if m.measure == "requests":
         return "requests"
     if m.measure == "score":
-        return f"{m.score_key} score" + ("" if m.agg == "avg" else f" ({m.agg})")
+        return f"score {m.score_key}" + ("" if m.agg == "avg" else f" ({m.agg})")
     name = {"ttft": "time to first token", "total_tokens": "total tokens"}.get(m.measure, m.measure.replace("_", " "))
     if m.measure == "cost" and m.agg == "sum":
         return "cost"
-    return f"{m.agg} {name}" if m.agg.startswith("p") else f"{m.agg} {name}"
+    return f"{m.agg} {name}"
 
 
 def format_value(m: Monitor, value: float | None) -> str:
@@ -345,7 +345,7 @@ def check_text(text: str) -> tuple[MonitorsFile | None, list[str]]:
         problems = []
         for item in error.errors():
             loc = tuple(item["loc"])
-            where = _line_of(text, loc)
+            where = _line_of(text, loc, item["msg"])
             path = ".".join(str(p) for p in loc) or "file"
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
@@ -354,9 +354,9 @@ def check_text(text: str) -> tuple[MonitorsFile | None, list[str]]:
         return None, problems
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
+def _line_of(text: str, loc: tuple, message: str = "") -> int | None:
     """The line a validation error's location points at: its table (`[[monitor]]` by index, `[channel.ID]`,
-    `[defaults]`), then the key's line inside it."""
+    `[defaults]`), then the key's line inside it (for a mistake between keys, the first key the message names)."""
     lines = text.splitlines()
     if not loc or loc[0] not in ("monitor", "channel", "defaults"):
         return None
@@ -373,7 +373,8 @@ def _line_of(text: str, loc: tuple) -> int | None:
     start = starts[index]
     later = [i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])]
     for i in range(start, later[0] if later else len(lines)):
-        if isinstance(key, str) and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", lines[i]):
+        found = re.match(r"^\s*\"?([\w.-]+)\"?\s*=", lines[i])
+        if found and (found[1] == key or (key is None and re.search(rf"\b{re.escape(found[1])}\b", message))):
             return i + 1
     return start + 1
 
