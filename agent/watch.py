@@ -354,11 +354,13 @@ def headline(m: Monitor, incident: Incident) -> str:
 
 
 def impact(m: Monitor, incident: Incident) -> str:
-    """'about $41.20 more than usual', 'about 310 more failed requests', '1,204 requests in the breaching windows'."""
+    """'about $41.20 more than usual', 'about 310 more failed requests than at 20.0%', '1,204 requests in the
+    breaching windows'."""
+    than = "than usual" if m.kind == "anomaly" else f"than at {format_value(m, incident.typical)}"
     if m.measure == "cost" and m.agg == "sum" and incident.typical is not None:
-        return f"about {format_value(m, incident.excess)} more than usual"
+        return f"about {format_value(m, incident.excess)} more {than}"
     if m.measure == "errors" and m.agg == "rate" and incident.typical is not None:
-        return f"about {incident.excess:,.0f} more failed requests than usual"
+        return f"about {incident.excess:,.0f} more failed requests {than}"
     return f"{incident.excess:,.0f} requests in the breaching windows"
 
 

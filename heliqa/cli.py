@@ -440,7 +440,6 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--channel", action="append", metavar="ID", help="Slack channel for monitors naming none")
     watch.add_argument("--once", action="store_true", help="evaluate what is due once, deliver, exit")
     watch.add_argument("--clock", metavar="FILE", help="read the current instant from FILE (replays, tests)")
-    watch.add_argument("--stop-after", type=float, metavar="S", help=argparse.SUPPRESS)
     watch.add_argument("--sync-every", metavar="DURATION", help="keep the embedded store fresh: sync every e.g. 5m")
     common(watch, planner=False)
     watch.set_defaults(func=cmd_watch)

@@ -204,14 +204,16 @@ class Clock:
         except (OSError, ValueError) as error:
             raise ConfigError(f"--clock {self.path}: no ISO instant in it ({error})") from None
 
-    def sleep_until(self, moment: datetime, stop_after: float | None) -> bool:
-        """Wait for `moment` (real time, or until the clock file reaches it); False when `stop_after` s passed."""
-        started = time.monotonic()
+    def sleep_until(self, moment: datetime, retry: datetime | None) -> None:
+        """Wait until the clock reaches `moment`, or real time reaches `retry` (a post to try again)."""
         while self.now() < moment:
-            if stop_after is not None and time.monotonic() - started > stop_after:
-                return False
-            time.sleep(CLOCK_POLL_S if self.path else min(max((moment - self.now()).total_seconds(), 0.05), 5.0))
-        return True
+            wall = datetime.now(UTC).replace(tzinfo=None)
+            if retry is not None and wall >= retry:
+                return
+            left = (moment - self.now()).total_seconds()
+            if retry is not None:
+                left = min(left, (retry - wall).total_seconds())
+            time.sleep(CLOCK_POLL_S if self.path else min(max(left, 0.05), 5.0))
 
 
 def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
@@ -267,11 +269,7 @@ def run_loop(args, backend, org: str, files: MonitorsFile, clock: Clock) -> int:
         retry = watcher.cycle(now)
         if args.once:
             return 0
-        due = evaluation_instants(now, now + every, every)[0]
-        if retry is not None and retry < due:
-            due = retry
-        if not clock.sleep_until(due, args.stop_after):
-            return 0
+        clock.sleep_until(evaluation_instants(now, now + every, every)[0], retry)
 
 
 def main(args) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -188,21 +188,24 @@ class SlackPoster:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=5 * 2 ** min(attempts, 10)), MAX_BACKOFF)
+    """2 s, 4 s, 8 s, ... up to 5 minutes between attempts at a post Slack could not take."""
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
 
 
 def deliver(
     state: WatchState, poster: SlackPoster, channels: dict[str, Channel], now: datetime, save
 ) -> datetime | None:
-    """Send what the outbox holds, in order per incident and channel; returns when to try again (or None)."""
+    """Send what the outbox holds, in order per incident and channel; returns when to try again (wall clock, naive
+    UTC), or None. `now` is the evaluation clock, for quiet hours; retries wait in real time."""
+    wall = datetime.now(UTC).replace(tzinfo=None)
     waiting: list[datetime] = []
     blocked: set[tuple[str, str]] = set()  # (incident, channel) whose earlier post is still queued
     for item in list(state.outbox):
         key = (item["incident"], item["channel"])
         after = datetime.fromisoformat(item["after"].replace("Z", "")) if item.get("after") else None
-        if key in blocked or in_quiet_hours(channels.get(item["channel"], Channel()), now) or (after and after > now):
+        if key in blocked or in_quiet_hours(channels.get(item["channel"], Channel()), now) or (after and after > wall):
             blocked.add(key)
-            if after and after > now:
+            if after and after > wall:
                 waiting.append(after)
             continue
         thread_ts = None
@@ -215,8 +218,8 @@ def deliver(
             blocked.add(key)
             item["attempts"] += 1
             retry = outcome if isinstance(outcome, float) else _backoff(item["attempts"]).total_seconds()
-            item["after"] = iso_z(now + timedelta(seconds=retry))
-            waiting.append(now + timedelta(seconds=retry))
+            item["after"] = iso_z(wall + timedelta(seconds=retry), millis=True)
+            waiting.append(wall + timedelta(seconds=retry))
             save()
             if isinstance(outcome, float):  # rate limited: every call waits for Retry-After
                 break

@@ -51,7 +51,7 @@ ANOMALY_WINDOW = timedelta(hours=1)  # the detector's hourly buckets
 _AGG = re.compile(r"^(sum|avg|min|max|count|rate|p(\d{1,2}(\.\d+)?|100))$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _QUIET = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
-_NAME = re.compile(r"^[\w][\w .:/-]{0,62}$")
+_NAME = re.compile(r"^\w[\w .:/%()+-]{0,62}$")
 
 
 def duration(text: str) -> timedelta:
@@ -100,7 +100,7 @@ class Monitor(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError("a name is 1-63 letters, digits, spaces or . : / - _ (starting with a letter or digit)")
+            raise ValueError("a name is 1-63 letters, digits, spaces or . : / % ( ) + - _ (a letter or digit first)")
         return value
 
     @field_validator("aggregation")
