@@ -352,6 +352,11 @@ class HeliqaSlack:
         if question.lower() in ("", "help", "?"):
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=HELP)
             return
+        from heliqa.watch_commands import home_of, reply  # `mute <monitor> 2h`, `watches`, `unwatch <monitor>`
+
+        if (said := reply(question, home_of(self.backend))) is not None:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
+            return
         if question.lower() in ("reset", "start over", "new question"):
             thread = self.threads.get((channel, thread_ts or ""))
             if thread:

@@ -103,6 +103,11 @@ def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: d
         post_id = f"{incident.id}|{kind}|{iso_z(now)}|{channel}"
         if any(item["id"] == post_id for item in state.outbox):
             continue
+        announced = state.threads.get(incident.id, {}).get(channel) or any(
+            item["incident"] == incident.id and item["channel"] == channel for item in state.outbox
+        )
+        if kind in ("update", "resolve") and not announced:
+            continue  # opened while muted: its news would come without the post it belongs to
         if kind in ("open", "reopen") and not state.threads.get(incident.id, {}).get(channel):
             text, blocks = opening(m, incident, now, tz)
             thread = None
