@@ -94,13 +94,29 @@ def _run(backend, org, m, start, end, bucket, tzd, by_bucket=False) -> list:
     return out
 
 
-def baseline_hours(backend: Backend, org: str, m: Monitor, first: datetime, last: datetime) -> Values:
-    """Each series' clock-hour (value, requests) over the baselines of instants `first`..`last`."""
-    start = first - m.span - BASELINE
-    out: Values = {}
-    for group, (label, value, n) in _run(backend, org, m, start, last - m.span, "hour", 0, by_bucket=True):
-        out.setdefault(group, {})[label] = (value, n)
-    return out
+def baseline_hours(
+    backend: Backend, org: str, m: Monitor, first: datetime, last: datetime, cache: dict | None = None
+) -> Values:
+    """Each series' clock-hour (value, requests) over the baselines of instants `first`..`last`.
+
+    With a `cache` (a live watcher's, kept between cycles) only the hours since the previous cycle are read, the
+    last one again from its start (it was still filling): a cycle reads an hour or two of rows, not a week."""
+    start, end = (first - m.span - BASELINE).replace(minute=0), last - m.span
+    key = m.model_dump_json()
+    known = cache.get(key) if cache is not None else None
+    if known is None or known["start"] > start or known["end"] < end - BASELINE:
+        known = {"start": start, "end": start, "hours": {}}
+    for group, (label, value, n) in _run(
+        backend, org, m, max(known["end"].replace(minute=0), start), end, "hour", 0, by_bucket=True
+    ):
+        known["hours"].setdefault(group, {})[label] = (value, n)
+    known["end"] = end
+    for hours in known["hours"].values():  # forget what no baseline will look at again
+        for label in [h for h in hours if h < start - HOUR]:
+            del hours[label]
+    if cache is not None:
+        cache[key] = known
+    return known["hours"]
 
 
 def _judged(m: Monitor, value: float | None, n: int) -> bool:
@@ -143,13 +159,15 @@ def _spread(m: Monitor, base: list[float]) -> tuple[float, float]:
     return typical, spread
 
 
-def checks(backend: Backend, org: str, m: Monitor, instants: list[datetime]) -> dict[str | None, list[Check]]:
-    """Every series' checks at the instants (in order)."""
+def checks(
+    backend: Backend, org: str, m: Monitor, instants: list[datetime], cache: dict | None = None
+) -> dict[str | None, list[Check]]:
+    """Every series' checks at the instants (in order); `cache` keeps baseline hours between calls."""
     instants = sorted(instants)
     values = window_values(backend, org, m, instants)
     baselines: dict[str | None, Baseline] = {}
     if m.kind == "anomaly":
-        hours = baseline_hours(backend, org, m, instants[0], instants[-1])
+        hours = baseline_hours(backend, org, m, instants[0], instants[-1], cache)
         baselines = {g: Baseline(m, h) for g, h in hours.items()}
         for group in hours:
             values.setdefault(group, {})

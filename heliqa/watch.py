@@ -138,6 +138,7 @@ class Watcher:
     mutes: Mutes
     poster: Any  # SlackPoster, or None to print posts on stdout
     channels: dict[str, Channel] = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)  # baseline hours per monitor, read incrementally
 
     def cycle(self, now: datetime) -> datetime | None:
         """Evaluate every instant due up to `now`, queue the posts, save, deliver; returns a retry time."""
@@ -156,7 +157,7 @@ class Watcher:
         if not instants:
             return
         tracker = Tracker(self.state.series)
-        series = checks(self.backend, self.org, m, instants)
+        series = checks(self.backend, self.org, m, instants, self.baselines)
         for check, group in sorted(
             ((c, g) for g, cs in series.items() for c in cs), key=lambda x: (x[0].at, x[1] or "")
         ):

@@ -210,3 +210,21 @@ def test_backtest_timeline_says_what_would_have_been_posted(sample_home):
     assert done.returncode == 0, done.stderr
     assert "2026-11-21T09:00:00Z  [errors] Error rate reached" in done.stdout
     assert "first driver: provider ANTHROPIC" in done.stdout
+
+
+def test_a_live_cycle_reads_only_new_baseline_hours_and_agrees_with_a_backtest(sample_store):
+    """The watcher keeps baseline hours between cycles; its checks equal those computed in one go."""
+    from heliqa.agent.watch import checks
+
+    m = Monitor(name="latency by provider", measure="latency", by="provider")
+    instants = evaluation_instants(datetime(2026, 11, 19, 0), datetime(2026, 11, 19, 6), timedelta(minutes=30))
+    at_once = checks(sample_store, MAIN_ORG, m, instants)
+    cache: dict = {}
+    one_by_one: dict = {}
+    for t in instants:
+        for group, found in checks(sample_store, MAIN_ORG, m, [t], cache).items():
+            one_by_one.setdefault(group, []).extend(found)
+    assert one_by_one == at_once
+    assert any(c.opens for c in at_once["OPENAI"])  # the slow gpt-4 hours
+    hours = next(iter(cache.values()))["hours"]["OPENAI"]
+    assert min(hours) >= instants[-1] - timedelta(days=7, hours=3)  # what no baseline needs is forgotten
