@@ -277,6 +277,7 @@ needs the [serve] extra: pip install 'heliqa[serve]'""",
   heliqa watch --backtest 30d --json monitors.toml
   heliqa watch --every 5m --channel C0123456         # post incidents to Slack (SLACK_BOT_TOKEN)
   heliqa watch mute "latency by model" 2h
+  heliqa watch add "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
 
 With no FILE: monitors.toml beside the store, else anomaly monitors of p90 latency, error rate, cost and each
 score key, overall and by model and provider.""",
@@ -432,7 +433,11 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     watch = command("watch", "post an alert with its explanation when a monitored measure breaks")
-    watch.add_argument("words", nargs="*", metavar="FILE | mute NAME DURATION | unwatch NAME | rewatch NAME")
+    watch.add_argument(
+        "words",
+        nargs="*",
+        metavar="FILE | add WORDS [FILE] | mute NAME DURATION | unwatch NAME | rewatch NAME",
+    )
     watch.add_argument("--check", action="store_true", help="validate FILE and exit")
     watch.add_argument("--backtest", metavar="DURATION", help="replay the monitors over this much history (30d)")
     watch.add_argument("--every", metavar="DURATION", help="evaluation interval (default 5m; backtests 15m)")

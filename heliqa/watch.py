@@ -217,6 +217,32 @@ class Clock:
             time.sleep(CLOCK_POLL_S if self.path else min(max(left, 0.05), 5.0))
 
 
+def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
+    """`heliqa watch add "p95 latency for gpt-4 over 1h above 5 s" [FILE]`: append the monitor to the file."""
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.factory import make_planner
+    from heliqa.agent.planner import Context
+    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+
+    if len(words) not in (1, 2):
+        raise ConfigError('usage: heliqa watch add "WORDS" [FILE]', 'e.g. heliqa watch add "error rate by provider"')
+    path = Path(words[1]) if len(words) == 2 else _home(backend) / "monitors.toml"
+    ctx = Context(now.replace(tzinfo=UTC), ZoneInfo("UTC"), backend.vocabulary(org))
+    try:
+        monitor = monitor_from_words(words[0], make_planner("rules"), ctx)
+    except NotAMonitor as error:
+        raise ConfigError(f"not a monitor: {error}") from None
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = before + ("\n" if before and not before.endswith("\n") else "") + ("\n" if before else "") + to_toml(monitor)
+    parsed, problems = check_text(text)
+    if parsed is None:
+        raise ConfigError(f"{path} would not be valid: " + "; ".join(problems))
+    path.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"added to {path}: {monitor.name}: {monitor.kind}, {monitor.describe()}\n{to_toml(monitor)}")
+    return 0
+
+
 def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
     """`heliqa watch mute NAME 2h` / `unwatch NAME` / `rewatch NAME`."""
     action, rest = words[0], words[1:]
@@ -290,6 +316,8 @@ def main(args) -> int:
     backend = open_backend(args.backend)
     if words and words[0] in ("mute", "unwatch", "rewatch"):
         return cmd_mute(words, _home(backend), now)
+    if words and words[0] == "add":
+        return cmd_add(words[1:], backend, backend.resolve_org(args.org), now)
     if len(words) > 1:
         raise ConfigError(f"unexpected {' '.join(words[1:])!r}", "heliqa watch [FILE] (or: mute NAME 2h, unwatch NAME)")
     if args.sync_every:

@@ -228,3 +228,28 @@ def test_a_live_cycle_reads_only_new_baseline_hours_and_agrees_with_a_backtest(s
     assert any(c.opens for c in at_once["OPENAI"])  # the slow gpt-4 hours
     hours = next(iter(cache.values()))["hours"]["OPENAI"]
     assert min(hours) >= instants[-1] - timedelta(days=7, hours=3)  # what no baseline needs is forgotten
+
+
+def test_monitors_added_in_plain_words(sample_home, tmp_path):
+    path = tmp_path / "monitors.toml"
+    said = "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
+    done = heliqa("watch", "add", said, str(path), "--org", MAIN_ORG, home=sample_home)
+    assert done.returncode == 0, done.stderr
+    assert (
+        heliqa("watch", "add", "error rate by provider", str(path), "--org", MAIN_ORG, home=sample_home).returncode == 0
+    )
+    parsed, problems = check_text(path.read_text(encoding="utf-8"))
+    assert not problems
+    latency, errors = parsed.monitors()
+    assert (latency.measure, latency.agg, latency.filters, latency.above, latency.min_requests, latency.window) == (
+        "latency", "p95", {"model": "gpt-4"}, 5000, 50, "1h",
+    )  # fmt: skip
+    assert (errors.kind, errors.measure, errors.agg, errors.by) == ("anomaly", "errors", "rate", "provider")
+
+    again = heliqa("watch", "add", "error rate by provider", str(path), "--org", MAIN_ORG, home=sample_home)
+    assert again.returncode == 2 and "two monitors are named 'error rate by provider'" in again.stderr
+    two = heliqa(
+        "watch", "add", "latency above 5 s for requests over 3 s", str(path), "--org", MAIN_ORG, home=sample_home
+    )
+    assert two.returncode == 2 and "two thresholds" in two.stderr and "Traceback" not in two.stderr
+    assert len(parsed.monitor) == 2 == len(check_text(path.read_text(encoding="utf-8"))[0].monitor)
