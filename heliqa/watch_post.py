@@ -152,13 +152,19 @@ class SlackPoster:
         if thread_ts:
             method, payload = "conversations.replies", {**payload, "ts": thread_ts}
         reply = self._call(method, {**payload, "include_all_metadata": True})
-        data = reply.json() if reply.status_code == 200 else {}
+        if reply.status_code != 200:
+            raise httpx.TransportError(f"{method} answered HTTP {reply.status_code}")
+        data = reply.json()
+        if not data.get("ok"):
+            # e.g. missing_scope (channels:history): better a post twice than never
+            log.warning(
+                "watch: cannot look for %s in %s (%s); posting it", item["id"], item["channel"], data.get("error")
+            )
+            return None
         for message in data.get("messages", []) or []:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_TYPE and meta.get("event_payload", {}).get("id") == item["id"]:
                 return message.get("ts")
-        if reply.status_code != 200 or not data.get("ok"):
-            raise httpx.TransportError(f"{method} answered {reply.status_code} {data.get('error', '')}".strip())
         return None
 
     def post(self, item: dict[str, Any], thread_ts: str | None) -> tuple[str, Any]:
