@@ -153,7 +153,14 @@ class Baseline:
 def _spread(m: Monitor, base: list[float]) -> tuple[float, float]:
     typical = statistics.median(base)
     floor = MIN_SCALE.get(DETECTOR_MEASURE.get(m.measure, ""), 1.0)
-    spread = max(1.4826 * statistics.median(abs(v - typical) for v in base), MIN_SCALE_SHARE * abs(typical), floor)
+    # hourly values of a thin series are skewed (a p90 of 15 requests jumps up more than down): the spread on the
+    # side that breaks counts, when it is the wider one
+    side = [v - typical if m.up else typical - v for v in base]
+    side = [d for d in side if d > 0]
+    wide = 1.4826 * statistics.median(side) if len(side) >= 12 else 0.0
+    spread = max(
+        1.4826 * statistics.median(abs(v - typical) for v in base), wide, MIN_SCALE_SHARE * abs(typical), floor
+    )
     if m.measure == "cost" and typical == 0:
         spread = max(spread, statistics.fmean(base))  # mostly idle: an hour departs only at K times the average
     return typical, spread
