@@ -253,3 +253,26 @@ def test_monitors_added_in_plain_words(sample_home, tmp_path):
     )
     assert two.returncode == 2 and "two thresholds" in two.stderr and "Traceback" not in two.stderr
     assert len(parsed.monitor) == 2 == len(check_text(path.read_text(encoding="utf-8"))[0].monitor)
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        Monitor(name="a", measure="score", score_key="accuracy", by="model"),
+        Monitor(name="b", measure="score", score_key="is_correct-hcone-bool", aggregation="p50",
+                filters={"property.feature": ["support-bot", "search"]}),
+        Monitor(name="c", measure="score", score_key="helpfulness", by="property.feature"),
+    ],
+)  # fmt: skip
+def test_score_series_in_one_pass_equal_the_extended_query(sample_store, monitor):
+    """Scores are read from the requests' score maps in one pass (the scores table's join is slow on a large
+    store); the values and scored counts are the extended query's."""
+    from heliqa.agent.watch import _score_rows
+
+    start, end = "2026-11-10T00:00:00Z", "2026-11-20T00:00:00Z"
+    values, counts = _score_rows(sample_store, MAIN_ORG, monitor, start, end, "hour", 15)
+    expected = {(r.bucket, r.group): r.value for r in sample_store.run(monitor.query(start, end, "hour", 15), MAIN_ORG)}
+    scored = sample_store.run(monitor.query(start, end, "hour", 15, count=True), MAIN_ORG)
+    assert values.keys() == expected.keys() and len(values) > 100
+    assert all(values[k] == pytest.approx(expected[k]) for k in values)
+    assert {k: n for k, n in counts.items()} == {(r.bucket, r.group): int(r.value) for r in scored if r.value}
