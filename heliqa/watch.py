@@ -7,6 +7,7 @@ in the state file, saves it atomically, then delivers the outbox (heliqa/watch_p
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import sys
@@ -181,7 +182,14 @@ class Watcher:
 
         if self.poster is None:
             for item in list(self.state.outbox):
-                sys.stdout.write(f"[{item['channel']}{' thread' if item['thread'] else ''}] {item['text']}\n")
+                lines = [html.unescape(item["text"])]
+                for block in (item.get("blocks") or [])[1:]:  # the drivers table and the monitor line
+                    text = block.get("text", {}).get("text") or block["elements"][0]["text"]
+                    lines.append(html.unescape(text.removeprefix("```").removesuffix("```")))
+                prefix = "  ↳ " if item["thread"] else ""
+                sys.stdout.write(prefix + "\n".join(lines) + "\n")
+                if not item["thread"]:  # its updates and resolution follow it
+                    self.state.threads.setdefault(item["incident"], {})[item["channel"]] = "printed"
                 self.state.outbox.remove(item)
                 self.state.posted += 1
             sys.stdout.flush()

@@ -118,3 +118,13 @@ def test_slack_commands_mute_list_and_unwatch(home):
     mutes = json.loads((home / "heliqa.watch.mutes.json").read_text(encoding="utf-8"))
     assert "errors" in mutes["muted"] and mutes["unwatched"] == ["errors"]
     store.close()
+
+
+def test_without_a_slack_token_posts_are_printed_with_their_drivers(home):
+    (home / "monitors.toml").unlink()  # the default monitors
+    first = heliqa("watch", "--once", "--now", "2026-11-21T09:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
+    assert first.returncode == 0 and "posts are printed here instead" in first.stderr
+    assert ":rotating_light: Error rate reached" in first.stdout and "provider   ANTHROPIC" in first.stdout
+    later = heliqa("watch", "--once", "--now", "2026-11-21T11:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
+    assert ":rotating_light:" not in later.stdout  # not again
+    assert "  ↳ :white_check_mark: Resolved at Nov 21 10:00 UTC" in later.stdout
