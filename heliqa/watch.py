@@ -44,6 +44,14 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def _option(name: str, text: str) -> timedelta:
+    """A duration option, or ConfigError naming it."""
+    try:
+        return duration(text)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _home(backend: Any) -> Path:
     from heliqa.tools.store import Store, default_home
 
@@ -98,7 +106,7 @@ def incident_json(m: Monitor, incident: Incident) -> dict[str, Any]:
 
 def cmd_backtest(args, backend, org: str, files: MonitorsFile, now: datetime) -> int:
     """Replay the monitors over the span and print what would have been posted, and when."""
-    span, every = duration(args.backtest), duration(args.every or BACKTEST_EVERY)
+    span, every = _option("--backtest", args.backtest), _option("--every", args.every or BACKTEST_EVERY)
     monitors = {m.name: m for m in files.monitors()}
     found = backtest(backend, org, monitors.values(), now - span, now, every)
     if args.json:
@@ -286,7 +294,7 @@ def _poster():
 
 def run_loop(args, backend, org: str, files: MonitorsFile, clock: Clock) -> int:
     """Evaluate on schedule until interrupted (or once, with --once)."""
-    every = duration(args.every or "5m")
+    every = _option("--every", args.every or "5m")
     poster = _poster()
     if poster is None:
         sys.stderr.write("heliqa: SLACK_BOT_TOKEN is not set: posts are printed here instead\n")

@@ -276,3 +276,20 @@ def test_score_series_in_one_pass_equal_the_extended_query(sample_store, monitor
     assert values.keys() == expected.keys() and len(values) > 100
     assert all(values[k] == pytest.approx(expected[k]) for k in values)
     assert {k: n for k, n in counts.items()} == {(r.bucket, r.group): int(r.value) for r in scored if r.value}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backtest", "soon"], "--backtest: 'soon' is not a duration"),
+        (["--backtest", "7d", "--every", "0m"], "--every: '0m' is not a positive duration"),
+        (["--now", "2026-11-24T12:00:00Z"], "--now evaluates one instant: add --once"),
+        (["--check"], "usage: heliqa watch --check FILE"),
+        (["a.toml", "b.toml"], "unexpected 'b.toml'"),
+        (["add"], 'usage: heliqa watch add "WORDS" [FILE]'),
+        (["nosuch.toml", "--once"], "cannot read the monitors file nosuch.toml"),
+    ],
+)
+def test_bad_watch_options_get_one_clear_error(sample_home, args, message):
+    done = heliqa("watch", *args, "--org", MAIN_ORG, home=sample_home)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
