@@ -295,6 +295,7 @@ def _poster():
 def run_loop(args, backend, org: str, files: MonitorsFile, clock: Clock) -> int:
     """Evaluate on schedule until interrupted (or once, with --once)."""
     every = _option("--every", args.every or "5m")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     poster = _poster()
     if poster is None:
         sys.stderr.write("heliqa: SLACK_BOT_TOKEN is not set: posts are printed here instead\n")

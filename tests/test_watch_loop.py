@@ -21,14 +21,16 @@ ORG = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 END = datetime(2026, 11, 24, 12)
 STORM = Incidents(END).storm  # Anthropic answers 429 to most calls for two hours
 T0 = STORM[0] - timedelta(hours=2)
-MONITORS = """
+HEAD = """
 [defaults]
 channels = ["C0WATCH"]
-
+"""
+ERRORS = """
 [[monitor]]
 name = "errors"
 measure = "errors"
-
+"""
+RATE = """
 [[monitor]]
 name = "error rate above 20%"
 measure = "errors"
@@ -36,6 +38,7 @@ aggregation = "rate"
 above = 20
 min_requests = 20
 """
+MONITORS = HEAD + ERRORS + RATE
 
 
 def _iso(moment: datetime) -> str:
@@ -81,9 +84,15 @@ class Watch:
 
     def start(self) -> None:
         args = ["watch", str(self.home / "monitors.toml"), "--clock", str(self.clock), "--every", "1h", "--org", ORG]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "heliqa.cli", *args], env=self.env, stderr=subprocess.PIPE, text=True
-        )
+        self.run(args)
+
+    def run(self, args: list[str]) -> None:
+        """Start `heliqa ARGS`, its log (stderr) going to a file: an unread pipe would fill and block it."""
+        with (self.home / "watch.log").open("a") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "heliqa.cli", *args], env=self.env, stderr=log)
+
+    def log(self) -> str:
+        return (self.home / "watch.log").read_text(encoding="utf-8")
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -106,7 +115,7 @@ class Watch:
             last = self.state().get("last", {})
             if len(last) == 2 and all(v == _iso(moment) for v in last.values()):
                 return
-            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert self.proc.poll() is None, self.log()
             time.sleep(0.1)
         raise AssertionError(f"not evaluated at {moment}: {self.state().get('last')}")
 
@@ -153,6 +162,9 @@ def test_one_post_per_incident_thread_updates_resolution_no_duplicates(feed, tmp
                     watch.set_clock(moment)
                 watch.wait_evaluated(moment)
             assert slack.wait_for(lambda s: sum("Resolved" in (m["text"] or "") for m in s.messages) == 2, 60)
+            deadline = time.monotonic() + 30
+            while watch.state().get("outbox") and time.monotonic() < deadline:  # the last post's answer is saved
+                time.sleep(0.1)
         finally:
             watch.kill()
     roots = [m for m in slack.messages if not m["thread_ts"]]
@@ -174,3 +186,46 @@ def test_one_post_per_incident_thread_updates_resolution_no_duplicates(feed, tmp
     assert statuses.count(429) == 1 and statuses.count(503) == 1
     assert slack.of("conversations.replies")  # the restart asked Slack before posting the update again
     assert watch.state()["outbox"] == []
+
+
+def test_sync_every_keeps_the_store_fresh_for_the_watcher(feed, tmp_path):
+    """`heliqa watch --sync-every 1s` pulls the storm's hours from a fake Helicone into the store it watches."""
+    from tests.fake_helicone import FakeHelicone, RequestLog, helicone_row, serve_requests
+
+    folder, hours = feed
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "heliqa.duckdb").write_bytes((folder / "heliqa.duckdb").read_bytes())
+    (home / "monitors.toml").write_text(
+        MONITORS.split("[[monitor]]")[0] + "[[monitor]]" + MONITORS.split("[[monitor]]")[1]
+    )
+    served = [helicone_row(json.loads(line)) for path in hours[:5] for line in path.read_text().splitlines()]
+    with FakeSlack() as slack, FakeHelicone() as helicone:
+        serve_requests(helicone, RequestLog(rows=served))
+        watch = Watch(home, slack)
+        watch.env.update({"HELICONE_API_KEY": helicone.key, "HELICONE_BASE_URL": helicone.url, "HELIQA_ORG_ID": ORG})
+        watch.set_clock(T0)
+        args = [
+            "watch",
+            str(home / "monitors.toml"),
+            "--clock",
+            str(watch.clock),
+            "--every",
+            "1h",
+            "--sync-every",
+            "1s",
+        ]
+        watch.run(args)
+        try:
+            deadline = time.monotonic() + 60
+            while not (home / "heliqa.sync.json").exists():
+                assert time.monotonic() < deadline and watch.proc.poll() is None, watch.log()
+                time.sleep(0.2)
+            watch.set_clock(T0 + timedelta(hours=5))
+            assert slack.wait_for(lambda s: any("Resolved" in (m["text"] or "") for m in s.messages), 60)
+        finally:
+            watch.kill()
+    assert "sync: " in watch.log() and helicone.key not in watch.log() and "xoxb-test-token" not in watch.log()
+    roots = [m for m in slack.messages if not m["thread_ts"]]
+    assert len(roots) == 1 and roots[0]["text"].startswith(":rotating_light: Error rate reached")
+    assert "since Nov 21 08:00 UTC" in roots[0]["text"] and "ANTHROPIC" in json.dumps(roots[0]["blocks"])
