@@ -21,6 +21,7 @@ from typing import Any
 
 from heliqa.tools import investigate
 from heliqa.tools.backends import Backend
+from heliqa.tools.errors import HeliqaError
 from heliqa.tools.investigate import DEPARTURE_K, MIN_REQUESTS, MIN_SCALE, MIN_SCALE_SHARE, ExplainQuery
 from heliqa.tools.monitors import Monitor, format_value, measure_words
 from heliqa.tools.query import TimeFilter, percentile_fraction
@@ -398,7 +399,11 @@ def explain_incident(backend: Backend, org: str, m: Monitor, incident: Incident,
         dbIncrement="hour",
         dimensions=tuple(dims),
     )
-    found = backend.explain(query, org)
+    try:
+        found = backend.explain(query, org)
+    except HeliqaError as error:  # Helicone's REST API cannot explain: the post goes out without drivers
+        incident.driver_note = f"no drivers: {error}"
+        return
     incident.drivers = [d.to_json() for d in found.drivers[:5]]
     if not incident.drivers:
         incident.driver_note = f"the {found.bad_in_window} bad requests are not concentrated in any one value"

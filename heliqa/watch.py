@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from heliqa.agent.watch import (
+    Check,
     Incident,
     Tracker,
     backtest,
@@ -28,7 +29,7 @@ from heliqa.agent.watch import (
     headline,
     impact,
 )
-from heliqa.tools.errors import ConfigError
+from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.filters import parse_instant
 from heliqa.tools.monitors import Channel, Monitor, MonitorsFile, check_text, default_monitors, duration, load
 from heliqa.tools.results import iso_z
@@ -155,7 +156,10 @@ class Watcher:
         monitors = [m for m in self.files.monitors() if m.name not in unwatched]
         self.state.monitors = [{"name": m.name, "describe": m.describe()} for m in self.files.monitors()]
         for m in monitors:
-            self._evaluate(m, now)
+            try:
+                self._evaluate(m, now)
+            except HeliqaError as error:  # one monitor the backend cannot answer must not stop the others
+                log.warning("watch: %s not evaluated (retried next cycle): %s", m.name, error)
         self.state.save()
         return self._deliver(now)
 
@@ -167,6 +171,9 @@ class Watcher:
             return
         tracker = Tracker(self.state.series)
         series = checks(self.backend, self.org, m, instants, self.baselines)
+        for incident in tracker.open_incidents():  # a series with no requests left still ends its incident
+            if incident.monitor == m.name and incident.group not in series:
+                series[incident.group] = [Check(t, None, 0, None, None, False, False) for t in instants]
         for check, group in sorted(
             ((c, g) for g, cs in series.items() for c in cs), key=lambda x: (x[0].at, x[1] or "")
         ):

@@ -293,3 +293,31 @@ def test_score_series_in_one_pass_equal_the_extended_query(sample_store, monitor
 def test_bad_watch_options_get_one_clear_error(sample_home, args, message):
     done = heliqa("watch", *args, "--org", MAIN_ORG, home=sample_home)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_series_that_stops_receiving_requests_ends_its_incident(tmp_path, capsys):
+    """A split threshold monitor: the model whose requests all failed, then stopped, has its incident resolved."""
+    from heliqa.tools.demo import generate
+    from heliqa.tools.monitors import MonitorsFile
+    from heliqa.tools.store import Store
+    from heliqa.tools.watch_state import Mutes, WatchState
+    from heliqa.watch import Watcher
+
+    start = datetime(2026, 11, 24, 0, 0)
+    rows = list(generate(40, 1, (start + timedelta(hours=2)).replace(tzinfo=NOW.tzinfo), MAIN_ORG, days=2 / 24))
+    for row in rows:  # the first hour: model-a, all failing; the second: model-b, all fine
+        first_hour = row["request_created_at"] < "2026-11-24T01"
+        row.update(model="model-a" if first_hour else "model-b", status=500 if first_hour else 200)
+    store = Store(tmp_path / "heliqa.duckdb")
+    store.add_rows(rows)
+    monitor = Monitor(name="failing models", measure="errors", by="model", above=50, min_requests=3)
+    files = MonitorsFile(monitor=[monitor.model_copy(update={"channels": ("terminal",)})])
+    state = WatchState(tmp_path / "heliqa.watch.json")
+    watcher = Watcher(store, MAIN_ORG, files, timedelta(hours=1), state, Mutes(tmp_path / "m.json"), None)
+    watcher.cycle(start + timedelta(hours=1))
+    assert state.series["failing models|model-a"]["open"]
+    watcher.cycle(start + timedelta(hours=2))
+    assert state.series["failing models|model-a"]["open"] is None
+    printed = capsys.readouterr().out
+    assert "Error rate for model model-a reached 100.0% above 50.0%" in printed and "↳ :white_check_mark:" in printed
+    store.close()
