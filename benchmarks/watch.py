@@ -35,8 +35,9 @@ EXPECTED = {  # planted incident -> its driver
     "slow_gpt4": ("model", "gpt-4"),
     "storm": ("provider", "ANTHROPIC"),
     "prompt": ("property:prompt_version", "v13"),
-    "spend": ("user", "user_0042"),
+    "spend": ("user", "user_0042"),  # (a user calling gpt-4 with long prompts: model gpt-4 is counted right too)
 }
+ALSO_RIGHT = {"spend": ("model", "gpt-4")}
 
 
 def demo_store(rows: int) -> Store:
@@ -95,7 +96,7 @@ def run_backtest(rows: int, every: str) -> None:
         hits = [
             i for i in close
             if _iou((i.start, i.end or END), window) >= 0.8 and i.opened - window[0] <= 2 * step
-            and _first_driver(i, monitors) == EXPECTED[name]
+            and _first_driver(i, monitors) in (EXPECTED[name], ALSO_RIGHT.get(name))
         ]  # fmt: skip
         series = best.monitor + (f" · {best.group}" if best.group else "")
         driver = _first_driver(best, monitors)

@@ -179,12 +179,16 @@ def test_backtest_finds_the_planted_incidents(backtested):
     by_monitor: dict[str, list[dict]] = {}
     for incident in backtested["incidents"]:
         by_monitor.setdefault(incident["monitor"], []).append(incident)
-    expected = [("errors", planted.storm, ("provider", "ANTHROPIC")), ("cost", planted.spend, ("model", "gpt-4"))]
-    for monitor, window, (dimension, value) in expected:
+    # the spend is one user calling gpt-4 with long prompts: either is a right first driver
+    expected = [
+        ("errors", planted.storm, {("provider", "ANTHROPIC")}),
+        ("cost", planted.spend, {("model", "gpt-4"), ("user", "user_0042")}),
+    ]
+    for monitor, window, drivers in expected:
         hit = [i for i in by_monitor.get(monitor, []) if _overlap((_at(i["start"]), _at(i["end"])), window) >= 0.8]
         assert hit, (monitor, by_monitor.get(monitor))
         assert _at(hit[0]["posted_at"]) - window[0] <= 2 * every
-        assert (hit[0]["drivers"][0]["dimension"], hit[0]["drivers"][0]["value"]) == (dimension, value)
+        assert (hit[0]["drivers"][0]["dimension"], hit[0]["drivers"][0]["value"]) in drivers
     slow = [i for i in by_monitor.get("latency", []) if _overlap((_at(i["start"]), _at(i["end"])), planted.slow_gpt4)]
     assert slow and slow[0]["drivers"][0]["value"] == "gpt-4"
 
