@@ -352,9 +352,9 @@ class HeliqaSlack:
         if question.lower() in ("", "help", "?"):
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=HELP)
             return
-        from heliqa.watch_commands import home_of, reply  # `mute <monitor> 2h`, `watches`, `unwatch <monitor>`
+        from heliqa.watch_commands import reply  # `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch …`
 
-        if (said := reply(question, home_of(self.backend))) is not None:
+        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
             return
         if question.lower() in ("reset", "start over", "new question"):

@@ -1,4 +1,4 @@
-"""Watch commands said to the Slack app: `mute <monitor> 2h`, `unmute <monitor>`, `watches`, `unwatch <monitor>`,
+"""Watch commands said to the Slack app: `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch <monitor>`,
 `rewatch <monitor>`. They act on the files `heliqa watch` reads beside the store, so a running watcher obeys them
 at its next evaluation."""
 
@@ -44,11 +44,40 @@ def _name(text: str, known: dict[str, str]) -> tuple[str | None, str]:
     return None, f"No monitor named “{escape(name)}”. Say `watches` for the list."
 
 
-def reply(text: str, home: Path, now: datetime | None = None) -> str | None:
-    """The reply to a watch command, or None when `text` is not one (then it is a question)."""
+def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
+    """`watch p95 latency for gpt-4 above 5 s`: the monitor appended to `monitors.toml` beside the store."""
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.planner import Context
+    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+    from heliqa.tools.monitors import check_text
+
+    path = home_of(backend) / "monitors.toml"
+    ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(backend.resolve_org(org)))
+    try:
+        monitor = monitor_from_words(words, planner, ctx)
+    except NotAMonitor as error:
+        return f"That is not a monitor I can watch: {escape(str(error))}"
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = before + ("\n\n" if before else "") + to_toml(monitor)
+    _, problems = check_text(text)
+    if problems:
+        return f"Not added: {escape('; '.join(problems))}"
+    path.write_text(text, encoding="utf-8")
+    return f"Watching *{escape(monitor.name)}*: {escape(monitor.describe())} (from the next `heliqa watch` start)."
+
+
+def reply(
+    text: str, backend: Any, planner: Any = None, org: str | None = None, now: datetime | None = None
+) -> str | None:
+    """The reply to a watch command, or None when `text` is not one (then it is a question). With a planner,
+    `watch WORDS` adds a monitor."""
     text = text.strip()
+    home = home_of(backend)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     mutes = Mutes(state_paths(home)[1])
+    if planner is not None and text.lower().startswith("watch "):
+        return add(text[6:], backend, planner, org)
     if text.lower() in ("watches", "monitors", "list watches"):
         known = _known(home)
         if not known:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from heliqa import slack as slack_app
 from heliqa.agent.factory import make_planner
+from heliqa.tools.monitors import check_text
 from heliqa.tools.store import Store
 from tests.conftest import MAIN_ORG
 from tests.fake_slack import BOT_USER, FakeSlack
@@ -99,6 +100,8 @@ def test_slack_commands_mute_list_and_unwatch(home):
         "mute <b>nosuch</b> 2h": "No monitor named “&lt;b&gt;nosuch&lt;/b&gt;”",
         "mute errors soon": "'soon' is not a duration",
         "unwatch errors": "Stopped watching *errors*",
+        "watch p95 latency for gpt-4 above 5 s": "Watching *p95 latency for gpt-4 above 5 s*: p95 latency (model",
+        "watch the weather in Paris": "That is not a monitor I can watch",
     }
     with FakeSlack() as fake:
         app = slack_app.build_app(heliqa_app, WebClient(token=BOT_TOKEN, base_url=fake.api_url), SECRET)
@@ -117,6 +120,8 @@ def test_slack_commands_mute_list_and_unwatch(home):
         assert expected in replies[f"1700000{n}00.000100"], (text, replies)
     mutes = json.loads((home / "heliqa.watch.mutes.json").read_text(encoding="utf-8"))
     assert "errors" in mutes["muted"] and mutes["unwatched"] == ["errors"]
+    added, problems = check_text((home / "monitors.toml").read_text(encoding="utf-8"))
+    assert not problems and added.monitor[-1].above == 5000 and added.monitor[-1].filters == {"model": "gpt-4"}
     store.close()
 
 
