@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,16 +60,49 @@ def _home(backend: Any) -> Path:
     return backend.path.parent if isinstance(backend, Store) else default_home()
 
 
-def _monitors(path: str | None, backend: Any, org: str, channels: tuple[str, ...]) -> MonitorsFile:
-    """The monitors file given, else `monitors.toml` beside the store, else the default anomaly monitors."""
+def _monitors_path(path: str | None, backend: Any) -> Path | None:
+    """The monitors file given, else `monitors.toml` beside the store when there is one."""
     if path is None and (_home(backend) / "monitors.toml").exists():
-        path = str(_home(backend) / "monitors.toml")
+        return _home(backend) / "monitors.toml"
+    return Path(path) if path is not None else None
+
+
+def _with_channels(files: MonitorsFile, channels: tuple[str, ...]) -> MonitorsFile:
+    """The file with `channels` as its default channels (when given)."""
+    if not channels:
+        return files
+    return files.model_copy(update={"defaults": files.defaults.model_copy(update={"channels": channels})})
+
+
+def _monitors(path: Path | None, backend: Any, org: str, channels: tuple[str, ...]) -> MonitorsFile:
+    """The monitors of the file, else the default anomaly monitors."""
     if path is not None:
-        parsed = load(path)
-        if channels:
-            parsed = parsed.model_copy(update={"defaults": parsed.defaults.model_copy(update={"channels": channels})})
-        return parsed
+        return _with_channels(load(path), channels)
     return MonitorsFile(monitor=default_monitors(backend.vocabulary(org), channels))
+
+
+def reloader(path: Path | None, channels: tuple[str, ...]) -> Callable[[], MonitorsFile | None] | None:
+    """A function giving the monitors file again when it changed since the last call (None when it did not, or
+    when it is not valid: the watcher keeps its monitors and says why), so `watch add` takes effect while running."""
+    if path is None:
+        return None
+    seen = {"mtime": path.stat().st_mtime_ns if path.exists() else None}
+
+    def reload() -> MonitorsFile | None:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        if mtime == seen["mtime"]:
+            return None
+        seen["mtime"] = mtime
+        try:
+            return _with_channels(load(path), channels)
+        except ConfigError as error:
+            log.warning("watch: %s changed but is not valid; watching as before: %s", path, error.message)
+            return None
+
+    return reload
 
 
 def cmd_check(path: str) -> int:
@@ -149,9 +183,13 @@ class Watcher:
     poster: Any  # SlackPoster, or None to print posts on stdout
     channels: dict[str, Channel] = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)  # baseline hours per monitor, read incrementally
+    reload: Callable[[], MonitorsFile | None] | None = None  # the monitors file again when it changed
 
     def cycle(self, now: datetime) -> datetime | None:
         """Evaluate every instant due up to `now`, queue the posts, save, deliver; returns a retry time."""
+        if self.reload is not None and (fresh := self.reload()) is not None:
+            self.files, self.channels = fresh, fresh.channel
+            log.info("watch: monitors file changed: %d monitor(s)", len(fresh.monitor))
         unwatched = self.mutes.unwatched()
         monitors = [m for m in self.files.monitors() if m.name not in unwatched]
         self.state.monitors = [{"name": m.name, "describe": m.describe()} for m in self.files.monitors()]
@@ -299,21 +337,24 @@ def _poster():
     return SlackPoster(token, s.slack_api_url or "https://slack.com/api/")
 
 
-def run_loop(args, backend, org: str, files: MonitorsFile, clock: Clock) -> int:
+def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
     """Evaluate on schedule until interrupted (or once, with --once)."""
     every = _option("--every", args.every or "5m")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     poster = _poster()
+    channels = tuple(args.channel or ())
     if poster is None:
         sys.stderr.write("heliqa: SLACK_BOT_TOKEN is not set: posts are printed here instead\n")
-        files = files.model_copy(update={"defaults": files.defaults.model_copy(update={"channels": ("terminal",)})})
-    elif not all(m.channels for m in files.monitors()):
+        channels = ("terminal",)
+    files = _monitors(path, backend, org, channels)
+    if poster is not None and not all(m.channels for m in files.monitors()):
         missing = ", ".join(m.name for m in files.monitors() if not m.channels)
         raise ConfigError(
             f"no Slack channel for {missing}", "pass --channel C0123 or set channels in the monitors file"
         )
     state_path, mutes_path = state_paths(_home(backend))
     watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, files.channel)
+    watcher.reload = reloader(path, channels)
     log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), args.every or "5m", state_path)
     while True:
         now = clock.now()
@@ -351,14 +392,14 @@ def main(args) -> int:
         backend = live_store(backend)
         start_live_sync(backend, args.org or settings().heliqa_org_id, args.sync_every, log.info)
     org = backend.resolve_org(args.org)
-    files = _monitors(words[0] if words else None, backend, org, tuple(args.channel or ()))
+    path = _monitors_path(words[0] if words else None, backend)
     if args.backtest:
-        return cmd_backtest(args, backend, org, files, now)
+        return cmd_backtest(args, backend, org, _monitors(path, backend, org, tuple(args.channel or ())), now)
     if args.now and not args.once:
         raise ConfigError("--now evaluates one instant: add --once (or drive a clock with --clock FILE)")
     if args.now:
         clock = _Fixed(now)
-    return run_loop(args, backend, org, files, clock)
+    return run_loop(args, backend, org, path, clock)
 
 
 class _Fixed(Clock):

@@ -64,7 +64,8 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     if problems:
         return f"Not added: {escape('; '.join(problems))}"
     path.write_text(text, encoding="utf-8")
-    return f"Watching *{escape(monitor.name)}*: {escape(monitor.describe())} (from the next `heliqa watch` start)."
+    described = f"*{escape(monitor.name)}*: {escape(monitor.describe())}"
+    return f"Watching {described}; a running `heliqa watch` takes it up at its next cycle."
 
 
 def reply(

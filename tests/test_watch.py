@@ -325,3 +325,30 @@ def test_a_series_that_stops_receiving_requests_ends_its_incident(tmp_path, caps
     printed = capsys.readouterr().out
     assert "Error rate for model model-a reached 100.0% above 50.0%" in printed and "↳ :white_check_mark:" in printed
     store.close()
+
+
+def test_the_watcher_takes_up_a_changed_monitors_file_and_keeps_its_monitors_when_it_breaks(sample_store, tmp_path):
+    """`heliqa watch add` (or an edit) while watching: the next cycle evaluates the new monitor."""
+    import os
+    import time
+
+    from heliqa.tools.watch_state import Mutes, WatchState
+    from heliqa.watch import Watcher, reloader
+
+    path = tmp_path / "monitors.toml"
+    path.write_text('[[monitor]]\nname = "errors"\nmeasure = "errors"\n', encoding="utf-8")
+    reload = reloader(path, ("terminal",))
+    state = WatchState(tmp_path / "heliqa.watch.json")
+    files = check_text(path.read_text(encoding="utf-8"))[0]
+    watcher = Watcher(sample_store, MAIN_ORG, files, timedelta(hours=1), state, Mutes(tmp_path / "m.json"), None)
+    watcher.reload = reload
+    watcher.cycle(datetime(2026, 11, 20, 1))
+    assert set(state.last) == {"errors"}
+    path.write_text(path.read_text() + '\n[[monitor]]\nname = "cost"\nmeasure = "cost"\n', encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time, whatever the clock
+    watcher.cycle(datetime(2026, 11, 20, 2))
+    assert set(state.last) == {"errors", "cost"} and state.last["cost"] == "2026-11-20T02:00:00Z"
+    path.write_text("[[monitor]]\nname = 3\n", encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    watcher.cycle(datetime(2026, 11, 20, 3))
+    assert state.last == {"errors": "2026-11-20T03:00:00Z", "cost": "2026-11-20T03:00:00Z"}
