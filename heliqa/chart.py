@@ -127,14 +127,8 @@ def _small_multiples(fig, answer: Answer, groups: list[str | None]) -> list:
         points = sorted((r.bucket - shift, r.value) for r in answer.rows if r.group == group and r.value is not None)
         if points:
             xs, ys = zip(*points, strict=True)
-            ax.plot(
-                xs,
-                ys,
-                marker="o" if len(xs) <= 40 else None,
-                markersize=2.5,
-                linewidth=1.5,
-                color=_PALETTE[n % len(_PALETTE)],
-            )
+            ax.plot(xs, ys, marker="o" if len(xs) <= 40 else None, markersize=2.5, linewidth=1.5,
+                    color=_PALETTE[n % len(_PALETTE)])
         ax.set_title(group or "", loc="left", fontsize=8)
         locator = AutoDateLocator(maxticks=5)
         ax.xaxis.set_major_locator(locator)
@@ -234,9 +228,8 @@ def _bars(ax, answer: Answer) -> str:
         ys = range(len(groups))
         labels = [g or "(all)" for g in groups]
         ax.barh([y + 0.2 for y in ys], [current[g] for g in groups], height=0.4, color=_PALETTE[0], label="current")
-        ax.barh(
-            [y - 0.2 for y in ys], [previous.get(g, 0) for g in groups], height=0.4, color="#9ca3af", label="previous"
-        )
+        ax.barh([y - 0.2 for y in ys], [previous.get(g, 0) for g in groups], height=0.4, color="#9ca3af",
+                label="previous")
         ax.set_yticks(list(ys), labels)
         ax.legend(fontsize=8, frameon=False)
         total, shown, largest = len(current), len(groups), max([*current.values(), *previous.values(), 0])

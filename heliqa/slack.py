@@ -161,18 +161,8 @@ def table_text(answer: Answer, limit: int = TABLE_ROWS) -> str:
 def table_block(cells: list[list[str]], limit: int = TABLE_ROWS) -> dict:
     """A Block Kit table (header row first): the drivers of an explanation, the requests of a list, a comparison."""
     rows = [[{"type": "raw_text", "text": cell or " "} for cell in row] for row in cells[: limit + 1]]
-    right = {
-        "value",
-        "current",
-        "previous",
-        "change",
-        "latency",
-        "tokens",
-        "cost",
-        "of bad requests",
-        "of baseline",
-        "lift",
-    }
+    right = {"value", "current", "previous", "change", "latency", "tokens", "cost", "of bad requests", "of baseline",
+             "lift"}
     return {
         "type": "table",
         "block_id": "table",
