@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ ORG = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 END = datetime(2026, 11, 24, 12)
 STORM = Incidents(END).storm  # Anthropic answers 429 to most calls for two hours
 T0 = STORM[0] - timedelta(hours=2)
+KILLS = random.Random(19)  # where the extra SIGKILLs land: seeded, so a failure can be replayed
 HEAD = """
 [defaults]
 channels = ["C0WATCH"]
@@ -160,6 +162,10 @@ def test_one_post_per_incident_thread_updates_resolution_no_duplicates(feed, tmp
                     watch.set_clock(moment)
                 else:
                     watch.set_clock(moment)
+                if h in (0, 2, 5):  # SIGKILL at a random point of the cycle (or of the retries), then restart
+                    time.sleep(KILLS.uniform(0.0, 1.5))
+                    watch.kill()
+                    watch.start()
                 watch.wait_evaluated(moment)
             assert slack.wait_for(lambda s: sum("Resolved" in (m["text"] or "") for m in s.messages) == 2, 60)
             deadline = time.monotonic() + 30
