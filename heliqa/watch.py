@@ -181,14 +181,22 @@ class Watcher:
     state: WatchState
     mutes: Mutes
     poster: Any  # SlackPoster, or None to print posts on stdout
-    channels: dict[str, Channel] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict, init=False)
     baselines: dict = field(default_factory=dict)  # baseline hours per monitor, read incrementally
     reload: Callable[[], MonitorsFile | None] | None = None  # the monitors file again when it changed
+    tz: str = "UTC"  # posts' times for channels whose [channel.ID] names no zone
+
+    def __post_init__(self) -> None:
+        self.channels = self._channels(self.files)
+
+    def _channels(self, files: MonitorsFile) -> dict[str, Channel]:
+        named = {c for m in files.monitors() for c in m.channels}
+        return {**{c: Channel(tz=self.tz) for c in named}, **files.channel}
 
     def cycle(self, now: datetime) -> datetime | None:
         """Evaluate every instant due up to `now`, queue the posts, save, deliver; returns a retry time."""
         if self.reload is not None and (fresh := self.reload()) is not None:
-            self.files, self.channels = fresh, fresh.channel
+            self.files, self.channels = fresh, self._channels(fresh)
             log.info("watch: monitors file changed: %d monitor(s)", len(fresh.monitor))
         unwatched = self.mutes.unwatched()
         monitors = [m for m in self.files.monitors() if m.name not in unwatched]
@@ -339,6 +347,8 @@ def _poster():
 
 def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
     """Evaluate on schedule until interrupted (or once, with --once)."""
+    from heliqa.agent.timerange import zone
+
     every = _option("--every", args.every or "5m")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     poster = _poster()
@@ -353,7 +363,8 @@ def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
             f"no Slack channel for {missing}", "pass --channel C0123 or set channels in the monitors file"
         )
     state_path, mutes_path = state_paths(_home(backend))
-    watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, files.channel)
+    tz = getattr(zone(args.tz), "key", "UTC") if args.tz else "UTC"
+    watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=tz)
     watcher.reload = reloader(path, channels)
     log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), args.every or "5m", state_path)
     while True:

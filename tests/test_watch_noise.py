@@ -133,3 +133,15 @@ def test_without_a_slack_token_posts_are_printed_with_their_drivers(home):
     later = heliqa("watch", "--once", "--now", "2026-11-21T11:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
     assert ":rotating_light:" not in later.stdout  # not again
     assert "  ↳ :white_check_mark: Resolved at Nov 21 10:00 UTC" in later.stdout
+
+
+def test_posts_speak_the_channel_zone_else_the_tz_option(home):
+    with FakeSlack() as slack:
+        env = {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": slack.api_url}
+        for now in ("2026-11-21T08:00:00Z", "2026-11-21T10:00:00Z"):
+            done = heliqa("watch", "--once", "--now", now, "--every", "1h", "--org", MAIN_ORG, "--tz",
+                          "America/New_York", home=home, env=env)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    roots = {m["channel"]: m["text"] for m in slack.messages if not m["thread_ts"]}
+    assert "since Nov 21 03:00 America/New_York" in roots["C0LOUD"]
+    assert "since Nov 21 08:00 UTC" in roots["C0QUIET"]  # its [channel] table names UTC
