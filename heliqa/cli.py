@@ -265,6 +265,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from heliqa.watch import main
+
+    return main(args)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     require("llm", "heliqa eval")
     from heliqa.agent.evaluate import run_eval
@@ -321,6 +327,16 @@ needs the [slack] extra: pip install 'heliqa[slack]'""",
   HELIQA_SERVE_KEYS="key1=ORG_ID" heliqa serve --host 0.0.0.0 --port 8585
 
 needs the [serve] extra: pip install 'heliqa[serve]'""",
+    "watch": """examples:
+  heliqa watch --check monitors.toml                 # every mistake, with its line
+  heliqa watch --backtest 30d                        # what the default anomaly monitors would have posted
+  heliqa watch --backtest 30d --json monitors.toml
+  heliqa watch --every 5m --channel C0123456         # post incidents to Slack (SLACK_BOT_TOKEN)
+  heliqa watch mute "latency by model" 2h
+  heliqa watch add "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
+
+With no FILE: monitors.toml beside the store, else anomaly monitors of p90 latency, error rate, cost and each
+score key, overall and by model and provider.""",
     "eval": """examples:
   OPENAI_API_KEY=... heliqa eval cases.jsonl
   OPENAI_BASE_URL=http://localhost:8000/v1 HELIQA_LLM_MODEL=qwen2.5-7b-instruct heliqa eval cases.jsonl
@@ -484,6 +500,23 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
         help="keep the store fresh: `heliqa sync` from HELICONE_BASE_URL every e.g. 5m",
     )
     serve.set_defaults(func=cmd_serve)
+
+    watch = command("watch", "post an alert with its explanation when a monitored measure breaks")
+    watch.add_argument(
+        "words",
+        nargs="*",
+        metavar="FILE | add WORDS [FILE] | mute NAME DURATION | unwatch NAME | rewatch NAME",
+    )
+    watch.add_argument("--check", action="store_true", help="validate FILE and exit")
+    watch.add_argument("--backtest", metavar="DURATION", help="replay the monitors over this much history (30d)")
+    watch.add_argument("--every", metavar="DURATION", help="evaluation interval (default 5m; backtests 15m)")
+    watch.add_argument("--json", action="store_true", help="backtest: each incident as JSON")
+    watch.add_argument("--channel", action="append", metavar="ID", help="Slack channel for monitors naming none")
+    watch.add_argument("--once", action="store_true", help="evaluate what is due once, deliver, exit")
+    watch.add_argument("--clock", metavar="FILE", help="read the current instant from FILE (replays, tests)")
+    watch.add_argument("--sync-every", metavar="DURATION", help="keep the embedded store fresh: sync every e.g. 5m")
+    common(watch, planner=False)
+    watch.set_defaults(func=cmd_watch)
 
     ev = command("eval", "score a question set through the LLM planner (needs an endpoint)")
     ev.add_argument("cases", help="JSONL of {id, question, expect, data, now?, tz?} cases")

@@ -283,6 +283,11 @@ class HeliqaSlack:
         if question.lower() in ("", "help", "?"):
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=HELP)
             return
+        from heliqa.watch_commands import reply  # `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch …`
+
+        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
+            return
         if question.lower() in ("reset", "start over", "new question"):
             thread = self.threads.get((channel, thread_ts or ""))
             if thread:

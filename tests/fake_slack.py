@@ -1,7 +1,8 @@
 """A small fake of the Slack Web API (and Socket Mode) on 127.0.0.1 that records every call.
 
 Point `WebClient(base_url=fake.api_url)` at it (note the trailing slash). It answers `auth.test`,
-`chat.postMessage`, `chat.postEphemeral`, `users.info`, the three calls behind `files_upload_v2`
+`chat.postMessage` (kept, with their metadata, for `conversations.history` / `conversations.replies`),
+`chat.postEphemeral`, `users.info`, the three calls behind `files_upload_v2`
 (`files.getUploadURLExternal`, the upload URL, `files.completeUploadExternal`), `response_url` posts
 and `apps.connections.open`. Tests sign their own requests with `sign()`.
 """
@@ -52,6 +53,10 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.uploads: dict[str, bytes] = {}
         self.overrides: dict[str, dict[str, Any]] = {}  # method -> canned JSON reply (e.g. an error)
+        # method -> HTTP failures to answer first, in order: (status, headers), e.g. (429, {"Retry-After": "1"})
+        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.delays: dict[str, float] = {}  # method -> seconds to wait, after accepting a call, before answering
+        self.messages: list[dict[str, Any]] = []  # what chat.postMessage posted
         self.socket_url: str | None = None
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
@@ -110,12 +115,23 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = f"1700000000.{next(self._ts):06d}"
+            if method == "chat.postMessage":
+                keep = ("channel", "text", "thread_ts", "metadata", "blocks")
+                self.messages.append({"ts": ts, **{k: data.get(k) for k in keep}})
             return {
                 "ok": True,
                 "channel": data.get("channel"),
                 "ts": ts,
                 "message": {"text": data.get("text"), "ts": ts, "thread_ts": data.get("thread_ts")},
             }
+        if method == "conversations.history":
+            found = [m for m in self.messages if m["channel"] == data.get("channel") and not m["thread_ts"]]
+            return {"ok": True, "messages": found[::-1]}
+        if method == "conversations.replies":
+            found = [
+                m for m in self.messages if m["channel"] == data.get("channel") and m["thread_ts"] == data.get("ts")
+            ]
+            return {"ok": True, "messages": found}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "users.info":
@@ -160,12 +176,21 @@ class FakeSlack:
                     fake._record(Call("response", parts.path, headers, raw, data))
                     return self._send(200, b"ok", "text/plain")
                 method = parts.path.removeprefix("/api/")
+                with fake._cond:
+                    failure = fake.failures.get(method, []).pop(0) if fake.failures.get(method) else None
+                if failure is not None:
+                    status, extra = failure
+                    fake._record(Call(method, parts.path, headers, raw, data, {"status": status}))
+                    return self._send(status, b"unavailable", "text/plain", extra)
                 reply = fake._reply(method, data, self.headers.get("Host", ""))
                 fake._record(Call(method, parts.path, headers, raw, data, reply))
+                time.sleep(fake.delays.get(method, 0.0))
                 self._send(200, json.dumps(reply).encode(), "application/json")
 
-            def _send(self, status: int, body: bytes, kind: str) -> None:
+            def _send(self, status: int, body: bytes, kind: str, extra: dict[str, str] | None = None) -> None:
                 self.send_response(status)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

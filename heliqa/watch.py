@@ -1,0 +1,425 @@
+"""`heliqa watch`: check a monitors file, backtest monitors over history, or evaluate them on a schedule and post.
+
+The loop evaluates every monitor at each multiple of `--every` (catching up, after a restart, every instant missed
+since its last evaluation, up to 7 days), turns the checks into incident events (agent/watch.py), queues the posts
+in the state file, saves it atomically, then delivers the outbox (heliqa/watch_post.py).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from heliqa.agent.watch import (
+    Check,
+    Incident,
+    Tracker,
+    backtest,
+    checks,
+    duration_words,
+    evaluation_instants,
+    explain_incident,
+    headline,
+    impact,
+)
+from heliqa.tools.errors import ConfigError, HeliqaError
+from heliqa.tools.filters import parse_instant
+from heliqa.tools.monitors import Channel, Monitor, MonitorsFile, check_text, default_monitors, duration, load
+from heliqa.tools.results import iso_z
+from heliqa.tools.watch_state import Mutes, WatchState, state_paths
+
+log = logging.getLogger("heliqa.watch")
+MAX_CATCH_UP = timedelta(days=7)
+BACKTEST_EVERY = "15m"  # fine enough to time a post within half an hour, a third of the queries of 5m
+CLOCK_POLL_S = 0.2
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _option(name: str, text: str) -> timedelta:
+    """A duration option, or ConfigError naming it."""
+    try:
+        return duration(text)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def _home(backend: Any) -> Path:
+    from heliqa.tools.store import Store, default_home
+
+    return backend.path.parent if isinstance(backend, Store) else default_home()
+
+
+def _monitors_path(path: str | None, backend: Any) -> Path | None:
+    """The monitors file given, else `monitors.toml` beside the store when there is one."""
+    if path is None and (_home(backend) / "monitors.toml").exists():
+        return _home(backend) / "monitors.toml"
+    return Path(path) if path is not None else None
+
+
+def _with_channels(files: MonitorsFile, channels: tuple[str, ...]) -> MonitorsFile:
+    """The file with `channels` as its default channels (when given)."""
+    if not channels:
+        return files
+    return files.model_copy(update={"defaults": files.defaults.model_copy(update={"channels": channels})})
+
+
+def _monitors(path: Path | None, backend: Any, org: str, channels: tuple[str, ...]) -> MonitorsFile:
+    """The monitors of the file, else the default anomaly monitors."""
+    if path is not None:
+        return _with_channels(load(path), channels)
+    return MonitorsFile(monitor=default_monitors(backend.vocabulary(org), channels))
+
+
+def reloader(path: Path | None, channels: tuple[str, ...]) -> Callable[[], MonitorsFile | None] | None:
+    """A function giving the monitors file again when it changed since the last call (None when it did not, or
+    when it is not valid: the watcher keeps its monitors and says why), so `watch add` takes effect while running."""
+    if path is None:
+        return None
+    seen = {"mtime": path.stat().st_mtime_ns if path.exists() else None}
+
+    def reload() -> MonitorsFile | None:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        if mtime == seen["mtime"]:
+            return None
+        seen["mtime"] = mtime
+        try:
+            return _with_channels(load(path), channels)
+        except ConfigError as error:
+            log.warning("watch: %s changed but is not valid; watching as before: %s", path, error.message)
+            return None
+
+    return reload
+
+
+def cmd_check(path: str) -> int:
+    """`heliqa watch --check FILE`: every mistake with its line, or what the file watches."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    parsed, problems = check_text(text)
+    if parsed is None:
+        sys.stderr.write("".join(f"heliqa: {path}: {p}\n" for p in problems))
+        return 2
+    for m in parsed.monitors():
+        where = ", ".join(m.channels) or "no channel"
+        sys.stdout.write(f"{m.name}: {m.kind}, {m.describe()} → {where}\n")
+    sys.stdout.write(f"{path}: {len(parsed.monitor)} monitor(s), no mistakes\n")
+    return 0
+
+
+# --- backtest ---------------------------------------------------------------------------------------------------
+def incident_json(m: Monitor, incident: Incident) -> dict[str, Any]:
+    """A backtested incident as `--json` gives it."""
+    return {
+        "monitor": m.name,
+        "group": incident.group,
+        "start": iso_z(incident.start),
+        "end": iso_z(incident.end) if incident.end else None,
+        "posted_at": iso_z(incident.opened),
+        "headline": headline(m, incident),
+        "impact": impact(m, incident),
+        "peak": incident.peak,
+        "typical": incident.typical,
+        "drivers": incident.drivers,
+    }
+
+
+def cmd_backtest(args, backend, org: str, files: MonitorsFile, now: datetime) -> int:
+    """Replay the monitors over the span and print what would have been posted, and when."""
+    span, every = _option("--backtest", args.backtest), _option("--every", args.every or BACKTEST_EVERY)
+    monitors = {m.name: m for m in files.monitors()}
+    found = backtest(backend, org, monitors.values(), now - span, now, every)
+    if args.json:
+        body = {
+            "start": iso_z(now - span),
+            "end": iso_z(now),
+            "every": args.every or BACKTEST_EVERY,
+            "monitors": [{"name": m.name, "kind": m.kind, "describe": m.describe()} for m in monitors.values()],
+            "incidents": [incident_json(monitors[i.monitor], i) for i in found],
+        }
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+        return 0
+    out = [
+        f"Backtest of {len(monitors)} monitor(s), {iso_z(now - span)} → {iso_z(now)}, evaluated every "
+        f"{args.every or BACKTEST_EVERY}: {len(found)} incident(s) would have been posted"
+    ]
+    for i in found:
+        m = monitors[i.monitor]
+        lasted = f"lasted {duration_words(i.end - i.start)}" if i.end else "still open"
+        top = i.drivers[0] if i.drivers else None
+        driver = f"{top['dimension'].removeprefix('property:')} {top['value']}" if top else i.driver_note or "none"
+        out.append(f"{iso_z(i.opened)}  [{m.name}{' · ' + i.group if i.group else ''}] {headline(m, i)}")
+        out.append(f"    from {iso_z(i.start)}, {lasted}; impact: {impact(m, i)}; first driver: {driver}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+@dataclass
+class Watcher:
+    """One watching process: its backend, monitors, state and where it posts."""
+
+    backend: Any
+    org: str
+    files: MonitorsFile
+    every: timedelta
+    state: WatchState
+    mutes: Mutes
+    poster: Any  # SlackPoster, or None to print posts on stdout
+    channels: dict[str, Channel] = field(default_factory=dict, init=False)
+    baselines: dict = field(default_factory=dict)  # baseline hours per monitor, read incrementally
+    reload: Callable[[], MonitorsFile | None] | None = None  # the monitors file again when it changed
+    tz: str = "UTC"  # posts' times for channels whose [channel.ID] names no zone
+
+    def __post_init__(self) -> None:
+        self.channels = self._channels(self.files)
+
+    def _channels(self, files: MonitorsFile) -> dict[str, Channel]:
+        named = {c for m in files.monitors() for c in m.channels}
+        return {**{c: Channel(tz=self.tz) for c in named}, **files.channel}
+
+    def cycle(self, now: datetime) -> datetime | None:
+        """Evaluate every instant due up to `now`, queue the posts, save, deliver; returns a retry time."""
+        if self.reload is not None and (fresh := self.reload()) is not None:
+            self.files, self.channels = fresh, self._channels(fresh)
+            log.info("watch: monitors file changed: %d monitor(s)", len(fresh.monitor))
+        unwatched = self.mutes.unwatched()
+        monitors = [m for m in self.files.monitors() if m.name not in unwatched]
+        self.state.monitors = [{"name": m.name, "describe": m.describe()} for m in self.files.monitors()]
+        for m in monitors:
+            try:
+                self._evaluate(m, now)
+            except HeliqaError as error:  # one monitor the backend cannot answer must not stop the others
+                log.warning("watch: %s not evaluated (retried next cycle): %s", m.name, error)
+        self.state.save()
+        return self._deliver(now)
+
+    def _evaluate(self, m: Monitor, now: datetime) -> None:
+        last = self.state.last.get(m.name)
+        start = max(datetime.fromisoformat(last.replace("Z", "")) if last else now - self.every, now - MAX_CATCH_UP)
+        instants = evaluation_instants(start, now, self.every)
+        if not instants:
+            return
+        tracker = Tracker(self.state.series)
+        series = checks(self.backend, self.org, m, instants, self.baselines)
+        for incident in tracker.open_incidents():  # a series with no requests left still ends its incident
+            if incident.monitor == m.name and incident.group not in series:
+                series[incident.group] = [Check(t, None, 0, None, None, False, False) for t in instants]
+        for check, group in sorted(
+            ((c, g) for g, cs in series.items() for c in cs), key=lambda x: (x[0].at, x[1] or "")
+        ):
+            for event in tracker.step(m, group, check, self.every):
+                if event.kind == "resolve":
+                    event.incident.last = check.value
+                if event.kind in ("open", "reopen"):
+                    explain_incident(self.backend, self.org, m, event.incident, check.at)
+                    tracker.remember(event.incident)
+                if self.mutes.muted_until(m.name, check.at) is None:
+                    self._queue(event.kind, m, event.incident, check.at)
+        self.state.last[m.name] = iso_z(instants[-1])
+
+    def _queue(self, kind: str, m: Monitor, incident: Incident, at: datetime) -> None:
+        from heliqa.watch_post import enqueue
+
+        enqueue(self.state, kind, m, incident, at, self.channels)
+
+    def _deliver(self, now: datetime) -> datetime | None:
+        from heliqa.watch_post import deliver
+
+        if self.poster is None:
+            for item in list(self.state.outbox):
+                lines = [html.unescape(item["text"])]
+                for block in (item.get("blocks") or [])[1:]:  # the drivers table and the monitor line
+                    text = block.get("text", {}).get("text") or block["elements"][0]["text"]
+                    lines.append(html.unescape(text.removeprefix("```").removesuffix("```")))
+                prefix = "  ↳ " if item["thread"] else ""
+                sys.stdout.write(prefix + "\n".join(lines) + "\n")
+                if not item["thread"]:  # its updates and resolution follow it
+                    self.state.threads.setdefault(item["incident"], {})[item["channel"]] = "printed"
+                self.state.outbox.remove(item)
+                self.state.posted += 1
+            sys.stdout.flush()
+            self.state.save()
+            return None
+        return deliver(self.state, self.poster, self.channels, now, self.state.save)
+
+
+class Clock:
+    """The current instant: the machine's, or (`--clock FILE`) the instant written in a file, for replays and tests."""
+
+    def __init__(self, path: str | None):
+        self.path = Path(path) if path else None
+
+    def now(self) -> datetime:
+        """The current instant, naive UTC, whole seconds."""
+        if self.path is None:
+            return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        try:
+            return _utc(parse_instant(self.path.read_text(encoding="utf-8").strip())).replace(microsecond=0)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"--clock {self.path}: no ISO instant in it ({error})") from None
+
+    def sleep_until(self, moment: datetime, retry: datetime | None) -> None:
+        """Wait until the clock reaches `moment`, or real time reaches `retry` (a post to try again)."""
+        while self.now() < moment:
+            wall = datetime.now(UTC).replace(tzinfo=None)
+            if retry is not None and wall >= retry:
+                return
+            left = (moment - self.now()).total_seconds()
+            if retry is not None:
+                left = min(left, (retry - wall).total_seconds())
+            time.sleep(CLOCK_POLL_S if self.path else min(max(left, 0.05), 5.0))
+
+
+def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
+    """`heliqa watch add "p95 latency for gpt-4 over 1h above 5 s" [FILE]`: append the monitor to the file."""
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.factory import make_planner
+    from heliqa.agent.planner import Context
+    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+
+    if len(words) not in (1, 2):
+        raise ConfigError('usage: heliqa watch add "WORDS" [FILE]', 'e.g. heliqa watch add "error rate by provider"')
+    path = Path(words[1]) if len(words) == 2 else _home(backend) / "monitors.toml"
+    ctx = Context(now.replace(tzinfo=UTC), ZoneInfo("UTC"), backend.vocabulary(org))
+    try:
+        monitor = monitor_from_words(words[0], make_planner("rules"), ctx)
+    except NotAMonitor as error:
+        raise ConfigError(f"not a monitor: {error}") from None
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = before + ("\n" if before and not before.endswith("\n") else "") + ("\n" if before else "") + to_toml(monitor)
+    parsed, problems = check_text(text)
+    if parsed is None:
+        raise ConfigError(f"{path} would not be valid: " + "; ".join(problems))
+    path.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"added to {path}: {monitor.name}: {monitor.kind}, {monitor.describe()}\n{to_toml(monitor)}")
+    return 0
+
+
+def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
+    """`heliqa watch mute NAME 2h` / `unwatch NAME` / `rewatch NAME`."""
+    action, rest = words[0], words[1:]
+    mutes = Mutes(state_paths(home)[1])
+    if action == "mute":
+        if len(rest) != 2:
+            raise ConfigError("usage: heliqa watch mute NAME DURATION", 'e.g. heliqa watch mute "latency by model" 2h')
+        try:
+            span = duration(rest[1])
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        mutes.mute(rest[0], now + span)
+        sys.stdout.write(f"muted {rest[0]} until {iso_z(now + span)}\n")
+        return 0
+    if len(rest) != 1:
+        raise ConfigError(f"usage: heliqa watch {action} NAME")
+    (mutes.unwatch if action == "unwatch" else mutes.rewatch)(rest[0])
+    sys.stdout.write(f"{action}ed {rest[0]}\n")
+    return 0
+
+
+def _poster():
+    """The Slack poster from SLACK_BOT_TOKEN (and SLACK_API_URL), or None: posts then go to stdout."""
+    from heliqa.settings import settings
+    from heliqa.watch_post import SlackPoster
+
+    s = settings()
+    token = s.secret("slack_bot_token")
+    if not token:
+        return None
+    return SlackPoster(token, s.slack_api_url or "https://slack.com/api/")
+
+
+def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
+    """Evaluate on schedule until interrupted (or once, with --once)."""
+    from heliqa.agent.timerange import zone
+
+    every = _option("--every", args.every or "5m")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    poster = _poster()
+    channels = tuple(args.channel or ())
+    if poster is None:
+        sys.stderr.write("heliqa: SLACK_BOT_TOKEN is not set: posts are printed here instead\n")
+        channels = ("terminal",)
+    files = _monitors(path, backend, org, channels)
+    if poster is not None and not all(m.channels for m in files.monitors()):
+        missing = ", ".join(m.name for m in files.monitors() if not m.channels)
+        raise ConfigError(
+            f"no Slack channel for {missing}", "pass --channel C0123 or set channels in the monitors file"
+        )
+    state_path, mutes_path = state_paths(_home(backend))
+    tz = getattr(zone(args.tz), "key", "UTC") if args.tz else "UTC"
+    watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=tz)
+    watcher.reload = reloader(path, channels)
+    log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), args.every or "5m", state_path)
+    while True:
+        now = clock.now()
+        retry = watcher.cycle(now)
+        if args.once:
+            return 0
+        clock.sleep_until(evaluation_instants(now, now + every, every)[0], retry)
+
+
+def main(args) -> int:
+    """`heliqa watch ...`."""
+    from heliqa.agent.timerange import instant
+    from heliqa.tools.backends import open_backend
+
+    words = list(args.words)
+    if args.check:
+        if len(words) != 1:
+            raise ConfigError("usage: heliqa watch --check FILE")
+        return cmd_check(words[0])
+    if args.now and args.clock:
+        raise ConfigError("give --now or --clock, not both")
+    clock = Clock(args.clock)
+    now = _utc(instant(args.now)) if args.now else clock.now()
+    backend = open_backend(args.backend)
+    if words and words[0] in ("mute", "unwatch", "rewatch"):
+        return cmd_mute(words, _home(backend), now)
+    if words and words[0] == "add":
+        return cmd_add(words[1:], backend, backend.resolve_org(args.org), now)
+    if len(words) > 1:
+        raise ConfigError(f"unexpected {' '.join(words[1:])!r}", "heliqa watch [FILE] (or: mute NAME 2h, unwatch NAME)")
+    if args.sync_every:
+        from heliqa.settings import settings
+        from heliqa.tools.sync import live_store, start_live_sync
+
+        backend = live_store(backend)
+        start_live_sync(backend, args.org or settings().heliqa_org_id, args.sync_every, log.info)
+    org = backend.resolve_org(args.org)
+    path = _monitors_path(words[0] if words else None, backend)
+    if args.backtest:
+        return cmd_backtest(args, backend, org, _monitors(path, backend, org, tuple(args.channel or ())), now)
+    if args.now and not args.once:
+        raise ConfigError("--now evaluates one instant: add --once (or drive a clock with --clock FILE)")
+    if args.now:
+        clock = _Fixed(now)
+    return run_loop(args, backend, org, path, clock)
+
+
+class _Fixed(Clock):
+    """A clock stopped at one instant (`--now ... --once`)."""
+
+    def __init__(self, moment: datetime):
+        super().__init__(None)
+        self.moment = moment
+
+    def now(self) -> datetime:
+        """The fixed instant."""
+        return self.moment

@@ -1,0 +1,354 @@
+"""`heliqa watch`: monitors files, the incident rules, and backtests on the generated sample's planted incidents."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from heliqa.agent.watch import Check, Tracker, evaluation_instants
+from heliqa.tools.demo import Incidents
+from heliqa.tools.monitors import Monitor, check_text
+from tests.conftest import MAIN_ORG, NOW
+
+GOOD = """
+[defaults]
+channels = ["C0123456"]
+
+[channel.C0123456]
+quiet_hours = "22:00-07:00"
+tz = "Europe/Berlin"
+
+[[monitor]]
+name = "gpt-4 latency"
+measure = "latency"
+aggregation = "p95"
+filters = { model = "gpt-4" }
+window = "1h"
+min_requests = 50
+above = 5000
+
+[[monitor]]
+name = "errors by provider"
+measure = "errors"
+by = "provider"
+"""
+
+BAD = """[defaults]
+channels = ["C1"]
+
+[channel.C1]
+quiet_hours = "25:00-07:00"
+
+[[monitor]]
+name = "fine"
+measure = "latency"
+
+[[monitor]]
+name = "typos"
+measure = "latency"
+aggregation = "p999x"
+colour = 3
+
+[[monitor]]
+name = "both"
+measure = "errors"
+above = 5
+below = 3
+
+[[monitor]]
+name = "anomaly over a day"
+measure = "cost"
+window = "1d"
+"""
+
+
+def heliqa(*args: str, home=None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`heliqa ARGS` as a subprocess."""
+    environ = {**os.environ, **(env or {})}
+    if home is not None:
+        environ["HELIQA_HOME"] = str(home)
+    if "SLACK_BOT_TOKEN" not in (env or {}):
+        environ.pop("SLACK_BOT_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "heliqa.cli", *args], capture_output=True, text=True, env=environ, timeout=timeout
+    )
+
+
+def test_check_lists_every_mistake_with_its_line(tmp_path):
+    bad = tmp_path / "monitors.toml"
+    bad.write_text(BAD, encoding="utf-8")
+    done = heliqa("watch", "--check", str(bad))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert any("line 5:" in x and "quiet_hours" in x and "HH:MM-HH:MM" in x for x in lines), lines
+    assert any("line 14:" in x and "aggregation" in x and "p999x" in x for x in lines), lines
+    assert any("line 15:" in x and "colour" in x and "unknown field" in x for x in lines), lines
+    assert any("line 20:" in x and "above or below, not both" in x for x in lines), lines
+    assert any("line 26:" in x and "window must be 1h" in x for x in lines), lines
+    assert len(lines) == 5 and "Traceback" not in done.stderr
+
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD, encoding="utf-8")
+    done = heliqa("watch", "--check", str(good))
+    assert done.returncode == 0, done.stderr
+    assert "gpt-4 latency: threshold, p95 latency (model = gpt-4) above 5,000 ms over 1h → C0123456" in done.stdout
+    assert "errors by provider: anomaly, error rate by provider" in done.stdout
+
+
+def test_not_toml_names_the_line(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[[monitor]]\nname = "x"\nmeasure = latency\n', encoding="utf-8")
+    done = heliqa("watch", "--check", str(path))
+    assert done.returncode == 2 and "line 3" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_monitor_queries_follow_the_fields():
+    parsed, problems = check_text(GOOD)
+    assert not problems
+    latency, errors = parsed.monitors()
+    assert latency.kind == "threshold" and errors.kind == "anomaly" and errors.channels == ("C0123456",)
+    q = latency.query("2026-11-24T00:00:00Z", "2026-11-24T01:00:00Z", None, 0)
+    assert q.measure == "latency" and q.aggregation == "p95" and q.groupBy is None
+    assert "gpt-4" in json.dumps(q.to_json()["userFilter"])
+    q = errors.query("2026-11-24T00:00:00Z", "2026-11-24T01:00:00Z", "hour", 15)
+    assert q.measure == "error_rate" and q.groupBy == "provider" and q.timeZoneDifference == 15
+    assert errors.query("2026-11-24T00:00:00Z", "2026-11-24T01:00:00Z", None, 0, count=True).measure == "requests"
+
+
+def _check(at: datetime, spreads: float, value: float = 10.0) -> Check:
+    return Check(at, value, 100, 1.0, spreads, spreads > 1.5, spreads > 6)
+
+
+def test_incident_opens_at_twice_the_bar_or_when_sustained_and_ends_below_half():
+    m = Monitor(name="e", measure="errors")
+    t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
+    tracker = Tracker()
+    # beyond K = 3 but not 2K: opens only after a whole window (1h) of it
+    kinds = [e.kind for i in range(5) for e in tracker.step(m, None, _check(t0 + i * every, 4.0), every)]
+    assert kinds == ["open"]
+    assert [e.kind for e in tracker.step(m, None, _check(t0 + 5 * every, 2.0), every)] == []  # still beyond K/2
+    resolved = tracker.step(m, None, _check(t0 + 6 * every, 1.0), every)
+    assert [e.kind for e in resolved] == ["resolve"]
+    incident = resolved[0].incident
+    # it started an interval before the first firing evaluation, and ended about a window before the calm one
+    assert incident.start == t0 + 3 * every and incident.end == t0 + 4 * every
+    # a jump beyond 2K opens at once; within the cool-down it continues the same incident
+    again = tracker.step(m, None, _check(t0 + 7 * every, 7.0), every)
+    assert [e.kind for e in again] == ["reopen"] and again[0].incident.id == incident.id
+    assert tracker.step(m, None, _check(t0 + 8 * every, 0.0), every)[0].kind == "resolve"
+    later = tracker.step(m, None, _check(t0 + 8 * every + timedelta(hours=2), 7.0), every)
+    assert [e.kind for e in later] == ["open"] and later[0].incident.id != incident.id
+
+
+def test_evaluation_instants_are_multiples_of_the_interval():
+    start = datetime(2026, 11, 20, 0, 7)
+    got = evaluation_instants(start, start + timedelta(hours=1), timedelta(minutes=15))
+    assert got[0] == datetime(2026, 11, 20, 0, 15) and got[-1] == datetime(2026, 11, 20, 1, 0) and len(got) == 4
+
+
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
+    inter = (min(a[1], b[1]) - max(a[0], b[0])).total_seconds()
+    union = (max(a[1], b[1]) - min(a[0], b[0])).total_seconds()
+    return max(inter, 0) / union
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", ""))
+
+
+@pytest.fixture(scope="module")
+def backtested(sample_home) -> dict:
+    done = heliqa(
+        "watch", "--backtest", "10d", "--every", "1h", "--json", "--org", MAIN_ORG, "--now", "2026-11-24T12:00:00Z",
+        home=sample_home,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_backtest_finds_the_planted_incidents(backtested):
+    """The default anomaly monitors on the generated sample: the 429 storm and the power user's spend are each found
+    (window overlap >= 80%, first post within two evaluation intervals, the right first driver)."""
+    planted = Incidents(NOW.replace(tzinfo=None))
+    every = timedelta(hours=1)
+    by_monitor: dict[str, list[dict]] = {}
+    for incident in backtested["incidents"]:
+        by_monitor.setdefault(incident["monitor"], []).append(incident)
+    # the spend is one user calling gpt-4 with long prompts: either is a right first driver
+    expected = [
+        ("errors", planted.storm, {("provider", "ANTHROPIC")}),
+        ("cost", planted.spend, {("model", "gpt-4"), ("user", "user_0042")}),
+    ]
+    for monitor, window, drivers in expected:
+        hit = [i for i in by_monitor.get(monitor, []) if _overlap((_at(i["start"]), _at(i["end"])), window) >= 0.8]
+        assert hit, (monitor, by_monitor.get(monitor))
+        assert _at(hit[0]["posted_at"]) - window[0] <= 2 * every
+        assert (hit[0]["drivers"][0]["dimension"], hit[0]["drivers"][0]["value"]) in drivers
+    slow = [i for i in by_monitor.get("latency", []) if _overlap((_at(i["start"]), _at(i["end"])), planted.slow_gpt4)]
+    assert slow and slow[0]["drivers"][0]["value"] == "gpt-4"
+
+
+def test_backtest_false_alarms(backtested):
+    """No default monitor fires outside the planted incidents over the 10 days (goal: at most 1 per 30 days)."""
+    planted = Incidents(NOW.replace(tzinfo=None))
+    windows = [planted.slow_gpt4, planted.storm, planted.prompt, planted.spend]
+    false = [
+        i
+        for i in backtested["incidents"]
+        if not any(_at(i["start"]) < b and _at(i["end"] or i["posted_at"]) > a for a, b in windows)
+    ]
+    assert len(backtested["monitors"]) == 21  # latency, errors, cost, 4 score keys; overall, by model, by provider
+    assert false == []
+
+
+def test_backtest_timeline_says_what_would_have_been_posted(sample_home):
+    done = heliqa(
+        "watch", "--backtest", "4d", "--every", "1h", "--org", MAIN_ORG, "--now", "2026-11-24T12:00:00Z",
+        home=sample_home,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2026-11-21T09:00:00Z  [errors] Error rate reached" in done.stdout
+    assert "first driver: provider ANTHROPIC" in done.stdout
+
+
+def test_a_live_cycle_reads_only_new_baseline_hours_and_agrees_with_a_backtest(sample_store):
+    """The watcher keeps baseline hours between cycles; its checks equal those computed in one go."""
+    from heliqa.agent.watch import checks
+
+    m = Monitor(name="latency by provider", measure="latency", by="provider")
+    instants = evaluation_instants(datetime(2026, 11, 19, 0), datetime(2026, 11, 19, 6), timedelta(minutes=30))
+    at_once = checks(sample_store, MAIN_ORG, m, instants)
+    cache: dict = {}
+    one_by_one: dict = {}
+    for t in instants:
+        for group, found in checks(sample_store, MAIN_ORG, m, [t], cache).items():
+            one_by_one.setdefault(group, []).extend(found)
+    assert one_by_one == at_once
+    assert any(c.opens for c in at_once["OPENAI"])  # the slow gpt-4 hours
+    hours = next(iter(cache.values()))["hours"]["OPENAI"]
+    assert min(hours) >= instants[-1] - timedelta(days=7, hours=3)  # what no baseline needs is forgotten
+
+
+def test_monitors_added_in_plain_words(sample_home, tmp_path):
+    path = tmp_path / "monitors.toml"
+    said = "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
+    done = heliqa("watch", "add", said, str(path), "--org", MAIN_ORG, home=sample_home)
+    assert done.returncode == 0, done.stderr
+    assert (
+        heliqa("watch", "add", "error rate by provider", str(path), "--org", MAIN_ORG, home=sample_home).returncode == 0
+    )
+    parsed, problems = check_text(path.read_text(encoding="utf-8"))
+    assert not problems
+    latency, errors = parsed.monitors()
+    assert (latency.measure, latency.agg, latency.filters, latency.above, latency.min_requests, latency.window) == (
+        "latency", "p95", {"model": "gpt-4"}, 5000, 50, "1h",
+    )  # fmt: skip
+    assert (errors.kind, errors.measure, errors.agg, errors.by) == ("anomaly", "errors", "rate", "provider")
+
+    again = heliqa("watch", "add", "error rate by provider", str(path), "--org", MAIN_ORG, home=sample_home)
+    assert again.returncode == 2 and "two monitors are named 'error rate by provider'" in again.stderr
+    two = heliqa(
+        "watch", "add", "latency above 5 s for requests over 3 s", str(path), "--org", MAIN_ORG, home=sample_home
+    )
+    assert two.returncode == 2 and "two thresholds" in two.stderr and "Traceback" not in two.stderr
+    assert len(parsed.monitor) == 2 == len(check_text(path.read_text(encoding="utf-8"))[0].monitor)
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        Monitor(name="a", measure="score", score_key="accuracy", by="model"),
+        Monitor(name="b", measure="score", score_key="is_correct-hcone-bool", aggregation="p50",
+                filters={"property.feature": ["support-bot", "search"]}),
+        Monitor(name="c", measure="score", score_key="helpfulness", by="property.feature"),
+    ],
+)  # fmt: skip
+def test_score_series_in_one_pass_equal_the_extended_query(sample_store, monitor):
+    """Scores are read from the requests' score maps in one pass (the scores table's join is slow on a large
+    store); the values and scored counts are the extended query's."""
+    from heliqa.agent.watch import _score_rows
+
+    start, end = "2026-11-10T00:00:00Z", "2026-11-20T00:00:00Z"
+    values, counts = _score_rows(sample_store, MAIN_ORG, monitor, start, end, "hour", 15)
+    expected = {(r.bucket, r.group): r.value for r in sample_store.run(monitor.query(start, end, "hour", 15), MAIN_ORG)}
+    scored = sample_store.run(monitor.query(start, end, "hour", 15, count=True), MAIN_ORG)
+    assert values.keys() == expected.keys() and len(values) > 100
+    assert all(values[k] == pytest.approx(expected[k]) for k in values)
+    assert {k: n for k, n in counts.items()} == {(r.bucket, r.group): int(r.value) for r in scored if r.value}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backtest", "soon"], "--backtest: 'soon' is not a duration"),
+        (["--backtest", "7d", "--every", "0m"], "--every: '0m' is not a positive duration"),
+        (["--now", "2026-11-24T12:00:00Z"], "--now evaluates one instant: add --once"),
+        (["--check"], "usage: heliqa watch --check FILE"),
+        (["a.toml", "b.toml"], "unexpected 'b.toml'"),
+        (["add"], 'usage: heliqa watch add "WORDS" [FILE]'),
+        (["nosuch.toml", "--once"], "cannot read the monitors file nosuch.toml"),
+    ],
+)
+def test_bad_watch_options_get_one_clear_error(sample_home, args, message):
+    done = heliqa("watch", *args, "--org", MAIN_ORG, home=sample_home)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_series_that_stops_receiving_requests_ends_its_incident(tmp_path, capsys):
+    """A split threshold monitor: the model whose requests all failed, then stopped, has its incident resolved."""
+    from heliqa.tools.demo import generate
+    from heliqa.tools.monitors import MonitorsFile
+    from heliqa.tools.store import Store
+    from heliqa.tools.watch_state import Mutes, WatchState
+    from heliqa.watch import Watcher
+
+    start = datetime(2026, 11, 24, 0, 0)
+    rows = list(generate(40, 1, (start + timedelta(hours=2)).replace(tzinfo=NOW.tzinfo), MAIN_ORG, days=2 / 24))
+    for row in rows:  # the first hour: model-a, all failing; the second: model-b, all fine
+        first_hour = row["request_created_at"] < "2026-11-24T01"
+        row.update(model="model-a" if first_hour else "model-b", status=500 if first_hour else 200)
+    store = Store(tmp_path / "heliqa.duckdb")
+    store.add_rows(rows)
+    monitor = Monitor(name="failing models", measure="errors", by="model", above=50, min_requests=3)
+    files = MonitorsFile(monitor=[monitor.model_copy(update={"channels": ("terminal",)})])
+    state = WatchState(tmp_path / "heliqa.watch.json")
+    watcher = Watcher(store, MAIN_ORG, files, timedelta(hours=1), state, Mutes(tmp_path / "m.json"), None)
+    watcher.cycle(start + timedelta(hours=1))
+    assert state.series["failing models|model-a"]["open"]
+    watcher.cycle(start + timedelta(hours=2))
+    assert state.series["failing models|model-a"]["open"] is None
+    printed = capsys.readouterr().out
+    assert "Error rate for model model-a reached 100.0% above 50.0%" in printed and "↳ :white_check_mark:" in printed
+    store.close()
+
+
+def test_the_watcher_takes_up_a_changed_monitors_file_and_keeps_its_monitors_when_it_breaks(sample_store, tmp_path):
+    """`heliqa watch add` (or an edit) while watching: the next cycle evaluates the new monitor."""
+    import os
+    import time
+
+    from heliqa.tools.watch_state import Mutes, WatchState
+    from heliqa.watch import Watcher, reloader
+
+    path = tmp_path / "monitors.toml"
+    path.write_text('[[monitor]]\nname = "errors"\nmeasure = "errors"\n', encoding="utf-8")
+    reload = reloader(path, ("terminal",))
+    state = WatchState(tmp_path / "heliqa.watch.json")
+    files = check_text(path.read_text(encoding="utf-8"))[0]
+    watcher = Watcher(sample_store, MAIN_ORG, files, timedelta(hours=1), state, Mutes(tmp_path / "m.json"), None)
+    watcher.reload = reload
+    watcher.cycle(datetime(2026, 11, 20, 1))
+    assert set(state.last) == {"errors"}
+    path.write_text(path.read_text() + '\n[[monitor]]\nname = "cost"\nmeasure = "cost"\n', encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time, whatever the clock
+    watcher.cycle(datetime(2026, 11, 20, 2))
+    assert set(state.last) == {"errors", "cost"} and state.last["cost"] == "2026-11-20T02:00:00Z"
+    path.write_text("[[monitor]]\nname = 3\n", encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    watcher.cycle(datetime(2026, 11, 20, 3))
+    assert state.last == {"errors": "2026-11-20T03:00:00Z", "cost": "2026-11-20T03:00:00Z"}

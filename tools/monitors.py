@@ -1,0 +1,410 @@
+"""Monitors (what `heliqa watch` evaluates): the pydantic model, the TOML file they are declared in, the default set.
+
+A monitor has what Helicone's alerts have — a measure, an aggregation, filters, an evaluation window, a minimum
+request count and channels — and a kind: `threshold` (above or below a value, in the measure's unit: ms, USD,
+percent, tokens, requests, score points) or `anomaly` (the default when no value is given: the value over the
+last hour departs from its own 7-day baseline by the explanation detector's rule, nothing to tune). `by` splits a
+monitor into one series per value of a dimension.
+
+```toml
+[defaults]
+channels = ["C0123456"]
+
+[channel.C0123456]
+quiet_hours = "22:00-07:00"
+tz = "Europe/Berlin"
+
+[[monitor]]
+name = "gpt-4 latency"
+measure = "latency"
+aggregation = "p95"
+filters = { model = "gpt-4" }
+window = "1h"
+min_requests = 50
+above = 5000
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from heliqa.tools.errors import ConfigError
+from heliqa.tools.filters import all_of, any_of, leaf
+from heliqa.tools.query import MetricsQuery, TimeFilter
+from heliqa.tools.results import Vocabulary
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+WatchMeasure = Literal[
+    "latency", "ttft", "cost", "prompt_tokens", "completion_tokens", "total_tokens", "requests", "errors", "score"
+]
+DEFAULT_AGGREGATION = {"latency": "p90", "ttft": "p90", "errors": "rate", "requests": "count", "score": "avg"}
+DIMENSIONS = ("model", "provider", "user", "status", "country")
+ANOMALY_WINDOW = timedelta(hours=1)  # the detector's hourly buckets
+_AGG = re.compile(r"^(sum|avg|min|max|count|rate|p(\d{1,2}(\.\d+)?|100))$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_QUIET = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+_NAME = re.compile(r"^\w[\w .:/%()+-]{0,62}$")
+
+
+def duration(text: str) -> timedelta:
+    """`90m`, `1h`, `1h30m`, `2d` (whole minutes) -> timedelta; ValueError otherwise."""
+    match = _DURATION.match(text.replace(" ", "").lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration in whole minutes (e.g. 15m, 1h, 1h30m, 1d)")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes)
+    if span <= timedelta(0):
+        raise ValueError(f"{text!r} is not a positive duration")
+    return span
+
+
+def duration_text(span: timedelta) -> str:
+    """timedelta -> `1h30m`, `2d`, `45m`."""
+    minutes = int(span.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
+    return text or "0m"
+
+
+class Monitor(BaseModel):
+    """One watched measure: a threshold (`above`/`below`) or, with neither, an anomaly against its baseline."""
+
+    model_config = _STRICT
+    name: str = Field(description="unique; what posts, mutes and `heliqa watch mute NAME` refer to")
+    measure: WatchMeasure
+    aggregation: str | None = Field(None, description="sum, avg, min, max, count, rate (errors) or pNN")
+    score_key: str | None = Field(None, description="for measure = score")
+    filters: dict[str, str | int | list[str | int]] = Field(
+        default_factory=dict, description="model, provider, user, status, country, property.<key>: a value or a list"
+    )
+    by: str | None = Field(
+        None, description="one series per value: model, provider, user, status, country, property.<key>"
+    )
+    window: str = Field("1h", description="the span each evaluation measures, ending at the evaluation instant")
+    min_requests: int = Field(10, ge=0, description="a window with fewer requests is not judged")
+    above: float | None = None
+    below: float | None = None
+    channels: tuple[str, ...] = ()
+    cooldown: str = Field("1h", description="a series firing again this soon after resolving continues its incident")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("a name is 1-63 letters, digits, spaces or . : / % ( ) + - _ (a letter or digit first)")
+        return value
+
+    @field_validator("aggregation")
+    @classmethod
+    def _aggregation(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip().lower()
+        if not _AGG.match(text):
+            raise ValueError(f"'{value}' is not an aggregation; use sum, avg, min, max, count, rate or pNN (p95)")
+        return text
+
+    @field_validator("window", "cooldown")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        span = duration(value)
+        if span > timedelta(days=1):
+            raise ValueError("at most 1d")
+        return value
+
+    @field_validator("by")
+    @classmethod
+    def _by(cls, value: str | None) -> str | None:
+        if value is None or value in DIMENSIONS or (value.startswith("property.") and len(value) > 9):
+            return value
+        raise ValueError(f"'{value}' is not a dimension; use one of {', '.join(DIMENSIONS)} or property.<key>")
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: dict) -> dict:
+        for key in value:
+            if key not in DIMENSIONS and not (key.startswith("property.") and len(key) > 9):
+                raise ValueError(f"cannot filter on '{key}'; use {', '.join(DIMENSIONS)} or property.<key>")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Monitor:
+        agg = self.agg
+        if (self.measure == "score") != (self.score_key is not None):
+            raise ValueError("score_key is needed for measure = score, and only there")
+        if agg == "rate" and self.measure != "errors":
+            raise ValueError("aggregation rate applies to errors only (the share of failed requests)")
+        if self.measure in ("errors", "requests") and agg not in ("rate", "count"):
+            raise ValueError(f"{self.measure} is counted: aggregation count{' or rate' * (self.measure == 'errors')}")
+        if self.above is not None and self.below is not None:
+            raise ValueError("give above or below, not both")
+        if self.kind == "anomaly" and duration(self.window) != ANOMALY_WINDOW:
+            raise ValueError("an anomaly monitor compares hourly values with its baseline: window must be 1h")
+        return self
+
+    @property
+    def agg(self) -> str:
+        """The aggregation in force."""
+        return self.aggregation or DEFAULT_AGGREGATION.get(self.measure, "sum")
+
+    @property
+    def kind(self) -> Literal["threshold", "anomaly"]:
+        """`threshold` when a value is given, else `anomaly`."""
+        return "anomaly" if self.above is None and self.below is None else "threshold"
+
+    @property
+    def span(self) -> timedelta:
+        """The evaluation window."""
+        return duration(self.window)
+
+    @property
+    def cooldown_span(self) -> timedelta:
+        """The cool-down after a resolution."""
+        return duration(self.cooldown)
+
+    @property
+    def up(self) -> bool:
+        """Whether breaking means rising (a score breaks by falling; a `below` threshold too)."""
+        if self.kind == "threshold":
+            return self.above is not None
+        return self.measure != "score"
+
+    def filter_node(self, group: str | None = None) -> Any:
+        """The monitor's filters (and, for one series of a split, its value) as a Helicone filter node."""
+        items = list(self.filters.items()) + ([(self.by, group)] if self.by and group is not None else [])
+        return all_of([_condition(key, value) for key, value in items]) if items else "all"
+
+    def query(self, start: str, end: str, bucket: str | None, tzd: int, count: bool = False) -> MetricsQuery:
+        """The extended query of this monitor's value (or, with `count`, its request count) per series."""
+        measure, agg, where = self.measure, self.agg, self.filter_node()
+        if count and measure == "score":  # the requests that carry the key are the ones averaged
+            where = all_of(
+                [where, any_of([leaf("scores", op, "0", key=self.score_key) for op in ("equals", "not-equals")])]
+            )
+        if count or measure == "requests":
+            measure, agg = "requests", None
+        elif measure == "errors":
+            measure, agg = ("error_rate" if agg == "rate" else "errors"), None
+        return MetricsQuery(
+            measure=measure,
+            aggregation=agg,
+            scoreKey=self.score_key if measure == "score" else None,
+            groupBy=_group_by(self.by),
+            timeFilter=TimeFilter(start=start, end=end),
+            userFilter=where,
+            dbIncrement=bucket,
+            timeZoneDifference=tzd,
+        )
+
+    def describe(self) -> str:
+        """'p95 latency (model = gpt-4) above 5,000 ms', 'error rate by provider (anomaly)'."""
+        words = measure_words(self)
+        scope = ", ".join(f"{k.removeprefix('property.')} = {_listed(v)}" for k, v in self.filters.items())
+        text = (
+            words + (f" ({scope})" if scope else "") + (f" by {self.by.removeprefix('property.')}" if self.by else "")
+        )
+        if self.kind == "anomaly":
+            return text + " (anomaly vs its 7-day baseline)"
+        value = self.above if self.above is not None else self.below
+        return f"{text} {'above' if self.above is not None else 'below'} {format_value(self, value)} over {self.window}"
+
+
+def _listed(value: Any) -> str:
+    return " | ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _group_by(by: str | None) -> str | None:
+    return f"property:{by.split('.', 1)[1]}" if by and by.startswith("property.") else by
+
+
+_FIELDS = {"model": "model", "provider": "provider", "user": "user_id", "status": "status", "country": "country_code"}
+
+
+def _condition(key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return any_of([_condition(key, v) for v in value])
+    if key.startswith("property."):
+        return leaf("properties", "equals", str(value), key=key.split(".", 1)[1])
+    if key == "status":
+        return leaf("status", "equals", int(value))
+    return leaf(_FIELDS[key], "equals", str(value).upper() if key == "provider" else str(value))
+
+
+def measure_words(m: Monitor) -> str:
+    """'p90 latency', 'error rate', 'score accuracy', 'cost', 'avg total tokens'."""
+    if m.measure == "errors":
+        return "error rate" if m.agg == "rate" else "failed requests"
+    if m.measure == "requests":
+        return "requests"
+    if m.measure == "score":
+        return f"score {m.score_key}" + ("" if m.agg == "avg" else f" ({m.agg})")
+    name = {"ttft": "time to first token", "total_tokens": "total tokens"}.get(m.measure, m.measure.replace("_", " "))
+    if m.measure == "cost" and m.agg == "sum":
+        return "cost"
+    return f"{m.agg} {name}"
+
+
+def format_value(m: Monitor, value: float | None) -> str:
+    """A value in the measure's unit: '4,512 ms', '$12.30', '3.1%', '1,204 tokens', '82.5'."""
+    if value is None:
+        return "–"
+    if m.measure in ("latency", "ttft") and m.agg != "count":
+        return f"{value:,.0f} ms"
+    if m.measure == "cost" and m.agg != "count":
+        return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+    if m.measure == "errors" and m.agg == "rate":
+        return f"{value:.1f}%"
+    if m.measure in ("requests", "errors") or m.agg == "count":
+        return f"{value:,.0f} requests"
+    if m.measure.endswith("tokens"):
+        return f"{value:,.0f} tokens"
+    return f"{value:,.2f}"
+
+
+class Channel(BaseModel):
+    """Per-channel delivery: quiet hours (posts held until they end) in a time zone."""
+
+    model_config = _STRICT
+    quiet_hours: str | None = Field(None, description="HH:MM-HH:MM, may wrap midnight")
+    tz: str = "UTC"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _QUIET.match(value.strip())
+        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 or int(match[4]) > 59:
+            raise ValueError(f"'{value}' is not HH:MM-HH:MM (e.g. 22:00-07:00)")
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
+
+    def quiet(self) -> tuple[time, time] | None:
+        """(start, end) local times of the quiet hours, or None."""
+        if not self.quiet_hours:
+            return None
+        a, b = self.quiet_hours.split("-")
+        return time.fromisoformat(a.strip().zfill(5)), time.fromisoformat(b.strip().zfill(5))
+
+
+class Defaults(BaseModel):
+    """Values every monitor takes unless it sets its own."""
+
+    model_config = _STRICT
+    channels: tuple[str, ...] = ()
+
+
+class MonitorsFile(BaseModel):
+    """A monitors file: defaults, channels and the monitors."""
+
+    model_config = _STRICT
+    defaults: Defaults = Defaults()
+    channel: dict[str, Channel] = Field(default_factory=dict)
+    monitor: list[Monitor] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MonitorsFile:
+        seen: set[str] = set()
+        for m in self.monitor:
+            if m.name in seen:
+                raise ValueError(f"two monitors are named '{m.name}'")
+            seen.add(m.name)
+        return self
+
+    def monitors(self) -> list[Monitor]:
+        """The monitors, each with the default channels when it names none."""
+        return [m if m.channels else m.model_copy(update={"channels": self.defaults.channels}) for m in self.monitor]
+
+
+def check_text(text: str) -> tuple[MonitorsFile | None, list[str]]:
+    """Parse and validate a monitors file's text: (the file, []) or (None, every mistake with its line)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        return None, [f"not TOML: {error}"]
+    try:
+        return MonitorsFile.model_validate(data), []
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            loc = tuple(item["loc"])
+            where = _line_of(text, loc, item["msg"])
+            path = ".".join(str(p) for p in loc) or "file"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems.append(f"line {where}: {path}: {message}" if where else f"{path}: {message}")
+        return None, problems
+
+
+def _line_of(text: str, loc: tuple, message: str = "") -> int | None:
+    """The line a validation error's location points at: its table (`[[monitor]]` by index, `[channel.ID]`,
+    `[defaults]`), then the key's line inside it (for a mistake between keys, the first key the message names)."""
+    lines = text.splitlines()
+    if not loc or loc[0] not in ("monitor", "channel", "defaults"):
+        return None
+    if loc[0] == "monitor":
+        header, index, key = r"\[\[\s*monitor\s*\]\]", loc[1] if len(loc) > 1 else 0, loc[2] if len(loc) > 2 else None
+    elif loc[0] == "channel":
+        name = re.escape(str(loc[1])) if len(loc) > 1 else ""
+        header, index, key = rf"\[\s*channel\.\"?{name}\"?\s*\]", 0, loc[2] if len(loc) > 2 else None
+    else:
+        header, index, key = r"\[\s*defaults\s*\]", 0, loc[1] if len(loc) > 1 else None
+    starts = [i for i, line in enumerate(lines) if re.match(rf"^\s*{header}", line)]
+    if not isinstance(index, int) or index >= len(starts):
+        return None
+    start = starts[index]
+    later = [i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])]
+    for i in range(start, later[0] if later else len(lines)):
+        found = re.match(r"^\s*\"?([\w.-]+)\"?\s*=", lines[i])
+        if found and (found[1] == key or (key is None and re.search(rf"\b{re.escape(found[1])}\b", message))):
+            return i + 1
+    return start + 1
+
+
+def load(path: str | Path) -> MonitorsFile:
+    """Read a monitors file; ConfigError listing every mistake with its line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"cannot read the monitors file {path}: {getattr(error, 'strerror', None) or error}"
+        ) from None
+    parsed, problems = check_text(text)
+    if parsed is None:
+        raise ConfigError(f"{path} has {len(problems)} mistake(s):\n  " + "\n  ".join(problems))
+    return parsed
+
+
+def default_monitors(vocab: Vocabulary, channels: tuple[str, ...] = ()) -> list[Monitor]:
+    """The out-of-the-box anomaly monitors: p90 latency, error rate, cost and each score key, overall and by model
+    and by provider."""
+    bases: list[dict[str, Any]] = [
+        {"name": "latency", "measure": "latency"},
+        {"name": "errors", "measure": "errors"},
+        {"name": "cost", "measure": "cost"},
+    ]
+    bases += [{"name": f"score {key}", "measure": "score", "score_key": key} for key in sorted(vocab.score_keys)]
+    out = []
+    for base in bases:
+        for by in (None, "model", "provider"):
+            name = base["name"] + (f" by {by}" if by else "")
+            out.append(Monitor(**{**base, "name": name, "by": by, "channels": channels}))
+    return out

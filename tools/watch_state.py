@@ -1,0 +1,126 @@
+"""What `heliqa watch` keeps beside the store: series states, last evaluations, the outbox, the threads, the mutes.
+
+Two small JSON files, each replaced atomically (a temporary file, then rename), so a kill at any point leaves the
+previous or the next version, never half of one:
+- `heliqa.watch.json`, written only by the watching process: per series its open incident and last verdicts, the
+  last evaluation per monitor, the outbox of Slack posts not yet confirmed, and each incident's thread per channel;
+- `heliqa.watch.mutes.json`, written by `heliqa watch mute` and the Slack commands (under a lock file, as several
+  processes may), read by the watcher every cycle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from heliqa.tools.errors import ConfigError
+from heliqa.tools.results import iso_z
+
+
+def write_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` as JSON: a temporary file in the same folder, flushed, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A state file's content ({} when there is none); ConfigError when it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read {path}: {error}", "fix or delete it (watching starts afresh)") from None
+    return data if isinstance(data, dict) else {}
+
+
+class WatchState:
+    """The watcher's own state file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        data = read_json(path)
+        self.series: dict[str, Any] = data.get("series", {})
+        self.last: dict[str, str] = data.get("last", {})
+        self.outbox: list[dict[str, Any]] = data.get("outbox", [])
+        self.threads: dict[str, dict[str, str]] = data.get("threads", {})
+        self.monitors: list[dict[str, str]] = data.get("monitors", [])
+        self.posted: int = int(data.get("posted", 0))
+
+    def save(self) -> None:
+        """Write everything at once, atomically."""
+        write_atomic(
+            self.path,
+            {
+                "series": self.series,
+                "last": self.last,
+                "outbox": self.outbox,
+                "threads": self.threads,
+                "monitors": self.monitors,
+                "posted": self.posted,
+            },
+        )
+
+
+class Mutes:
+    """Monitor name -> muted until (UTC instant), plus unwatched monitors; shared by several processes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = read_json(self.path)
+            yield data
+            write_atomic(self.path, data)
+
+    def mute(self, name: str, until: datetime) -> None:
+        """Mute `name` until `until`."""
+        with self._locked() as data:
+            data.setdefault("muted", {})[name] = iso_z(until)
+
+    def unwatch(self, name: str) -> None:
+        """Stop evaluating `name` (until `watch` again)."""
+        with self._locked() as data:
+            data["unwatched"] = sorted(set(data.get("unwatched", [])) | {name})
+
+    def rewatch(self, name: str) -> None:
+        """Evaluate `name` again and lift its mute."""
+        with self._locked() as data:
+            data["unwatched"] = [n for n in data.get("unwatched", []) if n != name]
+            data.get("muted", {}).pop(name, None)
+
+    def muted_until(self, name: str, now: datetime) -> datetime | None:
+        """Until when `name` is muted, if it is at `now`."""
+        text = read_json(self.path).get("muted", {}).get(name)
+        until = datetime.fromisoformat(text.replace("Z", "")) if text else None
+        return until if until and until > now else None
+
+    def unwatched(self) -> set[str]:
+        """Monitors not to evaluate."""
+        return set(read_json(self.path).get("unwatched", []))
+
+
+def state_paths(home: Path) -> tuple[Path, Path]:
+    """The watcher's state file and the mutes file in a store's folder."""
+    return home / "heliqa.watch.json", home / "heliqa.watch.mutes.json"
