@@ -515,7 +515,7 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
     watch.add_argument("--once", action="store_true", help="evaluate what is due once, deliver, exit")
     watch.add_argument("--clock", metavar="FILE", help="read the current instant from FILE (replays, tests)")
     watch.add_argument("--sync-every", metavar="DURATION", help="keep the embedded store fresh: sync every e.g. 5m")
-    common(watch, planner=False)
+    _common(watch, planner=False)
     watch.set_defaults(func=cmd_watch)
 
     ev = command("eval", "score a question set through the LLM planner (needs an endpoint)")

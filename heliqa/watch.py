@@ -335,7 +335,7 @@ def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
 
 def _poster():
     """The Slack poster from SLACK_BOT_TOKEN (and SLACK_API_URL), or None: posts then go to stdout."""
-    from heliqa.settings import settings
+    from heliqa.tools.settings import settings
     from heliqa.watch_post import SlackPoster
 
     s = settings()
@@ -397,7 +397,7 @@ def main(args) -> int:
     if len(words) > 1:
         raise ConfigError(f"unexpected {' '.join(words[1:])!r}", "heliqa watch [FILE] (or: mute NAME 2h, unwatch NAME)")
     if args.sync_every:
-        from heliqa.settings import settings
+        from heliqa.tools.settings import settings
         from heliqa.tools.sync import live_store, start_live_sync
 
         backend = live_store(backend)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from heliqa.agent.watch import Incident, duration_words, headline, impact
+from heliqa.slack_render import LIMITS, capped, fenced, inert
 from heliqa.tools.monitors import Channel, Monitor, format_value
 from heliqa.tools.results import iso_z
 from heliqa.tools.watch_state import WatchState
@@ -29,8 +30,8 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters escaped, so data never becomes a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text with names from data as Slack may show it (the Slack surface's safety layer), within a section."""
+    return capped(inert(text), LIMITS["section_text"])
 
 
 def _when(moment: datetime, tz: str) -> str:
@@ -66,14 +67,18 @@ def opening(m: Monitor, incident: Incident, now: datetime, tz: str) -> tuple[str
     )
     if incident.reopened:
         head += f" (firing again, {incident.reopened}× since it opened)"
+    name = inert(m.name)  # inside code spans: no backtick of the name can close them
     context = (
-        f"monitor *{m.name}*: {m.describe()} · mute: `@heliqa mute {m.name} 2h` or `heliqa watch mute "
-        f'"{m.name}" 2h` · stop: `@heliqa unwatch {m.name}`'
+        f"monitor *{name}*: {inert(m.describe())} · mute: `@heliqa mute {name} 2h` or `heliqa watch mute "
+        f'"{name}" 2h` · stop: `@heliqa unwatch {name}`'
     )
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(head)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "```" + escape(driver_lines(incident)) + "```"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(context)}]},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": fenced(inert(driver_lines(incident)), LIMITS["section_text"])},
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": capped(context, LIMITS["context_text"])}]},
     ]
     return escape(head), blocks
 

@@ -145,3 +145,35 @@ def test_posts_speak_the_channel_zone_else_the_tz_option(home):
     roots = {m["channel"]: m["text"] for m in slack.messages if not m["thread_ts"]}
     assert "since Nov 21 03:00 America/New_York" in roots["C0LOUD"]
     assert "since Nov 21 08:00 UTC" in roots["C0QUIET"]  # its [channel] table names UTC
+
+
+def test_names_from_data_in_an_incident_post_stay_inert():
+    """A model named like a mention, a link or a fence cannot ping, link or close the drivers' code block."""
+    from datetime import UTC, datetime
+
+    from heliqa.agent.watch import Incident
+    from heliqa.tools.monitors import Monitor
+    from heliqa.watch_post import opening, resolution, update
+
+    hostile = "gpt-5<!everyone> <https://evil.example|docs> ```x``` " + "y" * 100_000
+    m = Monitor(name="latency by model", measure="latency", aggregation="p90", by="model")
+    at = datetime(2026, 11, 24, 3, tzinfo=UTC)
+    incident = Incident(
+        monitor=m.name,
+        group=hostile,
+        start=at,
+        opened=at,
+        resolved=at,
+        typical=1000.0,
+        peak=9000.0,
+        last=8000.0,
+        drivers=[{"dimension": "model", "value": hostile, "current": 0.9, "baseline": 0.1, "share": 0.8}],
+    )
+    text, blocks = opening(m, incident, at, "UTC")
+    texts = [text, update(m, incident, at, "UTC"), resolution(m, incident, "UTC")]
+    texts += [b["text"]["text"] for b in blocks if "text" in b]
+    texts += [e["text"] for b in blocks for e in b.get("elements", [])]
+    for t in texts:
+        assert "<!everyone>" not in t and "<https://" not in t and len(t) <= 3000
+    fence = blocks[1]["text"]["text"]
+    assert fence.startswith("```") and fence.endswith("```") and fence.count("```") == 2
