@@ -21,13 +21,13 @@ import ipaddress
 import socket
 import ssl
 import time
-import zlib
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from heliqa.tools.errors import HeliqaError
+from heliqa.tools.limits import BodyTooLarge, BodyTooSlow, BodyUnreadable, read_capped
 
 MAX_BYTES = 16 << 20  # one signed body document (request and response); the store keeps 1M characters of each
 DEADLINE = 30.0  # seconds for one URL: resolving, connecting, every redirect and the whole answer
@@ -173,27 +173,12 @@ class EgressPolicy:
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         """The answer's bytes, decompressed in bounded steps, cut at max_bytes or at the deadline."""
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-            raise FetchFailed(f"unsupported content-encoding {encoding[:40]!r}")
-        inflate = zlib.decompressobj(47) if encoding != "identity" else None  # gzip or zlib framing
-        chunks: list[bytes] = []
-        size = 0
-        for raw in response.iter_raw():
-            pending = raw
-            while pending:
-                if inflate is None:
-                    piece, pending = pending, b""
-                else:
-                    try:
-                        piece = inflate.decompress(pending, self.max_bytes - size + 1)
-                    except zlib.error:
-                        raise FetchFailed(f"not valid {encoding} data") from None
-                    pending = inflate.unconsumed_tail
-                size += len(piece)
-                if size > self.max_bytes:
-                    raise Refused(f"larger than {self.max_bytes:,} bytes")
-                chunks.append(piece)
-            if time.monotonic() > deadline:  # a trickle: each byte in time, the whole never
-                raise FetchFailed(f"not finished within {self.deadline:g} s")
-        return b"".join(chunks)
+        encoding = response.headers.get("content-encoding", "identity")
+        try:
+            return read_capped(response.iter_raw(), encoding, self.max_bytes, deadline)
+        except BodyTooLarge as error:
+            raise Refused(str(error)) from None
+        except BodyUnreadable as error:
+            raise FetchFailed(str(error)) from None
+        except BodyTooSlow:
+            raise FetchFailed(f"not finished within {self.deadline:g} s") from None

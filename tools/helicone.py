@@ -15,7 +15,6 @@ import math
 import re
 import time
 import urllib.parse
-import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from heliqa.tools.filters import all_of, any_of, leaf, parse_instant
 from heliqa.tools.helicone_lists import list_requests as list_helicone_requests
 from heliqa.tools.helicone_responses import checked_data
 from heliqa.tools.investigate import ExplainQuery, Explanation, ListQuery, RequestRow
-from heliqa.tools.limits import MAX_RESPONSE_BYTES
+from heliqa.tools.limits import MAX_RESPONSE_BYTES, BodyTooLarge, BodyTooSlow, BodyUnreadable, read_capped
 from heliqa.tools.query import MetricsQuery, ScoresRequest, TimeFilter
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.rows import keep_top
@@ -210,35 +209,20 @@ class HeliconeClient:
             raise _DeadlinePassed("the call's deadline has passed")
         timeout = httpx.Timeout(budget, connect=min(budget, 10.0))
         with self._http.stream(method, path, json=body, timeout=timeout) as response:
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-                raise BackendError(f"Helicone answered {path} with an unsupported content-encoding {encoding[:40]!r}")
-            # zlib with a bounded output per step: a gzip bomb never inflates past the cap (wbits 47: gzip or zlib)
-            inflate = zlib.decompressobj(47) if encoding != "identity" else None
-            chunks: list[bytes] = []
-            size = 0
-            for raw in response.iter_raw():
-                pending = raw
-                while pending:
-                    if inflate is None:
-                        piece, pending = pending, b""
-                    else:
-                        try:
-                            piece = inflate.decompress(pending, self.max_response_bytes - size + 1)
-                        except zlib.error:
-                            raise BackendError(f"Helicone's answer to {path} is not valid {encoding} data") from None
-                        pending = inflate.unconsumed_tail
-                    size += len(piece)
-                    if size > self.max_response_bytes:
-                        raise AnswerTooLarge(
-                            f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
-                            "decompressed (response size limit)",
-                            "ask for a shorter range or a larger bucket",
-                        )
-                    chunks.append(piece)
-                if time.monotonic() > deadline:  # a server trickling its answer byte by byte
-                    raise _DeadlinePassed("the call's deadline has passed")
-        return _Answer(response.status_code, response.headers, b"".join(chunks))
+            encoding = response.headers.get("content-encoding", "identity")
+            try:
+                payload = read_capped(response.iter_raw(), encoding, self.max_response_bytes, deadline)
+            except BodyTooLarge:
+                raise AnswerTooLarge(
+                    f"Helicone's answer to {path} is larger than {self.max_response_bytes:,} bytes "
+                    "decompressed (response size limit)",
+                    "ask for a shorter range or a larger bucket",
+                ) from None
+            except BodyUnreadable as error:
+                raise BackendError(f"Helicone's answer to {path} cannot be read: {error}") from None
+            except BodyTooSlow:  # a server trickling its answer byte by byte
+                raise _DeadlinePassed("the call's deadline has passed") from None
+        return _Answer(response.status_code, response.headers, payload)
 
     def _outcome(self, path: str, answer: _Answer) -> tuple[Any] | None:
         """(data,) on success; None when the call should be retried; raises for a definite failure."""

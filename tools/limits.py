@@ -10,6 +10,9 @@ A violation raises `LimitExceeded` (exit 2 / HTTP 4xx) whose message names the l
 from __future__ import annotations
 
 import math
+import time
+import zlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -149,3 +152,44 @@ def bucket_problem(count: int, increment: str) -> str | None:
     if count > MAX_BUCKETS:
         return f"the range holds {count:,} '{increment}' buckets; the limit is {MAX_BUCKETS:,} (bucket count)"
     return None
+
+
+class BodyTooLarge(Exception):
+    """read_capped: the decompressed body passed its cap."""
+
+
+class BodyUnreadable(Exception):
+    """read_capped: an encoding heliqa does not read, or data that is not valid in it (the text says which)."""
+
+
+class BodyTooSlow(Exception):
+    """read_capped: the body was still arriving at its deadline (a trickle: each byte in time, the whole never)."""
+
+
+def read_capped(chunks: Iterable[bytes], encoding: str, max_bytes: int, deadline: float) -> bytes:
+    """A response body from its raw chunks, decompressed in bounded steps (a gzip bomb never inflates past
+    `max_bytes`), cut at `max_bytes` or at the monotonic `deadline`; each caller words the three failures."""
+    encoding = encoding.strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise BodyUnreadable(f"unsupported content-encoding {encoding[:40]!r}")
+    inflate = zlib.decompressobj(47) if encoding != "identity" else None  # wbits 47: gzip or zlib framing
+    out: list[bytes] = []
+    size = 0
+    for raw in chunks:
+        pending = raw
+        while pending:
+            if inflate is None:
+                piece, pending = pending, b""
+            else:
+                try:
+                    piece = inflate.decompress(pending, max_bytes - size + 1)
+                except zlib.error:
+                    raise BodyUnreadable(f"not valid {encoding} data") from None
+                pending = inflate.unconsumed_tail
+            size += len(piece)
+            if size > max_bytes:
+                raise BodyTooLarge(f"larger than {max_bytes:,} bytes")
+            out.append(piece)
+        if time.monotonic() > deadline:
+            raise BodyTooSlow("deadline passed")
+    return b"".join(out)
