@@ -224,14 +224,15 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
 
 
 def unattributed_text(query: MetricsQuery, rows: list[Row], value: float | None) -> str:
-    """What the requests without a user id add up to, and where they would rank among the groups shown:
-    'no user id: $4.59 (would rank 2nd)' ('' when they are none)."""
-    if not value:
+    """What the requests without a value for the grouping add up to, and where they would rank among the groups
+    shown: 'requests with no user id: $4.59 (would rank 2nd; ...)' ('' when they are none)."""
+    if not value or query.group is None:
         return ""
     shown = sorted((r.value for r in rows if r.value is not None), reverse=True)
     rank = 1 + sum(v > value for v in shown)
     place = f"would rank {_ordinal(rank)}" if rank <= len(shown) else "below every group shown"
-    return f"requests with no user id: {fmt(value, query)} ({place}; not in the table)"
+    missing = "user id" if query.group == "user" else query.group.split(":", 1)[-1]
+    return f"requests with no {missing}: {fmt(value, query)} ({place}; not in the table)"
 
 
 def _ordinal(n: int) -> str:

@@ -37,6 +37,14 @@ from heliqa.tools.sql import seconds_utc
 Narrator = Callable[[str, Answer], str]
 
 
+def _drops_empty(query: MetricsQuery) -> bool:
+    """An answer per group (not per bucket) whose grouping leaves out requests without a value: no user id or
+    no such property. Counting users among requests with no user id says nothing, so that one is skipped."""
+    if query.dbIncrement is not None or query.group is None:
+        return False
+    return query.group.startswith("property:") or (query.group == "user" and query.measure != "users")
+
+
 class Conversation:
     """One thread of questions against one backend and organization; remembers the last query.
 
@@ -126,9 +134,10 @@ class Conversation:
         if note and note not in answer.message:
             answer.message = f"{answer.message} {note}"
 
-    def _without_user(self, spec: QuerySpec, ctx: Context, query: MetricsQuery, rows: list[Row]) -> str:
-        """How much the requests without a user id hold: grouping by user leaves them out of the table."""
-        nobody = Condition(field="user", op="equals", value="")
+    def _without_value(self, spec: QuerySpec, ctx: Context, query: MetricsQuery, rows: list[Row]) -> str:
+        """How much the requests without a value for the grouping (no user id, no such property) hold: grouping
+        leaves them out of the table, so the answer says it beside it."""
+        nobody = Condition(field=query.group, op="equals", value="")
         update = {"groupBy": None, "top": None, "bottom": False, "conditions": [*spec.conditions, nobody]}
         probe = spec.model_copy(update=update)
         try:
@@ -151,8 +160,8 @@ class Conversation:
         tz_name = spec.timeZone or tz_name
         message = summarize(query, rows)
         notes = list(plan.notes)
-        if query.group == "user" and query.dbIncrement is None and query.measure != "users":
-            notes += [n for n in [self._without_user(spec, ctx, query, rows)] if n]
+        if _drops_empty(query):
+            notes += [n for n in [self._without_value(spec, ctx, query, rows)] if n]
         if not any(r.value for r in rows):  # never a silent empty (or zero): say why
             try:
                 why = explain_empty(

@@ -19,7 +19,7 @@ from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
 from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_key_words
 from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import MONTH_DAYS, YEAR_DAYS, TimeRange, Unit
+from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, YEAR_DAYS, TimeRange, Unit
 from heliqa.tools.errors import Clarify
 from heliqa.tools.investigate import (
     ListOrder,
@@ -50,6 +50,14 @@ def base_query(spec: QuerySpec | FormSpec | None) -> QuerySpec | None:
         range=spec.range,
         timeZone=spec.timeZone,
     )
+
+
+def _as_answered(spec: QuerySpec | None) -> QuerySpec | None:
+    """The previous aggregate over the range its answer covered: no range there meant the default one, and a
+    follow-up ('compare with last week') must compare that range, not read its own default as for a new question."""
+    if spec is None or spec.range is not None:
+        return spec
+    return spec.model_copy(update={"range": DEFAULT_RANGE})
 
 
 # --- recognising the forms ------------------------------------------------------------------------------------
@@ -239,7 +247,7 @@ class FormsPlanner:
 
     def plan(self, question: str, ctx: Context) -> Plan:
         """Plan one question; follow-ups see the last question's aggregate."""
-        inner = replace(ctx, previous=base_query(ctx.previous))
+        inner = replace(ctx, previous=_as_answered(base_query(ctx.previous)))
         detected = None
         for rule in (self._those, self._compare, self._explain, self._list):  # priority order
             detected = rule(question, ctx)

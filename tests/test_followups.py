@@ -34,6 +34,8 @@ TABLE = {
     ("show me those requests", "explain"): ("list", {"model": "gpt-4", "order": "latency", "window": True}),
     ("compare with last week", "aggregate"): ("compare", {"model": "gpt-4", "agg": "p90", "range": "last 7 days"}),
     ("compare with last week", "compare"): ("compare", {"group": "model", "range": "today"}),
+    # the list's own range (its default: the last 24 hours) against the same hours a week before, not 7 days
+    ("compare with last week", "list"): ("compare", {"status": 400, "range": "last 24 hours", "shift": (7, "days")}),
     ("compare with last week", "explain"): ("compare", {"model": "gpt-4", "agg": "p90", "range": "nov 19"}),
     ("just anthropic", "aggregate"): ("aggregate", {"model": "gpt-4", "provider": "ANTHROPIC"}),
     ("just anthropic", "compare"): ("compare", {"provider": "ANTHROPIC", "group": "model", "range": "today"}),
@@ -44,7 +46,12 @@ TABLE = {
     ("by hour", "list"): ("aggregate", {"status": 400, "bucket": "hour"}),
     ("by hour", "explain"): ("aggregate", {"model": "gpt-4", "agg": "p90", "bucket": "hour", "range": "nov 19"}),
 }
-RANGES = {"last 7 days": ("last", 7), "today": ("today", None), "nov 19": ("day", None)}
+RANGES = {
+    "last 7 days": ("last", 7, "days"),
+    "last 24 hours": ("last", 24, "hours"),
+    "today": ("today", None, None),
+    "nov 19": ("day", None, None),
+}
 
 
 def _chat(store) -> Conversation:
@@ -84,9 +91,12 @@ def test_a_follow_up_keeps_the_previous_scope(sample_store, follow_up, kind):
             assert _query(spec).groupBy == want
         elif key == "bucket":
             assert _query(spec).bucket == want
+        elif key == "shift":
+            assert (spec.shiftN, spec.shiftUnit) == want, answer.interpretation
         elif key == "range":
-            kind_, n = RANGES[want]
-            assert _query(spec).range.kind == kind_ and (n is None or _query(spec).range.n == n), answer.interpretation
+            kind_, n, unit = RANGES[want]
+            range_ = _query(spec).range
+            assert (range_.kind, range_.n, range_.unit) == (kind_, n, unit), answer.interpretation
 
 
 @pytest.mark.parametrize("follow_up", ["why?", "why the spike?", "show me those requests", "show them"])

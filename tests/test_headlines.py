@@ -91,6 +91,31 @@ def test_requests_without_a_user_id_are_accounted_for(chat, sample_rows):
     assert f"requests with no user id: {shown} (" in answer.interpretation
 
 
+def test_requests_without_a_property_value_are_accounted_for(chat, sample_rows):
+    answer = chat.ask("cost by customer_tier yesterday")
+    start, end = datetime(2026, 11, 23), datetime(2026, 11, 24)
+    by_tier: dict[str, float] = {}
+    for r in sample_rows:
+        if r["organization_id"] == MAIN_ORG and start <= _created(r) < end:
+            tier = r["properties"].get("customer_tier", "")
+            by_tier[tier] = by_tier.get(tier, 0.0) + r["cost"]
+    nobody = by_tier.pop("")
+    assert nobody > 0 and {r.group for r in answer.rows} == set(by_tier)  # the data rows keep only real values
+    rank = 1 + sum(v > nobody for v in by_tier.values())
+    place = ["1st", "2nd", "3rd", "4th"][rank - 1]
+    shown = f"${nobody:,.2f}" if nobody >= 1 else f"${nobody:,.4f}"
+    assert f"requests with no customer_tier: {shown} (would rank {place}; not in the table)" in answer.interpretation
+
+
+def test_a_bucketed_or_unfiltered_by_property_answer_has_no_such_note(chat):
+    assert "requests with no" not in chat.ask("cost by customer_tier yesterday by hour").interpretation
+    assert "requests with no" not in chat.ask("cost by model yesterday").interpretation
+
+
+def _created(row: dict) -> datetime:
+    return datetime.fromisoformat(row["request_created_at"]).replace(tzinfo=None)
+
+
 def test_an_all_zero_answer_names_no_highest():
     rows = [Row(None, g, 0.0) for g in ("ANTHROPIC", "GOOGLE", "OPENAI")]
     text = summarize(_query("error_rate", groupBy="provider"), rows)
