@@ -89,6 +89,33 @@ def _model(rng: random.Random, created: datetime, end: datetime) -> str:
             return model
 
 
+def _sample_labels(
+    rng: random.Random, created: datetime, when: Incidents, model: str, status: int
+) -> tuple[bool, dict[str, str], dict[str, int]]:
+    """One sample request's streaming flag, properties and scores (the prompt incident lowers one feature's)."""
+    feature = _pick(rng, FEATURES)
+    streamed = rng.random() < 0.5 and model not in EMBEDDINGS
+    properties = {
+        "environment": "production" if rng.random() < 0.85 else rng.choice(["staging", "development"]),
+        "feature": feature,
+    }
+    if rng.random() < 0.7:  # not every caller sets a tier
+        properties["customer_tier"] = rng.choices(["free", "pro", "enterprise"], [0.6, 0.3, 0.1])[0]
+    worse = False
+    if feature == "support-bot":
+        worse = _within(created, when.prompt) and rng.random() < 0.7
+        properties["prompt_version"] = "v13" if worse else "v12"
+    scores: dict[str, int] = {}
+    if status == 200 and rng.random() < 0.35:
+        accuracy = rng.gauss(62, 10) if worse else rng.gauss(85, 8)
+        scores = {"accuracy": min(100, max(0, int(accuracy))), "helpfulness": rng.randint(5, 10)}
+        if rng.random() < 0.6:
+            scores["is_correct-hcone-bool"] = int(rng.random() < (0.5 if worse else 0.85))
+    if status == 200 and rng.random() < 0.06:
+        scores["helicone-score-feedback"] = int(rng.random() < 0.8)
+    return streamed, properties, scores
+
+
 def generate(
     rows: int, seed: int, end: datetime, org: str = DEMO_ORG, days: int = 30, vocabulary: str = "sample"
 ) -> Iterator[dict[str, Any]]:
@@ -131,26 +158,7 @@ def generate(
             user = POWER_USER
         else:
             user = f"user_{rng.randint(1, 400):04d}" if rng.random() < 0.9 else ""
-        feature = _pick(rng, FEATURES)
-        streamed = rng.random() < 0.5 and model not in EMBEDDINGS
-        properties = {
-            "environment": "production" if rng.random() < 0.85 else rng.choice(["staging", "development"]),
-            "feature": feature,
-        }
-        if rng.random() < 0.7:  # not every caller sets a tier
-            properties["customer_tier"] = rng.choices(["free", "pro", "enterprise"], [0.6, 0.3, 0.1])[0]
-        worse = False
-        if feature == "support-bot":
-            worse = _within(created, when.prompt) and rng.random() < 0.7
-            properties["prompt_version"] = "v13" if worse else "v12"
-        scores: dict[str, int] = {}
-        if status == 200 and rng.random() < 0.35:
-            accuracy = rng.gauss(62, 10) if worse else rng.gauss(85, 8)
-            scores = {"accuracy": min(100, max(0, int(accuracy))), "helpfulness": rng.randint(5, 10)}
-            if rng.random() < 0.6:
-                scores["is_correct-hcone-bool"] = int(rng.random() < (0.5 if worse else 0.85))
-        if status == 200 and rng.random() < 0.06:
-            scores["helicone-score-feedback"] = int(rng.random() < 0.8)
+        streamed, properties, scores = _sample_labels(rng, created, when, model, status)
         topic, reply = rng.choice(TOPICS), rng.choice(REPLIES)
         yield {
             "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
