@@ -552,6 +552,15 @@ class Store(SqlBackend):
                 vocab.users = n
             elif kind == "country":
                 vocab.countries[name] = n
+        if not vocab.countries:
+            # a store an older heliqa wrote lists no countries until its next write re-derives them: count them
+            vocab.countries.update(
+                self.fetch(
+                    "SELECT country_code, count(*) AS n FROM requests WHERE organization_id = $org "
+                    "AND coalesce(country_code, '') != '' GROUP BY 1 ORDER BY n DESC",
+                    {"org": org},
+                )
+            )
         return vocab
 
     def vocabulary(self, org: str) -> Vocabulary:
