@@ -159,6 +159,8 @@ def _ground_condition(c: Condition, vocab: Vocabulary) -> Condition:
         raise Clarify(
             f"No requests from a user '{c.value}' are recorded. Closest user ids: {', '.join(near) or 'none'}."
         )
+    if c.field == "country" and c.op in ("equals", "in") and vocab.countries is not None:
+        return _ground_country(c, vocab.countries)
     if c.field == "provider" and c.op == "equals":
         known = providers_of(vocab)
         for provider in known:
@@ -185,3 +187,31 @@ def _ground_condition(c: Condition, vocab: Vocabulary) -> Condition:
             raise Clarify(f"No score '{c.field[6:]}' is recorded. Known score keys: {', '.join(vocab.score_keys)}.")
         return c.model_copy(update={"field": f"score:{key}"})
     return c
+
+
+def _ground_country(c: Condition, countries: dict[str, int]) -> Condition:
+    """A country code the organization has logged (any case), or ask back: a code never seen would answer 0 or
+    null for a country that was never counted, where one seen with no request in the range truly answers 0."""
+    known = {code.upper(): code for code in countries}
+    values = c.value if isinstance(c.value, list) else [c.value]
+    fixed = []
+    for value in values:
+        code = known.get(str(value).upper())
+        if code is None:
+            seen = ", ".join(_named(k) for k in list(countries)[:12]) or "none recorded"
+            raise Clarify(f"No requests from {_named(str(value))} in this organization's data; countries seen: {seen}.")
+        fixed.append(code)
+    return c.model_copy(update={"value": fixed if c.op == "in" else fixed[0]})
+
+
+def _named(code: str) -> str:
+    name = country_name(code)
+    return code.upper() if name == code.upper() else f"{name} ({code.upper()})"
+
+
+def country_name(code: str) -> str:
+    """A country's name for a two-letter code the question words know (`JP` -> Japan), else the code itself."""
+    from heliqa.agent.rules.words import COUNTRIES
+
+    names = [name for name, c in COUNTRIES.items() if c == code.upper() and len(name) > 3]
+    return names[0].title() if names else code.upper()

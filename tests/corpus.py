@@ -67,7 +67,7 @@ def vocabulary(name: str) -> Vocabulary:
     """What exists for the generator's organization `name`, counted from its generated rows."""
     from heliqa.tools.demo import generate
 
-    models, providers, users, scores = Counter(), Counter(), Counter(), Counter()
+    models, providers, users, scores, countries = Counter(), Counter(), Counter(), Counter(), Counter()
     properties: dict[str, Counter] = {}
     for row in generate(6000, 3, NOW, vocabulary=name):
         models[row["model"]] += 1
@@ -77,6 +77,8 @@ def vocabulary(name: str) -> Vocabulary:
         for key, value in row["properties"].items():
             properties.setdefault(key, Counter())[value] += 1
         scores.update(row["scores"])
+        if row["country_code"]:
+            countries[row["country_code"]] += 1
     return Vocabulary(
         models=dict(models),
         providers=dict(providers),
@@ -84,6 +86,7 @@ def vocabulary(name: str) -> Vocabulary:
         score_keys=dict(scores),
         users=len(users),
         user_ids=dict(users),
+        countries=dict(countries),
     )
 
 

@@ -68,16 +68,18 @@ def agreement(path: Path) -> int:
         if "requests" not in tables:
             return 0  # killed before its first commit: a store with no tables yet, which is also agreeing
         rows = store.fetch(
-            "SELECT request_id, organization_id, request_created_at, model, provider, user_id, properties, scores "
-            "FROM requests",
+            "SELECT request_id, organization_id, request_created_at, model, provider, user_id, properties, scores, "
+            "country_code FROM requests",
             {},
         )
         vocabulary = Counter()
         users: dict[str, Counter] = {}
         score_rows = Counter()
         minute_sums = Counter()
-        for request_id, org, _, model, provider, user, properties, scores in rows:
+        for request_id, org, _, model, provider, user, properties, scores, country in rows:
             vocabulary[(org, "model", model, None)] += 1
+            if country:
+                vocabulary[(org, "country", country, None)] += 1
             vocabulary[(org, "provider", provider, None)] += 1
             for key, value in properties.items():
                 vocabulary[(org, "property", key, value)] += 1

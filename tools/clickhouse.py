@@ -286,10 +286,10 @@ class ClickHouseBackend(SqlBackend):
         return DataPlace(f"at {self.where}", TABLE, empty, "none (the table is empty)")
 
     def load_vocabulary(self, org: str) -> Vocabulary:
-        """Models, providers, property keys/values, score keys and users of `org`, counted in the table."""
+        """Models, providers, property keys/values, score keys, users and countries of `org`, counted in the table."""
         d = ClickHouseDialect()
         scope = d.org(org)
-        vocab = Vocabulary()
+        vocab = Vocabulary(countries={})
         for kind, target in (("model", vocab.models), ("provider", vocab.providers)):
             sql = f"SELECT r.{kind} AS k, count() AS n FROM {TABLE} AS r WHERE {scope} GROUP BY k ORDER BY n DESC"
             target.update({k: int(n) for k, n in self.fetch(sql, d.params)})
@@ -304,6 +304,11 @@ class ClickHouseBackend(SqlBackend):
             "GROUP BY k ORDER BY n DESC"
         )
         vocab.score_keys.update({k: int(n) for k, n in self.fetch(sql, d.params)})
+        sql = (
+            f"SELECT r.country_code AS k, count() AS n FROM {TABLE} AS r WHERE {scope} AND "
+            "coalesce(r.country_code, '') != '' GROUP BY k ORDER BY n DESC"
+        )
+        vocab.countries.update({k: int(n) for k, n in self.fetch(sql, d.params)})
         users = self.fetch(f"SELECT uniqExactIf(r.user_id, r.user_id != '') FROM {TABLE} AS r WHERE {scope}", d.params)
         vocab.users = int(users[0][0]) if users else 0
         sql = (

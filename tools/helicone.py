@@ -379,6 +379,7 @@ class HeliconeBackend:
             "start": _key(now.replace(microsecond=0) - timedelta(days=self.vocabulary_days)),
             "end": _key(now.replace(microsecond=0) + timedelta(days=1)),
         }
+        # Helicone's REST API lists no countries: `countries` stays None, so a country filter is not checked
         vocab = Vocabulary()
         models = self.client.post(
             "/v1/metrics/models", {"filter": "all", "timeFilter": window, "offset": 0, "limit": MODEL_LIMIT}

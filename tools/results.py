@@ -41,6 +41,8 @@ class Vocabulary:
     users: int = 0
     # user ids with request counts; empty when the backend cannot list them, partial above USER_IDS_LIMIT
     user_ids: dict[str, int] = field(default_factory=dict)
+    # country codes with request counts; None when the backend cannot list them (Helicone's REST API)
+    countries: dict[str, int] | None = None
 
     def to_json(self) -> dict:
         """Plain JSON for prompts and caches."""
@@ -51,6 +53,7 @@ class Vocabulary:
             "score_keys": self.score_keys,
             "users": self.users,
             "user_ids": self.user_ids,
+            "countries": self.countries,
         }
 
     def knows_every_user(self) -> bool:

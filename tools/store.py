@@ -133,7 +133,9 @@ def _counts(requests: str, score_keys: str) -> str:
         f"UNION ALL SELECT organization_id, 'provider', provider, NULL, count(*) FROM {requests} GROUP BY 1, 3 "
         "UNION ALL SELECT organization_id, 'property', k, v, count(*) FROM (SELECT organization_id, "
         f"unnest(map_keys(properties)) AS k, unnest(map_values(properties)) AS v FROM {requests}) GROUP BY 1, 3, 4 "
-        f"UNION ALL SELECT organization_id, 'score', score_key, NULL, count(*) FROM {score_keys} GROUP BY 1, 3"
+        f"UNION ALL SELECT organization_id, 'score', score_key, NULL, count(*) FROM {score_keys} GROUP BY 1, 3 "
+        f"UNION ALL SELECT organization_id, 'country', country_code, NULL, count(*) FROM {requests} "
+        "WHERE coalesce(country_code, '') != '' GROUP BY 1, 3"
     )
 
 
@@ -393,7 +395,8 @@ class Store(SqlBackend):
         if con.execute(
             "SELECT (SELECT count(*) FROM requests) != (SELECT coalesce(sum(n), 0) FROM vocabulary "
             "WHERE kind = 'model') OR (SELECT count(*) FROM user_counts) != (SELECT coalesce(sum(n), 0) "
-            "FROM vocabulary WHERE kind = 'users')"
+            "FROM vocabulary WHERE kind = 'users') OR (NOT EXISTS (FROM vocabulary WHERE kind = 'country') "
+            "AND EXISTS (FROM requests WHERE coalesce(country_code, '') != ''))"
         ).fetchone()[0]:
             _derive_vocabulary(con)
 
@@ -529,8 +532,9 @@ class Store(SqlBackend):
         return {"requests": requests, "scores": scores, "organizations": orgs}
 
     def load_vocabulary(self, org: str) -> Vocabulary:
-        """Models, providers, property keys/values, score keys and users of `org`, from the vocabulary table."""
-        vocab = Vocabulary()
+        """Models, providers, property keys/values, score keys, users and countries of `org`, from the vocabulary
+        table."""
+        vocab = Vocabulary(countries={})
         for kind, name, value, n in self.fetch(
             "SELECT kind, name, value, n FROM vocabulary WHERE organization_id = $org ORDER BY n DESC", {"org": org}
         ):
@@ -546,6 +550,17 @@ class Store(SqlBackend):
                 vocab.user_ids[name] = n
             elif kind == "users":
                 vocab.users = n
+            elif kind == "country":
+                vocab.countries[name] = n
+        if not vocab.countries:
+            # a store an older heliqa wrote lists no countries until its next write re-derives them: count them
+            vocab.countries.update(
+                self.fetch(
+                    "SELECT country_code, count(*) AS n FROM requests WHERE organization_id = $org "
+                    "AND coalesce(country_code, '') != '' GROUP BY 1 ORDER BY n DESC",
+                    {"org": org},
+                )
+            )
         return vocab
 
     def vocabulary(self, org: str) -> Vocabulary:
