@@ -496,14 +496,27 @@ def main(args) -> int:
     client = WebClient(token=token, base_url=heliqa_settings().slack_api_url or WebClient.BASE_URL)
     app = build_app(heliqa, client, secret if args.http else None)
     threading.Thread(target=heliqa.warm_up, name="heliqa-warm-up", daemon=True).start()
-    if args.http:
-        import uvicorn
+    stop_watch = _start_watch(args, backend)
+    try:
+        if args.http:
+            import uvicorn
 
-        log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
-        uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
-    else:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+            log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
+            uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        log.info("connecting to Slack in Socket Mode")
-        SocketModeHandler(app, app_token).start()
+            log.info("connecting to Slack in Socket Mode")
+            SocketModeHandler(app, app_token).start()
+    finally:
+        stop_watch()
     return 0
+
+
+def _start_watch(args, backend: Backend):
+    """`--watch [FILE]`: the watch loop on a thread of this app (stopped with it); a no-op stop otherwise."""
+    if getattr(args, "watch", None) is None:
+        return lambda: None
+    from heliqa.watch import in_background
+
+    return in_background(args, backend)
