@@ -320,6 +320,7 @@ examples:
     "slack": """examples:
   heliqa slack                                     # Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
   heliqa slack --http --host 0.0.0.0 --port 3000   # HTTP mode (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)
+  heliqa slack --watch monitors.toml --watch-every 5m  # also post incidents (see heliqa watch)
 
 needs the [slack] extra: pip install 'heliqa[slack]'""",
     "serve": """examples:
