@@ -325,7 +325,9 @@ class HeliqaSlack:
         try:
             tz = self.user_zone(client, user)
             if respond is None:
-                thread = self.threads.get((channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz)))
+                thread = self.threads.get(
+                    (channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz, channel, thread_ts))
+                )
             else:
                 thread = SlackThread(self._conversation(tz))  # no thread to follow up in
             with thread.lock:
@@ -344,8 +346,14 @@ class HeliqaSlack:
             except Exception:
                 log.exception("could not report the failure (ref %s)", ref)
 
-    def _conversation(self, tz) -> Conversation:
-        return Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now, self.narrator)
+    def _conversation(self, tz, channel: str = "", thread_ts: str | None = None) -> Conversation:
+        """A new conversation; in the thread of an incident post, its previous answer is the incident's scope."""
+        conversation = Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now, self.narrator)
+        if thread_ts:
+            from heliqa.watch import incident_of_thread
+
+            conversation.last = incident_of_thread(self.backend, channel, thread_ts)
+        return conversation
 
     def _say(
         self, client: WebClient, channel: str, thread_ts: str | None, text: str, blocks=None, respond=None

@@ -260,6 +260,23 @@ class Watcher:
         return deliver(self.state, self.poster, self.channels, now, self.state.save)
 
 
+def incident_of_thread(backend: Any, channel: str, ts: str):
+    """The scope (a QuerySpec) of the incident posted as message `ts` in `channel` beside this backend's store,
+    or None: a Slack thread under an incident post follows up on it."""
+    from heliqa.agent.spec import QuerySpec
+    from heliqa.watch_post import thread_scope
+
+    path = state_paths(_home(backend))[0]
+    if not path.exists():
+        return None
+    try:
+        scope = thread_scope(WatchState(path), channel, ts)
+        return QuerySpec.model_validate(scope) if scope else None
+    except (ConfigError, ValueError) as error:  # a damaged state file: the thread starts afresh
+        log.warning("watch: no incident scope for thread %s: %s", ts, error)
+        return None
+
+
 class Clock:
     """The current instant: the machine's, or (`--clock FILE`) the instant written in a file, for replays and tests."""
 
