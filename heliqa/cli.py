@@ -320,6 +320,7 @@ examples:
     "slack": """examples:
   heliqa slack                                     # Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
   heliqa slack --http --host 0.0.0.0 --port 3000   # HTTP mode (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)
+  heliqa slack --watch monitors.toml --watch-every 5m  # also post incidents (see heliqa watch)
 
 needs the [slack] extra: pip install 'heliqa[slack]'""",
     "serve": """examples:
@@ -474,6 +475,19 @@ def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     orgs.set_defaults(func=cmd_orgs)
 
 
+def _watch_options(sp: argparse.ArgumentParser) -> None:
+    """`--watch [FILE]`: run `heliqa watch` inside a long-running app (slack, serve)."""
+    sp.add_argument(
+        "--watch",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also watch the monitors of FILE (default: monitors.toml beside the store, else the default set)",
+    )
+    sp.add_argument("--watch-every", metavar="DURATION", help="--watch: evaluation interval (default 5m)")
+    sp.add_argument("--watch-channel", action="append", metavar="ID", help="--watch: channel for monitors naming none")
+
+
 def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """chat, slack and serve (the long-running surfaces), and eval."""
     chat = command("chat", "interactive REPL with follow-up questions")
@@ -487,6 +501,7 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
     slack.add_argument(
         "--sync-every", metavar="DURATION", help="keep the embedded store fresh: `heliqa sync` every e.g. 5m"
     )
+    _watch_options(slack)
     _common(slack)
     slack.set_defaults(func=cmd_slack)
 
@@ -499,6 +514,9 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
         metavar="DURATION",
         help="keep the store fresh: `heliqa sync` from HELICONE_BASE_URL every e.g. 5m",
     )
+    _watch_options(serve)
+    serve.add_argument("--tz", metavar="ZONE", help="--watch: time zone of posts whose channel names none")
+    serve.add_argument("--now", metavar="ISO", help="--watch: evaluate as if it were this instant (tests, replays)")
     serve.set_defaults(func=cmd_serve)
 
     watch = command("watch", "post an alert with its explanation when a monitored measure breaks")

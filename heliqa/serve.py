@@ -422,5 +422,13 @@ def main(args) -> int:
         f"heliqa: serving {len(keys)} key(s), {len(known)} organization(s) in {store.path}; "
         f"http://{args.host}:{args.port} (OpenAPI at /openapi.json)\n"
     )
-    uvicorn.run(create_app(store, keys), host=args.host, port=args.port, log_level="info")
+    stop_watch = lambda: None  # noqa: E731
+    if getattr(args, "watch", None) is not None:
+        from heliqa.watch import in_background
+
+        stop_watch = in_background(args, store)
+    try:
+        uvicorn.run(create_app(store, keys), host=args.host, port=args.port, log_level="info")
+    finally:
+        stop_watch()
     return 0

@@ -325,7 +325,9 @@ class HeliqaSlack:
         try:
             tz = self.user_zone(client, user)
             if respond is None:
-                thread = self.threads.get((channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz)))
+                thread = self.threads.get(
+                    (channel, thread_ts or ""), lambda: SlackThread(self._conversation(tz, channel, thread_ts))
+                )
             else:
                 thread = SlackThread(self._conversation(tz))  # no thread to follow up in
             with thread.lock:
@@ -344,8 +346,14 @@ class HeliqaSlack:
             except Exception:
                 log.exception("could not report the failure (ref %s)", ref)
 
-    def _conversation(self, tz) -> Conversation:
-        return Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now, self.narrator)
+    def _conversation(self, tz, channel: str = "", thread_ts: str | None = None) -> Conversation:
+        """A new conversation; in the thread of an incident post, its previous answer is the incident's scope."""
+        conversation = Conversation(self.backend, self.planner, self.settings.org, tz, self.settings.now, self.narrator)
+        if thread_ts:
+            from heliqa.watch import incident_of_thread
+
+            conversation.last = incident_of_thread(self.backend, channel, thread_ts)
+        return conversation
 
     def _say(
         self, client: WebClient, channel: str, thread_ts: str | None, text: str, blocks=None, respond=None
@@ -496,14 +504,27 @@ def main(args) -> int:
     client = WebClient(token=token, base_url=heliqa_settings().slack_api_url or WebClient.BASE_URL)
     app = build_app(heliqa, client, secret if args.http else None)
     threading.Thread(target=heliqa.warm_up, name="heliqa-warm-up", daemon=True).start()
-    if args.http:
-        import uvicorn
+    stop_watch = _start_watch(args, backend)
+    try:
+        if args.http:
+            import uvicorn
 
-        log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
-        uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
-    else:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+            log.info("serving Slack events on http://%s:%s/slack/events", args.host, args.port)
+            uvicorn.run(http_api(app, secret), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        log.info("connecting to Slack in Socket Mode")
-        SocketModeHandler(app, app_token).start()
+            log.info("connecting to Slack in Socket Mode")
+            SocketModeHandler(app, app_token).start()
+    finally:
+        stop_watch()
     return 0
+
+
+def _start_watch(args, backend: Backend):
+    """`--watch [FILE]`: the watch loop on a thread of this app (stopped with it); a no-op stop otherwise."""
+    if getattr(args, "watch", None) is None:
+        return lambda: None
+    from heliqa.watch import in_background
+
+    return in_background(args, backend)

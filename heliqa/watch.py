@@ -11,6 +11,7 @@ import html
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -259,6 +260,23 @@ class Watcher:
         return deliver(self.state, self.poster, self.channels, now, self.state.save)
 
 
+def incident_of_thread(backend: Any, channel: str, ts: str):
+    """The scope (a QuerySpec) of the incident posted as message `ts` in `channel` beside this backend's store,
+    or None: a Slack thread under an incident post follows up on it."""
+    from heliqa.agent.spec import QuerySpec
+    from heliqa.watch_post import thread_scope
+
+    path = state_paths(_home(backend))[0]
+    if not path.exists():
+        return None
+    try:
+        scope = thread_scope(WatchState(path), channel, ts)
+        return QuerySpec.model_validate(scope) if scope else None
+    except (ConfigError, ValueError) as error:  # a damaged state file: the thread starts afresh
+        log.warning("watch: no incident scope for thread %s: %s", ts, error)
+        return None
+
+
 class Clock:
     """The current instant: the machine's, or (`--clock FILE`) the instant written in a file, for replays and tests."""
 
@@ -274,16 +292,17 @@ class Clock:
         except (OSError, ValueError) as error:
             raise ConfigError(f"--clock {self.path}: no ISO instant in it ({error})") from None
 
-    def sleep_until(self, moment: datetime, retry: datetime | None) -> None:
-        """Wait until the clock reaches `moment`, or real time reaches `retry` (a post to try again)."""
-        while self.now() < moment:
+    def sleep_until(self, moment: datetime, retry: datetime | None, stop: threading.Event | None = None) -> None:
+        """Wait until the clock reaches `moment`, or real time reaches `retry` (a post to try again), or `stop`."""
+        pause = stop.wait if stop is not None else time.sleep
+        while self.now() < moment and not (stop is not None and stop.is_set()):
             wall = datetime.now(UTC).replace(tzinfo=None)
             if retry is not None and wall >= retry:
                 return
             left = (moment - self.now()).total_seconds()
             if retry is not None:
                 left = min(left, (retry - wall).total_seconds())
-            time.sleep(CLOCK_POLL_S if self.path else min(max(left, 0.05), 5.0))
+            pause(CLOCK_POLL_S if self.path else min(max(left, 0.05), 5.0))
 
 
 def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
@@ -345,14 +364,11 @@ def _poster():
     return SlackPoster(token, s.slack_api_url or "https://slack.com/api/")
 
 
-def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
-    """Evaluate on schedule until interrupted (or once, with --once)."""
+def make_watcher(backend, org: str, path: Path | None, every: timedelta, channels: tuple[str, ...], tz: str | None):
+    """The watcher of `path` (else the default monitors), posting to Slack when SLACK_BOT_TOKEN is set."""
     from heliqa.agent.timerange import zone
 
-    every = _option("--every", args.every or "5m")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     poster = _poster()
-    channels = tuple(args.channel or ())
     if poster is None:
         sys.stderr.write("heliqa: SLACK_BOT_TOKEN is not set: posts are printed here instead\n")
         channels = ("terminal",)
@@ -363,16 +379,65 @@ def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
             f"no Slack channel for {missing}", "pass --channel C0123 or set channels in the monitors file"
         )
     state_path, mutes_path = state_paths(_home(backend))
-    tz = getattr(zone(args.tz), "key", "UTC") if args.tz else "UTC"
-    watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=tz)
+    name = getattr(zone(tz), "key", "UTC") if tz else "UTC"
+    watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=name)
     watcher.reload = reloader(path, channels)
-    log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), args.every or "5m", state_path)
-    while True:
+    log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), duration_words(every), state_path)
+    return watcher
+
+
+def watch_forever(watcher: Watcher, clock: Clock, once: bool = False, stop: threading.Event | None = None) -> None:
+    """Evaluate on schedule until `stop` is set (or once). Inside another app (`stop` given) a failing cycle is
+    logged and tried again at the next instant: the app goes on answering."""
+    while stop is None or not stop.is_set():
         now = clock.now()
-        retry = watcher.cycle(now)
-        if args.once:
-            return 0
-        clock.sleep_until(evaluation_instants(now, now + every, every)[0], retry)
+        try:
+            retry = watcher.cycle(now)
+        except Exception as error:  # noqa: BLE001  (only inside an app: alone, the error ends `heliqa watch`)
+            if stop is None:
+                raise
+            log.exception("watch: cycle at %s failed (tried again next cycle): %s", iso_z(now), error)
+            retry = None
+        if once:
+            return
+        clock.sleep_until(evaluation_instants(now, now + watcher.every, watcher.every)[0], retry, stop)
+
+
+def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
+    """Evaluate on schedule until interrupted (or once, with --once)."""
+    every = _option("--every", args.every or "5m")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    watcher = make_watcher(backend, org, path, every, tuple(args.channel or ()), args.tz)
+    watch_forever(watcher, clock, once=args.once)
+    return 0
+
+
+def in_background(args, backend) -> Callable[[], None]:
+    """`heliqa slack|serve --watch [FILE] [--watch-every 5m]`: the watch loop on a thread of this process, with
+    this process's backend and `--now` (a fixed instant) as its clock; returns the function that stops it."""
+    from heliqa.agent.timerange import instant
+
+    every = _option("--watch-every", args.watch_every or "5m")
+    if not logging.getLogger().handlers and not log.handlers:  # `heliqa serve` logs through uvicorn's only
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    org = backend.resolve_org(args.org)
+    path = _monitors_path(args.watch or None, backend)
+    watcher = make_watcher(backend, org, path, every, tuple(args.watch_channel or ()), getattr(args, "tz", None))
+    clock = _Fixed(_utc(instant(args.now))) if getattr(args, "now", None) else Clock(None)
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_forever, args=(watcher, clock, False, stop), name="heliqa-watch")
+    thread.daemon = True  # a cycle still querying must not keep a stopped app alive
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(30)
+        log.info("watch: stopped" if not thread.is_alive() else "watch: a cycle is still running; leaving it")
+
+    return halt
 
 
 def main(args) -> int:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from heliqa.agent.watch import Incident, duration_words, headline, impact
+from heliqa.agent.watch_scope import incident_scope
 from heliqa.slack_render import LIMITS, capped, fenced, inert
 from heliqa.tools.monitors import Channel, Monitor, format_value
 from heliqa.tools.results import iso_z
@@ -26,6 +27,7 @@ from heliqa.tools.watch_state import WatchState
 log = logging.getLogger("heliqa.watch")
 METADATA_TYPE = "heliqa_watch_post"
 MAX_BACKOFF = timedelta(minutes=5)
+MAX_SCOPES = 1000  # incidents whose threads still follow up on their scope (a day's worth of a noisy setup)
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "no_permission"}
 
 
@@ -103,6 +105,7 @@ def resolution(m: Monitor, incident: Incident, tz: str) -> str:
 
 def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: datetime, channels: dict) -> None:
     """Queue this event's post for each of the monitor's channels (ids stable, so a replay queues nothing twice)."""
+    remember_scope(state, m, incident, now)
     for channel in m.channels:
         tz = channels.get(channel, Channel()).tz
         post_id = f"{incident.id}|{kind}|{iso_z(now)}|{channel}"
@@ -123,6 +126,24 @@ def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: d
                 text = escape(f"Firing again at {_when(now, tz)}: {headline(m, incident)}")
         item = {"id": post_id, "channel": channel, "text": text, "thread": thread, "incident": incident.id}
         state.outbox.append({**item, "blocks": blocks, "state": "queued", "attempts": 0, "after": None})
+
+
+def remember_scope(state: WatchState, m: Monitor, incident: Incident, now: datetime) -> None:
+    """Keep the incident's scope up to date (its window so far) for follow-ups in its thread; the newest
+    MAX_SCOPES incidents are kept."""
+    spec = incident_scope(m, incident.group, incident.start, incident.end or now)
+    state.scopes.pop(incident.id, None)
+    state.scopes[incident.id] = spec.model_dump(mode="json", exclude_none=True)
+    for old in list(state.scopes)[:-MAX_SCOPES]:
+        del state.scopes[old]
+
+
+def thread_scope(state: WatchState, channel: str, ts: str) -> dict[str, Any] | None:
+    """The scope of the incident posted as message `ts` in `channel`, or None."""
+    for incident, posts in state.threads.items():
+        if posts.get(channel) == ts and incident in state.scopes:
+            return state.scopes[incident]
+    return None
 
 
 def in_quiet_hours(channel: Channel, now: datetime) -> bool:

@@ -62,6 +62,7 @@ class WatchState:
         self.outbox: list[dict[str, Any]] = data.get("outbox", [])
         self.threads: dict[str, dict[str, str]] = data.get("threads", {})
         self.monitors: list[dict[str, str]] = data.get("monitors", [])
+        self.scopes: dict[str, dict[str, Any]] = data.get("scopes", {})  # incident id -> its question spec (JSON)
         self.posted: int = int(data.get("posted", 0))
 
     def save(self) -> None:
@@ -74,6 +75,7 @@ class WatchState:
                 "outbox": self.outbox,
                 "threads": self.threads,
                 "monitors": self.monitors,
+                "scopes": self.scopes,
                 "posted": self.posted,
             },
         )

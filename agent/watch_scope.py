@@ -1,0 +1,38 @@
+"""An incident's scope as a question's spec, so a reply in its Slack thread ("why?", "show me those requests",
+"compare with last week") follows up on it as on any answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import TimeRange
+from heliqa.tools.monitors import Monitor
+
+
+def _condition(key: str, value: Any) -> Condition:
+    """A monitor filter (`model`, `status`, `property.<key>`: a value or a list) as a spec condition."""
+    field = f"property:{key.split('.', 1)[1]}" if key.startswith("property.") else key
+    if isinstance(value, list):
+        return Condition(field=field, op="in", value=[str(v) for v in value])
+    return Condition(field=field, op="equals", value=int(value) if key == "status" else str(value))
+
+
+def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime) -> QuerySpec:
+    """The monitor's measure over [start, end) (naive UTC) with its filters and, for one series of a split,
+    that series' value: what the incident's post is about."""
+    measure, aggregation = m.measure, m.agg
+    if measure == "errors":
+        measure, aggregation = ("error_rate" if aggregation == "rate" else "errors"), None
+    elif measure == "requests":
+        aggregation = None
+    items = list(m.filters.items()) + ([(m.by, group)] if m.by and group is not None else [])
+    return QuerySpec(
+        measure=measure,
+        aggregation=aggregation,
+        scoreKey=m.score_key if measure == "score" else None,
+        range=TimeRange(kind="between", start=start, end=max(end, start)),
+        conditions=[_condition(k, v) for k, v in items],
+        timeZone="UTC",
+    )

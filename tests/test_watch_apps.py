@@ -1,0 +1,187 @@
+"""`heliqa slack --watch` and `heliqa serve --watch`: the watch loop on a thread of the app's process posts an
+incident from a generated store to the fake Slack, and stops with the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from heliqa.tools.demo import Incidents, generate
+from tests.fake_slack import BOT_USER, TEAM, FakeSlack, sign
+
+ORG = "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+END = datetime(2026, 11, 24, 12)
+STORM = Incidents(END).storm  # Anthropic answers 429 to most calls for two hours
+NOW = STORM[0] + timedelta(hours=2)
+SECRET = "test-signing-secret"
+MONITORS = """
+[[monitor]]
+name = "error rate above 20%"
+measure = "errors"
+aggregation = "rate"
+above = 20
+min_requests = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def store_file(tmp_path_factory) -> Path:
+    """A store holding generated traffic up to NOW (the storm's first two hours included)."""
+    from heliqa.tools.store import Store
+
+    folder = tmp_path_factory.mktemp("watch-apps")
+    rows = list(generate(12_000, 5, END.replace(tzinfo=UTC), ORG, days=12))
+    store = Store(folder / "heliqa.duckdb")
+    store.add_rows([r for r in rows if r["request_created_at"] < NOW.strftime("%Y-%m-%dT%H:%M:%SZ")])
+    store.close()
+    return folder / "heliqa.duckdb"
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _app(surface: str, port: int) -> list[str]:
+    if surface == "slack":
+        return ["slack", "--http", "--port", str(port), "--planner", "rules", "--watch-channel", "C0WATCH"]
+    return ["serve", "--port", str(port), "--watch-channel", "C0WATCH"]
+
+
+def _serving(port: int, child: subprocess.Popen) -> bool:
+    """True once the app answers /healthz (both apps have it, unauthenticated)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
+def _follow_up(slack: FakeSlack, port: int, home: Path) -> list:
+    """Ask "show me those requests" in the incident post's thread; the app's answers in that thread."""
+    root = next(m for m in slack.messages if not m["thread_ts"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not json.loads((home / "heliqa.watch.json").read_text()).get("threads"):
+        time.sleep(0.1)  # the post's ts is saved once Slack has answered it
+    event = {
+        "type": "app_mention",
+        "user": "UONCALL1",
+        "channel": "C0WATCH",
+        "ts": "1800000000.000100",
+        "thread_ts": root["ts"],
+        "text": f"<@{BOT_USER}> show me those requests",
+    }
+    body = json.dumps(
+        {
+            "team_id": TEAM,
+            "api_app_id": "A0HELIQA",
+            "type": "event_callback",
+            "event_id": "EvWATCH1",
+            "event_time": 1800000000,
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+    )
+    headers = {"Content-Type": "application/json", **sign(SECRET, body)}
+    assert httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers=headers).status_code == 200
+    answered = lambda s: [c for c in s.of("chat.postMessage") if c.data.get("thread_ts") == root["ts"]]  # noqa: E731
+    assert slack.wait_for(answered, timeout=60)
+    return answered(slack)
+
+
+@pytest.mark.parametrize("surface", ["slack", "serve"])
+def test_app_with_watch_posts_an_incident_and_stops_with_the_app(surface, store_file, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "heliqa.duckdb").write_bytes(store_file.read_bytes())
+    (tmp_path / "monitors.toml").write_text(MONITORS, encoding="utf-8")
+    port = _port()
+    now = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = [*_app(surface, port), "--org", ORG, "--now", now, "--watch", str(tmp_path / "monitors.toml")]
+    with FakeSlack() as slack:
+        env = {
+            **os.environ,
+            "HELIQA_HOME": str(home),
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "HELIQA_SERVE_KEYS": f"key1={ORG}",
+        }
+        log_path = tmp_path / "app.log"
+        with log_path.open("w") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "heliqa.cli", *args, "--watch-every", "1h"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            posted = slack.wait_for(lambda s: any(not m["thread_ts"] for m in s.messages), timeout=90)
+            assert posted, log_path.read_text()
+            assert _serving(port, child), log_path.read_text()  # the app answers beside its watcher
+            if surface == "slack":
+                follow_ups = _follow_up(slack, port, home)
+        finally:
+            child.send_signal(signal.SIGINT)  # Ctrl+C: the app shuts down, then stops its watcher
+            code = child.wait(30)
+    logs = log_path.read_text()
+    assert code in (0, 130) and "watch: stopped" in logs, logs
+    assert "Traceback" not in logs and "xoxb-test-token" not in logs
+    roots = [m for m in slack.messages if not m["thread_ts"]]
+    assert len(roots) == 1 and roots[0]["channel"] == "C0WATCH", [m["text"] for m in roots]
+    assert "Error rate reached" in roots[0]["text"] and "impact:" in roots[0]["text"]
+    assert "ANTHROPIC" in json.dumps(roots[0]["blocks"])
+    state = json.loads((home / "heliqa.watch.json").read_text(encoding="utf-8"))
+    assert state["last"] == {"error rate above 20%": now} and state["outbox"] == []
+    if surface == "slack":  # the reply follows up on the incident's scope: its failed requests, in its window
+        (answer,) = follow_ups
+        lines = [line for line in answer.data["text"].splitlines() if line.startswith("•")]
+        assert lines, answer.data["text"]
+        for line in lines:
+            when, status = re.match(r"• (\w{3} \d+ [\d:]+) \S+ (\d{3}) ", line).groups()
+            moment = datetime.strptime(f"{NOW.year} {when}", "%Y %b %d %H:%M:%S")
+            assert int(status) >= 400 and NOW - timedelta(hours=3) <= moment < NOW, line
+
+
+def test_incident_scope_carries_the_monitor_filters_series_and_window():
+    from heliqa.agent.watch_scope import incident_scope
+    from heliqa.tools.monitors import Monitor
+
+    m = Monitor(
+        name="m",
+        measure="latency",
+        aggregation="p95",
+        filters={"model": ["gpt-a", "gpt-b"], "status": 200, "property.env": "live"},
+        by="provider",
+    )
+    spec = incident_scope(m, "OPENAI", datetime(2026, 11, 21, 8), datetime(2026, 11, 21, 10))
+    assert (spec.measure, spec.aggregation, spec.timeZone) == ("latency", "p95", "UTC")
+    assert (spec.range.kind, spec.range.start, spec.range.end) == (
+        "between",
+        datetime(2026, 11, 21, 8),
+        datetime(2026, 11, 21, 10),
+    )
+    assert [(c.field, c.op, c.value) for c in spec.conditions] == [
+        ("model", "in", ["gpt-a", "gpt-b"]),
+        ("status", "equals", 200),
+        ("property:env", "equals", "live"),
+        ("provider", "equals", "OPENAI"),
+    ]
+    rate = incident_scope(
+        Monitor(name="r", measure="errors"), None, datetime(2026, 11, 21, 8), datetime(2026, 11, 21, 9)
+    )
+    assert (rate.measure, rate.aggregation, rate.conditions) == ("error_rate", None, [])
