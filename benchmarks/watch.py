@@ -1,7 +1,7 @@
 """Measure `heliqa watch`: the detector on the demo's planted incidents, and the seconds one evaluation cycle takes.
 
-    python benchmarks/watch.py backtest [--rows 300000] [--every 15m]   # planted incidents found, false alarms
-    python benchmarks/watch.py cycle [--rows 10000000] [--cycles 6]     # 30 monitors (10 split by model)
+    python benchmarks/watch.py backtest [--rows 300000] [--every 15m] [--vocabulary acme]  # incidents, false alarms
+    python benchmarks/watch.py cycle [--rows 10000000] [--cycles 6]  # 30 monitors (10 split by model)
 
 `backtest` generates the demo (`heliqa.tools.demo`, 30 days ending 2026-11-24T12:00Z, its planted incidents) into a
 store cached under $HELIQA_BENCH_DIR (or ~/.cache/heliqa-bench), replays the default anomaly monitors over the 23
@@ -26,29 +26,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate import BENCH_ORG, cache_dir, duckdb_home  # noqa: E402
 from heliqa.agent.watch import backtest, checks  # noqa: E402
-from heliqa.tools.demo import DEMO_ORG, Incidents, generate  # noqa: E402
+from heliqa.tools.demo import VOCABULARIES, AcmeIncidents, Incidents, demo_org, generate  # noqa: E402
 from heliqa.tools.monitors import Monitor, default_monitors, duration  # noqa: E402
 from heliqa.tools.store import Store  # noqa: E402
 
 END = datetime(2026, 11, 24, 12)
-EXPECTED = {  # planted incident -> its driver
-    "slow_gpt4": ("model", "gpt-4"),
-    "storm": ("provider", "ANTHROPIC"),
-    "prompt": ("property:prompt_version", "v13"),
-    "spend": ("user", "user_0042"),  # (a user calling gpt-4 with long prompts: model gpt-4 is counted right too)
+# vocabulary -> planted incident -> its driver, and a second driver also counted right
+EXPECTED = {
+    "sample": {
+        "slow_gpt4": ("model", "gpt-4"),
+        "storm": ("provider", "ANTHROPIC"),
+        "prompt": ("property:prompt_version", "v13"),
+        "spend": ("user", "user_0042"),  # (a user calling gpt-4 with long prompts: model gpt-4 is counted right too)
+    },
+    "acme": {
+        "groq_outage": ("provider", "GROQ"),
+        "slow_reasoner": ("model", "deepseek-reasoner"),
+        "canary": ("property:deployment", "canary"),
+        "spend": ("user", "carol.smith"),
+    },
 }
-ALSO_RIGHT = {"spend": ("model", "gpt-4")}
+ALSO_RIGHT = {
+    "sample": {"spend": ("model", "gpt-4")},
+    "acme": {"canary": ("property:app", "docs-qa"), "spend": ("model", "mistral-large-latest")},
+}
 
 
-def demo_store(rows: int) -> Store:
+def demo_store(rows: int, vocabulary: str) -> Store:
     """The demo's rows in a store, generated once."""
-    path = cache_dir() / f"watch-demo-{rows}" / "heliqa.duckdb"
+    suffix = "" if vocabulary == "sample" else f"-{vocabulary}"
+    path = cache_dir() / f"watch-demo-{rows}{suffix}" / "heliqa.duckdb"
     if not path.with_suffix(".done").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         store = Store(path)
         batch = []
-        for row in generate(rows, 7, END.replace(tzinfo=UTC), DEMO_ORG):
+        for row in generate(rows, 7, END.replace(tzinfo=UTC), demo_org(vocabulary), vocabulary=vocabulary):
             batch.append(row)
             if len(batch) == 50_000:
                 store.add_rows(batch)
@@ -71,38 +84,39 @@ def _first_driver(incident, monitors: dict[str, Monitor]) -> tuple[str, str] | N
     return (incident.drivers[0]["dimension"], incident.drivers[0]["value"]) if incident.drivers else None
 
 
-def run_backtest(rows: int, every: str) -> None:
+def run_backtest(rows: int, every: str, vocabulary: str) -> None:
     """Score the default monitors on the planted incidents; count the false alarms."""
-    store = demo_store(rows)
-    monitors = {m.name: m for m in default_monitors(store.vocabulary(DEMO_ORG))}
+    store, org = demo_store(rows, vocabulary), demo_org(vocabulary)
+    monitors = {m.name: m for m in default_monitors(store.vocabulary(org))}
     step, start = duration(every), END - timedelta(days=23)
     started = time.perf_counter()
-    found = backtest(store, DEMO_ORG, monitors.values(), start, END, step)
+    found = backtest(store, org, monitors.values(), start, END, step)
     seconds = time.perf_counter() - started
-    planted = Incidents(END)
-    windows = {name: getattr(planted, name) for name in EXPECTED}
+    planted = (AcmeIncidents if vocabulary == "acme" else Incidents)(END)
+    expected, also = EXPECTED[vocabulary], ALSO_RIGHT[vocabulary]
+    windows = {name: getattr(planted, name) for name in expected}
     print(
-        f"{rows:,} demo rows, {len(monitors)} default monitors, every {every}, 23 days: {len(found)} incidents, "
-        f"{seconds:.1f} s"
+        f"{rows:,} demo rows ({vocabulary}), {len(monitors)} default monitors, every {every}, 23 days: "
+        f"{len(found)} incidents, {seconds:.1f} s"
     )
-    print(f"{'planted':<10} {'found':<5} {'best monitor':<34} {'overlap':>7} {'post after':>10}  first driver")
+    print(f"{'planted':<13} {'found':<5} {'best monitor':<34} {'overlap':>7} {'post after':>10}  first driver")
     for name, window in windows.items():
         close = [i for i in found if i.start < window[1] and (i.end or END) > window[0]]
         best = max(close, key=lambda i: _iou((i.start, i.end or END), window), default=None)
         if best is None:
-            print(f"{name:<10} {'no':<5}")
+            print(f"{name:<13} {'no':<5}")
             continue
         overlap, delay = _iou((best.start, best.end or END), window), best.opened - window[0]
         hits = [
             i for i in close
             if _iou((i.start, i.end or END), window) >= 0.8 and i.opened - window[0] <= 2 * step
-            and _first_driver(i, monitors) in (EXPECTED[name], ALSO_RIGHT.get(name))
+            and _first_driver(i, monitors) in (expected[name], also.get(name))
         ]  # fmt: skip
         series = best.monitor + (f" · {best.group}" if best.group else "")
         driver = _first_driver(best, monitors)
         named = f"{driver[0].removeprefix('property:')} {driver[1]}" if driver else "–"
         print(
-            f"{name:<10} {'yes' if hits else 'no':<5} {series[:34]:<34} {overlap:>7.0%} "
+            f"{name:<13} {'yes' if hits else 'no':<5} {series[:34]:<34} {overlap:>7.0%} "
             f"{int(delay.total_seconds() // 60):>7} min  {named}"
             + (f"  (met by {hits[0].monitor})" if hits and hits[0] is not best else "")
         )
@@ -182,9 +196,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--every", default="15m")
     parser.add_argument("--cycles", type=int, default=6)
+    parser.add_argument("--vocabulary", choices=VOCABULARIES, default="sample", help="the demo's vocabulary (backtest)")
     args = parser.parse_args()
     if args.what == "backtest":
-        run_backtest(args.rows or 300_000, args.every)
+        run_backtest(args.rows or 300_000, args.every, args.vocabulary)
     else:
         run_cycles(args.rows or 10_000_000, args.cycles)
 
