@@ -79,8 +79,8 @@ def _iou(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
 
 def _first_driver(incident, monitors: dict[str, Monitor]) -> tuple[str, str] | None:
     m = monitors[incident.monitor]
-    if m.by:
-        return (m.by, incident.group)
+    if m.by:  # a split series' own value (a property's dimension named as the drivers name it)
+        return (m.by.replace("property.", "property:", 1), incident.group)
     return (incident.drivers[0]["dimension"], incident.drivers[0]["value"]) if incident.drivers else None
 
 

@@ -193,6 +193,31 @@ def test_backtest_finds_the_planted_incidents(backtested):
     assert slow and slow[0]["drivers"][0]["value"] == "gpt-4"
 
 
+def test_default_score_monitors_split_by_the_low_cardinality_properties():
+    """Property keys with few values, set on enough requests, split the score monitors; at most SPLIT_KEYS of them."""
+    from heliqa.tools.monitors import SPLIT_KEYS, default_monitors, split_properties
+    from heliqa.tools.results import Vocabulary
+
+    many = {f"v{i}": 10 for i in range(50)}
+    vocab = Vocabulary(
+        models={"m": 1000},
+        score_keys={"quality": 300},
+        properties={
+            "stage": {"a": 600, "b": 400},  # two values, on every request
+            "session": many,  # too many values
+            "rare": {"x": 40, "y": 40},  # on 8% of requests
+            "lone": {"only": 1000},  # one value splits nothing
+            **{f"k{i}": {"a": 100 - i, "b": 100} for i in range(6)},
+        },
+    )
+    keys = split_properties(vocab)
+    assert keys[0] == "property.stage" and len(keys) == SPLIT_KEYS
+    assert not {"property.session", "property.rare", "property.lone"} & set(keys)
+    names = [m.name for m in default_monitors(vocab)]
+    assert "score quality by stage" in names and "latency by stage" not in names
+    assert len(names) == 3 * 3 + 3 + SPLIT_KEYS
+
+
 def test_backtest_false_alarms(backtested):
     """No default monitor fires outside the planted incidents over the 10 days (goal: at most 1 per 30 days)."""
     planted = Incidents(NOW.replace(tzinfo=None))
@@ -202,7 +227,8 @@ def test_backtest_false_alarms(backtested):
         for i in backtested["incidents"]
         if not any(_at(i["start"]) < b and _at(i["end"] or i["posted_at"]) > a for a, b in windows)
     ]
-    assert len(backtested["monitors"]) == 21  # latency, errors, cost, 4 score keys; overall, by model, by provider
+    # latency, errors, cost, 4 score keys; overall, by model, by provider; each score key by 4 property keys
+    assert len(backtested["monitors"]) == 37
     assert false == []
 
 

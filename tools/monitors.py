@@ -393,18 +393,36 @@ def load(path: str | Path) -> MonitorsFile:
     return parsed
 
 
+# A property key splits the default score monitors when it has at most this many values (a feature, a version, a
+# deployment: where a score drop lives) and is set on at least this share of requests; at most this many keys.
+SPLIT_VALUES, SPLIT_SHARE, SPLIT_KEYS = 12, 0.1, 4
+
+
+def split_properties(vocab: Vocabulary) -> list[str]:
+    """The organization's low-cardinality property keys, most used first (the default score monitors split by them)."""
+    total = max(sum(vocab.models.values()), 1)
+    keys = [
+        (sum(values.values()), key)
+        for key, values in vocab.properties.items()
+        if 2 <= len(values) <= SPLIT_VALUES and sum(values.values()) >= SPLIT_SHARE * total
+    ]
+    return [f"property.{key}" for _, key in sorted(keys, key=lambda kv: (-kv[0], kv[1]))[:SPLIT_KEYS]]
+
+
 def default_monitors(vocab: Vocabulary, channels: tuple[str, ...] = ()) -> list[Monitor]:
     """The out-of-the-box anomaly monitors: p90 latency, error rate, cost and each score key, overall and by model
-    and by provider."""
+    and by provider; each score key also by each low-cardinality property key (`split_properties`)."""
     bases: list[dict[str, Any]] = [
         {"name": "latency", "measure": "latency"},
         {"name": "errors", "measure": "errors"},
         {"name": "cost", "measure": "cost"},
     ]
     bases += [{"name": f"score {key}", "measure": "score", "score_key": key} for key in sorted(vocab.score_keys)]
+    properties = split_properties(vocab)
     out = []
     for base in bases:
-        for by in (None, "model", "provider"):
-            name = base["name"] + (f" by {by}" if by else "")
+        splits = [None, "model", "provider"] + (properties if base["measure"] == "score" else [])
+        for by in splits:
+            name = base["name"] + (f" by {by.removeprefix('property.')}" if by else "")
             out.append(Monitor(**{**base, "name": name, "by": by, "channels": channels}))
     return out
