@@ -240,7 +240,9 @@ def _check(m: Monitor, t: datetime, value: float | None, n: int, baseline: Basel
     if m.measure == "errors":
         spread = max(spread, 100.0 / max(n, 1))  # one failure in a quiet hour is not a departure
     elif m.measure == "score":
-        spread = max(spread, abs(typical or 1.0) / max(n, 1))  # nor one low score among a few scored requests
+        # nor one low score among a few scored requests: a score of 0 moves the mean by typical/n, 2 spreads, under
+        # K (a whole spread of typical/n hid a thin split series' drop: a deployment's 19 scored requests an hour)
+        spread = max(spread, abs(typical or 1.0) / max(2 * n, 1))
     z = ((value - typical) if m.up else (typical - value)) / spread
     return Check(t, value, n, typical, z, z > DEPARTURE_K / 2, z > 2 * DEPARTURE_K)
 

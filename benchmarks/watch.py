@@ -46,8 +46,8 @@ EXPECTED = {
         "spend": ("user", "carol.smith"),
     },
 }
-ALSO_RIGHT = {
-    "sample": {"spend": ("model", "gpt-4")},
+ALSO_RIGHT = {  # (the feature the prompt rollout lowers is where it lives, as the canary's app is)
+    "sample": {"spend": ("model", "gpt-4"), "prompt": ("property:feature", "support-bot")},
     "acme": {"canary": ("property:app", "docs-qa"), "spend": ("model", "mistral-large-latest")},
 }
 
