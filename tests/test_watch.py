@@ -145,6 +145,21 @@ def test_incident_opens_at_twice_the_bar_or_when_sustained_and_ends_below_half()
     assert [e.kind for e in later] == ["open"] and later[0].incident.id != incident.id
 
 
+def test_a_thin_score_series_floor_is_half_one_zero_scores_move():
+    """A score window of 20 requests: one zero score (a mean 4.4 lower) stays under K; a drop of 14 opens at once."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="s", measure="score", score_key="quality", by="property.stage")
+    t0 = datetime(2026, 11, 20)
+    hours = {t0 - timedelta(hours=h): (88.0 + (h % 3 - 1) * 0.5, 20) for h in range(2, 24 * 7)}
+    baseline = Baseline(m, hours)
+    one_zero = judge(m, t0, 88.0 * 19 / 20, 20, baseline)
+    assert one_zero.spreads == pytest.approx(2.0) and not one_zero.opens  # the floor: 2 spreads, under K
+    dropped = judge(m, t0, 74.0, 20, baseline)
+    assert dropped.opens  # beyond 2K spreads (a whole spread of one zero score would make it 3.2)
+
+
 def test_evaluation_instants_are_multiples_of_the_interval():
     start = datetime(2026, 11, 20, 0, 7)
     got = evaluation_instants(start, start + timedelta(hours=1), timedelta(minutes=15))
