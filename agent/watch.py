@@ -7,7 +7,8 @@ costs a handful of queries per monitor) and judges it; `Tracker` turns a series'
 
 An anomaly is judged by the detector's rule: the value against the median of the baseline's hourly values (the 7
 days before the window), in spreads of 1.4826·MAD with the detector's floors. It opens at 2K spreads (K = 3, the
-detector's bar for a lone bucket), or at K on two evaluations in a row, and lasts while the value stays beyond K/2.
+detector's bar for a lone bucket), or beyond K on every evaluation of a whole window, and lasts while the value
+stays beyond K/2.
 """
 
 from __future__ import annotations
