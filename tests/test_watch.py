@@ -225,6 +225,9 @@ def test_default_score_monitors_split_by_the_low_cardinality_properties():
             **{f"k{i}": {"a": 100 - i, "b": 100} for i in range(6)},
         },
     )
+    assert "score quality by property.model" in [
+        m.name for m in default_monitors(Vocabulary(score_keys={"quality": 1}, properties={"model": {"a": 1, "b": 1}}))
+    ]  # a property named like a dimension keeps its monitor's name apart
     keys = split_properties(vocab)
     assert keys[0] == "property.stage" and len(keys) == SPLIT_KEYS
     assert not {"property.session", "property.rare", "property.lone"} & set(keys)

@@ -409,6 +409,12 @@ def split_properties(vocab: Vocabulary) -> list[str]:
     return [f"property.{key}" for _, key in sorted(keys, key=lambda kv: (-kv[0], kv[1]))[:SPLIT_KEYS]]
 
 
+def _split_name(by: str) -> str:
+    # a property key is named bare unless it is also a dimension's name (a property called "model")
+    key = by.removeprefix("property.")
+    return by if key in DIMENSIONS else key
+
+
 def default_monitors(vocab: Vocabulary, channels: tuple[str, ...] = ()) -> list[Monitor]:
     """The out-of-the-box anomaly monitors: p90 latency, error rate, cost and each score key, overall and by model
     and by provider; each score key also by each low-cardinality property key (`split_properties`)."""
@@ -423,6 +429,6 @@ def default_monitors(vocab: Vocabulary, channels: tuple[str, ...] = ()) -> list[
     for base in bases:
         splits = [None, "model", "provider"] + (properties if base["measure"] == "score" else [])
         for by in splits:
-            name = base["name"] + (f" by {by.removeprefix('property.')}" if by else "")
+            name = base["name"] + (f" by {_split_name(by)}" if by else "")
             out.append(Monitor(**{**base, "name": name, "by": by, "channels": channels}))
     return out
