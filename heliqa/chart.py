@@ -411,26 +411,32 @@ def _thousands(axis, largest: float) -> None:
 def incident_png(series: dict[str, Any]) -> bytes | None:
     """A monitor's series around an incident as a PNG: the line, the incident's window shaded, the unit on the
     y axis. `series` is JSON: title, unit, points [[iso instant, value|None], ...], window [start, end]."""
-    points = [(datetime.fromisoformat(t.replace("Z", "")), v) for t, v in series["points"] if v is not None]
-    if len(points) < 2:
+    if sum(v is not None for _, v in series["points"]) < 2:
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     with _LOCK:
-        fig = Figure(figsize=(8.0, 3.6), dpi=110)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot([p[0] for p in points], [p[1] for p in points], color=_PALETTE[0], linewidth=1.6)
-        start, end = (datetime.fromisoformat(t.replace("Z", "")) for t in series["window"])
-        ax.axvspan(start, end, color=_PALETTE[1], alpha=0.15, label="incident")
-        ax.legend(fontsize=8, frameon=False, loc="upper left")
-        ax.set_title(label(series["title"], TITLE_LIMIT), fontsize=10, loc="left")
-        ax.set_ylabel(label(series["unit"]) if series.get("unit") else "", fontsize=8)
-        ax.set_xlabel("UTC", fontsize=8)
-        _date_axis(ax, len(points))
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
+        fig = incident_figure(series)
         out = io.BytesIO()
         fig.savefig(out, format="png", facecolor="white")
         return out.getvalue()
+
+
+def incident_figure(series: dict[str, Any]):
+    """The Figure of incident_png (callers hold _LOCK while drawing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = [(datetime.fromisoformat(t.replace("Z", "")), v) for t, v in series["points"] if v is not None]
+    fig = Figure(figsize=(8.0, 3.6), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([p[0] for p in points], [p[1] for p in points], color=_PALETTE[0], linewidth=1.6)
+    start, end = (datetime.fromisoformat(t.replace("Z", "")) for t in series["window"])
+    ax.axvspan(start, end, color=_PALETTE[1], alpha=0.15, label="incident")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.set_title(label(series["title"], TITLE_LIMIT), fontsize=10, loc="left")
+    ax.set_ylabel(label(series["unit"]) if series.get("unit") else "", fontsize=8)
+    ax.set_xlabel("UTC", fontsize=8)
+    _date_axis(ax, len(points))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -115,12 +115,22 @@ def test_a_chart_that_may_have_gone_or_cannot_be_drawn_is_dropped_without_an_upl
         assert state.outbox == [] and not slack.of("files.getUploadURLExternal")
 
 
-def test_the_incident_chart_shades_the_window_and_elides_labels():
+def test_the_incident_chart_shades_the_window_with_the_unit_and_an_elided_title():
+    from matplotlib.dates import date2num
+
     series = {
-        "title": "x" * 500,
+        "title": "p90 latency · " + "$x$\u202e" * 200,  # a name from data: mathtext, bidi, far too long
         "unit": "ms",
         "points": [[f"2026-11-21T{h:02d}:00:00Z", float(h)] for h in range(12)],
         "window": ["2026-11-21T08:00:00Z", "2026-11-21T10:00:00Z"],
     }
+    ax = chart.incident_figure(series).axes[0]
+    (shade,) = ax.patches
+    left, right = shade.get_x(), shade.get_x() + shade.get_width()
+    assert (left, right) == pytest.approx((date2num(datetime(2026, 11, 21, 8)), date2num(datetime(2026, 11, 21, 10))))
+    assert ax.get_ylabel() == "ms"
+    title = ax.get_title(loc="left")
+    assert title.count("$x") < 40 and "\u202e" not in title and "U+202E" in title  # elided, controls shown
+    assert "$x$" not in title  # no mathtext
     png = chart.incident_png(series)
     assert png is not None and png.startswith(b"\x89PNG")
