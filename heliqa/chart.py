@@ -410,7 +410,8 @@ def _thousands(axis, largest: float) -> None:
 
 def incident_png(series: dict[str, Any]) -> bytes | None:
     """A monitor's series around an incident as a PNG: the line, the incident's window shaded, the unit on the
-    y axis. `series` is JSON: title, unit, points [[iso instant, value|None], ...], window [start, end]."""
+    y axis. `series` is JSON: title, unit, points [[iso instant, value|None], ...], window [start, end], and
+    optionally typical (a dashed line: the threshold or the baseline's median) with its typical_label."""
     if sum(v is not None for _, v in series["points"]) < 2:
         return None
     with _LOCK:
@@ -432,6 +433,8 @@ def incident_figure(series: dict[str, Any]):
     ax.plot([p[0] for p in points], [p[1] for p in points], color=_PALETTE[0], linewidth=1.6)
     start, end = (datetime.fromisoformat(t.replace("Z", "")) for t in series["window"])
     ax.axvspan(start, end, color=_PALETTE[1], alpha=0.15, label="incident")
+    if series.get("typical") is not None:
+        ax.axhline(series["typical"], color="#6b7280", linestyle="--", linewidth=1, label=series["typical_label"])
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.set_title(label(series["title"], TITLE_LIMIT), fontsize=10, loc="left")
     ax.set_ylabel(label(series["unit"]) if series.get("unit") else "", fontsize=8)

@@ -259,7 +259,7 @@ class Watcher:
         window up to `at`, from well before the incident began; None when posts are printed or it can't be read."""
         from heliqa.watch_post import axis_unit
 
-        if self.poster is None:
+        if self.poster is None or incident.id in self.state.threads:  # printed, or its post is out already
             return None
         span = at - incident.start + max(CHART_LOOKBACK, 3 * (at - incident.start))
         step = self.every * math.ceil(span / self.every / CHART_POINTS)  # a multiple of the evaluation step
@@ -275,6 +275,8 @@ class Watcher:
             "unit": axis_unit(m),
             "points": [[iso_z(t), values.get(t, (None, 0))[0]] for t in instants],
             "window": [iso_z(incident.start), iso_z(at)],
+            "typical": incident.typical,
+            "typical_label": "threshold" if m.kind == "threshold" else "typical",
         }
 
     def _deliver(self, now: datetime) -> datetime | None:

@@ -123,8 +123,11 @@ def test_the_incident_chart_shades_the_window_with_the_unit_and_an_elided_title(
         "unit": "ms",
         "points": [[f"2026-11-21T{h:02d}:00:00Z", float(h)] for h in range(12)],
         "window": ["2026-11-21T08:00:00Z", "2026-11-21T10:00:00Z"],
+        "typical": 3.0,
+        "typical_label": "threshold",
     }
     ax = chart.incident_figure(series).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["incident", "threshold"]
     (shade,) = ax.patches
     left, right = shade.get_x(), shade.get_x() + shade.get_width()
     assert (left, right) == pytest.approx((date2num(datetime(2026, 11, 21, 8)), date2num(datetime(2026, 11, 21, 10))))
