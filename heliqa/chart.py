@@ -84,15 +84,15 @@ def render_png(answer: Answer, width: float = 8.0, height: float = 3.6, dpi: int
         return out.getvalue()
 
 
-def _draw_capped(answer: Answer, cpu_seconds: float) -> bytes | None:
-    """In the chart process: draw one answer with at most `cpu_seconds` more CPU (SIGXCPU ends the process)."""
+def _draw_capped(draw: Any, payload: Any, cpu_seconds: float) -> bytes | None:
+    """In the chart process: `draw(payload)` with at most `cpu_seconds` more CPU (SIGXCPU ends the process)."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds)
     resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-    return render_png(answer)
+    return draw(payload)
 
 
 class ChartProcess:
@@ -125,12 +125,17 @@ class ChartProcess:
         """The answer's PNG, or None when there is nothing to draw or it took too long."""
         if not chartable(answer):
             return None
+        return self.draw(render_png, answer)
+
+    def draw(self, draw: Any, payload: Any) -> bytes | None:
+        """`draw(payload)` (a module-level function returning PNG bytes) in the worker, or None when it took too
+        long or failed."""
         from concurrent.futures import TimeoutError as Late
         from concurrent.futures.process import BrokenProcessPool
 
         pool = self._executor()
         try:
-            return pool.submit(_draw_capped, answer, self.cpu_seconds).result(timeout=self.deadline)
+            return pool.submit(_draw_capped, draw, payload, self.cpu_seconds).result(timeout=self.deadline)
         except (Late, BrokenProcessPool):
             self._replace(pool)
             return None
@@ -401,3 +406,40 @@ def _thousands(axis, largest: float) -> None:
         from matplotlib.ticker import StrMethodFormatter
 
         axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
+def incident_png(series: dict[str, Any]) -> bytes | None:
+    """A monitor's series around an incident as a PNG: the line, the incident's window shaded, the unit on the
+    y axis. `series` is JSON: title, unit, points [[iso instant, value|None], ...], window [start, end], and
+    optionally typical (a dashed line: the threshold or the baseline's median) with its typical_label."""
+    if sum(v is not None for _, v in series["points"]) < 2:
+        return None
+    with _LOCK:
+        fig = incident_figure(series)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", facecolor="white")
+        return out.getvalue()
+
+
+def incident_figure(series: dict[str, Any]):
+    """The Figure of incident_png (callers hold _LOCK while drawing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = [(datetime.fromisoformat(t.replace("Z", "")), v) for t, v in series["points"] if v is not None]
+    fig = Figure(figsize=(8.0, 3.6), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([p[0] for p in points], [p[1] for p in points], color=_PALETTE[0], linewidth=1.6)
+    start, end = (datetime.fromisoformat(t.replace("Z", "")) for t in series["window"])
+    ax.axvspan(start, end, color=_PALETTE[1], alpha=0.15, label="incident")
+    if series.get("typical") is not None:
+        ax.axhline(series["typical"], color="#6b7280", linestyle="--", linewidth=1, label=series["typical_label"])
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.set_title(label(series["title"], TITLE_LIMIT), fontsize=10, loc="left")
+    ax.set_ylabel(label(series["unit"]) if series.get("unit") else "", fontsize=8)
+    ax.set_xlabel("UTC", fontsize=8)
+    _date_axis(ax, len(points))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

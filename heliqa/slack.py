@@ -88,12 +88,7 @@ class Settings:
     @classmethod
     def from_env(cls, org: str | None, tz: str | None, now: datetime | None, backend: str) -> Settings:
         """Settings from the CLI values plus HELIQA_SLACK_ALLOWED_* and, for Helicone, its dashboard URL."""
-        dashboard = None
-        if backend == "helicone":
-            eu = "eu." in (heliqa_settings().helicone_base_url or "")
-            dashboard = heliqa_settings().helicone_dashboard_url or (
-                "https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard"
-            )
+        dashboard = dashboard_url(backend)
         zone(tz)  # fail at startup, not on the first question, when the zone is misspelled
         return cls(
             org=org,
@@ -103,6 +98,15 @@ class Settings:
             allowed_users=_ids(heliqa_settings().heliqa_slack_allowed_users),
             dashboard_url=dashboard,
         )
+
+
+def dashboard_url(backend: str) -> str | None:
+    """Helicone's dashboard for links: the configured URL, else (for the Helicone backend) its EU or US one."""
+    configured = heliqa_settings().helicone_dashboard_url
+    if backend != "helicone":
+        return configured or None
+    eu = "eu." in (heliqa_settings().helicone_base_url or "")
+    return configured or ("https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard")
 
 
 class Bounded:

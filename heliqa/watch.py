@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import sys
 import threading
 import time
@@ -30,10 +31,20 @@ from heliqa.agent.watch import (
     explain_incident,
     headline,
     impact,
+    window_values,
 )
 from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.filters import parse_instant
-from heliqa.tools.monitors import Channel, Monitor, MonitorsFile, check_text, default_monitors, duration, load
+from heliqa.tools.monitors import (
+    Channel,
+    Monitor,
+    MonitorsFile,
+    check_text,
+    default_monitors,
+    duration,
+    load,
+    measure_words,
+)
 from heliqa.tools.results import iso_z
 from heliqa.tools.watch_state import Mutes, WatchState, state_paths
 
@@ -41,6 +52,8 @@ log = logging.getLogger("heliqa.watch")
 MAX_CATCH_UP = timedelta(days=7)
 BACKTEST_EVERY = "15m"  # fine enough to time a post within half an hour, a third of the queries of 5m
 CLOCK_POLL_S = 0.2
+CHART_LOOKBACK = timedelta(hours=6)  # an incident's chart shows at least this much before it began
+CHART_POINTS = 48  # values in an incident's chart at most (one backend read each for odd windows)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -186,6 +199,7 @@ class Watcher:
     baselines: dict = field(default_factory=dict)  # baseline hours per monitor, read incrementally
     reload: Callable[[], MonitorsFile | None] | None = None  # the monitors file again when it changed
     tz: str = "UTC"  # posts' times for channels whose [channel.ID] names no zone
+    dashboard: str | None = None  # Helicone's dashboard, linked from each incident post
 
     def __post_init__(self) -> None:
         self.channels = self._channels(self.files)
@@ -231,13 +245,39 @@ class Watcher:
                     explain_incident(self.backend, self.org, m, event.incident, check.at)
                     tracker.remember(event.incident)
                 if self.mutes.muted_until(m.name, check.at) is None:
-                    self._queue(event.kind, m, event.incident, check.at)
+                    chart = self._chart(m, event.incident, check.at) if event.kind in ("open", "reopen") else None
+                    self._queue(event.kind, m, event.incident, check.at, chart)
         self.state.last[m.name] = iso_z(instants[-1])
 
-    def _queue(self, kind: str, m: Monitor, incident: Incident, at: datetime) -> None:
+    def _queue(self, kind: str, m: Monitor, incident: Incident, at: datetime, chart: dict | None = None) -> None:
         from heliqa.watch_post import enqueue
 
-        enqueue(self.state, kind, m, incident, at, self.channels)
+        enqueue(self.state, kind, m, incident, at, self.channels, chart, self.dashboard)
+
+    def _chart(self, m: Monitor, incident: Incident, at: datetime) -> dict[str, Any] | None:
+        """The series the incident's chart draws (JSON, kept in the outbox): CHART_POINTS values of the monitor's
+        window up to `at`, from well before the incident began; None when posts are printed or it can't be read."""
+        from heliqa.watch_post import axis_unit
+
+        if self.poster is None or incident.id in self.state.threads:  # printed, or its post is out already
+            return None
+        span = at - incident.start + max(CHART_LOOKBACK, 3 * (at - incident.start))
+        step = self.every * math.ceil(span / self.every / CHART_POINTS)  # a multiple of the evaluation step
+        instants = evaluation_instants(at - span, at, step)
+        try:
+            values = window_values(self.backend, self.org, m, instants).get(incident.group, {})
+        except HeliqaError as error:  # the post goes out without its chart
+            log.info("watch: no chart for %s: %s", incident.id, error)
+            return None
+        title = measure_words(m) + (f" · {incident.group}" if incident.group else "") + f" — {m.name}"
+        return {
+            "title": title,
+            "unit": axis_unit(m),
+            "points": [[iso_z(t), values.get(t, (None, 0))[0]] for t in instants],
+            "window": [iso_z(incident.start), iso_z(at)],
+            "typical": incident.typical,
+            "typical_label": "threshold" if m.kind == "threshold" else "typical",
+        }
 
     def _deliver(self, now: datetime) -> datetime | None:
         from heliqa.watch_post import deliver
@@ -381,6 +421,10 @@ def make_watcher(backend, org: str, path: Path | None, every: timedelta, channel
     state_path, mutes_path = state_paths(_home(backend))
     name = getattr(zone(tz), "key", "UTC") if tz else "UTC"
     watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=name)
+    if poster is not None:
+        from heliqa.slack import dashboard_url
+
+        watcher.dashboard = dashboard_url(getattr(backend, "name", ""))
     watcher.reload = reloader(path, channels)
     log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), duration_words(every), state_path)
     return watcher

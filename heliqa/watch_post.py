@@ -9,6 +9,7 @@ httpx rather than slack_sdk: its retry handlers sleep inside the call, and the l
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import httpx
 
 from heliqa.agent.watch import Incident, duration_words, headline, impact
 from heliqa.agent.watch_scope import incident_scope
+from heliqa.chart import label as chart_label
 from heliqa.slack_render import LIMITS, capped, fenced, inert
 from heliqa.tools.monitors import Channel, Monitor, format_value
 from heliqa.tools.results import iso_z
@@ -60,8 +62,11 @@ def driver_lines(incident: Incident) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def opening(m: Monitor, incident: Incident, now: datetime, tz: str) -> tuple[str, list[dict]]:
-    """The incident's one message: headline with unit, duration and impact; drivers; monitor and how to mute it."""
+def opening(
+    m: Monitor, incident: Incident, now: datetime, tz: str, dashboard: str | None = None
+) -> tuple[str, list[dict]]:
+    """The incident's one message: headline with unit, duration and impact; drivers; monitor and how to mute it;
+    a link to Helicone's dashboard when there is one."""
     lasted = duration_words(now - incident.start)
     head = (
         f":rotating_light: {headline(m, incident)} since {_when(incident.start, tz)} ({lasted} so far); "
@@ -74,6 +79,8 @@ def opening(m: Monitor, incident: Incident, now: datetime, tz: str) -> tuple[str
         f"monitor *{name}*: {inert(m.describe())} · mute: `@heliqa mute {name} 2h` or `heliqa watch mute "
         f'"{name}" 2h` · stop: `@heliqa unwatch {name}`'
     )
+    if dashboard:
+        context += f" · <{dashboard.replace('|', '%7C').replace('>', '%3E')}|Helicone dashboard>"
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(head)}},
         {
@@ -103,8 +110,27 @@ def resolution(m: Monitor, incident: Incident, tz: str) -> str:
     )
 
 
-def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: datetime, channels: dict) -> None:
-    """Queue this event's post for each of the monitor's channels (ids stable, so a replay queues nothing twice)."""
+def axis_unit(m: Monitor) -> str:
+    """The monitor's unit as a chart axis shows it: 'ms', 'USD', '%', 'requests', 'tokens' or ''."""
+    if m.agg == "count" or m.measure == "requests" or (m.measure == "errors" and m.agg != "rate"):
+        return "requests"
+    if m.measure == "errors":
+        return "%"
+    return {"latency": "ms", "ttft": "ms", "cost": "USD"}.get(m.measure, "tokens" if "tokens" in m.measure else "")
+
+
+def enqueue(
+    state: WatchState,
+    kind: str,
+    m: Monitor,
+    incident: Incident,
+    now: datetime,
+    channels: dict,
+    chart: dict | None = None,
+    dashboard: str | None = None,
+) -> None:
+    """Queue this event's post for each of the monitor's channels (ids stable, so a replay queues nothing twice);
+    an opening post is followed by its chart (`chart`: incident_png's JSON) in its thread, an item of its own."""
     remember_scope(state, m, incident, now)
     for channel in m.channels:
         tz = channels.get(channel, Channel()).tz
@@ -117,7 +143,7 @@ def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: d
         if kind in ("update", "resolve") and not announced:
             continue  # opened while muted: its news would come without the post it belongs to
         if kind in ("open", "reopen") and not state.threads.get(incident.id, {}).get(channel):
-            text, blocks = opening(m, incident, now, tz)
+            text, blocks = opening(m, incident, now, tz, dashboard)
             thread = None
         else:
             thread, blocks = incident.id, None
@@ -126,6 +152,12 @@ def enqueue(state: WatchState, kind: str, m: Monitor, incident: Incident, now: d
                 text = escape(f"Firing again at {_when(now, tz)}: {headline(m, incident)}")
         item = {"id": post_id, "channel": channel, "text": text, "thread": thread, "incident": incident.id}
         state.outbox.append({**item, "blocks": blocks, "state": "queued", "attempts": 0, "after": None})
+        chart_id = f"{incident.id}|chart|{channel}"
+        if thread is None and chart and not any(i["id"] == chart_id for i in state.outbox):
+            state.outbox.append(
+                {**item, "id": chart_id, "text": "", "thread": incident.id, "chart": chart, "blocks": None}
+                | {"state": "queued", "attempts": 0, "after": None}
+            )
 
 
 def remember_scope(state: WatchState, m: Monitor, incident: Incident, now: datetime) -> None:
@@ -223,6 +255,44 @@ class SlackPoster:
             return "later", float(reply.headers.get("Retry-After", "30") or 30)
         return ("refused" if data.get("error") in PERMANENT else "later"), data.get("error", "unknown error")
 
+    def upload(self, item: dict[str, Any], thread_ts: str, png: bytes) -> tuple[str, Any]:
+        """The chart into the incident's thread (files upload v2: get a URL, send the bytes, complete); answers
+        like post()."""
+        try:
+            reply = self._call_form("files.getUploadURLExternal", {"filename": "incident.png", "length": len(png)})
+            if reply[0] != "ok":
+                return reply
+            sent = httpx.post(reply[1]["upload_url"], content=png, timeout=self.timeout)
+            if sent.status_code >= 400:
+                return "later", f"upload answered HTTP {sent.status_code}"
+            title = chart_label(item["chart"]["title"], 250)
+            files = json.dumps([{"id": reply[1]["file_id"], "title": title}])
+            done = self._call_form(
+                "files.completeUploadExternal", {"files": files, "channel_id": item["channel"], "thread_ts": thread_ts}
+            )
+            return done[0], done[1] if done[0] != "ok" else None
+        except httpx.HTTPError as error:
+            return "later", f"no answer ({type(error).__name__})"
+
+    def _call_form(self, method: str, data: dict[str, Any]) -> tuple[str, Any]:
+        reply = httpx.post(
+            self.base_url.rstrip("/") + "/" + method,
+            data=data,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=self.timeout,
+        )
+        if reply.status_code == 429:
+            return "later", float(reply.headers.get("Retry-After", "30") or 30)
+        if reply.status_code >= 500:
+            return "later", f"HTTP {reply.status_code}"
+        try:
+            body = reply.json()
+        except ValueError:
+            return "later", f"HTTP {reply.status_code} without JSON"
+        if body.get("ok"):
+            return "ok", body
+        return ("refused" if body.get("error") != "ratelimited" else "later"), body.get("error", "unknown error")
+
 
 def _backoff(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s, ... up to 5 minutes between attempts at a post Slack could not take."""
@@ -265,6 +335,8 @@ def deliver(
 
 def _send(state: WatchState, poster: SlackPoster, item: dict, thread_ts: str | None, save) -> float | str | None:
     """Post one item; None when it is done (posted, found already posted, or refused for good)."""
+    if item.get("chart"):
+        return _send_chart(state, poster, item, thread_ts, save)
     if item["state"] == "sending":  # it may have gone out just before a crash: ask Slack before sending again
         try:
             found = poster.find(item, thread_ts)
@@ -290,6 +362,36 @@ def _send(state: WatchState, poster: SlackPoster, item: dict, thread_ts: str | N
         return None
     log.info("watch: post to %s delayed (%s)", item["channel"], detail)
     return detail if isinstance(detail, float) else "later"
+
+
+def _send_chart(state: WatchState, poster: SlackPoster, item: dict, thread_ts: str | None, save) -> str | None:
+    """Draw and upload an incident's chart; at most once: one that was being uploaded when the process died is
+    dropped (an upload cannot be looked up), and one that cannot be drawn or is refused is dropped too — the
+    post it belongs to has gone out already and stands without it."""
+    from heliqa.chart import CHARTS, incident_png
+
+    if item["state"] == "sending" or thread_ts is None:
+        state.outbox.remove(item)
+        save()
+        return None
+    png = CHARTS.draw(incident_png, item["chart"])
+    if png is None:
+        log.info("watch: no chart for %s (nothing to draw, or it took too long)", item["incident"])
+        state.outbox.remove(item)
+        save()
+        return None
+    item["state"] = "sending"
+    save()
+    outcome, detail = poster.upload(item, thread_ts, png)
+    if outcome == "later":
+        item["state"] = "queued"
+        log.info("watch: chart upload to %s delayed (%s)", item["channel"], detail)
+        return detail if isinstance(detail, float) else "later"
+    if outcome == "refused":
+        log.warning("watch: Slack refused the chart for %s (%s; files:write scope?)", item["channel"], detail)
+    state.outbox.remove(item)
+    save()
+    return None
 
 
 def _done(state: WatchState, item: dict, ts: str) -> None:

@@ -191,6 +191,9 @@ def test_one_post_per_incident_thread_updates_resolution_no_duplicates(feed, tmp
     statuses = [c.reply.get("status") for c in slack.of("chat.postMessage")]
     assert statuses.count(429) == 1 and statuses.count(503) == 1
     assert slack.of("conversations.replies")  # the restart asked Slack before posting the update again
+    # each chart in its incident's thread, never twice (one being uploaded when a SIGKILL lands is dropped)
+    charted = [c.data["thread_ts"] for c in slack.of("files.completeUploadExternal")]
+    assert charted and set(charted) <= root_ts and len(charted) == len(set(charted)), charted
     assert watch.state()["outbox"] == []
 
 

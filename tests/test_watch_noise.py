@@ -51,7 +51,8 @@ def test_quiet_hours_hold_posts_for_that_channel_only(home):
         watch_once(home, slack, "2026-11-21T08:00:00Z")
         state = watch_once(home, slack, "2026-11-21T09:00:00Z")  # the 429 storm opened at 08:00
         assert [m["channel"] for m in slack.messages] == ["C0LOUD"]
-        assert [item["channel"] for item in state["outbox"]] == ["C0QUIET"]  # held, not lost
+        held = [(item["channel"], "chart" in item) for item in state["outbox"]]
+        assert held == [("C0QUIET", False), ("C0QUIET", True)]  # the post and its chart held, not lost
         state = watch_once(home, slack, "2026-11-21T09:45:00Z")
         assert [m["channel"] for m in slack.messages if not m["thread_ts"]] == ["C0LOUD", "C0QUIET"]
         assert state["outbox"] == []
