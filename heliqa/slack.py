@@ -36,6 +36,7 @@ from heliqa.slack_render import (  # noqa: F401  (answer_blocks, request_json: t
     SlackRenderer,
     answer_blocks,
     capped,
+    dashboard_url,
     inert,
     redact,
     request_json,
@@ -98,15 +99,6 @@ class Settings:
             allowed_users=_ids(heliqa_settings().heliqa_slack_allowed_users),
             dashboard_url=dashboard,
         )
-
-
-def dashboard_url(backend: str) -> str | None:
-    """Helicone's dashboard for links: the configured URL, else (for the Helicone backend) its EU or US one."""
-    configured = heliqa_settings().helicone_dashboard_url
-    if backend != "helicone":
-        return configured or None
-    eu = "eu." in (heliqa_settings().helicone_base_url or "")
-    return configured or ("https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard")
 
 
 class Bounded:

@@ -16,6 +16,7 @@ from heliqa.agent.answer import Answer
 from heliqa.render import clipped, names_shown, render_table
 from heliqa.tools.safetext import ELLIPSIS, elide, long_words_elided, shown_name, visible
 from heliqa.tools.settings import redact as redact_secrets
+from heliqa.tools.settings import settings as heliqa_settings
 
 TABLE_ROWS = 15
 SHOW_REQUEST = "heliqa_show_request"
@@ -50,6 +51,15 @@ RIGHT_ALIGNED = {
     "lift",
 }
 _LOOKALIKE_BACKTICK = "ˋ"  # U+02CB: reads as a backtick, never opens or closes a code span or fence
+
+
+def dashboard_url(backend: str) -> str | None:
+    """Helicone's dashboard for links: the configured URL, else (for the Helicone backend) its EU or US one."""
+    configured = heliqa_settings().helicone_dashboard_url
+    if backend != "helicone":
+        return configured or None
+    eu = "eu." in (heliqa_settings().helicone_base_url or "")
+    return configured or ("https://eu.helicone.ai/dashboard" if eu else "https://us.helicone.ai/dashboard")
 
 
 def redact(text: str) -> str:

@@ -422,7 +422,7 @@ def make_watcher(backend, org: str, path: Path | None, every: timedelta, channel
     name = getattr(zone(tz), "key", "UTC") if tz else "UTC"
     watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=name)
     if poster is not None:
-        from heliqa.slack import dashboard_url
+        from heliqa.slack_render import dashboard_url
 
         watcher.dashboard = dashboard_url(getattr(backend, "name", ""))
     watcher.reload = reloader(path, channels)

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from heliqa import chart
-from heliqa.slack import dashboard_url
+from heliqa.slack_render import dashboard_url
 from heliqa.tools.watch_state import WatchState
 from heliqa.watch_post import SlackPoster, deliver
 from tests.conftest import MAIN_ORG
