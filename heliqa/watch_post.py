@@ -241,19 +241,8 @@ class SlackPoster:
             reply = self._call("chat.postMessage", payload)
         except httpx.HTTPError as error:
             return "later", f"no answer ({type(error).__name__})"
-        if reply.status_code == 429:
-            return "later", float(reply.headers.get("Retry-After", "30") or 30)
-        if reply.status_code >= 500:
-            return "later", f"HTTP {reply.status_code}"
-        try:
-            data = reply.json()
-        except ValueError:
-            return "later", f"HTTP {reply.status_code} without JSON"
-        if data.get("ok"):
-            return "ok", data.get("ts")
-        if data.get("error") == "ratelimited":
-            return "later", float(reply.headers.get("Retry-After", "30") or 30)
-        return ("refused" if data.get("error") in PERMANENT else "later"), data.get("error", "unknown error")
+        outcome, detail = _outcome(reply, refuse_all=False)
+        return outcome, detail.get("ts") if outcome == "ok" else detail
 
     def upload(self, item: dict[str, Any], thread_ts: str, png: bytes) -> tuple[str, Any]:
         """The chart into the incident's thread (files upload v2: get a URL, send the bytes, complete); answers
@@ -281,17 +270,7 @@ class SlackPoster:
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=self.timeout,
         )
-        if reply.status_code == 429:
-            return "later", float(reply.headers.get("Retry-After", "30") or 30)
-        if reply.status_code >= 500:
-            return "later", f"HTTP {reply.status_code}"
-        try:
-            body = reply.json()
-        except ValueError:
-            return "later", f"HTTP {reply.status_code} without JSON"
-        if body.get("ok"):
-            return "ok", body
-        return ("refused" if body.get("error") != "ratelimited" else "later"), body.get("error", "unknown error")
+        return _outcome(reply, refuse_all=True)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -399,3 +378,24 @@ def _done(state: WatchState, item: dict, ts: str) -> None:
         state.threads.setdefault(item["incident"], {})[item["channel"]] = ts
     state.outbox.remove(item)
     state.posted += 1
+
+
+def _outcome(reply: httpx.Response, refuse_all: bool) -> tuple[str, Any]:
+    """A Slack Web API answer as ("ok", body), ("later", Retry-After seconds or why) or ("refused", error).
+
+    A rate limit or a server error is always "later"; any other error is refused when `refuse_all` (an upload
+    that cannot succeed), else only when it is PERMANENT (a post is kept and tried again)."""
+    if reply.status_code == 429:
+        return "later", float(reply.headers.get("Retry-After", "30") or 30)
+    if reply.status_code >= 500:
+        return "later", f"HTTP {reply.status_code}"
+    try:
+        body = reply.json()
+    except ValueError:
+        return "later", f"HTTP {reply.status_code} without JSON"
+    if body.get("ok"):
+        return "ok", body
+    error = body.get("error", "unknown error")
+    if error == "ratelimited":
+        return "later", float(reply.headers.get("Retry-After", "30") or 30)
+    return ("refused" if refuse_all or error in PERMANENT else "later"), error
