@@ -9,6 +9,14 @@ An anomaly is judged by the detector's rule: the value against the median of the
 days before the window), in spreads of 1.4826·MAD with the detector's floors. It opens at 2K spreads (K = 3, the
 detector's bar for a lone bucket), or beyond K on every evaluation of a whole window, and lasts while the value
 stays beyond K/2.
+
+A spread belongs to the baseline's usual number of requests an hour: a window holding fewer requests is noisier, so
+its spread grows by √(usual / n) (a p90 of 11 requests is not news). A score's spread is never less than the
+standard error its requests' own spread gives (the baseline's pooled within-hour variance, √(var / n)).
+
+A score average also opens early: the newest two complete quarter hours, judged against the same baseline with
+their own spread, beyond 2K while the whole window already departs past K/2 — a drop is posted half an hour after
+it began instead of when it fills most of an hour's window.
 """
 
 from __future__ import annotations
@@ -33,7 +41,11 @@ BASELINE = timedelta(days=investigate.BASELINE_DAYS)
 HOUR = timedelta(hours=1)
 DETECTOR_MEASURE = {"latency": "latency", "errors": "errors", "cost": "cost", "score": "score"}
 UPDATE_EVERY = timedelta(hours=1)  # a thread update at most this often while an incident lasts
+QUARTER = timedelta(minutes=15)
+EARLY = 2 * QUARTER  # a score average's early slice: the newest two complete quarter hours
 Values = dict[str | None, dict[datetime, tuple[float | None, int]]]
+# baseline hours: (value, requests, the requests' own variance within the hour, None when not read)
+Hours = dict[str | None, dict[datetime, tuple[float | None, int, float | None]]]
 
 
 @dataclass(frozen=True)
@@ -61,26 +73,27 @@ def _aligned(span: timedelta, instants: list[datetime]) -> dict[int, list[dateti
 def window_values(backend: Backend, org: str, m: Monitor, instants: list[datetime]) -> Values:
     """Each series' (value, requests) over [t − window, t) for every instant t (naive UTC, whole minutes)."""
     span = m.span
-    out: Values = {}
+    out: dict = {}
     bucket = {HOUR: "hour", timedelta(days=1): "day", timedelta(minutes=1): "min"}.get(span)
     if bucket is None:  # an odd window: one query per instant
         for t in instants:
-            for group, value, n in _run(backend, org, m, t - span, t, None, 0):
+            for group, value, n, _ in _run(backend, org, m, t - span, t, None, 0):
                 out.setdefault(group, {})[t] = (value, n)
         return out
     for phase, times in _aligned(span, instants).items():
         rows = _run(backend, org, m, min(times) - span, max(times), bucket, phase, by_bucket=True)
         wanted = {t - span for t in times}
-        for group, (label, value, n) in rows:
+        for group, (label, value, n, _) in rows:
             if label in wanted:
                 out.setdefault(group, {})[label + span] = (value, n)
     return out
 
 
-def _score_rows(backend, org, m, start: str, end: str, bucket, tzd) -> tuple[dict, dict] | None:
+def _score_rows(backend, org, m, start: str, end: str, bucket, tzd, variances: dict | None = None):
     """A score's value and scored requests per (bucket, group) in one pass over the requests and their score maps,
     as the explanation's series reads them (the scores table's join costs a second a query on 10M rows); None
-    where the backend has no SQL engine."""
+    where the backend has no SQL engine. `bucket` "quarter" is the UTC quarter hour (the early slices);
+    `variances`, when given, receives each bucket's within-bucket sample variance."""
     if not hasattr(backend, "engine"):
         return None
     engine = backend.engine()
@@ -89,6 +102,7 @@ def _score_rows(backend, org, m, start: str, end: str, bucket, tzd) -> tuple[dic
     value = d.score_value(key)
     agg = m.agg
     expr = d.quantile(value, percentile_fraction(agg)) if agg.startswith("p") else f"{agg}({value})"
+    spread = d.var_samp(f"CAST({value} AS DOUBLE)") if variances is not None else "NULL"
     where = [
         engine.scope(d, org),
         d.has_score(key),
@@ -99,22 +113,33 @@ def _score_rows(backend, org, m, start: str, end: str, bucket, tzd) -> tuple[dic
     if m.by:
         group, drop = d.group_expr(m.query(start, end, None, 0).groupBy)
         where += drop
-    time_bucket = d.bucket("r.request_created_at", bucket, tzd) if bucket else "NULL"
+    if bucket == "quarter":
+        time_bucket = d.quarter_hour("r.request_created_at")
+    else:
+        time_bucket = d.bucket("r.request_created_at", bucket, tzd) if bucket else "NULL"
     sql = (
-        f"SELECT {time_bucket} AS b, {group} AS g, {expr} AS v, count(*) AS n FROM {engine.source} "
+        f"SELECT {time_bucket} AS b, {group} AS g, {expr} AS v, count(*) AS n, {spread} AS s FROM {engine.source} "
         f"WHERE {' AND '.join(where)} GROUP BY b, g"
     )
     values, counts = {}, {}
-    for b, g, v, n in engine.fetch(sql, d.params):
+    for b, g, v, n, var in engine.fetch(sql, d.params):
         label = (naive_utc(b), None if g is None else str(g))
-        values[label], counts[label] = (None if v is None or math.isnan(float(v)) else float(v)), int(n)
+        values[label], counts[label] = _number(v), int(n)
+        if variances is not None:
+            variances[label] = _number(var)
     return values, counts
 
 
+def _number(v) -> float | None:
+    return None if v is None or math.isnan(float(v)) else float(v)
+
+
 def _run(backend, org, m, start, end, bucket, tzd, by_bucket=False) -> list:
-    """Value and request count per (bucket, group): `[(group, value, n)]`, or `[(group, (bucket, value, n))]`."""
+    """Value, request count and (scores) the requests' variance per (bucket, group): `[(group, value, n, var)]`,
+    or `[(group, (bucket, value, n, var))]`."""
     a, b = iso_z(start), iso_z(end)
-    fast = _score_rows(backend, org, m, a, b, bucket, tzd) if m.measure == "score" else None
+    variances: dict = {}
+    fast = _score_rows(backend, org, m, a, b, bucket, tzd, variances) if m.measure == "score" else None
     if fast is not None:
         values, counts = fast
     else:
@@ -130,15 +155,42 @@ def _run(backend, org, m, start, end, bucket, tzd, by_bucket=False) -> list:
         if value is None and summed:
             value = 0.0  # no requests: nothing spent, nothing counted
         bucket_start, group = key
-        out.append(
-            (group, (bucket_start, value, counts.get(key, 0))) if by_bucket else (group, value, counts.get(key, 0))
-        )
+        row = (value, counts.get(key, 0), variances.get(key))
+        out.append((group, (bucket_start, *row)) if by_bucket else (group, *row))
     return out
+
+
+def early_values(backend: Backend, org: str, m: Monitor, instants: list[datetime]) -> Values:
+    """Each series' (average, requests) over the newest two complete quarter hours before every instant, for a
+    score average's early opening; empty for any other monitor or a backend without SQL."""
+    if m.measure != "score" or m.agg != "avg" or m.kind != "anomaly" or m.span <= EARLY:
+        return {}
+    ends = {t: _quarter(t) for t in instants}
+    read = _score_rows(backend, org, m, iso_z(min(ends.values()) - EARLY), iso_z(max(ends.values())), "quarter", 0)
+    if read is None:
+        return {}
+    values, counts = read
+    sums: dict[str | None, dict[datetime, tuple[float, int]]] = {}
+    for (quarter, group), n in counts.items():
+        if values.get((quarter, group)) is not None:
+            sums.setdefault(group, {})[quarter] = (values[(quarter, group)] * n, n)
+    out: Values = {}
+    for group, quarters in sums.items():
+        for t, end in ends.items():
+            parts = [quarters.get(end - QUARTER * k, (0.0, 0)) for k in (1, 2)]
+            n = sum(p[1] for p in parts)
+            if n:
+                out.setdefault(group, {})[t] = (sum(p[0] for p in parts) / n, n)
+    return out
+
+
+def _quarter(t: datetime) -> datetime:
+    return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
 
 
 def baseline_hours(
     backend: Backend, org: str, m: Monitor, first: datetime, last: datetime, cache: dict | None = None
-) -> Values:
+) -> Hours:
     """Each series' clock-hour (value, requests) over the baselines of instants `first`..`last`.
 
     With a `cache` (a live watcher's, kept between cycles) only the hours since the previous cycle are read, the
@@ -148,10 +200,10 @@ def baseline_hours(
     known = cache.get(key) if cache is not None else None
     if known is None or known["start"] > start or known["end"] < end - BASELINE:
         known = {"start": start, "end": start, "hours": {}}
-    for group, (label, value, n) in _run(
+    for group, (label, value, n, var) in _run(
         backend, org, m, max(known["end"].replace(minute=0), start), end, "hour", 0, by_bucket=True
     ):
-        known["hours"].setdefault(group, {})[label] = (value, n)
+        known["hours"].setdefault(group, {})[label] = (value, n, var)
     known["end"] = end
     for hours in known["hours"].values():  # forget what no baseline will look at again
         for label in [h for h in hours if h < start - HOUR]:
@@ -162,34 +214,55 @@ def baseline_hours(
 
 
 def _judged(m: Monitor, value: float | None, n: int) -> bool:
-    summed = m.measure in ("cost", "requests") or m.agg in ("sum", "count")
-    return value is not None and (summed or n >= MIN_REQUESTS)
+    return value is not None and (_summed(m) or n >= MIN_REQUESTS)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A baseline before an instant: its median, spread, usual requests an hour and the requests' own spread."""
+
+    typical: float
+    spread: float
+    requests: float
+    sd: float | None  # a score's pooled within-hour standard deviation per request; None when not read
 
 
 class Baseline:
     """The median and spread of a series' baseline hours before an instant (cached per hour)."""
 
-    def __init__(self, m: Monitor, hours: dict[datetime, tuple[float | None, int]]):
+    def __init__(self, m: Monitor, hours: dict[datetime, tuple]):
         self.m, self.hours, self._cache = m, hours, {}
         # a sum is 0 in an hour without requests, but only once the series exists (a model launched last week
         # has no baseline of zeros before its launch)
-        self.first = min((h for h, (_, n) in hours.items() if n), default=None)
+        self.first = min((h for h, row in hours.items() if row[1]), default=None)
 
-    def at(self, t: datetime) -> tuple[float, float] | None:
-        """(median, spread) of the judged hours in [t − window − 7 d, t − window), or None."""
+    def at(self, t: datetime) -> Stats | None:
+        """The judged hours in [t − window − 7 d, t − window), or None under a day of them."""
         end = (t - self.m.span).replace(minute=0)
         if end not in self._cache:
             start = end - BASELINE
-            filled = self.m.measure in ("cost", "requests") or self.m.agg in ("sum", "count")
-            base = []
+            filled = _summed(self.m)
+            base, counts, within, dof = [], [], 0.0, 0
             hour = max(start, self.first or end)
             while hour < end:
-                value, n = self.hours.get(hour, (0.0 if filled else None, 0))
+                value, n, *var = self.hours.get(hour, (0.0 if filled else None, 0))
                 if _judged(self.m, value, n):
                     base.append(value)
+                    counts.append(n)
+                    if var and var[0] is not None and n > 1:
+                        within, dof = within + var[0] * (n - 1), dof + n - 1
                 hour += HOUR
-            self._cache[end] = _spread(self.m, base) if len(base) >= 24 else None
+            if len(base) < 24:
+                self._cache[end] = None
+            else:
+                typical, spread = _spread(self.m, base)
+                sd = math.sqrt(within / dof) if dof else None
+                self._cache[end] = Stats(typical, spread, statistics.median(counts), sd)
         return self._cache[end]
+
+
+def _summed(m: Monitor) -> bool:
+    return m.measure in ("cost", "requests") or m.agg in ("sum", "count")
 
 
 def _spread(m: Monitor, base: list[float]) -> tuple[float, float]:
@@ -208,6 +281,23 @@ def _spread(m: Monitor, base: list[float]) -> tuple[float, float]:
     return typical, spread
 
 
+def spread_for(m: Monitor, stats: Stats, n: int) -> float:
+    """The spread of a value over `n` requests: the baseline's, grown for fewer requests than usual, with the
+    floors a failure rate or a score over few requests needs."""
+    spread = stats.spread
+    if not _summed(m) and 0 < n < stats.requests:
+        spread *= math.sqrt(stats.requests / n)
+    if m.measure == "errors":
+        spread = max(spread, 100.0 / max(n, 1))  # one failure in a quiet hour is not a departure
+    elif m.measure == "score" and stats.sd is not None:
+        spread = max(spread, stats.sd / math.sqrt(max(n, 1)))  # the standard error of n scores
+    elif m.measure == "score":
+        # scores whose own spread was not read: one low score among a few is not a departure either (a score of 0
+        # moves the mean by typical/n: 2 spreads, under K)
+        spread = max(spread, abs(stats.typical or 1.0) / max(2 * n, 1))
+    return spread
+
+
 def checks(
     backend: Backend, org: str, m: Monitor, instants: list[datetime], cache: dict | None = None
 ) -> dict[str | None, list[Check]]:
@@ -215,18 +305,30 @@ def checks(
     instants = sorted(instants)
     values = window_values(backend, org, m, instants)
     baselines: dict[str | None, Baseline] = {}
+    early: Values = {}
     if m.kind == "anomaly":
         hours = baseline_hours(backend, org, m, instants[0], instants[-1], cache)
         baselines = {g: Baseline(m, h) for g, h in hours.items()}
         for group in hours:
             values.setdefault(group, {})
+        early = early_values(backend, org, m, instants)
     out = {}
     for group, by_time in values.items():
-        out[group] = [_check(m, t, *by_time.get(t, (None, 0)), baselines.get(group)) for t in instants]
+        slices = early.get(group, {})
+        out[group] = [
+            _check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants
+        ]
     return out
 
 
-def _check(m: Monitor, t: datetime, value: float | None, n: int, baseline: Baseline | None) -> Check:
+def _check(
+    m: Monitor,
+    t: datetime,
+    value: float | None,
+    n: int,
+    baseline: Baseline | None,
+    early: tuple[float | None, int] | None = None,
+) -> Check:
     if value is None and m.measure in ("cost", "requests"):
         value = 0.0
     judged = _judged(m, value, n) and n >= m.min_requests
@@ -236,16 +338,17 @@ def _check(m: Monitor, t: datetime, value: float | None, n: int, baseline: Basel
         return Check(t, value, n, bar, None, beyond, beyond)
     stats = baseline.at(t) if baseline is not None else None
     if not judged or stats is None:
-        return Check(t, value, n, stats[0] if stats else None, None, False, False)
-    typical, spread = stats
-    if m.measure == "errors":
-        spread = max(spread, 100.0 / max(n, 1))  # one failure in a quiet hour is not a departure
-    elif m.measure == "score":
-        # nor one low score among a few scored requests: a score of 0 moves the mean by typical/n, 2 spreads, under
-        # K (a whole spread of typical/n hid a thin split series' drop: a deployment's 19 scored requests an hour)
-        spread = max(spread, abs(typical or 1.0) / max(2 * n, 1))
-    z = ((value - typical) if m.up else (typical - value)) / spread
-    return Check(t, value, n, typical, z, z > DEPARTURE_K / 2, z > 2 * DEPARTURE_K)
+        return Check(t, value, n, stats.typical if stats else None, None, False, False)
+    z = _z(m, stats, value, n)
+    opens = z > 2 * DEPARTURE_K
+    if early is not None and early[0] is not None and early[1] >= MIN_REQUESTS and z > DEPARTURE_K / 2:
+        opens = opens or _z(m, stats, early[0], early[1]) > 2 * DEPARTURE_K
+    return Check(t, value, n, stats.typical, z, z > DEPARTURE_K / 2, opens)
+
+
+def _z(m: Monitor, stats: Stats, value: float, n: int) -> float:
+    gap = (value - stats.typical) if m.up else (stats.typical - value)
+    return gap / spread_for(m, stats, n)
 
 
 # --- incidents -------------------------------------------------------------------------------------------------

@@ -160,6 +160,48 @@ def test_a_thin_score_series_floor_is_half_one_zero_scores_move():
     assert dropped.opens  # beyond 2K spreads (a whole spread of one zero score would make it 3.2)
 
 
+def _steady_hours(t0: datetime, value: float, requests: int, variance: float | None = None) -> dict:
+    """A week and a day of baseline hours before t0 wobbling ±0.5 % around `value`."""
+    return {
+        t0 - timedelta(hours=h): (value * (1 + (h % 3 - 1) * 0.005), requests, variance) for h in range(2, 24 * 8)
+    }
+
+
+def test_a_window_with_fewer_requests_than_usual_is_judged_with_a_wider_spread():
+    """A p90 of 11 requests where 40 are usual is noisier by √(40/11): the same value opens at 40, not at 11."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="l", measure="latency", by="model")
+    t0 = datetime(2026, 11, 20)
+    baseline = Baseline(m, _steady_hours(t0, 1000.0, 40))
+    stats = baseline.at(t0)
+    value = stats.typical + 6.6 * stats.spread
+    usual, thin = judge(m, t0, value, 40, baseline), judge(m, t0, value, 11, baseline)
+    assert usual.opens and usual.spreads == pytest.approx(6.6)
+    assert not thin.opens and thin.spreads == pytest.approx(6.6 / (40 / 11) ** 0.5)
+
+
+def test_a_score_drop_opens_from_the_newest_half_hour():
+    """A score whose requests spread by 6 points: the window half filled with a drop departs under 2K, but its
+    newest two quarter hours (10 requests at 70 against 88) open the incident; the same slice opens nothing while
+    the whole window does not depart; one zero score among 20 stays under 2K on the requests' own spread."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="s", measure="score", score_key="quality", by="property.stage")
+    t0 = datetime(2026, 11, 20)
+    baseline = Baseline(m, _steady_hours(t0, 88.0, 20, variance=36.0))
+    assert baseline.at(t0).sd == pytest.approx(6.0)
+    half = judge(m, t0, 79.0, 20, baseline)
+    assert half.firing and not half.opens  # 9 points over a spread of 2 % of 88: 5.1 spreads
+    assert judge(m, t0, 79.0, 20, baseline, early=(70.0, 10)).opens  # 18 over 1.76·√2: 7.2 spreads
+    assert not judge(m, t0, 87.5, 20, baseline, early=(70.0, 10)).opens
+    assert not judge(m, t0, 79.0, 20, baseline, early=(70.0, 4)).opens  # too few requests to say anything
+    one_zero = judge(m, t0, 88.0 * 19 / 20, 20, baseline)
+    assert one_zero.spreads < 2 * 3.0 and not one_zero.opens
+
+
 def test_evaluation_instants_are_multiples_of_the_interval():
     start = datetime(2026, 11, 20, 0, 7)
     got = evaluation_instants(start, start + timedelta(hours=1), timedelta(minutes=15))

@@ -120,6 +120,8 @@ class ClickHouseDialect(SqlDialect):
         "count_if": "countIf({condition})",
         "distinct_count_if": "uniqExactIf({expr}, {condition})",
         "to_text": "toString({expr})",
+        "var_samp": "varSamp({expr})",
+        "quarter_hour": "toStartOfFifteenMinutes({column})",
     }
 
     def param(self, value: Any, kind: str = "String") -> str:

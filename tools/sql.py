@@ -136,6 +136,14 @@ class SqlDialect:
     def to_text(self, expr: str) -> str:
         return self._call("to_text", expr=expr)
 
+    def var_samp(self, expr: str) -> str:
+        """The sample variance of `expr` over a group (NULL under two rows)."""
+        return self._call("var_samp", expr=expr)
+
+    def quarter_hour(self, column: str) -> str:
+        """The UTC quarter hour holding `column` (the watcher's early slices; not a Helicone increment)."""
+        return self._call("quarter_hour", column=column)
+
     # --- filter tree ----------------------------------------------------------------------------
     def node(self, node: Any) -> str:
         """SQL for a filter node ("all" and an empty leaf are true)."""

@@ -60,6 +60,8 @@ class DuckDialect(SqlDialect):
         "count_if": "count(*) FILTER (WHERE {condition})",
         "distinct_count_if": "count(DISTINCT {expr}) FILTER (WHERE {condition})",
         "to_text": "CAST({expr} AS VARCHAR)",
+        "var_samp": "var_samp({expr})",
+        "quarter_hour": "time_bucket(INTERVAL 15 MINUTE, {column})",
     }
 
     def _compare(self, lhs: str, operator: str, rhs: str) -> str:
