@@ -46,7 +46,7 @@ from heliqa.tools.monitors import (
     measure_words,
 )
 from heliqa.tools.results import iso_z
-from heliqa.tools.watch_state import Mutes, WatchState, state_paths
+from heliqa.tools.watch_state import Mutes, WatchState, claim, lock_path, state_paths
 
 log = logging.getLogger("heliqa.watch")
 MAX_CATCH_UP = timedelta(days=7)
@@ -200,6 +200,7 @@ class Watcher:
     reload: Callable[[], MonitorsFile | None] | None = None  # the monitors file again when it changed
     tz: str = "UTC"  # posts' times for channels whose [channel.ID] names no zone
     dashboard: str | None = None  # Helicone's dashboard, linked from each incident post
+    lock: Any = None  # the store's watch lock file, held while this watcher lives
 
     def __post_init__(self) -> None:
         self.channels = self._channels(self.files)
@@ -419,6 +420,7 @@ def make_watcher(backend, org: str, path: Path | None, every: timedelta, channel
             f"no Slack channel for {missing}", "pass --channel C0123 or set channels in the monitors file"
         )
     state_path, mutes_path = state_paths(_home(backend))
+    held = claim(lock_path(_home(backend)))
     name = getattr(zone(tz), "key", "UTC") if tz else "UTC"
     watcher = Watcher(backend, org, files, every, WatchState(state_path), Mutes(mutes_path), poster, tz=name)
     if poster is not None:
@@ -426,6 +428,7 @@ def make_watcher(backend, org: str, path: Path | None, every: timedelta, channel
 
         watcher.dashboard = dashboard_url(getattr(backend, "name", ""))
     watcher.reload = reloader(path, channels)
+    watcher.lock = held
     log.info("watching %d monitor(s) every %s; state in %s", len(files.monitor), duration_words(every), state_path)
     return watcher
 
@@ -479,7 +482,11 @@ def in_background(args, backend) -> Callable[[], None]:
     def halt() -> None:
         stop.set()
         thread.join(30)
-        log.info("watch: stopped" if not thread.is_alive() else "watch: a cycle is still running; leaving it")
+        if thread.is_alive():
+            log.info("watch: a cycle is still running; leaving it")
+            return
+        watcher.lock.close()  # another watcher may take this store over now
+        log.info("watch: stopped")
 
     return halt
 

@@ -238,3 +238,34 @@ def test_sync_every_keeps_the_store_fresh_for_the_watcher(feed, tmp_path):
     roots = [m for m in slack.messages if not m["thread_ts"]]
     assert len(roots) == 1 and roots[0]["text"].startswith(":rotating_light: Error rate reached")
     assert "since Nov 21 08:00 UTC" in roots[0]["text"] and "ANTHROPIC" in json.dumps(roots[0]["blocks"])
+
+
+def test_a_second_watcher_on_the_same_store_is_refused_until_the_first_dies(feed, tmp_path):
+    """Two watchers on one store would post every incident twice: the second is refused with the first's pid, and
+    takes over once the first is killed with -9 (the kernel frees its lock)."""
+    folder, _ = feed
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "heliqa.duckdb").write_bytes((folder / "heliqa.duckdb").read_bytes())
+    (home / "monitors.toml").write_text(MONITORS, encoding="utf-8")
+    with FakeSlack() as slack:
+        first = Watch(home, slack)
+        first.set_clock(T0)
+        first.start()
+        try:
+            first.wait_evaluated(T0)
+            once = ["watch", str(home / "monitors.toml"), "--once", "--now", _iso(T0), "--org", ORG]
+            second = subprocess.run(
+                [sys.executable, "-m", "heliqa.cli", *once], env=first.env, capture_output=True, text=True, timeout=60
+            )
+            assert second.returncode == 2, second.stderr
+            assert f"another heliqa watch (pid {first.proc.pid}) is already watching this store" in second.stderr
+            assert "Traceback" not in second.stderr
+            first.kill()
+            again = subprocess.run(
+                [sys.executable, "-m", "heliqa.cli", *once], env=first.env, capture_output=True, text=True, timeout=60
+            )
+            assert again.returncode == 0, again.stderr
+        finally:
+            if first.proc.poll() is None:
+                first.kill()

@@ -81,6 +81,30 @@ class WatchState:
         )
 
 
+def claim(path: Path):
+    """Hold the store's watch lock (`heliqa.watch.lock`) for this process's life: a second watcher on the same store
+    would post every incident twice. Returns the open lock file (keep it); ConfigError when another process holds it.
+    The lock is the kernel's (flock), so a watcher killed with -9 leaves it free."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (held open for the process's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read(40).strip()
+        handle.close()
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise ConfigError(
+            f"another heliqa watch{who} is already watching this store",
+            "stop it first, or give this one its own HELIQA_HOME",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class Mutes:
     """Monitor name -> muted until (UTC instant), plus unwatched monitors; shared by several processes."""
 
@@ -126,3 +150,8 @@ class Mutes:
 def state_paths(home: Path) -> tuple[Path, Path]:
     """The watcher's state file and the mutes file in a store's folder."""
     return home / "heliqa.watch.json", home / "heliqa.watch.mutes.json"
+
+
+def lock_path(home: Path) -> Path:
+    """The lock one watcher per store holds."""
+    return home / "heliqa.watch.lock"
