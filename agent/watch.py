@@ -315,9 +315,7 @@ def checks(
     out = {}
     for group, by_time in values.items():
         slices = early.get(group, {})
-        out[group] = [
-            _check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants
-        ]
+        out[group] = [_check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants]
     return out
 
 

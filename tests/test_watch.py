@@ -162,9 +162,7 @@ def test_a_thin_score_series_floor_is_half_one_zero_scores_move():
 
 def _steady_hours(t0: datetime, value: float, requests: int, variance: float | None = None) -> dict:
     """A week and a day of baseline hours before t0 wobbling ±0.5 % around `value`."""
-    return {
-        t0 - timedelta(hours=h): (value * (1 + (h % 3 - 1) * 0.005), requests, variance) for h in range(2, 24 * 8)
-    }
+    return {t0 - timedelta(hours=h): (value * (1 + (h % 3 - 1) * 0.005), requests, variance) for h in range(2, 24 * 8)}
 
 
 def test_a_window_with_fewer_requests_than_usual_is_judged_with_a_wider_spread():
