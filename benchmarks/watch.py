@@ -1,6 +1,6 @@
 """Measure `heliqa watch`: the detector on the demo's planted incidents, and the seconds one evaluation cycle takes.
 
-    python benchmarks/watch.py backtest [--rows 300000] [--every 15m] [--vocabulary acme]  # incidents, false alarms
+    python benchmarks/watch.py backtest [--rows 300000] [--every 15m] [--vocabulary acme] [--seed 7]  # incidents
     python benchmarks/watch.py cycle [--rows 10000000] [--cycles 6]  # 30 monitors (10 split by model)
 
 `backtest` generates the demo (`heliqa.tools.demo`, 30 days ending 2026-11-24T12:00Z, its planted incidents) into a
@@ -52,16 +52,16 @@ ALSO_RIGHT = {  # (the feature the prompt rollout lowers is where it lives, as t
 }
 
 
-def demo_store(rows: int, vocabulary: str) -> Store:
+def demo_store(rows: int, vocabulary: str, seed: int = 7) -> Store:
     """The demo's rows in a store, generated once."""
-    suffix = "" if vocabulary == "sample" else f"-{vocabulary}"
+    suffix = ("" if vocabulary == "sample" else f"-{vocabulary}") + ("" if seed == 7 else f"-seed{seed}")
     path = cache_dir() / f"watch-demo-{rows}{suffix}" / "heliqa.duckdb"
     if not path.with_suffix(".done").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         store = Store(path)
         batch = []
-        for row in generate(rows, 7, END.replace(tzinfo=UTC), demo_org(vocabulary), vocabulary=vocabulary):
+        for row in generate(rows, seed, END.replace(tzinfo=UTC), demo_org(vocabulary), vocabulary=vocabulary):
             batch.append(row)
             if len(batch) == 50_000:
                 store.add_rows(batch)
@@ -84,9 +84,9 @@ def _first_driver(incident, monitors: dict[str, Monitor]) -> tuple[str, str] | N
     return (incident.drivers[0]["dimension"], incident.drivers[0]["value"]) if incident.drivers else None
 
 
-def run_backtest(rows: int, every: str, vocabulary: str) -> None:
+def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7) -> None:
     """Score the default monitors on the planted incidents; count the false alarms."""
-    store, org = demo_store(rows, vocabulary), demo_org(vocabulary)
+    store, org = demo_store(rows, vocabulary, seed), demo_org(vocabulary)
     monitors = {m.name: m for m in default_monitors(store.vocabulary(org))}
     step, start = duration(every), END - timedelta(days=23)
     started = time.perf_counter()
@@ -96,7 +96,7 @@ def run_backtest(rows: int, every: str, vocabulary: str) -> None:
     expected, also = EXPECTED[vocabulary], ALSO_RIGHT[vocabulary]
     windows = {name: getattr(planted, name) for name in expected}
     print(
-        f"{rows:,} demo rows ({vocabulary}), {len(monitors)} default monitors, every {every}, 23 days: "
+        f"{rows:,} demo rows ({vocabulary}, seed {seed}), {len(monitors)} default monitors, every {every}, 23 days: "
         f"{len(found)} incidents, {seconds:.1f} s"
     )
     print(f"{'planted':<13} {'found':<5} {'best monitor':<34} {'overlap':>7} {'post after':>10}  first driver")
@@ -196,10 +196,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--every", default="15m")
     parser.add_argument("--cycles", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=7, help="the demo generator's seed (backtest)")
     parser.add_argument("--vocabulary", choices=VOCABULARIES, default="sample", help="the demo's vocabulary (backtest)")
     args = parser.parse_args()
     if args.what == "backtest":
-        run_backtest(args.rows or 300_000, args.every, args.vocabulary)
+        run_backtest(args.rows or 300_000, args.every, args.vocabulary, args.seed)
     else:
         run_cycles(args.rows or 10_000_000, args.cycles)
 

@@ -361,3 +361,51 @@ def test_a_new_model_is_known_once_the_vocabulary_ttl_passes(chdb_root):
     assert backend.vocabulary(org).models == {"gpt-4o": 2}
     clock[0] = 61.0
     assert backend.vocabulary(org).models == {"gpt-4o": 2, "claude-3-7-sonnet": 1}
+
+
+# --- heliqa watch on ClickHouse ------------------------------------------------------------------------
+def test_watch_backtest_same_incidents_on_both_backends(sample_store, ch):
+    """The default monitors replayed over 10 days open, end and explain the same incidents on ClickHouse as on
+    the embedded store (its quarter hours, score variances and bucketed windows included)."""
+    from datetime import datetime, timedelta
+
+    from heliqa.agent.watch import backtest
+    from heliqa.tools.monitors import default_monitors
+
+    end = datetime(2026, 11, 24, 12)
+    monitors = default_monitors(sample_store.vocabulary(MAIN_ORG))
+    here = backtest(sample_store, MAIN_ORG, monitors, end - timedelta(days=10), end, timedelta(hours=1))
+    there = backtest(ch, MAIN_ORG, monitors, end - timedelta(days=10), end, timedelta(hours=1))
+    assert len(here) >= 5  # the sample's storm, slow model and spend, overall and split
+
+    def seen(incidents):
+        return [
+            (i.monitor, i.group, i.start, i.opened, i.end, [(d["dimension"], d["value"]) for d in i.drivers])
+            for i in incidents
+        ]
+
+    assert seen(there) == seen(here)
+
+
+def test_watch_score_checks_and_early_slices_same_on_both_backends(sample_store, ch):
+    """A score monitor's checks every 15 minutes (window values, baseline with the requests' variance, the early
+    half hours) agree between the engines."""
+    from datetime import datetime, timedelta
+
+    from heliqa.agent.watch import checks, early_values, evaluation_instants
+    from heliqa.tools.monitors import Monitor
+
+    m = Monitor(name="s", measure="score", score_key="accuracy", by="model", min_requests=1)
+    start = datetime(2026, 11, 17, 0)
+    instants = evaluation_instants(start, start + timedelta(days=1), timedelta(minutes=15))
+    slices, theirs = early_values(sample_store, MAIN_ORG, m, instants), early_values(ch, MAIN_ORG, m, instants)
+    assert slices and {g: s.keys() for g, s in slices.items()} == {g: s.keys() for g, s in theirs.items()}
+    for group, by_time in slices.items():
+        for t, (value, n) in by_time.items():
+            assert n == theirs[group][t][1] and _close(value, theirs[group][t][0]), (group, t)
+    here, there = checks(sample_store, MAIN_ORG, m, instants), checks(ch, MAIN_ORG, m, instants)
+    assert here.keys() == there.keys()
+    for group in here:
+        for a, b in zip(here[group], there[group], strict=True):
+            assert (a.at, a.requests, a.opens, a.firing) == (b.at, b.requests, b.opens, b.firing)
+            assert _close(a.value, b.value, 1e-9) and _close(a.spreads, b.spreads, 1e-6)
