@@ -222,7 +222,8 @@ class Stats:
     """A baseline before an instant: its median, spread, usual requests an hour and the requests' own spread."""
 
     typical: float
-    spread: float
+    spread: float  # the hourly values' own spread (1.4826·MAD, or the breaking side's when wider)
+    floor: float  # the least spread counted whatever the requests: 2% of the median, the unit's floor
     requests: float
     sd: float | None  # a score's pooled within-hour standard deviation per request; None when not read
 
@@ -255,9 +256,9 @@ class Baseline:
             if len(base) < 24:
                 self._cache[end] = None
             else:
-                typical, spread = _spread(self.m, base)
+                typical, spread, floor = _spread(self.m, base)
                 sd = math.sqrt(within / dof) if dof else None
-                self._cache[end] = Stats(typical, spread, statistics.median(counts), sd)
+                self._cache[end] = Stats(typical, spread, floor, statistics.median(counts), sd)
         return self._cache[end]
 
 
@@ -265,20 +266,18 @@ def _summed(m: Monitor) -> bool:
     return m.measure in ("cost", "requests") or m.agg in ("sum", "count")
 
 
-def _spread(m: Monitor, base: list[float]) -> tuple[float, float]:
+def _spread(m: Monitor, base: list[float]) -> tuple[float, float, float]:
+    """(median, the values' own spread, the floor) of baseline hours."""
     typical = statistics.median(base)
-    floor = MIN_SCALE.get(DETECTOR_MEASURE.get(m.measure, ""), 1.0)
+    floor = max(MIN_SCALE.get(DETECTOR_MEASURE.get(m.measure, ""), 1.0), MIN_SCALE_SHARE * abs(typical))
+    if m.measure == "cost" and typical == 0:
+        floor = max(floor, statistics.fmean(base))  # mostly idle: an hour departs only at K times the average
     # hourly values of a thin series are skewed (a p90 of 15 requests jumps up more than down): the spread on the
     # side that breaks counts, when it is the wider one
     side = [v - typical if m.up else typical - v for v in base]
     side = [d for d in side if d > 0]
     wide = 1.4826 * statistics.median(side) if len(side) >= 12 else 0.0
-    spread = max(
-        1.4826 * statistics.median(abs(v - typical) for v in base), wide, MIN_SCALE_SHARE * abs(typical), floor
-    )
-    if m.measure == "cost" and typical == 0:
-        spread = max(spread, statistics.fmean(base))  # mostly idle: an hour departs only at K times the average
-    return typical, spread
+    return typical, max(1.4826 * statistics.median(abs(v - typical) for v in base), wide), floor
 
 
 def spread_for(m: Monitor, stats: Stats, n: int) -> float:
@@ -286,7 +285,8 @@ def spread_for(m: Monitor, stats: Stats, n: int) -> float:
     floors a failure rate or a score over few requests needs."""
     spread = stats.spread
     if not _summed(m) and 0 < n < stats.requests:
-        spread *= math.sqrt(stats.requests / n)
+        spread *= math.sqrt(stats.requests / n)  # sampling noise; the floor is what counts as news, whatever n
+    spread = max(spread, stats.floor)
     if m.measure == "errors":
         spread = max(spread, 100.0 / max(n, 1))  # one failure in a quiet hour is not a departure
     elif m.measure == "score" and stats.sd is not None:
@@ -435,6 +435,7 @@ class Tracker:
 
     def _ongoing(self, m: Monitor, s: dict, incident: Incident, check: Check, every: timedelta) -> list[Event]:
         if check.firing:
+            s["calm"] = None
             self._add(incident, check, every, m)
             events = []
             if check.at - (incident.updated or incident.opened) >= UPDATE_EVERY:
@@ -442,10 +443,17 @@ class Tracker:
                 events.append(Event("update", incident))
             s["open"] = incident.to_json()
             return events
-        # the window ending now has left it behind: it ended about one window before now
-        incident.end = max(check.at - m.span, incident.start + every)
+        # calm on one evaluation is a dip (as one calm bucket does not cut an explanation's window): it ends on the
+        # second calm evaluation in a row, or at once when the series has nothing left to judge (no requests)
+        judged = check.spreads is not None or (m.kind == "threshold" and check.value is not None)
+        if judged and not s.get("calm"):
+            s["calm"] = iso_z(check.at)
+            return []
+        calm = _parse(s.get("calm")) or check.at
+        # the window ending at the first calm evaluation had left it behind: it ended about one window before
+        incident.end = max(calm - m.span, incident.start + every)
         incident.resolved = check.at
-        s["open"], s["last"] = None, incident.to_json()
+        s["open"], s["last"], s["calm"] = None, incident.to_json(), None
         return [Event("resolve", incident)]
 
     @staticmethod

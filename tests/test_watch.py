@@ -132,17 +132,32 @@ def test_incident_opens_at_twice_the_bar_or_when_sustained_and_ends_below_half()
     kinds = [e.kind for i in range(5) for e in tracker.step(m, None, _check(t0 + i * every, 4.0), every)]
     assert kinds == ["open"]
     assert [e.kind for e in tracker.step(m, None, _check(t0 + 5 * every, 2.0), every)] == []  # still beyond K/2
-    resolved = tracker.step(m, None, _check(t0 + 6 * every, 1.0), every)
-    assert [e.kind for e in resolved] == ["resolve"]
+    assert tracker.step(m, None, _check(t0 + 6 * every, 1.0), every) == []  # one calm evaluation is a dip
+    resolved = tracker.step(m, None, _check(t0 + 7 * every, 1.0), every)  # the second in a row ends it
+    assert [e.kind for e in resolved] == ["resolve"] and resolved[0].incident.resolved == t0 + 7 * every
     incident = resolved[0].incident
-    # it started an interval before the first firing evaluation, and ended about a window before the calm one
+    # it started an interval before the first firing evaluation, and ended about a window before the first calm one
     assert incident.start == t0 + 3 * every and incident.end == t0 + 4 * every
     # a jump beyond 2K opens at once; within the cool-down it continues the same incident
-    again = tracker.step(m, None, _check(t0 + 7 * every, 7.0), every)
+    again = tracker.step(m, None, _check(t0 + 8 * every, 7.0), every)
     assert [e.kind for e in again] == ["reopen"] and again[0].incident.id == incident.id
-    assert tracker.step(m, None, _check(t0 + 8 * every, 0.0), every)[0].kind == "resolve"
-    later = tracker.step(m, None, _check(t0 + 8 * every + timedelta(hours=2), 7.0), every)
+    assert tracker.step(m, None, _check(t0 + 9 * every, 0.0), every) == []
+    assert tracker.step(m, None, _check(t0 + 10 * every, 0.0), every)[0].kind == "resolve"
+    later = tracker.step(m, None, _check(t0 + 10 * every + timedelta(hours=2), 7.0), every)
     assert [e.kind for e in later] == ["open"] and later[0].incident.id != incident.id
+
+
+def test_a_dip_between_firing_evaluations_keeps_the_incident_and_no_requests_end_it_at_once():
+    m = Monitor(name="e", measure="errors")
+    t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
+    tracker = Tracker()
+    assert [e.kind for e in tracker.step(m, None, _check(t0, 7.0), every)] == ["open"]
+    assert tracker.step(m, None, _check(t0 + every, 1.0), every) == []  # a dip
+    assert tracker.step(m, None, _check(t0 + 2 * every, 4.0), every) == []  # firing again: the same incident
+    assert tracker.step(m, None, _check(t0 + 3 * every, 1.0), every) == []  # the calm count starts over
+    assert len(tracker.open_incidents()) == 1 and tracker.open_incidents()[0].checks == 2
+    silent = Check(t0 + 4 * every, None, 0, None, None, False, False)  # the series received nothing
+    assert [e.kind for e in tracker.step(m, None, silent, every)] == ["resolve"]
 
 
 def test_a_thin_score_series_floor_is_half_one_zero_scores_move():
@@ -160,24 +175,28 @@ def test_a_thin_score_series_floor_is_half_one_zero_scores_move():
     assert dropped.opens  # beyond 2K spreads (a whole spread of one zero score would make it 3.2)
 
 
-def _steady_hours(t0: datetime, value: float, requests: int, variance: float | None = None) -> dict:
-    """A week and a day of baseline hours before t0 wobbling ±0.5 % around `value`."""
-    return {t0 - timedelta(hours=h): (value * (1 + (h % 3 - 1) * 0.005), requests, variance) for h in range(2, 24 * 8)}
+def _steady_hours(t0: datetime, value: float, requests: int, variance: float | None = None, wobble=0.005) -> dict:
+    """A week and a day of baseline hours before t0 wobbling ±`wobble` around `value`."""
+    return {t0 - timedelta(hours=h): (value * (1 + (h % 3 - 1) * wobble), requests, variance) for h in range(2, 24 * 8)}
 
 
 def test_a_window_with_fewer_requests_than_usual_is_judged_with_a_wider_spread():
-    """A p90 of 11 requests where 40 are usual is noisier by √(40/11): the same value opens at 40, not at 11."""
+    """A p90 of 11 requests where 40 are usual is noisier by √(40/11): the same value opens at 40, not at 11. The
+    floor (2% of the median) is what counts as news whatever the requests: it is not grown."""
     from heliqa.agent.watch import Baseline
     from heliqa.agent.watch import _check as judge
 
     m = Monitor(name="l", measure="latency", by="model")
     t0 = datetime(2026, 11, 20)
-    baseline = Baseline(m, _steady_hours(t0, 1000.0, 40))
+    baseline = Baseline(m, _steady_hours(t0, 1000.0, 40, wobble=0.05))
     stats = baseline.at(t0)
+    assert stats.spread == pytest.approx(1.4826 * 50) and stats.floor == pytest.approx(20.0)
     value = stats.typical + 6.6 * stats.spread
     usual, thin = judge(m, t0, value, 40, baseline), judge(m, t0, value, 11, baseline)
     assert usual.opens and usual.spreads == pytest.approx(6.6)
     assert not thin.opens and thin.spreads == pytest.approx(6.6 / (40 / 11) ** 0.5)
+    calm = Baseline(m, _steady_hours(t0, 1000.0, 40))  # ±0.5 %: the floor, 20 ms, is the spread at any n
+    assert judge(m, t0, 1130.0, 11, calm).spreads == pytest.approx(6.5)
 
 
 def test_a_score_drop_opens_from_the_newest_half_hour():
