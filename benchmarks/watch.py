@@ -120,10 +120,15 @@ def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7) -> None:
             f"{int(delay.total_seconds() // 60):>7} min  {named}"
             + (f"  (met by {hits[0].monitor})" if hits and hits[0] is not best else "")
         )
-    false = {}
+    false, echoes = {}, 0
     for i in found:
-        if not any(i.start < w[1] and (i.end or END) > w[0] for w in windows.values()):
-            false[i.monitor] = false.get(i.monitor, 0) + 1
+        if any(i.start < w[1] and (i.end or END) > w[0] for w in windows.values()):
+            continue
+        # the first firing window reaches one window back: a planted incident's last requests can fire it after
+        if any(i.start - monitors[i.monitor].span < w[1] and (i.end or END) > w[0] for w in windows.values()):
+            echoes += 1
+            continue
+        false[i.monitor] = false.get(i.monitor, 0) + 1
     per30 = {name: n * 30 / 23 for name, n in false.items()}
     print(
         f"false alarms: {sum(false.values())} in 23 days over {len(monitors)} monitors; per monitor per 30 days: "
@@ -131,6 +136,7 @@ def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7) -> None:
     )
     for name, n in sorted(false.items()):
         print(f"  {name}: {n}")
+    print(f"echoes (fired by a planted incident's last hour, after it ended; not counted above): {echoes}")
 
 
 def cycle_monitors() -> list[Monitor]:
