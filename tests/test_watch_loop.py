@@ -208,7 +208,7 @@ def test_sync_every_keeps_the_store_fresh_for_the_watcher(feed, tmp_path):
     (home / "monitors.toml").write_text(
         MONITORS.split("[[monitor]]")[0] + "[[monitor]]" + MONITORS.split("[[monitor]]")[1]
     )
-    served = [helicone_row(json.loads(line)) for path in hours[:5] for line in path.read_text().splitlines()]
+    served = [helicone_row(json.loads(line)) for path in hours for line in path.read_text().splitlines()]
     with FakeSlack() as slack, FakeHelicone() as helicone:
         serve_requests(helicone, RequestLog(rows=served))
         watch = Watch(home, slack)
@@ -230,7 +230,8 @@ def test_sync_every_keeps_the_store_fresh_for_the_watcher(feed, tmp_path):
             while not (home / "heliqa.sync.json").exists():
                 assert time.monotonic() < deadline and watch.proc.poll() is None, watch.log()
                 time.sleep(0.2)
-            watch.set_clock(T0 + timedelta(hours=5))
+            # the storm's last hour ends at T0+4h: calm at T0+5h (a dip) and again at T0+6h resolves it
+            watch.set_clock(T0 + timedelta(hours=6))
             assert slack.wait_for(lambda s: any("Resolved" in (m["text"] or "") for m in s.messages), 60)
         finally:
             watch.kill()
