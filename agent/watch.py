@@ -43,6 +43,8 @@ DETECTOR_MEASURE = {"latency": "latency", "errors": "errors", "cost": "cost", "s
 UPDATE_EVERY = timedelta(hours=1)  # a thread update at most this often while an incident lasts
 QUARTER = timedelta(minutes=15)
 EARLY = 2 * QUARTER  # a score average's early slice: the newest two complete quarter hours
+THIN_BASELINE = 100  # requests a thin series' baseline needs before its failures' count is judged
+MIN_FAILURES = 3  # the least failed requests a count opens an incident on
 Values = dict[str | None, dict[datetime, tuple[float | None, int]]]
 # baseline hours: (value, requests, the requests' own variance within the hour, None when not read)
 Hours = dict[str | None, dict[datetime, tuple[float | None, int, float | None]]]
@@ -226,40 +228,68 @@ class Stats:
     floor: float  # the least spread counted whatever the requests: 2% of the median, the unit's floor
     requests: float
     sd: float | None  # a score's pooled within-hour standard deviation per request; None when not read
+    failing: float | None = None  # an error rate's pooled share of failed requests (0..1); None otherwise
+    thin: bool = False  # under a day of judged hours: only the failed requests' count can be judged
 
 
 class Baseline:
     """The median and spread of a series' baseline hours before an instant (cached per hour)."""
 
-    def __init__(self, m: Monitor, hours: dict[datetime, tuple]):
-        self.m, self.hours, self._cache = m, hours, {}
+    def __init__(self, m: Monitor, hours: dict[datetime, tuple], whole: dict[datetime, float] | None = None):
+        # `whole`: a split cost's hourly total over every series, whose share is the least departure that counts
+        self.m, self.hours, self.whole, self._cache = m, hours, whole, {}
         # a sum is 0 in an hour without requests, but only once the series exists (a model launched last week
         # has no baseline of zeros before its launch)
         self.first = min((h for h, row in hours.items() if row[1]), default=None)
 
     def at(self, t: datetime) -> Stats | None:
-        """The judged hours in [t − window − 7 d, t − window), or None under a day of them."""
+        """The judged hours in [t − window − 7 d, t − window), or None under a day of them (an error rate's
+        pooled share of failures still, when the baseline holds enough requests)."""
         end = (t - self.m.span).replace(minute=0)
         if end not in self._cache:
-            start = end - BASELINE
-            filled = _summed(self.m)
-            base, counts, within, dof = [], [], 0.0, 0
-            hour = max(start, self.first or end)
-            while hour < end:
-                value, n, *var = self.hours.get(hour, (0.0 if filled else None, 0))
-                if _judged(self.m, value, n):
-                    base.append(value)
-                    counts.append(n)
-                    if var and var[0] is not None and n > 1:
-                        within, dof = within + var[0] * (n - 1), dof + n - 1
-                hour += HOUR
-            if len(base) < 24:
-                self._cache[end] = None
-            else:
-                typical, spread, floor = _spread(self.m, base)
-                sd = math.sqrt(within / dof) if dof else None
-                self._cache[end] = Stats(typical, spread, floor, statistics.median(counts), sd)
+            self._cache[end] = self._stats(end - BASELINE, end)
         return self._cache[end]
+
+    def _stats(self, start: datetime, end: datetime) -> Stats | None:
+        filled = _summed(self.m)
+        base, counts, within, dof, failed, seen = [], [], 0.0, 0, 0.0, 0
+        hour = max(start, self.first or end)
+        while hour < end:
+            value, n, *var = self.hours.get(hour, (0.0 if filled else None, 0))
+            if value is not None and n:
+                failed, seen = failed + value / 100 * n, seen + n
+            if _judged(self.m, value, n):
+                base.append(value)
+                counts.append(n)
+                if var and var[0] is not None and n > 1:
+                    within, dof = within + var[0] * (n - 1), dof + n - 1
+            hour += HOUR
+        # (failures + 1) / (requests + 2): a series that never failed in its baseline still has a share above 0
+        failing = (failed + 1) / (seen + 2) if _rate(self.m) else None
+        if len(base) < 24:
+            if failing is None or seen < THIN_BASELINE:
+                return None
+            hourly = seen / max((end - max(start, self.first or end)) / HOUR, 1)
+            return Stats(100 * failing, 0.0, 0.0, hourly, None, failing, thin=True)
+        typical, spread, floor = _spread(self.m, base)
+        if self.whole:  # one model's extra cents are not news when the organization spends dollars an hour
+            totals = [v for h, v in self.whole.items() if start <= h < end]
+            floor = max(floor, MIN_SCALE_SHARE * statistics.median(totals)) if totals else floor
+        sd = math.sqrt(within / dof) if dof else None
+        return Stats(typical, spread, floor, statistics.median(counts), sd, failing)
+
+
+def _whole(hours: Hours) -> dict[datetime, float]:
+    """Each hour's sum over every series of a split."""
+    out: dict[datetime, float] = {}
+    for series in hours.values():
+        for hour, (value, *_) in series.items():
+            out[hour] = out.get(hour, 0.0) + (value or 0.0)
+    return out
+
+
+def _rate(m: Monitor) -> bool:
+    return m.measure == "errors" and m.agg == "rate"
 
 
 def _summed(m: Monitor) -> bool:
@@ -308,7 +338,8 @@ def checks(
     early: Values = {}
     if m.kind == "anomaly":
         hours = baseline_hours(backend, org, m, instants[0], instants[-1], cache)
-        baselines = {g: Baseline(m, h) for g, h in hours.items()}
+        whole = _whole(hours) if m.by and m.measure == "cost" and _summed(m) else None
+        baselines = {g: Baseline(m, h, whole) for g, h in hours.items()}
         for group in hours:
             values.setdefault(group, {})
         early = early_values(backend, org, m, instants)
@@ -335,6 +366,10 @@ def _check(
         beyond = judged and (value > bar if m.above is not None else value < bar)
         return Check(t, value, n, bar, None, beyond, beyond)
     stats = baseline.at(t) if baseline is not None else None
+    counted = _count_z(m, stats, value, n)
+    if counted is not None and (not judged or stats.thin):
+        # too few requests for a rate's hourly spread: the count of failures says whether the window departs
+        return Check(t, value, n, stats.typical, counted, counted > DEPARTURE_K / 2, counted > 2 * DEPARTURE_K)
     if not judged or stats is None:
         return Check(t, value, n, stats.typical if stats else None, None, False, False)
     z = _z(m, stats, value, n)
@@ -342,6 +377,32 @@ def _check(
     if early is not None and early[0] is not None and early[1] >= MIN_REQUESTS and z > DEPARTURE_K / 2:
         opens = opens or _z(m, stats, early[0], early[1]) > 2 * DEPARTURE_K
     return Check(t, value, n, stats.typical, z, z > DEPARTURE_K / 2, opens)
+
+
+def _count_z(m: Monitor, stats: Stats | None, value: float | None, n: int) -> float | None:
+    """An error rate over few requests as the normal deviate of its failures' binomial tail against the
+    baseline's pooled share (6 failures of 7 where 1% fail is news; 1 of 3 is not); None when not applicable."""
+    least = m.min_requests if "min_requests" in m.model_fields_set else MIN_FAILURES
+    if stats is None or stats.failing is None or value is None or n < max(least, MIN_FAILURES):
+        return None
+    failed = round(value / 100 * n)
+    if failed < MIN_FAILURES or value / 100 < 2 * stats.failing:
+        return 0.0
+    tail = _binomial_tail(failed, n, stats.failing)
+    return statistics.NormalDist().inv_cdf(1 - max(tail, 1e-15))
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p), summed from k until the terms vanish."""
+    total, i = 0.0, k
+    while i <= n:
+        log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+        term = math.exp(log_term + i * math.log(p) + (n - i) * math.log1p(-p))
+        total += term
+        if term < total * 1e-12:
+            break
+        i += 1
+    return min(total, 1.0)
 
 
 def _z(m: Monitor, stats: Stats, value: float, n: int) -> float:
@@ -389,6 +450,15 @@ class Incident:
         return cls(**{**data, **moments})
 
 
+def _flips(m: Monitor, check: Check, before: str | None) -> bool:
+    """Whether a quantile's jump past 2K may be its population flipping: a p90 of a mix of fast and slow models
+    jumps to the slow one's whenever its share tips over a tenth of the window. It opens at 2K when the previous
+    evaluation was past K already, or at 3K at once."""
+    if m.kind != "anomaly" or not (m.agg or "").startswith("p") or check.spreads is None:
+        return False
+    return before is None and check.spreads <= 3 * DEPARTURE_K
+
+
 def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "")) if text else None
 
@@ -413,9 +483,12 @@ class Tracker:
         s = self.state.setdefault(key, {"open": None, "armed": None, "last": None})
         # beyond K on every evaluation of a whole window (sustained), or beyond 2K at once
         beyond = check.spreads is not None and check.spreads > DEPARTURE_K
+        before = s["armed"]
         s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
+        if not check.firing:
+            s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: where its incident starts
         sustained = beyond and check.at - _parse(s["armed"]) >= m.span
-        opening = check.opens or sustained
+        opening = (check.opens and not _flips(m, check, before)) or sustained
         if s["open"] is not None:
             incident = Incident.from_json(s["open"])
             return self._ongoing(m, s, incident, check, every)
@@ -428,14 +501,17 @@ class Tracker:
             self._add(last, check, every, m)
             s["open"] = last.to_json()
             return [Event("reopen", last)]
-        incident = Incident(m.name, group, check.at - every, check.at, check.typical, check.value, check.value)
+        # an incident opening on a window that already departed past K/2 began after the last calm evaluation
+        rise = _parse(s.get("rise"))
+        start = rise if rise is not None and check.at - 2 * m.span <= rise < check.at else check.at - every
+        incident = Incident(m.name, group, start, check.at, check.typical, check.value, check.value)
         self._add(incident, check, every, m)
         s["open"] = incident.to_json()
         return [Event("open", incident)]
 
     def _ongoing(self, m: Monitor, s: dict, incident: Incident, check: Check, every: timedelta) -> list[Event]:
         if check.firing:
-            s["calm"] = None
+            s["calm"], s["held"] = None, None
             self._add(incident, check, every, m)
             events = []
             if check.at - (incident.updated or incident.opened) >= UPDATE_EVERY:
@@ -446,14 +522,22 @@ class Tracker:
         # calm on one evaluation is a dip (as one calm bucket does not cut an explanation's window): it ends on the
         # second calm evaluation in a row, or at once when the series has nothing left to judge (no requests)
         judged = check.spreads is not None or (m.kind == "threshold" and check.value is not None)
-        if judged and not s.get("calm"):
+        if not judged and check.requests:
+            # too few requests to judge: the incident holds (a thin series' quiet quarter is not its end) for up to
+            # a window, then ends where the holding began
+            s["held"] = s.get("held") or iso_z(check.at)
+            if check.at - _parse(s["held"]) < m.span:
+                return []
+        elif judged and not s.get("calm"):
             s["calm"] = iso_z(check.at)
             return []
-        calm = _parse(s.get("calm")) or check.at
-        # the window ending at the first calm evaluation had left it behind: it ended about one window before
-        incident.end = max(calm - m.span, incident.start + every)
+        # the window ending at the first calm evaluation had left it behind: it ended about one window before;
+        # unjudged since `held`, it is last known to depart in the window ending there
+        calm = _parse(s.get("calm"))
+        last = calm - m.span if calm is not None else _parse(s.get("held")) or check.at - m.span
+        incident.end = max(last, incident.start + every)
         incident.resolved = check.at
-        s["open"], s["last"], s["calm"] = None, incident.to_json(), None
+        s["open"], s["last"], s["calm"], s["held"] = None, incident.to_json(), None, None
         return [Event("resolve", incident)]
 
     @staticmethod

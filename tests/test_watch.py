@@ -219,6 +219,69 @@ def test_a_score_drop_opens_from_the_newest_half_hour():
     assert one_zero.spreads < 2 * 3.0 and not one_zero.opens
 
 
+def test_a_thin_error_rate_is_judged_by_its_count_of_failures():
+    """A provider sending 6 requests an hour, 1 in 60 failing: a window of 7 (under the monitor's 10) with 6 failures
+    opens (their binomial tail is under 1e-9); 3 of 7 keeps an incident open without opening one; 1 of 3 is calm.
+    With baseline hours too thin to judge on their own, the pooled share of failures still judges the window."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="e", measure="errors", by="provider")
+    t0 = datetime(2026, 11, 20)
+    hours = {t0 - timedelta(hours=h): (100 / 6 if h % 10 == 0 else 0.0, 6) for h in range(2, 24 * 8)}
+    baseline = Baseline(m, hours)
+    assert baseline.at(t0).failing == pytest.approx(1 / 60, rel=0.1)
+    storm = judge(m, t0, 600 / 7, 7, baseline)
+    assert storm.opens and storm.spreads > 6
+    some = judge(m, t0, 300 / 7, 7, baseline)
+    assert some.firing and not some.opens
+    one = judge(m, t0, 100 / 3, 3, baseline)
+    assert one.spreads == 0.0 and not one.firing
+    thin = Baseline(m, {h: (v, 3) for h, v in ((h, row[0]) for h, row in hours.items())})
+    assert thin.at(t0).thin and judge(m, t0, 600 / 7, 7, thin).opens
+    explicit = Monitor(name="e", measure="errors", by="provider", min_requests=10)  # the user's minimum binds
+    assert judge(explicit, t0, 600 / 7, 7, Baseline(explicit, hours)).spreads is None
+
+
+def test_an_incident_holds_through_windows_too_thin_to_judge_and_starts_after_the_last_calm_evaluation():
+    """An unjudged window (a few requests) neither fires nor calms: the incident holds for up to a window, then
+    ends where the holding began. A departure that builds up before opening starts after the last calm check."""
+    m = Monitor(name="l", measure="latency", by="model")
+    t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
+    thin = lambda at: Check(at, 20000.0, 4, 6000.0, None, False, False)  # noqa: E731
+    tracker = Tracker()
+    assert tracker.step(m, "gpt-4", _check(t0 - 2 * every, 0.5), every) == []
+    assert tracker.step(m, "gpt-4", _check(t0 - every, 2.0), every) == []  # past K/2, not yet past K
+    opened = tracker.step(m, "gpt-4", _check(t0, 7.0), every)
+    assert [e.kind for e in opened] == ["open"] and opened[0].incident.start == t0 - 2 * every
+    for i in range(1, 4):  # 45 minutes of too few requests: held
+        assert tracker.step(m, "gpt-4", thin(t0 + i * every), every) == []
+    # firing again an hour after it opened: the same incident, its hourly update
+    assert [e.kind for e in tracker.step(m, "gpt-4", _check(t0 + 4 * every, 4.0), every)] == ["update"]
+    assert tracker.open_incidents()[0].checks == 2
+    for i in range(5, 9):
+        assert tracker.step(m, "gpt-4", thin(t0 + i * every), every) == []
+    ended = tracker.step(m, "gpt-4", thin(t0 + 9 * every), every)  # a whole window unjudged: over
+    assert [e.kind for e in ended] == ["resolve"] and ended[0].incident.end == t0 + 5 * every
+
+
+def test_a_split_cost_counts_cents_against_the_whole_organizations_spend():
+    """One model's cost is judged with a floor of 2% of every model's hourly total: its extra cents an hour are
+    not news where the organization spends a dollar an hour; its extra dollars are."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="c", measure="cost", by="model")
+    t0 = datetime(2026, 11, 20)
+    cheap = _steady_hours(t0, 0.01, 30, wobble=0.1)
+    whole = {h: 1.0 for h in cheap}
+    assert Baseline(m, cheap).at(t0).floor == pytest.approx(0.0002)  # alone: 2% of its own 1 cent
+    baseline = Baseline(m, cheap, whole)
+    assert baseline.at(t0).floor == pytest.approx(0.02)
+    assert not judge(m, t0, 0.04, 30, baseline).firing  # 4x its own cost: 3 cents, 1.5 floors
+    assert judge(m, t0, 0.5, 30, baseline).opens
+
+
 def test_evaluation_instants_are_multiples_of_the_interval():
     start = datetime(2026, 11, 20, 0, 7)
     got = evaluation_instants(start, start + timedelta(hours=1), timedelta(minutes=15))
