@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import TimeRange
+from heliqa.agent.timerange import TimeRange, tz_difference, zone
 from heliqa.tools.monitors import Monitor
 
 
@@ -19,6 +19,11 @@ def _condition(key: str, value: Any) -> Condition:
     return Condition(field=field, op="equals", value=int(value) if key == "status" else str(value))
 
 
+def scope_filters(m: Monitor, group: str | None) -> list[tuple[str, Any]]:
+    """The monitor's filters and, for one series of a split, (its `by`, the series' value)."""
+    return list(m.filters.items()) + ([(m.by, group)] if m.by and group is not None else [])
+
+
 def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime) -> QuerySpec:
     """The monitor's measure over [start, end) (naive UTC) with its filters and, for one series of a split,
     that series' value: what the incident's post is about."""
@@ -27,12 +32,23 @@ def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime
         measure, aggregation = ("error_rate" if aggregation == "rate" else "errors"), None
     elif measure == "requests":
         aggregation = None
-    items = list(m.filters.items()) + ([(m.by, group)] if m.by and group is not None else [])
     return QuerySpec(
         measure=measure,
         aggregation=aggregation,
         scoreKey=m.score_key if measure == "score" else None,
         range=TimeRange(kind="between", start=start, end=max(end, start)),
-        conditions=[_condition(k, v) for k, v in items],
+        conditions=[_condition(k, v) for k, v in scope_filters(m, group)],
         timeZone="UTC",
     )
+
+
+def in_zone(scope: QuerySpec, tz: str, now: datetime) -> QuerySpec:
+    """The scope (its range naive UTC) asked in zone `tz` at `now` (aware): the same instants written as wall-clock
+    times at the offset a range is resolved with (the one in force at `now`), so a follow-up's "yesterday", "the day
+    before" and daily buckets are that zone's days while the incident's window stays exact."""
+    rng = scope.range
+    if rng is None or rng.kind != "between":
+        return scope.model_copy(update={"timeZone": tz})
+    shift = timedelta(minutes=-tz_difference(now, zone(tz)))
+    local = TimeRange(kind="between", start=rng.start + shift, end=rng.end + shift)
+    return scope.model_copy(update={"range": local, "timeZone": tz})

@@ -348,7 +348,7 @@ class HeliqaSlack:
         if thread_ts:
             from heliqa.watch import incident_of_thread
 
-            conversation.last = incident_of_thread(self.backend, channel, thread_ts)
+            conversation.last = incident_of_thread(self.backend, channel, thread_ts, conversation.now())
         return conversation
 
     def _say(

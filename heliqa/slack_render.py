@@ -9,6 +9,7 @@ is elided to fit: each block stays within Slack's documented limits (`LIMITS`), 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ RIGHT_ALIGNED = {
     "lift",
 }
 _LOOKALIKE_BACKTICK = "ˋ"  # U+02CB: reads as a backtick, never opens or closes a code span or fence
+_LOOKALIKE_BAR = "\u2223"  # ∣ DIVIDES: reads as a bar inside a link's text
+_URL_KEPT = ":/?#[]@!$&'()*+,;=%~-._"  # RFC 3986 reserved and unreserved (and %): the rest is percent-encoded
 
 
 def dashboard_url(backend: str) -> str | None:
@@ -76,6 +79,15 @@ def inert(text: str) -> str:
     """A string from data or the question as Slack may show it: no markup, no fence, no secret, no controls."""
     text = visible(long_words_elided(redact(text)), keep_newlines=True)
     return escape(text.replace("`", _LOOKALIKE_BACKTICK))
+
+
+def link(url: str, text: str) -> str:
+    """A mrkdwn link `<url|text>` that nothing in either can break or turn into a mention: the URL's spaces, `<`,
+    `>`, `|` and other unsafe characters percent-encoded and its `&` written `&amp;`, as Slack asks; the text inert,
+    on one line, its `|` a lookalike (the first `|` ends the URL; later ones are best not tested)."""
+    safe = urllib.parse.quote(url, safe=_URL_KEPT).replace("&", "&amp;")
+    shown = inert(" ".join(text.split())).replace("|", _LOOKALIKE_BAR)
+    return f"<{safe}|{shown}>"
 
 
 def capped(text: str, limit: int) -> str:

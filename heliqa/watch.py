@@ -301,18 +301,23 @@ class Watcher:
         return deliver(self.state, self.poster, self.channels, now, self.state.save)
 
 
-def incident_of_thread(backend: Any, channel: str, ts: str):
+def incident_of_thread(backend: Any, channel: str, ts: str, now: datetime | None = None):
     """The scope (a QuerySpec) of the incident posted as message `ts` in `channel` beside this backend's store,
-    or None: a Slack thread under an incident post follows up on it."""
+    or None: a Slack thread under an incident post follows up on it, in the zone that post's times are in (its
+    channel's), at `now` (aware; default the machine's clock)."""
     from heliqa.agent.spec import QuerySpec
+    from heliqa.agent.watch_scope import in_zone
     from heliqa.watch_post import thread_scope
 
     path = state_paths(_home(backend))[0]
     if not path.exists():
         return None
     try:
-        scope = thread_scope(WatchState(path), channel, ts)
-        return QuerySpec.model_validate(scope) if scope else None
+        found = thread_scope(WatchState(path), channel, ts)
+        if found is None:
+            return None
+        scope, tz = QuerySpec.model_validate(found[0]), found[1]
+        return in_zone(scope, tz, now or datetime.now(UTC)) if tz else scope
     except (ConfigError, ValueError) as error:  # a damaged state file: the thread starts afresh
         log.warning("watch: no incident scope for thread %s: %s", ts, error)
         return None

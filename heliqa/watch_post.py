@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from heliqa.agent.watch import Incident, duration_words, headline, impact
-from heliqa.agent.watch_scope import incident_scope
+from heliqa.agent.watch_scope import incident_scope, scope_filters
 from heliqa.chart import label as chart_label
-from heliqa.slack_render import LIMITS, capped, fenced, inert
+from heliqa.slack_render import LIMITS, capped, fenced, inert, link
+from heliqa.tools.helicone_lists import requests_page_link
 from heliqa.tools.monitors import Channel, Monitor, format_value
 from heliqa.tools.results import iso_z
 from heliqa.tools.watch_state import WatchState
@@ -66,7 +67,7 @@ def opening(
     m: Monitor, incident: Incident, now: datetime, tz: str, dashboard: str | None = None
 ) -> tuple[str, list[dict]]:
     """The incident's one message: headline with unit, duration and impact; drivers; monitor and how to mute it;
-    a link to Helicone's dashboard when there is one."""
+    links to Helicone's dashboard and its requests page over the incident's window when there is a dashboard."""
     lasted = duration_words(now - incident.start)
     head = (
         f":rotating_light: {headline(m, incident)} since {_when(incident.start, tz)} ({lasted} so far); "
@@ -79,8 +80,9 @@ def opening(
         f"monitor *{name}*: {inert(m.describe())} · mute: `@heliqa mute {name} 2h` or `heliqa watch mute "
         f'"{name}" 2h` · stop: `@heliqa unwatch {name}`'
     )
-    if dashboard:
-        context += f" · <{dashboard.replace('|', '%7C').replace('>', '%3E')}|Helicone dashboard>"
+    for extra in links(m, incident, now, dashboard) if dashboard else []:
+        if len(context) + len(extra) + 3 <= LIMITS["context_text"]:  # a link is whole or absent, never cut
+            context += f" · {extra}"
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(head)}},
         {
@@ -90,6 +92,17 @@ def opening(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": capped(context, LIMITS["context_text"])}]},
     ]
     return escape(head), blocks
+
+
+def links(m: Monitor, incident: Incident, now: datetime, dashboard: str) -> list[str]:
+    """The dashboard link, then Helicone's requests page over the incident's window so far with the monitor's
+    filters and series; a filter the page cannot carry is named in the link text (the list is broader)."""
+    end = incident.end or now
+    url, broader = requests_page_link(dashboard, incident.start, end, scope_filters(m, incident.group))
+    text = "requests in this window"
+    if broader:
+        text += f" (not filtered by {', '.join(dict.fromkeys(k.removeprefix('property.') for k in broader))})"
+    return [link(dashboard, "Helicone dashboard"), link(url, text)]
 
 
 def update(m: Monitor, incident: Incident, now: datetime, tz: str) -> str:
@@ -145,6 +158,7 @@ def enqueue(
         if kind in ("open", "reopen") and not state.threads.get(incident.id, {}).get(channel):
             text, blocks = opening(m, incident, now, tz, dashboard)
             thread = None
+            state.zones.setdefault(incident.id, {})[channel] = tz  # its thread's follow-ups are asked in it
         else:
             thread, blocks = incident.id, None
             text = resolution(m, incident, tz) if kind == "resolve" else update(m, incident, now, tz)
@@ -162,19 +176,21 @@ def enqueue(
 
 def remember_scope(state: WatchState, m: Monitor, incident: Incident, now: datetime) -> None:
     """Keep the incident's scope up to date (its window so far) for follow-ups in its thread; the newest
-    MAX_SCOPES incidents are kept."""
+    MAX_SCOPES incidents are kept (with their posts' zones)."""
     spec = incident_scope(m, incident.group, incident.start, incident.end or now)
     state.scopes.pop(incident.id, None)
     state.scopes[incident.id] = spec.model_dump(mode="json", exclude_none=True)
     for old in list(state.scopes)[:-MAX_SCOPES]:
         del state.scopes[old]
+        state.zones.pop(old, None)
 
 
-def thread_scope(state: WatchState, channel: str, ts: str) -> dict[str, Any] | None:
-    """The scope of the incident posted as message `ts` in `channel`, or None."""
+def thread_scope(state: WatchState, channel: str, ts: str) -> tuple[dict[str, Any], str | None] | None:
+    """The scope (range in UTC) of the incident posted as message `ts` in `channel`, and the zone that post's
+    times are in (None for a post queued before zones were kept); None when `ts` is no incident's post."""
     for incident, posts in state.threads.items():
         if posts.get(channel) == ts and incident in state.scopes:
-            return state.scopes[incident]
+            return state.scopes[incident], state.zones.get(incident, {}).get(channel)
     return None
 
 

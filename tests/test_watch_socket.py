@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from tests.fake_slack import BOT_USER, TEAM, FakeSlack, FakeSocketMode
 from tests.test_watch_apps import MONITORS, NOW, ORG, store_file  # noqa: F401  (the store fixture)
@@ -40,6 +41,11 @@ def test_socket_mode_app_with_watch_posts_answers_its_thread_and_stops(store_fil
             assert socket.connected.wait(60), log_path.read_text()
             assert slack.wait_for(lambda s: any(not m["thread_ts"] for m in s.messages), 90), log_path.read_text()
             root = next(m for m in slack.messages if not m["thread_ts"])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not json.loads((home / "heliqa.watch.json").read_text()).get(
+                "threads"
+            ):
+                time.sleep(0.1)  # the post's ts is saved once Slack has answered it: a reply before is no follow-up
             event = {
                 "type": "app_mention",
                 "user": "UONCALL1",

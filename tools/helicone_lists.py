@@ -75,6 +75,67 @@ def request_link(dashboard_url: str, request_id: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/requests", query, ""))
 
 
+# The requests page's filter rows (Helicone's web app: `filters` of /requests, read by
+# components/templates/requests/RequestsPage.tsx against REQUEST_TABLE_FILTERS in
+# services/lib/filters/frontendFilterDefs.ts, then the organization's property keys). A monitor dimension -> the
+# row's label; a property key is a label of its own; country has no row.
+PAGE_LABELS = {"model": "Model", "provider": "Provider", "user": "User", "status": "Status"}
+PAGE_BUILT_IN = {
+    "request", "request-id", "response", "prompt tokens", "completion tokens", "total tokens", "user", "model",
+    "provider", "status", "path", "feedback", "ai gateway",
+}  # fmt: skip
+MAX_PAGE_VALUE = 200  # a longer value is left out of the link rather than make it unwieldy
+MAX_PAGE_URL = 2000
+_JS_KEPT = "!*'()"  # what encodeURIComponent keeps besides letters, digits and -_.~
+
+
+def requests_page_link(
+    dashboard_url: str, start: datetime, end: datetime, filters: list[tuple[str, Any]]
+) -> tuple[str, list[str]]:
+    """Helicone's requests page over [start, end] (naive UTC) with the monitor filters (`model`, `provider`,
+    `user`, `status`, `property.<key>`: a value or a list) it can carry, and the dimensions it cannot (broader).
+
+    The page reads `t=custom_<ISO start>_<ISO end>` and `filters=`: a JSON tree of `{"type": "node", "operator",
+    "rows"}` and `{"type": "leaf", "filter": "<label>:<operator>:<value>"}`, URI-decoded as a whole before it is
+    parsed and split on `:`. So the JSON is URI-encoded once more than the query string does (any value survives
+    exactly), and a label or value holding `:` is not carried (the split would cut it), nor a country (no row), nor a
+    property key spelled like a built-in row (the page takes the first label that matches), nor an empty value."""
+    rows, broader = [], []
+    for key, value in filters:
+        row = _page_row(key, value)
+        if row is None:
+            broader.append(key)
+        else:
+            rows.append(row)
+    window = f"custom_{_iso(start)}_{_iso(end)}"
+    url = _page_url(dashboard_url, window, rows)
+    if len(url) > MAX_PAGE_URL:  # too many or too long values: the window alone
+        url, broader = _page_url(dashboard_url, window, []), [key for key, _ in filters]
+    return url, broader
+
+
+def _page_row(key: str, value: Any) -> dict[str, Any] | None:
+    """One dimension's filter row (an `or` node for a list), or None when the page cannot carry it."""
+    label = key.split(".", 1)[1] if key.startswith("property.") else PAGE_LABELS.get(key)
+    if label is None or ":" in label or (key.startswith("property.") and label.strip().lower() in PAGE_BUILT_IN):
+        return None
+    values = [str(v).upper() if key == "provider" else str(v) for v in (value if isinstance(value, list) else [value])]
+    if not values or any(not v or ":" in v or len(v) > MAX_PAGE_VALUE for v in values):
+        return None
+    leaves = [{"type": "leaf", "filter": f"{label}:equals:{v}"} for v in values]
+    return leaves[0] if len(leaves) == 1 else {"type": "node", "operator": "or", "rows": leaves}
+
+
+def _page_url(dashboard_url: str, window: str, rows: list[dict[str, Any]]) -> str:
+    params = {"t": window}
+    if rows:
+        tree = json.dumps({"type": "node", "operator": "and", "rows": rows}, separators=(",", ":"))
+        params["filters"] = urllib.parse.quote(tree, safe=_JS_KEPT)  # as encodeURIComponent: the page decodes it
+    parts = urllib.parse.urlsplit(dashboard_url)
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/requests", query, ""))
+
+
 def to_request_row(row: HeliconeRequest, dashboard_url: str | None = None) -> RequestRow:
     """A list row from Helicone's request, read as `heliqa sync` stores it (prompt snippet, never the body)."""
     stored = to_store_row(row, "", bodies=True)

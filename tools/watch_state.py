@@ -61,6 +61,7 @@ class WatchState:
         self.last: dict[str, str] = data.get("last", {})
         self.outbox: list[dict[str, Any]] = data.get("outbox", [])
         self.threads: dict[str, dict[str, str]] = data.get("threads", {})
+        self.zones: dict[str, dict[str, str]] = data.get("zones", {})  # incident id -> channel -> its post's zone
         self.monitors: list[dict[str, str]] = data.get("monitors", [])
         self.scopes: dict[str, dict[str, Any]] = data.get("scopes", {})  # incident id -> its question spec (JSON)
         self.posted: int = int(data.get("posted", 0))
@@ -74,6 +75,7 @@ class WatchState:
                 "last": self.last,
                 "outbox": self.outbox,
                 "threads": self.threads,
+                "zones": self.zones,
                 "monitors": self.monitors,
                 "scopes": self.scopes,
                 "posted": self.posted,
