@@ -19,6 +19,11 @@ def _condition(key: str, value: Any) -> Condition:
     return Condition(field=field, op="equals", value=int(value) if key == "status" else str(value))
 
 
+def filter_conditions(filters: dict[str, Any]) -> list[Condition]:
+    """A monitor's or a digest's filters as a question's conditions (all required)."""
+    return [_condition(k, v) for k, v in filters.items()]
+
+
 def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime) -> QuerySpec:
     """The monitor's measure over [start, end) (naive UTC) with its filters and, for one series of a split,
     that series' value: what the incident's post is about."""
