@@ -114,13 +114,16 @@ def _link(url: str | None, channel: str, ts: str | None) -> str | None:
 
 
 def _incident_lines(found: DigestContent, channel: str, workspace: str | None, limit: int) -> str:
-    """The incidents as mrkdwn bullets (each headline a link to its thread when known), within `limit` characters."""
+    """The incidents as mrkdwn bullets, each headline a link to its post (in this channel, else where it went) when
+    known, within `limit` characters."""
     if not found.incidents:
         return "*Incidents*: none in this period"
     lines = [f"*Incidents* ({len(found.incidents)})"]
     for n, incident in enumerate(found.incidents):
         head, rest = _incident_words(incident, found.tz)
-        link = _link(workspace, channel, incident["threads"].get(channel))
+        posts = incident["threads"]  # its post in this channel, else in another one
+        where = channel if channel in posts else next(iter(posts), channel)
+        link = _link(workspace, where, posts.get(where))
         shown = f"<{link}|{capped(inert(head), 300)}>" if link else capped(inert(head), 300)
         line = f"• {shown} — {capped(inert(rest), 400)}"
         more = f"… and {len(found.incidents) - n} more"

@@ -358,7 +358,7 @@ class Digest(BaseModel):
     @model_validator(mode="after")
     def _weekly(self) -> Digest:
         if self.weekday is not None and self.every != "weekly":
-            raise ValueError('weekday applies to a weekly digest only (every = "weekly")')
+            raise ValueError("weekday applies to a weekly digest only")  # names no other key: its line is found
         return self
 
     @property
