@@ -28,7 +28,7 @@ from heliqa.slack_render import LIMITS, capped, fenced, inert
 from heliqa.tools.errors import HeliqaError
 from heliqa.tools.monitors import Channel, Digest, Monitor, MonitorsFile, filter_words
 from heliqa.tools.results import iso_z
-from heliqa.tools.safetext import json_text, shown_text
+from heliqa.tools.safetext import json_text, shown_text, visible
 from heliqa.tools.watch_state import WatchState
 
 log = logging.getLogger("heliqa.watch")
@@ -124,8 +124,8 @@ def _incident_lines(found: DigestContent, channel: str, workspace: str | None, l
         posts = incident["threads"]  # its post in this channel, else in another one
         where = channel if channel in posts else next(iter(posts), channel)
         link = _link(workspace, where, posts.get(where))
-        shown = f"<{link}|{capped(inert(head), 300)}>" if link else capped(inert(head), 300)
-        line = f"• {shown} — {capped(inert(rest), 400)}"
+        head, rest = capped(inert(visible(head)), 300), capped(inert(visible(rest)), 400)  # each on its one line
+        line = f"• <{link}|{head}> — {rest}" if link else f"• {head} — {rest}"
         more = f"… and {len(found.incidents) - n} more"
         if n >= MAX_INCIDENTS or len("\n".join(lines + [line, more])) > limit:
             lines.append(more)
@@ -137,7 +137,7 @@ def _incident_lines(found: DigestContent, channel: str, workspace: str | None, l
 def slack_message(found: DigestContent, d: Digest, workspace: str | None = None) -> tuple[str, list[dict]]:
     """The digest's message: headline, the totals table, the biggest changes, the incidents (with links to their
     threads), and which digest it is. Every value from data is made inert and each block capped."""
-    head = capped(inert(":bar_chart: " + _headline(found)), LIMITS["section_text"])
+    head = capped(inert(visible(":bar_chart: " + _headline(found))), LIMITS["section_text"])
     table = LIMITS["section_text"]
 
     def section(text: str) -> dict:
@@ -203,13 +203,13 @@ def queue_digests(watcher: Any, now: datetime) -> None:
 def terminal_text(found: DigestContent) -> str:
     """The digest for a terminal: headline, tables, incidents; every value shown safely."""
     before = _PERIOD[found.every][1]
-    out = [shown_text(_headline(found)), "", render_table(safe_cells(total_rows(found)))]
+    out = [shown_text(visible(_headline(found))), "", render_table(safe_cells(total_rows(found)))]
     if found.movers:
         out += ["", f"Biggest changes vs {before}, by model and provider", render_table(safe_cells(mover_rows(found)))]
     out += ["", f"Incidents: {len(found.incidents) or 'none in this period'}"]
     for incident in found.incidents:
         head, rest = _incident_words(incident, found.tz)
-        out.append(shown_text(f"  • {head} — {rest}"))
+        out.append(shown_text(visible(f"  • {head} — {rest}")))  # a newline in a name is shown, not followed
     return "\n".join(out) + "\n"
 
 

@@ -5,6 +5,7 @@ through quiet hours, never twice after a kill -9), `--json`, and hostile names k
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -223,3 +224,147 @@ def test_digest_text_in_the_terminal(sample_home):
     assert "Incidents: none in this period" in out
     bad = heliqa("watch", "--digest", "daily", "--backtest", "7d", "--org", MAIN_ORG, home=sample_home)
     assert bad.returncode == 2 and "--digest prints one digest" in bad.stderr
+
+
+# --- the watcher posts it ------------------------------------------------------------------------------------------
+DIGESTS = """
+[channel.C0DIGEST]
+tz = "Europe/Berlin"
+
+[channel.C0QUIET]
+tz = "Europe/Berlin"
+quiet_hours = "22:00-08:00"
+
+[[digest]]
+channel = "C0DIGEST"
+every = "daily"
+at = "12:00"
+
+[[digest]]
+channel = "C0QUIET"
+every = "daily"
+at = "07:00"
+"""
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory):
+    """A store holding 12 generated days up to the storm's end and after (the watcher's clock decides what it sees),
+    and the requests of the day the Berlin noon digest covers."""
+    from heliqa.tools.demo import generate
+    from heliqa.tools.query import HalfOpenTimeFilter, MetricsQuery
+    from heliqa.tools.store import Store
+    from tests.test_watch_loop import END as FEED_END
+    from tests.test_watch_loop import ORG
+
+    folder = tmp_path_factory.mktemp("digest-watch")
+    store = Store(folder / "heliqa.duckdb")
+    store.add_rows(list(generate(12_000, 5, FEED_END.replace(tzinfo=UTC), ORG, days=12)))
+    day = HalfOpenTimeFilter(start="2026-11-20T11:00:00Z", end="2026-11-21T11:00:00Z")
+    requests = store.run(MetricsQuery(measure="requests", timeFilter=day), ORG)[0].value
+    store.close()
+    return folder, int(requests)
+
+
+def _digests(slack, channel: str) -> list[dict]:
+    return [m for m in slack.messages if m["channel"] == channel and "digest" in (m["text"] or "")]
+
+
+def test_the_watcher_posts_each_digest_once_at_its_local_time(watched, tmp_path):
+    """A watcher subprocess on a clock file: the Berlin noon digest goes out when the clock reaches 11:00 UTC, not
+    before, once, with the day's requests and links to the incidents' posts; killed with -9 while Slack is taking
+    it, restarted, it does not post it again, nor on the next hours. The 07:00 digest of a channel whose quiet hours
+    end at 08:00 is held until then."""
+    from tests.fake_slack import FakeSlack
+    from tests.test_watch_loop import MONITORS, STORM, Watch
+
+    folder, requests = watched
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "heliqa.duckdb").write_bytes((folder / "heliqa.duckdb").read_bytes())
+    (home / "monitors.toml").write_text(MONITORS + DIGESTS, encoding="utf-8")
+    t0 = STORM[0] - timedelta(hours=2)  # Nov 21 06:00 UTC: 07:00 in Berlin
+    with FakeSlack() as slack:
+        watch = Watch(home, slack)
+        watch.set_clock(t0)
+        watch.start()
+        try:
+            watch.wait_evaluated(t0)
+            assert watch.state()["digests"]["daily|C0QUIET|"]["period"] == "2026-11-21T06:00:00Z"  # queued, held
+            time.sleep(1.0)
+            assert not _digests(slack, "C0QUIET")
+            for hour in range(1, 5):  # 07:00 .. 10:00 UTC
+                watch.set_clock(t0 + timedelta(hours=hour))
+                watch.wait_evaluated(t0 + timedelta(hours=hour))
+                if hour == 1:  # 08:00 in Berlin: the quiet hours are over
+                    assert slack.wait_for(lambda s: len(_digests(s, "C0QUIET")) == 1, 30)
+            assert not _digests(slack, "C0DIGEST")  # 11:00 in Berlin: not yet
+            slack.delays["chat.postMessage"] = 3.0  # Slack takes the digest, the process dies before it hears back
+            watch.set_clock(t0 + timedelta(hours=5))
+            assert slack.wait_for(lambda s: len(_digests(s, "C0DIGEST")) == 1, 60), slack.messages
+            watch.kill()
+            slack.delays.clear()
+            watch.start()
+            for hour in (5, 6, 7):
+                watch.set_clock(t0 + timedelta(hours=hour))
+                watch.wait_evaluated(t0 + timedelta(hours=hour))
+            deadline = time.monotonic() + 30
+            while watch.state().get("outbox") and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            watch.kill()
+    assert len(_digests(slack, "C0DIGEST")) == 1 and len(_digests(slack, "C0QUIET")) == 1
+    assert slack.of("conversations.history")  # the restart asked Slack whether the digest went out
+    posted = _digests(slack, "C0DIGEST")[0]
+    assert posted["text"].startswith(":bar_chart: Daily digest · Nov 20 12:00 → Nov 21 12:00 Europe/Berlin: ")
+    assert f"{requests:,} requests" in posted["text"]
+    blocks = json.dumps(posted["blocks"], ensure_ascii=False)
+    assert "Error rate reached" in blocks and "*Incidents* (2)" in blocks
+    roots = {m["ts"] for m in slack.messages if m["channel"] == "C0WATCH" and not m["thread_ts"]}
+    links = {f"https://fake.slack.com/archives/C0WATCH/p{ts.replace('.', '')}" for ts in roots}
+    assert len(roots) == 2 and all(link in blocks for link in links)  # each incident links to its post
+    state = watch.state()
+    assert state["digests"]["daily|C0DIGEST|"]["period"] == "2026-11-21T11:00:00Z" and state["outbox"] == []
+    assert {i["monitor"] for i in state["ended"]} == {"errors", "error rate above 20%"}  # resolved at 12:00
+
+
+def test_hostile_names_stay_inert_in_the_digest(tmp_path):
+    """Models, providers and an incident's series named to act (mentions, links, fences, escapes, a 100k name): the
+    Slack message shows them as text within Slack's limits, with only the digest's own link markup, and the
+    terminal shows no control character or forged line."""
+    import re
+
+    from heliqa.agent.digest import ended_entry
+    from heliqa.agent.watch import Incident
+    from heliqa.tools.monitors import Monitor
+    from heliqa.tools.store import Store
+    from heliqa.tools.watch_state import WatchState
+    from heliqa.watch_digest import build, slack_message
+    from tests.hostile import HOSTILE, ORG, hostile_rows, slack_strings, slack_text_problems, terminal_problems
+
+    rows = hostile_rows()
+    for n, row in enumerate(rows):
+        row["provider"] = list(HOSTILE.values())[n % len(HOSTILE)]
+    store = Store(tmp_path / "heliqa.duckdb")
+    store.add_rows(rows)
+    m = Monitor(name="errors by model", measure="errors", by="model")
+    state = WatchState(tmp_path / "heliqa.watch.json")
+    for n, name in enumerate(HOSTILE.values()):
+        start = datetime(2026, 11, 24, 2) + timedelta(minutes=5 * n)
+        incident = Incident(m.name, name, start, start + timedelta(hours=1), 1.0, 40.0, 2.0, start + timedelta(hours=2))
+        state.remember_ended(ended_entry(m, incident))
+        state.threads[incident.id] = {"C1": f"1700000000.{n:06d}"}
+    state.save()
+    found = build(store, ORG, "daily", datetime(2026, 11, 24, 12), "UTC", {}, state, {m.name: m})
+    store.close()
+    assert len(found.incidents) == len(HOSTILE) and {f.group for f in found.movers} & set(HOSTILE.values())
+    text, blocks = slack_message(found, Digest(channel="C1", every="daily"), "https://fake.slack.com/")
+    own = re.compile(r"<https://fake\.slack\.com/archives/C1/p\d{16}\|([^<>]*)>")
+    shown = [(own.sub(r"\1", s), limit) for s, limit in slack_strings({"text": text, "blocks": blocks})]
+    assert [p for s, limit in shown for p in slack_text_problems(s, limit)] == []
+    assert not any(re.search(r"(?m)^\W*FORGED", s) for s, _ in shown)  # a newline in a name starts no line
+    assert len(own.findall(json.dumps(blocks))) >= 3  # the first incidents link to their posts; the rest counted
+
+    done = heliqa("watch", "--digest", "daily", "--now", "2026-11-24T12:00:00Z", "--tz", "UTC", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert terminal_problems(done.stdout) == [] and "Incidents: 10" in done.stdout
