@@ -21,6 +21,7 @@ from heliqa.agent.timerange import TimeRange
 from heliqa.agent.watch import Incident, headline, impact
 from heliqa.agent.watch_scope import filter_conditions
 from heliqa.tools.backends import Backend
+from heliqa.tools.errors import NotAvailable
 from heliqa.tools.monitors import Digest, Monitor
 from heliqa.tools.query import HalfOpenTimeFilter, MetricsQuery
 from heliqa.tools.results import Row, iso_z
@@ -165,9 +166,13 @@ def _values(backend: Backend, org: str, query: MetricsQuery) -> dict[str | None,
 
 
 def _both(backend, org, measure, agg, periods_: tuple[Period, Period], filters, group=None):
-    """(the current query, its values per group, the previous period's values per group)."""
+    """(the current query, its values per group, the previous period's values per group), or None when the
+    backend cannot compute this figure (Helicone's API and some measures): the digest goes without it."""
     now, before = (period_query(measure, agg, p, filters, group) for p in periods_)
-    return now, _values(backend, org, now), _values(backend, org, before)
+    try:
+        return now, _values(backend, org, now), _values(backend, org, before)
+    except NotAvailable:
+        return None
 
 
 def _additive(query: MetricsQuery) -> bool:
@@ -178,10 +183,14 @@ def totals(backend: Backend, org: str, pair: tuple[Period, Period], filters: dic
     """Requests, cost, error rate, p90 latency and each score key's average, in both periods."""
     out = []
     for measure, agg, label in TOTALS:
-        query, now, before = _both(backend, org, measure, agg, pair, filters)
+        if (found := _both(backend, org, measure, agg, pair, filters)) is None:
+            continue
+        query, now, before = found
         zero = 0.0 if _additive(query) else None  # no requests: no cost, but no latency either
         out.append(Figure(label, query, _or(now.get(None), zero), _or(before.get(None), zero)))
-    query, now, before = _both(backend, org, "score", None, pair, filters)  # grouped by score key
+    if (found := _both(backend, org, "score", None, pair, filters)) is None:  # grouped by score key
+        return out
+    query, now, before = found
     keys = sorted((k for k in set(now) | set(before) if k), key=lambda k: (now.get(k) is None, k))[:MAX_SCORES]
     for key in keys:
         keyed = query.model_copy(update={"scoreKey": key})
@@ -199,7 +208,9 @@ def movers(backend: Backend, org: str, pair: tuple[Period, Period], filters: dic
     out = []
     for dimension in MOVER_DIMENSIONS:
         for measure, agg, label in MOVER_MEASURES:
-            query, now, before = _both(backend, org, measure, agg, pair, filters, dimension)
+            if (found := _both(backend, org, measure, agg, pair, filters, dimension)) is None:
+                continue
+            query, now, before = found
             figures = [
                 Figure(label, query, now.get(g) or 0.0, before.get(g) or 0.0, dimension, g)
                 for g in set(now) | set(before)
