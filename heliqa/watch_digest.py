@@ -55,8 +55,16 @@ def _scope(filters: dict[str, Any]) -> str:
 
 
 # --- content -----------------------------------------------------------------------------------------------------
-def build(backend: Any, org: str, every: str, end: datetime, tz: str, filters: dict, state: WatchState | None,
-          monitors: dict[str, Monitor]) -> DigestContent:  # fmt: skip
+def build(
+    backend: Any,
+    org: str,
+    every: str,
+    end: datetime,
+    tz: str,
+    filters: dict,
+    state: WatchState | None,
+    monitors: dict[str, Monitor],
+) -> DigestContent:
     """The digest of the period ending at `end`, with the incidents the watch state knows of in that period."""
     found = content(backend, org, every, end, tz, filters)
     if state is not None:
