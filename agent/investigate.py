@@ -155,7 +155,7 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
                     + [
                         fmt(x and x.value, query),
                         fmt(y and y.value, query),
-                        _delta(x and x.value, y and y.value, query),
+                        delta_text(x and x.value, y and y.value, query),
                     ]
                 )
         return [header] + body
@@ -166,12 +166,13 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
     for g in sorted(now, key=lambda g: -(now[g] or 0)):
         body.append(
             ([g or ""] if grouped else [])
-            + [fmt(now[g], query), fmt(before.get(g), query), _delta(now[g], before.get(g), query)]
+            + [fmt(now[g], query), fmt(before.get(g), query), delta_text(now[g], before.get(g), query)]
         )
     return [header] + body
 
 
-def _delta(a: float | None, b: float | None, query: MetricsQuery) -> str:
+def delta_text(a: float | None, b: float | None, query: MetricsQuery) -> str:
+    """The change from `b` to `a`: '+$2.30 (+23.0%)', '−0.40 pts' (a rate), '–' when either is unknown."""
     if a is None or b is None:
         return "–"
     sign = "+" if a >= b else "−"

@@ -24,6 +24,11 @@ def scope_filters(m: Monitor, group: str | None) -> list[tuple[str, Any]]:
     return list(m.filters.items()) + ([(m.by, group)] if m.by and group is not None else [])
 
 
+def filter_conditions(filters: dict[str, Any]) -> list[Condition]:
+    """A monitor's or a digest's filters as a question's conditions (all required)."""
+    return [_condition(k, v) for k, v in filters.items()]
+
+
 def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime) -> QuerySpec:
     """The monitor's measure over [start, end) (naive UTC) with its filters and, for one series of a split,
     that series' value: what the incident's post is about."""

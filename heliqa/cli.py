@@ -333,6 +333,7 @@ needs the [serve] extra: pip install 'heliqa[serve]'""",
   heliqa watch --backtest 30d                        # what the default anomaly monitors would have posted
   heliqa watch --backtest 30d --json monitors.toml
   heliqa watch --every 5m --channel C0123456         # post incidents to Slack (SLACK_BOT_TOKEN)
+  heliqa watch --digest daily                        # the digest of the last 24 hours, printed
   heliqa watch mute "latency by model" 2h
   heliqa watch add "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
 
@@ -528,7 +529,12 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
     watch.add_argument("--check", action="store_true", help="validate FILE and exit")
     watch.add_argument("--backtest", metavar="DURATION", help="replay the monitors over this much history (30d)")
     watch.add_argument("--every", metavar="DURATION", help="evaluation interval (default 5m; backtests 15m)")
-    watch.add_argument("--json", action="store_true", help="backtest: each incident as JSON")
+    watch.add_argument("--json", action="store_true", help="backtest: each incident as JSON; digest: the numbers")
+    watch.add_argument(
+        "--digest",
+        choices=("daily", "weekly"),
+        help="print the digest of the day (week) ending now: totals, biggest changes, incidents (never posted)",
+    )
     watch.add_argument("--channel", action="append", metavar="ID", help="Slack channel for monitors naming none")
     watch.add_argument("--once", action="store_true", help="evaluate what is due once, deliver, exit")
     watch.add_argument("--clock", metavar="FILE", help="read the current instant from FILE (replays, tests)")

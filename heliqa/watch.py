@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from heliqa.agent.digest import ended_entry
 from heliqa.agent.watch import (
     Check,
     Incident,
@@ -125,6 +126,8 @@ def cmd_check(path: str) -> int:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    from heliqa.watch_digest import check_lines
+
     parsed, problems = check_text(text)
     if parsed is None:
         sys.stderr.write("".join(f"heliqa: {path}: {p}\n" for p in problems))
@@ -132,7 +135,9 @@ def cmd_check(path: str) -> int:
     for m in parsed.monitors():
         where = ", ".join(m.channels) or "no channel"
         sys.stdout.write(f"{m.name}: {m.kind}, {m.describe()} → {where}\n")
-    sys.stdout.write(f"{path}: {len(parsed.monitor)} monitor(s), no mistakes\n")
+    sys.stdout.write("".join(check_lines(parsed)))
+    digests = f", {len(parsed.digest)} digest(s)" if parsed.digest else ""
+    sys.stdout.write(f"{path}: {len(parsed.monitor)} monitor(s){digests}, no mistakes\n")
     return 0
 
 
@@ -222,6 +227,10 @@ class Watcher:
                 self._evaluate(m, now)
             except HeliqaError as error:  # one monitor the backend cannot answer must not stop the others
                 log.warning("watch: %s not evaluated (retried next cycle): %s", m.name, error)
+        if self.files.digest:
+            from heliqa.watch_digest import queue_digests
+
+            queue_digests(self, now)
         self.state.save()
         return self._deliver(now)
 
@@ -242,6 +251,7 @@ class Watcher:
             for event in tracker.step(m, group, check, self.every):
                 if event.kind == "resolve":
                     event.incident.last = check.value
+                    self.state.remember_ended(ended_entry(m, event.incident))  # for the digests
                 if event.kind in ("open", "reopen"):
                     explain_incident(self.backend, self.org, m, event.incident, check.at)
                     tracker.remember(event.incident)
@@ -525,6 +535,8 @@ def main(args) -> int:
         start_live_sync(backend, args.org or settings().heliqa_org_id, args.sync_every, log.info)
     org = backend.resolve_org(args.org)
     path = _monitors_path(words[0] if words else None, backend)
+    if args.digest:
+        return _digest(args, backend, org, path, now)
     if args.backtest:
         return cmd_backtest(args, backend, org, _monitors(path, backend, org, tuple(args.channel or ())), now)
     if args.now and not args.once:
@@ -532,6 +544,15 @@ def main(args) -> int:
     if args.now:
         clock = _Fixed(now)
     return run_loop(args, backend, org, path, clock)
+
+
+def _digest(args, backend: Any, org: str, path: Path | None, now: datetime) -> int:
+    """`heliqa watch --digest daily|weekly [FILE]`: print the digest of the period ending now."""
+    from heliqa.watch_digest import cmd_digest
+
+    if args.backtest or args.once or args.clock:
+        raise ConfigError("--digest prints one digest: no --backtest, --once or --clock with it")
+    return cmd_digest(args, backend, org, load(path) if path else None, _home(backend), now)
 
 
 class _Fixed(Clock):

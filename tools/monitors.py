@@ -31,10 +31,10 @@ import re
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.filters import all_of, any_of, leaf
@@ -52,6 +52,29 @@ _AGG = re.compile(r"^(sum|avg|min|max|count|rate|p(\d{1,2}(\.\d+)?|100))$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _QUIET = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _NAME = re.compile(r"^\w[\w .:/%()+-]{0,62}$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("a name is 1-63 letters, digits, spaces or . : / % ( ) + - _ (a letter or digit first)")
+    return value
+
+
+def _check_filters(value: dict) -> dict:
+    for key in value:
+        if key not in DIMENSIONS and not (key.startswith("property.") and len(key) > 9):
+            raise ValueError(f"cannot filter on '{key}'; use {', '.join(DIMENSIONS)} or property.<key>")
+    return value
+
+
+# The filters of a monitor or a digest: a dimension (or property.<key>) -> a value or a list of values (any of them)
+Filters = Annotated[
+    dict[str, str | int | list[str | int]],
+    AfterValidator(_check_filters),
+    Field(description="model, provider, user, status, country, property.<key>: a value or a list"),
+]
 
 
 def duration(text: str) -> timedelta:
@@ -83,9 +106,7 @@ class Monitor(BaseModel):
     measure: WatchMeasure
     aggregation: str | None = Field(None, description="sum, avg, min, max, count, rate (errors) or pNN")
     score_key: str | None = Field(None, description="for measure = score")
-    filters: dict[str, str | int | list[str | int]] = Field(
-        default_factory=dict, description="model, provider, user, status, country, property.<key>: a value or a list"
-    )
+    filters: Filters = {}
     by: str | None = Field(
         None, description="one series per value: model, provider, user, status, country, property.<key>"
     )
@@ -96,12 +117,7 @@ class Monitor(BaseModel):
     channels: tuple[str, ...] = ()
     cooldown: str = Field("1h", description="a series firing again this soon after resolving continues its incident")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("a name is 1-63 letters, digits, spaces or . : / % ( ) + - _ (a letter or digit first)")
-        return value
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
     @field_validator("aggregation")
     @classmethod
@@ -127,14 +143,6 @@ class Monitor(BaseModel):
         if value is None or value in DIMENSIONS or (value.startswith("property.") and len(value) > 9):
             return value
         raise ValueError(f"'{value}' is not a dimension; use one of {', '.join(DIMENSIONS)} or property.<key>")
-
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: dict) -> dict:
-        for key in value:
-            if key not in DIMENSIONS and not (key.startswith("property.") and len(key) > 9):
-                raise ValueError(f"cannot filter on '{key}'; use {', '.join(DIMENSIONS)} or property.<key>")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Monitor:
@@ -218,12 +226,22 @@ class Monitor(BaseModel):
         return f"{text} {'above' if self.above is not None else 'below'} {format_value(self, value)} over {self.window}"
 
 
+def filter_words(filters: dict[str, Any]) -> str:
+    """'model = gpt-4, feature = a | b' ('' without filters)."""
+    return ", ".join(f"{k.removeprefix('property.')} = {_listed(v)}" for k, v in filters.items())
+
+
 def _listed(value: Any) -> str:
     return " | ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _group_by(by: str | None) -> str | None:
     return f"property:{by.split('.', 1)[1]}" if by and by.startswith("property.") else by
+
+
+def filters_node(filters: dict[str, Any]) -> Any:
+    """Filters (a dimension or property.<key> -> a value or a list) as a Helicone filter node, all required."""
+    return all_of([_condition(key, value) for key, value in filters.items()]) if filters else "all"
 
 
 _FIELDS = {"model": "model", "provider": "provider", "user": "user_id", "status": "status", "country": "country_code"}
@@ -304,6 +322,67 @@ class Channel(BaseModel):
         return time.fromisoformat(a.strip().zfill(5)), time.fromisoformat(b.strip().zfill(5))
 
 
+class Digest(BaseModel):
+    """A summary posted to one channel every day or week at a local time: the period's totals against the period
+    before, the biggest changes by model and provider, and the incidents of the period."""
+
+    model_config = _STRICT
+    channel: str = Field(min_length=1, description="the Slack channel it is posted to")
+    every: Literal["daily", "weekly"]
+    at: str = Field("09:00", description="HH:MM in the channel's zone: the period ends, and the post goes out, then")
+    weekday: str | None = Field(None, description="weekly: the day of the post (default monday)")
+    name: str | None = Field(None, description="tells two digests of one channel apart")
+    filters: Filters = {}
+
+    _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else _check_name(v)))
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        match = _CLOCK.match(value.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"'{value}' is not a local time HH:MM (e.g. 09:00)")
+        return value
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip().lower()
+        full = [day for day in WEEKDAYS if len(text) >= 3 and day.startswith(text)]
+        if not full:
+            raise ValueError(f"'{value}' is not a weekday; use monday ... sunday")
+        return full[0]
+
+    @model_validator(mode="after")
+    def _weekly(self) -> Digest:
+        if self.weekday is not None and self.every != "weekly":
+            raise ValueError("weekday applies to a weekly digest only")  # names no other key: its line is found
+        return self
+
+    @property
+    def key(self) -> str:
+        """What the watch state records its last period under: how often, where, and its name."""
+        return f"{self.every}|{self.channel}|{self.name or ''}"
+
+    @property
+    def clock(self) -> time:
+        """The local time of day the period ends."""
+        return time.fromisoformat(self.at.strip().zfill(5))
+
+    @property
+    def day(self) -> int:
+        """The weekday of a weekly digest (Monday = 0)."""
+        return WEEKDAYS.index(self.weekday or "monday")
+
+    def describe(self, tz: str) -> str:
+        """'every day at 09:00 Europe/Berlin', 'every Monday at 08:30 UTC (model = gpt-4)'."""
+        when = "every day" if self.every == "daily" else f"every {WEEKDAYS[self.day].capitalize()}"
+        scope = filter_words(self.filters)
+        return f"{when} at {self.clock:%H:%M} {tz}" + (f" ({scope})" if scope else "")
+
+
 class Defaults(BaseModel):
     """Values every monitor takes unless it sets its own."""
 
@@ -318,6 +397,7 @@ class MonitorsFile(BaseModel):
     defaults: Defaults = Defaults()
     channel: dict[str, Channel] = Field(default_factory=dict)
     monitor: list[Monitor] = Field(default_factory=list)
+    digest: list[Digest] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> MonitorsFile:
@@ -332,6 +412,17 @@ class MonitorsFile(BaseModel):
         """The monitors, each with the default channels when it names none."""
         return [m if m.channels else m.model_copy(update={"channels": self.defaults.channels}) for m in self.monitor]
 
+    def clashes(self) -> list[tuple[tuple, str]]:
+        """(location, mistake) of each digest posting as often to the same channel as an earlier one, unnamed."""
+        seen: set[str] = set()
+        out = []
+        for i, d in enumerate(self.digest):
+            if d.key in seen:
+                where = "name" if d.name else "channel"
+                out.append((("digest", i, where), f"another {d.every} digest posts to {d.channel}: name them apart"))
+            seen.add(d.key)
+        return out
+
 
 def check_text(text: str) -> tuple[MonitorsFile | None, list[str]]:
     """Parse and validate a monitors file's text: (the file, []) or (None, every mistake with its line)."""
@@ -340,28 +431,34 @@ def check_text(text: str) -> tuple[MonitorsFile | None, list[str]]:
     except tomllib.TOMLDecodeError as error:
         return None, [f"not TOML: {error}"]
     try:
-        return MonitorsFile.model_validate(data), []
+        parsed = MonitorsFile.model_validate(data)
     except ValidationError as error:
-        problems = []
+        found = []
         for item in error.errors():
-            loc = tuple(item["loc"])
-            where = _line_of(text, loc, item["msg"])
-            path = ".".join(str(p) for p in loc) or "file"
             message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown field"
-            problems.append(f"line {where}: {path}: {message}" if where else f"{path}: {message}")
-        return None, problems
+            found.append((tuple(item["loc"]), "unknown field" if item["type"] == "extra_forbidden" else message))
+        return None, [_located(text, loc, message) for loc, message in found]
+    problems = [_located(text, loc, message) for loc, message in parsed.clashes()]
+    return (None, problems) if problems else (parsed, [])
+
+
+def _located(text: str, loc: tuple, message: str) -> str:
+    """'line 14: monitor.1.aggregation: <the mistake>' (without the line when it cannot be told)."""
+    where = _line_of(text, loc, message)
+    path = ".".join(str(p) for p in loc) or "file"
+    return f"line {where}: {path}: {message}" if where else f"{path}: {message}"
 
 
 def _line_of(text: str, loc: tuple, message: str = "") -> int | None:
-    """The line a validation error's location points at: its table (`[[monitor]]` by index, `[channel.ID]`,
-    `[defaults]`), then the key's line inside it (for a mistake between keys, the first key the message names)."""
+    """The line a validation error's location points at: its table (`[[monitor]]` or `[[digest]]` by index,
+    `[channel.ID]`, `[defaults]`), then the key's line inside it (for a mistake between keys, the first key the
+    message names)."""
     lines = text.splitlines()
-    if not loc or loc[0] not in ("monitor", "channel", "defaults"):
+    if not loc or loc[0] not in ("monitor", "digest", "channel", "defaults"):
         return None
-    if loc[0] == "monitor":
-        header, index, key = r"\[\[\s*monitor\s*\]\]", loc[1] if len(loc) > 1 else 0, loc[2] if len(loc) > 2 else None
+    if loc[0] in ("monitor", "digest"):
+        header = rf"\[\[\s*{loc[0]}\s*\]\]"
+        index, key = loc[1] if len(loc) > 1 else 0, loc[2] if len(loc) > 2 else None
     elif loc[0] == "channel":
         name = re.escape(str(loc[1])) if len(loc) > 1 else ""
         header, index, key = rf"\[\s*channel\.\"?{name}\"?\s*\]", 0, loc[2] if len(loc) > 2 else None

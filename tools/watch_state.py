@@ -23,6 +23,8 @@ from typing import Any
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.results import iso_z
 
+MAX_ENDED = 500  # ended incidents kept for the digests (weeks of a noisy setup)
+
 
 def write_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` as JSON: a temporary file in the same folder, flushed, then renamed over it."""
@@ -65,6 +67,8 @@ class WatchState:
         self.monitors: list[dict[str, str]] = data.get("monitors", [])
         self.scopes: dict[str, dict[str, Any]] = data.get("scopes", {})  # incident id -> its question spec (JSON)
         self.posted: int = int(data.get("posted", 0))
+        self.ended: list[dict[str, Any]] = data.get("ended", [])  # the newest MAX_ENDED ended incidents, oldest first
+        self.digests: dict[str, dict[str, str | None]] = data.get("digests", {})  # digest key -> since, last period
 
     def save(self) -> None:
         """Write everything at once, atomically."""
@@ -79,8 +83,15 @@ class WatchState:
                 "monitors": self.monitors,
                 "scopes": self.scopes,
                 "posted": self.posted,
+                "ended": self.ended,
+                "digests": self.digests,
             },
         )
+
+    def remember_ended(self, incident: dict[str, Any]) -> None:
+        """Keep an ended incident (its JSON, by its `id`) among the newest MAX_ENDED; a later end replaces it."""
+        self.ended = [i for i in self.ended if i.get("id") != incident["id"]] + [incident]
+        del self.ended[:-MAX_ENDED]
 
 
 def claim(path: Path):
