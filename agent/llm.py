@@ -519,16 +519,19 @@ def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | L
         if spec.query.range is None and spec.shiftN and spec.shiftUnit:  # "week over week": that unit back from now
             unit = spec.shiftUnit if spec.shiftUnit != "months" else "days"
             n = spec.shiftN * (MONTH_DAYS if spec.shiftUnit == "months" else 1)
-            spec = spec.model_copy(update={"query": query.model_copy(update={"range": TimeRange(kind="last", n=n,
-                                                                                              unit=unit)})})
+            spec = spec.model_copy(
+                update={"query": query.model_copy(update={"range": TimeRange(kind="last", n=n, unit=unit)})}
+            )
         return spec
     try:
         spec = FORM_TOOLS[name].model_validate(args)
     except ValidationError as error:
         raise _invalid(problems_of(error)) from None
     try:
-        grounded = ground(QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range,
-                                    timeZone=spec.timeZone), ctx.vocabulary)
+        grounded = ground(
+            QuerySpec(measure="requests", conditions=spec.conditions, range=spec.range, timeZone=spec.timeZone),
+            ctx.vocabulary,
+        )
         grounded.to_query(ctx.now, ctx.tz)
         if isinstance(spec, ExplainSpec) and spec.measure == "score" and spec.scoreKey:
             ground(QuerySpec(measure="score", scoreKey=spec.scoreKey), ctx.vocabulary)

@@ -212,10 +212,12 @@ def investigate(rows: int, repeat: int) -> None:
         result = investigate_sql.explain(engine, query, BENCH_ORG)
         if result.window is None:
             investigate_sql._drivers(engine, query, BENCH_ORG, (result.bad_filter, None), forced)
+
     now = parse_instant(END)
     spec = CompareSpec(
-        query=QuerySpec(measure="latency", aggregation="p90", groupBy="model",
-                        range=TimeRange(kind="last", n=24, unit="hours")),
+        query=QuerySpec(
+            measure="latency", aggregation="p90", groupBy="model", range=TimeRange(kind="last", n=24, unit="hours")
+        ),
         shiftN=7,
         shiftUnit="days",
     )

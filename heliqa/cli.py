@@ -204,7 +204,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"demo data: {added:,} new requests in {store.path} (organization {org}){again}\n"
         f"the data ends at {stamp}; ask as of that moment with --now, e.g.\n"
-        f'  heliqa ask --now {stamp}{"" if org == DEMO_ORG else f" --org {org}"} '
+        f"  heliqa ask --now {stamp}{'' if org == DEMO_ORG else f' --org {org}'} "
         '"p90 latency by model over the last 24 hours"\n'
     )
     return EXIT_OK
@@ -417,9 +417,7 @@ def _question_commands(command: Callable[[str, str], argparse.ArgumentParser]) -
 
 def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """import, sync, demo, repair and orgs: what the embedded store holds."""
-    imp = command(
-        "import", "load request logs (JSONL, a JSON array or CSV, gzipped or not) into the embedded store"
-    )
+    imp = command("import", "load request logs (JSONL, a JSON array or CSV, gzipped or not) into the embedded store")
     imp.add_argument("files", nargs="+", metavar="FILE", help="JSONL, JSON or CSV files, gzipped (.gz) or not")
     imp.add_argument("--org", metavar="ID", help="organization for rows that lack one (default: HELIQA_ORG_ID)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")

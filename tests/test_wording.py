@@ -54,10 +54,14 @@ EXACT = [
     ("cost last wk by day", {"measure": "cost", "bucket": "day", "range": LAST7}),
     ("cost over the last couple of days", {"measure": "cost", "range": {"kind": "last", "n": 2, "unit": "days"}}),
     ("requests in the past couple hours", {"measure": "requests", "range": {"kind": "last", "n": 2, "unit": "hours"}}),
-    ("how much money on gpt-4 yesterday", {"measure": "cost", "range": {"kind": "yesterday"},
-                                           "conditions": [cond("model", "equals", "gpt-4")]}),
-    ("who spent the most money yesterday", {"measure": "cost", "groupBy": "user", "top": 1,
-                                            "range": {"kind": "yesterday"}}),
+    (
+        "how much money on gpt-4 yesterday",
+        {"measure": "cost", "range": {"kind": "yesterday"}, "conditions": [cond("model", "equals", "gpt-4")]},
+    ),
+    (
+        "who spent the most money yesterday",
+        {"measure": "cost", "groupBy": "user", "top": 1, "range": {"kind": "yesterday"}},
+    ),
     (
         "why is spend spiking? cost by model in the last 4 hours",
         {"measure": "cost", "groupBy": "model", "range": {"kind": "last", "n": 4, "unit": "hours"}},
@@ -555,45 +559,94 @@ def test_an_empty_measure_says_the_requests_match_but_lack_it(conversation):
 # "a single request": each read as the whole query, never as a different one.
 NAMED_IN_PLACE = [
     # `together` names the provider wherever a name stands; it combines only a list before it
-    ("how many failed requests from together yesterday", {"measure": "errors", "range": {"kind": "yesterday"},
-                                                          "conditions": [cond("provider", "equals", "TOGETHER")]}),
-    ("together latency today", {"measure": "latency", "range": {"kind": "today"},
-                                "conditions": [cond("provider", "equals", "TOGETHER")]}),
-    ("latency on together and anthropic today", {"measure": "latency", "groupBy": "provider",
-                                                 "range": {"kind": "today"},
-                                                 "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
-    ("cost for gpt-4 and gpt-4o together today", {"measure": "cost", "range": {"kind": "today"},
-                                                  "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"])]}),
-    ("anthropic and together combined cost today", {"measure": "cost", "range": {"kind": "today"},
-                                                    "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])]}),
+    (
+        "how many failed requests from together yesterday",
+        {"measure": "errors", "range": {"kind": "yesterday"}, "conditions": [cond("provider", "equals", "TOGETHER")]},
+    ),
+    (
+        "together latency today",
+        {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("provider", "equals", "TOGETHER")]},
+    ),
+    (
+        "latency on together and anthropic today",
+        {
+            "measure": "latency",
+            "groupBy": "provider",
+            "range": {"kind": "today"},
+            "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])],
+        },
+    ),
+    (
+        "cost for gpt-4 and gpt-4o together today",
+        {"measure": "cost", "range": {"kind": "today"}, "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"])]},
+    ),
+    (
+        "anthropic and together combined cost today",
+        {
+            "measure": "cost",
+            "range": {"kind": "today"},
+            "conditions": [cond("provider", "in", ["ANTHROPIC", "TOGETHER"])],
+        },
+    ),
     # countries by name: several are two groups, a negation keeps the others, `us` only where a name stands
-    ("how many requests from germany and france yesterday", {"measure": "requests", "groupBy": "country",
-                                                             "range": {"kind": "yesterday"},
-                                                             "conditions": [cond("country", "in", ["DE", "FR"])]}),
-    ("requests not from the US today", {"measure": "requests", "range": {"kind": "today"},
-                                        "conditions": [cond("country", "not-equals", "US")]}),
-    ("cost in the last 2 weeks for France", {"measure": "cost", "range": {"kind": "last", "n": 2, "unit": "weeks"},
-                                             "conditions": [cond("country", "equals", "FR")]}),
-    ("requests by country excluding brazil today", {"measure": "requests", "groupBy": "country",
-                                                    "range": {"kind": "today"},
-                                                    "conditions": [cond("country", "not-equals", "BR")]}),
+    (
+        "how many requests from germany and france yesterday",
+        {
+            "measure": "requests",
+            "groupBy": "country",
+            "range": {"kind": "yesterday"},
+            "conditions": [cond("country", "in", ["DE", "FR"])],
+        },
+    ),
+    (
+        "requests not from the US today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("country", "not-equals", "US")]},
+    ),
+    (
+        "cost in the last 2 weeks for France",
+        {
+            "measure": "cost",
+            "range": {"kind": "last", "n": 2, "unit": "weeks"},
+            "conditions": [cond("country", "equals", "FR")],
+        },
+    ),
+    (
+        "requests by country excluding brazil today",
+        {
+            "measure": "requests",
+            "groupBy": "country",
+            "range": {"kind": "today"},
+            "conditions": [cond("country", "not-equals", "BR")],
+        },
+    ),
     ("show us cost today", {"measure": "cost", "range": {"kind": "today"}}),
     # a conversational verb between the group and its superlative
-    ("which user sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 1,
-                                                 "range": {"kind": "today"}}),
-    ("which model served the most requests today", {"measure": "requests", "groupBy": "model", "top": 1,
-                                                    "range": {"kind": "today"}}),
-    ("which users sent the most requests today", {"measure": "requests", "groupBy": "user", "top": 10,
-                                                  "range": {"kind": "today"}}),
+    (
+        "which user sent the most requests today",
+        {"measure": "requests", "groupBy": "user", "top": 1, "range": {"kind": "today"}},
+    ),
+    (
+        "which model served the most requests today",
+        {"measure": "requests", "groupBy": "model", "top": 1, "range": {"kind": "today"}},
+    ),
+    (
+        "which users sent the most requests today",
+        {"measure": "requests", "groupBy": "user", "top": 10, "range": {"kind": "today"}},
+    ),
     # one request's largest value, not the average per request
-    ("max cost of a single request yesterday", {"measure": "cost", "aggregation": "max",
-                                                "range": {"kind": "yesterday"}}),
-    ("biggest latency of any single request today", {"measure": "latency", "aggregation": "max",
-                                                     "range": {"kind": "today"}}),
+    (
+        "max cost of a single request yesterday",
+        {"measure": "cost", "aggregation": "max", "range": {"kind": "yesterday"}},
+    ),
+    (
+        "biggest latency of any single request today",
+        {"measure": "latency", "aggregation": "max", "range": {"kind": "today"}},
+    ),
     ("highest cost per request today", {"measure": "cost", "aggregation": "max", "range": {"kind": "today"}}),
-    ("which model has the highest cost per request today", {"measure": "cost", "aggregation": "avg",
-                                                            "groupBy": "model", "top": 1,
-                                                            "range": {"kind": "today"}}),
+    (
+        "which model has the highest cost per request today",
+        {"measure": "cost", "aggregation": "avg", "groupBy": "model", "top": 1, "range": {"kind": "today"}},
+    ),
 ]
 
 
@@ -610,25 +663,63 @@ def test_a_country_word_is_a_zone_before_time_and_us_is_a_name_only_in_place():
 
 # A negation carries over the list it heads; a second grouping joined to the first is asked back, never dropped.
 NEGATED_LISTS = [
-    ("gpt-4o latency excluding staging and development last 3 days",
-     {"measure": "latency", "range": {"kind": "last", "n": 3, "unit": "days"},
-      "conditions": [cond("model", "equals", "gpt-4o"), cond("property:environment", "not-equals", "staging"),
-                     cond("property:environment", "not-equals", "development")]}),
-    ("cost excluding gpt-4, gpt-4o and o3-mini today",
-     {"measure": "cost", "range": {"kind": "today"},
-      "conditions": [cond("model", "not-equals", "gpt-4"), cond("model", "not-equals", "gpt-4o"),
-                     cond("model", "not-equals", "o3-mini")]}),
-    ("requests not from brazil or india today",
-     {"measure": "requests", "range": {"kind": "today"},
-      "conditions": [cond("country", "not-equals", "BR"), cond("country", "not-equals", "IN")]}),
+    (
+        "gpt-4o latency excluding staging and development last 3 days",
+        {
+            "measure": "latency",
+            "range": {"kind": "last", "n": 3, "unit": "days"},
+            "conditions": [
+                cond("model", "equals", "gpt-4o"),
+                cond("property:environment", "not-equals", "staging"),
+                cond("property:environment", "not-equals", "development"),
+            ],
+        },
+    ),
+    (
+        "cost excluding gpt-4, gpt-4o and o3-mini today",
+        {
+            "measure": "cost",
+            "range": {"kind": "today"},
+            "conditions": [
+                cond("model", "not-equals", "gpt-4"),
+                cond("model", "not-equals", "gpt-4o"),
+                cond("model", "not-equals", "o3-mini"),
+            ],
+        },
+    ),
+    (
+        "requests not from brazil or india today",
+        {
+            "measure": "requests",
+            "range": {"kind": "today"},
+            "conditions": [cond("country", "not-equals", "BR"), cond("country", "not-equals", "IN")],
+        },
+    ),
     # a negation of one dimension does not reach a list of another
-    ("excluding gpt-4 for production and staging cost today",
-     {"measure": "cost", "groupBy": "property:environment", "range": {"kind": "today"},
-      "conditions": [cond("model", "not-equals", "gpt-4"),
-                     cond("property:environment", "in", ["production", "staging"])]}),
-    ("gpt-4 and gpt-4o cost excluding staging today",
-     {"measure": "cost", "groupBy": "model", "range": {"kind": "today"},
-      "conditions": [cond("model", "in", ["gpt-4", "gpt-4o"]), cond("property:environment", "not-equals", "staging")]}),
+    (
+        "excluding gpt-4 for production and staging cost today",
+        {
+            "measure": "cost",
+            "groupBy": "property:environment",
+            "range": {"kind": "today"},
+            "conditions": [
+                cond("model", "not-equals", "gpt-4"),
+                cond("property:environment", "in", ["production", "staging"]),
+            ],
+        },
+    ),
+    (
+        "gpt-4 and gpt-4o cost excluding staging today",
+        {
+            "measure": "cost",
+            "groupBy": "model",
+            "range": {"kind": "today"},
+            "conditions": [
+                cond("model", "in", ["gpt-4", "gpt-4o"]),
+                cond("property:environment", "not-equals", "staging"),
+            ],
+        },
+    ),
 ]
 
 
@@ -639,8 +730,9 @@ def test_a_negation_carries_over_its_list(question, expected):
     assert got == want
 
 
-@pytest.mark.parametrize("question", ["cost by model and provider today", "cost by model, provider today",
-                                      "latency by model/provider"])
+@pytest.mark.parametrize(
+    "question", ["cost by model and provider today", "cost by model, provider today", "latency by model/provider"]
+)
 def test_two_groupings_joined_are_asked_back(question):
     result = plan(question)
     assert result.status == "clarify" and "one grouping" in result.message, (result.status, result.message)
@@ -665,16 +757,19 @@ def test_since_a_clock_time_is_the_most_recent_one(question, start, zone):
     [
         # "slowest" implies latency only when no latency measure is named: time to first token is one
         ("slowest provider by ttft last 24h", {"measure": "ttft", "groupBy": "provider", "top": 1, "range": LAST24H}),
-        ("fastest model by time to first token today", {"measure": "ttft", "groupBy": "model", "top": 1,
-                                                         "bottom": True, "range": {"kind": "today"}}),
+        (
+            "fastest model by time to first token today",
+            {"measure": "ttft", "groupBy": "model", "top": 1, "bottom": True, "range": {"kind": "today"}},
+        ),
     ],
 )
 def test_a_superlative_yields_to_the_latency_measure_named(question, expected):
     assert whole(question) == expected
 
 
-@pytest.mark.parametrize("question", ["5xx rate today", "rate of 429s today", "429 ratio by provider today",
-                                      "slowest model by cost today"])
+@pytest.mark.parametrize(
+    "question", ["5xx rate today", "rate of 429s today", "429 ratio by provider today", "slowest model by cost today"]
+)
 def test_a_rate_of_other_rows_or_two_measures_is_asked_back(question):
     assert plan(question).status != "ok"  # never the count of those rows, never one of the two measures
 
@@ -687,20 +782,40 @@ FAILED = cond("status", "gte", 400)
     [
         # users who hit errors: the users among the failed requests (two measures joined by `and` stay asked back)
         ("how many users hit errors today", {"measure": "users", "range": {"kind": "today"}, "conditions": [FAILED]}),
-        ("number of users who got an error yesterday by model",
-         {"measure": "users", "groupBy": "model", "range": {"kind": "yesterday"}, "conditions": [FAILED]}),
+        (
+            "number of users who got an error yesterday by model",
+            {"measure": "users", "groupBy": "model", "range": {"kind": "yesterday"}, "conditions": [FAILED]},
+        ),
         # plural key words after a list of values, chat shorthand, inflected measure words, words without meaning
-        ("total cost for the codegen and search features combined this month",
-         {"measure": "cost", "range": {"kind": "this_month"},
-          "conditions": [cond("property:feature", "in", ["codegen", "search"])]}),
-        ("requests w/ more than 500 completion tokens today",
-         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("completion_tokens", "gt", 500)]}),
-        ("cost w/o staging today", {"measure": "cost", "range": {"kind": "today"},
-                                    "conditions": [cond("property:environment", "not-equals", "staging")]}),
+        (
+            "total cost for the codegen and search features combined this month",
+            {
+                "measure": "cost",
+                "range": {"kind": "this_month"},
+                "conditions": [cond("property:feature", "in", ["codegen", "search"])],
+            },
+        ),
+        (
+            "requests w/ more than 500 completion tokens today",
+            {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("completion_tokens", "gt", 500)]},
+        ),
+        (
+            "cost w/o staging today",
+            {
+                "measure": "cost",
+                "range": {"kind": "today"},
+                "conditions": [cond("property:environment", "not-equals", "staging")],
+            },
+        ),
         ("which tier spends the most", {"measure": "cost", "groupBy": "property:customer_tier", "top": 1}),
-        ("cost for everything except the free tier this month",
-         {"measure": "cost", "range": {"kind": "this_month"},
-          "conditions": [cond("property:customer_tier", "not-equals", "free")]}),
+        (
+            "cost for everything except the free tier this month",
+            {
+                "measure": "cost",
+                "range": {"kind": "this_month"},
+                "conditions": [cond("property:customer_tier", "not-equals", "free")],
+            },
+        ),
     ],
 )
 def test_casual_wording_is_read_as_the_query(question, expected):
@@ -713,8 +828,11 @@ def test_users_and_errors_joined_are_two_measures():
 
 @pytest.mark.parametrize(
     "question,day",
-    [("cost two days ago", "2026-11-22"), ("latency the day before yesterday", "2026-11-22"),
-     ("errors 3 days ago by model", "2026-11-21")],
+    [
+        ("cost two days ago", "2026-11-22"),
+        ("latency the day before yesterday", "2026-11-22"),
+        ("errors 3 days ago by model", "2026-11-21"),
+    ],
 )
 def test_n_days_ago_is_that_whole_day(question, day):
     assert whole(question)["range"] == {"kind": "day", "day": day}
@@ -722,8 +840,13 @@ def test_n_days_ago_is_that_whole_day(question, day):
 
 @pytest.mark.parametrize(
     "question",
-    ["average cost per day this week", "avg daily spend last 30 days", "daily average cost this week",
-     "average hourly tokens today", "requests since 3 days ago"],
+    [
+        "average cost per day this week",
+        "avg daily spend last 30 days",
+        "daily average cost this week",
+        "average hourly tokens today",
+        "requests since 3 days ago",
+    ],
 )
 def test_a_mean_of_totals_or_a_start_nobody_can_place_is_asked_back(question):
     assert plan(question).status in ("clarify", "unparsed")
@@ -731,20 +854,37 @@ def test_a_mean_of_totals_or_a_start_nobody_can_place_is_asked_back(question):
 
 def test_per_request_means_by_day_and_mean_latencies_stay_answered():
     assert whole("avg cost per request per day this week") == {
-        "measure": "cost", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+        "measure": "cost",
+        "aggregation": "avg",
+        "bucket": "day",
+        "range": {"kind": "this_week"},
+    }
     assert whole("average daily latency this week") == {
-        "measure": "latency", "aggregation": "avg", "bucket": "day", "range": {"kind": "this_week"}}
+        "measure": "latency",
+        "aggregation": "avg",
+        "bucket": "day",
+        "range": {"kind": "this_week"},
+    }
 
 
 @pytest.mark.parametrize(
     "question,expected",
     [
         ("cost of failed requests today", {"measure": "cost", "range": {"kind": "today"}, "conditions": [FAILED]}),
-        ("p95 latency for failed calls by model yesterday",
-         {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "yesterday"},
-          "conditions": [FAILED]}),
-        ("latency of requests that failed today", {"measure": "latency", "range": {"kind": "today"},
-                                                   "conditions": [FAILED]}),
+        (
+            "p95 latency for failed calls by model yesterday",
+            {
+                "measure": "latency",
+                "aggregation": "p95",
+                "groupBy": "model",
+                "range": {"kind": "yesterday"},
+                "conditions": [FAILED],
+            },
+        ),
+        (
+            "latency of requests that failed today",
+            {"measure": "latency", "range": {"kind": "today"}, "conditions": [FAILED]},
+        ),
         # the count of failed requests is still the error count
         ("count of failed requests today", {"measure": "errors", "range": {"kind": "today"}}),
     ],
@@ -762,21 +902,48 @@ def test_two_measures_or_a_rate_per_second_are_asked_back(question):
     "question,expected",
     [
         # a word naming part of the family's models belongs to the model, not to a property value
-        ("gemini pro cost this week", {"measure": "cost", "range": {"kind": "this_week"},
-                                       "conditions": [cond("model", "contains", "gemini"),
-                                                      cond("model", "contains", "pro")]}),
-        ("o3 mini tokens today", {"measure": "total_tokens", "range": {"kind": "today"},
-                                  "conditions": [cond("model", "contains", "o3"), cond("model", "contains", "mini")]}),
+        (
+            "gemini pro cost this week",
+            {
+                "measure": "cost",
+                "range": {"kind": "this_week"},
+                "conditions": [cond("model", "contains", "gemini"), cond("model", "contains", "pro")],
+            },
+        ),
+        (
+            "o3 mini tokens today",
+            {
+                "measure": "total_tokens",
+                "range": {"kind": "today"},
+                "conditions": [cond("model", "contains", "o3"), cond("model", "contains", "mini")],
+            },
+        ),
         # ... unless the property's key follows it
-        ("gemini pro tier cost", {"measure": "cost", "conditions": [cond("model", "contains", "gemini"),
-                                                                    cond("property:customer_tier", "equals", "pro")]}),
+        (
+            "gemini pro tier cost",
+            {
+                "measure": "cost",
+                "conditions": [cond("model", "contains", "gemini"), cond("property:customer_tier", "equals", "pro")],
+            },
+        ),
         # two users are two groups, never one filter both must match
-        ("cost for user_0042 and user_0013 today",
-         {"measure": "cost", "groupBy": "user", "range": {"kind": "today"},
-          "conditions": [cond("user", "in", ["user_0013", "user_0042"])]}),
-        ("cost excluding user_0042 and user_0013 today",
-         {"measure": "cost", "range": {"kind": "today"},
-          "conditions": [cond("user", "not-equals", "user_0042"), cond("user", "not-equals", "user_0013")]}),
+        (
+            "cost for user_0042 and user_0013 today",
+            {
+                "measure": "cost",
+                "groupBy": "user",
+                "range": {"kind": "today"},
+                "conditions": [cond("user", "in", ["user_0013", "user_0042"])],
+            },
+        ),
+        (
+            "cost excluding user_0042 and user_0013 today",
+            {
+                "measure": "cost",
+                "range": {"kind": "today"},
+                "conditions": [cond("user", "not-equals", "user_0042"), cond("user", "not-equals", "user_0013")],
+            },
+        ),
     ],
 )
 def test_model_words_and_user_lists_are_read_whole(question, expected):
@@ -789,8 +956,10 @@ def test_the_mean_spend_per_user_is_asked_back():
 
 
 def test_since_an_ordinal_day_runs_until_now_and_a_leftover_since_is_asked_back():
-    assert whole("cost since the 20th") == {"measure": "cost",
-                                            "range": {"kind": "since", "start": "2026-11-20T00:00:00"}}
+    assert whole("cost since the 20th") == {
+        "measure": "cost",
+        "range": {"kind": "since", "start": "2026-11-20T00:00:00"},
+    }
     assert whole("cost on the 20th") == {"measure": "cost", "range": {"kind": "day", "day": "2026-11-20"}}
     assert plan("requests overnight").status != "ok"
 
@@ -799,12 +968,18 @@ def test_since_an_ordinal_day_runs_until_now_and_a_leftover_since_is_asked_back(
     "question,expected",
     [
         # the worse end is the measure's: the highest error rate, latency or cost, the lowest score
-        ("worst model by error rate today", {"measure": "error_rate", "groupBy": "model", "top": 1,
-                                             "range": {"kind": "today"}}),
-        ("best model by accuracy this week", {"measure": "score", "scoreKey": "accuracy", "groupBy": "model",
-                                              "top": 1, "range": {"kind": "this_week"}}),
-        ("worst feature by accuracy", {"measure": "score", "scoreKey": "accuracy", "groupBy": "property:feature",
-                                       "top": 1, "bottom": True}),
+        (
+            "worst model by error rate today",
+            {"measure": "error_rate", "groupBy": "model", "top": 1, "range": {"kind": "today"}},
+        ),
+        (
+            "best model by accuracy this week",
+            {"measure": "score", "scoreKey": "accuracy", "groupBy": "model", "top": 1, "range": {"kind": "this_week"}},
+        ),
+        (
+            "worst feature by accuracy",
+            {"measure": "score", "scoreKey": "accuracy", "groupBy": "property:feature", "top": 1, "bottom": True},
+        ),
         ("best provider by latency", {"measure": "latency", "groupBy": "provider", "top": 1, "bottom": True}),
         ("top spender this week", {"measure": "cost", "groupBy": "user", "top": 1, "range": {"kind": "this_week"}}),
         ("who are our top 3 spenders", {"measure": "cost", "groupBy": "user", "top": 3}),
@@ -838,10 +1013,14 @@ def test_a_grouping_word_nobody_placed_is_asked_back(question):
     [
         # the latency word after a threshold belongs to the threshold: the count of those requests
         ("requests above 5 s latency", {"measure": "requests", "conditions": [cond("latency", "gt", 5000)]}),
-        ("requests over 2s ttft today", {"measure": "requests", "range": {"kind": "today"},
-                                         "conditions": [cond("ttft", "gt", 2000)]}),
-        ("avg latency for requests over 5s", {"measure": "latency", "aggregation": "avg",
-                                              "conditions": [cond("latency", "gt", 5000)]}),
+        (
+            "requests over 2s ttft today",
+            {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("ttft", "gt", 2000)]},
+        ),
+        (
+            "avg latency for requests over 5s",
+            {"measure": "latency", "aggregation": "avg", "conditions": [cond("latency", "gt", 5000)]},
+        ),
     ],
 )
 def test_a_latency_word_after_a_threshold_is_the_thresholds(question, expected):
