@@ -44,7 +44,10 @@ UPDATE_EVERY = timedelta(hours=1)  # a thread update at most this often while an
 QUARTER = timedelta(minutes=15)
 EARLY = 2 * QUARTER  # a score average's early slice: the newest two complete quarter hours
 THIN_BASELINE = 100  # requests a thin series' baseline needs before its failures' count is judged
+FEW_FOR_QUANTILE = 10  # a pNN over fewer requests opens no incident at once (it may when sustained)
 MIN_FAILURES = 3  # the least failed requests a count opens an incident on
+COUNTED = 50  # an error rate over fewer requests is also judged by its failures' count (more: rates vary more
+# from hour to hour than a binomial count says, and the hourly spread holds that)
 Values = dict[str | None, dict[datetime, tuple[float | None, int]]]
 # baseline hours: (value, requests, the requests' own variance within the hour, None when not read)
 Hours = dict[str | None, dict[datetime, tuple[float | None, int, float | None]]]
@@ -372,8 +375,9 @@ def _check(
         return Check(t, value, n, stats.typical, counted, counted > DEPARTURE_K / 2, counted > 2 * DEPARTURE_K)
     if not judged or stats is None:
         return Check(t, value, n, stats.typical if stats else None, None, False, False)
-    z = _z(m, stats, value, n)
-    opens = z > 2 * DEPARTURE_K
+    z = max(_z(m, stats, value, n), counted or 0.0)  # over a few dozen requests the count is the sharper test
+    # a quantile of under 10 requests is their slowest few: it opens only when it departs for a whole window
+    opens = z > 2 * DEPARTURE_K and not (m.agg.startswith("p") and n < FEW_FOR_QUANTILE)
     if early is not None and early[0] is not None and early[1] >= MIN_REQUESTS and z > DEPARTURE_K / 2:
         opens = opens or _z(m, stats, early[0], early[1]) > 2 * DEPARTURE_K
     return Check(t, value, n, stats.typical, z, z > DEPARTURE_K / 2, opens)
@@ -383,7 +387,7 @@ def _count_z(m: Monitor, stats: Stats | None, value: float | None, n: int) -> fl
     """An error rate over few requests as the normal deviate of its failures' binomial tail against the
     baseline's pooled share (6 failures of 7 where 1% fail is news; 1 of 3 is not); None when not applicable."""
     least = m.min_requests if "min_requests" in m.model_fields_set else MIN_FAILURES
-    if stats is None or stats.failing is None or value is None or n < max(least, MIN_FAILURES):
+    if stats is None or stats.failing is None or value is None or not max(least, MIN_FAILURES) <= n < COUNTED:
         return None
     failed = round(value / 100 * n)
     if failed < MIN_FAILURES or value / 100 < 2 * stats.failing:
@@ -484,9 +488,11 @@ class Tracker:
         # beyond K on every evaluation of a whole window (sustained), or beyond 2K at once
         beyond = check.spreads is not None and check.spreads > DEPARTURE_K
         before = s["armed"]
-        s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
-        if not check.firing:
-            s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: where its incident starts
+        unjudged = check.spreads is None and check.requests > 0 and m.kind == "anomaly"
+        if not unjudged:  # a window too thin to judge neither breaks a departure's run nor begins one
+            s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
+            if not check.firing:
+                s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: its incident's start
         sustained = beyond and check.at - _parse(s["armed"]) >= m.span
         opening = (check.opens and not _flips(m, check, before)) or sustained
         if s["open"] is not None:
@@ -501,9 +507,10 @@ class Tracker:
             self._add(last, check, every, m)
             s["open"] = last.to_json()
             return [Event("reopen", last)]
-        # an incident opening on a window that already departed past K/2 began after the last calm evaluation
-        rise = _parse(s.get("rise"))
-        start = rise if rise is not None and check.at - 2 * m.span <= rise < check.at else check.at - every
+        # an incident opening on a window that already departed past K/2 (or after a sustained run past K) began
+        # after the last calm evaluation
+        rise, armed = _parse(s.get("rise")), _parse(s.get("armed")) or check.at
+        start = rise if rise is not None and armed - 2 * m.span <= rise < check.at else check.at - every
         incident = Incident(m.name, group, start, check.at, check.typical, check.value, check.value)
         self._add(incident, check, every, m)
         s["open"] = incident.to_json()

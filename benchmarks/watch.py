@@ -1,6 +1,7 @@
 """Measure `heliqa watch`: the detector on the demo's planted incidents, and the seconds one evaluation cycle takes.
 
     python benchmarks/watch.py backtest [--rows 300000] [--every 15m] [--vocabulary acme] [--seed 7]  # incidents
+    python benchmarks/watch.py backtest --data ../shared/data/requests.jsonl.gz  # the sample data's, 53 days
     python benchmarks/watch.py cycle [--rows 10000000] [--cycles 6]  # 30 monitors (10 split by model)
 
 `backtest` generates the demo (`heliqa.tools.demo`, 30 days ending 2026-11-24T12:00Z, its planted incidents) into a
@@ -8,6 +9,7 @@ store cached under $HELIQA_BENCH_DIR (or ~/.cache/heliqa-bench), replays the def
 days that have a full 7-day baseline, and scores each planted incident: the best incident's window overlap
 (intersection over union), the delay of its first post after the incident began, and its first driver (for a split
 series, the series' own value). Everything else any monitor posted is a false alarm, counted per monitor per 30 days.
+With `--data`, the sample data's main organization is scored instead, on its own planted incidents (SAMPLE_DATA).
 
 `cycle` times what a live watcher does every 5 minutes on the store of `benchmarks/generate.py --rows N`: the first
 cycle (every baseline read: 7 days of hours per monitor) and the following ones (only new hours are read).
@@ -84,20 +86,53 @@ def _first_driver(incident, monitors: dict[str, Monitor]) -> tuple[str, str] | N
     return (incident.drivers[0]["dimension"], incident.drivers[0]["value"]) if incident.drivers else None
 
 
-def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7) -> None:
+# the sample data's (../shared/data/requests.jsonl.gz) own planted incidents, as its explanations' answers place
+# them; the prompt rollout never rolls back: its first day is what a monitor should find
+SAMPLE_DATA = {
+    "slow_gpt4": ((datetime(2026, 11, 19, 14), datetime(2026, 11, 19, 20)), ("model", "gpt-4")),
+    "storm": ((datetime(2026, 11, 21, 9), datetime(2026, 11, 21, 11)), ("provider", "ANTHROPIC")),
+    "prompt": ((datetime(2026, 11, 17), datetime(2026, 11, 18)), ("property:prompt_version", "v13")),
+    "spend": ((datetime(2026, 11, 22, 13), datetime(2026, 11, 22, 17)), ("user", "user_0042")),
+}
+
+
+def data_store(path: Path) -> Store:
+    """A JSONL export (Helicone's request rows) imported once into a store."""
+    from heliqa.tools.importer import read_lines
+
+    home = cache_dir() / f"watch-data-{path.stem}"
+    db = home / "heliqa.duckdb"
+    if not db.with_suffix(".done").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        db.unlink(missing_ok=True)
+        store = Store(db)
+        for batch in read_lines(str(path), None):
+            store.add_rows(batch.rows)
+        store.close()
+        db.with_suffix(".done").touch()
+    return Store(db, read_only=True)
+
+
+def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7, data: Path | None = None) -> None:
     """Score the default monitors on the planted incidents; count the false alarms."""
-    store, org = demo_store(rows, vocabulary, seed), demo_org(vocabulary)
+    if data is not None:
+        store, org, days, label = data_store(data), BENCH_ORG, 53, f"{data.name} (organization {BENCH_ORG[:8]})"
+        windows = {name: w for name, (w, _) in SAMPLE_DATA.items()}
+        expected, also = {name: d for name, (_, d) in SAMPLE_DATA.items()}, ALSO_RIGHT["sample"]
+    else:
+        store, org, days = demo_store(rows, vocabulary, seed), demo_org(vocabulary), 23
+        label = f"{rows:,} demo rows ({vocabulary}, seed {seed})"
+        planted = (AcmeIncidents if vocabulary == "acme" else Incidents)(END)
+        expected, also = EXPECTED[vocabulary], ALSO_RIGHT[vocabulary]
+        windows = {name: getattr(planted, name) for name in expected}
     monitors = {m.name: m for m in default_monitors(store.vocabulary(org))}
-    step, start = duration(every), END - timedelta(days=23)
+    step, start = duration(every), END - timedelta(days=days)
     started = time.perf_counter()
     found = backtest(store, org, monitors.values(), start, END, step)
     seconds = time.perf_counter() - started
-    planted = (AcmeIncidents if vocabulary == "acme" else Incidents)(END)
-    expected, also = EXPECTED[vocabulary], ALSO_RIGHT[vocabulary]
-    windows = {name: getattr(planted, name) for name in expected}
     print(
-        f"{rows:,} demo rows ({vocabulary}, seed {seed}), {len(monitors)} default monitors, every {every}, 23 days: "
-        f"{len(found)} incidents, {seconds:.1f} s"
+        f"{label}, {len(monitors)} default monitors, every {every}, {days} days: {len(found)} incidents, "
+        f"{seconds:.1f} s"
     )
     print(f"{'planted':<13} {'found':<5} {'best monitor':<34} {'overlap':>7} {'post after':>10}  first driver")
     for name, window in windows.items():
@@ -129,9 +164,9 @@ def run_backtest(rows: int, every: str, vocabulary: str, seed: int = 7) -> None:
             echoes += 1
             continue
         false[i.monitor] = false.get(i.monitor, 0) + 1
-    per30 = {name: n * 30 / 23 for name, n in false.items()}
+    per30 = {name: n * 30 / days for name, n in false.items()}
     print(
-        f"false alarms: {sum(false.values())} in 23 days over {len(monitors)} monitors; per monitor per 30 days: "
+        f"false alarms: {sum(false.values())} in {days} days over {len(monitors)} monitors; per monitor per 30 days: "
         f"max {max(per30.values(), default=0):.1f}, mean {sum(per30.values()) / len(monitors):.2f}"
     )
     for name, n in sorted(false.items()):
@@ -204,9 +239,10 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7, help="the demo generator's seed (backtest)")
     parser.add_argument("--vocabulary", choices=VOCABULARIES, default="sample", help="the demo's vocabulary (backtest)")
+    parser.add_argument("--data", type=Path, help="backtest the sample data (requests.jsonl.gz) instead of the demo")
     args = parser.parse_args()
     if args.what == "backtest":
-        run_backtest(args.rows or 300_000, args.every, args.vocabulary, args.seed)
+        run_backtest(args.rows or 300_000, args.every, args.vocabulary, args.seed, args.data)
     else:
         run_cycles(args.rows or 10_000_000, args.cycles)
 

@@ -78,7 +78,8 @@ def opening(
     name = inert(m.name)  # inside code spans: no backtick of the name can close them
     context = (
         f"monitor *{name}*: {inert(m.describe())} · mute: `@heliqa mute {name} 2h` or `heliqa watch mute "
-        f'"{name}" 2h` · stop: `@heliqa unwatch {name}`'
+        f'"{name}" 2h` · stop: `@heliqa unwatch {name}` · change: edit it in `monitors.toml` beside the store '
+        "(taken up at the next evaluation; `heliqa watch --check` first)"
     )
     for extra in links(m, incident, now, dashboard) if dashboard else []:
         if len(context) + len(extra) + 3 <= LIMITS["context_text"]:  # a link is whole or absent, never cut

@@ -246,9 +246,9 @@ def test_a_thin_error_rate_is_judged_by_its_count_of_failures():
 def test_an_incident_holds_through_windows_too_thin_to_judge_and_starts_after_the_last_calm_evaluation():
     """An unjudged window (a few requests) neither fires nor calms: the incident holds for up to a window, then
     ends where the holding began. A departure that builds up before opening starts after the last calm check."""
-    m = Monitor(name="l", measure="latency", by="model")
+    m = Monitor(name="e", measure="errors", by="model")
     t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
-    thin = lambda at: Check(at, 20000.0, 4, 6000.0, None, False, False)  # noqa: E731
+    thin = lambda at: Check(at, 50.0, 4, 1.0, None, False, False)  # noqa: E731
     tracker = Tracker()
     assert tracker.step(m, "gpt-4", _check(t0 - 2 * every, 0.5), every) == []
     assert tracker.step(m, "gpt-4", _check(t0 - every, 2.0), every) == []  # past K/2, not yet past K
@@ -263,6 +263,21 @@ def test_an_incident_holds_through_windows_too_thin_to_judge_and_starts_after_th
         assert tracker.step(m, "gpt-4", thin(t0 + i * every), every) == []
     ended = tracker.step(m, "gpt-4", thin(t0 + 9 * every), every)  # a whole window unjudged: over
     assert [e.kind for e in ended] == ["resolve"] and ended[0].incident.end == t0 + 5 * every
+
+
+def test_a_quantile_jump_opens_only_after_an_evaluation_past_the_bar_or_at_three_times_it():
+    """A p90 over a mix of fast and slow models jumps when the slow one's share tips over a tenth: 7 spreads out of
+    calm opens nothing; 7 spreads after an evaluation past K opens; 10 spreads opens at once. An average opens at
+    2K whatever came before."""
+    t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
+    p90 = Monitor(name="l", measure="latency")
+    tracker = Tracker()
+    assert tracker.step(p90, None, _check(t0, 0.5), every) == []
+    assert tracker.step(p90, None, _check(t0 + every, 7.0), every) == []
+    assert [e.kind for e in tracker.step(p90, None, _check(t0 + 2 * every, 7.0), every)] == ["open"]
+    assert [e.kind for e in Tracker().step(p90, None, _check(t0, 10.0), every)] == ["open"]
+    mean = Monitor(name="a", measure="latency", aggregation="avg")
+    assert [e.kind for e in Tracker().step(mean, None, _check(t0, 7.0), every)] == ["open"]
 
 
 def test_a_split_cost_counts_cents_against_the_whole_organizations_spend():

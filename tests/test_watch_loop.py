@@ -180,7 +180,7 @@ def test_one_post_per_incident_thread_updates_resolution_no_duplicates(feed, tmp
     texts = " ".join(m["text"] for m in roots)
     assert "Error rate reached" in texts and "impact:" in texts and "since Nov 21 08:00 UTC" in texts
     drivers = "".join(json.dumps(m["blocks"]) for m in roots)
-    assert "ANTHROPIC" in drivers and "mute errors 2h" in drivers
+    assert "ANTHROPIC" in drivers and "mute errors 2h" in drivers and "change: edit it in `monitors.toml`" in drivers
     ids = [m["metadata"]["event_payload"]["id"] for m in slack.messages]
     assert len(ids) == len(set(ids)), ids  # nothing posted twice, the SIGKILL mid-post included
     root_ts = {m["ts"] for m in roots}

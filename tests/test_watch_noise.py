@@ -131,8 +131,10 @@ def test_without_a_slack_token_posts_are_printed_with_their_drivers(home):
     first = heliqa("watch", "--once", "--now", "2026-11-21T09:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
     assert first.returncode == 0 and "posts are printed here instead" in first.stderr
     assert ":rotating_light: Error rate reached" in first.stdout and "provider   ANTHROPIC" in first.stdout
-    later = heliqa("watch", "--once", "--now", "2026-11-21T11:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
+    # the storm lasts to 10:00: still going then; calm at 11:00 (a dip) and 12:00 ends it, a window before 11:00
+    later = heliqa("watch", "--once", "--now", "2026-11-21T12:00:00Z", "--every", "1h", "--org", MAIN_ORG, home=home)
     assert ":rotating_light:" not in later.stdout  # not again
+    assert "  ↳ Still going at Nov 21 10:00 UTC" in later.stdout
     assert "  ↳ :white_check_mark: Resolved at Nov 21 10:00 UTC" in later.stdout
 
 

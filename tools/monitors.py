@@ -527,7 +527,8 @@ def default_monitors(vocab: Vocabulary, channels: tuple[str, ...] = ()) -> list[
         splits = [None, "model", "provider"] + (properties if base["measure"] == "score" else [])
         for by in splits:
             name = base["name"] + (f" by {_split_name(by)}" if by else "")
-            # the detector's spreads grow for fewer requests (and an error rate's failures are counted): the default
-            # monitors judge a window from 5 requests, as the explanations judge a bucket
+            # the detector's spreads grow for fewer requests, a score's is its requests' standard error, an error
+            # rate's failures are counted, a p90 of under 10 requests opens only when sustained: the default monitors
+            # judge a window from 5 requests, as the explanations judge a bucket
             out.append(Monitor(**{**base, "name": name, "by": by, "channels": channels, "min_requests": 5}))
     return out
