@@ -491,9 +491,11 @@ class Tracker:
         unjudged = check.spreads is None and check.requests > 0 and m.kind == "anomaly"
         if not unjudged:  # a window too thin to judge neither breaks a departure's run nor begins one
             s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
+            s["beyond"] = (s.get("beyond", 0) + 1) if beyond else 0
             if not check.firing:
                 s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: its incident's start
-        sustained = beyond and check.at - _parse(s["armed"]) >= m.span
+        # sustained: past K for a whole window, on at least a window's worth of judged evaluations
+        sustained = beyond and check.at - _parse(s["armed"]) >= m.span and s["beyond"] * every >= m.span
         opening = (check.opens and not _flips(m, check, before)) or sustained
         if s["open"] is not None:
             incident = Incident.from_json(s["open"])

@@ -265,6 +265,20 @@ def test_an_incident_holds_through_windows_too_thin_to_judge_and_starts_after_th
     assert [e.kind for e in ended] == ["resolve"] and ended[0].incident.end == t0 + 5 * every
 
 
+def test_a_sustained_departure_needs_a_windows_worth_of_judged_evaluations():
+    """Past K (not 2K) for over an hour, but judged only twice in it (too few requests between): not sustained yet;
+    the fourth judged evaluation past K opens it, its start after the last calm evaluation."""
+    m = Monitor(name="e", measure="errors", by="model")
+    t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
+    thin = lambda at: Check(at, 50.0, 3, 1.0, None, False, False)  # noqa: E731
+    tracker = Tracker()
+    steps = [_check(t0, 0.5), _check(t0 + every, 4.0)] + [thin(t0 + i * every) for i in range(2, 6)]
+    steps += [_check(t0 + 6 * every, 4.0), _check(t0 + 7 * every, 4.0)]
+    assert [e for c in steps for e in tracker.step(m, "m", c, every)] == []
+    opened = tracker.step(m, "m", _check(t0 + 8 * every, 4.0), every)
+    assert [e.kind for e in opened] == ["open"] and opened[0].incident.start == t0
+
+
 def test_a_quantile_jump_opens_only_after_an_evaluation_past_the_bar_or_at_three_times_it():
     """A p90 over a mix of fast and slow models jumps when the slow one's share tips over a tenth: 7 spreads out of
     calm opens nothing; 7 spreads after an evaluation past K opens; 10 spreads opens at once. An average opens at
