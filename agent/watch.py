@@ -488,12 +488,12 @@ class Tracker:
         # beyond K on every evaluation of a whole window (sustained), or beyond 2K at once
         beyond = check.spreads is not None and check.spreads > DEPARTURE_K
         before = s["armed"]
-        unjudged = check.spreads is None and check.requests > 0 and m.kind == "anomaly"
-        if not unjudged:  # a window too thin to judge neither breaks a departure's run nor begins one
-            s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
-            s["beyond"] = (s.get("beyond", 0) + 1) if beyond else 0
-            if not check.firing:
-                s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: its incident's start
+        # a window too thin to judge breaks a run past K (nothing says it went on: a thin model's p90 wanders past
+        # K for an hour with gaps between), but is no calm evaluation for where a departure began
+        s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
+        s["beyond"] = (s.get("beyond", 0) + 1) if beyond else 0
+        if not check.firing and not (check.spreads is None and check.requests > 0 and m.kind == "anomaly"):
+            s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: its incident's start
         # sustained: past K for a whole window, on at least a window's worth of judged evaluations
         sustained = beyond and check.at - _parse(s["armed"]) >= m.span and s["beyond"] * every >= m.span
         opening = (check.opens and not _flips(m, check, before)) or sustained

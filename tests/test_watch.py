@@ -265,17 +265,18 @@ def test_an_incident_holds_through_windows_too_thin_to_judge_and_starts_after_th
     assert [e.kind for e in ended] == ["resolve"] and ended[0].incident.end == t0 + 5 * every
 
 
-def test_a_sustained_departure_needs_a_windows_worth_of_judged_evaluations():
-    """Past K (not 2K) for over an hour, but judged only twice in it (too few requests between): not sustained yet;
-    the fourth judged evaluation past K opens it, its start after the last calm evaluation."""
+def test_a_window_too_thin_to_judge_breaks_a_sustained_run_but_is_no_calm_start():
+    """Past K (not 2K) for over an hour with windows too thin to judge between: not sustained (nothing says it went
+    on); a whole window of judged evaluations past K after them opens it, its start the last calm evaluation
+    before the thin ones."""
     m = Monitor(name="e", measure="errors", by="model")
     t0, every = datetime(2026, 11, 20), timedelta(minutes=15)
     thin = lambda at: Check(at, 50.0, 3, 1.0, None, False, False)  # noqa: E731
     tracker = Tracker()
-    steps = [_check(t0, 0.5), _check(t0 + every, 4.0)] + [thin(t0 + i * every) for i in range(2, 6)]
-    steps += [_check(t0 + 6 * every, 4.0), _check(t0 + 7 * every, 4.0)]
+    steps = [_check(t0, 0.5), _check(t0 + every, 4.0), thin(t0 + 2 * every), _check(t0 + 3 * every, 4.0)]
+    steps += [thin(t0 + 4 * every)] + [_check(t0 + i * every, 4.0) for i in range(5, 9)]
     assert [e for c in steps for e in tracker.step(m, "m", c, every)] == []
-    opened = tracker.step(m, "m", _check(t0 + 8 * every, 4.0), every)
+    opened = tracker.step(m, "m", _check(t0 + 9 * every, 4.0), every)
     assert [e.kind for e in opened] == ["open"] and opened[0].incident.start == t0
 
 
