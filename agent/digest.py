@@ -129,6 +129,7 @@ class DigestContent:
     totals: list[Figure]
     movers: list[Figure]
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    watched: bool = True  # False: no watcher's state beside the store, so its incidents are not known
 
     def to_json(self) -> dict[str, Any]:
         """`heliqa watch --digest --json`: the periods, the totals, the movers and the incidents."""
@@ -140,7 +141,7 @@ class DigestContent:
             "filters": self.filters,
             "totals": [f.to_json() for f in self.totals],
             "movers": [f.to_json() for f in self.movers],
-            "incidents": self.incidents,
+            "incidents": self.incidents if self.watched else None,
         }
 
 

@@ -69,6 +69,7 @@ def build(
     found = content(backend, org, every, end, tz, filters)
     if state is not None:
         found.incidents = period_incidents(state.series, state.ended, monitors, state.threads, found.period)
+    found.watched = state is not None
     return found
 
 
@@ -102,12 +103,13 @@ def _headline(found: DigestContent) -> str:
     parts = []
     for f in found.totals:
         if f.label in ("requests", "cost"):
-            pct = f.to_json()["change_pct"]
+            # the change as the table shows it (delta_text), not the JSON's rounded change_pct
+            pct = f.change / abs(f.previous) * 100 if f.change is not None and f.previous else None
             change = f" ({'+' if pct >= 0 else '−'}{abs(pct):.1f}%)" if pct is not None else ""
             value = f.texts()[0]
             parts.append(f"{value} requests{change}" if f.label == "requests" else f"cost {value}{change}")
     n = len(found.incidents)
-    parts.append(f"{n} incident{'s' * (n != 1)}")
+    parts.append(f"{n} incident{'s' * (n != 1)}" if found.watched else "incidents not known (no watcher ran here)")
     title = "Daily digest" if found.every == "daily" else "Weekly digest"
     return f"{title}{_scope(found.filters)} · {_span(found)}: " + ", ".join(parts)
 
@@ -214,7 +216,10 @@ def terminal_text(found: DigestContent) -> str:
     out = [shown_text(visible(_headline(found))), "", render_table(safe_cells(total_rows(found)))]
     if found.movers:
         out += ["", f"Biggest changes vs {before}, by model and provider", render_table(safe_cells(mover_rows(found)))]
-    out += ["", f"Incidents: {len(found.incidents) or 'none in this period'}"]
+    if not found.watched:
+        out += ["", "Incidents: not known — no `heliqa watch` has kept its state beside this store"]
+    else:
+        out += ["", f"Incidents: {len(found.incidents) or 'none in this period'}"]
     for incident in found.incidents:
         head, rest = _incident_words(incident, found.tz)
         out.append(shown_text(visible(f"  • {head} — {rest}")))  # a newline in a name is shown, not followed

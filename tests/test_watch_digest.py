@@ -5,6 +5,7 @@ through quiet hours, never twice after a kill -9), `--json`, and hostile names k
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -184,7 +185,7 @@ def test_digest_json_equals_the_figures_computed_from_the_rows(sample_home, samp
     assert set(body) == {"every", "tz", "period", "previous", "filters", "totals", "movers", "incidents"}
     assert body["period"] == {"start": "2026-11-20T11:00:00Z", "end": "2026-11-21T11:00:00Z"}
     assert body["previous"] == {"start": "2026-11-19T11:00:00Z", "end": "2026-11-20T11:00:00Z"}
-    assert body["tz"] == "Europe/Berlin" and body["incidents"] == []
+    assert body["tz"] == "Europe/Berlin" and body["incidents"] is None  # no watcher ran beside the sample store
     keep = (lambda r: r["provider"] in ("OPENAI", "ANTHROPIC")) if filtered else (lambda r: True)
     assert body["filters"] == ({"provider": ["OPENAI", "ANTHROPIC"]} if filtered else {})
     day = timedelta(days=1)
@@ -211,17 +212,32 @@ def test_digest_json_equals_the_figures_computed_from_the_rows(sample_home, samp
         assert {m["group"] for m in body["movers"] if m["dimension"] == "provider"} <= {"OPENAI", "ANTHROPIC"}
 
 
-def test_digest_text_in_the_terminal(sample_home):
-    done = heliqa(
-        "watch", "--digest", "weekly", "--now", "2026-11-24T12:00:00Z", "--tz", "UTC", "--org", MAIN_ORG,
-        home=sample_home,
-    )  # fmt: skip
+def test_digest_text_in_the_terminal(sample_home, tmp_path):
+    """The headline's changes are the table's (same rounding); incidents are "not known" without a watcher's state
+    beside the store, and counted (none here) with one."""
+    import re
+
+    from heliqa.tools.watch_state import WatchState, state_paths
+
+    args = ["watch", "--digest", "weekly", "--now", "2026-11-24T12:00:00Z", "--tz", "UTC", "--org", MAIN_ORG]
+    done = heliqa(*args, home=sample_home)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("Weekly digest · Nov 17 12:00 → Nov 24 12:00 UTC: ")
     assert "this week" in out and "the week before" in out and "p90 latency" in out
     assert "Biggest changes vs the week before, by model and provider" in out
-    assert "Incidents: none in this period" in out
+    assert "incidents not known (no watcher ran here)" in out.splitlines()[0]
+    assert "Incidents: not known" in out
+    head = out.splitlines()[0]
+    for label in ("requests", "cost"):
+        row = next(line for line in out.splitlines() if line.startswith(label + " "))
+        table_pct = re.findall(r"\(([+−][\d.]+%)\)", row)[-1]
+        assert f"({table_pct})" in head, (head, row)
+    shutil.copy(sample_home / "heliqa.duckdb", tmp_path / "heliqa.duckdb")
+    WatchState(state_paths(tmp_path)[0]).save()  # a watcher ran here and saw nothing
+    watched = heliqa(*args, home=tmp_path)
+    assert watched.returncode == 0, watched.stderr
+    assert "Incidents: none in this period" in watched.stdout and ", 0 incidents" in watched.stdout
     bad = heliqa("watch", "--digest", "daily", "--backtest", "7d", "--org", MAIN_ORG, home=sample_home)
     assert bad.returncode == 2 and "--digest prints one digest" in bad.stderr
 
