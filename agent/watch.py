@@ -386,8 +386,7 @@ def _check(
 def _count_z(m: Monitor, stats: Stats | None, value: float | None, n: int) -> float | None:
     """An error rate over few requests as the normal deviate of its failures' binomial tail against the
     baseline's pooled share (6 failures of 7 where 1% fail is news; 1 of 3 is not); None when not applicable."""
-    least = m.min_requests if "min_requests" in m.model_fields_set else MIN_FAILURES
-    if stats is None or stats.failing is None or value is None or not max(least, MIN_FAILURES) <= n < COUNTED:
+    if stats is None or stats.failing is None or value is None or not max(m.min_requests, MIN_FAILURES) <= n < COUNTED:
         return None
     failed = round(value / 100 * n)
     if failed < MIN_FAILURES or value / 100 < 2 * stats.failing:
