@@ -17,6 +17,11 @@ standard error its requests' own spread gives (the baseline's pooled within-hour
 A score average also opens early: the newest two complete quarter hours, judged against the same baseline with
 their own spread, beyond 2K while the whole window already departs past K/2 — a drop is posted half an hour after
 it began instead of when it fills most of an hour's window.
+
+Thin series (docs/watch.md): an error rate over fewer than 50 requests is also judged by its failures' binomial tail
+against the baseline's pooled share of failures; a quantile of under 10 requests, or jumping past 2K out of calm,
+does not open at once; a window too thin to judge holds an open incident for up to a window; a split cost's floor is
+2% of the whole organization's hourly cost.
 """
 
 from __future__ import annotations
