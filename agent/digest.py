@@ -238,11 +238,6 @@ def content(backend: Backend, org: str, every: str, end: datetime, tz: str, filt
 
 
 # --- incidents ---------------------------------------------------------------------------------------------------
-def ended_entry(m: Monitor, incident: Incident) -> dict[str, Any]:
-    """An ended incident as the watch state keeps it for the digests: its JSON, its id, headline and impact."""
-    return {**incident.to_json(), "id": incident.id, "headline": headline(m, incident), "impact": impact(m, incident)}
-
-
 def _incident(data: dict[str, Any]) -> Incident:
     return Incident.from_json({k: v for k, v in data.items() if k not in ("id", "headline", "impact")})
 

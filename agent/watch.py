@@ -458,11 +458,16 @@ class Incident:
         return cls(**{**data, **moments})
 
 
+def ended_entry(m: Monitor, incident: Incident) -> dict[str, Any]:
+    """An ended incident as the watch state keeps it for the digests: its JSON, its id, headline and impact."""
+    return {**incident.to_json(), "id": incident.id, "headline": headline(m, incident), "impact": impact(m, incident)}
+
+
 def _flips(m: Monitor, check: Check, before: str | None) -> bool:
     """Whether a quantile's jump past 2K may be its population flipping: a p90 of a mix of fast and slow models
     jumps to the slow one's whenever its share tips over a tenth of the window. It opens at 2K when the previous
     evaluation was past K already, or at 3K at once."""
-    if m.kind != "anomaly" or not (m.agg or "").startswith("p") or check.spreads is None:
+    if m.kind != "anomaly" or not m.agg.startswith("p") or check.spreads is None:
         return False
     return before is None and check.spreads <= 3 * DEPARTURE_K
 
@@ -495,11 +500,9 @@ class Tracker:
         # a window too thin to judge breaks a run past K (nothing says it went on: a thin model's p90 wanders past
         # K for an hour with gaps between), but is no calm evaluation for where a departure began
         s["armed"] = (s["armed"] or iso_z(check.at)) if beyond else None
-        s["beyond"] = (s.get("beyond", 0) + 1) if beyond else 0
         if not check.firing and not (check.spreads is None and check.requests > 0 and m.kind == "anomaly"):
             s["rise"] = iso_z(check.at)  # the last evaluation before a departure began: its incident's start
-        # sustained: past K for a whole window, on at least a window's worth of judged evaluations
-        sustained = beyond and check.at - _parse(s["armed"]) >= m.span and s["beyond"] * every >= m.span
+        sustained = beyond and check.at - _parse(s["armed"]) >= m.span
         opening = (check.opens and not _flips(m, check, before)) or sustained
         if s["open"] is not None:
             incident = Incident.from_json(s["open"])

@@ -19,11 +19,6 @@ def _condition(key: str, value: Any) -> Condition:
     return Condition(field=field, op="equals", value=int(value) if key == "status" else str(value))
 
 
-def scope_filters(m: Monitor, group: str | None) -> list[tuple[str, Any]]:
-    """The monitor's filters and, for one series of a split, (its `by`, the series' value)."""
-    return list(m.filters.items()) + ([(m.by, group)] if m.by and group is not None else [])
-
-
 def filter_conditions(filters: dict[str, Any]) -> list[Condition]:
     """A monitor's or a digest's filters as a question's conditions (all required)."""
     return [_condition(k, v) for k, v in filters.items()]
@@ -42,7 +37,7 @@ def incident_scope(m: Monitor, group: str | None, start: datetime, end: datetime
         aggregation=aggregation,
         scoreKey=m.score_key if measure == "score" else None,
         range=TimeRange(kind="between", start=start, end=max(end, start)),
-        conditions=[_condition(k, v) for k, v in scope_filters(m, group)],
+        conditions=[_condition(k, v) for k, v in m.series_filters(group)],
         timeZone="UTC",
     )
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from heliqa.agent.digest import ended_entry
 from heliqa.agent.watch import (
     Check,
     Incident,
@@ -28,6 +27,7 @@ from heliqa.agent.watch import (
     backtest,
     checks,
     duration_words,
+    ended_entry,
     evaluation_instants,
     explain_incident,
     headline,

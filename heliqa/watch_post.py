@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from heliqa.agent.watch import Incident, duration_words, headline, impact
-from heliqa.agent.watch_scope import incident_scope, scope_filters
+from heliqa.agent.watch_scope import incident_scope
 from heliqa.chart import label as chart_label
 from heliqa.slack_render import LIMITS, capped, fenced, inert, link
 from heliqa.tools.helicone_lists import requests_page_link
@@ -99,7 +99,7 @@ def links(m: Monitor, incident: Incident, now: datetime, dashboard: str) -> list
     """The dashboard link, then Helicone's requests page over the incident's window so far with the monitor's
     filters and series; a filter the page cannot carry is named in the link text (the list is broader)."""
     end = incident.end or now
-    url, broader = requests_page_link(dashboard, incident.start, end, scope_filters(m, incident.group))
+    url, broader = requests_page_link(dashboard, incident.start, end, m.series_filters(incident.group))
     text = "requests in this window"
     if broader:
         text += f" (not filtered by {', '.join(dict.fromkeys(k.removeprefix('property.') for k in broader))})"

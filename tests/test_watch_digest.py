@@ -350,8 +350,7 @@ def test_hostile_names_stay_inert_in_the_digest(tmp_path):
     terminal shows no control character or forged line."""
     import re
 
-    from heliqa.agent.digest import ended_entry
-    from heliqa.agent.watch import Incident
+    from heliqa.agent.watch import Incident, ended_entry
     from heliqa.tools.monitors import Monitor
     from heliqa.tools.store import Store
     from heliqa.tools.watch_state import WatchState

@@ -69,6 +69,9 @@ def _check_filters(value: dict) -> dict:
     return value
 
 
+# A monitor's or a digest's name: what posts, mutes and the state refer to
+Name = Annotated[str, AfterValidator(_check_name)]
+
 # The filters of a monitor or a digest: a dimension (or property.<key>) -> a value or a list of values (any of them)
 Filters = Annotated[
     dict[str, str | int | list[str | int]],
@@ -102,7 +105,7 @@ class Monitor(BaseModel):
     """One watched measure: a threshold (`above`/`below`) or, with neither, an anomaly against its baseline."""
 
     model_config = _STRICT
-    name: str = Field(description="unique; what posts, mutes and `heliqa watch mute NAME` refer to")
+    name: Name = Field(description="unique; what posts, mutes and `heliqa watch mute NAME` refer to")
     measure: WatchMeasure
     aggregation: str | None = Field(None, description="sum, avg, min, max, count, rate (errors) or pNN")
     score_key: str | None = Field(None, description="for measure = score")
@@ -116,8 +119,6 @@ class Monitor(BaseModel):
     below: float | None = None
     channels: tuple[str, ...] = ()
     cooldown: str = Field("1h", description="a series firing again this soon after resolving continues its incident")
-
-    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
     @field_validator("aggregation")
     @classmethod
@@ -186,9 +187,13 @@ class Monitor(BaseModel):
             return self.above is not None
         return self.measure != "score"
 
+    def series_filters(self, group: str | None = None) -> list[tuple[str, Any]]:
+        """The monitor's filters and, for one series of a split, (its `by`, the series' value)."""
+        return list(self.filters.items()) + ([(self.by, group)] if self.by and group is not None else [])
+
     def filter_node(self, group: str | None = None) -> Any:
         """The monitor's filters (and, for one series of a split, its value) as a Helicone filter node."""
-        items = list(self.filters.items()) + ([(self.by, group)] if self.by and group is not None else [])
+        items = self.series_filters(group)
         return all_of([_condition(key, value) for key, value in items]) if items else "all"
 
     def query(self, start: str, end: str, bucket: str | None, tzd: int, count: bool = False) -> MetricsQuery:
@@ -237,11 +242,6 @@ def _listed(value: Any) -> str:
 
 def _group_by(by: str | None) -> str | None:
     return f"property:{by.split('.', 1)[1]}" if by and by.startswith("property.") else by
-
-
-def filters_node(filters: dict[str, Any]) -> Any:
-    """Filters (a dimension or property.<key> -> a value or a list) as a Helicone filter node, all required."""
-    return all_of([_condition(key, value) for key, value in filters.items()]) if filters else "all"
 
 
 _FIELDS = {"model": "model", "provider": "provider", "user": "user_id", "status": "status", "country": "country_code"}
@@ -331,10 +331,8 @@ class Digest(BaseModel):
     every: Literal["daily", "weekly"]
     at: str = Field("09:00", description="HH:MM in the channel's zone: the period ends, and the post goes out, then")
     weekday: str | None = Field(None, description="weekly: the day of the post (default monday)")
-    name: str | None = Field(None, description="tells two digests of one channel apart")
+    name: Name | None = Field(None, description="tells two digests of one channel apart")
     filters: Filters = {}
-
-    _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else _check_name(v)))
 
     @field_validator("at")
     @classmethod
