@@ -36,9 +36,10 @@ from typing import Any
 from heliqa.tools import investigate
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import HeliqaError
+from heliqa.tools.filters import all_of, leaf
 from heliqa.tools.investigate import DEPARTURE_K, MIN_REQUESTS, MIN_SCALE, MIN_SCALE_SHARE, ExplainQuery
 from heliqa.tools.monitors import Monitor, format_value, measure_words
-from heliqa.tools.query import TimeFilter, percentile_fraction
+from heliqa.tools.query import MetricsQuery, TimeFilter, percentile_fraction
 from heliqa.tools.results import iso_z
 from heliqa.tools.sqlbackend import naive_utc
 
@@ -53,6 +54,15 @@ FEW_FOR_QUANTILE = 10  # a pNN over fewer requests opens no incident at once (it
 MIN_FAILURES = 3  # the least failed requests a count opens an incident on
 COUNTED = 50  # an error rate over fewer requests is also judged by its failures' count (more: rates vary more
 # from hour to hour than a binomial count says, and the hourly spread holds that)
+# a quantile's column, whose requests beyond the baseline's value confirm a departure (every request has a latency)
+COLUMNS = {
+    "latency": "latency",
+    "ttft": "time_to_first_token",
+    "cost": "cost",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+}
 Values = dict[str | None, dict[datetime, tuple[float | None, int]]]
 # baseline hours: (value, requests, the requests' own variance within the hour, None when not read)
 Hours = dict[str | None, dict[datetime, tuple[float | None, int, float | None]]]
@@ -355,7 +365,52 @@ def checks(
     for group, by_time in values.items():
         slices = early.get(group, {})
         out[group] = [_check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants]
+        if _one_model(m, group) and m.kind == "anomaly" and m.agg.startswith("p") and m.measure in COLUMNS:
+            out[group] = [_confirmed(backend, org, m, group, c) for c in out[group]]
     return out
+
+
+def _confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check: Check) -> Check:
+    """A quantile's departure past K (up to 3K) on one model's series, confirmed by its requests: how many of the
+    window's lie beyond the baseline's typical pNN, as the normal deviate of that count's binomial tail against the
+    (100 − NN)% beyond it in a usual hour. The departure counts as the lesser of the two: a p90 moved by the shape
+    of its slowest two or three requests is no shift of the series (most of a slowed model's requests lie beyond).
+    Measured on the demo: it removed every false alarm of `latency by model` (3 in 23 days on one 200,000-row
+    store) and delayed no planted incident."""
+    if check.spreads is None or not DEPARTURE_K < check.spreads <= 3 * DEPARTURE_K or check.typical is None:
+        return check  # (past 3K a departure is news whatever its requests: a slowed model's first quarter hour)
+    beyond, judged = _beyond(backend, org, m, group, check)
+    if judged < max(m.min_requests, 1):
+        return check
+    share = 1 - percentile_fraction(m.agg) if m.up else percentile_fraction(m.agg)
+    tail = _binomial_tail(beyond, judged, min(max(share, 1e-6), 1 - 1e-6)) if beyond else 1.0
+    counted = statistics.NormalDist().inv_cdf(1 - min(max(tail, 1e-15), 0.5))
+    z = min(check.spreads, counted)
+    opens = check.opens and z > 2 * DEPARTURE_K
+    return Check(check.at, check.value, check.requests, check.typical, z, z > DEPARTURE_K / 2, opens)
+
+
+def _one_model(m: Monitor, group: str | None) -> bool:
+    """Whether a series is one model's requests: one population, whose real shift moves most of them. (Over a mix,
+    one model's slowdown moves the p90 with its few requests: the count cannot confirm it.)"""
+    model = m.filters.get("model")
+    return (m.by == "model" and group is not None) or (model is not None and not isinstance(model, list))
+
+
+def _beyond(backend: Backend, org: str, m: Monitor, group: str | None, check: Check) -> tuple[int, int]:
+    """(requests beyond the check's typical value, requests carrying the measure) in its window."""
+    column = COLUMNS[m.measure]
+    beyond = leaf(column, "gt" if m.up else "lt", check.typical)
+    carried = leaf(column, "gte", 0)
+    counts = []
+    for node in (beyond, carried) if column != "latency" else (beyond,):
+        query = MetricsQuery(
+            measure="requests",
+            timeFilter=TimeFilter(start=iso_z(check.at - m.span), end=iso_z(check.at)),
+            userFilter=all_of([m.filter_node(group), node]),
+        )
+        counts.append(sum(int(r.value or 0) for r in backend.run(query, org)))
+    return counts[0], counts[1] if len(counts) > 1 else check.requests
 
 
 def _check(

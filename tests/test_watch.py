@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from heliqa.agent.watch import Check, Tracker, evaluation_instants
+from heliqa.agent.watch import HOUR, Check, Tracker, evaluation_instants
 from heliqa.tools.demo import Incidents
 from heliqa.tools.monitors import Monitor, check_text
 from tests.conftest import MAIN_ORG, NOW
@@ -294,6 +294,43 @@ def test_a_quantile_jump_opens_only_after_an_evaluation_past_the_bar_or_at_three
     assert [e.kind for e in Tracker().step(p90, None, _check(t0, 10.0), every)] == ["open"]
     mean = Monitor(name="a", measure="latency", aggregation="avg")
     assert [e.kind for e in Tracker().step(mean, None, _check(t0, 7.0), every)] == ["open"]
+
+
+def test_a_quantile_departure_under_three_times_the_bar_needs_its_requests_beyond_the_baseline(tmp_path):
+    """A p90 past 2K whose window holds a few requests beyond the baseline's p90 (the slowest three of 25, as a
+    usual hour holds two or three) is the shape of its tail, not a shift: it does not open, and is judged by the
+    count's deviate. Twenty of 25 beyond opens. Past 3K the value opens alone; the confirmation reads the
+    window the check names, for its own series only."""
+    from heliqa.agent.watch import _confirmed, _one_model
+    from heliqa.tools.demo import generate
+    from heliqa.tools.store import Store
+
+    t0 = datetime(2026, 11, 24, 2, 0)
+    rows = list(generate(75, 3, t0.replace(tzinfo=NOW.tzinfo), MAIN_ORG, days=3 / 24))
+    for i, row in enumerate(sorted(rows, key=lambda r: r["request_created_at"])):
+        hour = (
+            0
+            if row["request_created_at"] < "2026-11-24T00"
+            else 1
+            if row["request_created_at"] < "2026-11-24T01"
+            else 2
+        )
+        slow = (hour == 1 and i % 25 < 3) or (hour == 2 and i % 25 < 20)  # hour 0: another model, all slow
+        row.update(model="model-b" if hour == 0 else "model-a", latency=5000 if slow or hour == 0 else 900)
+    store = Store(tmp_path / "heliqa.duckdb")
+    store.add_rows(rows)
+    m = Monitor(name="l", measure="latency", by="model")
+    counts = store.run(m.query("2026-11-24T00:00:00Z", "2026-11-24T02:00:00Z", "hour", 0, count=True), MAIN_ORG)
+    assert sorted(int(r.value) for r in counts if r.group == "model-a") == [25, 25]
+    tail = _confirmed(store, MAIN_ORG, m, "model-a", Check(t0 - HOUR, 5000.0, 25, 1000.0, 7.0, True, True))
+    assert not tail.opens and tail.spreads < 3.0  # 3 of 25 where 2.5 are usual
+    shift = _confirmed(store, MAIN_ORG, m, "model-a", Check(t0, 5000.0, 25, 1000.0, 7.0, True, True))
+    assert shift.opens and shift.spreads == 7.0  # 20 of 25: the value's own deviate, the lesser
+    far = Check(t0 - HOUR, 5000.0, 25, 1000.0, 9.5, True, True)
+    assert _confirmed(store, MAIN_ORG, m, "model-a", far) == far
+    # over a mix of models, one model's slowdown moves the p90 with its few requests: no count confirms it there
+    assert _one_model(m, "model-a") and not _one_model(Monitor(name="o", measure="latency"), None)
+    store.close()
 
 
 def test_a_split_cost_counts_cents_against_the_whole_organizations_spend():
