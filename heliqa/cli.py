@@ -335,6 +335,7 @@ needs the [serve] extra: pip install 'heliqa[serve]'""",
   heliqa watch --every 5m --channel C0123456         # post incidents to Slack (SLACK_BOT_TOKEN)
   heliqa watch --digest daily                        # the digest of the last 24 hours, printed
   heliqa watch mute "latency by model" 2h
+  heliqa watch mute digest daily 1d                  # skip the daily digest's posts for a day (unwatch: stop it)
   heliqa watch add "p95 latency for gpt-4 over 1h above 5 s with at least 50 requests"
 
 With no FILE: monitors.toml beside the store, else anomaly monitors of p90 latency, error rate, cost and each
@@ -522,7 +523,8 @@ def _app_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
     watch.add_argument(
         "words",
         nargs="*",
-        metavar="FILE | add WORDS [FILE] | mute NAME DURATION | unwatch NAME | rewatch NAME",
+        metavar="FILE | add WORDS [FILE] | mute NAME DURATION | unmute|unwatch|rewatch NAME | mute digest [LABEL] "
+        "DURATION | unmute|unwatch|rewatch digest [LABEL]",
     )
     watch.add_argument("--check", action="store_true", help="validate FILE and exit")
     watch.add_argument("--backtest", metavar="DURATION", help="replay the monitors over this much history (30d)")

@@ -227,9 +227,11 @@ class Watcher:
                 self._evaluate(m, now)
             except HeliqaError as error:  # one monitor the backend cannot answer must not stop the others
                 log.warning("watch: %s not evaluated (retried next cycle): %s", m.name, error)
+        self.state.digest_list = []  # what the watch commands name digests by
         if self.files.digest:
-            from heliqa.watch_digest import queue_digests
+            from heliqa.watch_digest import digest_entries, queue_digests
 
+            self.state.digest_list = digest_entries(self.files, self.tz)
             queue_digests(self, now)
         self.state.save()
         return self._deliver(now)
@@ -388,8 +390,18 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
 
 
 def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
-    """`heliqa watch mute NAME 2h` / `unwatch NAME` / `rewatch NAME`."""
+    """`heliqa watch mute NAME 2h` / `unmute NAME` / `unwatch NAME` / `rewatch NAME`, and the same of a digest
+    (`mute digest [LABEL] 1d`, `unwatch digest [LABEL]`, ...: the Slack commands' own code)."""
+    from heliqa.watch_commands import digest_command, digest_words, known_monitors
+
     action, rest = words[0], words[1:]
+    said = digest_words(" ".join(rest[:-1] if action == "mute" else rest), known_monitors(home)) if rest else None
+    if said is not None:
+        done, text = digest_command(action, said, rest[-1] if action == "mute" else None, home, now)
+        if not done:
+            raise ConfigError(text)
+        sys.stdout.write(text + "\n")
+        return 0
     mutes = Mutes(state_paths(home)[1])
     if action == "mute":
         if len(rest) != 2:
@@ -402,9 +414,9 @@ def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
         sys.stdout.write(f"muted {rest[0]} until {iso_z(now + span)}\n")
         return 0
     if len(rest) != 1:
-        raise ConfigError(f"usage: heliqa watch {action} NAME")
+        raise ConfigError(f"usage: heliqa watch {action} NAME", f"or: heliqa watch {action} digest [LABEL]")
     (mutes.unwatch if action == "unwatch" else mutes.rewatch)(rest[0])
-    sys.stdout.write(f"{action}ed {rest[0]}\n")
+    sys.stdout.write(f"{action}{'d' if action.endswith('e') else 'ed'} {rest[0]}\n")
     return 0
 
 
@@ -521,12 +533,15 @@ def main(args) -> int:
     clock = Clock(args.clock)
     now = _utc(instant(args.now)) if args.now else clock.now()
     backend = open_backend(args.backend)
-    if words and words[0] in ("mute", "unwatch", "rewatch"):
+    if words and words[0] in ("mute", "unmute", "unwatch", "rewatch"):
         return cmd_mute(words, _home(backend), now)
     if words and words[0] == "add":
         return cmd_add(words[1:], backend, backend.resolve_org(args.org), now)
     if len(words) > 1:
-        raise ConfigError(f"unexpected {' '.join(words[1:])!r}", "heliqa watch [FILE] (or: mute NAME 2h, unwatch NAME)")
+        raise ConfigError(
+            f"unexpected {' '.join(words[1:])!r}",
+            "heliqa watch [FILE] (or: mute NAME 2h, unwatch NAME, mute digest LABEL 1d)",
+        )
     if args.sync_every:
         from heliqa.tools.settings import settings
         from heliqa.tools.sync import live_store, start_live_sync

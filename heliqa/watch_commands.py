@@ -1,20 +1,30 @@
 """Watch commands said to the Slack app: `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch <monitor>`,
-`rewatch <monitor>`. They act on the files `heliqa watch` reads beside the store, so a running watcher obeys them
-at its next evaluation."""
+`rewatch <monitor>`, and the same of a digest: `mute digest [LABEL] 1d`, `unmute|unwatch|rewatch digest [LABEL]`.
+They act on the files `heliqa watch` reads beside the store, so a running watcher obeys them at its next evaluation.
+`heliqa watch mute digest …` (heliqa/watch.py) runs the same digest commands (`digest_command`).
+
+A digest is called by its label: its `name`, else how often it posts when no other digest posts as often
+(`daily`), else how often and where (`daily C0123456`); with one digest the label may be left out."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from heliqa.tools.errors import ConfigError
 from heliqa.tools.monitors import duration, duration_text
+from heliqa.tools.safetext import visible
 from heliqa.tools.watch_state import Mutes, read_json, state_paths
 from heliqa.watch_post import escape
 
 _MUTE = re.compile(r"^mute\s+(.+?)\s+(?:for\s+)?(\S+)$", re.IGNORECASE)
 _ONE = re.compile(r"^(unmute|unwatch|rewatch)\s+(.+)$", re.IGNORECASE)
+_CHANNEL_REF = re.compile(r"<#(\w+)(?:\|[^>]*)?>")  # Slack sends a typed `#ops` as <#C0123|ops>
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+LISTS = ("watches", "monitors", "list watches", "digests", "list digests")
 
 
 def home_of(backend: Any) -> Path:
@@ -25,10 +35,28 @@ def home_of(backend: Any) -> Path:
     return Path(path).parent if path is not None else default_home()
 
 
-def _known(home: Path) -> dict[str, str]:
+def known_monitors(home: Path) -> dict[str, str]:
     """Monitor name -> description, as the watcher last recorded them."""
     state_path, _ = state_paths(home)
     return {m["name"]: m.get("describe", "") for m in read_json(state_path).get("monitors", [])}
+
+
+def known_digests(home: Path) -> list[dict[str, str]]:
+    """The digests as the watcher last recorded them (`digest_entries`), else as `monitors.toml` beside the store
+    declares them (no watcher has run here yet)."""
+    recorded = read_json(state_paths(home)[0]).get("digest_list")
+    if isinstance(recorded, list):
+        return recorded
+    path = home / "monitors.toml"
+    if not path.exists():
+        return []
+    from heliqa.tools.monitors import load
+    from heliqa.watch_digest import digest_entries
+
+    try:
+        return digest_entries(load(path))
+    except ConfigError:
+        return []
 
 
 def _name(text: str, known: dict[str, str]) -> tuple[str | None, str]:
@@ -42,6 +70,108 @@ def _name(text: str, known: dict[str, str]) -> tuple[str | None, str]:
     if name.lower() in folded:
         return folded[name.lower()], ""
     return None, f"No monitor named “{escape(name)}”. Say `watches` for the list."
+
+
+# --- digests -------------------------------------------------------------------------------------------------
+def _folded(text: str) -> str:
+    """Lower case, single spaces, a channel reference (`<#C0123|ops>`, `#C0123`) as the bare channel."""
+    return " ".join(_CHANNEL_REF.sub(r"\1", text).replace("#", "").lower().split())
+
+
+def _calls(entry: dict[str, str]) -> set[str]:
+    """What a command may call a digest: its label, its name, how often (several may answer), or how often and where."""
+    names = (entry["label"], entry.get("name"), entry["every"], f"{entry['every']} {entry['channel']}")
+    return {_folded(n) for n in names if n}
+
+
+def digest_words(target: str, known: dict[str, str]) -> str | None:
+    """The label after `digest` when a command's object (`digest daily`, `digest`) names a digest, else None. A
+    monitor whose name begins with `digest` is meant when there is one so named."""
+    words = target.split(maxsplit=1)
+    if not words or words[0].lower() not in ("digest", "digests"):
+        return None
+    if _folded(target) in {_folded(name) for name in known}:
+        return None
+    return words[1] if len(words) > 1 else ""
+
+
+def find_digest(
+    said: str, digests: list[dict[str, str]], show: Callable[[str], str] = visible
+) -> tuple[dict[str, str] | None, str]:
+    """The digest `said` calls (nothing: the only one), or None and why, listing every label; each value in the
+    reply passed through `show` (Slack's escaping, or the terminal's)."""
+    if not digests:
+        return None, "No digests are watched: add a `[[digest]]` to monitors.toml and start `heliqa watch`."
+    wanted = _folded(said.strip().strip("`\"'“”"))
+    if not wanted and len(digests) == 1:
+        return digests[0], ""
+    found = [e for e in digests if wanted and wanted in _calls(e)]
+    if len(found) == 1:
+        return found[0], ""
+    shown = show(" ".join(said.split())[:80])
+    why = f"“{shown}” could be several digests." if found else f"No digest called “{shown}”."
+    labels = ", ".join(f"`{show(e['label'])}`" for e in digests)
+    example = f"`mute digest {show(digests[0]['label'])} 1d`"
+    return None, f"{why if wanted else 'Which digest?'} Say one of {labels}, e.g. {example}."
+
+
+def digest_command(
+    action: str, said: str, span: str | None, home: Path, now: datetime, show: Callable[[str], str] = visible
+) -> tuple[bool, str]:
+    """`mute digest [LABEL] 1d` (`span` its duration), `unmute|unwatch|rewatch digest [LABEL]`, for Slack and the CLI
+    alike: (done, what to say, each value passed through `show`). A mute or a stop drops the periods falling due
+    meanwhile (the watcher records them as done); `unmute` and `rewatch` both lift either, as for a monitor."""
+    entry, problem = find_digest(said, known_digests(home), show)
+    if entry is None:
+        return False, problem
+    mutes, label = Mutes(state_paths(home)[1]).digests(), show(entry["label"])
+    called = f"the {entry['every']} digest `{label}` to {show(entry['channel'])}"
+    if action == "mute":
+        try:
+            length = duration(span or "")
+        except ValueError as error:
+            return False, f"{show(str(error))}. Say e.g. `mute digest {label} 1d`."
+        mutes.mute(entry["key"], now + length)
+        return True, (
+            f"Muted {called} for {duration_text(length)} (until {now + length:%b %d %H:%M} UTC): a post falling due "
+            f"meanwhile is skipped, not posted when the mute ends. `unmute digest {label}` lifts it."
+        )
+    if action == "unwatch":
+        mutes.unwatch(entry["key"])
+        return True, f"Stopped {called}: nothing is posted until `rewatch digest {label}`."
+    mutes.rewatch(entry["key"])
+    return True, f"{called[0].upper()}{called[1:]} is posted again from its next scheduled time, unmuted."
+
+
+# --- Slack ---------------------------------------------------------------------------------------------------
+def _line(text: str) -> str:
+    """A value on its one line of a list, escaped."""
+    return escape(" ".join(str(text).split()))
+
+
+def _note(stopped: str | None, until: datetime | None) -> str:
+    return f" ({stopped})" if stopped else f" (muted until {until:%b %d %H:%M} UTC)" if until else ""
+
+
+def listing(home: Path, mutes: Mutes, now: datetime) -> str:
+    """`watches`: the monitors and the digests, each with its mute or stop."""
+    known, digests = known_monitors(home), known_digests(home)
+    if not known and not digests:
+        return "No monitors yet: start `heliqa watch` first."
+    lines, off = ["Watching:"] if known else [], mutes.unwatched()
+    for name, text in known.items():
+        note = _note("unwatched" if name in off else None, mutes.muted_until(name, now))
+        lines.append(f"• *{_line(name)}*: {_line(text)}{note}")
+    muted = mutes.digests()
+    stopped = muted.unwatched()
+    lines += ["Digests:"] if digests else []
+    for e in digests:
+        channel = e["channel"] if _CHANNEL_ID.match(e["channel"]) else None
+        where = f"<#{channel}>" if channel else _line(e["channel"])
+        note = _note("stopped" if e["key"] in stopped else None, muted.muted_until(e["key"], now))
+        lines.append(f"• *{e['every']} digest* `{_line(e['label'])}` to {where}: {_line(e['describe'])}{note}")
+    hint = "Say `mute NAME 2h`, `unwatch NAME`, `rewatch NAME`"
+    return "\n".join(lines) + f"\n{hint}" + (" (of a digest: `mute digest LABEL 1d`)." if digests else ".")
 
 
 def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
@@ -68,6 +198,35 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     return f"Watching {described}; a running `heliqa watch` takes it up at its next cycle."
 
 
+def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime) -> str:
+    known = known_monitors(home)
+    if (said := digest_words(target, known)) is not None:
+        return digest_command("mute", said, span, home, now, escape)[1]
+    name, problem = _name(target, known)
+    if name is None:
+        return problem
+    try:
+        length = duration(span)
+    except ValueError as error:
+        return f"{escape(str(error))}. Say e.g. `mute {escape(name)} 2h`."
+    mutes.mute(name, now + length)
+    return f"Muted *{escape(name)}* for {duration_text(length)} (until {now + length:%b %d %H:%M} UTC)."
+
+
+def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime) -> str:
+    known = known_monitors(home)
+    if (said := digest_words(target, known)) is not None:
+        return digest_command(action, said, None, home, now, escape)[1]
+    name, problem = _name(target, known)
+    if name is None:
+        return problem
+    if action == "unwatch":
+        mutes.unwatch(name)
+        return f"Stopped watching *{escape(name)}*. Say `rewatch {escape(name)}` to start again."
+    mutes.rewatch(name)
+    return f"*{escape(name)}* is watched again, unmuted."
+
+
 def reply(
     text: str, backend: Any, planner: Any = None, org: str | None = None, now: datetime | None = None
 ) -> str | None:
@@ -79,35 +238,10 @@ def reply(
     mutes = Mutes(state_paths(home)[1])
     if planner is not None and text.lower().startswith("watch "):
         return add(text[6:], backend, planner, org)
-    if text.lower() in ("watches", "monitors", "list watches"):
-        known = _known(home)
-        if not known:
-            return "No monitors yet: start `heliqa watch` first."
-        off = mutes.unwatched()
-        lines = []
-        for name, text_ in known.items():
-            until = mutes.muted_until(name, now)
-            note = " (unwatched)" if name in off else f" (muted until {until:%b %d %H:%M} UTC)" if until else ""
-            lines.append(f"• *{name}*: {text_}{note}")
-        return "Watching:\n" + "\n".join(lines)
+    if text.lower() in LISTS:
+        return listing(home, mutes, now)
     if match := _MUTE.match(text):
-        name, problem = _name(match[1], _known(home))
-        if name is None:
-            return problem
-        try:
-            span = duration(match[2])
-        except ValueError as error:
-            return f"{escape(str(error))}. Say e.g. `mute {name} 2h`."
-        mutes.mute(name, now + span)
-        return f"Muted *{name}* for {duration_text(span)} (until {now + span:%b %d %H:%M} UTC)."
+        return _mute(match[1], match[2], home, mutes, now)
     if match := _ONE.match(text):
-        action = match[1].lower()
-        name, problem = _name(match[2], _known(home))
-        if name is None:
-            return problem
-        if action == "unwatch":
-            mutes.unwatch(name)
-            return f"Stopped watching *{name}*. Say `rewatch {name}` to start again."
-        mutes.rewatch(name)
-        return f"*{name}* is watched again, unmuted."
+        return _one(match[1].lower(), match[2], home, mutes, now)
     return None

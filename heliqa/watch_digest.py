@@ -8,7 +8,9 @@ latest one: a watcher that was down at the scheduled time posts that period when
 missed period: older ones are stale). A digest is first due at its first scheduled time after the watcher first
 saw it. It goes out through the outbox like an incident post: retried after a 429 or a 5xx, and held through the
 channel's quiet hours (a digest due inside them is posted when they end, still covering the period up to its
-scheduled time).
+scheduled time). A muted digest's period falls due and is recorded as done without a post (not posted when the
+mute ends); a stopped one (`unwatch digest`) likewise, until `rewatch digest`. The watcher records the digests it
+watches in its state (`digest_list`), which the watch commands name them by (heliqa/watch_commands.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from heliqa.agent.digest import DigestContent, content, last_scheduled, period_i
 from heliqa.render import render_table, safe_cells
 from heliqa.slack_render import LIMITS, capped, fenced, inert
 from heliqa.tools.errors import HeliqaError
-from heliqa.tools.monitors import Channel, Digest, Monitor, MonitorsFile, filter_words
+from heliqa.tools.monitors import Channel, Digest, Monitor, MonitorsFile, digest_labels, filter_words
 from heliqa.tools.results import iso_z
 from heliqa.tools.safetext import json_text, shown_text, visible
 from heliqa.tools.watch_state import WatchState
@@ -144,9 +146,12 @@ def _incident_lines(found: DigestContent, channel: str, workspace: str | None, l
     return "\n".join(lines)
 
 
-def slack_message(found: DigestContent, d: Digest, workspace: str | None = None) -> tuple[str, list[dict]]:
+def slack_message(
+    found: DigestContent, d: Digest, workspace: str | None = None, label: str | None = None
+) -> tuple[str, list[dict]]:
     """The digest's message: headline, the totals table, the biggest changes, the incidents (with links to their
-    threads), and which digest it is. Every value from data is made inert and each block capped."""
+    threads), and which digest it is, with how to mute or stop it by its `label` (what the watch commands call it).
+    Every value from data is made inert and each block capped."""
     head = capped(inert(visible(":bar_chart: " + _headline(found))), LIMITS["section_text"])
     table = LIMITS["section_text"]
 
@@ -159,7 +164,12 @@ def slack_message(found: DigestContent, d: Digest, workspace: str | None = None)
         blocks.append(section(fenced(inert(render_table(safe_cells(mover_rows(found)))), table)))
     blocks.append(section(_incident_lines(found, d.channel, workspace, LIMITS["section_text"])))
     name = f"*{inert(d.name)}* · " if d.name else ""
-    about = f"digest {name}{inert(d.describe(found.tz))} · change it under `[[digest]]` in the monitors file"
+    called = inert(label if label is not None else digest_labels([d])[0])  # in code spans: no backtick closes them
+    about = (
+        f"digest {name}{inert(d.describe(found.tz))} · mute: `@heliqa mute digest {called} 1d` or `heliqa watch mute "
+        f"digest {called} 1d` (a post due meanwhile is skipped) · stop: `@heliqa unwatch digest {called}` · change: "
+        "edit its `[[digest]]` in the monitors file"
+    )
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": capped(about, LIMITS["context_text"])}]})
     return head, blocks
 
@@ -184,23 +194,42 @@ def workspace(poster: Any) -> str | None:
 
 
 # --- the schedule --------------------------------------------------------------------------------------------------
+def digest_entries(files: MonitorsFile, tz: str = "UTC") -> list[dict[str, str]]:
+    """Each digest as the watch commands know it: its key (what its mutes and state are kept under), label, how
+    often, channel, name and schedule (in its channel's zone, else `tz`)."""
+    out = []
+    for d, label in zip(files.digest, digest_labels(files.digest), strict=True):
+        zone_name = files.channel[d.channel].tz if d.channel in files.channel else tz
+        entry = {"key": d.key, "label": label, "every": d.every, "channel": d.channel, "name": d.name or ""}
+        out.append({**entry, "describe": d.describe(zone_name)})
+    return out
+
+
 def queue_digests(watcher: Any, now: datetime) -> None:
     """Queue each digest due at `now` (its latest scheduled time, not yet posted, not before the watcher first saw
-    it) in the outbox, and record its period; the caller saves both at once."""
+    it) in the outbox, and record its period; the caller saves both at once. A muted or stopped digest's period is
+    recorded without a post: it is skipped, not posted later."""
     state: WatchState = watcher.state
+    mutes = watcher.mutes.digests()
+    stopped = mutes.unwatched()
     monitors = {m.name: m for m in watcher.files.monitors()}
-    for d in watcher.files.digest:
+    for d, label in zip(watcher.files.digest, digest_labels(watcher.files.digest), strict=True):
         tz = watcher.channels.get(d.channel, Channel(tz=watcher.tz)).tz
         due = last_scheduled(d, tz, now)
         record = state.digests.setdefault(d.key, {"since": iso_z(now), "period": None})
         if due < _parse(record["since"]) or (record.get("period") and due <= _parse(record["period"])):
+            continue
+        if d.key in stopped or mutes.muted_until(d.key, due):
+            record["period"] = iso_z(due)
+            why = "stopped" if d.key in stopped else "muted"
+            log.info("watch: %s digest for %s %s: period ending %s skipped", d.every, d.channel, why, iso_z(due))
             continue
         try:
             found = build(watcher.backend, watcher.org, d.every, due, tz, d.filters, state, monitors)
         except HeliqaError as error:  # tried again next cycle
             log.warning("watch: the %s digest for %s not computed yet: %s", d.every, d.channel, error)
             continue
-        text, blocks = slack_message(found, d, workspace(watcher.poster))
+        text, blocks = slack_message(found, d, workspace(watcher.poster), label)
         post_id = f"digest|{d.key}|{iso_z(due)}"
         if not any(item["id"] == post_id for item in state.outbox):
             item = {"id": post_id, "channel": d.channel, "text": text, "thread": None, "incident": post_id}

@@ -381,6 +381,17 @@ class Digest(BaseModel):
         return f"{when} at {self.clock:%H:%M} {tz}" + (f" ({scope})" if scope else "")
 
 
+def digest_labels(digests: list[Digest]) -> list[str]:
+    """What the watch commands call each digest: its name, else how often it posts when no other digest posts as
+    often nor is named so (`daily`), else how often and where (`daily C0123456`)."""
+    names = {d.name.lower() for d in digests if d.name}
+    out = []
+    for d in digests:
+        alone = sum(e.every == d.every for e in digests) == 1 and d.every not in names
+        out.append(d.name or (d.every if alone else f"{d.every} {d.channel}"))
+    return out
+
+
 class Defaults(BaseModel):
     """Values every monitor takes unless it sets its own."""
 

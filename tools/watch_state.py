@@ -5,7 +5,7 @@ previous or the next version, never half of one:
 - `heliqa.watch.json`, written only by the watching process: per series its open incident and last verdicts, the
   last evaluation per monitor, the outbox of Slack posts not yet confirmed, and each incident's thread per channel;
 - `heliqa.watch.mutes.json`, written by `heliqa watch mute` and the Slack commands (under a lock file, as several
-  processes may), read by the watcher every cycle.
+  processes may), read by the watcher every cycle: monitors' mutes by name, digests' in its `digests` part.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class WatchState:
         self.posted: int = int(data.get("posted", 0))
         self.ended: list[dict[str, Any]] = data.get("ended", [])  # the newest MAX_ENDED ended incidents, oldest first
         self.digests: dict[str, dict[str, str | None]] = data.get("digests", {})  # digest key -> since, last period
+        self.digest_list: list[dict[str, str]] | None = data.get("digest_list")  # the digests watched (commands read)
 
     def save(self) -> None:
         """Write everything at once, atomically."""
@@ -85,6 +86,7 @@ class WatchState:
                 "posted": self.posted,
                 "ended": self.ended,
                 "digests": self.digests,
+                "digest_list": self.digest_list,
             },
         )
 
@@ -119,10 +121,24 @@ def claim(path: Path):
 
 
 class Mutes:
-    """Monitor name -> muted until (UTC instant), plus unwatched monitors; shared by several processes."""
+    """Name -> muted until (UTC instant), plus stopped (unwatched) names; shared by several processes. Monitors are
+    keyed by name at the top of the file, digests by their `Digest.key` in its `digests` part (`.digests()`), so a
+    monitor and a digest never share a mute whatever they are called."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, part: str | None = None):
         self.path = path
+        self.part = part
+
+    def digests(self) -> Mutes:
+        """The digests' mutes, in the same file."""
+        return Mutes(self.path, "digests")
+
+    def _of(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.part is None:
+            return data
+        if not isinstance(data.get(self.part), dict):
+            data[self.part] = {}
+        return data[self.part]
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
@@ -130,8 +146,11 @@ class Mutes:
         with open(self.path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = read_json(self.path)
-            yield data
+            yield self._of(data)
             write_atomic(self.path, data)
+
+    def _read(self) -> dict[str, Any]:
+        return self._of(read_json(self.path))
 
     def mute(self, name: str, until: datetime) -> None:
         """Mute `name` until `until`."""
@@ -151,13 +170,13 @@ class Mutes:
 
     def muted_until(self, name: str, now: datetime) -> datetime | None:
         """Until when `name` is muted, if it is at `now`."""
-        text = read_json(self.path).get("muted", {}).get(name)
+        text = self._read().get("muted", {}).get(name)
         until = datetime.fromisoformat(text.replace("Z", "")) if text else None
         return until if until and until > now else None
 
     def unwatched(self) -> set[str]:
-        """Monitors not to evaluate."""
-        return set(read_json(self.path).get("unwatched", []))
+        """Names not to evaluate (monitors) or post (digests)."""
+        return set(self._read().get("unwatched", []))
 
 
 def state_paths(home: Path) -> tuple[Path, Path]:
