@@ -96,7 +96,7 @@ class Conversation:
             return Answer("unsupported", why, tz=tz_name)
         try:
             ctx = Context(now=self.now(), tz=self.tz, vocabulary=self.backend.vocabulary(self.org), previous=self.last)
-            plan = before_planning(question, self.last) or self.planner.plan(question, ctx)
+            plan = before_planning(question, ctx) or self.planner.plan(question, ctx)
             plan = after_planning(question, self.last, plan)
             if plan.status != "ok":
                 status = "clarify" if plan.status == "unparsed" else plan.status

@@ -7,16 +7,27 @@ explanation, a request list). This module carries the previous range, filters, m
 - `show me those requests` lists the previous answer's requests, worst first by its measure;
 - a short edit (`just anthropic`, `by hour`, `what about gpt-4o`) keeps a comparison a comparison, an
   explanation an explanation and a list a list (a new bucket turns an explanation or a list into its series);
+- `the hour before`, `what about the previous hour?`, `same for the 2 hours before`, `and the day before?` ask
+  the previous question again over the N units that end where its range starts: [start - N units, start);
+- `the same time the day before`, `a day earlier`, `a week earlier` ask it over its own range moved back by the unit
+  (the same length);
 - any of them with nothing before asks back instead of answering something else.
+
+A moved range is written as exact wall-clock times (a `between` range) at the offset the previous range was
+resolved with, so it resolves to exactly those instants, whatever range the previous question named.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, base_query
-from heliqa.agent.planner import Plan
+from heliqa.agent.planner import Context, Plan
 from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.timerange import DEFAULT_RANGE, UNIT_DAYS, TimeRange, resolve, wall_clock
+from heliqa.agent.timerange import zone as named_zone
+from heliqa.tools.filters import parse_instant
 
 _CHANGE = r"spike|drop|jump|dip|change|increase|decrease|rise|surge|peak|fall|bump"
 WHY_AGAIN = re.compile(
@@ -39,10 +50,95 @@ _EXPLAINED = {"latency": "latency", "ttft": "latency", "errors": "errors", "erro
 _ORDER = {"latency": "latency", "ttft": "latency", "cost": "cost", "total_tokens": "tokens"}
 _FAILED = Condition(field="status", op="gte", value=400)
 
+# --- moving the previous range back: "the hour before", "a day earlier" ---------------------------------------
+_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "twelve": 12}
+_N = r"(?:(?P<n>\d{1,4}|" + "|".join(_NUMBERS) + r")\s*)?"
+_UNIT = r"(?P<u>min(?:ute)?s?|h|hrs?|hours?|days?|wks?|weeks?|months?)"
+_UNITS = {"min": "minutes", "h": "hours", "hr": "hours", "day": "days", "wk": "weeks", "week": "weeks"}
+# only words that follow up: a leading "and", "what about", "same for"; a trailing "?"
+_LEAD = (
+    r"^\s*(?:(?:and|so|ok|okay|now|then|but|also|please|pls|what\s+about|how\s+about|what\s+of|"
+    r"same(?:\s+(?:thing|question|query))?(?:\s+(?:but\s+)?(?:for|over|in|during))?|for|over|in|during)[\s,]+)*"
+)
+_TAIL = r"(?:\s+(?:please|pls|too|instead))?\s*[?.!]*\s*$"
+_SAME = r"(?P<same>(?:the\s+)?same\s+(?:time|period|hours?|window|span|range)\s+(?:on\s+)?)?"
+MOVES = (
+    # "the hour before", "the 2 hours before that", "the same time the day before", "a day earlier"
+    re.compile(
+        rf"{_LEAD}{_SAME}(?:the\s+)?{_N}{_UNIT}\s+(?P<when>before|prior|earlier)(?:\s+(?:that|this|it|then))?{_TAIL}",
+        re.I,
+    ),
+    # "the previous hour", "the preceding 2 days" ("the last hour" is the last hour before now, not this)
+    re.compile(rf"{_LEAD}(?:the\s+)?(?P<when>previous|prior|preceding)\s+{_N}{_UNIT}{_TAIL}", re.I),
+)
 
-def before_planning(question: str, previous: QuerySpec | FormSpec | None) -> Plan | None:
-    """A plan for `why?` and `show me those requests` from the previous answer (or a question back); None for
-    every other question."""
+
+def _move(question: str) -> tuple[bool, int, str] | None:
+    """(shifted, n, unit) when the whole question moves the previous range back: shifted by the span ("a day
+    earlier", "the same time the day before"), or the span just before it ("the hour before"); else None."""
+    for pattern in MOVES:
+        m = pattern.match(question)
+        if m is None:
+            continue
+        word = m.group("u").lower().rstrip("s")
+        unit = _UNITS.get(word, word + "s")
+        n = m.group("n").lower() if m.group("n") else "1"
+        shifted = bool(m.groupdict().get("same")) or m.group("when").lower() == "earlier"
+        return shifted, int(_NUMBERS.get(n, n)), unit
+    return None
+
+
+def _span(previous: QuerySpec | FormSpec, ctx: Context) -> tuple[datetime, datetime, int]:
+    """The instants the previous answer covered (aware UTC) and the offset they were resolved with."""
+    query = previous.query if isinstance(previous, CompareSpec) else previous
+    zone = named_zone(query.timeZone) if query.timeZone else ctx.tz
+    time_filter, difference = resolve(query.range or DEFAULT_RANGE, ctx.now, zone)
+    if isinstance(query, ListSpec) and query.window is not None:  # an explanation's window: exact instants
+        start, end = (m if m.tzinfo else m.replace(tzinfo=UTC) for m in query.window)
+        return start, end, difference
+    return parse_instant(time_filter.start), parse_instant(time_filter.end), difference
+
+
+def _with_range(previous: QuerySpec | FormSpec, rng: TimeRange) -> QuerySpec | FormSpec:
+    if isinstance(previous, CompareSpec):
+        return previous.model_copy(update={"query": previous.query.model_copy(update={"range": rng})})
+    if isinstance(previous, ListSpec):
+        return previous.model_copy(update={"range": rng, "window": None})
+    if isinstance(previous, ExplainSpec):
+        return previous.model_copy(update={"range": rng, "found": None})
+    return previous.model_copy(update={"range": rng})
+
+
+def moved_back(question: str, ctx: Context) -> Plan | None:
+    """The previous question over the span just before its range ("the hour before") or over its range moved back
+    ("a day earlier"); a question back with nothing before; None for every other question."""
+    move = _move(question)
+    if move is None:
+        return None
+    shifted, n, unit = move
+    span = f"{n} {unit if n != 1 else unit[:-1]}"
+    if ctx.previous is None:
+        return Plan(
+            "clarify",
+            message=f"{'Earlier than' if shifted else 'Before'} what? There is no earlier answer here to move back "
+            "from: ask about something first "
+            f"(e.g. 'p90 latency for gpt-4 last week by day'), then '{question.strip()}'.",
+            planner="rules",
+        )
+    start, end, difference = _span(ctx.previous, ctx)
+    back = timedelta(days=UNIT_DAYS[unit] * n)
+    rng = wall_clock(start - back, end - back if shifted else start, difference)
+    note = f"the previous range moved {span} earlier" if shifted else f"the {span} before the previous range"
+    return Plan("ok", spec=_with_range(ctx.previous, rng), planner="rules", notes=[note])
+
+
+def before_planning(question: str, ctx: Context) -> Plan | None:
+    """A plan for `why?`, `show me those requests` and `the hour before` from the previous answer (`ctx.previous`;
+    with none, a question back); None for every other question."""
+    moved = moved_back(question, ctx)
+    if moved is not None:
+        return moved
+    previous = ctx.previous
     why, those = WHY_AGAIN.match(question), THOSE_AGAIN.match(question)
     if not (why or those):
         return None

@@ -48,15 +48,22 @@ class CompareSpec(BaseModel):
     query: QuerySpec
     shiftN: int | None = Field(None, ge=1, le=10_000, description="shift back this many units; null = range length")
     shiftUnit: Unit | None = Field(None, description=f"the shift's unit (a month is {MONTH_DAYS} days)")
+    endsAtStart: bool = Field(
+        False,
+        description="the words named the span before the range ('vs the hour before'): when the shift is shorter "
+        "than the range (shifting would overlap it), the previous period is that span, ending where the range starts",
+    )
 
     def to_query(self, now: datetime, tz: ZoneInfo) -> CompareQuery:
         """Both periods, same filters, grouping and buckets; the previous one excludes its end instant."""
         current = self.query.to_query(now, tz)
         start, end = parse_instant(current.timeFilter.start), parse_instant(current.timeFilter.end)
         shift = _days(self.shiftN, self.shiftUnit) if self.shiftN and self.shiftUnit else end - start
+        # "6 hours vs the hour before": the hour before the start, not the 6 hours one hour earlier (overlapping)
+        previous_end = start if self.endsAtStart and shift < end - start else end - shift
         previous = current.model_copy(
             update={
-                "timeFilter": HalfOpenTimeFilter(start=iso_z(start - shift, True), end=iso_z(end - shift, True)),
+                "timeFilter": HalfOpenTimeFilter(start=iso_z(start - shift, True), end=iso_z(previous_end, True)),
                 "top": None,
             }
         )
@@ -69,6 +76,8 @@ class CompareSpec(BaseModel):
         if not (self.shiftN and self.shiftUnit):
             return "the previous period"
         unit = self.shiftUnit if self.shiftN != 1 else self.shiftUnit[:-1]
+        if self.endsAtStart:
+            return f"the {self.shiftN} {unit} before" if self.shiftN != 1 else f"the {unit} before"
         return f"{self.shiftN} {unit} earlier"
 
 

@@ -336,7 +336,8 @@ class FormsPlanner:
                 shift = _BARE_SHIFT.get(spec.range.kind)  # this week vs last (week); last 3 days vs last: the range
             if spec.range is None:
                 spec = spec.model_copy(update={"range": named_range})
-            compare = CompareSpec(query=spec, shiftN=shift[0] if shift else None, shiftUnit=shift[1] if shift else None)
+            n, unit = shift or (None, None)
+            compare = CompareSpec(query=spec, shiftN=n, shiftUnit=unit, endsAtStart=bool(shift) and _span_before(match))
             return Plan("ok", spec=compare, planner=self.name)
 
         return Detected(rest, build)
@@ -507,6 +508,15 @@ def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
         return Plan("ok", spec=CompareSpec(query=spec, shiftN=shift, shiftUnit="days"), planner="rules")
 
     return Detected(rest, build)
+
+
+def _span_before(match: re.Match) -> bool:
+    """Whether comparison words name the span just before the range ("vs the hour before", "the previous 2 hours"),
+    not the same time a unit earlier ("vs last week", "the same time the day before")."""
+    words, found = match.group(0).lower(), match.groupdict()
+    named = found.get("unit2") or found.get("n4") or found.get("n")
+    named = named or (found.get("unit") and re.search(r"previous|prior|preceding", words))
+    return bool(named) and "same" not in words and not re.search(r"(?<![\w-])last(?![\w-])", words)
 
 
 def _blank(text: str, span: tuple[int, int]) -> str:

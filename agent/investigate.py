@@ -13,6 +13,7 @@ from heliqa.agent.grounding import ground
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
+from heliqa.tools.filters import parse_instant
 from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow, window_buckets
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
@@ -65,10 +66,15 @@ def compare(
         previous = [r for r in previous if r.group in keep]
     rows = [PeriodRow(r.bucket, r.group, r.value, "current") for r in current]
     rows += [PeriodRow(r.bucket, r.group, r.value, "previous") for r in previous]
-    interpretation = f"{interpret(query.current, spec.query, tz_name)} · vs {spec.shift_words()}"
+    shift = spec.shift_words()
+    hours = tuple(_hours(q) for q in (query.current, query.previous))
+    if spec.endsAtStart or hours[0] != hours[1]:  # say which span the previous period is
+        shift = f"{shift} ({_period_text(query.previous, tz_name)})"
+    uneven = hours if hours[0] != hours[1] and _additive(query.current) else None
+    interpretation = f"{interpret(query.current, spec.query, tz_name)} · vs {shift}"
     return Answer(
         "ok",
-        compare_message(query.current, current, previous, spec.shift_words()),
+        compare_message(query.current, current, previous, shift, uneven),
         query=query,
         spec=spec,
         rows=rows,
@@ -76,8 +82,21 @@ def compare(
         planner=planner,
         tz=tz_name,
         kind="compare",
-        cells=compare_cells(query.current, current, previous),
+        cells=compare_cells(query.current, current, previous, uneven),
     )
+
+
+def _hours(query: MetricsQuery) -> float:
+    return (seconds_utc(query.timeFilter.end) - seconds_utc(query.timeFilter.start)).total_seconds() / 3600
+
+
+def _period_text(query: MetricsQuery, tz_name: str) -> str:
+    """'Nov 23 13:00–14:00 UTC', 'Nov 22 14:00 – Nov 23 14:00 UTC': a period in the answer's zone."""
+    tzd = query.timeZoneDifference
+    a, b = (_local(parse_instant(t), tzd) for t in (query.timeFilter.start, query.timeFilter.end))
+    if a.date() == b.date():
+        return f"{a:%b %d %H:%M}–{b:%H:%M} {tz_name}"
+    return f"{a:%b %d %H:%M} – {b:%b %d %H:%M} {tz_name}"
 
 
 def _additive(query: MetricsQuery) -> bool:
@@ -106,8 +125,19 @@ def change_text(now_value: float | None, before: float | None, query: MetricsQue
     return f"{fmt(now_value, query)} vs {fmt(before, query)} ({sign}{fmt(abs(delta), query)}{pct})"
 
 
-def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row], shift: str) -> str:
-    """Both values, the change and the percent change (per group when grouped)."""
+def _per_hour(totals: dict[str | None, float | None], hours: float) -> dict[str | None, float | None]:
+    return {g: (v / hours if v is not None and hours else v) for g, v in totals.items()}
+
+
+def compare_message(
+    query: MetricsQuery,
+    current: list[Row],
+    previous: list[Row],
+    shift: str,
+    uneven: tuple[float, float] | None = None,
+) -> str:
+    """Both values, the change and the percent change (per group when grouped). A sum or a count over periods of
+    different lengths (`uneven`: their hours) is compared per hour; the message gives both totals too."""
     words = MEASURE_WORDS[query.measure] if not query.scoreKey else f"{query.scoreKey} score"
     head = agg_words(query.agg, words)
     head = head[:1].upper() + head[1:]
@@ -115,8 +145,19 @@ def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row]
     over = " (over the buckets)" if query.dbIncrement else ""
     if not now_totals and not before_totals:
         return "No matching requests in either period."
+    if uneven is not None:
+        spans = [duration_text(timedelta(hours=h)) for h in uneven]
+        totals = (
+            f" Totals: {fmt(sum(v or 0 for v in now_totals.values()), query)} over {spans[0]} vs "
+            f"{fmt(sum(v or 0 for v in before_totals.values()), query)} over {spans[1]}."
+        )
+        now_totals, before_totals = _per_hour(now_totals, uneven[0]), _per_hour(before_totals, uneven[1])
+        head, over = f"{head} per hour", f"{over} (the periods differ in length)"
+    else:
+        totals = ""
     if set(now_totals) | set(before_totals) == {None}:
-        return f"{head}{over}: {change_text(now_totals.get(None), before_totals.get(None), query)}, vs {shift}."
+        change = change_text(now_totals.get(None), before_totals.get(None), query)
+        return f"{head}{over}: {change}, vs {shift}.{totals}"
     gone = [g for g in before_totals if g not in now_totals]
     if _additive(query):  # a group with requests before and none now fell to zero: it stays in the answer
         now_totals.update({g: 0.0 for g in gone})
@@ -125,11 +166,14 @@ def compare_message(query: MetricsQuery, current: list[Row], previous: list[Row]
         groups += sorted(gone, key=lambda g: g or "")
     parts = [f"{g}: {change_text(now_totals.get(g), before_totals.get(g), query)}" for g in groups[:8]]
     more = f" (+{len(groups) - 8} more)" if len(groups) > 8 else ""
-    return f"{head}{over} by group, vs {shift}{more}: " + "; ".join(parts) + "."
+    return f"{head}{over} by group, vs {shift}{more}: " + "; ".join(parts) + f".{totals}"
 
 
-def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) -> list[list[str]]:
-    """One line per (bucket position, group): current, previous, change."""
+def compare_cells(
+    query: MetricsQuery, current: list[Row], previous: list[Row], uneven: tuple[float, float] | None = None
+) -> list[list[str]]:
+    """One line per (bucket position, group): current, previous, change; totals over periods of different lengths
+    (`uneven`: their hours) per hour, as the message compares them (buckets are alike already)."""
     grouped = any(r.group is not None for r in current + previous)
     bucketed = query.dbIncrement is not None
     header = (["bucket"] if bucketed else []) + (["group"] if grouped else []) + ["current", "previous", "change"]
@@ -163,6 +207,9 @@ def compare_cells(query: MetricsQuery, current: list[Row], previous: list[Row]) 
     now = {r.group: r.value for r in current}
     zero = 0.0 if _additive(query) else None  # a count or a sum with no requests now is 0; an average is none
     now.update({g: zero for g in before if g not in now})
+    if uneven is not None:
+        now, before = _per_hour(now, uneven[0]), _per_hour(before, uneven[1])
+        header[-3:-1] = ["current per hour", "previous per hour"]
     for g in sorted(now, key=lambda g: -(now[g] or 0)):
         body.append(
             ([g or ""] if grouped else [])

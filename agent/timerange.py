@@ -156,3 +156,11 @@ def resolve(rng: TimeRange, now: datetime, tz: ZoneInfo) -> tuple[TimeFilter, in
             "Did you mean an earlier date?"
         )
     return TimeFilter(start=iso_z(start, millis=True), end=iso_z(end, millis=True)), difference
+
+
+def wall_clock(start: datetime, end: datetime, difference: int) -> TimeRange:
+    """The UTC instants [start, end) as a `between` range of wall-clock times at a fixed offset (Helicone's
+    timeZoneDifference, the one a range is resolved with), so it resolves back to the same instants."""
+    shift = timedelta(minutes=-difference)
+    start, end = ((m.astimezone(UTC) + shift).replace(tzinfo=None) for m in (start, end))
+    return TimeRange(kind="between", start=start, end=end)

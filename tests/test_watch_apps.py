@@ -234,6 +234,39 @@ def test_follow_ups_in_an_incident_thread_are_asked_in_its_channel_zone(store_fi
     assert query["timeZoneDifference"] == -330 and midnight.minute == 30  # neither UTC's day nor Los Angeles'
 
 
+def test_the_hour_before_in_an_incident_thread_is_the_hour_before_its_window(store_file, tmp_path):
+    """'what about the hour before?' under an incident post: the incident's measure and filters over the hour that
+    ends where its window starts (in the channel's zone, a half-hour offset), the number a direct query of that hour
+    gives; 'and the hour before that?' steps back once more."""
+    from heliqa.agent.answer import fmt
+    from heliqa.agent.spec import QuerySpec
+    from heliqa.agent.timerange import TimeRange
+    from heliqa.tools.store import Store
+
+    monitors = MONITORS + '\n[channel.C0WATCH]\ntz = "Asia/Kolkata"\n'
+    with FakeSlack() as slack, _running("slack", store_file, tmp_path, slack, monitors) as (port, home):
+        before = _follow_up(slack, port, home, "what about the hour before?", 1)[-1]
+        earlier = _follow_up(slack, port, home, "and the hour before that?", 2)[-1]
+    state = json.loads((home / "heliqa.watch.json").read_text(encoding="utf-8"))
+    (scope,) = state["scopes"].values()
+    start = datetime.fromisoformat(scope["range"]["start"])  # naive UTC
+    store = Store(home / "heliqa.duckdb", read_only=True)
+    try:
+        for answer, back in ((before, 1), (earlier, 2)):
+            (actions,) = [b for b in answer.data["blocks"] if b["type"] == "actions"]
+            query = json.loads(actions["elements"][0]["value"])["request"]
+            hour = (start - timedelta(hours=back), start - timedelta(hours=back - 1))
+            assert query["timeFilter"] == {"start": iso_z(hour[0], millis=True), "end": iso_z(hour[1], millis=True)}
+            assert (query["measure"], query["timeZoneDifference"]) == ("error_rate", -330)
+            direct = QuerySpec(measure="error_rate", range=TimeRange(kind="between", start=hour[0], end=hour[1]))
+            metrics = direct.to_query(NOW.replace(tzinfo=UTC), ZoneInfo("UTC"))
+            (row,) = store.run(metrics, ORG)
+            assert row.value is not None
+            assert answer.data["text"].startswith(f"Error rate: {fmt(row.value, metrics)}."), answer.data["text"]
+    finally:
+        store.close()
+
+
 def test_an_incident_scope_in_a_zone_keeps_its_instants_across_a_clock_change():
     from heliqa.agent.watch_scope import in_zone, incident_scope
     from heliqa.tools.monitors import Monitor

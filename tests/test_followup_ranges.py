@@ -1,0 +1,188 @@
+"""Follow-ups that move the previous answer's range relative to itself: "the hour before" is the previous question
+over the hour that ends where its range starts, "a day earlier" is its range moved back a day, and "compare with
+the hour before" compares the range with the hour before it. Each answer is checked against the independent
+reference (tests/reference.py) over the same instants, on the sample's and on the second organization's words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from heliqa.agent.conversation import Conversation
+from heliqa.agent.factory import make_planner
+from heliqa.agent.forms import CompareSpec
+from heliqa.tools.demo import ACME_ORG, generate
+from heliqa.tools.filters import parse_instant
+from tests import reference
+from tests.conftest import MAIN_ORG, NOW
+
+START, END = datetime(2026, 11, 23, 14, tzinfo=UTC), datetime(2026, 11, 23, 20, tzinfo=UTC)  # the "incident"
+H, D = timedelta(hours=1), timedelta(days=1)
+# follow-up -> the instants it asks about, from the previous range [START, END)
+MOVES = {
+    "the hour before": (START - H, START),
+    "what about the hour before?": (START - H, START),
+    "and the day before?": (START - D, START),
+    "same for the 2 hours before": (START - 2 * H, START),
+    "how about the previous hour": (START - H, START),
+    "the previous 3 hours?": (START - 3 * H, START),
+    "and the hour before that": (START - H, START),
+    "the same time the day before": (START - D, END - D),
+    "a day earlier": (START - D, END - D),
+    "what about a week earlier?": (START - 7 * D, END - 7 * D),
+}
+# each organization's words for the same question: p90 latency of one model in one environment / region
+ORGS = {
+    "sample": (MAIN_ORG, "p90 latency for gpt-4 in production", (("model", "eq", "gpt-4"),)),
+    "acme": (ACME_ORG, "p90 latency for mistral-large-latest in eu-west", (("model", "eq", "mistral-large-latest"),)),
+}
+ENVIRONMENT = {"sample": ("environment", "production"), "acme": ("region", "eu-west")}
+
+
+@pytest.fixture(scope="module")
+def acme_rows() -> list[dict]:
+    """The second vocabulary's organization: other property keys, values, models and users."""
+    return list(generate(12000, 5, NOW, ACME_ORG, days=10, vocabulary="acme"))
+
+
+@pytest.fixture(scope="module")
+def acme_store(tmp_path_factory, acme_rows):
+    from heliqa.tools.store import Store
+
+    path = tmp_path_factory.mktemp("followup-ranges") / "heliqa.duckdb"
+    store = Store(path)
+    store.add_rows(acme_rows)
+    store.close()
+    store = Store(path, read_only=True)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=list(ORGS))
+def org(request, sample_store, sample_rows, acme_store, acme_rows):
+    """(vocabulary, store, rows) of one organization."""
+    if request.param == "sample":
+        return request.param, sample_store, sample_rows
+    return request.param, acme_store, acme_rows
+
+
+def _chat(store, org_id: str, tz: str = "UTC") -> Conversation:
+    return Conversation(store, make_planner("rules"), org_id, ZoneInfo(tz), NOW)
+
+
+def _span(query) -> tuple[datetime, datetime]:
+    return parse_instant(query.timeFilter.start), parse_instant(query.timeFilter.end)
+
+
+def _want(rows, vocabulary: str, start: datetime, end: datetime, metric="latency", agg="p90") -> float | None:
+    org_id, _, where = ORGS[vocabulary]
+    key, value = ENVIRONMENT[vocabulary]
+    where = (*where, (f"property:{key}", "eq", value))
+    ask = reference.Ask(metric=metric, agg=agg, start=start, end=end, where=where)
+    (row,) = reference.expected(rows, org_id, ask)
+    return row["value"]
+
+
+def _incident(chat: Conversation, vocabulary: str, question: str | None = None):
+    """Ask the previous question: the measure over [START, END) (09:00-15:00 in New York)."""
+    question = question or ORGS[vocabulary][1]
+    local = "09:00 and 15:00" if chat.tz.key == "America/New_York" else "14:00 and 20:00"
+    answer = chat.ask(f"{question} between {local} on nov 23")
+    assert answer.status == "ok", answer.message
+    assert _span(answer.query) == (START, END)
+    return answer
+
+
+@pytest.mark.parametrize("follow_up", list(MOVES))
+def test_a_follow_up_moves_the_previous_range(org, follow_up):
+    vocabulary, store, rows = org
+    chat = _chat(store, ORGS[vocabulary][0])
+    _incident(chat, vocabulary)
+    answer = chat.ask(follow_up)
+    assert answer.status == "ok" and answer.kind == "aggregate", answer.message
+    start, end = MOVES[follow_up]
+    assert _span(answer.query) == (start, end), answer.interpretation
+    assert answer.spec.range.kind == "between" and answer.spec.aggregation == "p90"
+    assert {c.field for c in answer.spec.conditions} == {"model", f"property:{ENVIRONMENT[vocabulary][0]}"}
+    (row,) = answer.rows
+    want = _want(rows, vocabulary, start, end)
+    assert want is not None and row.value == pytest.approx(want, rel=1e-9)
+
+
+def test_the_moves_chain_and_keep_the_asker_zone(sample_store, sample_rows):
+    """In New York, 09:00-15:00 is 14:00-20:00 UTC; each "hour before" steps back from the last answer's start."""
+    chat = _chat(sample_store, MAIN_ORG, "America/New_York")
+    _incident(chat, "sample")
+    first = chat.ask("the hour before")
+    second = chat.ask("and the hour before that?")
+    assert _span(first.query) == (START - H, START) and _span(second.query) == (START - 2 * H, START - H)
+    assert second.query.timeZoneDifference == 300 and "09:00" not in second.interpretation
+    assert second.rows[0].value == pytest.approx(_want(sample_rows, "sample", START - 2 * H, START - H), rel=1e-9)
+
+
+def test_compare_with_the_hour_before(org):
+    """current = the previous range, previous = the hour before it (not the range one hour earlier)."""
+    vocabulary, store, rows = org
+    chat = _chat(store, ORGS[vocabulary][0])
+    _incident(chat, vocabulary)
+    answer = chat.ask("compare with the hour before")
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert isinstance(answer.spec, CompareSpec) and answer.spec.endsAtStart
+    assert _span(answer.query.current) == (START, END) and _span(answer.query.previous) == (START - H, START)
+    got = {r.period: r.value for r in answer.rows}
+    assert got["current"] == pytest.approx(_want(rows, vocabulary, START, END), rel=1e-9)
+    assert got["previous"] == pytest.approx(_want(rows, vocabulary, START - H, START), rel=1e-9)
+    assert "vs the hour before (Nov 23 13:00–14:00 UTC)" in answer.message
+    assert [r.to_json()["period"] for r in answer.rows] == ["current", "previous"]
+
+
+def test_a_sum_over_periods_of_different_lengths_is_compared_per_hour(org):
+    vocabulary, store, rows = org
+    chat = _chat(store, ORGS[vocabulary][0])
+    question = ORGS[vocabulary][1].replace("p90 latency", "cost")
+    _incident(chat, vocabulary, question)
+    answer = chat.ask("vs the 2 hours before")
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert _span(answer.query.previous) == (START - 2 * H, START)
+    got = {r.period: r.value for r in answer.rows}  # the data rows are each period's own total
+    now_total = _want(rows, vocabulary, START, END, "cost", "sum")
+    before_total = _want(rows, vocabulary, START - 2 * H, START, "cost", "sum")
+    assert got["current"] == pytest.approx(now_total, rel=1e-9)
+    assert got["previous"] == pytest.approx(before_total, rel=1e-9)
+    per_hour = f"${now_total / 6:,.4f}" if now_total / 6 < 1 else f"${now_total / 6:,.2f}"
+    assert answer.message.startswith(f"Total cost per hour (the periods differ in length): {per_hour} vs ")
+    assert "over 6 hours" in answer.message and "over 2 hours" in answer.message
+    assert answer.cells[0] == ["current per hour", "previous per hour", "change"]
+
+
+def test_compare_with_the_day_before_a_shorter_range_is_the_same_hours_a_day_earlier(sample_store):
+    """A day is longer than the 6-hour range, so shifting by it overlaps nothing: the same hours the day before."""
+    chat = _chat(sample_store, MAIN_ORG)
+    _incident(chat, "sample")
+    answer = chat.ask("compare with the day before")
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert _span(answer.query.previous) == (START - D, END - D)
+
+
+@pytest.mark.parametrize(
+    "follow_up", ["the hour before", "and the day before?", "a day earlier", "how about the previous hour"]
+)
+def test_with_nothing_before_it_asks_back(sample_store, follow_up):
+    answer = _chat(sample_store, MAIN_ORG).ask(follow_up)
+    assert answer.status == "clarify" and "no earlier answer" in answer.message
+    assert answer.query is None
+
+
+@pytest.mark.parametrize("previous", [None, "p90 latency for gpt-4 between 14:00 and 20:00 on nov 23"])
+def test_words_that_are_not_a_follow_up_are_not_moved(sample_store, previous):
+    chat = _chat(sample_store, MAIN_ORG)
+    if previous:
+        chat.ask(previous)
+    assert chat.ask("p90 latency in the hour before the outage").status == "clarify"  # before what?
+    day = chat.ask("cost the day before yesterday")  # a named day, not a move
+    assert day.status == "ok" and day.spec.range.kind == "day"
+    if previous:
+        last = chat.ask("what about the last hour")  # the last hour before now, as always
+        assert last.status == "ok" and _span(last.query) == (NOW - H, NOW)
