@@ -144,9 +144,25 @@ def digest_command(
 
 
 # --- Slack ---------------------------------------------------------------------------------------------------
+LINE_CHARS = 200  # a name, description or label in the `watches` list, before escaping
+LIST_CHARS = 3500  # the whole list (Slack advises 4,000 characters a message)
+
+
 def _line(text: str) -> str:
-    """A value on its one line of a list, escaped."""
-    return escape(" ".join(str(text).split()))
+    """A value on its one line of a list, shortened, escaped (cut before escaping: no entity is split)."""
+    flat = " ".join(str(text).split())
+    return escape(flat if len(flat) <= LINE_CHARS else flat[: LINE_CHARS - 1] + "…")
+
+
+def _capped(lines: list[str], budget: int = LIST_CHARS) -> list[str]:
+    """The lines that fit the budget, then how many did not (a list of hundreds of monitors stays one message)."""
+    kept, used = [], 0
+    for i, line in enumerate(lines):
+        if used + len(line) + 1 > budget:
+            return kept + [f"… and {len(lines) - i} more: see `monitors.toml` beside the store."]
+        kept.append(line)
+        used += len(line) + 1
+    return kept
 
 
 def _note(stopped: str | None, until: datetime | None) -> str:
@@ -171,7 +187,7 @@ def listing(home: Path, mutes: Mutes, now: datetime) -> str:
         note = _note("stopped" if e["key"] in stopped else None, muted.muted_until(e["key"], now))
         lines.append(f"• *{e['every']} digest* `{_line(e['label'])}` to {where}: {_line(e['describe'])}{note}")
     hint = "Say `mute NAME 2h`, `unwatch NAME`, `rewatch NAME`"
-    return "\n".join(lines) + f"\n{hint}" + (" (of a digest: `mute digest LABEL 1d`)." if digests else ".")
+    return "\n".join(_capped(lines)) + f"\n{hint}" + (" (of a digest: `mute digest LABEL 1d`)." if digests else ".")
 
 
 def add(words: str, backend: Any, planner: Any, org: str | None) -> str:

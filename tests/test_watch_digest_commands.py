@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 
 import pytest
 from slack_sdk import WebClient
@@ -201,3 +202,22 @@ def test_the_digest_footer_keeps_a_hostile_label_inert(sample_store):
     footer = blocks[-1]["elements"][0]["text"]
     assert "<!here>" not in footer and "`@heliqa mute digest daily &lt;!here&gt;" in footer
     assert footer.count("`") % 2 == 0
+
+
+def test_a_long_watch_list_stays_one_readable_message(tmp_path):
+    """Hundreds of monitors with long, hostile descriptions: each line is shortened before escaping (no entity is
+    cut), the list stops within Slack's advised size and says how many were left out."""
+    from heliqa.tools.watch_state import Mutes, state_paths
+    from heliqa.watch_commands import LINE_CHARS, LIST_CHARS, listing
+
+    state, mutes = state_paths(tmp_path)
+    long = "<!channel> & " * 100
+    monitors = [{"name": f"m{i}", "describe": long} for i in range(300)]
+    state.write_text(json.dumps({"monitors": monitors, "digest_list": []}), encoding="utf-8")
+    text = listing(tmp_path, Mutes(mutes), datetime(2026, 11, 24))
+    lines = text.splitlines()
+    assert len(text) < LIST_CHARS + 200 and "<!channel>" not in text
+    assert lines[1].startswith("• *m0*: &lt;!channel&gt; &amp;") and lines[1].endswith("…")
+    assert len(lines[1]) < 2 * LINE_CHARS and not lines[1].endswith("&amp…")
+    shown = sum(line.startswith("• ") for line in lines)
+    assert 0 < shown < 300 and f"… and {300 - shown} more" in text
