@@ -22,6 +22,10 @@ Thin series (docs/watch.md): an error rate over fewer than 50 requests is also j
 against the baseline's pooled share of failures; a quantile of under 10 requests, or jumping past 2K out of calm,
 does not open at once; a window too thin to judge holds an open incident for up to a window; a split cost's floor is
 2% of the whole organization's hourly cost.
+
+A latency past K (up to 3K) is confirmed by what it is made of: on one model's series by the count of its requests
+beyond the baseline's typical value; over a mix of models by the models' own series (a burst of a slow model's
+usual requests is a change of traffic, not of latency).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ EARLY = 2 * QUARTER  # a score average's early slice: the newest two complete qu
 THIN_BASELINE = 100  # requests a thin series' baseline needs before its failures' count is judged
 FEW_FOR_QUANTILE = 10  # a pNN over fewer requests opens no incident at once (it may when sustained)
 MIN_FAILURES = 3  # the least failed requests a count opens an incident on
+MIX_JUDGED = 0.8  # the share of a mix's requests its models' own series must hold to confirm its departure
 COUNTED = 50  # an error rate over fewer requests is also judged by its failures' count (more: rates vary more
 # from hour to hour than a binomial count says, and the hourly spread holds that)
 # a quantile's column, whose requests beyond the baseline's value confirm a departure (every request has a latency)
@@ -361,13 +366,43 @@ def checks(
         for group in hours:
             values.setdefault(group, {})
         early = early_values(backend, org, m, instants)
-    out = {}
+    out, known = {}, cache if cache is not None else {}  # (the models' baselines, read once for every check)
     for group, by_time in values.items():
         slices = early.get(group, {})
         out[group] = [_check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants]
-        if _one_model(m, group) and m.kind == "anomaly" and m.agg.startswith("p") and m.measure in COLUMNS:
+        if m.kind != "anomaly" or m.measure not in COLUMNS:
+            continue
+        if not _one_model(m, group):
+            out[group] = [_mix_confirmed(backend, org, m, group, c, known) for c in out[group]]
+        elif m.agg.startswith("p"):
             out[group] = [_confirmed(backend, org, m, group, c) for c in out[group]]
     return out
+
+
+def _mix_confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check: Check, cache: dict) -> Check:
+    """A latency departure past K (up to 3K) over a mix of models, confirmed by the models' own series: a burst of
+    a slow model's usual requests moves a mix's p90 with no model slower than usual. The departure counts as the
+    lesser of its own and the models' (the largest one's, or all of theirs together: a broad slowdown moves each a
+    little), once the models judged hold most of the window's requests. Asked only of a check past K (the models'
+    values then; their baseline hours once). Measured on the demo: it removed the model-mix false alarm of
+    `latency` (one in 23 days on a 300,000-row store) and delayed no planted incident."""
+    if check.spreads is None or not DEPARTURE_K < check.spreads <= 3 * DEPARTURE_K:
+        return check
+    split = m.model_copy(update={"filters": dict(m.series_filters(group)), "by": "model", "min_requests": 0})
+    models = [c[0] for c in checks(backend, org, split, [check.at], cache).values() if c[0].spreads is not None]
+    if not models or sum(c.requests for c in models) < MIX_JUDGED * check.requests:
+        return check  # the models are too thin to say: the mix's own departure stands
+    together = sum(c.spreads for c in models) / math.sqrt(len(models))
+    z = min(check.spreads, max(max(c.spreads for c in models), together))
+    return Check(
+        check.at,
+        check.value,
+        check.requests,
+        check.typical,
+        z,
+        z > DEPARTURE_K / 2,
+        check.opens and z > 2 * DEPARTURE_K,
+    )
 
 
 def _confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check: Check) -> Check:

@@ -333,6 +333,46 @@ def test_a_quantile_departure_under_three_times_the_bar_needs_its_requests_beyon
     store.close()
 
 
+def test_a_mix_departure_needs_a_model_slower_than_usual(tmp_path):
+    """A latency p90 over a mix of models, past 2K but not 3K, is confirmed by the models' own series: a burst of a
+    slow model's usual requests (no model slower than usual) does not open and stops counting past K; one model
+    slowed opens as before; models too thin to judge leave the mix's own departure standing. A split series (one
+    provider's) is confirmed over its own requests."""
+    import random
+
+    from heliqa.agent.watch import _mix_confirmed
+    from heliqa.tools.demo import generate
+    from heliqa.tools.store import Store
+
+    start, t_burst, t_slow = datetime(2026, 11, 16), datetime(2026, 11, 24, 1), datetime(2026, 11, 24, 3)
+    rnd, plan = random.Random(5), []
+    hour = start
+    while hour < t_slow:
+        slow_b = 20 if hour == t_burst - HOUR else 5  # the burst: a fifth of the hour's requests, not a twentieth
+        slow_a = hour == t_slow - HOUR
+        plan += [("model-a", rnd.uniform(1500, 1600) if slow_a else rnd.uniform(900, 1100), hour) for _ in range(95)]
+        plan += [("model-b", rnd.uniform(4500, 5500), hour) for _ in range(slow_b)]
+        hour += HOUR
+    rows = list(generate(len(plan), 3, t_slow.replace(tzinfo=NOW.tzinfo), MAIN_ORG, days=1))
+    for i, (row, (model, latency, at)) in enumerate(zip(rows, plan, strict=True)):
+        stamp = (at + timedelta(seconds=60 * (i % 59) + 1)).isoformat() + ".000Z"
+        row.update(model=model, provider="P", latency=int(latency), request_created_at=stamp)
+    store = Store(tmp_path / "heliqa.duckdb")
+    store.add_rows(rows)
+    overall, split = Monitor(name="l", measure="latency"), Monitor(name="p", measure="latency", by="provider")
+    burst = _mix_confirmed(store, MAIN_ORG, overall, None, Check(t_burst, 5000.0, 115, 1100.0, 7.0, True, True), {})
+    assert not burst.opens and burst.spreads < 3.0
+    slowed = Check(t_slow, 1600.0, 100, 1100.0, 7.0, True, True)
+    assert _mix_confirmed(store, MAIN_ORG, overall, None, slowed, {}) == slowed
+    thin = Check(t_burst, 5000.0, 1000, 1100.0, 7.0, True, True)  # the models hold 115 of its 1,000 requests
+    assert _mix_confirmed(store, MAIN_ORG, overall, None, thin, {}) == thin
+    by_provider = _mix_confirmed(store, MAIN_ORG, split, "P", Check(t_burst, 5000.0, 115, 1100.0, 7.0, True, True), {})
+    assert by_provider == burst
+    none = _mix_confirmed(store, MAIN_ORG, split, "Q", Check(t_burst, 5000.0, 115, 1100.0, 7.0, True, True), {})
+    assert none.opens  # no requests of another provider: nothing judged, the departure stands
+    store.close()
+
+
 def test_a_split_cost_counts_cents_against_the_whole_organizations_spend():
     """One model's cost is judged with a floor of 2% of every model's hourly total: its extra cents an hour are
     not news where the organization spends a dollar an hour; its extra dollars are."""
