@@ -13,10 +13,12 @@ import pytest
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
 from heliqa.agent.forms import CompareSpec, base_query
+from heliqa.agent.llm import LLMPlanner, LLMSettings
 from heliqa.tools.demo import ACME_ORG, generate
 from heliqa.tools.filters import parse_instant
 from tests import reference
 from tests.conftest import MAIN_ORG, NOW
+from tests.fake_openai import FakeOpenAI, strict_problems, tool_call
 
 START, END = datetime(2026, 11, 23, 14, tzinfo=UTC), datetime(2026, 11, 23, 20, tzinfo=UTC)  # the "incident"
 H, D = timedelta(hours=1), timedelta(days=1)
@@ -341,3 +343,82 @@ def test_a_move_with_an_edit_in_new_york(sample_store, sample_rows):
     where = (("property:environment", "eq", "production"), ("model", "eq", "gemini-1.5-flash"))
     ask = reference.Ask(metric="latency", agg="p90", start=START - H, end=START, where=where)
     assert reference.differences(reference.expected(sample_rows, MAIN_ORG, ask), answer.to_json()["data"]) == []
+
+
+# --- the LLM planner's compare_periods: "vs the hour before" is the span before, through the real ChatOpenAI ----
+def _compare_call(vocabulary: str, **extra) -> dict:
+    """The compare_periods call a good model makes for 'the incident vs the hour before' in each organization's
+    words; `extra` holds endsAtStart (or nothing: a model, or a server, that leaves it out)."""
+    key, value = ENVIRONMENT[vocabulary]
+    (field, _, model), *_ = ORGS[vocabulary][2]
+    rng = {"kind": "between", "n": None, "unit": None, "day": None}
+    query = {
+        "measure": "latency",
+        "aggregation": "p90",
+        "scoreKey": None,
+        "groupBy": None,
+        "top": None,
+        "bottom": False,
+        "bucket": None,
+        "range": {**rng, "start": "2026-11-23T14:00:00", "end": "2026-11-23T20:00:00"},
+        "conditions": [
+            {"field": field, "op": "equals", "value": model},
+            {"field": f"property:{key}", "op": "equals", "value": value},
+        ],
+        "timeZone": None,
+    }
+    return tool_call("compare_periods", {"query": query, "shiftN": 1, "shiftUnit": "hours", **extra})
+
+
+def _llm_answer(store, vocabulary: str, call: dict):
+    server = FakeOpenAI(lambda body: call).start()
+    try:
+        planner = LLMPlanner(LLMSettings(base_url=server.base_url, api_key="sk-test-hour-before", timeout=10))
+        question = f"{ORGS[vocabulary][1]} between 14:00 and 20:00 on nov 23, how does it compare to the hour before"
+        answer = Conversation(store, planner, ORGS[vocabulary][0], ZoneInfo("UTC"), NOW).ask(question)
+    finally:
+        server.stop()
+    tool = next(t["function"] for t in server.requests[0]["tools"] if t["function"]["name"] == "compare_periods")
+    return answer, tool
+
+
+def test_the_llm_compares_with_the_span_before_when_it_says_so(org):
+    vocabulary, store, rows = org
+    answer, tool = _llm_answer(store, vocabulary, _compare_call(vocabulary, endsAtStart=True))
+    assert answer.status == "ok" and answer.kind == "compare" and answer.planner == "llm", answer.message
+    assert isinstance(answer.spec, CompareSpec) and answer.spec.endsAtStart
+    assert _span(answer.query.current) == (START, END) and _span(answer.query.previous) == (START - H, START)
+    got = {r.period: r.value for r in answer.rows}
+    assert got["current"] == pytest.approx(_want(rows, vocabulary, START, END), rel=1e-9)
+    assert got["previous"] == pytest.approx(_want(rows, vocabulary, START - H, START), rel=1e-9)
+    assert "vs the hour before (Nov 23 13:00–14:00 UTC)" in answer.message
+    rules = _chat(store, ORGS[vocabulary][0]).ask(
+        f"{ORGS[vocabulary][1]} between 14:00 and 20:00 on nov 23 vs the hour before"
+    )
+    assert answer.spec == rules.spec and answer.to_json()["data"] == rules.to_json()["data"]
+    # the field the model saw: optional (null allowed), required as strict mode wants, and saying when it is true
+    assert tool["strict"] is True and strict_problems(tool["parameters"]) == []
+    field = tool["parameters"]["properties"]["endsAtStart"]
+    assert "endsAtStart" in tool["parameters"]["required"] and {"boolean", "null"} <= set(_types(field))
+    assert "the hour before" in field["description"] and "week over week" in field["description"]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"endsAtStart": None}, {"endsAtStart": False}], ids=["left out", "null", "false"]
+)
+def test_the_llm_compare_without_the_field_shifts_the_range_as_before(org, extra):
+    vocabulary, store, rows = org
+    answer, _ = _llm_answer(store, vocabulary, _compare_call(vocabulary, **extra))
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert not answer.spec.endsAtStart
+    assert _span(answer.query.previous) == (START - H, END - H)  # the 6 hours one hour earlier
+    got = {r.period: r.value for r in answer.rows}
+    assert got["previous"] == pytest.approx(_want(rows, vocabulary, START - H, END - H), rel=1e-9)
+
+
+def _types(schema: dict) -> list[str]:
+    """The JSON types a schema allows (`type` as a string or a list, or `anyOf`)."""
+    if "anyOf" in schema:
+        return [t for s in schema["anyOf"] for t in _types(s)]
+    kind = schema.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
