@@ -159,29 +159,35 @@ def split_move(question: str) -> tuple[str, str] | None:
 def moved_and_edited(question: str, ctx: Context, planner: Planner) -> Plan | None:
     """A move combined with a short edit, planned as the two follow-ups in turn: the previous question moved, then
     the edit of the moved question ("the hour before by model" is "the hour before", then "by model"), its form
-    kept. A question back when the edit does not plan as an edit of it; None for every other question."""
+    kept. A question back when the edit does not plan as an edit of it, or with nothing before; None for every
+    other question."""
     split = split_move(question)
     if split is None:
         return None
     move, rest = split
     moved = moved_back(move, ctx, asked=question)
-    if moved is None or moved.status != "ok":
+    edit = None
+    if moved.status == "ok":
+        edit = after_planning(rest, moved.spec, planner.plan(rest, replace(ctx, previous=moved.spec)))
+        if edit.status == "ok" and _edits(edit.spec, moved.spec):
+            edit.notes = [*moved.notes, *edit.notes]
+            return edit
+    if edit is None or edit.status == "ok":
+        # nothing before, or the rest asks a question of its own: the whole may be a new question whose range the
+        # planner reads in these words ("daily spend over the previous 7 days" is the last 7 days)
+        whole = planner.plan(question, ctx)
+        if whole.status == "ok":
+            return after_planning(question, ctx.previous, whole)
+    if edit is None:
         return moved
-    edit = planner.plan(rest, replace(ctx, previous=moved.spec))
-    edit = after_planning(rest, moved.spec, edit)
-    want = base_query(moved.spec)
-    if edit.status == "ok" and _edits(edit.spec, moved.spec):
-        edit.notes = [*moved.notes, *edit.notes]
-        return edit
     if edit.status == "ok":
         why = "it reads as a new question (its own measure, time range or form), not a filter, bucket or grouping."
     else:
         why = (edit.message.strip().splitlines() or ["I couldn't read it."])[0]
-    span = _range_text(want, ctx)
     return Plan(
         "clarify",
-        message=f"I read '{move}' as {moved.notes[0]} ({span}), but not '{rest}' as a change of it: {why} "
-        f"Ask '{move}' first, then the change.",
+        message=f"I read '{move}' as {moved.notes[0]} ({_range_text(base_query(moved.spec), ctx)}), but not "
+        f"'{rest}' as a change of it: {why} Ask '{move}' first, then the change.",
         planner=edit.planner or "rules",
     )
 

@@ -187,6 +187,14 @@ def test_words_that_are_not_a_follow_up_are_not_moved(sample_store, previous):
     assert day.status == "ok" and day.spec.range.kind == "day"
     count = chat.ask("how many requests the day before yesterday")
     assert count.status == "ok" and count.spec.range.kind == "day" and count.spec.measure == "requests"
+    # a new question led by edit words, naming "the previous N units" as its range: the last N units, as always
+    for question, (n, unit) in {
+        "daily spend over the previous 7 days": (7, "days"),
+        "by model, p90 latency over the previous 2 hours": (2, "hours"),
+    }.items():
+        fresh = chat.ask(question)
+        assert fresh.status == "ok" and fresh.spec.conditions == [], fresh.message
+        assert (fresh.spec.range.kind, fresh.spec.range.n, fresh.spec.range.unit) == ("last", n, unit)
     if previous:
         last = chat.ask("what about the last hour")  # the last hour before now, as always
         assert last.status == "ok" and _span(last.query) == (NOW - H, NOW)
