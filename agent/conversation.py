@@ -20,7 +20,7 @@ from heliqa.agent.answer import (
     unattributed_text,
 )
 from heliqa.agent.check import check
-from heliqa.agent.followup import after_planning, before_planning
+from heliqa.agent.followup import planned
 from heliqa.agent.forms import FormSpec
 from heliqa.agent.investigate import run_form
 from heliqa.agent.planner import Context, Plan, Planner
@@ -96,8 +96,7 @@ class Conversation:
             return Answer("unsupported", why, tz=tz_name)
         try:
             ctx = Context(now=self.now(), tz=self.tz, vocabulary=self.backend.vocabulary(self.org), previous=self.last)
-            plan = before_planning(question, ctx) or self.planner.plan(question, ctx)
-            plan = after_planning(question, self.last, plan)
+            plan = planned(question, ctx, self.planner)
             if plan.status != "ok":
                 status = "clarify" if plan.status == "unparsed" else plan.status
                 return Answer(status, plan.message, planner=plan.planner, tz=tz_name)

@@ -11,6 +11,9 @@ explanation, a request list). This module carries the previous range, filters, m
   the previous question again over the N units that end where its range starts: [start - N units, start);
 - `the same time the day before`, `a day earlier`, `a week earlier` ask it over its own range moved back by the unit
   (the same length);
+- a move with a short edit, either way round ("the hour before by model", "just gpt-4, a day earlier", "same for
+  the previous hour by provider") is the two follow-ups in turn: the move, then the edit of the moved question
+  (its form kept); an edit that does not plan as one (a new range, an unknown word) asks back;
 - any of them with nothing before asks back instead of answering something else.
 
 A moved range is written as exact wall-clock times (a `between` range) at the offset the previous range was
@@ -20,10 +23,11 @@ resolved with, so it resolves to exactly those instants, whatever range the prev
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, base_query
-from heliqa.agent.planner import Context, Plan
+from heliqa.agent.forms import COMPARE, LEADING_COMPARE, CompareSpec, ExplainSpec, FormSpec, ListSpec, base_query
+from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import DEFAULT_RANGE, UNIT_DAYS, TimeRange, resolve, wall_clock
 from heliqa.agent.timerange import zone as named_zone
@@ -56,20 +60,26 @@ _N = r"(?:(?P<n>\d{1,4}|" + "|".join(_NUMBERS) + r")\s*)?"
 _UNIT = r"(?P<u>min(?:ute)?s?|h|hrs?|hours?|days?|wks?|weeks?|months?)"
 _UNITS = {"min": "minutes", "h": "hours", "hr": "hours", "day": "days", "wk": "weeks", "week": "weeks"}
 # only words that follow up: a leading "and", "what about", "same for"; a trailing "?"
-_LEAD = (
-    r"^\s*(?:(?:and|so|ok|okay|now|then|but|also|please|pls|what\s+about|how\s+about|what\s+of|"
+_LEAD_WORDS = (
+    r"(?:(?:and|so|ok|okay|now|then|but|also|please|pls|what\s+about|how\s+about|what\s+of|"
     r"same(?:\s+(?:thing|question|query))?(?:\s+(?:but\s+)?(?:for|over|in|during))?|for|over|in|during)[\s,]+)*"
 )
+_LEAD = r"^\s*" + _LEAD_WORDS
 _TAIL = r"(?:\s+(?:please|pls|too|instead))?\s*[?.!]*\s*$"
 _SAME = r"(?P<same>(?:the\s+)?same\s+(?:time|period|hours?|window|span|range)\s+(?:on\s+)?)?"
-MOVES = (
+_CORES = (
     # "the hour before", "the 2 hours before that", "the same time the day before", "a day earlier"
-    re.compile(
-        rf"{_LEAD}{_SAME}(?:the\s+)?{_N}{_UNIT}\s+(?P<when>before|prior|earlier)(?:\s+(?:that|this|it|then))?{_TAIL}",
-        re.I,
-    ),
+    rf"{_SAME}(?:the\s+)?{_N}{_UNIT}\s+(?P<when>before|prior|earlier)(?:\s+(?:that|this|it|then))?",
     # "the previous hour", "the preceding 2 days" ("the last hour" is the last hour before now, not this)
-    re.compile(rf"{_LEAD}(?:the\s+)?(?P<when>previous|prior|preceding)\s+{_N}{_UNIT}{_TAIL}", re.I),
+    rf"(?:the\s+)?(?P<when>previous|prior|preceding)\s+{_N}{_UNIT}",
+)
+MOVES = tuple(re.compile(rf"{_LEAD}{core}{_TAIL}", re.I) for core in _CORES)
+# a move and a short edit, either way round: "the hour before by model", "just gpt-4, a day earlier"
+MOVE_THEN_EDIT = tuple(
+    re.compile(rf"{_LEAD}(?P<move>{core})(?:\s*,\s*|\s+)(?:and\s+)?(?P<rest>\S.*)$", re.I | re.S) for core in _CORES
+)
+EDIT_THEN_MOVE = tuple(
+    re.compile(rf"^\s*(?P<rest>\S.*?)\s*,?\s+{_LEAD_WORDS}(?P<move>{core}){_TAIL}", re.I | re.S) for core in _CORES
 )
 
 
@@ -109,9 +119,10 @@ def _with_range(previous: QuerySpec | FormSpec, rng: TimeRange) -> QuerySpec | F
     return previous.model_copy(update={"range": rng})
 
 
-def moved_back(question: str, ctx: Context) -> Plan | None:
+def moved_back(question: str, ctx: Context, asked: str = "") -> Plan | None:
     """The previous question over the span just before its range ("the hour before") or over its range moved back
-    ("a day earlier"); a question back with nothing before; None for every other question."""
+    ("a day earlier"); a question back with nothing before (naming `asked`, the whole question, when the move is
+    a part of it); None for every other question."""
     move = _move(question)
     if move is None:
         return None
@@ -122,7 +133,7 @@ def moved_back(question: str, ctx: Context) -> Plan | None:
             "clarify",
             message=f"{'Earlier than' if shifted else 'Before'} what? There is no earlier answer here to move back "
             "from: ask about something first "
-            f"(e.g. 'p90 latency for gpt-4 last week by day'), then '{question.strip()}'.",
+            f"(e.g. 'p90 latency for gpt-4 last week by day'), then '{(asked or question).strip()}'.",
             planner="rules",
         )
     start, end, difference = _span(ctx.previous, ctx)
@@ -130,6 +141,88 @@ def moved_back(question: str, ctx: Context) -> Plan | None:
     rng = wall_clock(start - back, end - back if shifted else start, difference)
     note = f"the previous range moved {span} earlier" if shifted else f"the {span} before the previous range"
     return Plan("ok", spec=_with_range(ctx.previous, rng), planner="rules", notes=[note])
+
+
+def split_move(question: str) -> tuple[str, str] | None:
+    """(the move, the edit) of a question that is both ("the hour before by model", "just gpt-4, a day earlier");
+    None when the rest is no short edit ("the day before yesterday", "p90 latency in the hour before the outage")
+    or the words compare ("by model vs the hour before" is a comparison, not a move)."""
+    if COMPARE.search(question) or LEADING_COMPARE.match(question):
+        return None
+    for pattern in (*MOVE_THEN_EDIT, *EDIT_THEN_MOVE):
+        m = pattern.match(question)
+        if m is not None and EDIT.match(m.group("rest")):
+            return m.group("move").strip(), m.group("rest").strip()
+    return None
+
+
+def moved_and_edited(question: str, ctx: Context, planner: Planner) -> Plan | None:
+    """A move combined with a short edit, planned as the two follow-ups in turn: the previous question moved, then
+    the edit of the moved question ("the hour before by model" is "the hour before", then "by model"), its form
+    kept. A question back when the edit does not plan as an edit of it, or with nothing before; None for every
+    other question."""
+    split = split_move(question)
+    if split is None:
+        return None
+    move, rest = split
+    moved = moved_back(move, ctx, asked=question)
+    edit = None
+    if moved.status == "ok":
+        edit = after_planning(rest, moved.spec, planner.plan(rest, replace(ctx, previous=moved.spec)))
+        if edit.status == "ok" and _edits(edit.spec, moved.spec):
+            edit.notes = [*moved.notes, *edit.notes]
+            return edit
+    if edit is None or edit.status == "ok":
+        # nothing before, or the rest asks a question of its own: the whole may be a new question whose range the
+        # planner reads in these words ("daily spend over the previous 7 days" is the last 7 days)
+        whole = planner.plan(question, ctx)
+        if whole.status == "ok":
+            return after_planning(question, ctx.previous, whole)
+    if edit is None:
+        return moved
+    if edit.status == "ok":
+        why = "it reads as a new question (its own measure, time range or form), not a filter, bucket or grouping."
+    else:
+        why = (edit.message.strip().splitlines() or ["I couldn't read it."])[0]
+    return Plan(
+        "clarify",
+        message=f"I read '{move}' as {moved.notes[0]} ({_range_text(base_query(moved.spec), ctx)}), but not "
+        f"'{rest}' as a change of it: {why} Ask '{move}' first, then the change.",
+        planner=edit.planner or "rules",
+    )
+
+
+def _edits(spec: QuerySpec | FormSpec, moved: QuerySpec | FormSpec) -> bool:
+    """Whether a plan is an edit of the moved question: its range and zone, its form (or, after an explanation or
+    a list, the series a new bucket or grouping asks for)."""
+    got, want = base_query(spec), base_query(moved)
+    if (got.range, got.timeZone) != (want.range, want.timeZone):
+        return False
+    if type(spec) is type(moved):
+        return True
+    series = isinstance(spec, QuerySpec) and (spec.bucket, spec.groupBy) != (want.bucket, want.groupBy)
+    return series and isinstance(moved, (ExplainSpec, ListSpec))
+
+
+def _range_text(query: QuerySpec, ctx: Context) -> str:
+    """'Nov 23 13:00–14:00 UTC': a moved range (wall-clock times) in its zone."""
+    a, b = query.range.start, query.range.end
+    zone = query.timeZone or getattr(ctx.tz, "key", str(ctx.tz))
+    if a.date() == b.date():
+        return f"{a:%b %d %H:%M}–{b:%H:%M} {zone}"
+    return f"{a:%b %d %H:%M} – {b:%b %d %H:%M} {zone}"
+
+
+def planned(question: str, ctx: Context, planner: Planner) -> Plan:
+    """The plan of one question in a conversation: a follow-up of the previous answer (`before_planning`, a move
+    with an edit), else the planner's, a short edit put back in the previous answer's form (`after_planning`)."""
+    plan = before_planning(question, ctx)
+    if plan is None:
+        combined = moved_and_edited(question, ctx, planner)
+        if combined is not None:
+            return combined
+        plan = planner.plan(question, ctx)
+    return after_planning(question, ctx.previous, plan)
 
 
 def before_planning(question: str, ctx: Context) -> Plan | None:

@@ -72,6 +72,13 @@ class ComparePeriods(BaseModel):
         f"{MONTH_DAYS} (days) for last month; null = by the range's own length ('the previous period', 'before')"
     )
     shiftUnit: Unit | None = Field(description="the unit of shiftN; null with shiftN null")
+    endsAtStart: bool | None = Field(
+        None,
+        description="true only when the words name the span just before the current range: 'the hour before', "
+        "'the previous 2 hours', 'the preceding day' (shiftN/shiftUnit that span: 1 hours, 2 hours, 1 days); the "
+        "previous period then ends where the current range starts. false (or null) for 'vs last week', 'week over "
+        "week', 'today vs yesterday', 'same time yesterday', 'the previous period': the range shifted back",
+    )
 
 
 class ListRequests(BaseModel):
@@ -513,7 +520,12 @@ def check_form(name: str, args: dict[str, Any], ctx: Context) -> CompareSpec | L
     if name == "compare_periods":
         query, _ = check_spec(args.get("query") or {}, ctx)
         try:
-            spec = CompareSpec(query=query, shiftN=args.get("shiftN"), shiftUnit=args.get("shiftUnit"))
+            spec = CompareSpec(
+                query=query,
+                shiftN=args.get("shiftN"),
+                shiftUnit=args.get("shiftUnit"),
+                endsAtStart=args.get("endsAtStart") or False,
+            )
         except ValidationError as error:
             raise _invalid(problems_of(error)) from None
         if spec.query.range is None and spec.shiftN and spec.shiftUnit:  # "week over week": that unit back from now

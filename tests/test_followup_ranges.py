@@ -12,11 +12,13 @@ import pytest
 
 from heliqa.agent.conversation import Conversation
 from heliqa.agent.factory import make_planner
-from heliqa.agent.forms import CompareSpec
+from heliqa.agent.forms import CompareSpec, base_query
+from heliqa.agent.llm import LLMPlanner, LLMSettings
 from heliqa.tools.demo import ACME_ORG, generate
 from heliqa.tools.filters import parse_instant
 from tests import reference
 from tests.conftest import MAIN_ORG, NOW
+from tests.fake_openai import FakeOpenAI, strict_problems, tool_call
 
 START, END = datetime(2026, 11, 23, 14, tzinfo=UTC), datetime(2026, 11, 23, 20, tzinfo=UTC)  # the "incident"
 H, D = timedelta(hours=1), timedelta(days=1)
@@ -183,6 +185,248 @@ def test_words_that_are_not_a_follow_up_are_not_moved(sample_store, previous):
     assert chat.ask("p90 latency in the hour before the outage").status == "clarify"  # before what?
     day = chat.ask("cost the day before yesterday")  # a named day, not a move
     assert day.status == "ok" and day.spec.range.kind == "day"
+    count = chat.ask("how many requests the day before yesterday")
+    assert count.status == "ok" and count.spec.range.kind == "day" and count.spec.measure == "requests"
+    # a new question led by edit words, naming "the previous N units" as its range: the last N units, as always
+    for question, (n, unit) in {
+        "daily spend over the previous 7 days": (7, "days"),
+        "by model, p90 latency over the previous 2 hours": (2, "hours"),
+    }.items():
+        fresh = chat.ask(question)
+        assert fresh.status == "ok" and fresh.spec.conditions == [], fresh.message
+        assert (fresh.spec.range.kind, fresh.spec.range.n, fresh.spec.range.unit) == ("last", n, unit)
     if previous:
         last = chat.ask("what about the last hour")  # the last hour before now, as always
         assert last.status == "ok" and _span(last.query) == (NOW - H, NOW)
+
+
+# --- a move combined with a short edit: the move, then the edit of the moved question ------------------------
+# each organization's words: the previous question (no model named) and a model and a provider it has
+WORDS = {
+    "sample": {"question": "p90 latency in production", "model": "gemini-1.5-flash", "provider": "anthropic"},
+    "acme": {"question": "p90 latency in eu-west", "model": "deepseek-chat", "provider": "groq"},
+}
+# a move with an edit -> (the two follow-ups it stands for, the instants it asks about, how the reference slices)
+COMBINED = {
+    "the hour before by model": (("the hour before", "by model"), (START - H, START), {"group": "model"}),
+    "the hour before, just {model}": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "same for the previous hour by provider": (
+        ("the previous hour", "by provider"),
+        (START - H, START),
+        {"group": "provider"},
+    ),
+    "a day earlier for {provider} only": (
+        ("a day earlier", "for {provider} only"),
+        (START - D, END - D),
+        {"provider": 1},
+    ),
+    "and the day before, by hour?": (("and the day before?", "by hour"), (START - D, START), {"bucket": "hour"}),
+    "what about the 2 hours before, per provider": (
+        ("the 2 hours before", "per provider"),
+        (START - 2 * H, START),
+        {"group": "provider"},
+    ),
+    "by model for the hour before": (("the hour before", "by model"), (START - H, START), {"group": "model"}),
+    "just {model}, the hour before": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+}
+
+
+def _two_turns(store, vocabulary: str, steps: tuple[str, ...], first: str | None = None):
+    """The answer to the previous question's follow-ups asked one at a time."""
+    chat = _chat(store, ORGS[vocabulary][0])
+    _incident(chat, vocabulary, first or WORDS[vocabulary]["question"])
+    for step in steps:
+        answer = chat.ask(step.format(**WORDS[vocabulary]))
+        assert answer.status == "ok", answer.message
+    return answer
+
+
+@pytest.mark.parametrize("combined", list(COMBINED))
+def test_a_move_with_an_edit_is_the_move_then_the_edit(org, combined):
+    vocabulary, store, rows = org
+    words = WORDS[vocabulary]
+    steps, (start, end), slicing = COMBINED[combined]
+    chat = _chat(store, ORGS[vocabulary][0])
+    _incident(chat, vocabulary, words["question"])
+    answer = chat.ask(combined.format(**words))
+    assert answer.status == "ok" and answer.kind == "aggregate", answer.message
+    assert _span(answer.query) == (start, end), answer.interpretation
+    twice = _two_turns(store, vocabulary, steps)
+    assert answer.spec == twice.spec and answer.to_json()["data"] == twice.to_json()["data"]
+    key, value = ENVIRONMENT[vocabulary]
+    where = [(f"property:{key}", "eq", value)]
+    if "model" in slicing:
+        where.append(("model", "eq", words["model"]))
+    if "provider" in slicing:
+        where.append(("provider", "eq", words["provider"].upper()))
+    ask = reference.Ask(
+        metric="latency",
+        agg="p90",
+        start=start,
+        end=end,
+        where=tuple(where),
+        group=slicing.get("group"),
+        bucket=slicing.get("bucket"),
+    )
+    want = reference.expected(rows, ORGS[vocabulary][0], ask)
+    assert any(r["value"] is not None for r in want)  # the sample has requests there: the check compares numbers
+    assert reference.differences(want, answer.to_json()["data"]) == []
+
+
+# the previous answer in each form, and a move with an edit that keeps it (or, a new bucket, shows the series)
+_WINDOW = "between 14:00 and 20:00 on nov 23"
+FORMS = {
+    "compare": (f"{{question}} {_WINDOW} vs last week", "the hour before, just {model}"),
+    "explain": (f"why was latency high in {{environment}} {_WINDOW}", "just {model}, a day earlier"),
+    "list": (f"show me the 5 slowest requests in {{environment}} {_WINDOW}", "the hour before, just {model}"),
+    "series": (f"why was latency high in {{environment}} {_WINDOW}", "by hour, the previous 3 hours"),
+}
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_a_move_with_an_edit_keeps_the_previous_form(org, form):
+    vocabulary, store, _ = org
+    words = {**WORDS[vocabulary], "environment": ENVIRONMENT[vocabulary][1]}
+    first, combined = (text.format(**words) for text in FORMS[form])
+    chat = _chat(store, ORGS[vocabulary][0])
+    before = chat.ask(first)
+    assert before.status == "ok", before.message
+    answer = chat.ask(combined)
+    assert answer.status == "ok", answer.message
+    assert answer.kind == ("aggregate" if form == "series" else before.kind), answer.message
+    move, edit = reversed(combined.split(", ")) if combined.startswith(("just", "by")) else combined.split(", ")
+    again = Conversation(store, make_planner("rules"), ORGS[vocabulary][0], ZoneInfo("UTC"), NOW)
+    again.ask(first)
+    again.ask(move)
+    twice = again.ask(edit)
+    assert answer.spec == twice.spec and answer.kind == twice.kind
+    assert answer.to_json()["data"] == twice.to_json()["data"]
+    moved = base_query(answer.spec).range  # the previous range moved back: it ends by the incident's start
+    assert moved.kind == "between" and moved.end <= START.replace(tzinfo=None)
+
+
+def test_an_edit_compared_with_the_hour_before_is_a_comparison(sample_store):
+    """'by model vs the hour before' names a move and an edit, but compares: the range with the hour before it."""
+    chat = _chat(sample_store, MAIN_ORG)
+    _incident(chat, "sample")
+    answer = chat.ask("by model vs the hour before")
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert _span(answer.query.current) == (START, END) and _span(answer.query.previous) == (START - H, START)
+    assert answer.spec.query.groupBy == "model"
+
+
+@pytest.mark.parametrize(
+    "combined",
+    [
+        "the hour before by modle",  # a word it does not know
+        "the hour before, for zzqx only",  # a name the organization does not have
+        "the hour before, what about last week",  # its own range: which one?
+        "by model the hour before yesterday",  # not a move of the previous range at all
+    ],
+)
+def test_a_move_with_what_is_no_edit_asks_back(org, combined):
+    vocabulary, store, _ = org
+    chat = _chat(store, ORGS[vocabulary][0])
+    _incident(chat, vocabulary)
+    answer = chat.ask(combined)
+    assert answer.status == "clarify" and answer.query is None and answer.rows == [], answer.message
+    if not combined.endswith("yesterday"):
+        assert answer.message.startswith("I read 'the hour before' as the 1 hour before the previous range")
+        assert "(Nov 23 13:00–14:00 UTC)" in answer.message
+
+
+def test_a_move_with_an_edit_and_nothing_before_asks_back(sample_store):
+    answer = _chat(sample_store, MAIN_ORG).ask("the hour before by model")
+    assert answer.status == "clarify" and "no earlier answer" in answer.message
+    assert "then 'the hour before by model'" in answer.message and answer.query is None
+
+
+def test_a_move_with_an_edit_in_new_york(sample_store, sample_rows):
+    """The moved range keeps the asker's zone when the edit is planned over it: 08:00-09:00 in New York."""
+    chat = _chat(sample_store, MAIN_ORG, "America/New_York")
+    _incident(chat, "sample", WORDS["sample"]["question"])
+    answer = chat.ask("the hour before, just gemini-1.5-flash")
+    assert answer.status == "ok" and _span(answer.query) == (START - H, START)
+    assert answer.query.timeZoneDifference == 300
+    where = (("property:environment", "eq", "production"), ("model", "eq", "gemini-1.5-flash"))
+    ask = reference.Ask(metric="latency", agg="p90", start=START - H, end=START, where=where)
+    assert reference.differences(reference.expected(sample_rows, MAIN_ORG, ask), answer.to_json()["data"]) == []
+
+
+# --- the LLM planner's compare_periods: "vs the hour before" is the span before, through the real ChatOpenAI ----
+def _compare_call(vocabulary: str, **extra) -> dict:
+    """The compare_periods call a good model makes for 'the incident vs the hour before' in each organization's
+    words; `extra` holds endsAtStart (or nothing: a model, or a server, that leaves it out)."""
+    key, value = ENVIRONMENT[vocabulary]
+    (field, _, model), *_ = ORGS[vocabulary][2]
+    rng = {"kind": "between", "n": None, "unit": None, "day": None}
+    query = {
+        "measure": "latency",
+        "aggregation": "p90",
+        "scoreKey": None,
+        "groupBy": None,
+        "top": None,
+        "bottom": False,
+        "bucket": None,
+        "range": {**rng, "start": "2026-11-23T14:00:00", "end": "2026-11-23T20:00:00"},
+        "conditions": [
+            {"field": field, "op": "equals", "value": model},
+            {"field": f"property:{key}", "op": "equals", "value": value},
+        ],
+        "timeZone": None,
+    }
+    return tool_call("compare_periods", {"query": query, "shiftN": 1, "shiftUnit": "hours", **extra})
+
+
+def _llm_answer(store, vocabulary: str, call: dict):
+    server = FakeOpenAI(lambda body: call).start()
+    try:
+        planner = LLMPlanner(LLMSettings(base_url=server.base_url, api_key="sk-test-hour-before", timeout=10))
+        question = f"{ORGS[vocabulary][1]} between 14:00 and 20:00 on nov 23, how does it compare to the hour before"
+        answer = Conversation(store, planner, ORGS[vocabulary][0], ZoneInfo("UTC"), NOW).ask(question)
+    finally:
+        server.stop()
+    tool = next(t["function"] for t in server.requests[0]["tools"] if t["function"]["name"] == "compare_periods")
+    return answer, tool
+
+
+def test_the_llm_compares_with_the_span_before_when_it_says_so(org):
+    vocabulary, store, rows = org
+    answer, tool = _llm_answer(store, vocabulary, _compare_call(vocabulary, endsAtStart=True))
+    assert answer.status == "ok" and answer.kind == "compare" and answer.planner == "llm", answer.message
+    assert isinstance(answer.spec, CompareSpec) and answer.spec.endsAtStart
+    assert _span(answer.query.current) == (START, END) and _span(answer.query.previous) == (START - H, START)
+    got = {r.period: r.value for r in answer.rows}
+    assert got["current"] == pytest.approx(_want(rows, vocabulary, START, END), rel=1e-9)
+    assert got["previous"] == pytest.approx(_want(rows, vocabulary, START - H, START), rel=1e-9)
+    assert "vs the hour before (Nov 23 13:00–14:00 UTC)" in answer.message
+    rules = _chat(store, ORGS[vocabulary][0]).ask(
+        f"{ORGS[vocabulary][1]} between 14:00 and 20:00 on nov 23 vs the hour before"
+    )
+    assert answer.spec == rules.spec and answer.to_json()["data"] == rules.to_json()["data"]
+    # the field the model saw: optional (null allowed), required as strict mode wants, and saying when it is true
+    assert tool["strict"] is True and strict_problems(tool["parameters"]) == []
+    field = tool["parameters"]["properties"]["endsAtStart"]
+    assert "endsAtStart" in tool["parameters"]["required"] and {"boolean", "null"} <= set(_types(field))
+    assert "the hour before" in field["description"] and "week over week" in field["description"]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"endsAtStart": None}, {"endsAtStart": False}], ids=["left out", "null", "false"]
+)
+def test_the_llm_compare_without_the_field_shifts_the_range_as_before(org, extra):
+    vocabulary, store, rows = org
+    answer, _ = _llm_answer(store, vocabulary, _compare_call(vocabulary, **extra))
+    assert answer.status == "ok" and answer.kind == "compare", answer.message
+    assert not answer.spec.endsAtStart
+    assert _span(answer.query.previous) == (START - H, END - H)  # the 6 hours one hour earlier
+    got = {r.period: r.value for r in answer.rows}
+    assert got["previous"] == pytest.approx(_want(rows, vocabulary, START - H, END - H), rel=1e-9)
+
+
+def _types(schema: dict) -> list[str]:
+    """The JSON types a schema allows (`type` as a string or a list, or `anyOf`)."""
+    if "anyOf" in schema:
+        return [t for s in schema["anyOf"] for t in _types(s)]
+    kind = schema.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
