@@ -5,15 +5,18 @@ explanation, a request list). This module carries the previous range, filters, m
 
 - `why?` / `why the spike?` explains the previous answer's measure over its range and filters;
 - `show me those requests` lists the previous answer's requests, worst first by its measure;
-- a short edit (`just anthropic`, `by hour`, `what about gpt-4o`) keeps a comparison a comparison, an
-  explanation an explanation and a list a list (a new bucket turns an explanation or a list into its series);
+- a short edit (`just anthropic`, `by hour`, `what about gpt-4o`, or with no edit word: `gpt-4o only`, `with
+  gpt-4o`, `but for gpt-4o`, whatever the rules planner read as only refiltering, regrouping or rebucketing the
+  previous question) keeps a comparison a comparison, an explanation an explanation and a list a list (a new
+  bucket turns an explanation or a list into its series);
 - `the hour before`, `what about the previous hour?`, `same for the 2 hours before`, `and the day before?` ask
   the previous question again over the N units that end where its range starts: [start - N units, start);
 - `the same time the day before`, `a day earlier`, `a week earlier` ask it over its own range moved back by the unit
   (the same length);
 - a move with a short edit, either way round ("the hour before by model", "just gpt-4, a day earlier", "same for
-  the previous hour by provider") is the two follow-ups in turn: the move, then the edit of the moved question
-  (its form kept); an edit that does not plan as one (a new range, an unknown word) asks back;
+  the previous hour by provider", "the hour before, gpt-4 only") is the two follow-ups in turn: the move, then
+  the edit of the moved question (its form kept); an edit that does not plan as one (a new range, an unknown
+  word) asks back;
 - any of them with nothing before asks back instead of answering something else.
 
 A moved range is written as exact wall-clock times (a `between` range) at the offset the previous range was
@@ -48,6 +51,12 @@ THOSE_AGAIN = re.compile(
 # a short edit of the last question: it names a filter, a bucket or a grouping, not a new question
 EDIT = re.compile(
     r"^\s*(?:just|only|what\s+about|how\s+about|and|now|instead|same|but|then|for|by|per|hourly|daily|weekly)\b",
+    re.I,
+)
+# "but" opening a follow-up ("but for gpt-4o", "same, but by provider"): no meaning of its own
+_BUT = re.compile(
+    r"^\s*(?:(?:and|ok|okay|so)[,\s]+)?(?:(?:the\s+)?same(?:\s+(?:thing|question|query))?\s*,?\s*)?but\s+"
+    r"(?!not\b|except\b|excluding\b|without\b)",
     re.I,
 )
 _EXPLAINED = {"latency": "latency", "ttft": "latency", "errors": "errors", "error_rate": "errors", "cost": "cost"}
@@ -144,15 +153,17 @@ def moved_back(question: str, ctx: Context, asked: str = "") -> Plan | None:
 
 
 def split_move(question: str) -> tuple[str, str] | None:
-    """(the move, the edit) of a question that is both ("the hour before by model", "just gpt-4, a day earlier");
-    None when the rest is no short edit ("the day before yesterday", "p90 latency in the hour before the outage")
-    or the words compare ("by model vs the hour before" is a comparison, not a move)."""
+    """(the move, the rest) of a question that begins or ends with a move ("the hour before by model", "gpt-4 only,
+    a day earlier"); whether the rest is an edit of the moved question is for its plan to say. None when no move
+    begins or ends it ("p90 latency in the hour before the outage") or the words compare ("by model vs the hour
+    before" is a comparison, not a move)."""
     if COMPARE.search(question) or LEADING_COMPARE.match(question):
         return None
     for pattern in (*MOVE_THEN_EDIT, *EDIT_THEN_MOVE):
         m = pattern.match(question)
-        if m is not None and EDIT.match(m.group("rest")):
-            return m.group("move").strip(), m.group("rest").strip()
+        rest = m and m.group("rest").strip(" \t-–—:;,")
+        if rest and re.search(r"\w", rest):
+            return m.group("move").strip(), rest
     return None
 
 
@@ -168,6 +179,7 @@ def moved_and_edited(question: str, ctx: Context, planner: Planner) -> Plan | No
     moved = moved_back(move, ctx, asked=question)
     edit = None
     if moved.status == "ok":
+        rest = unhedged(rest)
         edit = after_planning(rest, moved.spec, planner.plan(rest, replace(ctx, previous=moved.spec)))
         if edit.status == "ok" and _edits(edit.spec, moved.spec):
             edit.notes = [*moved.notes, *edit.notes]
@@ -221,8 +233,17 @@ def planned(question: str, ctx: Context, planner: Planner) -> Plan:
         combined = moved_and_edited(question, ctx, planner)
         if combined is not None:
             return combined
+        if ctx.previous is not None:
+            question = unhedged(question)
         plan = planner.plan(question, ctx)
     return after_planning(question, ctx.previous, plan)
+
+
+def unhedged(question: str) -> str:
+    """A follow-up without the 'but' it opens with: 'but for gpt-4o' and 'same but by provider' edit as 'for gpt-4o'
+    and 'by provider' do ('but not X' still excludes)."""
+    m = _BUT.match(question)
+    return question[m.end() :] if m and re.search(r"\w", question[m.end() :]) else question
 
 
 def before_planning(question: str, ctx: Context) -> Plan | None:
@@ -290,7 +311,7 @@ def after_planning(question: str, previous: QuerySpec | FormSpec | None, plan: P
     if plan.status == "ok" and isinstance(previous, ExplainSpec) and previous.measure == "latency":
         plan = _as_p90(plan)
     spec = plan.spec
-    if plan.status != "ok" or not isinstance(spec, QuerySpec) or not EDIT.match(question):
+    if plan.status != "ok" or not isinstance(spec, QuerySpec) or not (plan.edit or EDIT.match(question)):
         return plan
     if isinstance(previous, CompareSpec):
         return _replanned(plan, previous.model_copy(update={"query": spec}))
@@ -321,4 +342,4 @@ def _as_p90(plan: Plan) -> Plan:
 
 
 def _replanned(plan: Plan, spec: FormSpec) -> Plan:
-    return Plan("ok", spec=spec, planner=plan.planner, notes=plan.notes)
+    return Plan("ok", spec=spec, planner=plan.planner, notes=plan.notes, edit=plan.edit)

@@ -48,6 +48,7 @@ class Plan:
     planner: str = ""
     query: MetricsQuery | None = None  # set when the planner already checked `spec` (see agent/check.py)
     notes: list[str] = field(default_factory=list)  # how the question was read: "ignored: rn", "read 'latancy' as ..."
+    edit: bool = False  # the words only refilter, regroup or rebucket the previous question ("gpt-4o only")
 
 
 class Planner(Protocol):

@@ -227,6 +227,13 @@ COMBINED = {
         {"group": "provider"},
     ),
     "by model for the hour before": (("the hour before", "by model"), (START - H, START), {"group": "model"}),
+    # an edit that opens with no edit word: a name with "only", "with", "but for", a bare name, a dash
+    "the hour before, {model} only": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "{model} only, the hour before": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "the hour before with {model}": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "the hour before but for {model}": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "the previous hour, {model}": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
+    "the hour before - broken down by model": (("the hour before", "by model"), (START - H, START), {"group": "model"}),
     "just {model}, the hour before": (("the hour before", "just {model}"), (START - H, START), {"model": 1}),
 }
 
@@ -303,6 +310,47 @@ def test_a_move_with_an_edit_keeps_the_previous_form(org, form):
     assert answer.to_json()["data"] == twice.to_json()["data"]
     moved = base_query(answer.spec).range  # the previous range moved back: it ends by the incident's start
     assert moved.kind == "between" and moved.end <= START.replace(tzinfo=None)
+
+
+# an edit that opens with no edit word -> the same edit said with one
+UNLED_EDITS = {
+    "{model} only": "just {model}",
+    "with {model}": "just {model}",
+    "{model}?": "just {model}",
+    "but for {model}": "just {model}",
+    "same, but for {model}": "just {model}",
+    "excluding {provider}": "and excluding {provider}",
+    "broken down by provider": "by provider",
+    "p99": "and p99",
+}
+
+
+@pytest.mark.parametrize("form", ["compare", "explain", "list"])
+def test_an_edit_without_an_edit_word_keeps_the_previous_form(org, form):
+    """'gpt-4o only' after a comparison (an explanation, a list) edits it as 'just gpt-4o' does: the comparison of
+    gpt-4o, not gpt-4o's number alone; a whole question with a measure of its own is still a new question."""
+    vocabulary, store, _ = org
+    words = {**WORDS[vocabulary], "environment": ENVIRONMENT[vocabulary][1]}
+    first = FORMS[form][0].format(**words)
+    for unled, led in UNLED_EDITS.items():
+        if form == "list" and unled == "p99":
+            continue  # a list has no aggregation to change
+        answers = []
+        for follow_up in (unled, led):
+            chat = _chat(store, ORGS[vocabulary][0])
+            before = chat.ask(first)
+            assert before.status == "ok", before.message
+            answers.append(chat.ask(follow_up.format(**words)))
+        answer, want = answers
+        assert want.status == "ok", (led, want.message)
+        if "{" in unled:  # a filter keeps the form (a new grouping shows an explanation's or a list's series)
+            assert want.kind == before.kind, (led, want.interpretation)
+        assert answer.status == "ok" and answer.kind == want.kind, (unled, answer.interpretation or answer.message)
+        assert answer.spec == want.spec and answer.to_json()["data"] == want.to_json()["data"], unled
+    chat = _chat(store, ORGS[vocabulary][0])
+    chat.ask(first)
+    fresh = chat.ask(f"p90 latency for {words['model']}")
+    assert fresh.status == "ok" and fresh.kind == "aggregate", fresh.message
 
 
 def test_an_edit_compared_with_the_hour_before_is_a_comparison(sample_store):

@@ -123,7 +123,8 @@ class RulesPlanner:
             return Plan("unparsed", message=_NOTHING_MEASURED, planner=self.name)
         if asks_for_rows(question, spec):
             return Plan("unparsed", message=_ROWS, planner=self.name)
-        return Plan("ok", spec=spec, planner=self.name, notes=notes)
+        edit = ctx.previous is not None and parse.measure is None and parse.range is None and parse.zone is None
+        return Plan("ok", spec=spec, planner=self.name, notes=notes, edit=edit)
 
     def scan(self, question: str, ctx: Context) -> tuple[Parse, Scanner]:
         """Run the rule table over the question, in priority order; the scanner keeps what is left over."""
