@@ -29,7 +29,16 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from heliqa.agent.forms import COMPARE, LEADING_COMPARE, CompareSpec, ExplainSpec, FormSpec, ListSpec, base_query
+from heliqa.agent.forms import (
+    COMPARE,
+    LEADING_COMPARE,
+    PERIOD_SHIFT,
+    CompareSpec,
+    ExplainSpec,
+    FormSpec,
+    ListSpec,
+    base_query,
+)
 from heliqa.agent.planner import Context, Plan, Planner
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import DEFAULT_RANGE, UNIT_DAYS, TimeRange, resolve, wall_clock
@@ -50,7 +59,8 @@ THOSE_AGAIN = re.compile(
 )
 # a short edit of the last question: it names a filter, a bucket or a grouping, not a new question
 EDIT = re.compile(
-    r"^\s*(?:just|only|what\s+about|how\s+about|and|now|instead|same|but|then|for|by|per|hourly|daily|weekly)\b",
+    r"^\s*(?:just|only|what\s+about|how\s+about|and|now|instead|same|but|then|for|by|per|hourly|daily|weekly)\b"
+    r"|\binstead\W*$",
     re.I,
 )
 # "but" opening a follow-up ("but for gpt-4o", "same, but by provider"): no meaning of its own
@@ -311,10 +321,10 @@ def after_planning(question: str, previous: QuerySpec | FormSpec | None, plan: P
     if plan.status == "ok" and isinstance(previous, ExplainSpec) and previous.measure == "latency":
         plan = _as_p90(plan)
     spec = plan.spec
-    if plan.status != "ok" or not isinstance(spec, QuerySpec) or not (plan.edit or EDIT.match(question)):
+    if plan.status != "ok" or not isinstance(spec, QuerySpec) or not (plan.edit or EDIT.search(question)):
         return plan
     if isinstance(previous, CompareSpec):
-        return _replanned(plan, previous.model_copy(update={"query": spec}))
+        return _replanned(plan, compare_edited(previous, spec))
     base = base_query(previous)
     if base is None or spec.bucket != base.bucket or spec.groupBy != base.groupBy:
         return plan  # "by hour" after an explanation or a list: the series itself
@@ -329,6 +339,44 @@ def after_planning(question: str, previous: QuerySpec | FormSpec | None, plan: P
         conditions = kept + [c for c in spec.conditions if c not in kept]
         return _replanned(plan, previous.model_copy(update={"conditions": conditions, "range": spec.range}))
     return plan
+
+
+def compare_edited(previous: CompareSpec, spec: QuerySpec) -> CompareSpec:
+    """A comparison with its query edited. A new range keeps the shift the words named ("today vs last week", then
+    "what about yesterday?": yesterday vs the same day a week before) unless the two periods would overlap; a shift
+    that was the range's own period ("today vs yesterday", "the last 7 days vs the 7 before") becomes the new range's
+    ("what about this week?": this week vs last week, not vs this week a day earlier)."""
+    old, new = previous.query.range or DEFAULT_RANGE, spec.range or DEFAULT_RANGE
+    edited = previous.model_copy(update={"query": spec})
+    if new == old:
+        return edited
+    shift = UNIT_DAYS[previous.shiftUnit] * previous.shiftN if previous.shiftN and previous.shiftUnit else None
+    length = _days_long(new)
+    own = shift is None or shift == _period_days(old)
+    # "vs the hour before" is the span before whatever range; a shift is kept while the periods do not overlap
+    if not own and (previous.endsAtStart or length is None or shift >= length):
+        return edited
+    n, unit = _PERIODS.get(new.kind, (None, None))  # None: the range's own length
+    return edited.model_copy(update={"shiftN": n, "shiftUnit": unit})
+
+
+_PERIODS = {**PERIOD_SHIFT, "day": (1, "days")}
+
+
+def _period_days(rng: TimeRange) -> float | None:
+    """The days a range's own period shifts by: a calendar range's unit, else its length."""
+    n, unit = _PERIODS.get(rng.kind, (None, None))
+    return UNIT_DAYS[unit] * n if n else _days_long(rng)
+
+
+def _days_long(rng: TimeRange) -> float | None:
+    """A range's length in days where the words fix it (None for 'since ...')."""
+    if rng.kind == "last":
+        return UNIT_DAYS[rng.unit] * rng.n
+    if rng.kind == "between":
+        return (rng.end - rng.start).total_seconds() / 86400
+    n, unit = _PERIODS.get(rng.kind, (None, None))
+    return UNIT_DAYS[unit] * n if n else None
 
 
 def _as_p90(plan: Plan) -> Plan:

@@ -102,7 +102,7 @@ OVER = re.compile(
 CHANGE_WORD = re.compile(r"(?<![\w-])chang(?:e|ed|es|ing)(?![\w-])", re.I)
 _UNITS = {"hour": (1, "hours"), "day": (1, "days"), "week": (7, "days")}
 _UNITS |= {"month": (MONTH_DAYS, "days"), "year": (YEAR_DAYS, "days")}
-_BARE_SHIFT: dict[str, tuple[int, Unit]] = {
+PERIOD_SHIFT: dict[str, tuple[int, Unit]] = {
     "today": (1, "days"),
     "yesterday": (1, "days"),
     "this_week": (7, "days"),
@@ -333,7 +333,7 @@ class FormsPlanner:
             if groups.get("bare"):
                 if spec.range is None:
                     return Plan("clarify", message="Compared with the last what? Say e.g. 'this week vs last week'.")
-                shift = _BARE_SHIFT.get(spec.range.kind)  # this week vs last (week); last 3 days vs last: the range
+                shift = PERIOD_SHIFT.get(spec.range.kind)  # this week vs last (week); last 3 days vs last: the range
             if spec.range is None:
                 spec = spec.model_copy(update={"range": named_range})
             n, unit = shift or (None, None)

@@ -353,6 +353,53 @@ def test_an_edit_without_an_edit_word_keeps_the_previous_form(org, form):
     assert fresh.status == "ok" and fresh.kind == "aggregate", fresh.message
 
 
+# a comparison, a new range for it -> (the current period, the previous period)
+TODAY, WEEK = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)  # NOW is a Tuesday, 12:00
+COMPARE_RANGES = {
+    # the range's own period: today vs yesterday -> this week vs last week (not this week a day earlier)
+    ("cost by model today vs yesterday", "what about this week?"): ((WEEK, NOW), (WEEK - 7 * D, NOW - 7 * D)),
+    ("cost by model today vs yesterday", "what about nov 19?"): (
+        (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)),
+        (datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC)),
+    ),
+    ("cost over the last 7 days vs the previous 7 days", "what about the last 3 days?"): (
+        (NOW - 3 * D, NOW),
+        (NOW - 6 * D, NOW - 3 * D),
+    ),
+    # a shift the words named is kept: a week before; the hour before the range
+    ("cost today vs last week", "what about yesterday?"): ((TODAY - D, TODAY), (TODAY - 8 * D, TODAY - 7 * D)),
+    ("p90 latency over the last 6 hours vs the hour before", "what about the last 3 hours?"): (
+        (NOW - 3 * H, NOW),
+        (NOW - 4 * H, NOW - 3 * H),
+    ),
+    # ... unless the periods would overlap: the last 30 days vs a week before -> vs the 30 days before
+    ("cost today vs last week", "what about the last 30 days?"): ((NOW - 30 * D, NOW), (NOW - 60 * D, NOW - 30 * D)),
+    # a new measure "instead" keeps the comparison's range
+    ("cost by model today vs yesterday", "errors instead"): ((TODAY, NOW), (TODAY - D, NOW - D)),
+}
+
+
+@pytest.mark.parametrize(("first", "follow_up"), list(COMPARE_RANGES))
+def test_a_comparison_given_a_new_range_compares_periods_that_do_not_overlap(sample_store, first, follow_up):
+    chat = _chat(sample_store, MAIN_ORG)
+    assert chat.ask(first).status == "ok"
+    answer = chat.ask(follow_up)
+    assert answer.status == "ok" and answer.kind == "compare", answer.interpretation or answer.message
+    current, previous = COMPARE_RANGES[(first, follow_up)]
+    assert _span(answer.query.current) == current, answer.interpretation
+    assert _span(answer.query.previous) == previous, answer.interpretation
+
+
+def test_a_new_measure_instead_keeps_the_previous_range(org):
+    vocabulary, store, _ = org
+    chat = _chat(store, ORGS[vocabulary][0])
+    before = _incident(chat, vocabulary)
+    answer = chat.ask("errors instead")
+    assert answer.status == "ok" and answer.spec.measure == "errors", answer.message
+    assert answer.query.timeFilter == before.query.timeFilter
+    assert answer.spec.conditions == before.spec.conditions
+
+
 def test_an_edit_compared_with_the_hour_before_is_a_comparison(sample_store):
     """'by model vs the hour before' names a move and an edit, but compares: the range with the hour before it."""
     chat = _chat(sample_store, MAIN_ORG)

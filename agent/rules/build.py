@@ -39,7 +39,7 @@ def asks_for_rows(question: str, spec: QuerySpec) -> bool:
 def build(p: Parse, question: str, ctx: Context) -> QuerySpec | None:
     """Turn a Parse into a QuerySpec, editing the previous query for follow-ups; None when nothing is measured."""
     previous = ctx.previous
-    is_follow_up = previous is not None and (p.measure is None or bool(FOLLOW_UP.match(question.lower())))
+    is_follow_up = previous is not None and (p.measure is None or bool(FOLLOW_UP.search(question.lower())))
     if p.measure is None and not is_follow_up:
         return None
     if p.measure == "score" and re.search(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", question, re.I):

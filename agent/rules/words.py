@@ -184,4 +184,6 @@ _MEASURE_WORDS = """latency latencies cost costs spend spending tokens token req
 users user score scores status time duration usage traffic count volume failures threats""".split()
 # words that never name a property key by a part or a short form ("latency" of a key request_latency)
 RESERVED = frozenset(FILLER | set(GROUP_WORDS) | set(BUCKETS) | set(_MEASURE_WORDS))
-FOLLOW_UP = re.compile(r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b")
+FOLLOW_UP = re.compile(
+    r"^\s*(what about|how about|and|now|same|instead|also|only|just|what if|ok|okay|then)\b|\binstead\W*$"
+)
