@@ -5,6 +5,7 @@ explanation, a request list). This module carries the previous range, filters, m
 
 - `why?` / `why the spike?` explains the previous answer's measure over its range and filters;
 - `show me those requests` lists the previous answer's requests, worst first by its measure;
+- `how many?` / `count them` counts the previous answer's requests (its filters, range, grouping and form);
 - a short edit (`just anthropic`, `by hour`, `what about gpt-4o`, or with no edit word: `gpt-4o only`, `with
   gpt-4o`, `but for gpt-4o`, whatever the rules planner read as only refiltering, regrouping or rebucketing the
   previous question) keeps a comparison a comparison, an explanation an explanation and a list a list (a new
@@ -55,6 +56,14 @@ WHY_AGAIN = re.compile(
 THOSE_AGAIN = re.compile(
     r"^\s*(?:(?:ok|okay|and|so|now|please)\s+)*(?:show|list|give|get)(?:\s+me)?\s+(?:those|these|them|the\s+bad)"
     r"(?:\s+(?:requests?|calls?|ones?))?\s*[?.!]*\s*$",
+    re.I,
+)
+# "how many?", "count them": the previous answer's requests counted (its filters, range, grouping and form)
+COUNT_AGAIN = re.compile(
+    r"^\s*(?:(?:and|so|ok|okay|but|then)[,\s]+)?(?:how\s+many(?:\s+(?:requests?|calls?))?(?:\s+of\s+(?:them|those|these))?"
+    r"(?:\s+(?:are|were)\s+there|\s+is\s+that|\s+in\s+total)?|count\s+(?:them|those|these)(?:\s+requests)?|"
+    r"(?:what(?:'s|\s+is|\s+was)\s+)?the\s+(?:count|number)(?:\s+of\s+(?:them|those|these))?)"
+    r"(?:\s+(?:please|pls|too))?\s*[?.!]*\s*$",
     re.I,
 )
 # a short edit of the last question: it names a filter, a bucket or a grouping, not a new question
@@ -239,14 +248,14 @@ def planned(question: str, ctx: Context, planner: Planner) -> Plan:
     """The plan of one question in a conversation: a follow-up of the previous answer (`before_planning`, a move
     with an edit), else the planner's, a short edit put back in the previous answer's form (`after_planning`)."""
     plan = before_planning(question, ctx)
-    if plan is None:
-        combined = moved_and_edited(question, ctx, planner)
-        if combined is not None:
-            return combined
-        if ctx.previous is not None:
-            question = unhedged(question)
-        plan = planner.plan(question, ctx)
-    return after_planning(question, ctx.previous, plan)
+    if plan is not None:
+        return plan
+    combined = moved_and_edited(question, ctx, planner)
+    if combined is not None:
+        return combined
+    if ctx.previous is not None:
+        question = unhedged(question)
+    return after_planning(question, ctx.previous, planner.plan(question, ctx))
 
 
 def unhedged(question: str) -> str:
@@ -263,9 +272,11 @@ def before_planning(question: str, ctx: Context) -> Plan | None:
     if moved is not None:
         return moved
     previous = ctx.previous
-    why, those = WHY_AGAIN.match(question), THOSE_AGAIN.match(question)
-    if not (why or those):
+    why, those, count = WHY_AGAIN.match(question), THOSE_AGAIN.match(question), COUNT_AGAIN.match(question)
+    if not (why or those or count):
         return None
+    if previous is None and count and not re.search(r"\b(?:them|those|these)\b", question, re.I):
+        return None  # "how many requests?" with nothing before: the planner's (the last 24 hours)
     if previous is None:
         return Plan(
             "clarify",
@@ -273,11 +284,25 @@ def before_planning(question: str, ctx: Context) -> Plan | None:
             f"about something first (e.g. 'p90 latency for gpt-4 last week by day'), then '{question.strip()}'.",
             planner="rules",
         )
+    if count:
+        return count_of(previous)
     if why:
         return Plan("ok", spec=explain_of(previous), planner="rules")
     if isinstance(previous, ExplainSpec) and previous.found is not None:
         return Plan("ok", spec=previous.found, planner="rules")
     return Plan("ok", spec=list_of(previous), planner="rules")
+
+
+def count_of(previous: QuerySpec | FormSpec) -> Plan:
+    """The previous answer's requests counted: its filters, range, grouping and buckets (a comparison stays one;
+    after a list, every request it matches, not only the rows it showed; a count of errors stays one)."""
+    query = base_query(previous)
+    measure = query.measure if query.measure in ("requests", "errors") else "requests"
+    counted = query.model_copy(update={"measure": measure, "aggregation": None, "scoreKey": None})
+    if isinstance(previous, CompareSpec):
+        return Plan("ok", spec=previous.model_copy(update={"query": counted}), planner="rules")
+    notes = ["every request the list matches, not only the rows it showed"] if isinstance(previous, ListSpec) else []
+    return Plan("ok", spec=counted, planner="rules", notes=notes)
 
 
 def explain_of(previous: QuerySpec | FormSpec) -> ExplainSpec:
@@ -337,6 +362,8 @@ def after_planning(question: str, previous: QuerySpec | FormSpec | None, plan: P
     if isinstance(previous, ListSpec):
         kept = [c for c in previous.conditions if c in spec.conditions or c not in base.conditions]
         conditions = kept + [c for c in spec.conditions if c not in kept]
+        if spec.measure in ("errors", "error_rate") and not any(c.field == "status" for c in conditions):
+            conditions.append(_FAILED)  # "only the failed ones", "just errors": the list's failed requests
         return _replanned(plan, previous.model_copy(update={"conditions": conditions, "range": spec.range}))
     return plan
 

@@ -400,6 +400,41 @@ def test_a_new_measure_instead_keeps_the_previous_range(org):
     assert answer.spec.conditions == before.spec.conditions
 
 
+@pytest.mark.parametrize("count", ["how many?", "count them", "and how many of them are there?"])
+def test_how_many_after_a_list_counts_every_request_it_matches(org, count):
+    """'how many?' after a list of the 5 slowest: all the list's requests counted (not 5, not the last 24 hours);
+    'only the failed ones' keeps the list and adds the failure filter; each is checked against the reference."""
+    vocabulary, store, rows = org
+    key, value = ENVIRONMENT[vocabulary]
+    first = FORMS["list"][0].format(environment=value)
+    chat = _chat(store, ORGS[vocabulary][0])
+    listed = chat.ask(first)
+    assert listed.status == "ok" and listed.kind == "list" and len(listed.rows) == 5, listed.message
+    answer = chat.ask(count)
+    assert answer.status == "ok" and answer.kind == "aggregate", answer.message
+    assert _span(answer.query) == (START, END)
+    where = ((f"property:{key}", "eq", value),)
+    want = reference.expected(rows, ORGS[vocabulary][0], reference.Ask("requests", START, END, where=where))
+    assert want[0]["value"] > 5  # more requests than the list shows: the count is not the list's length
+    assert reference.differences(want, answer.to_json()["data"]) == []
+    chat = _chat(store, ORGS[vocabulary][0])
+    chat.ask(first)
+    failed = chat.ask("only the failed ones")
+    assert failed.status == "ok" and failed.kind == "list", failed.message
+    failures = reference.expected(
+        rows, ORGS[vocabulary][0], reference.Ask("requests", START, END, where=(*where, ("status", "gte", 400)))
+    )
+    assert len(failed.rows) == min(5, failures[0]["value"]) > 0, failed.interpretation
+    assert all(int(r["status"]) >= 400 for r in failed.to_json()["data"]), failed.interpretation
+
+
+def test_how_many_with_nothing_before_asks_back_or_counts_the_default_range(sample_store):
+    answer = _chat(sample_store, MAIN_ORG).ask("how many of them?")
+    assert answer.status == "clarify" and "no earlier answer" in answer.message and answer.query is None
+    answer = _chat(sample_store, MAIN_ORG).ask("how many requests?")  # a question of its own: the last 24 hours
+    assert answer.status == "ok" and _span(answer.query) == (NOW - D, NOW), answer.message
+
+
 def test_an_edit_compared_with_the_hour_before_is_a_comparison(sample_store):
     """'by model vs the hour before' names a move and an edit, but compares: the range with the hour before it."""
     chat = _chat(sample_store, MAIN_ORG)

@@ -44,6 +44,10 @@ TABLE = {
     ("by hour", "aggregate"): ("aggregate", {"model": "gpt-4", "agg": "p90", "bucket": "hour", "range": "last 7 days"}),
     ("by hour", "compare"): ("compare", {"group": "model", "bucket": "hour", "range": "today"}),
     ("by hour", "list"): ("aggregate", {"status": 400, "bucket": "hour"}),
+    ("how many?", "aggregate"): ("aggregate", {"measure": "requests", "model": "gpt-4", "range": "last 7 days"}),
+    ("how many?", "compare"): ("compare", {"measure": "requests", "group": "model", "range": "today"}),
+    ("how many?", "list"): ("aggregate", {"measure": "requests", "status": 400}),
+    ("count them", "explain"): ("aggregate", {"measure": "requests", "model": "gpt-4", "range": "nov 19"}),
     ("by hour", "explain"): ("aggregate", {"model": "gpt-4", "agg": "p90", "bucket": "hour", "range": "nov 19"}),
 }
 RANGES = {
