@@ -6,6 +6,7 @@ explanation, a request list). This module carries the previous range, filters, m
 - `why?` / `why the spike?` explains the previous answer's measure over its range and filters;
 - `show me those requests` lists the previous answer's requests, worst first by its measure;
 - `how many?` / `count them` counts the previous answer's requests (its filters, range, grouping and form);
+- after a list, `top 20`, `the most expensive instead`, `sort by cost` give the same list longer or reordered;
 - a short edit (`just anthropic`, `by hour`, `what about gpt-4o`, or with no edit word: `gpt-4o only`, `with
   gpt-4o`, `but for gpt-4o`, whatever the rules planner read as only refiltering, regrouping or rebucketing the
   previous question) keeps a comparison a comparison, an explanation an explanation and a list a list (a new
@@ -31,8 +32,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from heliqa.agent.forms import (
+    BY_ORDER,
     COMPARE,
     LEADING_COMPARE,
+    ORDER_WORDS,
     PERIOD_SHIFT,
     CompareSpec,
     ExplainSpec,
@@ -64,6 +67,15 @@ COUNT_AGAIN = re.compile(
     r"(?:\s+(?:are|were)\s+there|\s+is\s+that|\s+in\s+total)?|count\s+(?:them|those|these)(?:\s+requests)?|"
     r"(?:what(?:'s|\s+is|\s+was)\s+)?the\s+(?:count|number)(?:\s+of\s+(?:them|those|these))?)"
     r"(?:\s+(?:please|pls|too))?\s*[?.!]*\s*$",
+    re.I,
+)
+# after a list, a new length or order: "top 10", "show me 20", "the most expensive instead", "sort by cost"
+_ORDERS = "|".join(f"(?P<{k}>{v})" for k, v in ORDER_WORDS.items())
+LIST_EDIT = re.compile(
+    r"^\s*(?:(?:and|ok|okay|now|then|but|just|only|instead)[,\s]+)*(?:(?:show|list|give|get)(?:\s+me)?\s+)?"
+    r"(?:(?:the|only|just)\s+)?(?:(?:top|first)\s+)?(?:(?P<n>\d{1,4})(?!\s*more\b)\s*)?"
+    rf"(?:{_ORDERS}|(?:sort(?:ed)?|order(?:ed)?|rank(?:ed)?)\s+(?:them\s+|it\s+)?by\s+(?P<key>{'|'.join(BY_ORDER)}))?"
+    r"(?:\s+(?:ones|requests?|calls?))?(?:\s+first)?(?:\s+instead)?(?:\s+please)?\s*[?.!]*\s*$",
     re.I,
 )
 # a short edit of the last question: it names a filter, a bucket or a grouping, not a new question
@@ -273,6 +285,8 @@ def before_planning(question: str, ctx: Context) -> Plan | None:
         return moved
     previous = ctx.previous
     why, those, count = WHY_AGAIN.match(question), THOSE_AGAIN.match(question), COUNT_AGAIN.match(question)
+    if isinstance(previous, ListSpec) and (edited := list_edited(question, previous)) is not None:
+        return edited
     if not (why or those or count):
         return None
     if previous is None and count and not re.search(r"\b(?:them|those|these)\b", question, re.I):
@@ -291,6 +305,21 @@ def before_planning(question: str, ctx: Context) -> Plan | None:
     if isinstance(previous, ExplainSpec) and previous.found is not None:
         return Plan("ok", spec=previous.found, planner="rules")
     return Plan("ok", spec=list_of(previous), planner="rules")
+
+
+def list_edited(question: str, previous: ListSpec) -> Plan | None:
+    """The previous list at a new length or in a new order ("top 20", "the most expensive instead", "sort by
+    cost"); None for every other reply (a bare 200-599 may be a status)."""
+    m = LIST_EDIT.match(question)
+    order = m and (next((k for k in ORDER_WORDS if m.group(k)), None) or BY_ORDER.get((m.group("key") or "").lower()))
+    if m is None or not (m.group("n") or order):
+        return None
+    n = int(m.group("n")) if m.group("n") else previous.limit
+    if order is None and 200 <= n < 600:
+        return None
+    if not 1 <= n <= 100:
+        return Plan("clarify", message="I list 1 to 100 requests at a time; ask for 100 or fewer.", planner="rules")
+    return Plan("ok", spec=previous.model_copy(update={"limit": n, "order": order or previous.order}), planner="rules")
 
 
 def count_of(previous: QuerySpec | FormSpec) -> Plan:

@@ -111,13 +111,13 @@ PERIOD_SHIFT: dict[str, tuple[int, Unit]] = {
 }
 _ABBR = {"dod": "day", "wow": "week", "mom": "month"}
 
-_ORDER_WORDS = {
+ORDER_WORDS = {
     "newest": r"most\s+recent|latest|newest|recent|last",
     "latency": r"slowest|longest[\s-]running|(?:that\s+|which\s+)?(?:took|take|taking)\s+the\s+longest|longest",
     "cost": r"most\s+expensive|priciest|costliest|most\s+costly",
     "tokens": r"biggest|largest|heaviest",
 }
-_ORDER = "|".join(f"(?P<{k}>{v})" for k, v in _ORDER_WORDS.items())
+_ORDER = "|".join(f"(?P<{k}>{v})" for k, v in ORDER_WORDS.items())
 _TIME_UNIT = (
     r"(?:min(?:ute)?s?|h|hrs?|hours?|d|days?|w|wks?|weeks?|months?|years?|fortnight|24h|\d+h\b|night|time|period|"
     r"quarter|monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun)"
@@ -133,7 +133,7 @@ REQUESTS_BY = re.compile(
     r"(?P<by>\s+by\s+(?:total\s+|highest\s+)?(?P<key>tokens|token\s+count|cost|spend|latency|duration))(?![\w-])",
     re.I,
 )
-_BY_ORDER: dict[str, ListOrder] = {
+BY_ORDER: dict[str, ListOrder] = {
     "tokens": "tokens",
     "token": "tokens",
     "cost": "cost",
@@ -415,14 +415,14 @@ class FormsPlanner:
         limit = 10
         counted = False
         if order_match is not None:
-            order = next(k for k in _ORDER_WORDS if order_match.group(k))
+            order = next(k for k in ORDER_WORDS if order_match.group(k))
             counted = bool(order_match.group("n") or order_match.group("n2"))
             limit = int(order_match.group("n") or order_match.group("n2") or 10)
             if not counted and SINGLE.search(text):
                 limit = 1  # "the slowest request yesterday": one
             rest = _blank(rest, order_match.span())
         if by_order is not None:
-            order = _BY_ORDER[by_order.group("key").split()[0].lower()]
+            order = BY_ORDER[by_order.group("key").split()[0].lower()]
             if by_order.group("n"):
                 counted, limit = True, int(by_order.group("n"))
         if verb is not None:

@@ -428,6 +428,43 @@ def test_how_many_after_a_list_counts_every_request_it_matches(org, count):
     assert all(int(r["status"]) >= 400 for r in failed.to_json()["data"]), failed.interpretation
 
 
+# after a list: a new length or order -> (limit, order, the reference's row field it is sorted by)
+LIST_EDITS = {
+    "top 10": (10, "latency", "latency"),
+    "show me 8": (8, "latency", "latency"),
+    "the most expensive ones instead": (5, "cost", "cost"),
+    "sort by cost": (5, "cost", "cost"),
+    "show me the 7 most expensive": (7, "cost", "cost"),
+}
+
+
+@pytest.mark.parametrize("edit", list(LIST_EDITS))
+def test_a_list_given_a_new_length_or_order_is_the_same_list(org, edit):
+    """'top 10' or 'sort by cost' after a list of the 5 slowest: the same requests (filters, range), longer or in
+    the new order; not a total over the last 24 hours ('sort by cost' read as 'cost' was one)."""
+    vocabulary, store, rows = org
+    key, value = ENVIRONMENT[vocabulary]
+    chat = _chat(store, ORGS[vocabulary][0])
+    listed = chat.ask(FORMS["list"][0].format(environment=value))
+    assert listed.status == "ok" and listed.kind == "list", listed.message
+    answer = chat.ask(edit)
+    limit, order, field_ = LIST_EDITS[edit]
+    assert answer.status == "ok" and answer.kind == "list", answer.interpretation or answer.message
+    assert (answer.spec.limit, answer.spec.order) == (limit, order)
+    assert answer.spec.conditions == listed.spec.conditions and answer.spec.range == listed.spec.range
+    scope = reference.Ask("requests", START, END, where=((f"property:{key}", "eq", value),))
+    want = sorted(reference.value_of(r, field_) for r in reference.selected(rows, ORGS[vocabulary][0], scope))
+    got = [r["latency_ms" if field_ == "latency" else field_] for r in answer.to_json()["data"]]
+    assert got == pytest.approx(want[::-1][:limit])
+
+
+def test_a_list_longer_than_100_is_asked_back(sample_store):
+    chat = _chat(sample_store, MAIN_ORG)
+    chat.ask(FORMS["list"][0].format(environment="production"))
+    answer = chat.ask("top 150")
+    assert answer.status == "clarify" and "100" in answer.message and answer.query is None
+
+
 def test_how_many_with_nothing_before_asks_back_or_counts_the_default_range(sample_store):
     answer = _chat(sample_store, MAIN_ORG).ask("how many of them?")
     assert answer.status == "clarify" and "no earlier answer" in answer.message and answer.query is None
