@@ -383,18 +383,38 @@ def after_planning(question: str, previous: QuerySpec | FormSpec | None, plan: P
     if base is None or spec.bucket != base.bucket or spec.groupBy != base.groupBy:
         return plan  # "by hour" after an explanation or a list: the series itself
     if isinstance(previous, ExplainSpec):
-        edited = explain_of(previous).model_copy(update={"range": spec.range, "timeZone": spec.timeZone})
+        edited = _explain_edited(previous, base, spec)
+        if edited is None:
+            return plan  # "p99?", "tokens?": a measure an explanation does not judge, answered as asked
         added = [c for c in spec.conditions if c not in base.conditions]
         dropped = [c for c in base.conditions if c not in spec.conditions]
         conditions = [c for c in edited.conditions if c not in dropped] + added
         return _replanned(plan, edited.model_copy(update={"conditions": conditions}))
     if isinstance(previous, ListSpec):
+        if spec.measure not in ("requests", "errors", "error_rate"):
+            return plan  # "what about cost?": the list's requests' cost, not the same list again
         kept = [c for c in previous.conditions if c in spec.conditions or c not in base.conditions]
         conditions = kept + [c for c in spec.conditions if c not in kept]
         if spec.measure in ("errors", "error_rate") and not any(c.field == "status" for c in conditions):
             conditions.append(_FAILED)  # "only the failed ones", "just errors": the list's failed requests
         return _replanned(plan, previous.model_copy(update={"conditions": conditions, "range": spec.range}))
     return plan
+
+
+def _explain_edited(previous: ExplainSpec, base: QuerySpec, spec: QuerySpec) -> ExplainSpec | None:
+    """The explanation an edit asks for: the previous one over the edit's range and zone, of the edit's measure when
+    it names another ("and errors?", "what about cost?"); None for a measure no explanation judges ("p99?")."""
+    update = {"range": spec.range, "timeZone": spec.timeZone}
+    same = spec.measure == base.measure and spec.scoreKey == base.scoreKey
+    if same and (spec.measure != "latency" or spec.aggregation in (None, "p90")):
+        return explain_of(previous).model_copy(update=update)
+    measure = _EXPLAINED.get(spec.measure) if spec.measure != "ttft" else None
+    if spec.measure == "score":
+        measure = "score"
+    if measure is None or (measure == "latency" and spec.aggregation not in (None, "p90")):
+        return None
+    update |= {"measure": measure, "scoreKey": spec.scoreKey if measure == "score" else None, "status": None}
+    return explain_of(previous).model_copy(update=update)
 
 
 def compare_edited(previous: CompareSpec, spec: QuerySpec) -> CompareSpec:

@@ -353,6 +353,23 @@ def test_an_edit_without_an_edit_word_keeps_the_previous_form(org, form):
     assert fresh.status == "ok" and fresh.kind == "aggregate", fresh.message
 
 
+@pytest.mark.parametrize(("edit", "measure"), [("and errors?", "errors"), ("what about cost?", "cost")])
+def test_a_new_measure_after_an_explanation_explains_that_measure(org, edit, measure):
+    vocabulary, store, _ = org
+    words = {**WORDS[vocabulary], "environment": ENVIRONMENT[vocabulary][1]}
+    chat = _chat(store, ORGS[vocabulary][0])
+    before = chat.ask(FORMS["explain"][0].format(**words))
+    assert before.status == "ok" and before.spec.measure == "latency", before.message
+    answer = chat.ask(edit)
+    assert answer.status == "ok" and answer.kind == "explain", answer.message
+    assert answer.spec.measure == measure, answer.interpretation
+    assert (answer.spec.range, answer.spec.conditions) == (before.spec.range, before.spec.conditions)
+    p99 = _chat(store, ORGS[vocabulary][0])
+    p99.ask(FORMS["explain"][0].format(**words))
+    answer = p99.ask("p99?")  # no explanation judges a p99: the p99 itself, not the p90 explained again
+    assert answer.status == "ok" and answer.kind == "aggregate" and answer.spec.aggregation == "p99", answer.message
+
+
 # a comparison, a new range for it -> (the current period, the previous period)
 TODAY, WEEK = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)  # NOW is a Tuesday, 12:00
 COMPARE_RANGES = {

@@ -48,6 +48,11 @@ TABLE = {
     ("how many?", "compare"): ("compare", {"measure": "requests", "group": "model", "range": "today"}),
     ("how many?", "list"): ("aggregate", {"measure": "requests", "status": 400}),
     ("count them", "explain"): ("aggregate", {"measure": "requests", "model": "gpt-4", "range": "nov 19"}),
+    # a new measure: explained when an explanation judges it, else answered as asked (never the old one again)
+    ("and errors?", "explain"): ("explain", {"measure": "errors", "model": "gpt-4", "range": "nov 19"}),
+    ("what about cost?", "explain"): ("explain", {"measure": "cost", "model": "gpt-4", "range": "nov 19"}),
+    ("p99?", "explain"): ("aggregate", {"measure": "latency", "agg": "p99", "model": "gpt-4", "range": "nov 19"}),
+    ("what about cost?", "list"): ("aggregate", {"measure": "cost", "status": 400}),
     ("by hour", "explain"): ("aggregate", {"model": "gpt-4", "agg": "p90", "bucket": "hour", "range": "nov 19"}),
 }
 RANGES = {
