@@ -370,6 +370,36 @@ def test_a_new_measure_after_an_explanation_explains_that_measure(org, edit, mea
     assert answer.status == "ok" and answer.kind == "aggregate" and answer.spec.aggregation == "p99", answer.message
 
 
+LIFTS = {
+    "for all models": ("model", None),
+    "across every model": ("model", None),
+    "per model": ("model", "model"),
+    "all {key}s": ("environment", None),
+    "by {key}": ("environment", "environment"),
+}
+
+
+@pytest.mark.parametrize("lift", list(LIFTS))
+def test_all_models_or_per_model_after_one_model_drops_its_filter(org, lift):
+    """'p90 latency for gpt-4 in production', then 'for all models': every model in production (the model filter
+    went; it was kept, and the answer still said gpt-4); 'per model': every model, one row each."""
+    vocabulary, store, rows = org
+    key, value = ENVIRONMENT[vocabulary]
+    chat = _chat(store, ORGS[vocabulary][0])
+    before = _incident(chat, vocabulary)
+    answer = chat.ask(lift.format(key=key))
+    assert answer.status == "ok", answer.message
+    lifted, group = LIFTS[lift]
+    lifted = "model" if lifted == "model" else f"property:{key}"
+    assert [c for c in before.spec.conditions if c.field != lifted] == answer.spec.conditions, answer.interpretation
+    assert answer.spec.groupBy == (None if group is None else lifted)
+    where = (("model", "eq", ORGS[vocabulary][2][0][2]), (f"property:{key}", "eq", value))
+    where = tuple(w for w in where if w[0] != lifted)
+    ask = reference.Ask(metric="latency", agg="p90", start=START, end=END, where=where, group=answer.spec.groupBy)
+    want = reference.expected(rows, ORGS[vocabulary][0], ask)
+    assert len(want) > (1 if group else 0) and reference.differences(want, answer.to_json()["data"]) == []
+
+
 # a comparison, a new range for it -> (the current period, the previous period)
 TODAY, WEEK = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)  # NOW is a Tuesday, 12:00
 COMPARE_RANGES = {

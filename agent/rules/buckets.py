@@ -7,7 +7,7 @@ import re
 
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import CLARIFY, Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_key_words
+from heliqa.agent.rules.vocabulary import alternation, group_words, per_vocabulary
 from heliqa.agent.rules.words import BUCKETS
 from heliqa.tools.errors import Clarify
 
@@ -89,10 +89,15 @@ def over_time(s: Scanner, p: Parse, env: Env) -> None:
 
 @rule(740, "across all", {"cost across all models": {"measure": "cost", "groupBy": None, "conditions": None}})
 def across_all(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "across all models": everything, neither a filter nor a grouping."""
-    keys = per_vocabulary(env.vocab, "key alternation", lambda v: alternation(property_key_words(v)))
-    s.take(
-        r"(?:across|for|over|of|from)?\s*(?:all|every)\s+(?:the\s+)?"
-        rf"(?:models?|providers?|users?|requests?{'|' + keys if keys else ''})",
-        lambda m: None,
+    """Reads "across all models": everything, neither a filter nor a grouping (in a follow-up, the previous
+    question's filter on models goes)."""
+    words = per_vocabulary(
+        env.vocab, "liftable words", lambda v: {w: g for w, g in group_words(v).items() if g != "score_key"}
     )
+    alt = per_vocabulary(env.vocab, "liftable alternation", lambda v: alternation(words))
+
+    def handle(m: re.Match) -> None:
+        if m.group("g"):
+            p.lifted.append(words[m.group("g").lower()])
+
+    s.take(rf"(?:across|for|over|of|from|on|in)?\s*(?:all|every|any)\s+(?:the\s+)?(?:(?P<g>{alt})|requests?)", handle)

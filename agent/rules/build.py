@@ -114,7 +114,9 @@ def _spec(p: Parse, measure: str, conditions: list[Condition]) -> QuerySpec:
 def _edit(previous: QuerySpec, p: Parse) -> QuerySpec:
     """A follow-up: keep the previous query and change only what the new words say."""
     fields_new = {c.field for c in p.conditions}
-    kept = [c for c in previous.conditions if c.field not in fields_new]
+    kept = [c for c in previous.conditions if c.field not in fields_new and c.field not in p.lifted]
+    if p.group is not None and p.group != previous.groupBy:  # "per model" after "for gpt-4": every model
+        kept = [c for c in kept if not (c.field == p.group and c.op == "equals")]
     base = Parse(
         measure=p.measure or previous.measure,
         aggregation=p.aggregation or (previous.aggregation if p.measure in (None, previous.measure) else None),

@@ -42,6 +42,7 @@ class Parse:
     who: bool = False  # "who ...": the users are ranked
     plural: bool = False  # "which users ...": a superlative ranks several groups
     combined: bool = False  # "A and B combined": one number, not one group each
+    lifted: list[str] = field(default_factory=list)  # "across all models": a follow-up drops the filters on these
     alternatives: dict[str, list[int]] = field(default_factory=dict)  # dimension -> where each value was named
     quotes: list[str] = field(default_factory=list)  # quoted text, byte for byte, hidden from the rules
     fired: list[str] = field(default_factory=list)  # the rule behind every match, in order
