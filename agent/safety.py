@@ -36,9 +36,15 @@ _SEARCHED_WORD = re.compile(
 )
 
 
+# "remove the model filter": an edit of the last question, not of the data
+_FILTER_EDIT = re.compile(
+    r"\b(?:remove|delete|clear)\s+(?:the\s+|that\s+|any\s+)?[\w:.-]+\s+(?:filter|condition)s?\b", re.I
+)
+
+
 def refusal(question: str) -> str | None:
     """A polite refusal when the question is destructive, asks for secrets, or is off-topic; else None."""
-    question = _SEARCHED_WORD.sub(" ", question)
+    question = _FILTER_EDIT.sub(" ", _SEARCHED_WORD.sub(" ", question))
     if _DESTRUCTIVE.search(question):
         return REFUSAL.format(why="I never change or delete data.")
     if _SECRETS.search(question):

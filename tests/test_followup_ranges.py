@@ -376,6 +376,9 @@ LIFTS = {
     "per model": ("model", "model"),
     "all {key}s": ("environment", None),
     "by {key}": ("environment", "environment"),
+    "drop the model filter": ("model", None),
+    "remove the {key} filter please": ("environment", None),  # an edit of the question, not of the data: no refusal
+    "without the model filter": ("model", None),
 }
 
 

@@ -101,3 +101,7 @@ def across_all(s: Scanner, p: Parse, env: Env) -> None:
             p.lifted.append(words[m.group("g").lower()])
 
     s.take(rf"(?:across|for|over|of|from|on|in)?\s*(?:all|every|any)\s+(?:the\s+)?(?:(?P<g>{alt})|requests?)", handle)
+    s.take(  # "drop the model filter", "without the region filter"
+        rf"(?:drop|remove|delete|clear|lose|without|no)\s+(?:the\s+|that\s+|any\s+)?(?P<g>{alt})\s+(?:filter|condition)s?",
+        handle,
+    )
