@@ -36,9 +36,11 @@ _SEARCHED_WORD = re.compile(
 )
 
 
-# "remove the model filter": an edit of the last question, not of the data
+# "remove the model filter" (and nothing else): an edit of the last question, not of the data
 _FILTER_EDIT = re.compile(
-    r"\b(?:remove|delete|clear)\s+(?:the\s+|that\s+|any\s+)?[\w:.-]+\s+(?:filter|condition)s?\b", re.I
+    r"^\s*(?:(?:and|ok|okay|now|then|please|pls|just|also)[,\s]+)*(?:remove|delete|clear)\s+(?:the\s+|that\s+|any\s+)?"
+    r"[\w:.-]+\s+(?:filter|condition)s?(?:\s+(?:please|pls|too))?\s*[?.!]*\s*$",
+    re.I,
 )
 
 
