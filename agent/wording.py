@@ -21,6 +21,7 @@ from heliqa.prompts.lexicon import (
     FILTER_PREPOSITIONS,
     MEASURE_TYPO_WORDS,
     QUALIFIED_NOUNS,
+    SHORTHAND,
 )
 from heliqa.tools.results import Vocabulary
 
@@ -208,3 +209,8 @@ def typo_fixes(words: list[str]) -> dict[str, str]:
             continue  # "coast", "most": real words, not typos
         fixes[word] = target
     return fixes
+
+
+def shorthand_fixes(words: list[str]) -> dict[str, str]:
+    """On-call shorthand left over after parsing (`yday`, `lat`, `errs`, `wk`) and the word each stands for."""
+    return {w: SHORTHAND[w] for w in dict.fromkeys(w.lower() for w in words) if w in SHORTHAND}

@@ -6,6 +6,7 @@ Whatever no rule took is left over; `leftover_spans` names the words that are no
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from heliqa.agent import orgwords
@@ -37,6 +38,13 @@ def normalise(question: str) -> tuple[str, list[str]]:
     text = re.sub(
         rf"\b({'|'.join(NUMBER_WORDS)})\b(?=\s+\w)",
         lambda m: str(NUMBER_WORDS[m.group(1).lower()]),
+        text,
+        flags=re.I,
+    )
+    # "10k tokens", "1.5k requests": thousands (a name holding such a token, like gpt-4-32k, is left whole)
+    text = re.sub(
+        r"(?<![\w.-])(\d+(?:\.\d+)?)k(?![\w.-])",
+        lambda m: format((Decimal(m.group(1)) * 1000).normalize(), "f"),
         text,
         flags=re.I,
     )
