@@ -1083,7 +1083,30 @@ AUDITED = [
         "requests where latency > 3000ms today",
         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("latency", "gt", 3000)]},
     ),
+    # "!=" is a negation: once "!" was dropped as punctuation, "status != 200" read as status = 200
+    (
+        "requests with status != 200 today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("status", "not-equals", 200)]},
+    ),
+    (
+        "cost for feature <> search",
+        {"measure": "cost", "conditions": [cond("property:feature", "not-equals", "search")]},
+    ),
 ]
+AUDITED_ASKED_BACK = [
+    "cost lately",  # as vague as "recently": never silently the last 24 hours
+    # the mean of daily totals, or a per-request mean day by day? (as "average cost per day")
+    "how much did we spend per day on average this month",
+    "cost on average per day this week",
+    "median cost per day this week",
+    # a sum of the top groups is not what a top-N answer gives
+    "cost of the top 5 users combined this week",
+]
+
+
+@pytest.mark.parametrize("question", AUDITED_ASKED_BACK)
+def test_audited_wordings_that_are_asked_back(question):
+    assert plan(question).status != "ok", plan(question).spec
 
 
 @pytest.mark.parametrize("question,expected", AUDITED, ids=[q[:50] for q, _ in AUDITED])

@@ -48,6 +48,8 @@ def normalise(question: str) -> tuple[str, list[str]]:
         text,
         flags=re.I,
     )
+    # "status != 200", "model <> gpt-4": a negation of that name (never "status = 200" once "!" is dropped below)
+    text = re.sub(r"(?<![\w.-])([a-z][\w.-]*)\s*(?:!=|<>|≠)\s*", r" not \1 ", text, flags=re.I)
     text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
     text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
     text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)

@@ -226,6 +226,8 @@ def settle(s: Scanner, p: Parse) -> None:
         if p.group not in (None, "user"):
             raise Clarify("'who' ranks users, but that question also groups by something else; ask one at a time.")
         p.group = "user"
+    if p.combined and p.top and p.group and not p.alternatives:  # "cost of the top 5 users combined": one sum
+        raise Clarify("I can rank the top groups, but not add them up into one number; ask e.g. 'top 5 users by cost'.")
     for dim, where in p.alternatives.items():
         _settle_alternatives(s, p, dim, where)
     _named_twice(p)
