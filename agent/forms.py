@@ -325,6 +325,8 @@ class FormsPlanner:
             shift = (n, unit)
             named_range = TimeRange(kind="last", n=n, unit=unit)
         rest = question[: match.start()] + " " + question[match.end() :]
+        if re.match(r"than(?![\w-])", match.group(0), re.I):  # "did we spend more this week than last week"
+            rest, groups = _comparative_before(rest, groups)
         named = next((m for i, m in enumerate(_MEASURE_COMPARATIVES.values()) if groups.get(f"m{i}")), None)
         if named is not None:
             rest += f" {named} "
@@ -413,7 +415,7 @@ class FormsPlanner:
                 order_match = None
         if order_match is None and verb is None and by_order is None:
             return None
-        if NOT_A_LIST.search(text):
+        if NOT_A_LIST.search(text) or "%" in text:  # "what % of requests went to gpt-4": a share, not the rows
             return None
         rest = text
         order: ListOrder = "newest"
@@ -543,6 +545,22 @@ def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
         return Plan("ok", spec=CompareSpec(query=spec, shiftN=shift, shiftUnit="days"), planner="rules")
 
     return Detected(rest, build)
+
+
+_COMPARATIVE_WORD = re.compile(
+    rf"(?<![\w-])(?:{_COMPARATIVE}|higher|lower|more|less|bigger|smaller|better|worse)(?![\w-])", re.I
+)
+
+
+def _comparative_before(rest: str, groups: dict) -> tuple[str, dict]:
+    """The one comparative word of a "... more this week than last week" split from its "than": read (a measure
+    it names, "slower", is kept), then dropped; none or several are left to be asked back."""
+    found = list(_COMPARATIVE_WORD.finditer(rest))
+    if len(found) != 1:
+        return rest, groups
+    m = found[0]
+    named = {k: v for k, v in m.groupdict().items() if v and k.startswith("m")}
+    return rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end() :], {**groups, **named}
 
 
 def _span_before(match: re.Match) -> bool:

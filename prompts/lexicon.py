@@ -137,7 +137,9 @@ endpoints region regions new returning key keys
 """.split()
 )
 # A rate or share of something other than the error rate ("5xx rate", "429 ratio") is not a count of those rows.
-RATIOS = frozenset("rate rates ratio ratios percentage percentages proportion proportions".split())
+RATIOS = frozenset(
+    "rate rates ratio ratios percentage percentages percent proportion proportions share shares fraction".split()
+)
 BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.

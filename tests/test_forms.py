@@ -46,6 +46,9 @@ def plan(question: str, previous=None):
         # a weekday and the same weekday a week before: two named days
         ("errors this monday vs last monday", (7, "days"), "day"),
         ("cost on tuesday vs the tuesday before", (7, "days"), "day"),
+        # the comparative split from its "than"
+        ("did we spend more this week than last week", (7, "days"), "this_week"),
+        ("was gpt-4 slower today than yesterday", (1, "days"), "today"),
     ],
 )
 def test_comparisons(question, shift, range_kind):
@@ -102,6 +105,7 @@ def test_explanations(question, measure, status):
         "the slowest model yesterday",  # a group, not requests
         "why is spend spiking? cost by model in the last 4 hours",  # a remark, then the query asked
         "errors over the last 3 hours",  # 'last 3' is the range
+        "what % of requests went to gpt-4 today",  # a share of the requests, not the requests
     ],
 )
 def test_not_a_form(question):

@@ -1088,6 +1088,7 @@ AUDITED = [
         "requests with status != 200 today",
         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("status", "not-equals", 200)]},
     ),
+    ("error % by model", {"measure": "error_rate", "groupBy": "model"}),
     (
         "cost for feature <> search",
         {"measure": "cost", "conditions": [cond("property:feature", "not-equals", "search")]},
@@ -1101,6 +1102,9 @@ AUDITED_ASKED_BACK = [
     "median cost per day this week",
     # a sum of the top groups is not what a top-N answer gives
     "cost of the top 5 users combined this week",
+    # a share of the requests is not their count ('%' was dropped as punctuation, 'share' ignored)
+    "what % of requests went to gpt-4 today",
+    "share of traffic by provider this week",
 ]
 
 

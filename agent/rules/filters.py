@@ -198,7 +198,7 @@ def status_returned(s: Scanner, p: Parse, env: Env) -> None:
     s.take(
         r"(?:that\s+|which\s+)?(?:returned|returning|return|got|gave|answered|with)\s+(?:an?\s+)?(?:http\s+)?"
         r"(?:status\s+)?(?P<c>[1-5]\d\d)"
-        r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%))",
+        r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%|percent))",
         lambda m: _code(p, m["c"]),
     )
 
