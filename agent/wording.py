@@ -148,7 +148,7 @@ def _blocks(
     if low in parts or (len(low) >= 4 and _near_part(low, parts)):
         verdict.near.extend(n for n in closest_names(low, names) if n not in verdict.near)
         return True
-    if _filter_position(at, len(word), text, filler):
+    if _filter_position(at, len(word), text, filler) or _subject_position(at, text):
         return True
     return zipf(low) < COMMON_ZIPF
 
@@ -183,6 +183,24 @@ def _filter_position(at: int, size: int, text: str, filler: set[str]) -> bool:
         before.pop()
     after = re.findall(r"[\w'$%-]+", text[at + size :].lower())
     return bool(before and before[-1] in FILTER_PREPOSITIONS) or bool(after and after[0] in QUALIFIED_NOUNS)
+
+
+_DO = re.compile(r"(?<![\w'-])(?:did|does|do|has|have|had|didn't|doesn't)\s+$", re.I)
+
+
+def _subject_position(at: int, text: str) -> bool:
+    """An unknown word as the subject of "did X make/use": a name nobody recognised ("how many requests did bob
+    make", "how many tokens did care use"), never dropped; pronouns and everyday subjects are no names."""
+    word = re.match(r"[\w'$%-]+", text[at:])
+    return bool(_DO.search(text[:at])) and word is not None and word.group(0).lower() not in _SUBJECTS
+
+
+_SUBJECTS = frozenset(
+    """
+we they you i it he she us them everyone everybody anyone anybody someone somebody people folks things
+anything everything something nothing stuff ours theirs yours
+""".split()
+)
 
 
 def typo_fixes(words: list[str]) -> dict[str, str]:

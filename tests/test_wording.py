@@ -1089,6 +1089,11 @@ AUDITED = [
         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("status", "not-equals", 200)]},
     ),
     ("error % by model", {"measure": "error_rate", "groupBy": "model"}),
+    # the users' country, not a second measure
+    (
+        "latency for users in the US yesterday",
+        {"measure": "latency", "range": {"kind": "yesterday"}, "conditions": [cond("country", "equals", "US")]},
+    ),
     (
         "cost for feature <> search",
         {"measure": "cost", "conditions": [cond("property:feature", "not-equals", "search")]},
@@ -1105,6 +1110,9 @@ AUDITED_ASKED_BACK = [
     # a share of the requests is not their count ('%' was dropped as punctuation, 'share' ignored)
     "what % of requests went to gpt-4 today",
     "share of traffic by provider this week",
+    # an unknown name as the subject of "did X make/use" was dropped: the answer counted everyone's requests
+    "how many requests did frank and joe make today",
+    "how many tokens did marketing use yesterday",
 ]
 
 

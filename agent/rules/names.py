@@ -265,7 +265,12 @@ def countries(s: Scanner, p: Parse, env: Env) -> None:
     def country(code, start, end):
         if re.match(r"\s+time(?![\w-])", s.text[end:]):
             return False  # "in India time" is a time zone
-        lead = re.search(r"(?<![\w.-])(?:from|in)\s+(?:the\s+)?$", s.text[:start])
+        # "latency for users in the Netherlands": the users' country, not a second measure
+        lead = re.search(
+            r"(?<![\w.-])(?:(?:for|of|from|among|by)\s+(?:the\s+|our\s+)?(?:users|customers|people)\s+)?"
+            r"(?:from|in)\s+(?:the\s+)?$",
+            s.text[:start],
+        )
         if lead:
             start = lead.start()
         elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not BEFORE_A_NAME.search(s.original[:start]):
