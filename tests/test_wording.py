@@ -1089,6 +1089,10 @@ AUDITED = [
         {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("status", "not-equals", 200)]},
     ),
     ("error % by model", {"measure": "error_rate", "groupBy": "model"}),
+    (
+        "cost excl. gpt-4 today",
+        {"measure": "cost", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
+    ),
     # the users' country, not a second measure
     (
         "latency for users in the US yesterday",

@@ -53,6 +53,7 @@ def normalise(question: str) -> tuple[str, list[str]]:
     text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
     text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
     text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
+    text = re.sub(r"(?<![\w.-])(?:excl|excld)\.(?=\s)", " excluding ", text, flags=re.I)  # "cost excl. gpt-4"
     text = re.sub(r"[?!;,()\[\]{}]", " ", text)
     text = re.sub(r"(?<![\w.])%", " percent ", text)  # "what % of requests": a word, never dropped as punctuation
     text = re.sub(r"(?<=\w)n't\b", " not", text)  # "weren't 200s": the negation is read, never dropped
