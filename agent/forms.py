@@ -20,6 +20,7 @@ from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_
 from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, YEAR_DAYS, TimeRange, Unit
+from heliqa.prompts.lexicon import SHORTHAND
 from heliqa.tools.errors import Clarify
 from heliqa.tools.investigate import (
     ListOrder,
@@ -61,10 +62,11 @@ def _as_answered(spec: QuerySpec | None) -> QuerySpec | None:
 
 
 # --- recognising the forms ------------------------------------------------------------------------------------
-_PREVIOUS_UNIT = r"(?P<unit>hour|day|week|month|year)"
+_PREVIOUS_UNIT = r"(?P<unit>hour|day|week|month|year|hr|wk|mo|mth|yr)"
+_LONG_UNIT = {"hr": "hour", "wk": "week", "mo": "month", "mth": "month", "yr": "year"}  # "vs last wk"
 _SAME_TIME = r"(?:(?:the\s+)?same\s+(?:time|period|day|hour|hours)\s+(?:as\s+|of\s+)?)?"
 _PREVIOUS = (
-    rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday)"
+    rf"(?:{_SAME_TIME}(?:(?P<yesterday>yesterday|{'|'.join(w for w, long in SHORTHAND.items() if long == 'yesterday')})"
     rf"|(?:last|previous|prior|preceding)\s+{_PREVIOUS_UNIT}"
     rf"|(?:the\s+)?{_PREVIOUS_UNIT.replace('unit', 'unit2')}\s+before"
     r"|(?:the\s+)?(?P<n4>\d+)\s*(?P<unit4>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w)\s+before"
@@ -216,7 +218,7 @@ _CHANGE = (
 DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 # what carries the "explain" meaning; the rest (is, we, the, on...) is the rules planner's filler
 EXPLAIN_NOISE = re.compile(
-    rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|seeing|hitting|hit|"
+    rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|get|got|become|became|seeing|hitting|hit|"
     r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
     r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
     re.I,
@@ -224,6 +226,8 @@ EXPLAIN_NOISE = re.compile(
 _EXPLAIN_WORDS = {
     r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ",
     r"failing|fail": " errors ",
+    r"slower|slowed(?:\s+down)?|slowing(?:\s+down)?": " latency ",  # "why did gpt-4 get slower this week"
+    r"pricier|costlier|more\s+expensive": " cost ",
     r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
 }
 
@@ -301,6 +305,7 @@ class FormsPlanner:
             return None
         groups = match.groupdict()
         unit_word = groups.get("unit") or groups.get("unit2") or _ABBR.get((groups.get("abbr") or "").lower())
+        unit_word = _LONG_UNIT.get((unit_word or "").lower(), unit_word)
         shift: tuple[int, str] | None = None
         named_range: TimeRange | None = None
         if groups.get("yesterday"):
@@ -320,6 +325,8 @@ class FormsPlanner:
             shift = (n, unit)
             named_range = TimeRange(kind="last", n=n, unit=unit)
         rest = question[: match.start()] + " " + question[match.end() :]
+        if re.match(r"than(?![\w-])", match.group(0), re.I):  # "did we spend more this week than last week"
+            rest, groups = _comparative_before(rest, groups)
         named = next((m for i, m in enumerate(_MEASURE_COMPARATIVES.values()) if groups.get(f"m{i}")), None)
         if named is not None:
             rest += f" {named} "
@@ -408,7 +415,7 @@ class FormsPlanner:
                 order_match = None
         if order_match is None and verb is None and by_order is None:
             return None
-        if NOT_A_LIST.search(text):
+        if NOT_A_LIST.search(text) or "%" in text:  # "what % of requests went to gpt-4": a share, not the rows
             return None
         rest = text
         order: ListOrder = "newest"
@@ -482,16 +489,46 @@ def _named_day(words: str, today: date) -> date:
     return day
 
 
+_VERSUS = r"\s+(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:on\s+)?"
+# "this monday vs last monday", "errors on tuesday vs the tuesday before": a weekday and the same one a week earlier
+TWO_WEEKDAYS = re.compile(
+    rf"(?<![\w-])(?:on\s+)?(?:(?P<this>this)\s+|(?:last|past)\s+)?(?P<a>{WEEKDAY}){_VERSUS}"
+    rf"(?:(?:the\s+)?(?:last|previous|prior|preceding)\s+(?P<b>{WEEKDAY})|the\s+(?P<c>{WEEKDAY})\s+before|"
+    rf"(?P<d>{WEEKDAY})\s+(?:a|one|1)\s+week\s+(?:earlier|before|prior))(?![\w-])",
+    re.I,
+)
+
+
+def _weekday_pair(m: re.Match, today: date) -> tuple[date, date] | None:
+    """The weekday named first (this week's for 'this', else the most recent past one) and the same weekday a week
+    before it; None when the two weekdays differ."""
+    first, second = (WEEKDAYS[w.lower()] for w in (m.group("a"), m.group("b") or m.group("c") or m.group("d")))
+    if first != second:
+        return None
+    if m.group("this"):
+        day = today - timedelta(days=today.weekday() - first)
+        if day > today:
+            raise Clarify(f"This {m.group('a').title()} is still to come; which {m.group('a').title()} did you mean?")
+    else:
+        day = today - timedelta(days=(today.weekday() - first) % 7 or 7)
+    return day, day - timedelta(days=7)
+
+
 def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
     """'cost on nov 22 vs nov 21', 'errors on Nov 21st compared with Nov 14th', 'nov 21 vs the same day a week
-    earlier': the first day named is the current period, the second the previous one."""
-    m = TWO_DAYS.search(question)
-    if m is None:
-        return None
+    earlier', 'this monday vs last monday': the first day named is the current period, the second the previous one."""
     today = ctx.now.astimezone(ctx.tz).date()
+    m = TWO_DAYS.search(question)
     try:
-        first = _named_day(m.group("a"), today)
-        second = first - timedelta(days=7) if m.group("week") else _named_day(m.group("b"), today)
+        if m is None:
+            m = TWO_WEEKDAYS.search(question)
+            pair = _weekday_pair(m, today) if m else None
+            if pair is None:
+                return None
+            first, second = pair
+        else:
+            first = _named_day(m.group("a"), today)
+            second = first - timedelta(days=7) if m.group("week") else _named_day(m.group("b"), today)
     except Clarify as ask:
         return Plan("clarify", message=ask.message, planner="rules")
     if second >= first:
@@ -508,6 +545,22 @@ def _two_named_days(question: str, ctx: Context) -> Detected | Plan | None:
         return Plan("ok", spec=CompareSpec(query=spec, shiftN=shift, shiftUnit="days"), planner="rules")
 
     return Detected(rest, build)
+
+
+_COMPARATIVE_WORD = re.compile(
+    rf"(?<![\w-])(?:{_COMPARATIVE}|higher|lower|more|less|bigger|smaller|better|worse)(?![\w-])", re.I
+)
+
+
+def _comparative_before(rest: str, groups: dict) -> tuple[str, dict]:
+    """The one comparative word of a "... more this week than last week" split from its "than": read (a measure
+    it names, "slower", is kept), then dropped; none or several are left to be asked back."""
+    found = list(_COMPARATIVE_WORD.finditer(rest))
+    if len(found) != 1:
+        return rest, groups
+    m = found[0]
+    named = {k: v for k, v in m.groupdict().items() if v and k.startswith("m")}
+    return rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end() :], {**groups, **named}
 
 
 def _span_before(match: re.Match) -> bool:

@@ -21,6 +21,7 @@ from heliqa.prompts.lexicon import (
     FILTER_PREPOSITIONS,
     MEASURE_TYPO_WORDS,
     QUALIFIED_NOUNS,
+    SHORTHAND,
 )
 from heliqa.tools.results import Vocabulary
 
@@ -147,7 +148,7 @@ def _blocks(
     if low in parts or (len(low) >= 4 and _near_part(low, parts)):
         verdict.near.extend(n for n in closest_names(low, names) if n not in verdict.near)
         return True
-    if _filter_position(at, len(word), text, filler):
+    if _filter_position(at, len(word), text, filler) or _subject_position(at, text):
         return True
     return zipf(low) < COMMON_ZIPF
 
@@ -184,6 +185,24 @@ def _filter_position(at: int, size: int, text: str, filler: set[str]) -> bool:
     return bool(before and before[-1] in FILTER_PREPOSITIONS) or bool(after and after[0] in QUALIFIED_NOUNS)
 
 
+_DO = re.compile(r"(?<![\w'-])(?:did|does|do|has|have|had|didn't|doesn't)\s+$", re.I)
+
+
+def _subject_position(at: int, text: str) -> bool:
+    """An unknown word as the subject of "did X make/use": a name nobody recognised ("how many requests did bob
+    make", "how many tokens did care use"), never dropped; pronouns and everyday subjects are no names."""
+    word = re.match(r"[\w'$%-]+", text[at:])
+    return bool(_DO.search(text[:at])) and word is not None and word.group(0).lower() not in _SUBJECTS
+
+
+_SUBJECTS = frozenset(
+    """
+we they you i it he she us them everyone everybody anyone anybody someone somebody people folks things
+anything everything something nothing stuff ours theirs yours
+""".split()
+)
+
+
 def typo_fixes(words: list[str]) -> dict[str, str]:
     """Misspelled measure or aggregation words (`latancy`, `avrage`, `p9O`) and the word each stands for.
 
@@ -208,3 +227,8 @@ def typo_fixes(words: list[str]) -> dict[str, str]:
             continue  # "coast", "most": real words, not typos
         fixes[word] = target
     return fixes
+
+
+def shorthand_fixes(words: list[str]) -> dict[str, str]:
+    """On-call shorthand left over after parsing (`yday`, `lat`, `errs`, `wk`) and the word each stands for."""
+    return {w: SHORTHAND[w] for w in dict.fromkeys(w.lower() for w in words) if w in SHORTHAND}

@@ -46,6 +46,30 @@ AGGREGATION_WORDS = {
     "minimum": "minimum",
 }
 
+# On-call shorthand, read as the word it stands for wherever no rule read it first (an organization's own name spelled
+# like one stays that name): "p95 lat yday", "errs in the last hr", "cost this wk".
+SHORTHAND = {
+    "yday": "yesterday",
+    "ydy": "yesterday",
+    "yest": "yesterday",
+    "ystd": "yesterday",
+    "ystdy": "yesterday",
+    "lat": "latency",
+    "errs": "errors",
+    "err": "error",
+    "toks": "tokens",
+    "hr": "hour",
+    "hrs": "hours",
+    "wk": "week",
+    "wks": "weeks",
+    "mo": "month",
+    "mos": "months",
+    "mth": "month",
+    "mths": "months",
+    "yr": "year",
+    "yrs": "years",
+}
+
 # Words with no query meaning: greetings and politeness, framing, chat shorthand, conversational verbs and
 # intensifiers. They are ignored wherever they stand (the answer says which were ignored).
 CONVERSATIONAL = frozenset(
@@ -82,9 +106,10 @@ higher lower slower faster cheaper pricier bigger smaller
 )
 TIME_WORDS = frozenset(
     """
-before after until till since within ago earlier later previous prior next recent recently
+before after until till since within ago earlier later previous prior next recent recently lately
 morning afternoon evening night tonight overnight noon midnight weekend weekends weekday weekdays
 second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
+hr hrs wk wks mo mos mth mths yr yrs
 """.split()
 )
 RANKING = frozenset(
@@ -112,7 +137,9 @@ endpoints region regions new returning key keys
 """.split()
 )
 # A rate or share of something other than the error rate ("5xx rate", "429 ratio") is not a count of those rows.
-RATIOS = frozenset("rate rates ratio ratios percentage percentages proportion proportions".split())
+RATIOS = frozenset(
+    "rate rates ratio ratios percentage percentages percent proportion proportions share shares fraction".split()
+)
 BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.

@@ -40,6 +40,15 @@ def plan(question: str, previous=None):
         ("compare cost today and yesterday", (1, "days"), "today"),
         ("requests this month vs last month", (30, "days"), "this_month"),
         ("p50 latency day over day", (1, "days"), "last"),
+        # shorthand for the units and for yesterday
+        ("lat for gpt-4 this wk vs last wk", (7, "days"), "this_week"),
+        ("errs today vs yday", (1, "days"), "today"),
+        # a weekday and the same weekday a week before: two named days
+        ("errors this monday vs last monday", (7, "days"), "day"),
+        ("cost on tuesday vs the tuesday before", (7, "days"), "day"),
+        # the comparative split from its "than"
+        ("did we spend more this week than last week", (7, "days"), "this_week"),
+        ("was gpt-4 slower today than yesterday", (1, "days"), "today"),
     ],
 )
 def test_comparisons(question, shift, range_kind):
@@ -77,6 +86,8 @@ def test_lists(question, order, limit):
         ("why are we getting so many 429s", "errors", 429),
         ("why did we spend so much yesterday?", "cost", None),
         ("support-bot accuracy dropped, why?", "score", None),
+        ("why did gpt-4 get slower this week", "latency", None),
+        ("why did claude get pricier this week", "cost", None),
     ],
 )
 def test_explanations(question, measure, status):
@@ -94,6 +105,7 @@ def test_explanations(question, measure, status):
         "the slowest model yesterday",  # a group, not requests
         "why is spend spiking? cost by model in the last 4 hours",  # a remark, then the query asked
         "errors over the last 3 hours",  # 'last 3' is the range
+        "what % of requests went to gpt-4 today",  # a share of the requests, not the requests
     ],
 )
 def test_not_a_form(question):
@@ -110,3 +122,11 @@ def test_follow_ups_edit_the_last_question():
     assert isinstance(listed.spec, ListSpec)  # no window found yet: the range's requests
     found = ListSpec(order="cost", limit=20)
     assert plan("show me those requests", previous=ExplainSpec(measure="cost", found=found)).spec == found
+
+
+def test_this_weekday_vs_last_is_that_day_and_the_one_a_week_before():
+    result = plan("errors this monday vs last monday")  # Tuesday Nov 24: this Monday was yesterday
+    assert result.spec.query.range.day.isoformat() == "2026-11-23" and result.spec.shiftN == 7
+    assert plan("errors last monday vs the previous monday").spec.query.range.day.isoformat() == "2026-11-23"
+    assert plan("errors this friday vs last friday").status == "clarify"  # this Friday is still to come
+    assert plan("errors monday vs sunday").status != "ok"  # two different weekdays: not a week apart

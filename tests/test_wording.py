@@ -15,6 +15,7 @@ from heliqa.agent.planner import Context
 from heliqa.agent.rules import RulesPlanner
 from heliqa.prompts.lexicon import prompt_section
 from heliqa.tools.results import Vocabulary
+from tests import corpus
 from tests.rules.common import NOW, VOCAB
 
 PLANNER = RulesPlanner()
@@ -1025,3 +1026,121 @@ def test_a_grouping_word_nobody_placed_is_asked_back(question):
 )
 def test_a_latency_word_after_a_threshold_is_the_thresholds(question, expected):
     assert whole(question) == expected
+
+
+# Wordings of an independent audit (questions written the way other people type them): each was answered as a
+# different question or asked back although it is clear.
+AUDITED = [
+    # "us" after other words is the asker, not the country: "the ... cost us" must not filter country = US
+    (
+        "how much did the support-bot feature cost us yesterday",
+        {
+            "measure": "cost",
+            "range": {"kind": "yesterday"},
+            "conditions": [cond("property:feature", "equals", "support-bot")],
+        },
+    ),
+    # on-call shorthand: read, never dropped (a dropped "this wk" answered the last 24 hours)
+    (
+        "p95 lat by model yday",
+        {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "yesterday"}},
+    ),
+    ("errs in the last 2 hrs", {"measure": "errors", "range": {"kind": "last", "n": 2, "unit": "hours"}}),
+    (
+        "avg latency for gpt-4o this wk",
+        {
+            "measure": "latency",
+            "aggregation": "avg",
+            "range": {"kind": "this_week"},
+            "conditions": [cond("model", "equals", "gpt-4o")],
+        },
+    ),
+    ("cost past mo", {"measure": "cost", "range": {"kind": "last", "n": 30, "unit": "days"}}),
+    (
+        "median lat for gpt-4o last 3 days",
+        {
+            "measure": "latency",
+            "aggregation": "p50",
+            "range": {"kind": "last", "n": 3, "unit": "days"},
+            "conditions": [cond("model", "equals", "gpt-4o")],
+        },
+    ),
+    # "worst" after the group's verb ranks by the measure's bad end, as "worst model by error rate" does
+    (
+        "which feature has the worst error rate this week",
+        {"measure": "error_rate", "groupBy": "property:feature", "top": 1, "range": {"kind": "this_week"}},
+    ),
+    (
+        "which model has the best accuracy score",
+        {"measure": "score", "scoreKey": "accuracy", "groupBy": "model", "top": 1},
+    ),
+    # thousands written with k, and "where" before a threshold
+    (
+        "how many reqs over 10k tokens last week",
+        {"measure": "requests", "range": LAST7, "conditions": [cond("total_tokens", "gt", 10000)]},
+    ),
+    (
+        "requests where latency > 3000ms today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("latency", "gt", 3000)]},
+    ),
+    # "!=" is a negation: once "!" was dropped as punctuation, "status != 200" read as status = 200
+    (
+        "requests with status != 200 today",
+        {"measure": "requests", "range": {"kind": "today"}, "conditions": [cond("status", "not-equals", 200)]},
+    ),
+    ("error % by model", {"measure": "error_rate", "groupBy": "model"}),
+    (
+        "cost excl. gpt-4 today",
+        {"measure": "cost", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
+    ),
+    # the users' country, not a second measure
+    (
+        "latency for users in the US yesterday",
+        {"measure": "latency", "range": {"kind": "yesterday"}, "conditions": [cond("country", "equals", "US")]},
+    ),
+    (
+        "cost for feature <> search",
+        {"measure": "cost", "conditions": [cond("property:feature", "not-equals", "search")]},
+    ),
+]
+AUDITED_ASKED_BACK = [
+    "cost lately",  # as vague as "recently": never silently the last 24 hours
+    # the mean of daily totals, or a per-request mean day by day? (as "average cost per day")
+    "how much did we spend per day on average this month",
+    "cost on average per day this week",
+    "median cost per day this week",
+    # a sum of the top groups is not what a top-N answer gives
+    "cost of the top 5 users combined this week",
+    # a share of the requests is not their count ('%' was dropped as punctuation, 'share' ignored)
+    "what % of requests went to gpt-4 today",
+    "share of traffic by provider this week",
+    # an unknown name as the subject of "did X make/use" was dropped: the answer counted everyone's requests
+    "how many requests did frank and joe make today",
+    "how many tokens did marketing use yesterday",
+]
+
+
+@pytest.mark.parametrize("question", AUDITED_ASKED_BACK)
+def test_audited_wordings_that_are_asked_back(question):
+    assert plan(question).status != "ok", plan(question).spec
+
+
+@pytest.mark.parametrize("question,expected", AUDITED, ids=[q[:50] for q, _ in AUDITED])
+def test_audited_wordings_are_read_exactly(question, expected):
+    assert whole(question) == expected
+
+
+def test_shorthand_is_read_and_said():
+    assert plan("p95 lat by model yday").notes == ["read 'lat' as 'latency', 'yday' as 'yesterday'"]
+    assert plan("cost this hr").status != "ok"  # 'this hour' is no range: asked back, never the last 24 hours
+
+
+def test_the_first_word_of_the_organizations_model_names_is_a_family_before_models():
+    acme = corpus.vocabulary("acme")  # phi-4 and phi-3.5-mini-instruct: no built-in family word
+    assert whole("avg latency for phi models since monday", acme) == {
+        "measure": "latency",
+        "aggregation": "avg",
+        "range": {"kind": "since", "start": "2026-11-23T00:00:00"},
+        "conditions": [cond("model", "contains", "phi")],
+    }
+    assert plan("cost for text models").status != "ok"  # an everyday word: not text-embedding-3-small's family

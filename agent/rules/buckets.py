@@ -11,8 +11,8 @@ from heliqa.agent.rules.vocabulary import alternation, group_words, per_vocabula
 from heliqa.agent.rules.words import BUCKETS
 from heliqa.tools.errors import Clarify
 
-_SUMMED = r"(?P<m>costs?|spend|spending|(?:prompt\s+|completion\s+|total\s+)?tokens?|token\s+usage|usage)"
-_MEAN = r"(?:avg|average|mean|typical)"
+_SUMMED = r"(?P<m>costs?|spend|spending|spent|(?:prompt\s+|completion\s+|total\s+)?tokens?|token\s+usage|usage)"
+_MEAN = r"(?P<a>avg|average|mean|typical|median)"
 _EVERY, _PER_UNIT = r"(?P<u>hourly|daily|weekly|monthly)", r"(?P<u>hour|day|week|month)"
 # an average of a summed measure per time unit: the mean of the totals, which is not the per-request mean
 _AVERAGE_OF_TOTALS = tuple(
@@ -22,6 +22,9 @@ _AVERAGE_OF_TOTALS = tuple(
         rf"{_EVERY}\s+{_MEAN}\s+{_SUMMED}",
         rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}",
         rf"{_MEAN}\s+{_SUMMED}\s+(?:per|a|each)\s+(?P<u>user|customer)",  # the mean spend per user
+        # "how much did we spend per day on average", "tokens a day on average"
+        rf"{_SUMMED}\s+(?:per|a|each)\s+{_PER_UNIT}\s+on\s+(?:an?\s+)?{_MEAN}",
+        rf"{_SUMMED}\s+on\s+(?:an?\s+)?{_MEAN}\s+(?:per|a|each)\s+{_PER_UNIT}",
     )
 )
 _ADJECTIVE_UNITS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
@@ -48,9 +51,10 @@ def average_of_totals(s: Scanner, p: Parse, env: Env) -> None:
     if ambiguous := next(filter(None, (re.search(form, s.text) for form in _AVERAGE_OF_TOTALS)), None):
         what = " ".join(ambiguous.group("m").split())
         unit = _ADJECTIVE_UNITS.get(*[ambiguous["u"]] * 2)
+        mean = "median" if ambiguous.group("a") == "median" else "average"
         raise Clarify(
-            f"Do you mean the total {what} per {unit}, or the average {what} per request, {unit} by {unit}? "
-            f"Ask '{what} per {unit}' or 'average {what} per request by {unit}'."
+            f"Do you mean the total {what} per {unit}, or the {mean} {what} per request, {unit} by {unit}? "
+            f"Ask '{what} per {unit}' or '{mean} {what} per request by {unit}'."
         )
 
 

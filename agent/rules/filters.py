@@ -101,7 +101,7 @@ def latency_threshold(s: Scanner, p: Parse, env: Env) -> None:
         p.conditions.append(Condition(field=field, op=op, value=int(value) if value.is_integer() else value))
 
     s.take(
-        rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
+        rf"(?:that\s+took\s+|taking\s+|which\s+took\s+|with\s+|where\s+|whose\s+)?(?:(?P<f>latency|duration|ttft|time\s+to\s+first\s+token)\s+)?"
         rf"(?P<dir>{_AT})"
         r"(?:\s+than)?(?P<eq>\s+or\s+equal\s+to)?\s+(?P<n>\d+(?:\.\d+)?)\s*(?P<u>ms|milliseconds?|s|secs?|seconds?|mins?|minutes?)"
         r"(?:\s+(?:of\s+)?(?P<f2>latency|duration|ttft|time\s+to\s+first\s+token))?",  # "above 5 s latency"
@@ -146,7 +146,7 @@ def cost_threshold(s: Scanner, p: Parse, env: Env) -> None:
         p.conditions.append(Condition(field="cost", op=op, value=float(m.group("n"))))
 
     s.take(
-        rf"(?:costing|that\s+cost|cost|with\s+cost)\s+(?P<dir>{_AT})"
+        rf"(?:costing|that\s+cost|cost|(?:with|where|whose)\s+(?:the\s+)?cost)\s+(?P<dir>{_AT})"
         r"(?:\s+than)?\s+\$?(?P<n>\d+(?:\.\d+)?)(?:\s*(?:usd|dollars?))?",
         handle,
     )
@@ -198,7 +198,7 @@ def status_returned(s: Scanner, p: Parse, env: Env) -> None:
     s.take(
         r"(?:that\s+|which\s+)?(?:returned|returning|return|got|gave|answered|with)\s+(?:an?\s+)?(?:http\s+)?"
         r"(?:status\s+)?(?P<c>[1-5]\d\d)"
-        r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%))",
+        r"(?!\s*(?:prompt|completion|total|input|output)?\s*(?:tokens?|ms|s|secs?|seconds?|minutes?|users?|requests?|%|percent))",
         lambda m: _code(p, m["c"]),
     )
 

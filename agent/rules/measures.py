@@ -81,7 +81,7 @@ def error_rate(s: Scanner, p: Parse, env: Env) -> None:
     _named(
         s,
         p,
-        r"(?:error|failure|fail|failed)[\s-]+(?:rates?|ratios?|percentages?|share|%)|(?:share|percentage|percent|%|fraction)"
+        r"(?:error|failure|fail|failed)[\s-]+(?:rates?|ratios?|percentages?|percent|share|%)|(?:share|percentage|percent|%|fraction)"
         r"\s+(?:of\s+)?(?:requests\s+)?(?:that\s+)?(?:failed|failing|errors?|erroring|failures)",
         "error_rate",
     )

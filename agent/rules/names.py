@@ -12,12 +12,14 @@ from heliqa.agent.grounding import FAMILIES, closest, providers_of
 from heliqa.agent.rules.groups import BEFORE_A_NAME
 from heliqa.agent.rules.scanner import Scanner, negation_before, widen
 from heliqa.agent.rules.table import Env, Parse, rule
-from heliqa.agent.rules.vocabulary import names_index
+from heliqa.agent.rules.vocabulary import alternation, names_index, per_vocabulary
 from heliqa.agent.rules.words import COUNTRIES, MODEL_LIKE, SHORT_COUNTRY_NAMES
 from heliqa.agent.spec import Condition
+from heliqa.agent.wording import zipf
 from heliqa.tools.errors import Clarify
 from heliqa.tools.results import Vocabulary
 
+EVERYDAY_ZIPF = 4.0  # wordfreq's scale: 4 = ten times per million words ("text", "chat", "open")
 Picked = list[tuple[str, bool, int]]  # (value, negated, where it was named)
 _FAMILY_WORDS = "|".join(FAMILIES)
 # words after a family word that belong to something else ("claude tier" is not a model)
@@ -53,13 +55,21 @@ def _exact_models(s: Scanner, vocab: Vocabulary) -> Picked:
     return exact
 
 
+def _leading_words(vocab: Vocabulary) -> frozenset[str]:
+    """The first word of each logged model's name (`phi` of phi-4, `mixtral` of mixtral-8x7b), not a known family
+    and not an everyday English word ("text models" of text-embedding-3-small may mean the chat models)."""
+    firsts = (re.match(r"[a-z]{3,}(?![a-z])", m.lower()) for m in vocab.models)
+    return frozenset(f.group(0) for f in firsts if f and zipf(f.group(0)) < EVERYDAY_ZIPF) - set(FAMILIES)
+
+
 def _model_families(s: Scanner, vocab: Vocabulary) -> list[tuple[list[str], bool, int]]:
     phrases: list[tuple[list[str], bool, int]] = []  # family words read together, e.g. "claude sonnet"
 
     providers = {pv.lower() for pv in providers_of(vocab)}
+    leading = per_vocabulary(vocab, "leading model words", _leading_words)
 
     def family(m):
-        words = [w for w in m.group(0).lower().split() if w in FAMILIES]
+        words = [w for w in m.group(0).lower().split() if w in FAMILIES or w in leading]
         if not _family_stands(s, m, words, providers, vocab):
             return False
         negated, start = negation_before(s, m.start())
@@ -81,6 +91,8 @@ def _model_families(s: Scanner, vocab: Vocabulary) -> list[tuple[list[str], bool
         rf"(?:all\s+)?(?:the\s+)?(?:{_FAMILY_WORDS})(?:\s+(?:{_FAMILY_WORDS}))*(?:\s+(?:models?|family|series))?",
         family,
     )
+    if leading:  # the first word of this organization's own model names, when it says "models": "phi models"
+        s.take(rf"(?:all\s+)?(?:the\s+)?(?:{alternation(leading)})\s+(?:models|family|series)", family)
     return phrases
 
 
@@ -253,11 +265,18 @@ def countries(s: Scanner, p: Parse, env: Env) -> None:
     def country(code, start, end):
         if re.match(r"\s+time(?![\w-])", s.text[end:]):
             return False  # "in India time" is a time zone
-        lead = re.search(r"(?<![\w.-])(?:from|in)\s+(?:the\s+)?$", s.text[:start])
+        # "latency for users in the Netherlands": the users' country, not a second measure
+        lead = re.search(
+            r"(?<![\w.-])(?:(?:for|of|from|among|by)\s+(?:the\s+|our\s+)?(?:users|customers|people)\s+)?"
+            r"(?:from|in)\s+(?:the\s+)?$",
+            s.text[:start],
+        )
         if lead:
             start = lead.start()
-        elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not BEFORE_A_NAME.search(s.text[:start]):
-            return False  # "us" names a country only where a name stands ("from the US", "UK vs US")
+        elif s.text[start:end].lower() in SHORT_COUNTRY_NAMES and not BEFORE_A_NAME.search(s.original[:start]):
+            # "us" names a country only where a name stands ("from the US", "UK vs US"), judged on the words as
+            # written: "the free tier cost us" is not "the us" once the words between are read
+            return False
         negated, start = negation_before(s, start)
         picked.append((code, negated, start))
         return start, end

@@ -16,7 +16,7 @@ from heliqa.agent.rules.shape import settle
 from heliqa.agent.rules.table import Env, Parse, Rule, ordered
 from heliqa.agent.rules.words import FILLER, GROUP_WORDS
 from heliqa.agent.timerange import tz_difference
-from heliqa.agent.wording import COMMON_ZIPF, classify, typo_fixes, zipf
+from heliqa.agent.wording import COMMON_ZIPF, classify, shorthand_fixes, typo_fixes, zipf
 from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS
 from heliqa.tools.errors import Clarify
 
@@ -91,7 +91,9 @@ class RulesPlanner:
         """Scan the question; when words are left over, read likely typos as the words they stand for and rescan."""
         parse, s = self.scan(question, ctx)
         leftovers = s.leftover_spans()
-        fixes = typo_fixes([w for w, _ in leftovers]) if leftovers else {}
+        words = [w for w, _ in leftovers]
+        fixes = shorthand_fixes(words)
+        fixes |= typo_fixes([w for w in words if w.lower() not in fixes]) if leftovers else {}
         if fixes:
             question = _apply_fixes(question, fixes)
             notes.append("read " + ", ".join(f"'{a}' as '{b}'" for a, b in fixes.items()))

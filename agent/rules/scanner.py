@@ -6,6 +6,7 @@ Whatever no rule took is left over; `leftover_spans` names the words that are no
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from heliqa.agent import orgwords
@@ -40,10 +41,21 @@ def normalise(question: str) -> tuple[str, list[str]]:
         text,
         flags=re.I,
     )
+    # "10k tokens", "1.5k requests": thousands (a name holding such a token, like gpt-4-32k, is left whole)
+    text = re.sub(
+        r"(?<![\w.-])(\d+(?:\.\d+)?)k(?![\w.-])",
+        lambda m: format((Decimal(m.group(1)) * 1000).normalize(), "f"),
+        text,
+        flags=re.I,
+    )
+    # "status != 200", "model <> gpt-4": a negation of that name (never "status = 200" once "!" is dropped below)
+    text = re.sub(r"(?<![\w.-])([a-z][\w.-]*)\s*(?:!=|<>|≠)\s*", r" not \1 ", text, flags=re.I)
     text = " " + text.strip().rstrip("?!.").replace("’", "'") + " "
     text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
     text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
+    text = re.sub(r"(?<![\w.-])(?:excl|excld)\.(?=\s)", " excluding ", text, flags=re.I)  # "cost excl. gpt-4"
     text = re.sub(r"[?!;,()\[\]{}]", " ", text)
+    text = re.sub(r"(?<![\w.])%", " percent ", text)  # "what % of requests": a word, never dropped as punctuation
     text = re.sub(r"(?<=\w)n't\b", " not", text)  # "weren't 200s": the negation is read, never dropped
     text = re.sub(r"'s\b", "", text)
     text = re.sub(r"(?<![\w-])non-(?=\w)", "non ", text, flags=re.I)  # "non-prod": a negation of the value after it

@@ -104,7 +104,7 @@ def _superlative(p: Parse, words: dict[str, str], m) -> None:
     if p.superlative and p.superlative != word:
         raise Clarify(f"That question has two superlatives ('{p.superlative}', '{word}'); ask for one.")
     p.superlative = word
-    rank, implied = SUPERLATIVES[word]
+    rank, implied = SUPERLATIVES.get(word, (None, None))  # "worst"/"best": the end is the measure's (settle)
     p.rank = p.rank or rank
     if m.group("u"):
         implied = "requests"  # "the most used model"
@@ -134,11 +134,12 @@ def used_most(s: Scanner, p: Parse, env: Env) -> None:
     {"model with the highest p95 latency": {"groupBy": "model", "top": 1, "aggregation": "p95"}},
 )
 def group_superlative(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "model with the highest p95", "which user sent the most requests": a verb without meaning may link them."""
+    """Reads "model with the highest p95", "which user sent the most requests", "which feature has the worst error
+    rate": a verb without meaning may link them."""
     words, groups = _rank_alternation(env)
     s.take(
         rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+(?:(?:{LINKING_ALTERNATION})\s+)?(?:the\s+)?|"
-        rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{_SUPERLATIVE_WORDS}){_USED}",
+        rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{_SUPERLATIVE_WORDS}|worst|best){_USED}",
         lambda m: _superlative(p, words, m),
     )
 
@@ -148,7 +149,8 @@ def superlative(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "the slowest provider", "cheapest model", "highest latency" (the largest single value without a group)."""
     words, groups = _rank_alternation(env)
     s.take(
-        rf"(?:the\s+)?(?P<w>{_SUPERLATIVE_WORDS}){_USED}(?:\s+(?P<g>{groups}))?", lambda m: _superlative(p, words, m)
+        rf"(?:the\s+)?(?P<w>{_SUPERLATIVE_WORDS}|worst|best){_USED}(?:\s+(?P<g>{groups}))?",
+        lambda m: _superlative(p, words, m),
     )
 
 
@@ -156,7 +158,11 @@ def superlative(s: Scanner, p: Parse, env: Env) -> None:
 _WORSE_IS_HIGHER = ("latency", "ttft", "cost", "errors", "error_rate", "threats")
 
 
-@rule(1415, "worst best", {"worst model by error rate": {"groupBy": "model", "top": 1, "measure": "error_rate"}})
+@rule(
+    1415,
+    "worst best",
+    {"worst-performing model by error rate": {"groupBy": "model", "top": 1, "measure": "error_rate"}},
+)
 def worst_best(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "worst model by error rate", "best app by groundedness": the end depends on the measure (settle)."""
     words, groups = _rank_alternation(env)
@@ -220,6 +226,8 @@ def settle(s: Scanner, p: Parse) -> None:
         if p.group not in (None, "user"):
             raise Clarify("'who' ranks users, but that question also groups by something else; ask one at a time.")
         p.group = "user"
+    if p.combined and p.top and p.group and not p.alternatives:  # "cost of the top 5 users combined": one sum
+        raise Clarify("I can rank the top groups, but not add them up into one number; ask e.g. 'top 5 users by cost'.")
     for dim, where in p.alternatives.items():
         _settle_alternatives(s, p, dim, where)
     _named_twice(p)
