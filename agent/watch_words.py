@@ -29,8 +29,8 @@ _MEASURES = {  # the planner's measure -> (monitor measure, aggregation)
     "requests": ("requests", None),
 }
 EXAMPLES = (
-    "`p95 latency for MODEL above 5 s over 15m`, `error rate above 5% with at least 20 requests`, "
-    "`cost above $20 an hour`, `error rate by provider` (no value: an anomaly against its own baseline)"
+    "“p95 latency for MODEL above 5 s over 15m”, “error rate above 5% with at least 20 requests”, "
+    "“cost above $20 an hour”, “error rate by provider” (no value: an anomaly against its own baseline)"
 )
 _UNITS = "m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?"
 _UNIT_SPANS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(days=7)}
@@ -144,12 +144,12 @@ def _lead(said: _Said) -> None:
     if match := _STATUS_SHARE.search(said.rest):
         raise NotAMonitor(
             f"“{match[0]}” is the share of one kind of failure, which a monitor cannot watch: watch the error rate "
-            "(every failed request: `error rate above 2%`), or count those requests (`429s above 20 in 10m`)"
+            "(every failed request: “error rate above 2%”), or count those requests (“429s above 20 in 10m”)"
         )
     if match := _PER_SECOND.search(said.rest):
         raise NotAMonitor(
             f"a monitor's window is whole minutes, so “{match[0]}” cannot be watched: say it per minute, e.g. "
-            "`requests above 300 per minute`"
+            "“requests above 300 per minute”"
         )
 
 
@@ -157,8 +157,8 @@ def _change(said: _Said) -> None:
     if match := _CHANGE.search(said.rest):
         raise NotAMonitor(
             f"“{match[0]}” is a change against the past, which a monitor does not compare with: give a line to "
-            "cross (`p95 latency above 5 s`), or leave the value out for an anomaly monitor, which fires when the "
-            "measure departs from its own 7-day baseline (`p95 latency for MODEL`)"
+            "cross (“p95 latency above 5 s”), or leave the value out for an anomaly monitor, which fires when the "
+            "measure departs from its own 7-day baseline (“p95 latency for MODEL”)"
         )
 
 
@@ -244,14 +244,14 @@ def _in_unit(value: float, unit: str, measure: str, aggregation: str | None, sai
         if kind == "ms" or (kind == "" and value >= 100):
             return value
         if kind == "":
-            raise NotAMonitor(f"{said} seconds or milliseconds? say e.g. `above {said} s` or `above {said} ms`")
+            raise NotAMonitor(f"{said} seconds or milliseconds? say e.g. “above {said} s” or “above {said} ms”")
     elif measure == "cost" and kind in ("$", "", "¢"):
         return value / 100 if kind == "¢" else value
     elif measure == "errors" and aggregation == "rate" and kind in ("%", ""):
         if kind == "" and value < 1:
             raise NotAMonitor(
                 f"an error rate is in percent: did you mean {said}% or {value * 100:g}%? say it with %, e.g. "
-                f"`error rate above {value * 100:g}%`"
+                f"“error rate above {value * 100:g}%”"
             )
         return value
     elif measure in ("requests", "errors") and kind in ("", "count"):
@@ -262,12 +262,12 @@ def _in_unit(value: float, unit: str, measure: str, aggregation: str | None, sai
         return value
     if kind == "%" and measure in ("requests", "errors"):
         raise NotAMonitor(
-            f"“{said}” is a share of requests: the share of failed requests is the error rate (`error rate above "
-            f"{said}`); a share of some other requests cannot be watched, count them instead (`above 20 in 10m`)"
+            f"“{said}” is a share of requests: the share of failed requests is the error rate (“error rate above "
+            f"{said}”); a share of some other requests cannot be watched, count them instead (“above 20 in 10m”)"
         )
     if kind == "%" and measure == "score":
-        raise NotAMonitor(f"a score's line is in its own points, not percent: say e.g. `below {value:g}` or "
-                          f"`below {value / 100:g}`, as the score is recorded")  # fmt: skip
+        raise NotAMonitor(f"a score's line is in its own points, not percent: say e.g. “below {value:g}” or "
+                          f"“below {value / 100:g}”, as the score is recorded")  # fmt: skip
     raise NotAMonitor(f"“{said}” is not in a unit of {measure.replace('_', ' ')}: {_UNIT_HINT.get(measure, '')}")
 
 
@@ -282,11 +282,11 @@ _UNIT_WORDS = {
     "points": ("point", "pt"),
 }
 _UNIT_HINT = {
-    "latency": "say seconds or milliseconds, e.g. `above 5 s`",
-    "ttft": "say seconds or milliseconds, e.g. `above 2 s`",
-    "cost": "say dollars, e.g. `above $20`",
-    "errors": "say percent for the error rate (`above 5%`) or a count (`more than 50 errors`)",
-    "requests": "say a count, e.g. `below 100 requests per hour`",
+    "latency": "say seconds or milliseconds, e.g. “above 5 s”",
+    "ttft": "say seconds or milliseconds, e.g. “above 2 s”",
+    "cost": "say dollars, e.g. “above $20”",
+    "errors": "say percent for the error rate (“above 5%”) or a count (“more than 50 errors”)",
+    "requests": "say a count, e.g. “below 100 requests per hour”",
 }
 
 
@@ -298,21 +298,21 @@ def _window(said: _Said, spec: QuerySpec) -> str | None:
         if getattr(rng, "kind", None) != "last" or rng.unit not in ("minutes", "hours", "days"):
             raise NotAMonitor(
                 f"a monitor watches a rolling window ending at each evaluation, not “{rng.describe()}”: say e.g. "
-                "`over 1h` or `over 1d`"
+                "“over 1h” or “over 1d”"
             )
         spans.append((rng.describe(), rng.n * _UNIT_SPANS[rng.unit[0]]))
     if spec.bucket is not None:
         if spec.bucket not in ("min", "hour", "day"):
-            raise NotAMonitor(f"a monitor's window is at most a day, not a {spec.bucket}: say e.g. `over 1d`")
+            raise NotAMonitor(f"a monitor's window is at most a day, not a {spec.bucket}: say e.g. “over 1d”")
         spans.append((f"by {spec.bucket}", _UNIT_SPANS[spec.bucket[0]]))
     if len({span for _, span in spans}) > 1:
         shown = ", ".join(f"“{words}”" for words, _ in spans)
-        raise NotAMonitor(f"two windows ({shown}): say one, e.g. `over 15m`")
+        raise NotAMonitor(f"two windows ({shown}): say one, e.g. “over 15m”")
     if not spans:
         return None
     words, span = spans[0]
     if span > timedelta(days=1) or span < timedelta(minutes=1):
-        raise NotAMonitor(f"a monitor's window is 1m to 1d, not “{words}”: say e.g. `over 1h` or `over 1d`")
+        raise NotAMonitor(f"a monitor's window is 1m to 1d, not “{words}”: say e.g. “over 1h” or “over 1d”")
     return duration_text(span)
 
 
@@ -330,7 +330,7 @@ def _filters(spec: QuerySpec, ctx: Context) -> dict[str, Any]:
 
 
 def _matching(condition: Any, ctx: Context) -> str:
-    """For a partial name (`model contains "x"`): the known names it matches, to list instead."""
+    """For a partial name (“model contains "x"”): the known names it matches, to list instead."""
     names = {"model": ctx.vocabulary.models, "provider": ctx.vocabulary.providers}.get(condition.field, {})
     if condition.op != "contains" or not names:
         return ""
@@ -338,7 +338,7 @@ def _matching(condition: Any, ctx: Context) -> str:
     if not found:
         return ""
     shown = ", ".join(found[:6]) + (", …" if len(found) > 6 else "")
-    return f": name the {condition.field} (or several, `for A and B`): {shown}"
+    return f": name the {condition.field} (or several, “for A and B”): {shown}"
 
 
 def _measure(spec: QuerySpec, ctx: Context) -> tuple[str, str | None]:
@@ -351,7 +351,7 @@ def _measure(spec: QuerySpec, ctx: Context) -> tuple[str, str | None]:
         raise NotAMonitor(f"which score? a monitor watches one score key: {keys}")
     if spec.top is not None:
         raise NotAMonitor(
-            f"a monitor watches every value of a split, not the top {spec.top}: say e.g. `cost by user above $10`"
+            f"a monitor watches every value of a split, not the top {spec.top}: say e.g. “cost by user above $10”"
         )
     return _MEASURES.get(spec.measure, (spec.measure, spec.aggregation))
 
@@ -362,13 +362,13 @@ def _kind(said: _Said, measure: str, window: str | None, threshold: dict[str, fl
         if said.anomaly:
             raise NotAMonitor(
                 f"“{said.anomaly}” and a value: an anomaly monitor has no value. Say one: the value "
-                f"(`{said.threshold[0].strip()}`) or the anomaly alone"
+                f"(“{said.threshold[0].strip()}”) or the anomaly alone"
             )
         return
     if window is not None and duration(window) != ANOMALY_WINDOW:
         raise NotAMonitor(
             "without a value this is an anomaly monitor, which compares hourly values with its 7-day baseline: its "
-            f"window is 1h, not {window}. Leave the window out, or give a line to cross (`above 5 s over {window}`)"
+            f"window is 1h, not {window}. Leave the window out, or give a line to cross (“above 5 s over {window}”)"
         )
     rises = measure != "score"
     wrong = said.falling if rises else said.rising
@@ -376,7 +376,7 @@ def _kind(said: _Said, measure: str, window: str | None, threshold: dict[str, fl
         way, other = ("rises", "falls") if rises else ("falls", "rises")
         raise NotAMonitor(
             f"an anomaly monitor of {measure.replace('_', ' ')} fires when it {way}, so “{wrong}” (it {other}) "
-            f"cannot be watched as one: give a line to cross, e.g. `{'below' if rises else 'above'} …`"
+            f"cannot be watched as one: give a line to cross, e.g. “{'below' if rises else 'above'} …”"
         )
 
 
@@ -400,7 +400,7 @@ def _plan(said: _Said, planner: Planner, ctx: Context, text: str) -> QuerySpec:
     if said.unit and said.unit.lower() in (w.lower() for w in ignored):
         value = said.threshold["num"]
         raise NotAMonitor(f"“{value} {said.unit}”: “{said.unit}” is not a unit I know. Say it in the measure's unit "
-                          "(s or ms, $, %, a count), e.g. `above $20`")  # fmt: skip
+                          "(s or ms, $, %, a count), e.g. “above $20”")  # fmt: skip
     if not isinstance(probe.spec, QuerySpec):
         raise NotAMonitor(f"a monitor watches one measure over a window, not a comparison or a list: {EXAMPLES}")
     return probe.spec
@@ -437,7 +437,7 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
 
 
 def to_toml(m: Monitor) -> str:
-    """The monitor as a `[[monitor]]` table of a monitors file."""
+    """The monitor as a “[[monitor]]” table of a monitors file."""
     lines = ["[[monitor]]"]
     for key, value in m.model_dump(exclude_defaults=True).items():
         if isinstance(value, dict):

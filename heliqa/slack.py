@@ -244,6 +244,11 @@ class HeliqaSlack:
             return
         question = command["text"].strip()
         user, channel = command["user_id"], command["channel_id"]
+        from heliqa.watch_commands import reply  # `/heliqa watch <words>`, `/heliqa mute <monitor> 2h`, ...
+
+        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
+            self._say(client, channel, None, said, respond=respond)  # a change to what the channel is told
+            return
         try:
             parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {self.renderer.text(question)}")
         except SlackApiError as error:
