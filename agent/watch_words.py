@@ -45,8 +45,9 @@ _NOT_A_TIME = r"(?!\s*(?:(?-i:m)|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|wee
 _THRESHOLD = re.compile(
     r"(?:\b(?:goes|go|gets|get|is|are|rises?|climbs?|spikes?|jumps?|stays?|remains?|falls?|drops?|dips?|sinks?|"
     r"creeps?|grows?|hits?)\s+)?"
-    r"(?P<cmp>>=|=>|≥|>|<=|=<|≤|<|\b(?:above|over|exceeds?|exceeding|more than|greater than|higher than|"
-    r"larger than|bigger than|beyond|past|crosses|tops|below|under|less than|lower than|fewer than|smaller than))"
+    r"(?P<cmp>>=|=>|≥|>|<=|=<|≤|<|\b(?:above|over|exceeds?|exceeding|(?:more|greater|higher|larger|bigger) than"
+    r"(?: or equal to)?|greater or equal to|at least|no less than|beyond|past|crosses|tops|below|under|at most|"
+    r"no more than|(?:less|lower|fewer|smaller) than(?: or equal to)?))"
     r"\s*(?P<cur>\$)?\s*(?P<num>\d[\d,]*(?:\.\d+)?|\.\d+)(?!\d|\.\d)"
     + _NOT_A_TIME
     + r"(?:\s*(?P<mult>k|thousand|(?-i:M)|mm|mil|million)(?![\w-]))?"
@@ -54,7 +55,7 @@ _THRESHOLD = re.compile(
     r"reqs?|calls?|errors?|failures?|tokens?|points?|pts)(?![\w-]))?",
     re.IGNORECASE,
 )
-_FALLING = ("below", "under", "less than", "lower than", "fewer than", "smaller than", "<", "<=", "=<", "≤")
+_FALLING = ("below", "under", "at most", "no more than", "less", "lower", "fewer", "smaller", "<", "<=", "=<", "≤")
 _MINIMUM = re.compile(
     r"[\s,;(]*\b(?:(?:with|having|if there are|when there are|given|for)\s+)?"
     r"(?:(?P<least>at least|min(?:imum)?(?: of)?|no fewer than|not less than|>=|≥)\s*(?P<n>\d[\d,]*)\+?"
@@ -105,6 +106,8 @@ _FALLING_WORDS = re.compile(
     r"sinks?|tanks?)\b(?:\s+(?:on|in|of|for))?",
     re.IGNORECASE,
 )
+_NONE = re.compile(r"\b(?:there (?:are|is) )?(?:no|zero)\s+(requests?|traffic|calls)\b", re.IGNORECASE)
+_TO_ZERO = re.compile(r"\b(?:goes|go|drops?|falls?|gets?)\s+to\s+(?:zero|0)\b|\bstops?\b", re.IGNORECASE)
 _EACH = re.compile(r"\b(?:for|across|over)\s+(?:each|every|all)\s+|\b(?:split|broken down|grouped)\s+by\s+", re.I)
 _RPM = re.compile(r"\b(?:rpm|requests?/min(?:ute)?)\b", re.IGNORECASE)
 _PER_SECOND = re.compile(r"\b(?:rps|qps|(?:per|a|/)\s*sec(?:ond)?)\b", re.IGNORECASE)
@@ -141,6 +144,8 @@ def _lead(said: _Said) -> None:
     if match := _LEAD.match(said.rest):
         _cut(said, match, "")
     said.rest = _EACH.sub("by ", _RPM.sub("requests per minute", said.rest))
+    # "no requests", "goes to zero": fewer than one request (a monitor of the requests below 1)
+    said.rest = _TO_ZERO.sub(" below 1 ", _NONE.sub(r"\1 below 1 ", said.rest))
     if match := _STATUS_SHARE.search(said.rest):
         raise NotAMonitor(
             f"“{match[0]}” is the share of one kind of failure, which a monitor cannot watch: watch the error rate "
@@ -230,7 +235,7 @@ def _value(said: _Said, measure: str, aggregation: str | None) -> dict[str, floa
     mult = (match["mult"] or "").lower()
     value *= 1000 if mult in ("k", "thousand") else 1_000_000 if mult in ("m", "mm", "mil", "million") else 1
     unit = "$" if match["cur"] else (match["unit"] or "").lower()
-    side = "below" if match["cmp"].lower() in _FALLING else "above"
+    side = "below" if match["cmp"].lower().startswith(_FALLING) else "above"
     shown = (match["cur"] or "") + match["num"] + (match["mult"] or "") + (match["unit"] or "")
     return {side: _in_unit(value, unit, measure, aggregation, shown)}
 
@@ -401,6 +406,9 @@ def _plan(said: _Said, planner: Planner, ctx: Context, text: str) -> QuerySpec:
         value = said.threshold["num"]
         raise NotAMonitor(f"“{value} {said.unit}”: “{said.unit}” is not a unit I know. Say it in the measure's unit "
                           "(s or ms, $, %, a count), e.g. “above $20”")  # fmt: skip
+    if ignored:  # a question may skip a word it cannot read; a monitor holds every word said ("exceeds budget")
+        shown = ", ".join(f"“{w}”" for w in ignored)
+        raise NotAMonitor(f"I did not understand {shown}. Say a monitor like {EXAMPLES}")
     if not isinstance(probe.spec, QuerySpec):
         raise NotAMonitor(f"a monitor watches one measure over a window, not a comparison or a list: {EXAMPLES}")
     return probe.spec

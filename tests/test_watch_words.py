@@ -130,3 +130,19 @@ def test_cli_mute_and_unwatch_name_a_known_monitor_by_name_or_words(home):
     assert done.returncode == 0 and "unwatched cost by model" in done.stdout, done.stderr
     mutes = json.loads((home / "heliqa.watch.mutes.json").read_text(encoding="utf-8"))
     assert list(mutes["muted"]) == ["cost by model"] and mutes["unwatched"] == ["cost by model"]
+
+
+def test_a_traffic_drop_said_in_words_fires_on_a_window_without_requests(sample_store):
+    """`requests … go to zero` judges windows of any size (the default minimum of 10 requests would never judge the
+    windows it is about): before a model's launch its hourly windows hold 0 requests and fire."""
+    from datetime import timedelta
+
+    from heliqa.agent.watch import checks, evaluation_instants
+    from heliqa.tools.demo import LAUNCHED
+
+    ((model, age),) = LAUNCHED.items()  # a model with no traffic before its launch
+    m = watch(f"alert if {model} requests go to zero")
+    before = NOW.replace(tzinfo=None) - age - timedelta(days=2)
+    instants = evaluation_instants(before, before + timedelta(hours=3), timedelta(hours=1))
+    found = checks(sample_store, MAIN_ORG, m, instants)[None]
+    assert [(c.requests, c.opens) for c in found] == [(0, True)] * len(found) and found
