@@ -54,6 +54,8 @@ HELP = (
     "Ask me about your LLM traffic in plain words, e.g.\n"
     + "\n".join(f"• `{e}`" for e in EXAMPLES)
     + "\nIn a thread, follow up with things like `now by hour` or `what about gpt-4o?`; say `reset` to start over."
+    + "\nWatch a measure: `watch p95 latency above 5 s over 15m`, `alert me if error rate > 5%`, `watch cost by model`;"
+    + " then `watches`, `mute NAME 2h`, `unwatch NAME` (or its words)."
 )
 ANSWER_WORKERS = 4  # answers computed at once; more wait their turn
 NOT_ALLOWED_USER = (

@@ -25,6 +25,10 @@ MUTE = re.compile(rf"^mute\s+(.+?)\s+(?:for\s+)?({_SPAN})$", re.IGNORECASE)
 _ONE = re.compile(r"^(unmute|unwatch|rewatch|stop watching)\s+(.+)$", re.IGNORECASE)
 _CHANNEL_REF = re.compile(r"<#(\w+)(?:\|[^>]*)?>")  # Slack sends a typed `#ops` as <#C0123|ops>
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# "alert me if …", "page us when …": a monitor asked for without `watch` ("tell me when" may ask a question)
+_ALERT = re.compile(
+    r"^(?:please\s+)?(?:alert|page|notify|ping|warn)\s+(?:me|us|on-?call|the team)\s+(?:if|when|whenever)\b", re.I
+)
 LISTS = ("watches", "monitors", "list watches", "digests", "list digests")
 
 
@@ -309,13 +313,13 @@ def reply(
     text: str, backend: Any, planner: Any = None, org: str | None = None, now: datetime | None = None
 ) -> str | None:
     """The reply to a watch command, or None when `text` is not one (then it is a question). With a planner,
-    `watch WORDS` adds a monitor."""
+    `watch WORDS` (or `alert me if WORDS`, `page us when WORDS`) adds a monitor."""
     text = text.strip()
     home = home_of(backend)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     mutes = Mutes(state_paths(home)[1])
-    if planner is not None and text.lower().startswith("watch "):
-        return add(text[6:], backend, planner, org)
+    if planner is not None and (text.lower().startswith("watch ") or _ALERT.match(text)):
+        return add(text[6:] if text.lower().startswith("watch ") else text, backend, planner, org)
     if text.lower() in LISTS:
         return listing(home, mutes, now)
     meant = described(backend, planner, org) if planner is not None else None

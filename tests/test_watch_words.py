@@ -107,6 +107,7 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
         "stop watching `cost by model`": "Stopped watching *cost by model*",
         "rewatch anomaly on cost per model": "*cost by model* is watched again",
         "watch error rate above 0.05": "did you mean 0.05% or 5%?",
+        "alert me if error rate > 5% over 15m": "Watching *error rate 5% over 15m*: error rate above 5.0% over 15m",
         "mute nosuch <!channel> 2h": "No monitor named “nosuch &lt;!channel&gt;”. Say one of `cost by model`",
         "watch latency for <!channel> <https://evil.example|x> above 5 s": "That is not a monitor I can watch",
     }
