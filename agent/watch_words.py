@@ -226,6 +226,11 @@ def _kind_words(said: _Said) -> None:
 _RULES = (_lead, _change, _minimum, _threshold, _windows, _kind_words)
 
 
+def _percent(said: _Said) -> bool:
+    unit = (said.threshold["unit"] or "").lower() if said.threshold else ""
+    return unit in ("%", "percent", "pct")
+
+
 def _value(said: _Said, measure: str, aggregation: str | None) -> dict[str, float]:
     """`{"above": v}` / `{"below": v}` in the monitor's unit (ms, USD, percent, count, score points)."""
     match = said.threshold
@@ -422,6 +427,8 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
     spec = _plan(said, planner, ctx, text)
     measure, aggregation = _measure(spec, ctx)
     window = _window(said, spec)
+    if (measure, aggregation) == ("errors", "count") and _percent(said):
+        aggregation = "rate"  # "errors above 10%": the share of failed requests
     threshold = _value(said, measure, aggregation)
     _kind(said, measure, window, threshold)
     minimum = said.minimum

@@ -259,13 +259,17 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
         return f"Not added: {escape('; '.join(problems))}"
     path.write_text(text, encoding="utf-8")
     described = f"*{escape(monitor.name)}*: {escape(monitor.describe())}"
-    return f"Watching {described}; a running `heliqa watch` takes it up at its next cycle."
+    least = f", judged on windows of at least {monitor.min_requests} requests" if monitor.min_requests else ""
+    return f"Watching {described}{least}; a running `heliqa watch` takes it up at its next cycle."
 
 
 def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None) -> str:
     known = known_monitors(home)
     if (said := digest_words(target, known)) is not None:
         return digest_command("mute", said, span, home, now, escape)[1]
+    whole, _ = monitor_named(f"{target} {span}", known) if known else (None, "")
+    if whole is not None:  # `mute cost by model`: a name, no length
+        return f"For how long? Say e.g. `mute {escape(whole)} 2h`."
     name, problem = monitor_named(target, known, meant)
     if name is None:
         return problem

@@ -90,7 +90,9 @@ def test_slash_command_adds_mutes_and_unwatches_monitors_in_words(home):
         assert not fake.of("chat.postMessage")  # no "asked:" post, no answer to a question
     store.close()
     name = "gpt-4 p95 latency goes above 5s over 15m"
-    assert replies[0].startswith(f"Watching *{name}*: p95 latency (model = gpt-4) above 5,000 ms over 15m")
+    assert replies[0].startswith(
+        f"Watching *{name}*: p95 latency (model = gpt-4) above 5,000 ms over 15m, judged on windows of at least 10 "
+    )
     assert replies[1].startswith(f"Muted *{name}* for 2h"), replies[1]
     assert replies[2].startswith(f"Stopped watching *{name}*"), replies[2]
     parsed, problems = check_text((home / "monitors.toml").read_text(encoding="utf-8"))
@@ -104,9 +106,11 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
         "watch cost by model": "Watching *cost by model*: cost by model (anomaly",
         "mute cost by model for 2 hours": "Muted *cost by model* for 2h",
         "mute the cost by model monitor 30 min": "Muted *cost by model* for 30m",
+        "mute cost by model": "For how long? Say e.g. `mute cost by model 2h`.",
         "stop watching `cost by model`": "Stopped watching *cost by model*",
         "rewatch anomaly on cost per model": "*cost by model* is watched again",
         "watch error rate above 0.05": "did you mean 0.05% or 5%?",
+        "watch requests below 5 per minute": "requests below 5 requests over 1m; a running",  # judged at 0 requests
         "alert me if error rate > 5% over 15m": "Watching *error rate 5% over 15m*: error rate above 5.0% over 15m",
         "mute nosuch <!channel> 2h": "No monitor named “nosuch &lt;!channel&gt;”. Say one of `cost by model`",
         "watch latency for <!channel> <https://evil.example|x> above 5 s": "That is not a monitor I can watch",

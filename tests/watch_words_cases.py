@@ -70,6 +70,11 @@ CASES: list[tuple[str, dict | tuple[str, str]]] = [
                                             "below": 1.0}),
     ("alert if latency is at least 5 s", {"measure": "latency", "above": 5000.0}),
     ("alert if error rate is greater or equal to 5%", {"measure": "errors", "aggregation": "rate", "above": 5.0}),
+    ("page if errors > 10% for 10m", {"measure": "errors", "aggregation": "rate", "window": "10m", "above": 10.0}),
+    ("failures above 2% by provider", {"measure": "errors", "aggregation": "rate", "by": "provider", "above": 2.0}),
+    ("requests by model below 10 per hour", {"measure": "requests", "by": "model", "min_requests": 0, "below": 10.0}),
+    ("tokens per request above 2000", {"measure": "total_tokens", "aggregation": "avg", "above": 2000.0}),
+    ("alert when cost per user exceeds $10 a day", {"measure": "cost", "by": "user", "window": "1d", "above": 10.0}),
     ("cost above $1.5k per day", {"measure": "cost", "window": "1d", "above": 1500.0}),
     # anomalies (no value) and splits
     ("watch cost by model", {"measure": "cost", "by": "model"}),
