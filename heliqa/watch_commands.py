@@ -253,6 +253,12 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     except NotAMonitor as error:
         return f"That is not a monitor I can watch: {escape(str(error))}"
     before = path.read_text(encoding="utf-8") if path.exists() else ""
+    known = known_monitors(home_of(backend))
+    twin = next((k for k, text in known.items() if text == monitor.describe()), None)
+    if twin is not None or monitor.name in known:
+        name = escape(twin or monitor.name)
+        what = "watches the same" if twin is not None else f"is named so ({escape(known[monitor.name])})"
+        return f"Not added: *{name}* {what}. Say `rewatch {name}` if it was stopped, or say the new one in other words."
     text = before + ("\n\n" if before else "") + to_toml(monitor)
     _, problems = check_text(text)
     if problems:

@@ -107,6 +107,7 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
         "mute cost by model for 2 hours": "Muted *cost by model* for 2h",
         "mute the cost by model monitor 30 min": "Muted *cost by model* for 30m",
         "mute cost by model": "For how long? Say e.g. `mute cost by model 2h`.",
+        "watch anomalies in cost by model": "Not added: *cost by model* watches the same. Say `rewatch cost by model`",
         "stop watching `cost by model`": "Stopped watching *cost by model*",
         "rewatch anomaly on cost per model": "*cost by model* is watched again",
         "watch error rate above 0.05": "did you mean 0.05% or 5%?",
