@@ -381,6 +381,10 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
     except NotAMonitor as error:
         raise ConfigError(f"not a monitor: {error}") from None
     before = path.read_text(encoding="utf-8") if path.exists() else ""
+    declared, _ = check_text(before)
+    twin = next((m.name for m in (declared.monitor if declared else []) if m.describe() == monitor.describe()), None)
+    if twin is not None:
+        raise ConfigError(f"not added: {path} has {twin!r} watching the same ({monitor.describe()})")
     text = before + ("\n" if before and not before.endswith("\n") else "") + ("\n" if before else "") + to_toml(monitor)
     parsed, problems = check_text(text)
     if parsed is None:

@@ -127,6 +127,8 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
 def test_cli_mute_and_unwatch_name_a_known_monitor_by_name_or_words(home):
     done = heliqa("watch", "add", "watch cost by model", "--org", MAIN_ORG, home=home)
     assert done.returncode == 0, done.stderr
+    twin = heliqa("watch", "add", "anomalies in cost per model", "--org", MAIN_ORG, home=home)
+    assert twin.returncode == 2 and "has 'cost by model' watching the same" in twin.stderr
     done = heliqa("watch", "mute", "cost by modle", "2h", home=home)  # a typo mutes nothing, and says so
     assert done.returncode == 2 and "No monitor named “cost by modle”. Say one of `cost by model`" in done.stderr
     said = ["cost", "by", "model", "for", "2", "hours"]  # unquoted, the length in words
