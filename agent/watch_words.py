@@ -57,7 +57,7 @@ _THRESHOLD = re.compile(
 )
 _FALLING = ("below", "under", "at most", "no more than", "less", "lower", "fewer", "smaller", "<", "<=", "=<", "≤")
 _MINIMUM = re.compile(
-    r"[\s,;(]*\b(?:(?:with|having|if there are|when there are|given|for)\s+)?"
+    r"[\s,;(]*\b(?:(?P<with>with|having|if there are|when there are|given|for)\s+)?"
     r"(?:(?P<least>at least|min(?:imum)?(?: of)?|no fewer than|not less than|>=|≥)\s*(?P<n>\d[\d,]*)\+?"
     r"|(?P<more>more than|over)\s+(?P<m>\d[\d,]*)|(?P<plus>\d[\d,]*)\+)\s*(?:requests?|reqs?|calls?|samples?)\b\)?"
     r"|[\s,;(]*\bmin[_ ]?requests?\s*[=:]?\s*(?P<k>\d[\d,]*)\)?"
@@ -173,6 +173,9 @@ def _minimum(said: _Said) -> None:
         raise NotAMonitor("two minimum request counts: say one, e.g. “with at least 20 requests”")
     if found:
         match = found[0]
+        rest = said.rest[: match.start()] + " " + said.rest[match.end() :]
+        if (match["least"] or match["more"]) and not match["with"] and not _THRESHOLD.search(rest):
+            return  # "alert if more than 1000 requests in 5 minutes": the line itself, not a minimum
         n = next(match[g] for g in ("n", "m", "plus", "k", "f") if match[g])
         said.minimum = int(n.replace(",", "")) + (1 if match["more"] else 0)
         _cut(said, match)
@@ -242,7 +245,22 @@ def _value(said: _Said, measure: str, aggregation: str | None) -> dict[str, floa
     unit = "$" if match["cur"] else (match["unit"] or "").lower()
     side = "below" if match["cmp"].lower().startswith(_FALLING) else "above"
     shown = (match["cur"] or "") + match["num"] + (match["mult"] or "") + (match["unit"] or "")
-    return {side: _in_unit(value, unit, measure, aggregation, shown)}
+    bar = _in_unit(value, unit, measure, aggregation, shown)
+    cmp = match["cmp"].lower()
+    if _counted(measure, aggregation) and bar == int(bar) and ("equal" in cmp or cmp.startswith(_INCLUSIVE)):
+        bar += 1 if side == "below" else -1  # a count: "at least 500" is above 499 (a monitor's line is strict)
+    return {side: bar}
+
+
+_INCLUSIVE = (">=", "=>", "≥", "<=", "=<", "≤", "at least", "at most", "no less", "no more")
+
+
+def _counted(measure: str, aggregation: str | None) -> bool:
+    return (
+        measure == "requests"
+        or (measure == "errors" and aggregation == "count")
+        or (measure.endswith("tokens") and aggregation in (None, "sum"))
+    )
 
 
 def _in_unit(value: float, unit: str, measure: str, aggregation: str | None, said: str) -> float:

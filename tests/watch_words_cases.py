@@ -75,6 +75,12 @@ CASES: list[tuple[str, dict | tuple[str, str]]] = [
     ("requests by model below 10 per hour", {"measure": "requests", "by": "model", "min_requests": 0, "below": 10.0}),
     ("tokens per request above 2000", {"measure": "total_tokens", "aggregation": "avg", "above": 2000.0}),
     ("alert when cost per user exceeds $10 a day", {"measure": "cost", "by": "user", "window": "1d", "above": 10.0}),
+    ("alert if more than 1000 requests in 5 minutes", {"measure": "requests", "window": "5m", "above": 1000.0}),
+    ("alert if at least 500 requests in 5 minutes", {"measure": "requests", "window": "5m", "above": 499.0}),
+    ("alert when errors >= 20 in 10 minutes", {"measure": "errors", "aggregation": "count", "window": "10m",
+                                               "above": 19.0}),
+    ("p95 latency above 5s, at least 50 requests", {"measure": "latency", "aggregation": "p95", "min_requests": 50,
+                                                    "above": 5000.0}),
     ("cost above $1.5k per day", {"measure": "cost", "window": "1d", "above": 1500.0}),
     # anomalies (no value) and splits
     ("watch cost by model", {"measure": "cost", "by": "model"}),
