@@ -46,7 +46,8 @@ _THRESHOLD = re.compile(
     r"(?:\b(?:goes|go|gets|get|is|are|rises?|climbs?|spikes?|jumps?|stays?|remains?|falls?|drops?|dips?|sinks?|"
     r"creeps?|grows?|hits?)\s+)?"
     r"(?P<cmp>>=|=>|≥|>|<=|=<|≤|<|\b(?:above|over|exceeds?|exceeding|(?:more|greater|higher|larger|bigger) than"
-    r"(?: or equal to)?|greater or equal to|at least|no less than|beyond|past|crosses|tops|below|under|at most|"
+    r"(?: or equal to)?|greater or equal to|at least|no less than|hits|hit|reaches|reach|beyond|past|crosses|tops|"
+    r"below|under|at most|"
     r"no more than|(?:less|lower|fewer|smaller) than(?: or equal to)?))"
     r"\s*(?P<cur>\$)?\s*(?P<num>\d[\d,]*(?:\.\d+)?|\.\d+)(?!\d|\.\d)"
     + _NOT_A_TIME
@@ -69,7 +70,8 @@ _WINDOW = re.compile(
     r"\b(?:over|in|within|during|for|across|on|per|every|each)\s+(?:(?:more than|at least|longer than|over)\s+)?"
     rf"(?:the\s+)?(?:(?P<last>last|past|previous|trailing|rolling)\s+)?(?:(?P<n>\d+|an?|one)\s*-?\s*)?(?P<u>{_UNITS})\b"
     r"(?:\s+(?:window|period|span))?"
-    rf"|\b(?:(?:in|over|with|on)\s+)?(?:an?\s+|the\s+)?(?P<wn>\d+|one)?\s*-?\s*(?P<wu>{_UNITS})\s+(?:window|period)\b",
+    rf"|\b(?:(?:in|over|with|on)\s+)?(?:an?\s+|the\s+)?(?P<wn>\d+|one)?\s*-?\s*(?P<wu>{_UNITS})\s+(?:window|period)\b"
+    r"|(?<![\w.$])(?P<cn>\d+)(?P<cu>(?-i:m)|h|d|mins?|hrs?)\b",  # a bare "15m", "1h": a window
     re.IGNORECASE,
 )
 _RATE = re.compile(
@@ -108,7 +110,11 @@ _FALLING_WORDS = re.compile(
 )
 _NONE = re.compile(r"\b(?:there (?:are|is) )?(?:no|zero)\s+(requests?|traffic|calls)\b", re.IGNORECASE)
 _TO_ZERO = re.compile(r"\b(?:goes|go|drops?|falls?|gets?)\s+to\s+(?:zero|0)\b|\bstops?\b", re.IGNORECASE)
-_EACH = re.compile(r"\b(?:for|across|over)\s+(?:each|every|all)\s+|\b(?:split|broken down|grouped)\s+by\s+", re.I)
+_EACH = re.compile(
+    r"\b(?:for|across|over)\s+(?:each|every|all)\s+|\bany\s+(?=(?:model|provider|user|country|status)"
+    r"(?:'s|s)?\b)|\b(?:split|broken down|grouped)\s+by\s+",
+    re.I,
+)
 _RPM = re.compile(r"\b(?:rpm|requests?/min(?:ute)?)\b", re.IGNORECASE)
 _PER_SECOND = re.compile(r"\b(?:rps|qps|(?:per|a|/)\s*sec(?:ond)?)\b", re.IGNORECASE)
 _STATUS_SHARE = re.compile(
@@ -204,7 +210,8 @@ def _windows(said: _Said) -> None:
     for match in list(_WINDOW.finditer(said.rest))[::-1]:
         if match["u"] and not (match["n"] or match["last"]):
             continue  # "for d" or "in h": not a span
-        said.windows.append((match[0].strip(), _span(match["n"] or match["wn"], match["u"] or match["wu"])))
+        n, unit = match["n"] or match["wn"] or match["cn"], match["u"] or match["wu"] or match["cu"]
+        said.windows.append((match[0].strip(), _span(n, unit)))
         _cut(said, match)
     for match in list(_RATE.finditer(said.rest))[::-1]:
         unit = (match["u"] or {"hourly": "h", "daily": "d"}[match["adj"].lower()]).lower()
@@ -252,7 +259,7 @@ def _value(said: _Said, measure: str, aggregation: str | None) -> dict[str, floa
     return {side: bar}
 
 
-_INCLUSIVE = (">=", "=>", "≥", "<=", "=<", "≤", "at least", "at most", "no less", "no more")
+_INCLUSIVE = (">=", "=>", "≥", "<=", "=<", "≤", "at least", "at most", "no less", "no more", "hit", "reach")
 
 
 def _counted(measure: str, aggregation: str | None) -> bool:

@@ -81,6 +81,11 @@ CASES: list[tuple[str, dict | tuple[str, str]]] = [
                                                "above": 19.0}),
     ("p95 latency above 5s, at least 50 requests", {"measure": "latency", "aggregation": "p95", "min_requests": 50,
                                                     "above": 5000.0}),
+    ("error rate > 5% 15m", {"measure": "errors", "aggregation": "rate", "window": "15m", "above": 5.0}),
+    ("alert if error rate hits 5%", {"measure": "errors", "aggregation": "rate", "above": 5.0}),
+    ("alert me if any model's p95 latency goes above 5s",
+     {"measure": "latency", "aggregation": "p95", "by": "model", "above": 5000.0}),
+    ("alert if any user spends more than $10 a day", {"measure": "cost", "by": "user", "window": "1d", "above": 10.0}),
     ("cost above $1.5k per day", {"measure": "cost", "window": "1d", "above": 1500.0}),
     # anomalies (no value) and splits
     ("watch cost by model", {"measure": "cost", "by": "model"}),
