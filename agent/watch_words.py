@@ -365,7 +365,7 @@ def _filters(spec: QuerySpec, ctx: Context) -> dict[str, Any]:
 
 
 def _matching(condition: Any, ctx: Context) -> str:
-    """For a partial name (“model contains "x"”): the known names it matches, to list instead."""
+    """For a partial name (`model contains "x"`): the known names it matches, to list instead."""
     names = {"model": ctx.vocabulary.models, "provider": ctx.vocabulary.providers}.get(condition.field, {})
     if condition.op != "contains" or not names:
         return ""
@@ -477,7 +477,7 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
 
 
 def to_toml(m: Monitor) -> str:
-    """The monitor as a “[[monitor]]” table of a monitors file."""
+    """The monitor as a `[[monitor]]` table of a monitors file."""
     lines = ["[[monitor]]"]
     for key, value in m.model_dump(exclude_defaults=True).items():
         if isinstance(value, dict):
