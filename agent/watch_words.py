@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from heliqa.agent.planner import Context, Planner
 from heliqa.agent.spec import QuerySpec
 from heliqa.tools.monitors import ANOMALY_WINDOW, DIMENSIONS, Monitor, WatchMeasure, duration, duration_text
+from heliqa.tools.results import iso_z
 
 _MEASURES = {  # the planner's measure -> (monitor measure, aggregation)
     "error_rate": ("errors", "rate"),
@@ -474,6 +475,36 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
         return Monitor(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as error:
         raise NotAMonitor("; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())) from None
+
+
+SCALE_DAYS = 30  # how far back a score's recorded range is read
+
+
+def check_scale(m: Monitor, backend: Any, org: str, now: datetime) -> None:
+    """NotAMonitor when a score's line is on another scale than the score is recorded on (`below 0.8` of a score
+    recorded 0 to 100, `below 70` of one recorded 0 or 1): such a monitor would never fire, or always."""
+    bar = m.above if m.above is not None else m.below
+    if m.measure != "score" or bar is None or bar < 0:
+        return
+    plain = m.model_copy(update={"filters": {}, "by": None})
+    start, end = iso_z(now - timedelta(days=SCALE_DAYS)), iso_z(now)
+    seen = [
+        r.value
+        for agg in ("min", "max")
+        for r in backend.run(plain.model_copy(update={"aggregation": agg}).query(start, end, None, 0), org)
+        if r.value is not None
+    ]
+    if not seen:
+        return
+    low, high = min(seen), max(seen)
+    scale = 100 if high > 10 else 10 if high > 1 else 1
+    meant = bar * scale if bar <= 1 < high else bar / 100 if high <= 1 < bar <= 100 else None
+    if meant is not None:
+        side = "above" if m.above is not None else "below"
+        raise NotAMonitor(
+            f"{m.score_key} is recorded from {low:g} to {high:g} (the last {SCALE_DAYS} days), so “{side} {bar:g}” "
+            f"would {'never' if (side == 'below') == (bar < low) else 'always'} fire: did you mean “{side} {meant:g}”?"
+        )
 
 
 def to_toml(m: Monitor) -> str:

@@ -370,7 +370,7 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
 
     from heliqa.agent.factory import make_planner
     from heliqa.agent.planner import Context
-    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+    from heliqa.agent.watch_words import NotAMonitor, check_scale, monitor_from_words, to_toml
 
     if len(words) not in (1, 2):
         raise ConfigError('usage: heliqa watch add "WORDS" [FILE]', 'e.g. heliqa watch add "error rate by provider"')
@@ -378,6 +378,7 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
     ctx = Context(now.replace(tzinfo=UTC), ZoneInfo("UTC"), backend.vocabulary(org))
     try:
         monitor = monitor_from_words(words[0], make_planner("rules"), ctx)
+        check_scale(monitor, backend, org, now.replace(tzinfo=None))
     except NotAMonitor as error:
         raise ConfigError(f"not a monitor: {error}") from None
     before = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -243,13 +243,15 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     from zoneinfo import ZoneInfo
 
     from heliqa.agent.planner import Context
-    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+    from heliqa.agent.watch_words import NotAMonitor, check_scale, monitor_from_words, to_toml
     from heliqa.tools.monitors import check_text
 
     path = home_of(backend) / "monitors.toml"
-    ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(backend.resolve_org(org)))
+    org = backend.resolve_org(org)
+    ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(org))
     try:
         monitor = monitor_from_words(words, planner, ctx)
+        check_scale(monitor, backend, org, ctx.now.replace(tzinfo=None))
     except NotAMonitor as error:
         return f"That is not a monitor I can watch: {escape(str(error))}"
     before = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -111,6 +111,7 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
         "stop watching `cost by model`": "Stopped watching *cost by model*",
         "rewatch anomaly on cost per model": "*cost by model* is watched again",
         "watch error rate above 0.05": "did you mean 0.05% or 5%?",
+        "watch avg accuracy below 0.8": "so “below 0.8” would never fire: did you mean “below 80”?",
         "watch requests below 5 per minute": "requests below 5 requests over 1m; a running",  # judged at 0 requests
         "alert me if error rate > 5% over 15m": "Watching *error rate 5% over 15m*: error rate above 5.0% over 15m",
         "mute nosuch <!channel> 2h": "No monitor named “nosuch &lt;!channel&gt;”. Say one of `cost by model`",
@@ -127,6 +128,8 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
 def test_cli_mute_and_unwatch_name_a_known_monitor_by_name_or_words(home):
     done = heliqa("watch", "add", "watch cost by model", "--org", MAIN_ORG, home=home)
     assert done.returncode == 0, done.stderr
+    scale = heliqa("watch", "add", "alert if is_correct drops below 70 for support-bot", "--org", MAIN_ORG, home=home)
+    assert scale.returncode == 2 and "would always fire: did you mean “below 0.7”?" in scale.stderr, scale.stderr
     twin = heliqa("watch", "add", "anomalies in cost per model", "--org", MAIN_ORG, home=home)
     assert twin.returncode == 2 and "has 'cost by model' watching the same" in twin.stderr
     done = heliqa("watch", "mute", "cost by modle", "2h", home=home)  # a typo mutes nothing, and says so
