@@ -54,6 +54,8 @@ HELP = (
     "Ask me about your LLM traffic in plain words, e.g.\n"
     + "\n".join(f"• `{e}`" for e in EXAMPLES)
     + "\nIn a thread, follow up with things like `now by hour` or `what about gpt-4o?`; say `reset` to start over."
+    + "\nWatch a measure: `watch p95 latency above 5 s over 15m`, `alert me if error rate > 5%`, `watch cost by model`;"
+    + " then `watches`, `mute NAME 2h`, `unwatch NAME` (or its words)."
 )
 ANSWER_WORKERS = 4  # answers computed at once; more wait their turn
 NOT_ALLOWED_USER = (
@@ -244,6 +246,11 @@ class HeliqaSlack:
             return
         question = command["text"].strip()
         user, channel = command["user_id"], command["channel_id"]
+        from heliqa.watch_commands import reply  # `/heliqa watch <words>`, `/heliqa mute <monitor> 2h`, ...
+
+        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
+            self._say(client, channel, None, said, respond=respond)  # a change to what the channel is told
+            return
         try:
             parent = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {self.renderer.text(question)}")
         except SlackApiError as error:

@@ -47,6 +47,7 @@ from heliqa.tools.monitors import (
     measure_words,
 )
 from heliqa.tools.results import iso_z
+from heliqa.tools.safetext import visible
 from heliqa.tools.watch_state import Mutes, WatchState, claim, lock_path, state_paths
 
 log = logging.getLogger("heliqa.watch")
@@ -369,7 +370,7 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
 
     from heliqa.agent.factory import make_planner
     from heliqa.agent.planner import Context
-    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+    from heliqa.agent.watch_words import NotAMonitor, check_scale, monitor_from_words, to_toml
 
     if len(words) not in (1, 2):
         raise ConfigError('usage: heliqa watch add "WORDS" [FILE]', 'e.g. heliqa watch add "error rate by provider"')
@@ -377,22 +378,29 @@ def cmd_add(words: list[str], backend: Any, org: str, now: datetime) -> int:
     ctx = Context(now.replace(tzinfo=UTC), ZoneInfo("UTC"), backend.vocabulary(org))
     try:
         monitor = monitor_from_words(words[0], make_planner("rules"), ctx)
+        check_scale(monitor, backend, org, now.replace(tzinfo=None))
     except NotAMonitor as error:
         raise ConfigError(f"not a monitor: {error}") from None
     before = path.read_text(encoding="utf-8") if path.exists() else ""
+    declared, _ = check_text(before)
+    twin = next((m.name for m in (declared.monitor if declared else []) if m.describe() == monitor.describe()), None)
+    if twin is not None:
+        raise ConfigError(f"not added: {path} has {twin!r} watching the same ({monitor.describe()})")
     text = before + ("\n" if before and not before.endswith("\n") else "") + ("\n" if before else "") + to_toml(monitor)
     parsed, problems = check_text(text)
     if parsed is None:
         raise ConfigError(f"{path} would not be valid: " + "; ".join(problems))
     path.write_text(text, encoding="utf-8")
-    sys.stdout.write(f"added to {path}: {monitor.name}: {monitor.kind}, {monitor.describe()}\n{to_toml(monitor)}")
+    said = f"added to {path}: {monitor.name}: {monitor.kind}, {monitor.describe()}\n{to_toml(monitor)}"
+    sys.stdout.write(visible(said, keep_newlines=True))  # filter values come from data
     return 0
 
 
-def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
+def cmd_mute(words: list[str], home: Path, now: datetime, meant=None) -> int:
     """`heliqa watch mute NAME 2h` / `unmute NAME` / `unwatch NAME` / `rewatch NAME`, and the same of a digest
-    (`mute digest [LABEL] 1d`, `unwatch digest [LABEL]`, ...: the Slack commands' own code)."""
-    from heliqa.watch_commands import digest_command, digest_words, known_monitors
+    (`mute digest [LABEL] 1d`, `unwatch digest [LABEL]`, ...: the Slack commands' own code). NAME may be the monitor's
+    words (`unwatch p95 latency for MODEL above 5 s`: `meant` describes them) and the length `for 2 hours`."""
+    from heliqa.watch_commands import MUTE, digest_command, digest_words, known_monitors, monitor_named, span_words
 
     action, rest = words[0], words[1:]
     said = digest_words(" ".join(rest[:-1] if action == "mute" else rest), known_monitors(home)) if rest else None
@@ -403,20 +411,26 @@ def cmd_mute(words: list[str], home: Path, now: datetime) -> int:
         sys.stdout.write(text + "\n")
         return 0
     mutes = Mutes(state_paths(home)[1])
-    if action == "mute":
-        if len(rest) != 2:
-            raise ConfigError("usage: heliqa watch mute NAME DURATION", 'e.g. heliqa watch mute "latency by model" 2h')
+    found = MUTE.match("mute " + " ".join(rest)) if action == "mute" else None
+    if action == "mute" and (len(rest) < 2 or found is None):
+        raise ConfigError("usage: heliqa watch mute NAME DURATION", 'e.g. heliqa watch mute "latency by model" 2h')
+    if not rest:
+        raise ConfigError(f"usage: heliqa watch {action} NAME", f"or: heliqa watch {action} digest [LABEL]")
+    target = found[1] if found else " ".join(rest)
+    known = known_monitors(home)
+    name, problem = monitor_named(target, known, meant, visible) if known else (target, "")
+    if name is None:
+        raise ConfigError(problem)
+    if found:
         try:
-            span = duration(rest[1])
+            span = duration(span_words(found[2]))
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        mutes.mute(rest[0], now + span)
-        sys.stdout.write(f"muted {rest[0]} until {iso_z(now + span)}\n")
+        mutes.mute(name, now + span)
+        sys.stdout.write(f"muted {visible(name)} until {iso_z(now + span)}\n")
         return 0
-    if len(rest) != 1:
-        raise ConfigError(f"usage: heliqa watch {action} NAME", f"or: heliqa watch {action} digest [LABEL]")
-    (mutes.unwatch if action == "unwatch" else mutes.rewatch)(rest[0])
-    sys.stdout.write(f"{action}{'d' if action.endswith('e') else 'ed'} {rest[0]}\n")
+    (mutes.unwatch if action == "unwatch" else mutes.rewatch)(name)
+    sys.stdout.write(f"{action}{'d' if action.endswith('e') else 'ed'} {visible(name)}\n")
     return 0
 
 
@@ -534,7 +548,10 @@ def main(args) -> int:
     now = _utc(instant(args.now)) if args.now else clock.now()
     backend = open_backend(args.backend)
     if words and words[0] in ("mute", "unmute", "unwatch", "rewatch"):
-        return cmd_mute(words, _home(backend), now)
+        from heliqa.agent.factory import make_planner
+        from heliqa.watch_commands import described
+
+        return cmd_mute(words, _home(backend), now, described(backend, make_planner("rules"), args.org))
     if words and words[0] == "add":
         return cmd_add(words[1:], backend, backend.resolve_org(args.org), now)
     if len(words) > 1:

@@ -14,16 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from heliqa.tools.errors import ConfigError
+from heliqa.tools.errors import ConfigError, HeliqaError
 from heliqa.tools.monitors import duration, duration_text
 from heliqa.tools.safetext import visible
 from heliqa.tools.watch_state import Mutes, read_json, state_paths
 from heliqa.watch_post import escape
 
-_MUTE = re.compile(r"^mute\s+(.+?)\s+(?:for\s+)?(\S+)$", re.IGNORECASE)
-_ONE = re.compile(r"^(unmute|unwatch|rewatch)\s+(.+)$", re.IGNORECASE)
+_SPAN = r"(?:\d+\s*(?:m|mins?|minutes?|h|hrs?|hours?|d|days?)\b\s*)+|(?:an?|one)\s+(?:minute|hour|day)\b|\S+"
+MUTE = re.compile(rf"^mute\s+(.+?)\s+(?:for\s+)?({_SPAN})$", re.IGNORECASE)
+_ONE = re.compile(r"^(unmute|unwatch|rewatch|stop watching)\s+(.+)$", re.IGNORECASE)
 _CHANNEL_REF = re.compile(r"<#(\w+)(?:\|[^>]*)?>")  # Slack sends a typed `#ops` as <#C0123|ops>
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# "alert me if …", "page us when …": a monitor asked for without `watch` ("tell me when" may ask a question)
+_ALERT = re.compile(
+    r"^(?:please\s+)?(?:alert|page|notify|ping|warn)\s+(?:me|us|on-?call|the team)\s+(?:if|when|whenever)\b", re.I
+)
 LISTS = ("watches", "monitors", "list watches", "digests", "list digests")
 
 
@@ -36,9 +41,20 @@ def home_of(backend: Any) -> Path:
 
 
 def known_monitors(home: Path) -> dict[str, str]:
-    """Monitor name -> description, as the watcher last recorded them."""
+    """Monitor name -> description, as the watcher last recorded them, then those of `monitors.toml` beside the
+    store it has not evaluated yet (one just added in words can be muted or unwatched at once)."""
     state_path, _ = state_paths(home)
-    return {m["name"]: m.get("describe", "") for m in read_json(state_path).get("monitors", [])}
+    known = {m["name"]: m.get("describe", "") for m in read_json(state_path).get("monitors", [])}
+    path = home / "monitors.toml"
+    if path.exists():
+        from heliqa.tools.monitors import load
+
+        try:
+            declared = load(path).monitors()
+        except ConfigError:
+            declared = []
+        known.update({m.name: m.describe() for m in declared if m.name not in known})
+    return known
 
 
 def known_digests(home: Path) -> list[dict[str, str]]:
@@ -59,17 +75,44 @@ def known_digests(home: Path) -> list[dict[str, str]]:
         return []
 
 
-def _name(text: str, known: dict[str, str]) -> tuple[str | None, str]:
-    """The monitor a command names (backticks or quotes around it allowed), or None and the reply saying why."""
+_CALLED = re.compile(r"^(?:the\s+)?(.+?)(?:\s+(?:monitor|alert|watch))?$", re.IGNORECASE)
+
+
+def monitor_named(
+    text: str, known: dict[str, str], meant: Callable[[str], str | None] | None = None, show: Callable = escape
+) -> tuple[str | None, str]:
+    """The monitor a command names (backticks or quotes around it allowed; `the NAME monitor` too), else the one
+    whose description the words give (`meant`: the words' monitor described), or None and the reply saying why
+    (each value passed through `show`: Slack's escaping, or the terminal's)."""
     name = text.strip().strip("`\"'“”")
     if not known:
         return None, "No monitors yet: start `heliqa watch` first."
-    if name in known:
-        return name, ""
     folded = {k.lower(): k for k in known}
-    if name.lower() in folded:
-        return folded[name.lower()], ""
-    return None, f"No monitor named “{escape(name)}”. Say `watches` for the list."
+    for said in (name, _CALLED.match(name)[1].strip("`\"'“”") if name else name):
+        if said in known:
+            return said, ""
+        if said.lower() in folded:
+            return folded[said.lower()], ""
+    described = meant(name) if meant is not None and name else None
+    found = [k for k, text in known.items() if described and text == described]
+    if len(found) == 1:
+        return found[0], ""
+    names = ", ".join(f"`{show(_flat(k))}`" for k in list(known)[:8]) + (", …" if len(known) > 8 else "")
+    if len(found) > 1:
+        return None, f"“{show(name)}” describes several monitors: say one of {names}."
+    return None, f"No monitor named “{show(name)}”. Say one of {names}, or `watches` for the list."
+
+
+def span_words(text: str) -> str:
+    """A mute's length as said (`2h`, `2 hours`, `for an hour`, `30 min`) in the duration form (`2h`, `30m`)."""
+    said = re.sub(r"^for\s+", "", text.strip(), flags=re.IGNORECASE)
+    said = re.sub(r"^(?:an?|one)\s+(?=[a-z])", "1 ", said, flags=re.IGNORECASE)
+    return re.sub(
+        r"(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?)\b",
+        lambda m: m[1] + m[2][0].lower(),
+        said,
+        flags=re.IGNORECASE,
+    )
 
 
 # --- digests -------------------------------------------------------------------------------------------------
@@ -148,10 +191,15 @@ LINE_CHARS = 200  # a name, description or label in the `watches` list, before e
 LIST_CHARS = 3500  # the whole list (Slack advises 4,000 characters a message)
 
 
+def _flat(text: str) -> str:
+    """A value on its one line, shortened."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= LINE_CHARS else flat[: LINE_CHARS - 1] + "…"
+
+
 def _line(text: str) -> str:
     """A value on its one line of a list, shortened, escaped (cut before escaping: no entity is split)."""
-    flat = " ".join(str(text).split())
-    return escape(flat if len(flat) <= LINE_CHARS else flat[: LINE_CHARS - 1] + "…")
+    return escape(_flat(text))
 
 
 def _capped(lines: list[str], budget: int = LIST_CHARS) -> list[str]:
@@ -195,45 +243,57 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     from zoneinfo import ZoneInfo
 
     from heliqa.agent.planner import Context
-    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words, to_toml
+    from heliqa.agent.watch_words import NotAMonitor, check_scale, monitor_from_words, to_toml
     from heliqa.tools.monitors import check_text
 
     path = home_of(backend) / "monitors.toml"
-    ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(backend.resolve_org(org)))
+    org = backend.resolve_org(org)
+    ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(org))
     try:
         monitor = monitor_from_words(words, planner, ctx)
+        check_scale(monitor, backend, org, ctx.now.replace(tzinfo=None))
     except NotAMonitor as error:
         return f"That is not a monitor I can watch: {escape(str(error))}"
     before = path.read_text(encoding="utf-8") if path.exists() else ""
+    known = known_monitors(home_of(backend))
+    twin = next((k for k, text in known.items() if text == monitor.describe()), None)
+    if twin is not None or monitor.name in known:
+        name = escape(twin or monitor.name)
+        what = "watches the same" if twin is not None else f"is named so ({escape(known[monitor.name])})"
+        return f"Not added: *{name}* {what}. Say `rewatch {name}` if it was stopped, or say the new one in other words."
     text = before + ("\n\n" if before else "") + to_toml(monitor)
     _, problems = check_text(text)
     if problems:
         return f"Not added: {escape('; '.join(problems))}"
     path.write_text(text, encoding="utf-8")
     described = f"*{escape(monitor.name)}*: {escape(monitor.describe())}"
-    return f"Watching {described}; a running `heliqa watch` takes it up at its next cycle."
+    least = f", judged on windows of at least {monitor.min_requests} requests" if monitor.min_requests else ""
+    return f"Watching {described}{least}; a running `heliqa watch` takes it up at its next cycle."
 
 
-def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime) -> str:
+def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None) -> str:
     known = known_monitors(home)
     if (said := digest_words(target, known)) is not None:
         return digest_command("mute", said, span, home, now, escape)[1]
-    name, problem = _name(target, known)
+    whole, _ = monitor_named(f"{target} {span}", known) if known else (None, "")
+    if whole is not None:  # `mute cost by model`: a name, no length
+        return f"For how long? Say e.g. `mute {escape(whole)} 2h`."
+    name, problem = monitor_named(target, known, meant)
     if name is None:
         return problem
     try:
-        length = duration(span)
+        length = duration(span_words(span))
     except ValueError as error:
         return f"{escape(str(error))}. Say e.g. `mute {escape(name)} 2h`."
     mutes.mute(name, now + length)
     return f"Muted *{escape(name)}* for {duration_text(length)} (until {now + length:%b %d %H:%M} UTC)."
 
 
-def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime) -> str:
+def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime, meant=None) -> str:
     known = known_monitors(home)
     if (said := digest_words(target, known)) is not None:
         return digest_command(action, said, None, home, now, escape)[1]
-    name, problem = _name(target, known)
+    name, problem = monitor_named(target, known, meant)
     if name is None:
         return problem
     if action == "unwatch":
@@ -243,21 +303,41 @@ def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime) -> s
     return f"*{escape(name)}* is watched again, unmuted."
 
 
+def described(backend: Any, planner: Any, org: str | None) -> Callable[[str], str | None]:
+    """Words -> the description of the monitor they say (None when they say none): how `unwatch p95 latency for
+    MODEL above 5 s` finds the monitor it describes whatever its name."""
+    from zoneinfo import ZoneInfo
+
+    from heliqa.agent.planner import Context
+    from heliqa.agent.watch_words import NotAMonitor, monitor_from_words
+
+    def meant(words: str) -> str | None:
+        try:
+            ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(backend.resolve_org(org)))
+            return monitor_from_words(words, planner, ctx).describe()
+        except (NotAMonitor, HeliqaError):  # words that say no monitor (or no organization to read them in)
+            return None
+
+    return meant
+
+
 def reply(
     text: str, backend: Any, planner: Any = None, org: str | None = None, now: datetime | None = None
 ) -> str | None:
     """The reply to a watch command, or None when `text` is not one (then it is a question). With a planner,
-    `watch WORDS` adds a monitor."""
+    `watch WORDS` (or `alert me if WORDS`, `page us when WORDS`) adds a monitor."""
     text = text.strip()
     home = home_of(backend)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     mutes = Mutes(state_paths(home)[1])
-    if planner is not None and text.lower().startswith("watch "):
-        return add(text[6:], backend, planner, org)
+    if planner is not None and (text.lower().startswith("watch ") or _ALERT.match(text)):
+        return add(text[6:] if text.lower().startswith("watch ") else text, backend, planner, org)
     if text.lower() in LISTS:
         return listing(home, mutes, now)
-    if match := _MUTE.match(text):
-        return _mute(match[1], match[2], home, mutes, now)
+    meant = described(backend, planner, org) if planner is not None else None
+    if match := MUTE.match(text):
+        return _mute(match[1], match[2], home, mutes, now, meant)
     if match := _ONE.match(text):
-        return _one(match[1].lower(), match[2], home, mutes, now)
+        action = match[1].lower()
+        return _one("unwatch" if action.startswith("stop") else action, match[2], home, mutes, now, meant)
     return None

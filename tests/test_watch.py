@@ -525,7 +525,7 @@ def test_monitors_added_in_plain_words(sample_home, tmp_path):
     assert (errors.kind, errors.measure, errors.agg, errors.by) == ("anomaly", "errors", "rate", "provider")
 
     again = heliqa("watch", "add", "error rate by provider", str(path), "--org", MAIN_ORG, home=sample_home)
-    assert again.returncode == 2 and "two monitors are named 'error rate by provider'" in again.stderr
+    assert again.returncode == 2 and "has 'error rate by provider' watching the same" in again.stderr
     two = heliqa(
         "watch", "add", "latency above 5 s for requests over 3 s", str(path), "--org", MAIN_ORG, home=sample_home
     )
