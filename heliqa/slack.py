@@ -288,7 +288,8 @@ class HeliqaSlack:
             return
         from heliqa.watch_commands import reply  # `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch …`
 
-        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
+        where = (channel, thread_ts) if thread_ts else None  # `mute this 2h` under an incident's post
+        if (said := reply(question, self.backend, self.planner, self.settings.org, where=where)) is not None:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
             return
         if question.lower() in ("reset", "start over", "new question"):

@@ -75,6 +75,29 @@ def known_digests(home: Path) -> list[dict[str, str]]:
         return []
 
 
+_THIS = re.compile(r"^(?:this|it|this one|this (?:monitor|alert|incident))$", re.IGNORECASE)
+
+
+def thread_monitor(home: Path, where: tuple[str, str] | None) -> str | None:
+    """The monitor whose incident was posted as message `where` = (channel, ts), else None (`mute this 2h` in
+    an incident's thread)."""
+    if where is None:
+        return None
+    threads = read_json(state_paths(home)[0]).get("threads", {})
+    channel, ts = where
+    found = [incident for incident, posts in threads.items() if isinstance(posts, dict) and posts.get(channel) == ts]
+    return found[0].split("|", 1)[0] if found else None
+
+
+def _target(target: str, known: dict[str, str], meant, this: str | None) -> tuple[str | None, str]:
+    """The monitor a command's object names: `this` in an incident's thread, else by name or words."""
+    if _THIS.match(target.strip()):
+        if this is not None:
+            return this, ""
+        return None, "Which monitor? In an incident's thread `mute this 2h` mutes its monitor; elsewhere say its name."
+    return monitor_named(target, known, meant)
+
+
 _CALLED = re.compile(r"^(?:the\s+)?(.+?)(?:\s+(?:monitor|alert|watch))?$", re.IGNORECASE)
 
 
@@ -271,14 +294,14 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     return f"Watching {described}{least}; a running `heliqa watch` takes it up at its next cycle."
 
 
-def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None) -> str:
+def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None, this=None) -> str:
     known = known_monitors(home)
     if (said := digest_words(target, known)) is not None:
         return digest_command("mute", said, span, home, now, escape)[1]
     whole, _ = monitor_named(f"{target} {span}", known) if known else (None, "")
     if whole is not None:  # `mute cost by model`: a name, no length
         return f"For how long? Say e.g. `mute {escape(whole)} 2h`."
-    name, problem = monitor_named(target, known, meant)
+    name, problem = _target(target, known, meant, this)
     if name is None:
         return problem
     try:
@@ -289,11 +312,11 @@ def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant
     return f"Muted *{escape(name)}* for {duration_text(length)} (until {now + length:%b %d %H:%M} UTC)."
 
 
-def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime, meant=None) -> str:
+def _one(action: str, target: str, home: Path, mutes: Mutes, now: datetime, meant=None, this=None) -> str:
     known = known_monitors(home)
     if (said := digest_words(target, known)) is not None:
         return digest_command(action, said, None, home, now, escape)[1]
-    name, problem = monitor_named(target, known, meant)
+    name, problem = _target(target, known, meant, this)
     if name is None:
         return problem
     if action == "unwatch":
@@ -322,10 +345,16 @@ def described(backend: Any, planner: Any, org: str | None) -> Callable[[str], st
 
 
 def reply(
-    text: str, backend: Any, planner: Any = None, org: str | None = None, now: datetime | None = None
+    text: str,
+    backend: Any,
+    planner: Any = None,
+    org: str | None = None,
+    now: datetime | None = None,
+    where: tuple[str, str] | None = None,
 ) -> str | None:
     """The reply to a watch command, or None when `text` is not one (then it is a question). With a planner,
-    `watch WORDS` (or `alert me if WORDS`, `page us when WORDS`) adds a monitor."""
+    `watch WORDS` (or `alert me if WORDS`, `page us when WORDS`) adds a monitor. Said in the thread of an incident
+    post (`where`: its channel and ts), `mute this 2h` / `unwatch it` act on that incident's monitor."""
     text = text.strip()
     home = home_of(backend)
     now = now or datetime.now(UTC).replace(tzinfo=None)
@@ -335,9 +364,10 @@ def reply(
     if text.lower() in LISTS:
         return listing(home, mutes, now)
     meant = described(backend, planner, org) if planner is not None else None
+    this = thread_monitor(home, where)
     if match := MUTE.match(text):
-        return _mute(match[1], match[2], home, mutes, now, meant)
+        return _mute(match[1], match[2], home, mutes, now, meant, this)
     if match := _ONE.match(text):
         action = match[1].lower()
-        return _one("unwatch" if action.startswith("stop") else action, match[2], home, mutes, now, meant)
+        return _one("unwatch" if action.startswith("stop") else action, match[2], home, mutes, now, meant, this)
     return None

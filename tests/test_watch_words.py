@@ -18,8 +18,8 @@ from heliqa.tools.monitors import Monitor, check_text
 from heliqa.tools.store import Store
 from tests.conftest import MAIN_ORG
 from tests.corpus import NOW, TZ, VOCABULARIES, vocabulary
-from tests.fake_slack import FakeSlack
-from tests.test_slack import BOT_TOKEN, SECRET, post, serve, slash
+from tests.fake_slack import BOT_USER, FakeSlack
+from tests.test_slack import BOT_TOKEN, SECRET, event_body, post, serve, slash
 from tests.test_watch import heliqa
 from tests.test_watch_digest_commands import _converse
 from tests.vocabularies import to_acme
@@ -157,3 +157,31 @@ def test_a_traffic_drop_said_in_words_fires_on_a_window_without_requests(sample_
     instants = evaluation_instants(before, before + timedelta(hours=3), timedelta(hours=1))
     found = checks(sample_store, MAIN_ORG, m, instants)[None]
     assert [(c.requests, c.opens) for c in found] == [(0, True)] * len(found) and found
+
+
+def test_in_an_incident_thread_this_is_the_incident_monitor(home):
+    """`@heliqa mute this for 2 hours` under an incident's post mutes the monitor that posted it; `this` elsewhere
+    is asked back."""
+    post_ts = "1700000500.000100"
+    state = {
+        "monitors": [{"name": "errors by provider", "describe": "error rate by provider (anomaly)"}],
+        "threads": {"errors by provider|ANTHROPIC|2026-11-21T08:00:00Z": {"C0ONCALL1": post_ts}},
+    }
+    (home / "heliqa.watch.json").write_text(json.dumps(state), encoding="utf-8")
+    said = [("mute this for 2 hours", post_ts), ("unwatch it", post_ts), ("mute this 2h", None)]
+    store, heliqa_app = _app(home)
+    with FakeSlack() as fake:
+        app = slack_app.build_app(heliqa_app, WebClient(token=BOT_TOKEN, base_url=fake.api_url), SECRET)
+        with serve(app) as http:
+            for n, (text, thread) in enumerate(said):
+                ts = f"17000006{n:02d}.000100"
+                event = {"type": "app_mention", "user": "UASKER01", "channel": "C0ONCALL1", "ts": ts}
+                event |= {"text": f"<@{BOT_USER}> {text}"} | ({"thread_ts": thread} if thread else {})
+                response, _ = post(http, event_body(event, f"EvT{n}"), kind="application/json")
+                assert response.status_code == 200
+                assert fake.wait_for(lambda f, n=n: len(f.of("chat.postMessage")) > n)
+        replies = [c.data["text"] for c in fake.of("chat.postMessage")]
+    store.close()
+    assert replies[0].startswith("Muted *errors by provider* for 2h"), replies[0]
+    assert replies[1].startswith("Stopped watching *errors by provider*"), replies[1]
+    assert replies[2].startswith("Which monitor? In an incident's thread `mute this 2h`"), replies[2]
