@@ -78,7 +78,7 @@ def _spoken_spans(text: str) -> str:
         return f" {int(n)} {'hours' if days else 'minutes'} " if n == int(n) else m.group(0)
 
     text = _DECIMAL_SPAN.sub(whole, text)
-    # "everything but gpt-4" excludes it; "but only for enterprise" is only that
+    # "everything but gpt-4" excludes it; "but only for X" is only X
     text = re.sub(r"(?<![\w-])(everything|anything|all)\s+but(?![\w-])", r"\1 except", text, flags=re.I)
     return re.sub(r"(?<![\w-])but\s+only(?![\w-])", "only", text, flags=re.I)
 
