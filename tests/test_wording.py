@@ -1093,6 +1093,25 @@ AUDITED = [
         "cost excl. gpt-4 today",
         {"measure": "cost", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
     ),
+    # spans said in words or with a fraction, and the start of a calendar unit
+    ("requests in the last half hour", {"measure": "requests", "range": {"kind": "last", "n": 30, "unit": "minutes"}}),
+    ("total cost in the last 1.5 hours", {"measure": "cost", "range": {"kind": "last", "n": 90, "unit": "minutes"}}),
+    ("cost since the start of the month", {"measure": "cost", "range": {"kind": "this_month"}}),
+    ("requests since the beginning of the week", {"measure": "requests", "range": {"kind": "this_week"}}),
+    # "everything but X" excludes X; "but only for X" is only X
+    (
+        "errors for everything but gpt-4 today",
+        {"measure": "errors", "range": {"kind": "today"}, "conditions": [cond("model", "not-equals", "gpt-4")]},
+    ),
+    (
+        "cost by provider but only for the support-bot feature this week",
+        {
+            "measure": "cost",
+            "groupBy": "provider",
+            "range": {"kind": "this_week"},
+            "conditions": [cond("property:feature", "equals", "support-bot")],
+        },
+    ),
     # the users' country, not a second measure
     (
         "latency for users in the US yesterday",

@@ -54,12 +54,33 @@ def normalise(question: str) -> tuple[str, list[str]]:
     text = re.sub(r"(?<![\w/])w/o(?![\w/])", " without ", text)  # chat shorthand: "w/o staging", "w/ errors"
     text = re.sub(r"(?<![\w/])w/(?![\w/])", " with ", text)
     text = re.sub(r"(?<![\w.-])(?:excl|excld)\.(?=\s)", " excluding ", text, flags=re.I)  # "cost excl. gpt-4"
+    text = _spoken_spans(text)
     text = re.sub(r"[?!;,()\[\]{}]", " ", text)
     text = re.sub(r"(?<![\w.])%", " percent ", text)  # "what % of requests": a word, never dropped as punctuation
     text = re.sub(r"(?<=\w)n't\b", " not", text)  # "weren't 200s": the negation is read, never dropped
     text = re.sub(r"'s\b", "", text)
     text = re.sub(r"(?<![\w-])non-(?=\w)", "non ", text, flags=re.I)  # "non-prod": a negation of the value after it
     return text.lower(), quotes
+
+
+_HALF_HOUR = re.compile(r"(?<![\w-])(?:an?\s+)?(?:hour\s+and\s+a\s+half|half\s+(?:an\s+)?hour)(?![\w-])", re.I)
+_DECIMAL_SPAN = re.compile(r"(?<![\w.-])(\d+\.\d+)\s*(hours?|hrs?|h|days?|d)(?![\w-])", re.I)
+
+
+def _spoken_spans(text: str) -> str:
+    """Spans said in words or with a fraction, in whole units: "the last half hour" = 30 minutes, "an hour and a
+    half" = 90 minutes, "1.5 hours" = 90 minutes, "1.5 days" = 36 hours (a fraction of a smaller unit stays)."""
+    text = _HALF_HOUR.sub(lambda m: " 90 minutes " if "and" in m.group(0).lower() else " 30 minutes ", text)
+
+    def whole(m: re.Match) -> str:
+        days = m.group(2).lower().startswith("d")
+        n = Decimal(m.group(1)) * (24 if days else 60)
+        return f" {int(n)} {'hours' if days else 'minutes'} " if n == int(n) else m.group(0)
+
+    text = _DECIMAL_SPAN.sub(whole, text)
+    # "everything but gpt-4" excludes it; "but only for X" is only X
+    text = re.sub(r"(?<![\w-])(everything|anything|all)\s+but(?![\w-])", r"\1 except", text, flags=re.I)
+    return re.sub(r"(?<![\w-])but\s+only(?![\w-])", "only", text, flags=re.I)
 
 
 class Scanner:

@@ -47,6 +47,10 @@ NAMED_RANGES = {
     "wtd": "this_week",
     "mtd": "this_month",
     "ytd": "this_year",
+    # "since the start of the month", "from the beginning of this week" (regular expressions)
+    r"(?:since|from)\s+the\s+(?:start|beginning)\s+of\s+(?:the\s+|this\s+)?week": "this_week",
+    r"(?:since|from)\s+the\s+(?:start|beginning)\s+of\s+(?:the\s+|this\s+)?month": "this_month",
+    r"(?:since|from)\s+the\s+(?:start|beginning)\s+of\s+(?:the\s+|this\s+)?year": "this_year",
 }
 
 
