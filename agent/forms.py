@@ -202,12 +202,17 @@ THOSE = re.compile(
 
 _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
-    r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
+    r"is\s+driving|is\s+behind|made|makes(?!\s+up)|is\s+making|was\s+making)|"
+    # "whats going on with response times", "what's with all the failures", "what's making everything slow"
+    r"what(?:'s|’s|s|\s+is|\s+was)\s+(?:going\s+on|wrong|up|causing|driving|behind|with|making|happening)|"
+    r"wtf|wth|how\s+come|"  # "wtf happened to latency yday", "how come cost doubled"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
     # "where is the latency concentrated", "when did groq start failing": when and in what
     r"where\s+(?:is|are|was|were)(?=.*\bconcentrated\b)|concentrated|when\s+did(?=.*\b(?:start|begin|began)\b)|"
     # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
-    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)|"
+    # "who is driving the cost spike": a cause of a change asked for (plain "who is driving cost": the top spender)
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+driving(?=.*\b(?:spike|jump|surge|increase)s?\b)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
@@ -220,12 +225,13 @@ DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 EXPLAIN_NOISE = re.compile(
     rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|get|got|become|became|seeing|hitting|hit|"
     r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
-    r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
+    r"everything|things|stuff|lots|lot|many|much|happening|keep|keeps|kept|r)(?![\w-])",
     re.I,
 )
 _EXPLAIN_WORDS = {
     r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ",
-    r"failing|fail": " errors ",
+    r"failing|fail|outages?": " errors ",  # "what caused the outage": the failed requests
+    r"costing": " cost ",  # "why is gpt-4 costing so much"
     r"slower|slowed(?:\s+down)?|slowing(?:\s+down)?": " latency ",  # "why did gpt-4 get slower this week"
     r"pricier|costlier|more\s+expensive": " cost ",
     r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
