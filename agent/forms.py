@@ -237,6 +237,19 @@ _EXPLAIN_WORDS = {
     r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
 }
 
+# a part of a day in a why question: the explanation searches the whole day (or the last 24 hours) and its window
+# says when ("why so many errors this morning": today; "what happened last night": the last 24 hours)
+_DAYTIME = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening)"  # within its day ("night" runs into the next)
+_PART = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening|night)"
+_CLOCK = r"\d{1,2}(?::\d\d)?\s*(?:am|pm)(?:\s+(?:et|est|edt|pt|pst|pdt|ct|cst|cdt|utc|gmt|cet|bst))?"
+PART_OF_DAY = {
+    rf"this\s+{_PART}|tonight": " today ",
+    rf"(?:yesterday|yday)\s+{_DAYTIME}|{_DAYTIME}\s+yesterday": " yesterday ",
+    rf"last\s+night|overnight|(?:yesterday|yday)\s+night|(?:in\s+)?the\s+{_PART}": " ",  # the last 24 hours
+    rf"((?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+{_DAYTIME}": r" \1 ",  # "saturday morning": that day
+    rf"(?:around|about|at|near|~)\s*{_CLOCK}(?:\s*(?:ish|or\s+so))?": " ",  # "around 3pm": the day it is in
+}
+
 
 @dataclass
 class Detected:
@@ -362,6 +375,8 @@ class FormsPlanner:
         if not (WHY.search(question) or DID_CHANGE.search(question)):
             return None
         rest = question
+        for pattern, word in PART_OF_DAY.items():
+            rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
         for pattern, word in _EXPLAIN_WORDS.items():
             rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
         rest = EXPLAIN_NOISE.sub(" ", rest)

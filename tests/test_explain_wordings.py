@@ -43,6 +43,14 @@ def plan(question: str, vocabulary: str):
         ("why do requests keep failing today", "errors", "today"),
         ("why is it costing so much today", "cost", "today"),
         ("what caused the outage on nov 21", "errors", "day"),
+        # a part of the day: the explanation searches that whole day (or the last 24 hours) and its window says when
+        ("why so many errors this morning", "errors", "today"),
+        ("latency was terrible yesterday afternoon - why?", "latency", "yesterday"),
+        ("wtf happened to latency overnight", "latency", "last"),
+        ("errors spiked around 10am on nov 21, why", "errors", "day"),
+        ("why did error rates spike at 4am ET on nov 21", "errors", "day"),
+        ("what caused the outage saturday morning", "errors", "day"),
+        ("cost spiked around 8am, why", "cost", "last"),
     ],
 )
 def test_why_wordings_are_explanations(question, measure, range_kind, vocabulary):
@@ -65,3 +73,15 @@ def test_why_wordings_are_explanations(question, measure, range_kind, vocabulary
 def test_look_alikes_are_not_explanations(question, vocabulary):
     result = plan(question, vocabulary)
     assert not isinstance(result.spec, ExplainSpec | CompareSpec | ListSpec), (question, result.spec)
+
+
+@pytest.mark.parametrize("vocabulary", sorted(VOCABULARIES))
+@pytest.mark.parametrize(
+    "question",
+    [
+        "root cause of the latency spike saturday night",  # a weekday's night runs into the next day: asked back
+        "cost this morning",  # a part of the day outside a why question is still asked back
+    ],
+)
+def test_parts_of_the_day_that_are_not_read_are_asked_back(question, vocabulary):
+    assert plan(question, vocabulary).status != "ok"
