@@ -202,10 +202,12 @@ THOSE = re.compile(
 
 _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
-    r"is\s+driving|is\s+behind|made|makes(?!\s+up)|is\s+making|was\s+making)|"
+    r"is\s+driving|is\s+behind|made(?!\s+up)|makes(?!\s+up)|is\s+making|was\s+making)|"
     # "whats going on with response times", "what's with all the failures", "what's making everything slow"
     r"what(?:'s|’s|s|\s+is|\s+was)\s+(?:going\s+on|wrong|up|causing|driving|behind|with|making|happening)|"
-    r"wtf|wth|how\s+come|"  # "wtf happened to latency yday", "how come cost doubled"
+    # "wtf happened to latency yday", "wth is going on", "how come cost doubled" ("wtf is our p90": a plain question)
+    r"(?:wtf|wth)(?=\s+(?:happened|is\s+(?:going|up|wrong|happening|with)|'s\s+(?:going|up|wrong|with)|"
+    r"with|going\s+on|happening))|how\s+come|"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
     # "where is the latency concentrated", "when did groq start failing": when and in what
     r"where\s+(?:is|are|was|were)(?=.*\bconcentrated\b)|concentrated|when\s+did(?=.*\b(?:start|begin|began)\b)|"

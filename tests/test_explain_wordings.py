@@ -30,6 +30,7 @@ def plan(question: str, vocabulary: str):
     [
         # "wtf" / "how come" ask why
         ("wtf happened to latency yday", "latency", "yesterday"),
+        ("wth is going on with errors today", "errors", "today"),
         ("how come cost went up yesterday", "cost", "yesterday"),
         # "what's going on with", "whats with", "what made", "what's making" ask what caused it
         ("whats going on with response times", "latency", "last"),
@@ -68,6 +69,8 @@ def test_why_wordings_are_explanations(question, measure, range_kind, vocabulary
         "what makes up most of our cost today",  # a breakdown, not a cause
         "whats the p90 latency today",  # a plain "what's" question
         "who is driving cost today",  # the top spender, not a change
+        "what made up most of our cost yesterday",
+        "wtf is our p90 latency today",  # a plain question, typed in a hurry
     ],
 )
 def test_look_alikes_are_not_explanations(question, vocabulary):
