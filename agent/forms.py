@@ -243,14 +243,18 @@ _EXPLAIN_WORDS = {
 # says when ("why so many errors this morning": today; "what happened last night": the last 24 hours)
 _DAYTIME = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening)"  # within its day ("night" runs into the next)
 _PART = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening|night)"
-_CLOCK = r"\d{1,2}(?::\d\d)?\s*(?:am|pm)(?:\s+(?:et|est|edt|pt|pst|pdt|ct|cst|cdt|utc|gmt|cet|bst))?"
+_CLOCK = r"\d{1,2}(?::\d\d)?\s*(?:am|pm)(?:\s+(et|est|edt|pt|pst|pdt|ct|cst|cdt|utc|gmt|cet|bst))?"
 PART_OF_DAY = {
     rf"this\s+{_PART}|tonight": " today ",
     rf"(?:yesterday|yday)\s+{_DAYTIME}|{_DAYTIME}\s+yesterday": " yesterday ",
     rf"last\s+night|overnight|(?:yesterday|yday)\s+night|(?:in\s+)?the\s+{_PART}": " ",  # the last 24 hours
     rf"((?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+{_DAYTIME}": r" \1 ",  # "saturday morning": that day
-    rf"(?:around|about|at|near|~)\s*{_CLOCK}(?:\s*(?:ish|or\s+so))?": " ",  # "around 3pm": the day it is in
+    # "around 3pm": the day it is in; a zone named with the time names the day's zone ("4am UTC on friday")
+    rf"(?:around|about|at|near|~)\s*{_CLOCK}(?:\s*(?:ish|or\s+so))?": lambda m: (
+        f" {_ZONE_WORD.get((m.group(1) or '').lower(), m.group(1) or '')} "
+    ),
 }
+_ZONE_WORD = {"et": "eastern time", "pt": "pst", "ct": "cst"}
 
 
 @dataclass

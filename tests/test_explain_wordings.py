@@ -88,3 +88,20 @@ def test_look_alikes_are_not_explanations(question, vocabulary):
 )
 def test_parts_of_the_day_that_are_not_read_are_asked_back(question, vocabulary):
     assert plan(question, vocabulary).status != "ok"
+
+
+@pytest.mark.parametrize("vocabulary", sorted(VOCABULARIES))
+@pytest.mark.parametrize(
+    ("question", "zone"),
+    [
+        ("why did the error rate spike around 4am UTC on friday", "UTC"),
+        ("why did errors spike at 4am ET on friday", "America/New_York"),
+        ("why did errors spike at 10pm PT on thursday", "America/Los_Angeles"),
+    ],
+)
+def test_a_zone_named_with_the_time_is_the_days_zone(question, zone, vocabulary):
+    ctx = Context(now=NOW, tz=ZoneInfo("Asia/Tokyo"), vocabulary=VOCABULARIES[vocabulary])  # asked from elsewhere
+    result = FormsPlanner(RulesPlanner()).plan(question, ctx)
+    assert result.status == "ok" and isinstance(result.spec, ExplainSpec), result.message
+    offset = ZoneInfo(zone).utcoffset(NOW.replace(tzinfo=None))
+    assert ZoneInfo(result.spec.timeZone).utcoffset(NOW.replace(tzinfo=None)) == offset, result.spec.timeZone
