@@ -227,7 +227,8 @@ DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 EXPLAIN_NOISE = re.compile(
     rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|get|got|become|became|seeing|hitting|hit|"
     r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
-    r"everything|things|stuff|lots|lot|many|much|happening|keep|keeps|kept|r)(?![\w-])",
+    r"everything|things|stuff|lots|lot|many|much|happening|keep|keeps|kept|r|"
+    r"\d+(?:\.\d+)?x|doubled|tripled)(?![\w-])",  # "why is spending up 5x": the size of the change asked about
     re.I,
 )
 _EXPLAIN_WORDS = {
@@ -380,7 +381,7 @@ class FormsPlanner:
             return None  # a leading remark followed by an explicit query: the query is what is asked
         if not (WHY.search(question) or DID_CHANGE.search(question)):
             return None
-        rest = question
+        rest = re.sub(r"([a-z])\1{2,}", r"\1", question, flags=re.I)  # "why is it so slooow": stretched letters
         for pattern, word in PART_OF_DAY.items():
             rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
         for pattern, word in _EXPLAIN_WORDS.items():

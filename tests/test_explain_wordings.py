@@ -52,6 +52,10 @@ def plan(question: str, vocabulary: str):
         ("why did error rates spike at 4am ET on nov 21", "errors", "day"),
         ("what caused the outage saturday morning", "errors", "day"),
         ("cost spiked around 8am, why", "cost", "last"),
+        # the size of the change, and stretched letters
+        ("why is spending up 5x today", "cost", "today"),
+        ("how come errors doubled yesterday", "errors", "yesterday"),
+        ("why is it so slooow today", "latency", "today"),
     ],
 )
 def test_why_wordings_are_explanations(question, measure, range_kind, vocabulary):
