@@ -407,7 +407,11 @@ def _scoped(spec: ExplainSpec, now: datetime, zone: ZoneInfo, vocab: Vocabulary)
             condition = Condition(field=field, op="equals", value=name)
             for measure in (spec.measure,) if spec.measure else SCANNED_MEASURES:
                 scoped = spec.model_copy(update={"measure": measure, "conditions": [*spec.conditions, condition]})
-                out += [(scoped, q) for q in scoped.to_queries(now, zone, vocab)]
+                try:
+                    queries = scoped.to_queries(now, zone, vocab)
+                except ValueError:  # a name no filter can hold (a 100,000-character model name): not scanned
+                    continue
+                out += [(scoped, q) for q in queries]
     return out
 
 
