@@ -202,12 +202,19 @@ THOSE = re.compile(
 
 _WHY = (
     r"why|what\s+(?:happened|changed|went\s+wrong|is\s+going\s+on|broke|caused|causes|drove|drives|is\s+causing|"
-    r"is\s+driving|is\s+behind)|what's\s+(?:going\s+on|wrong|up|causing|driving|behind)|"
+    r"is\s+driving|is\s+behind|made(?!\s+up)|makes(?!\s+up)|is\s+making|was\s+making)|"
+    # "whats going on with response times", "what's with all the failures", "what's making everything slow"
+    r"what(?:'s|’s|s|\s+is|\s+was)\s+(?:going\s+on|wrong|up|causing|driving|behind|with|making|happening)|"
+    # "wtf happened to latency yday", "wth is going on", "how come cost doubled" ("wtf is our p90": a plain question)
+    r"(?:wtf|wth)(?=\s+(?:happened|is\s+(?:going|up|wrong|happening|with)|'s\s+(?:going|up|wrong|with)|"
+    r"with|going\s+on|happening))|how\s+come|"
     r"root\s+cause|explain|investigate|any\s+(?:spikes?|anomal(?:y|ies)|incidents?)|"
     # "where is the latency concentrated", "when did groq start failing": when and in what
     r"where\s+(?:is|are|was|were)(?=.*\bconcentrated\b)|concentrated|when\s+did(?=.*\b(?:start|begin|began)\b)|"
     # "which provider is causing the errors": a cause asked for ("who is driving cost" may mean the top spender)
-    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)"
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:causing|behind)|"
+    # "who is driving the cost spike": a cause of a change asked for (plain "who is driving cost": the top spender)
+    r"(?:who|which\s+\w+)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+driving(?=.*\b(?:spike|jump|surge|increase)s?\b)"
 )
 WHY = re.compile(rf"(?<![\w-])(?:{_WHY})(?![\w-])", re.I)
 _CHANGE = (
@@ -220,16 +227,35 @@ DID_CHANGE = re.compile(rf"(?<![\w-])did\s+.+?\s+(?:{_CHANGE})(?![\w-])", re.I)
 EXPLAIN_NOISE = re.compile(
     rf"(?<![\w-])(?:{_WHY}|{_CHANGE}|happened|changed|wrong|going\s+on|getting|get|got|become|became|seeing|hitting|hit|"
     r"so|too|up|down|high|higher|low|lower|bad|worse|weird|off|broken|anomal\w*|suddenly|all\s+of\s+a\s+sudden|"
-    r"everything|things|stuff|lots|lot|many|much|happening)(?![\w-])",
+    r"everything|things|stuff|lots|lot|many|much|happening|keep|keeps|kept|r|"
+    r"\d+(?:\.\d+)?x|doubled|tripled)(?![\w-])",  # "why is spending up 5x": the size of the change asked about
     re.I,
 )
 _EXPLAIN_WORDS = {
     r"(?:so\s+)?(?:expensive|costly|pricey|pricy)": " cost ",
-    r"failing|fail": " errors ",
+    r"failing|fail|outages?": " errors ",  # "what caused the outage": the failed requests
+    r"costing": " cost ",  # "why is gpt-4 costing so much"
     r"slower|slowed(?:\s+down)?|slowing(?:\s+down)?": " latency ",  # "why did gpt-4 get slower this week"
     r"pricier|costlier|more\s+expensive": " cost ",
     r"([1-5]\d\d)\s+(?:error\s+)?rate": r" \1s ",  # "why did the 429 rate go up": explained as the 429s' rate
 }
+
+# a part of a day in a why question: the explanation searches the whole day (or the last 24 hours) and its window
+# says when ("why so many errors this morning": today; "what happened last night": the last 24 hours)
+_DAYTIME = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening)"  # within its day ("night" runs into the next)
+_PART = r"(?:early\s+|late\s+)?(?:morning|afternoon|evening|night)"
+_CLOCK = r"\d{1,2}(?::\d\d)?\s*(?:am|pm)(?:\s+(et|est|edt|pt|pst|pdt|ct|cst|cdt|utc|gmt|cet|bst))?"
+PART_OF_DAY = {
+    rf"this\s+{_PART}|tonight": " today ",
+    rf"(?:yesterday|yday)\s+{_DAYTIME}|{_DAYTIME}\s+yesterday": " yesterday ",
+    rf"last\s+night|overnight|(?:yesterday|yday)\s+night|(?:in\s+)?the\s+{_PART}": " ",  # the last 24 hours
+    rf"((?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+{_DAYTIME}": r" \1 ",  # "saturday morning": that day
+    # "around 3pm": the day it is in; a zone named with the time names the day's zone ("4am UTC on friday")
+    rf"(?:around|about|at|near|~)\s*{_CLOCK}(?:\s*(?:ish|or\s+so))?": lambda m: (
+        f" {_ZONE_WORD.get((m.group(1) or '').lower(), m.group(1) or '')} "
+    ),
+}
+_ZONE_WORD = {"et": "eastern time", "pt": "pst", "ct": "cst"}
 
 
 @dataclass
@@ -355,7 +381,9 @@ class FormsPlanner:
             return None  # a leading remark followed by an explicit query: the query is what is asked
         if not (WHY.search(question) or DID_CHANGE.search(question)):
             return None
-        rest = question
+        rest = re.sub(r"([a-z])\1{2,}", r"\1", question, flags=re.I)  # "why is it so slooow": stretched letters
+        for pattern, word in PART_OF_DAY.items():
+            rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
         for pattern, word in _EXPLAIN_WORDS.items():
             rest = re.sub(rf"(?<![\w-])(?:{pattern})(?![\w-])", word, rest, flags=re.I)
         rest = EXPLAIN_NOISE.sub(" ", rest)

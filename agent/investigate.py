@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,15 @@ from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
 from heliqa.tools.filters import parse_instant
-from heliqa.tools.investigate import MIN_REQUESTS, Explanation, ListQuery, RequestRow, window_buckets
+from heliqa.tools.investigate import (
+    MIN_REQUESTS,
+    Driver,
+    ExplainQuery,
+    Explanation,
+    ListQuery,
+    RequestRow,
+    window_buckets,
+)
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.sql import seconds_utc
@@ -339,10 +347,14 @@ def explain(
     zone = named_zone(spec.timeZone) if spec.timeZone else tz
     found = [(spec, backend.explain(q, org)) for q in spec.to_queries(now, zone, vocab)]
     asked = spec
-    if spec.measure is None:
+    if spec.measure is None or spec.measure in SCANNED_MEASURES:
+        # "why is everything slow" judges each busy model's and provider's latency too (an incident in one model
+        # the overall p90 hides); "what happened" each of their latency and error series
         found += _scoped_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
     spec, best = max(found, key=lambda f: (f[1].window is not None, not f[1].coarse, f[1].strength))
+    if best.window is not None and spec.conditions != asked.conditions:
+        _lead_with_own_value(backend, org, best, spec.conditions[-1], found[0][1].query)
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)
@@ -393,9 +405,13 @@ def _scoped(spec: ExplainSpec, now: datetime, zone: ZoneInfo, vocab: Vocabulary)
             continue
         for name in sorted(names, key=lambda n: -names[n])[: SCANNED[field]]:
             condition = Condition(field=field, op="equals", value=name)
-            for measure in SCANNED_MEASURES:
+            for measure in (spec.measure,) if spec.measure else SCANNED_MEASURES:
                 scoped = spec.model_copy(update={"measure": measure, "conditions": [*spec.conditions, condition]})
-                out += [(scoped, q) for q in scoped.to_queries(now, zone, vocab)]
+                try:
+                    queries = scoped.to_queries(now, zone, vocab)
+                except ValueError:  # a name no filter can hold (a 100,000-character model name): not scanned
+                    continue
+                out += [(scoped, q) for q in queries]
     return out
 
 
@@ -423,6 +439,23 @@ def _scoped_findings(
             continue
         out.append((scoped, e))
     return out
+
+
+def _lead_with_own_value(backend: Backend, org: str, e: Explanation, own: Condition, asked: ExplainQuery) -> None:
+    """A scanned series' own value (the model or provider it is) leads its drivers: every bad request in its
+    window holds it, against its share of the baseline's requests in the question's scope. Only a value every one
+    of those requests holds too comes before it: it names the same requests more narrowly (a provider's one model)."""
+    counts = MetricsQuery(measure="requests", groupBy=own.field, timeFilter=asked.baseline, userFilter=asked.userFilter)
+    rows = backend.run(counts, org)
+    total = sum(r.value or 0 for r in rows)
+    mine = sum(r.value or 0 for r in rows if str(r.group).lower() == str(own.value).lower())
+    if not total or not e.bad_in_window:
+        return
+    narrower = [d for d in e.drivers if d.current >= 1.0 - 1e-9]
+    rest = [d for d in e.drivers if d not in narrower]
+    e.drivers = [*narrower, Driver(own.field, str(own.value), 1.0, mine / total), *rest]
+    if e.impact is not None:
+        e.impact = replace(e.impact, driver=e.impact.total)  # all of the series' excess is its own
 
 
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
