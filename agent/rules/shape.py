@@ -134,7 +134,7 @@ def used_most(s: Scanner, p: Parse, env: Env) -> None:
     {"model with the highest p95 latency": {"groupBy": "model", "top": 1, "aggregation": "p95"}},
 )
 def group_superlative(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "model with the highest p95", "which user sent the most requests", "which feature has the worst error
+    """Reads "model with the highest p95", "which user sent the most requests", "which provider has the worst error
     rate": a verb without meaning may link them."""
     words, groups = _rank_alternation(env)
     s.take(
