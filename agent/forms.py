@@ -19,7 +19,7 @@ from heliqa.agent.rules.dates import DATE, WEEKDAY, read_date
 from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, property_key_words
 from heliqa.agent.rules.words import WEEKDAYS
 from heliqa.agent.spec import Condition, QuerySpec
-from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, YEAR_DAYS, TimeRange, Unit
+from heliqa.agent.timerange import DEFAULT_RANGE, MONTH_DAYS, YEAR_DAYS, TimeRange, Unit, wall_clock
 from heliqa.prompts.lexicon import SHORTHAND
 from heliqa.tools.errors import Clarify
 from heliqa.tools.investigate import (
@@ -606,12 +606,19 @@ def _blank(text: str, span: tuple[int, int]) -> str:
 
 
 def found_list(
-    spec: ExplainSpec, measure: str, window: tuple[datetime, datetime], bad: list[Condition], below: ScoreBelow | None
+    spec: ExplainSpec,
+    measure: str,
+    window: tuple[datetime, datetime],
+    bad: list[Condition],
+    below: ScoreBelow | None,
+    difference: int,
 ) -> ListSpec:
-    """The list behind an explanation: the window's bad requests, worst first."""
+    """The list behind an explanation: the window's bad requests, worst first. Its range is the window as wall-clock
+    times at the explanation's offset, so a follow-up that edits it ("by hour", "what about X?") keeps the window."""
     order: ListOrder = {"latency": "latency", "cost": "cost"}.get(measure, "newest")
     return ListSpec(
         conditions=list(spec.conditions) + bad,
+        range=wall_clock(window[0], window[1], difference),
         window=window,
         scoreBelow=below,
         order=order,

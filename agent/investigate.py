@@ -358,7 +358,8 @@ def explain(
     query = best.query
     if best.window is not None:
         bad = _bad_conditions(best)
-        spec = spec.model_copy(update={"found": found_list(spec, query.measure, best.window, bad, best.score_below)})
+        listed = found_list(spec, query.measure, best.window, bad, best.score_below, query.timeZoneDifference)
+        spec = spec.model_copy(update={"found": listed})
     message = explain_message(best, spec, tz_name)
     if asked.measure is None and best.window is None:
         tried = ", ".join(measure_words(e) for s, e in found if s is asked)

@@ -729,11 +729,13 @@ def impact(m: Monitor, incident: Incident) -> str:
     """'about $41.20 more than usual', 'about 310 more failed requests than at 20.0%', '1,204 requests in the
     breaching windows'."""
     than = "than usual" if m.kind == "anomaly" else f"than at {format_value(m, incident.typical)}"
+    count = f"{incident.excess:,.0f}"
+    requests = "request" if count == "1" else "requests"
     if m.measure == "cost" and m.agg == "sum" and incident.typical is not None:
         return f"about {format_value(m, incident.excess)} more {than}"
     if m.measure == "errors" and m.agg == "rate" and incident.typical is not None:
-        return f"about {incident.excess:,.0f} more failed requests {than}"
-    return f"{incident.excess:,.0f} requests in the breaching windows"
+        return f"about {count} more failed {requests} {than}"
+    return f"{count} {requests} in the breaching windows"
 
 
 def duration_words(span: timedelta) -> str:

@@ -418,7 +418,7 @@ def cmd_mute(words: list[str], home: Path, now: datetime, meant=None) -> int:
         raise ConfigError(f"usage: heliqa watch {action} NAME", f"or: heliqa watch {action} digest [LABEL]")
     target = found[1] if found else " ".join(rest)
     known = known_monitors(home)
-    name, problem = monitor_named(target, known, meant, visible) if known else (target, "")
+    name, problem = monitor_named(target, known, meant, visible, slack=False) if known else (target, "")
     if name is None:
         raise ConfigError(problem)
     if found:

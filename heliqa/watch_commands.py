@@ -102,11 +102,16 @@ _CALLED = re.compile(r"^(?:the\s+)?(.+?)(?:\s+(?:monitor|alert|watch))?$", re.IG
 
 
 def monitor_named(
-    text: str, known: dict[str, str], meant: Callable[[str], str | None] | None = None, show: Callable = escape
+    text: str,
+    known: dict[str, str],
+    meant: Callable[[str], str | None] | None = None,
+    show: Callable = escape,
+    slack: bool = True,
 ) -> tuple[str | None, str]:
     """The monitor a command names (backticks or quotes around it allowed; `the NAME monitor` too), else the one
     whose description the words give (`meant`: the words' monitor described), or None and the reply saying why
-    (each value passed through `show`: Slack's escaping, or the terminal's)."""
+    (each value passed through `show`: Slack's escaping, or the terminal's; `slack` False: the reply points at no
+    Slack command)."""
     name = text.strip().strip("`\"'“”")
     if not known:
         return None, "No monitors yet: start `heliqa watch` first."
@@ -123,6 +128,10 @@ def monitor_named(
     names = ", ".join(f"`{show(_flat(k))}`" for k in list(known)[:8]) + (", …" if len(known) > 8 else "")
     if len(found) > 1:
         return None, f"“{show(name)}” describes several monitors: say one of {names}."
+    if not slack:
+        return None, f"No monitor named “{show(name)}”. Say one of {names}" + (
+            f" ({len(known)} in all)." if len(known) > 8 else "."
+        )
     return None, f"No monitor named “{show(name)}”. Say one of {names}, or `watches` for the list."
 
 

@@ -272,11 +272,27 @@ def cmd_digest(args, backend: Any, org: str, files: MonitorsFile | None, home: P
     state = WatchState(path) if path.exists() else None
     monitors = {m.name: m for m in files.monitors()} if files else {}
     found = build(backend, org, args.digest, now, tz, d.filters if d else {}, state, monitors)
+    last, note = _data_through(backend, org, found, now)
     if args.json:
-        sys.stdout.write(json_text(found.to_json()) + "\n")
+        sys.stdout.write(json_text({**found.to_json(), "data_through": last}) + "\n")
     else:
-        sys.stdout.write(terminal_text(found))
+        text = terminal_text(found)
+        sys.stdout.write(text.replace("\n", f"\n{note}\n", 1) if note else text)
     return 0
+
+
+def _data_through(backend: Any, org: str, found: DigestContent, now: datetime) -> tuple[str | None, str]:
+    """The organization's newest request (UTC ISO), and 'Data through …' when the period runs past it (a store
+    filled once, `heliqa demo` or an import, and asked days later): its empty days are not a drop to zero."""
+    from heliqa.agent.answer import data_through, stale_after
+
+    span_of = getattr(backend, "data_span", None)
+    span = span_of(org) if span_of else None
+    if not span:
+        return None, ""
+    tzd = -ZoneInfo(found.tz).utcoffset(now.replace(tzinfo=None)).total_seconds() / 60
+    note = data_through(found.period.end, span[1], tzd, found.tz, stale_after(span))
+    return iso_z(span[1]), note.replace("the range ends", "the period ends")
 
 
 def check_lines(files: MonitorsFile, tz: str = "UTC") -> list[str]:

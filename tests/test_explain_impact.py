@@ -97,3 +97,25 @@ def test_an_error_explanation_counts_failed_requests_and_speaks_in_points(chat, 
     assert out["impact"]["excess"] == pytest.approx(failed - before, abs=1e-6)
     assert f"{failed} requests with status 429, {failed - before:,.0f} more" in answer.message
     assert re.search(r"\(each hour's rate; \+\d+\.\d pts\)", answer.message)
+
+
+def test_an_edit_of_the_listed_requests_keeps_the_explanation_s_window(sample_store, sample_rows):
+    """'why?', 'show me those requests', then 'by hour' counts those requests hour by hour over the window (not the
+    last 24 hours), in a zone whose wall clock is not UTC's; another edit keeps the window too."""
+    chat = Conversation(sample_store, make_planner("rules"), MAIN_ORG, ZoneInfo("America/New_York"), NOW)
+    explained = chat.ask("why was gpt-4 slow on nov 19?").to_json()
+    w0, w1 = _at(explained["window"]["start"]), _at(explained["window"]["end"])
+    assert chat.ask("show me those requests").status == "ok"
+    threshold = int(chat.last.conditions[-1].value)
+    hourly = chat.ask("by hour").to_json()
+    assert hourly["status"] == "ok", hourly["message"]
+    assert (_at(hourly["request"]["timeFilter"]["start"]), _at(hourly["request"]["timeFilter"]["end"])) == (w0, w1)
+    slow = [r for r in _rows(sample_rows, w0, w1, model="gpt-4") if r["latency"] > threshold]
+    expected: dict[datetime, int] = {}
+    for r in slow:
+        hour = _at(r["request_created_at"]).replace(minute=0, second=0, microsecond=0)
+        expected[hour] = expected.get(hour, 0) + 1
+    got = {_at(d["bucket"]): d["value"] for d in hourly["data"] if d["value"]}
+    assert got == expected and sum(got.values()) == len(slow) > 0
+    other = chat.ask("what about gpt-4o?").to_json()
+    assert (_at(other["request"]["timeFilter"]["start"]), _at(other["request"]["timeFilter"]["end"])) == (w0, w1)

@@ -626,3 +626,21 @@ def test_the_watcher_takes_up_a_changed_monitors_file_and_keeps_its_monitors_whe
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
     watcher.cycle(datetime(2026, 11, 20, 3))
     assert state.last == {"errors": "2026-11-20T03:00:00Z", "cost": "2026-11-20T03:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("excess", "failed", "breaching"),
+    [
+        (1.2, "about 1 more failed request than usual", "1 request in the breaching windows"),
+        (0.6, "about 1 more failed request than usual", "1 request in the breaching windows"),
+        (2.0, "about 2 more failed requests than usual", "2 requests in the breaching windows"),
+        (1234.0, "about 1,234 more failed requests than usual", "1,234 requests in the breaching windows"),
+    ],
+)
+def test_an_incident_s_impact_counts_its_requests_in_the_right_number(excess, failed, breaching):
+    from heliqa.agent.watch import Incident, impact
+
+    t0 = datetime(2026, 11, 20)
+    incident = Incident("e", None, t0, t0, typical=1.0, peak=20.0, last=20.0, excess=excess)
+    assert impact(Monitor(name="e", measure="errors"), incident) == failed
+    assert impact(Monitor(name="l", measure="latency", aggregation="p95", above=5000), incident) == breaching

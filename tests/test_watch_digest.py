@@ -182,7 +182,8 @@ def test_digest_json_equals_the_figures_computed_from_the_rows(sample_home, samp
     done = heliqa(*args, home=sample_home)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
-    assert set(body) == {"every", "tz", "period", "previous", "filters", "totals", "movers", "incidents"}
+    keys = {"every", "tz", "period", "previous", "filters", "totals", "movers", "incidents", "data_through"}
+    assert set(body) == keys
     assert body["period"] == {"start": "2026-11-20T11:00:00Z", "end": "2026-11-21T11:00:00Z"}
     assert body["previous"] == {"start": "2026-11-19T11:00:00Z", "end": "2026-11-20T11:00:00Z"}
     assert body["tz"] == "Europe/Berlin" and body["incidents"] is None  # no watcher ran beside the sample store
@@ -240,6 +241,30 @@ def test_digest_text_in_the_terminal(sample_home, tmp_path):
     assert "Incidents: none in this period" in watched.stdout and ", 0 incidents" in watched.stdout
     bad = heliqa("watch", "--digest", "daily", "--backtest", "7d", "--org", MAIN_ORG, home=sample_home)
     assert bad.returncode == 2 and "--digest prints one digest" in bad.stderr
+
+
+def test_a_digest_past_the_newest_request_says_where_the_data_ends(sample_home):
+    """A store filled once (`heliqa demo`, an import) and digested days later: the empty days are not a drop to
+    zero, so the digest says where the data ends (the text under the headline, `data_through` in JSON)."""
+    from heliqa.tools.store import Store
+
+    store = Store(sample_home / "heliqa.duckdb", read_only=True)
+    last = store.data_span(MAIN_ORG)[1]
+    store.close()
+    late = ["watch", "--digest", "daily", "--now", "2026-12-06T00:00:00Z", "--tz", "UTC", "--org", MAIN_ORG]
+    done = heliqa(*late, home=sample_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == f"Data through {last:%b %d %H:%M} UTC, {_days(last)} before the period ends."
+    said = json.loads(heliqa(*late, "--json", home=sample_home).stdout)
+    assert said["data_through"] == f"{last:%Y-%m-%dT%H:%M:%S}Z"
+    on_time = heliqa(
+        "watch", "--digest", "daily", "--now", f"{last:%Y-%m-%dT%H:%M:%S}Z", "--org", MAIN_ORG, home=sample_home
+    )
+    assert "Data through" not in on_time.stdout
+
+
+def _days(last: datetime) -> str:
+    return f"{(datetime(2026, 12, 6) - last).total_seconds() / 86400:.1f} days"
 
 
 # --- the watcher posts it ------------------------------------------------------------------------------------------

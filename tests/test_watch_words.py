@@ -134,6 +134,7 @@ def test_cli_mute_and_unwatch_name_a_known_monitor_by_name_or_words(home):
     assert twin.returncode == 2 and "has 'cost by model' watching the same" in twin.stderr
     done = heliqa("watch", "mute", "cost by modle", "2h", home=home)  # a typo mutes nothing, and says so
     assert done.returncode == 2 and "No monitor named “cost by modle”. Say one of `cost by model`" in done.stderr
+    assert "`watches`" not in done.stderr  # a Slack command: the terminal has none of that name
     said = ["cost", "by", "model", "for", "2", "hours"]  # unquoted, the length in words
     done = heliqa("watch", "mute", *said, "--now", "2026-11-24T12:00:00Z", home=home)
     assert done.returncode == 0 and "muted cost by model until 2026-11-24T14:00:00Z" in done.stdout, done.stderr
