@@ -1031,6 +1031,16 @@ def test_a_latency_word_after_a_threshold_is_the_thresholds(question, expected):
 # Wordings of an independent audit (questions written the way other people type them): each was answered as a
 # different question or asked back although it is clear.
 AUDITED = [
+    # a status compared with a code ("status >= 500"): the range of codes, not a word asked back
+    (
+        "how many requests with status>=400 yesterday",
+        {"measure": "requests", "range": {"kind": "yesterday"}, "conditions": [cond("status", "gte", 400)]},
+    ),
+    (
+        "errors with status code > 499 by provider",
+        {"measure": "errors", "groupBy": "provider", "conditions": [cond("status", "gt", 499)]},
+    ),
+    ("requests with status < 300", {"measure": "requests", "conditions": [cond("status", "lt", 300)]}),
     # "us" after other words is the asker, not the country: "the ... cost us" must not filter country = US
     (
         "how much did the support-bot feature cost us yesterday",

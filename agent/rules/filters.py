@@ -168,6 +168,7 @@ def _status_class(p: Parse, digit: str) -> None:
 
 
 _429 = {"conditions": [{"field": "status", "op": "equals", "value": 429}]}
+_STATUS_OPS = {">=": "gte", "=>": "gte", "≥": "gte", ">": "gt", "<=": "lte", "=<": "lte", "≤": "lte", "<": "lt"}
 
 
 @rule(
@@ -176,6 +177,7 @@ _429 = {"conditions": [{"field": "status", "op": "equals", "value": 429}]}
     {
         "how many 429s today": {"measure": "requests", **_429},
         "requests by status code 500": {"conditions": [{"field": "status", "op": "equals", "value": 500}]},
+        "requests with status >= 500": {"conditions": [{"field": "status", "op": "gte", "value": 500}]},
     },
 )
 def status_code(s: Scanner, p: Parse, env: Env) -> None:
@@ -187,6 +189,13 @@ def status_code(s: Scanner, p: Parse, env: Env) -> None:
             s.blank(start, m.start())
         _code(p, m["c"], negated)
 
+    def compared(m):
+        _status(p, Condition(field="status", op=_STATUS_OPS[m["op"]], value=int(m["c"])))
+
+    s.take(
+        r"(?:with\s+)?(?:http\s+)?(?:status(?:\s+code)?|code)\s*(?P<op>>=|<=|=>|=<|>|<|≥|≤)\s*(?P<c>[1-5]\d\d)",
+        compared,
+    )
     s.take(r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", code)
     s.take(r"(?P<c>[1-5]\d\d)s", code)
     s.take(r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", code)
