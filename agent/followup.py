@@ -428,7 +428,7 @@ def compare_edited(previous: CompareSpec, spec: QuerySpec) -> CompareSpec:
         return edited
     shift = UNIT_DAYS[previous.shiftUnit] * previous.shiftN if previous.shiftN and previous.shiftUnit else None
     length = _days_long(new)
-    own = shift is None or shift == _period_days(old)
+    own = shift is None or shift == _days_long(old)
     # "vs the hour before" is the span before whatever range; a shift is kept while the periods do not overlap
     if not own and (previous.endsAtStart or length is None or shift >= length):
         return edited
@@ -439,14 +439,9 @@ def compare_edited(previous: CompareSpec, spec: QuerySpec) -> CompareSpec:
 _PERIODS = {**PERIOD_SHIFT, "day": (1, "days")}
 
 
-def _period_days(rng: TimeRange) -> float | None:
-    """The days a range's own period shifts by: a calendar range's unit, else its length."""
-    n, unit = _PERIODS.get(rng.kind, (None, None))
-    return UNIT_DAYS[unit] * n if n else _days_long(rng)
-
-
 def _days_long(rng: TimeRange) -> float | None:
-    """A range's length in days where the words fix it (None for 'since ...')."""
+    """A range's length in days where the words fix it, a calendar range's being its unit's (its own period; None
+    for 'since ...')."""
     if rng.kind == "last":
         return UNIT_DAYS[rng.unit] * rng.n
     if rng.kind == "between":

@@ -7,7 +7,7 @@ import re
 
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import CLARIFY, Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, group_words, per_vocabulary
+from heliqa.agent.rules.vocabulary import rank_alternation
 from heliqa.agent.rules.words import BUCKETS
 from heliqa.tools.errors import Clarify
 
@@ -95,10 +95,7 @@ def over_time(s: Scanner, p: Parse, env: Env) -> None:
 def across_all(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "across all models": everything, neither a filter nor a grouping (in a follow-up, the previous
     question's filter on models goes)."""
-    words = per_vocabulary(
-        env.vocab, "liftable words", lambda v: {w: g for w, g in group_words(v).items() if g != "score_key"}
-    )
-    alt = per_vocabulary(env.vocab, "liftable alternation", lambda v: alternation(words))
+    words, alt = rank_alternation(env.vocab)  # every grouping word but score keys: what a filter can be on
 
     def handle(m: re.Match) -> None:
         if m.group("g"):

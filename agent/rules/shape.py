@@ -6,7 +6,7 @@ from __future__ import annotations
 from heliqa.agent.rules.measures import set_measure
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
-from heliqa.agent.rules.vocabulary import alternation, per_vocabulary, phrases, rank_words
+from heliqa.agent.rules.vocabulary import phrases, rank_alternation
 from heliqa.agent.rules.words import LINKING_ALTERNATION
 from heliqa.prompts.lexicon import ALTERNATIVE_JOINERS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
@@ -15,11 +15,6 @@ _RANKED_MEASURES = r"cost|spend|spending|latency|tokens|requests|traffic|volume|
 _MOST_WORDS = {"expensive": "cost", "costly": "cost", "active": "requests"}  # "the most expensive model"
 _JOINERS = phrases(ALTERNATIVE_JOINERS)  # "sonnet vs haiku", "gpt-4 and gpt-4o"
 _EXTREMES = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
-
-
-def _rank_alternation(env: Env) -> tuple[dict[str, str], str]:
-    words = rank_words(env.vocab)
-    return words, per_vocabulary(env.vocab, "rank alternation", lambda v: alternation(words))
 
 
 def _ranked(p: Parse, words: dict[str, str], n: str | None, group_word: str, rank: str) -> None:
@@ -39,7 +34,7 @@ def _ranked(p: Parse, words: dict[str, str], n: str | None, group_word: str, ran
 )
 def top_n(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "top 5 users by cost", "bottom 3 models", "our biggest customers" (biggest by what? asked back)."""
-    words, groups = _rank_alternation(env)
+    words, groups = rank_alternation(env.vocab)
 
     def handle(m):
         _ranked(p, words, m.group("n"), m.group("g"), "bottom" if m.group("d").lower() == "bottom" else "top")
@@ -60,7 +55,7 @@ def top_n(s: Scanner, p: Parse, env: Env) -> None:
 @rule(610, "most expensive", {"the 3 most expensive models": {"groupBy": "model", "top": 3, "measure": "cost"}})
 def most_expensive(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "the most expensive models", "slowest 3 providers": a superlative implying its measure, then a group."""
-    words, groups = _rank_alternation(env)
+    words, groups = rank_alternation(env.vocab)
 
     def handle(m):
         word = (m.group("w") or m.group("w2")).lower()
@@ -124,7 +119,7 @@ _USED = r"(?:\s+(?P<u>used|popular|common|called|requested|active))?"
 @rule(1400, "used most", {"which model was used the most": {"groupBy": "model", "top": 1, "measure": "requests"}})
 def used_most(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "used the most", "called the least": ranked by requests."""
-    words, _ = _rank_alternation(env)
+    words, _ = rank_alternation(env.vocab)
     s.take(r"(?P<u>used|called|requested)\s+(?:the\s+)?(?P<w>most|least)(?P<g>)", lambda m: _superlative(p, words, m))
 
 
@@ -136,7 +131,7 @@ def used_most(s: Scanner, p: Parse, env: Env) -> None:
 def group_superlative(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "model with the highest p95", "which user sent the most requests", "which app has the worst error
     rate": a verb without meaning may link them."""
-    words, groups = _rank_alternation(env)
+    words, groups = rank_alternation(env.vocab)
     s.take(
         rf"(?P<g>{groups})\s+(?:(?:with|that|which|who)\s+(?:(?:{LINKING_ALTERNATION})\s+)?(?:the\s+)?|"
         rf"(?:{LINKING_ALTERNATION})\s+(?:the\s+)?|the\s+)(?P<w>{_SUPERLATIVE_WORDS}|worst|best){_USED}",
@@ -147,7 +142,7 @@ def group_superlative(s: Scanner, p: Parse, env: Env) -> None:
 @rule(1420, "superlative", {"highest latency for gpt-4": {"measure": "latency", "aggregation": "max"}})
 def superlative(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "the slowest provider", "cheapest model", "highest latency" (the largest single value without a group)."""
-    words, groups = _rank_alternation(env)
+    words, groups = rank_alternation(env.vocab)
     s.take(
         rf"(?:the\s+)?(?P<w>{_SUPERLATIVE_WORDS}|worst|best){_USED}(?:\s+(?P<g>{groups}))?",
         lambda m: _superlative(p, words, m),
@@ -165,7 +160,7 @@ _WORSE_IS_HIGHER = ("latency", "ttft", "cost", "errors", "error_rate", "threats"
 )
 def worst_best(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "worst model by error rate", "best app by groundedness": the end depends on the measure (settle)."""
-    words, groups = _rank_alternation(env)
+    words, groups = rank_alternation(env.vocab)
 
     def handle(m):
         p.superlative = m.group("w").lower()

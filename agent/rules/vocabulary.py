@@ -83,6 +83,12 @@ def rank_words(vocab: Vocabulary) -> dict[str, str]:
     return per_vocabulary(vocab, "rank words", lambda v: {w: g for w, g in group_words(v).items() if g != "score_key"})
 
 
+def rank_alternation(vocab: Vocabulary) -> tuple[dict[str, str], str]:
+    """The rankable grouping words and their regex alternation (cached with the vocabulary)."""
+    words = rank_words(vocab)
+    return words, per_vocabulary(vocab, "rank alternation", lambda v: alternation(words))
+
+
 def group_words(vocab: Vocabulary) -> dict[str, str]:
     """Every word that names a grouping: the organization's keys (every spelling) first, then the built-in words."""
     return per_vocabulary(vocab, "group words", _group_words)
