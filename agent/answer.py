@@ -20,6 +20,7 @@ from heliqa.prompts.lexicon import MEASURE_ANSWER_WORDS
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row
 from heliqa.tools.sql import seconds_utc
+from heliqa.tools.timebuckets import step
 
 MEASURE_WORDS = MEASURE_ANSWER_WORDS  # how answers name each measure (the lexicon's one table)
 GROUP_WORDS = {"user": "user", "country": "country", "score_key": "score key"}
@@ -341,26 +342,68 @@ def interpret_head(query: MetricsQuery, words: str) -> str:
 
 
 def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:
-    hi = max(series, key=lambda r: r.value)
-    lo = min(series, key=lambda r: r.value)
-    first, last = series[0], series[-1]
+    # a sum over a bucket the range cuts (the first day from noon, today so far) is no low or change: such
+    # buckets are named apart and the figures come from the whole ones
+    cut = {r.bucket: part for r in series if (part := _cut(query, r.bucket)) is not None} if _summed(query) else {}
+    whole = [r for r in series if r.bucket not in cut]
+    if cut and len(whole) < 2:
+        whole, cut = series, {}
+    whole_words = f"whole {INCREMENT_WORDS.get(query.dbIncrement, 'bucket')}s" if cut else "buckets"
+    hi = max(whole, key=lambda r: r.value)
+    lo = min(whole, key=lambda r: r.value)
+    first, last = whole[0], whole[-1]
     text = (
         f"{interpret_head(query, words)} ranged {fmt(lo.value, query)}–{fmt(hi.value, query)} "
-        f"over {len(series)} buckets; peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, "
+        f"over {len(whole)} {whole_words}; peak {fmt(hi.value, query)} at {bucket_text(hi.bucket, query)}, "
         f"low {fmt(lo.value, query)} at {bucket_text(lo.bucket, query)}."
     )
     if unit_of(query) == "%":  # a rate moves in points, never a percent of a percent
         text += f" Latest {fmt(last.value, query)} ({last.value - first.value:+.2f} pts vs the first bucket)."
     elif first.value:
         change = 100.0 * (last.value - first.value) / abs(first.value)
-        text += f" Latest {fmt(last.value, query)} ({change:+.0f}% vs the first bucket)."
-    spikes = spike_buckets(series, counted=query.measure in COUNTED)
+        latest, since = ("Latest whole one", "the first whole one") if cut else ("Latest", "the first bucket")
+        text += f" {latest} {fmt(last.value, query)} ({change:+.0f}% vs {since})."
+    spikes = spike_buckets(whole, counted=query.measure in COUNTED)
     if spikes:
         label = "Spike" if len(spikes) == 1 else "Spikes"
         text += (
             f" {label}: " + ", ".join(f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)})" for r in spikes) + "."
         )
+    parts = [
+        f"{bucket_text(r.bucket, query)} ({fmt(r.value, query)}, {cut[r.bucket]})" for r in series if r.bucket in cut
+    ]
+    if parts:
+        text += f" Cut by the range, so left out of those: {', '.join(parts)}."
     return text
+
+
+def _summed(query: MetricsQuery) -> bool:
+    """Whether a bucket's value adds up its requests (a bucket the range cuts holds less of it)."""
+    return query.agg in ("sum", "count") or query.measure in COUNTED
+
+
+def _cut(query: MetricsQuery, bucket: datetime | None) -> str | None:
+    """How much of a bucket the query's range covers ('12 of 24 hours') when the range cuts it; None when whole."""
+    if bucket is None or query.dbIncrement is None:
+        return None
+    tzd = timedelta(minutes=query.timeZoneDifference)
+    end = step(bucket - tzd, query.dbIncrement) + tzd
+    covered = min(end, seconds_utc(query.timeFilter.end)) - max(bucket, seconds_utc(query.timeFilter.start))
+    if covered >= end - bucket:
+        return None
+    return _span_words(covered, end - bucket)
+
+
+def _span_words(covered: timedelta, whole: timedelta) -> str:
+    """'11.5 of 24 hours', '1.5 of 7 days', '30 of 60 minutes': the part of a bucket a range covers."""
+    unit, size = (
+        (("days", 86400) if whole >= timedelta(days=2) else ("hours", 3600)) if whole > HOUR else ("minutes", 60)
+    )
+    return f"{round(covered.total_seconds() / size, 1):g} of {round(whole.total_seconds() / size, 1):g} {unit}"
+
+
+INCREMENT_WORDS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+HOUR = timedelta(hours=1)
 
 
 COUNTED = ("requests", "errors", "threats", "users")

@@ -120,3 +120,29 @@ def test_an_all_zero_answer_names_no_highest():
     rows = [Row(None, g, 0.0) for g in ("ANTHROPIC", "GOOGLE", "OPENAI")]
     text = summarize(_query("error_rate", groupBy="provider"), rows)
     assert text == "Error rate is 0.00% for all 3 groups." and "highest" not in text
+
+
+def _days(start: datetime, values: list[float]) -> list[Row]:
+    return [Row(start + timedelta(days=i), None, v) for i, v in enumerate(values)]
+
+
+def test_a_sum_over_days_the_range_cuts_names_them_apart_instead_of_calling_them_the_low():
+    # the last 7 days from noon: the first and the last day hold 12 hours each, so their counts are half a day's
+    spec = QuerySpec(measure="requests", range=TimeRange(kind="last", n=7, unit="days"), bucket="day")
+    query = spec.to_query(datetime(2026, 11, 24, 12), ZoneInfo("UTC"))
+    text = summarize(query, _days(datetime(2026, 11, 17), [500, 1000, 1100, 900, 1050, 980, 1010, 480]))
+    assert "ranged 900–1,100 over 6 whole days; peak 1,100 at Nov 19, low 900 at Nov 20." in text, text
+    assert "Latest whole one 1,010 (+1% vs the first whole one)." in text, text
+    assert "left out of those: Nov 17 (500, 12 of 24 hours), Nov 24 (480, 12 of 24 hours)." in text, text
+    # an average is no less over part of a day: every bucket counts, as before
+    latency = spec.model_copy(update={"measure": "latency", "aggregation": "p90"})
+    text = summarize(latency.to_query(datetime(2026, 11, 24, 12), ZoneInfo("UTC")), _days(T0, [1, 2, 3, 4]))
+    assert "over 4 buckets" in text and "left out" not in text, text
+
+
+def test_a_sum_over_whole_local_days_has_nothing_cut():
+    spec = QuerySpec(measure="cost", range=TimeRange(kind="last", n=3, unit="days"), bucket="day")
+    query = spec.to_query(datetime(2026, 11, 24, 5), ZoneInfo("America/New_York"))  # New York midnight
+    rows = [Row(datetime(2026, 11, d, 5), None, v) for d, v in ((21, 2.0), (22, 3.0), (23, 2.5))]
+    text = summarize(query, rows)
+    assert "over 3 buckets; peak $3.00 at Nov 22, low $2.00 at Nov 21." in text and "left out" not in text, text
