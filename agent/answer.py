@@ -212,16 +212,25 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
         series = sorted(values, key=lambda r: r.bucket)
         return _series_summary(query, words, series)
     groups = outliers_first(values, groups)
+    cut = {r.bucket: c for r in values if (c := _cut(query, r.bucket)) is not None} if _summed(query) else {}
+    if len({r.bucket for r in values} - set(cut)) < 2:
+        cut = {}
     parts = []
     for g in groups[:6]:
-        series = sorted((r for r in values if r.group == g), key=lambda r: r.bucket)
+        series = sorted((r for r in values if r.group == g and r.bucket not in cut), key=lambda r: r.bucket)
+        if not series:
+            continue
         last = series[-1]
         parts.append(
             f"{g}: {fmt(min(r.value for r in series), query)}–{fmt(max(r.value for r in series), query)} "
             f"(latest {fmt(last.value, query)})"
         )
     more = f" (+{len(groups) - 6} more)" if len(groups) > 6 else ""
-    return f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
+    text = f"{interpret_head(query, words)} for {len(groups)} series{more}. " + "; ".join(parts) + "."
+    if cut:
+        named = ", ".join(f"{bucket_text(b, query)} ({c})" for b, c in sorted(cut.items()))
+        text += f" Whole {INCREMENT_WORDS.get(query.dbIncrement, 'bucket')}s only; cut by the range: {named}."
+    return text
 
 
 def unattributed_text(query: MetricsQuery, rows: list[Row], value: float | None) -> str:

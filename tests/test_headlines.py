@@ -146,3 +146,16 @@ def test_a_sum_over_whole_local_days_has_nothing_cut():
     rows = [Row(datetime(2026, 11, d, 5), None, v) for d, v in ((21, 2.0), (22, 3.0), (23, 2.5))]
     text = summarize(query, rows)
     assert "over 3 buckets; peak $3.00 at Nov 22, low $2.00 at Nov 21." in text and "left out" not in text, text
+
+
+def test_grouped_sums_leave_out_the_buckets_the_range_cuts():
+    spec = QuerySpec(measure="requests", range=TimeRange(kind="last", n=3, unit="days"), bucket="day", groupBy="model")
+    query = spec.to_query(datetime(2026, 11, 24, 12), ZoneInfo("UTC"))
+    rows = [
+        Row(datetime(2026, 11, d), g, v * (0.5 if d in (21, 24) else 1.0))
+        for d in (21, 22, 23, 24)
+        for g, v in (("a", 100), ("b", 40))
+    ]
+    text = summarize(query, rows)
+    assert "a: 100–100 (latest 100)" in text and "b: 40–40 (latest 40)" in text, text
+    assert "Whole days only; cut by the range: Nov 21 (12 of 24 hours), Nov 24 (12 of 24 hours)." in text, text
