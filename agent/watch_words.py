@@ -19,8 +19,10 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from heliqa.agent.grounding import ground
 from heliqa.agent.planner import Context, Planner
 from heliqa.agent.spec import QuerySpec
+from heliqa.tools.errors import Clarify
 from heliqa.tools.monitors import ANOMALY_WINDOW, DIMENSIONS, Monitor, WatchMeasure, duration, duration_text
 from heliqa.tools.results import iso_z
 
@@ -125,6 +127,17 @@ _STATUS_SHARE = re.compile(
 )
 
 
+# where the posts go: a Slack channel link (`<#C0123ABCD|oncall>`, as Slack writes a picked channel), a channel id
+# after a word that says so ("to C0123ABCD"), or a channel's name ("#oncall"), with the words that lead to it
+_CHANNEL = re.compile(
+    r"[\s,;]*(?:\b(?:and|then)\s+)?(?:\b(?:notify|alert|ping|page|tell|message|post|send|report|share|route)"
+    r"(?:\s+(?:it|them|this|that|us|me|the team))?\s+)?(?:\b(?:to|in|into|on|at|via)\s+(?:the\s+)?)?"
+    r"(?:<#(?P<id>[CG][A-Z0-9]{2,})(?:\|[^>]*)?>|#(?P<name>[a-z][a-z0-9._-]*)"
+    r"|(?<=\s)(?P<bare>(?-i:[CG][A-Z0-9]{8,}))(?=[\s,.;]|$))(?:\s+channel)?",
+    re.IGNORECASE,
+)
+
+
 class NotAMonitor(ValueError):
     """The words do not make a monitor; the message says why and how to say it."""
 
@@ -141,6 +154,7 @@ class _Said:
     anomaly: str | None = None  # the words that asked for one ("spikes", "unusual")
     rising: str | None = None
     falling: str | None = None
+    channels: list[str] = field(default_factory=list)  # channel ids the words name
 
 
 def _cut(said: _Said, match: re.Match, keep: str = " ") -> None:
@@ -163,6 +177,31 @@ def _lead(said: _Said) -> None:
             f"a monitor's window is whole minutes, so “{match[0]}” cannot be watched: say it per minute, e.g. "
             "“requests above 300 per minute”"
         )
+
+
+def _channels(said: _Said) -> None:
+    for match in list(_CHANNEL.finditer(said.rest))[::-1]:
+        if match["bare"] and not re.search(
+            r"\b(?:to|in|into|on|at|via|notify|ping|channel)\s+$", said.rest[: match.start("bare")], re.I
+        ):
+            continue  # an id with no word saying it is a channel may be a value ("user C12345678")
+        if match["name"]:
+            raise NotAMonitor(
+                f"“#{match['name']}”: I post to a channel by its id. Pick the channel from Slack's list when you "
+                "mention me (it arrives as a link), say the words in that channel, or give its id (channel details "
+                "→ About, e.g. “to C0123ABCD”)"
+            )
+        said.channels.insert(0, match["id"] or match["bare"])
+        _cut(said, match)
+    if said.channels:  # "notify <#C…> when …": the lead-in's condition word is left once the channel is out
+        said.rest = re.sub(r"^[\s,:]*(?:if|when|whenever|once)\b[\s,:]*", "", said.rest, flags=re.I)
+
+
+def _unrouted(text: str) -> str:
+    """The words without the channels they name (a monitor's name says what it watches, not where it posts)."""
+    said = _Said(" ".join(text.split()))
+    _channels(said)
+    return said.rest
 
 
 def _change(said: _Said) -> None:
@@ -234,7 +273,7 @@ def _kind_words(said: _Said) -> None:
 
 
 # The rules that read the monitor's own parts, in order: each takes its words out of the rest.
-_RULES = (_lead, _change, _minimum, _threshold, _windows, _kind_words)
+_RULES = (_lead, _channels, _change, _minimum, _threshold, _windows, _kind_words)
 
 
 def _percent(said: _Said) -> bool:
@@ -442,11 +481,19 @@ def _plan(said: _Said, planner: Planner, ctx: Context, text: str) -> QuerySpec:
         raise NotAMonitor(f"I did not understand {shown}. Say a monitor like {EXAMPLES}")
     if not isinstance(probe.spec, QuerySpec):
         raise NotAMonitor(f"a monitor watches one measure over a window, not a comparison or a list: {EXAMPLES}")
-    return probe.spec
+    if not ctx.vocabulary.models:  # nothing logged yet (a watch set up before the first sync): nothing to check
+        return probe.spec
+    try:  # a value the logs do not hold would be watched forever with nothing to see
+        return ground(probe.spec, ctx.vocabulary)
+    except Clarify as error:
+        raise NotAMonitor(str(error)) from None
 
 
-def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | None = None) -> Monitor:
-    """The monitor the words describe (NotAMonitor with the reason otherwise)."""
+def monitor_from_words(
+    text: str, planner: Planner, ctx: Context, name: str | None = None, here: str | None = None
+) -> Monitor:
+    """The monitor the words describe (NotAMonitor with the reason otherwise), posting to the channels they name,
+    else to `here` (the Slack channel they were said in), else to the watcher's default channels."""
     said = _Said(" ".join(text.split()))
     for rule in _RULES:
         rule(said)
@@ -461,7 +508,7 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
     if minimum is None and measure == "requests" and "below" in threshold:
         minimum = 0  # a traffic drop to under the default minimum (an outage) must still fire
     fields: dict[str, Any] = {
-        "name": name or _name(_LEAD.sub("", text, count=1)),
+        "name": name or _name(_LEAD.sub("", _unrouted(text), count=1)),
         "measure": measure,
         "aggregation": aggregation,
         "score_key": spec.scoreKey if measure == "score" else None,
@@ -469,6 +516,7 @@ def monitor_from_words(text: str, planner: Planner, ctx: Context, name: str | No
         "by": spec.groupBy.replace("property:", "property.", 1) if spec.groupBy else None,
         "window": window,
         "min_requests": minimum,
+        "channels": tuple(dict.fromkeys(said.channels)) or ((here,) if here else None),
         **threshold,
     }
     try:

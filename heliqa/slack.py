@@ -248,7 +248,7 @@ class HeliqaSlack:
         user, channel = command["user_id"], command["channel_id"]
         from heliqa.watch_commands import reply  # `/heliqa watch <words>`, `/heliqa mute <monitor> 2h`, ...
 
-        if (said := reply(question, self.backend, self.planner, self.settings.org)) is not None:
+        if (said := reply(question, self.backend, self.planner, self.settings.org, channel=channel)) is not None:
             self._say(client, channel, None, said, respond=respond)  # a change to what the channel is told
             return
         try:
@@ -289,7 +289,8 @@ class HeliqaSlack:
         from heliqa.watch_commands import reply  # `watch <words>`, `mute <monitor> 2h`, `watches`, `unwatch …`
 
         where = (channel, thread_ts) if thread_ts else None  # `mute this 2h` under an incident's post
-        if (said := reply(question, self.backend, self.planner, self.settings.org, where=where)) is not None:
+        said = reply(question, self.backend, self.planner, self.settings.org, where=where, channel=channel)
+        if said is not None:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
             return
         if question.lower() in ("reset", "start over", "new question"):

@@ -270,8 +270,9 @@ def listing(home: Path, mutes: Mutes, now: datetime) -> str:
     return "\n".join(_capped(lines)) + f"\n{hint}" + (" (of a digest: `mute digest LABEL 1d`)." if digests else ".")
 
 
-def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
-    """`watch p95 latency for gpt-4 above 5 s`: the monitor appended to `monitors.toml` beside the store."""
+def add(words: str, backend: Any, planner: Any, org: str | None, here: str | None = None) -> str:
+    """`watch p95 latency for gpt-4 above 5 s`: the monitor appended to `monitors.toml` beside the store, posting
+    to the channels the words name, else to `here` (the channel it was said in)."""
     from zoneinfo import ZoneInfo
 
     from heliqa.agent.planner import Context
@@ -282,7 +283,7 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     org = backend.resolve_org(org)
     ctx = Context(datetime.now(UTC), ZoneInfo("UTC"), backend.vocabulary(org))
     try:
-        monitor = monitor_from_words(words, planner, ctx)
+        monitor = monitor_from_words(words, planner, ctx, here=here)
         check_scale(monitor, backend, org, ctx.now.replace(tzinfo=None))
     except NotAMonitor as error:
         return f"That is not a monitor I can watch: {escape(str(error))}"
@@ -300,7 +301,14 @@ def add(words: str, backend: Any, planner: Any, org: str | None) -> str:
     path.write_text(text, encoding="utf-8")
     described = f"*{escape(monitor.name)}*: {escape(monitor.describe())}"
     least = f", judged on windows of at least {monitor.min_requests} requests" if monitor.min_requests else ""
-    return f"Watching {described}{least}; a running `heliqa watch` takes it up at its next cycle."
+    where = f", posting to {', '.join(_channel_link(c) for c in monitor.channels)}" if monitor.channels else ""
+    return f"Watching {described}{least}{where}; a running `heliqa watch` takes it up at its next cycle."
+
+
+def _channel_link(channel: str) -> str:
+    if channel.startswith("D"):
+        return "this direct message"
+    return f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
 
 
 def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None, this=None) -> str:
@@ -360,16 +368,18 @@ def reply(
     org: str | None = None,
     now: datetime | None = None,
     where: tuple[str, str] | None = None,
+    channel: str | None = None,
 ) -> str | None:
     """The reply to a watch command, or None when `text` is not one (then it is a question). With a planner,
     `watch WORDS` (or `alert me if WORDS`, `page us when WORDS`) adds a monitor. Said in the thread of an incident
-    post (`where`: its channel and ts), `mute this 2h` / `unwatch it` act on that incident's monitor."""
+    post (`where`: its channel and ts), `mute this 2h` / `unwatch it` act on that incident's monitor. A monitor
+    added in a `channel` posts there unless its words name another."""
     text = text.strip()
     home = home_of(backend)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     mutes = Mutes(state_paths(home)[1])
     if planner is not None and (text.lower().startswith("watch ") or _ALERT.match(text)):
-        return add(text[6:] if text.lower().startswith("watch ") else text, backend, planner, org)
+        return add(text[6:] if text.lower().startswith("watch ") else text, backend, planner, org, channel)
     if text.lower() in LISTS:
         return listing(home, mutes, now)
     meant = described(backend, planner, org) if planner is not None else None

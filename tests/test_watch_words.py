@@ -112,7 +112,7 @@ def test_mentions_mute_and_unwatch_by_name_or_words_and_keep_hostile_words_inert
         "rewatch anomaly on cost per model": "*cost by model* is watched again",
         "watch error rate above 0.05": "did you mean 0.05% or 5%?",
         "watch avg accuracy below 0.8": "so “below 0.8” would never fire: did you mean “below 80”?",
-        "watch requests below 5 per minute": "requests below 5 requests over 1m; a running",  # judged at 0 requests
+        "watch requests below 5 per minute": "requests below 5 requests over 1m, posting to <#C0ONCALL1>;",  # at 0 too
         "alert me if error rate > 5% over 15m": "Watching *error rate 5% over 15m*: error rate above 5.0% over 15m",
         "mute nosuch <!channel> 2h": "No monitor named “nosuch &lt;!channel&gt;”. Say one of `cost by model`",
         "watch latency for <!channel> <https://evil.example|x> above 5 s": "That is not a monitor I can watch",
@@ -186,3 +186,27 @@ def test_in_an_incident_thread_this_is_the_incident_monitor(home):
     assert replies[0].startswith("Muted *errors by provider* for 2h"), replies[0]
     assert replies[1].startswith("Stopped watching *errors by provider*"), replies[1]
     assert replies[2].startswith("Which monitor? In an incident's thread `mute this 2h`"), replies[2]
+
+
+def test_a_monitor_said_in_slack_posts_where_it_was_said_unless_its_words_name_a_channel(home):
+    """The Slack apps' way (`/github subscribe`): a monitor added in a channel posts there; words naming another
+    channel (`post to <#C…|alerts>`, as Slack writes a picked channel) send it there instead. Without this, a
+    monitor added in Slack had no channel, and a watcher without `--watch-channel` could not post it."""
+    replies = _converse(home, ["watch cost by model", "watch error rate above 5%, post to <#C0ALERTS9|alerts>"])
+    assert "posting to <#C0ONCALL1>; a running" in replies[0], replies[0]
+    assert "posting to <#C0ALERTS9>; a running" in replies[1], replies[1]
+    store, heliqa_app = _app(home)
+    with FakeSlack() as fake:
+        app = slack_app.build_app(heliqa_app, WebClient(token=BOT_TOKEN, base_url=fake.api_url), SECRET)
+        with serve(app) as http:
+            response, _ = post(http, slash(fake, "watch p95 latency by provider", channel="C0SLASH01"))
+            assert response.status_code == 200
+            assert fake.wait_for(lambda f: f.of("response"))
+    store.close()
+    parsed, problems = check_text((home / "monitors.toml").read_text(encoding="utf-8"))
+    assert not problems
+    assert {m.name: m.channels for m in parsed.monitor} == {
+        "cost by model": ("C0ONCALL1",),
+        "error rate above 5%": ("C0ALERTS9",),
+        "p95 latency by provider": ("C0SLASH01",),
+    }
