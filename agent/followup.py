@@ -93,6 +93,13 @@ _BUT = re.compile(
 _EXPLAINED = {"latency": "latency", "ttft": "latency", "errors": "errors", "error_rate": "errors", "cost": "cost"}
 _ORDER = {"latency": "latency", "ttft": "latency", "cost": "cost", "total_tokens": "tokens"}
 _FAILED = Condition(field="status", op="gte", value=400)
+# a reply that is only a status code or class ("404", "500s?", "what about 5xx", "just the 429s"): the previous
+# answer's requests with that status instead of the status it had
+STATUS_ONLY = re.compile(
+    r"^\s*(?:(?:and|what about|how about|only|just|now|ok|okay)\s+)*(?:the\s+)?(?:(?:http\s+)?status\s+(?:code\s+)?)?"
+    r"(?P<c>[1-5]\d\d|[1-5]xx)(?:'?s)?(?:\s+(?:ones|only|instead|errors|responses|requests))*\s*[?.!]*\s*$",
+    re.I,
+)
 
 # --- moving the previous range back: "the hour before", "a day earlier" ---------------------------------------
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "twelve": 12}
@@ -287,6 +294,8 @@ def before_planning(question: str, ctx: Context) -> Plan | None:
     why, those, count = WHY_AGAIN.match(question), THOSE_AGAIN.match(question), COUNT_AGAIN.match(question)
     if isinstance(previous, ListSpec) and (edited := list_edited(question, previous)) is not None:
         return edited
+    if (status := STATUS_ONLY.match(question)) and (edited := status_edited(status["c"], previous)) is not None:
+        return edited
     if not (why or those or count):
         return None
     if previous is None and count and not re.search(r"\b(?:them|those|these)\b", question, re.I):
@@ -320,6 +329,30 @@ def list_edited(question: str, previous: ListSpec) -> Plan | None:
     if not 1 <= n <= 100:
         return Plan("clarify", message="I list 1 to 100 requests at a time; ask for 100 or fewer.", planner="rules")
     return Plan("ok", spec=previous.model_copy(update={"limit": n, "order": order or previous.order}), planner="rules")
+
+
+def status_edited(code: str, previous: QuerySpec | FormSpec | None) -> Plan | None:
+    """The previous list, or the previous answer that filtered a status, with `code` ("404", "5xx") as its status;
+    None after anything else (a bare code alone is no question: it is asked back as before)."""
+    base = base_query(previous)
+    if base is None or isinstance(previous, ExplainSpec):
+        return None
+    if not isinstance(previous, ListSpec) and not any(c.field == "status" for c in base.conditions):
+        return None
+    if code[1:].lower() == "xx":
+        low = int(code[0]) * 100
+        status = [Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100)]
+    else:
+        status = [Condition(field="status", op="equals", value=int(code))]
+    conditions = [c for c in previous_conditions(previous) if c.field != "status"] + status
+    if isinstance(previous, CompareSpec):
+        query = previous.query.model_copy(update={"conditions": conditions})
+        return Plan("ok", spec=previous.model_copy(update={"query": query}), planner="rules")
+    return Plan("ok", spec=previous.model_copy(update={"conditions": conditions}), planner="rules")
+
+
+def previous_conditions(previous: QuerySpec | FormSpec) -> list[Condition]:
+    return list(previous.query.conditions if isinstance(previous, CompareSpec) else previous.conditions)
 
 
 def count_of(previous: QuerySpec | FormSpec) -> Plan:

@@ -137,3 +137,26 @@ def test_the_repl_keeps_the_scope_of_a_spike_it_showed(sample_store):
     assert "explain p90 latency · model = gpt-4 · Nov 17 12:00 → Nov 24 12:00 UTC" in text
     assert "requests · model = gpt-4 ·" in text and "slowest first" in text
     assert "Nothing stands out" not in text
+
+
+@pytest.mark.parametrize("reply", ["404", "what about 404s", "404s?", "just the 404 ones"])
+def test_a_status_code_alone_after_a_list_lists_that_status_keeping_its_length_and_range(sample_store, reply):
+    chat = _chat(sample_store)
+    chat.ask("show me the last 5 failed requests yesterday")
+    answer = chat.ask(reply)
+    assert answer.kind == "list", answer.interpretation
+    assert [(c.field, c.op, c.value) for c in answer.spec.conditions] == [("status", "equals", 404)]
+    assert (answer.spec.limit, answer.spec.range.kind) == (5, "yesterday"), answer.interpretation
+
+
+def test_a_status_class_alone_after_a_count_or_comparison_replaces_its_status(sample_store):
+    chat = _chat(sample_store)
+    chat.ask("how many 429s today")
+    answer = chat.ask("5xx?")
+    assert answer.kind == "aggregate" and answer.spec.range.kind == "today", answer.interpretation
+    assert [(c.op, c.value) for c in answer.spec.conditions] == [("gte", 500), ("lt", 600)]
+    chat.ask("requests with status 429 today vs yesterday")
+    answer = chat.ask("500")
+    assert answer.kind == "compare" and _value(answer.spec, "status") == 500, answer.interpretation
+    chat.ask("p90 latency today")  # no status to replace: a bare number is no question
+    assert chat.ask("404").status != "ok"
