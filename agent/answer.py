@@ -186,8 +186,12 @@ def interpret(query: MetricsQuery, spec: QuerySpec | None, tz: str, notes: tuple
     return " · ".join([*parts, *notes])
 
 
-def summarize(query: MetricsQuery, rows: list[Row]) -> str:
-    """A short summary computed only from the rows."""
+FEW_REQUESTS = 20  # a rate, average or percentile of a group over fewer requests says how few
+
+
+def summarize(query: MetricsQuery, rows: list[Row], counts: dict[str | None, int] | None = None) -> str:
+    """A short summary computed only from the rows (and `counts`, each group's requests, when read: a group named
+    for its rate, average or percentile over fewer than FEW_REQUESTS requests says how few)."""
     values = [r for r in rows if r.value is not None]
     if not values:
         return "No matching requests in that time range."
@@ -196,17 +200,26 @@ def summarize(query: MetricsQuery, rows: list[Row]) -> str:
     if query.dbIncrement is None:
         if len(values) == 1 and values[0].group is None:
             return f"{interpret_head(query, words)}: {fmt(values[0].value, query)}."
+        few = _few(counts or {})
         if len(values) == 1:  # a superlative's one group, named
-            return f"{values[0].group}: {agg_words(query.agg, words)} {fmt(values[0].value, query)}."
+            one = values[0]
+            return f"{one.group}: {agg_words(query.agg, words)} {fmt(one.value, query)}{few(one.group, ' ')}."
         ranked = sorted(values, key=lambda r: -r.value)
         top, low = ranked[0], ranked[-1]
         if top.value == low.value:  # all equal (all zero): no highest or lowest to name
-            return f"{interpret_head(query, words)} is {fmt(top.value, query)} for all {len(ranked)} groups."
+            thin = [
+                (r.group, counts[r.group])
+                for r in ranked[:6]
+                if (counts or {}).get(r.group, FEW_REQUESTS) < FEW_REQUESTS
+            ]
+            behind = (" Over few requests: " + ", ".join(f"{g} {n:,}" for g, n in thin) + ".") if thin else ""
+            return f"{interpret_head(query, words)} is {fmt(top.value, query)} for all {len(ranked)} groups.{behind}"
         text = (
-            f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} ({fmt(top.value, query)})"
+            f"{interpret_head(query, words)} across {len(ranked)} groups: highest {top.group} "
+            f"({fmt(top.value, query)}{few(top.group, ', ')})"
         )
         if len(ranked) > 1:
-            text += f", lowest {low.group} ({fmt(low.value, query)})"
+            text += f", lowest {low.group} ({fmt(low.value, query)}{few(low.group, ', ')})"
         return text + "."
     if len(groups) == 1:
         series = sorted(values, key=lambda r: r.bucket)
@@ -348,6 +361,18 @@ def interpret_head(query: MetricsQuery, words: str) -> str:
     """The summary's subject, capitalized: 'P90 latency', 'Total cost'."""
     text = agg_words(query.agg, words)
     return text[:1].upper() + text[1:]
+
+
+def _few(counts: dict[str | None, int]) -> Callable[[str | None, str], str]:
+    """The words a group's value takes when few requests are behind it: ', over 6 requests'."""
+
+    def words(group: str | None, lead: str) -> str:
+        n = counts.get(group)
+        if n is None or n >= FEW_REQUESTS:
+            return ""
+        return f"{lead.rstrip()} over only {n:,} request{'' if n == 1 else 's'}"
+
+    return words
 
 
 def _series_summary(query: MetricsQuery, words: str, series: list[Row]) -> str:

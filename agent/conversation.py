@@ -145,6 +145,25 @@ class Conversation:
             return ""
         return unattributed_text(query, rows, found[0].value if found else None)
 
+    def _counts(self, spec: QuerySpec, ctx: Context, query: MetricsQuery, rows: list[Row]) -> dict | None:
+        """Each group's requests, for an answer per group of a rate, average or percentile (a group's 50% error rate
+        over 2 requests says so); None for any other answer or when the count cannot be read."""
+        ratio = query.measure == "error_rate" or query.agg not in ("sum", "count", None)
+        if query.dbIncrement is not None or query.group is None or not ratio or not rows:
+            return None
+        update = {"measure": "requests", "aggregation": None, "scoreKey": None, "top": None, "bottom": False}
+        probe = spec.model_copy(update=update)
+        if query.measure == "score":  # its requests are the scored ones, which no filter can count
+            return None
+        if query.measure == "ttft":  # the requests carrying one (a request that did not stream has none)
+            carried = Condition(field="ttft", op="gte", value=0)
+            probe = probe.model_copy(update={"conditions": [*spec.conditions, carried]})
+        try:
+            counted = self.backend.run(probe.to_query(ctx.now, self.tz), self.org)
+        except (HeliqaError, ValueError):  # the answer stands without the counts
+            return None
+        return {r.group: int(r.value or 0) for r in counted}
+
     def run(self, plan: Plan, ctx: Context, tz_name: str) -> Answer:
         """Check (unless the planner did) and run a plan's spec; remember it for follow-ups."""
         if not isinstance(plan.spec, QuerySpec):
@@ -157,7 +176,7 @@ class Conversation:
         rows = fresh_rows(rows, seconds_utc(query.timeFilter.end), *self._freshness_bounds())
         self.last = spec
         tz_name = spec.timeZone or tz_name
-        message = summarize(query, rows)
+        message = summarize(query, rows, self._counts(spec, ctx, query, rows))
         notes = list(plan.notes)
         if _drops_empty(query):
             notes += [n for n in [self._without_value(spec, ctx, query, rows)] if n]

@@ -159,3 +159,22 @@ def test_grouped_sums_leave_out_the_buckets_the_range_cuts():
     text = summarize(query, rows)
     assert "a: 100–100 (latest 100)" in text and "b: 40–40 (latest 40)" in text, text
     assert "Whole days only; cut by the range: Nov 21 (12 of 24 hours), Nov 24 (12 of 24 hours)." in text, text
+
+
+def test_a_rate_per_group_says_how_few_requests_are_behind_the_groups_it_names(chat):
+    answer = chat.ask("error rate by user in the last hour")
+    top = answer.rows[0]
+    counted = chat.ask(f"how many requests from {top.group} in the last hour").rows[0].value
+    assert counted < 20  # one user's hour: a handful of requests
+    assert f"highest {top.group} ({fmt(top.value, answer.query)}, over only {counted:,.0f} request" in answer.message
+    # a sum names no count (its value is the count's own doing), nor does a group over enough requests
+    assert "over only" not in chat.ask("cost by user in the last hour").message
+    assert "over only" not in chat.ask("p90 latency by provider last week").message
+
+
+def test_equal_values_over_few_requests_name_their_counts():
+    query = _query("error_rate", groupBy="user")
+    rows = [Row(None, "a", 100.0), Row(None, "b", 100.0)]
+    text = summarize(query, rows, {"a": 1, "b": 2})
+    assert text == "Error rate is 100.00% for all 2 groups. Over few requests: a 1, b 2."
+    assert summarize(query, [Row(None, "a", 40.0)], {"a": 5}) == "a: error rate 40.00% over only 5 requests."
