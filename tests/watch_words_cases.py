@@ -100,6 +100,11 @@ CASES: list[tuple[str, dict | tuple[str, str]]] = [
     ("watch helpfulness by feature", {"measure": "score", "score_key": "helpfulness", "by": "property.feature"}),
     ("watch ttft by model", {"measure": "ttft", "by": "model"}),
     ("monitor p95 latency for each model", {"measure": "latency", "aggregation": "p95", "by": "model"}),
+    # numbers in words before their unit, and half an hour
+    ("alert if error rate goes above five percent over half an hour",
+     {"measure": "errors", "aggregation": "rate", "above": 5.0, "window": "30m"}),
+    ("alert me if more than twenty errors in ten minutes",
+     {"measure": "errors", "aggregation": "count", "above": 20.0, "window": "10m"}),
     # where it posts: a channel Slack writes as a link when picked, or an id after a word that says so
     ("error rate above 5%, post to <#C0123ABCD|alerts>",
      {"measure": "errors", "aggregation": "rate", "above": 5.0, "channels": ["C0123ABCD"]}),
