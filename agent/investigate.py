@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,19 +11,26 @@ from zoneinfo import ZoneInfo
 from heliqa.agent.answer import MEASURE_WORDS, Answer, agg_words, bucket_text, duration_text, fmt, interpret, unit_of
 from heliqa.agent.forms import CompareSpec, ExplainSpec, FormSpec, ListSpec, found_list
 from heliqa.agent.grounding import ground
-from heliqa.agent.spec import Condition, QuerySpec
+from heliqa.agent.spec import Condition, QuerySpec, condition_node
 from heliqa.agent.timerange import zone as named_zone
 from heliqa.tools.backends import Backend
 from heliqa.tools.filters import parse_instant
 from heliqa.tools.investigate import (
+    DEPARTURE_K,
     MIN_REQUESTS,
+    MIN_SCORED,
     Driver,
     ExplainQuery,
     Explanation,
     ListQuery,
     RequestRow,
+    ScoreShift,
+    baseline_values,
+    bucket_spread,
+    judged,
     window_buckets,
 )
+from heliqa.tools.monitors import split_properties
 from heliqa.tools.query import MetricsQuery
 from heliqa.tools.results import Row, Vocabulary, iso_z
 from heliqa.tools.sql import seconds_utc
@@ -351,8 +359,15 @@ def explain(
         # "why is everything slow" judges each busy model's and provider's latency too (an incident in one model
         # the overall p90 hides); "what happened" each of their latency and error series
         found += _scoped_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
+    splits = Splits()
+    if spec.measure == "score":
+        # a score that falls within one value of a property key (one app's canary) hardly moves the total
+        splits = split_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
     spec, best = max(found, key=lambda f: (f[1].window is not None, not f[1].coarse, f[1].strength))
+    split = splits.winner(best)
+    if split is not None:
+        spec, best = split.spec, split.found
     if best.window is not None and spec.conditions != asked.conditions:
         _lead_with_own_value(backend, org, best, spec.conditions[-1], found[0][1].query)
     query = best.query
@@ -361,6 +376,10 @@ def explain(
         listed = found_list(spec, query.measure, best.window, bad, best.score_below, query.timeZoneDifference)
         spec = spec.model_copy(update={"found": listed})
     message = explain_message(best, spec, tz_name)
+    if split is not None:
+        message = f"{split_text(split)} {message}"
+    elif best.window is None and best.query.measure == "score" and scored_text(best):
+        message = " ".join(t for t in (message, scored_text(best), splits.scanned_text(best.query.scoreKey)) if t)
     if asked.measure is None and best.window is None:
         tried = ", ".join(measure_words(e) for s, e in found if s is asked)
         message = f"Nothing stands out: {tried} all stayed within their usual ranges (vs the 7 days before)."
@@ -440,6 +459,136 @@ def _scoped_findings(
             continue
         out.append((scoped, e))
     return out
+
+
+SPLIT_Z = 5.0  # a property value's scored requests must fall this many standard errors in its window (one of
+# dozens of series and windows tested: quiet days' thin values reach 2 to 3)
+SPLIT_BEYOND_Z = 3.0  # ... and this many more than the rest of the requests fell over the same hours
+
+
+@dataclass(frozen=True)
+class SplitFinding:
+    """A score's departure within one value of a property key: the value's own explanation, and its scored requests'
+    fall in the window set against the rest's."""
+
+    spec: ExplainSpec
+    found: Explanation
+    shift: ScoreShift  # the value's requests
+    rest: ScoreShift  # every other request in the question's scope
+
+
+@dataclass(frozen=True)
+class Splits:
+    """What the scan of a score split by each low-cardinality property key found, and what it looked at."""
+
+    found: tuple[SplitFinding, ...] = ()
+    keys: tuple[str, ...] = ()  # the property keys scanned
+    # per score key, the scanned value with the fewest scored requests in the range: (its words, those requests, the
+    # fall its buckets' average needed to show, in which bucket)
+    thinnest: dict[str, tuple[str, int, float, str]] = dataclasses.field(default_factory=dict)
+
+    def winner(self, overall: Explanation) -> SplitFinding | None:
+        """The value whose fall stands furthest out, when the total shows none as strong (a total's own window
+        that covers the value's names it among its drivers instead)."""
+        best = max(self.found, key=lambda f: f.shift.z, default=None)
+        if best is None or (overall.window is not None and overall.strength >= best.found.strength):
+            return None
+        return best
+
+    def scanned_text(self, score_key: str | None) -> str:
+        """'Each value of app, deployment or team was judged on its own too: the thinnest, deployment canary (77
+        scored requests in the range), needed a fall of about 5.21 in a 6-hour block's average to show; none fell
+        that far.'"""
+        if not self.keys:
+            return ""
+        thinnest = self.thinnest.get(score_key or "")
+        if thinnest is None:
+            return f"No one value of {_listed(self.keys)} fell on its own either."
+        who, count, fall, bucket = thinnest
+        return (
+            f"Each value of {_listed(self.keys)} was judged on its own too: the thinnest, {who} ({count:,} scored "
+            f"requests in the range), needed a fall of about {fall:,.2f} in {bucket} to show; none fell that far."
+        )
+
+    def seen(self, who: str, e: Explanation) -> Splits:
+        """These splits with `e` (one value's explanation of a score) counted in `thinnest` when it is thinner."""
+        count = sum(p.requests for p in e.series if p.in_range)
+        base = baseline_values(e.series, "score")
+        before = self.thinnest.get(e.query.scoreKey or "")
+        if not count or not base or e.typical is None or (before is not None and before[1] <= count):
+            return self
+        fall = DEPARTURE_K * bucket_spread("score", e.typical, base)
+        return replace(self, thinnest={**self.thinnest, e.query.scoreKey or "": (who, count, fall, _one_bucket(e))})
+
+
+def _listed(words: tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _split_specs(spec: ExplainSpec, vocab: Vocabulary) -> list[tuple[str, ExplainSpec]]:
+    """The question once within each value of each low-cardinality property key it does not fix, most used first."""
+    fixed = {c.field for c in spec.conditions}
+    out = []
+    for key in (k.removeprefix("property.") for k in split_properties(vocab)):
+        if f"property:{key}" in fixed:
+            continue
+        values = vocab.properties.get(key, {})
+        for value in sorted(values, key=lambda v: (-values[v], v)):
+            condition = Condition(field=f"property:{key}", op="equals", value=value)
+            out.append((key, spec.model_copy(update={"conditions": [*spec.conditions, condition]})))
+    return out
+
+
+def split_findings(
+    backend: Backend,
+    org: str,
+    spec: ExplainSpec,
+    now: datetime,
+    zone: ZoneInfo,
+    vocab: Vocabulary,
+    overall: list[Explanation],
+) -> Splits:
+    """Each low-cardinality property value's own series of the score: those whose window the total's does not
+    cover, and whose scored requests fell by SPLIT_Z standard errors, SPLIT_BEYOND_Z more than the rest's."""
+    if not hasattr(backend, "score_shift"):
+        return Splits()
+    totals = {e.query.scoreKey: e for e in overall}
+    found, keys, splits = [], [], Splits()
+    for key, scoped in _split_specs(spec, vocab):
+        keys += [key] if key not in keys else []
+        own = scoped.conditions[-1]
+        for query in scoped.to_queries(now, zone, vocab):
+            e, total = backend.explain(query, org), totals.get(query.scoreKey)
+            splits = splits.seen(_dimension_words(own.field, str(own.value)), e)
+            if e.window is None or total is None:
+                continue
+            if total.window is not None and _overlap(total.window, e.window) >= 0.8 * _seconds(e.window):
+                continue
+            shift, rest = backend.score_shift(total.query, org, e.window, condition_node(own))
+            if shift.z >= SPLIT_Z and shift.beyond(rest) >= SPLIT_BEYOND_Z:
+                found.append(SplitFinding(scoped.model_copy(update={"measure": "score"}), e, shift, rest))
+    return replace(splits, found=tuple(found), keys=tuple(keys))
+
+
+def _seconds(window: tuple[datetime, datetime]) -> float:
+    return (window[1] - window[0]).total_seconds()
+
+
+def split_text(split: SplitFinding) -> str:
+    """'Across all requests the groundedness score moved little: the fall is within deployment canary, whose 61
+    scored requests averaged 80.2 against 87.1 in the baseline (8.1 standard errors), while the rest moved −0.3.'"""
+    condition = split.spec.conditions[-1]
+    who = _dimension_words(condition.field, str(condition.value))
+    s, rest = split.shift, split.rest
+    sign = "+" if rest.fall <= 0 else "−"
+    moved = f"{sign}{abs(rest.fall):,.2f}" if rest.window_n else "nothing (no other scored requests)"
+    asked = " ".join(c.describe() for c in split.spec.conditions[:-1])
+    across = f"the {asked} requests" if asked else "all requests"
+    return (
+        f"Across {across} the {measure_words(split.found)} moved little: the fall is within {who}, whose "
+        f"{s.window_n:,} scored requests in the window averaged {s.window_mean:,.2f} against {s.base_mean:,.2f} in "
+        f"the baseline ({s.z:.1f} standard errors), while the rest moved {moved}."
+    )
 
 
 def _lead_with_own_value(backend: Backend, org: str, e: Explanation, own: Condition, asked: ExplainQuery) -> None:
@@ -578,9 +727,19 @@ def thin_text(e: Explanation) -> str:
         return ""
     count = len(window_buckets(e))
     counts = ", ".join(str(p.requests) for p in e.thin)
+    return f"{len(e.thin)} of its {count} {_buckets_plural(e)} held fewer than {MIN_REQUESTS} requests ({counts})"
+
+
+def _buckets_plural(e: Explanation) -> str:
+    """'hours', 'days', '3-hour blocks'."""
     unit = bucket_words(e)
-    plural = f"{unit.replace(' hours', '-hour')} blocks" if " " in unit else f"{unit}s"
-    return f"{len(e.thin)} of its {count} {plural} held fewer than {MIN_REQUESTS} requests ({counts})"
+    return f"{unit.replace(' hours', '-hour')} blocks" if " " in unit else f"{unit}s"
+
+
+def _one_bucket(e: Explanation) -> str:
+    """'an hour's average', 'a 3-hour block's average'."""
+    text = per_bucket(e).removeprefix("each ")
+    return f"{'an' if text.startswith('hour') else 'a'} {text}"
 
 
 def _length(e: Explanation) -> timedelta:
@@ -606,6 +765,8 @@ def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
     subject = subject[:1].upper() + subject[1:]
     if e.typical is None:
         return f"No {words} in the 7 days before the range to compare with, so I can't tell what changed."
+    if e.window is None and not any(judged(p, e.query.measure) for p in e.series if p.in_range):
+        return unjudged_text(e, subject)
     if e.window is None:
         return (
             f"{subject} stayed within its usual range (typical {_value(e, e.typical)} {per_bucket(e)} over the "
@@ -629,6 +790,40 @@ def explain_message(e: Explanation, spec: ExplainSpec, tz_name: str) -> str:
     return (
         text + f" {top.current:.0%} of the {e.bad_in_window:,} {bad_words(e)} requests were "
         f"{_dimension_words(top.dimension, top.value)} vs {top.baseline:.0%} of requests before."
+    )
+
+
+def unjudged_text(e: Explanation, subject: str) -> str:
+    """No bucket of the range holds enough requests to judge: say how many there were, never 'nothing changed'."""
+    inside = [p for p in e.series if p.in_range]
+    count = sum(p.requests for p in inside)
+    what = "scored requests" if e.query.measure == "score" else "requests"
+    if not count:
+        return f"{subject}: no {what} in the range, so there is nothing to compare with the 7 days before."
+    if count < MIN_REQUESTS:
+        held = f"fewer than the {MIN_REQUESTS} a {bucket_words(e).replace(' hours', '-hour block')} needs"
+    else:
+        held = f"and none of its {_buckets_plural(e)} held {MIN_REQUESTS} or more"
+    noise = "too few to tell a change from noise"
+    return f"{subject} can't be judged: the range holds only {count:,} {what}, {held}: {noise}."
+
+
+def scored_text(e: Explanation) -> str:
+    """How much a score's total rests on: its scored requests in the range, and how far a bucket's average had to
+    fall to show. 'It rests on few scored requests: 510 in the range (about 64 per 3-hour block), so only a fall of
+    about 3.90 in a block's average would show.'"""
+    inside = [p for p in e.series if p.in_range and judged(p, "score")]
+    base = baseline_values(e.series, "score")
+    if not inside or not base or e.typical is None:
+        return ""
+    count = sum(p.requests for p in inside)
+    fall = DEPARTURE_K * bucket_spread("score", e.typical, base)
+    few = count / len(inside) < MIN_SCORED or e.step > timedelta(hours=1)
+    head = "The score is recorded on few requests" if few else "The score rests on"
+    per = f"per {bucket_words(e).replace(' hours', '-hour block')}"
+    return (
+        f"{head} ({count:,} in the range, about {count / len(inside):,.0f} {per}), so only a fall of about "
+        f"{fall:,.2f} in {_one_bucket(e)} would show."
     )
 
 

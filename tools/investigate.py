@@ -280,6 +280,46 @@ class Impact:
 
 
 @dataclass(frozen=True)
+class ScoreShift:
+    """One set of scored requests' average in a window against the same set's in the baseline: how far it fell, in
+    standard errors of the baseline's per-request spread over both counts."""
+
+    window_mean: float | None = None
+    window_n: int = 0
+    base_mean: float | None = None
+    base_var: float | None = None  # the baseline's per-request sample variance
+    base_n: int = 0
+
+    @property
+    def fall(self) -> float:
+        """The baseline's average minus the window's (positive when the score fell)."""
+        if self.window_mean is None or self.base_mean is None:
+            return 0.0
+        return self.base_mean - self.window_mean
+
+    @property
+    def error(self) -> float:
+        """The standard error of `fall` (the baseline's spread, never under the score's unit floor)."""
+        if not self.window_n or not self.base_n:
+            return math.inf
+        var = max(self.base_var or 0.0, MIN_SCALE["score"] ** 2)
+        return math.sqrt(var / self.window_n + var / self.base_n)
+
+    @property
+    def z(self) -> float:
+        """How many standard errors the score fell by."""
+        return self.fall / self.error
+
+    def beyond(self, rest: ScoreShift) -> float:
+        """How many standard errors this set's fall exceeds `rest`'s (a fall shared by every request is not one
+        set's)."""
+        if math.isinf(self.error):
+            return 0.0
+        rest_error = 0.0 if math.isinf(rest.error) else rest.error
+        return (self.fall - rest.fall) / math.hypot(self.error, rest_error)
+
+
+@dataclass(frozen=True)
 class Engine:
     """What the shared SQL needs from one backend: its dialect, its table, its fetch, its org scope."""
 
@@ -442,6 +482,37 @@ def explain(engine: Engine, query: ExplainQuery, org: str) -> Explanation:
     found.thin = [p for p in window_buckets(found) if not judged(p, query.measure)]
     found.bad_in_window, found.drivers, found.impact = _drivers(engine, query, org, (bad, below), found.window)
     return found
+
+
+def score_shift(
+    engine: Engine, query: ExplainQuery, org: str, window: tuple[datetime, datetime], part: Any
+) -> tuple[ScoreShift, ScoreShift]:
+    """A score query's requests in `part` (a filter node) and the rest of them: each set's average score in
+    `window` against its average, spread and count in the baseline (one grouped statement)."""
+    d = engine.dialect()
+    created = "r.request_created_at"
+    w0, w1 = d.param(window[0], "DateTime"), d.param(window[1], "DateTime")
+    in_window = f"{created} >= {w0} AND {created} < {w1}"
+    value = f"CAST({d.score_value(d.param(query.scoreKey))} AS DOUBLE)"
+    where = _scope_sql(engine, d, query, org) + [f"(({d.time_range(query.baseline)}) OR ({in_window}))"]
+    sql = (
+        f"SELECT {d.node(part)} AS mine, {in_window} AS w, avg({value}), {d.var_samp(value)}, count(*) "
+        f"FROM {engine.source} WHERE {' AND '.join(where)} GROUP BY mine, w"
+    )
+    cells: dict[tuple[bool, bool], tuple[float | None, float | None, int]] = {}
+    for mine, in_w, mean, var, n in engine.fetch(sql, d.params):
+        cells[(bool(mine), bool(in_w))] = (_number(mean), _number(var), int(n))
+
+    def shift(mine: bool) -> ScoreShift:
+        w_mean, _, w_n = cells.get((mine, True), (None, None, 0))
+        b_mean, b_var, b_n = cells.get((mine, False), (None, None, 0))
+        return ScoreShift(w_mean, w_n, b_mean, b_var, b_n)
+
+    return shift(True), shift(False)
+
+
+def _number(v: Any) -> float | None:
+    return None if v is None or math.isnan(float(v)) else float(v)
 
 
 def _thin_latency_blocks(
@@ -617,17 +688,24 @@ def merge_blocks(series: list[Point], hours: int, tzd: float, summed: bool) -> l
     ]
 
 
+def bucket_spread(measure: str, typical: float, base: list[float]) -> float:
+    """The spread a bucket's departure is counted in: 1.4826·MAD of the baseline buckets, never less than
+    MIN_SCALE_SHARE of their median nor the measure's unit floor."""
+    spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
+    spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[measure])
+    if measure == "cost" and typical == 0:
+        # most hours cost nothing (one user's spend): every paid hour would depart from a zero median, so an hour
+        # departs only when it costs K times more than the average hour
+        spread = max(spread, statistics.fmean(base))
+    return spread
+
+
 def departure_window(
     query: ExplainQuery, series: list[Point], typical: float, base: list[float], step: timedelta | None = None
 ) -> tuple[tuple[datetime, datetime], float, float] | None:
     """The strongest contiguous run of range buckets beyond the baseline's median + K·MAD: (window, value, strength).
     `step` is the buckets' length (default: the query's increment)."""
-    spread = 1.4826 * statistics.median(abs(v - typical) for v in base)
-    spread = max(spread, MIN_SCALE_SHARE * abs(typical), MIN_SCALE[query.measure])
-    if query.measure == "cost" and typical == 0:
-        # most hours cost nothing (one user's spend): every paid hour would depart from a zero median, so an hour
-        # departs only when it costs K times more than the average hour
-        spread = max(spread, statistics.fmean(base))
+    spread = bucket_spread(query.measure, typical, base)
     down = query.measure == "score"  # a score breaks by falling
     step = step or _step(query)
     start, end = seconds_utc(query.timeFilter.start), seconds_utc(query.timeFilter.end)

@@ -108,6 +108,12 @@ class SqlBackend:
         """When the measure departed from its baseline, and what the bad requests are concentrated in."""
         return investigate.explain(self.engine(), query, org)
 
+    def score_shift(
+        self, query: ExplainQuery, org: str, window: tuple[datetime, datetime], part: Any
+    ) -> tuple[investigate.ScoreShift, investigate.ScoreShift]:
+        """A score's fall in `window` among the requests in `part` (a filter node) and among the rest."""
+        return investigate.score_shift(self.engine(), query, org, window, part)
+
     def data_span(self, org: str) -> tuple[datetime, datetime, int] | None:
         """The organization's first and last request (naive UTC) and how many it has, None when it has none: what
         an answer's data runs through."""
