@@ -40,6 +40,7 @@ from heliqa.tools.errors import ConfigError
 from heliqa.tools.filters import all_of, any_of, leaf
 from heliqa.tools.query import MetricsQuery, TimeFilter
 from heliqa.tools.results import Vocabulary
+from heliqa.tools.zones import display_zone
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 WatchMeasure = Literal[
@@ -312,7 +313,7 @@ class Channel(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from None
-        return value
+        return display_zone(value)
 
     def quiet(self) -> tuple[time, time] | None:
         """(start, end) local times of the quiet hours, or None."""
