@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from heliqa.tools.investigate import (
     window_buckets,
 )
 from heliqa.tools.query import MetricsQuery
-from heliqa.tools.results import Row, Vocabulary, iso_z
+from heliqa.tools.results import Row, Vocabulary, iso_z, money
 from heliqa.tools.sql import seconds_utc
 
 
@@ -296,7 +297,7 @@ def list_message(query: ListQuery, rows: list[RequestRow], tz_name: str) -> str:
 
 def _request_line(r: RequestRow, query: ListQuery) -> str:
     when = _local(r.created_at, query.timeZoneDifference).strftime("%b %d %H:%M:%S")
-    cost = f"${r.cost:.4f}" if r.cost is not None else "–"
+    cost = money(r.cost, cents_from=math.inf) if r.cost is not None else "–"
     latency = f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–"
     user = f" · {r.user_id}" if r.user_id else ""
     prompt = f' · "{r.prompt}"' if r.prompt else ""
@@ -314,7 +315,7 @@ def list_cells(rows: list[RequestRow], query: ListQuery) -> list[list[str]]:
             str(r.status),
             f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–",
             f"{r.total_tokens:,}" if r.total_tokens is not None else "–",
-            f"${r.cost:.4f}" if r.cost is not None else "–",
+            money(r.cost, cents_from=math.inf) if r.cost is not None else "–",
             r.user_id,
             r.request_id,
         ]
@@ -500,7 +501,7 @@ def _value(e: Explanation, value: float | None) -> str:
 
 def dollars(value: float) -> str:
     """'$21.19', '$0.30', '$0.0078': cents once a figure reaches a dime, four decimals below."""
-    return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.4f}"
+    return money(value, cents_from=0.1)
 
 
 def bucket_words(e: Explanation) -> str:
