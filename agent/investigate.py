@@ -533,12 +533,14 @@ def per_bucket(e: Explanation) -> str:
 
 
 def threshold_text(e: Explanation) -> str:
-    """What made a request bad, with its unit: 'slower than 6,865 ms (the baseline's p90)'."""
-    q, t = e.query, e.threshold
-    if q.measure == "latency" and t is not None:
-        return f"slower than {t:,.0f} ms (the baseline's p90)"
-    if q.measure == "cost" and t is not None:
-        return f"costing more than {dollars(t / 1e9)} each (the baseline's p90)"
+    """What made a request bad, with its unit and the very bound the bad requests' filter compares with (the
+    baseline's p90 rounded down to what a request's latency or cost can be): 'slower than 6,865 ms (the baseline's
+    p90)', as 'latency > 6,865 ms' lists them."""
+    q, bound = e.query, _bad_conditions(e)
+    if q.measure == "latency" and bound:
+        return f"slower than {bound[0].value_text()} (the baseline's p90)"
+    if q.measure == "cost" and bound:
+        return f"costing more than {bound[0].value_text()} each (the baseline's p90)"
     if q.measure == "score" and e.score_below is not None:
         return f"scored below {e.score_below.below}"
     return "with status 429" if q.status == 429 else f"with status {q.status}" if q.status else "failed (status ≥ 400)"
