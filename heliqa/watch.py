@@ -497,6 +497,15 @@ def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     watcher = make_watcher(backend, org, path, every, tuple(args.channel or ()), args.tz)
     watch_forever(watcher, clock, once=args.once)
+    if args.once and watcher.poster is not None:
+        from heliqa.watch_post import undelivered
+
+        late = undelivered(watcher.state, watcher.channels, clock.now())
+        if late:  # a run from cron must not look fine while its posts wait: they are kept for the next run
+            raise HeliqaError(
+                f"{late}; kept in {watcher.state.path} and sent by the next run",
+                "check that this machine reaches Slack (slack.com, or SLACK_API_URL when set)",
+            )
     return 0
 
 
