@@ -18,7 +18,7 @@ from heliqa.agent.spec import QuerySpec
 from heliqa.agent.timerange import TimeRange
 from heliqa.prompts.lexicon import MEASURE_ANSWER_WORDS
 from heliqa.tools.query import MetricsQuery
-from heliqa.tools.results import Row
+from heliqa.tools.results import Row, money
 from heliqa.tools.sql import seconds_utc
 from heliqa.tools.timebuckets import step
 
@@ -80,7 +80,7 @@ def fmt(value: float | None, query: MetricsQuery) -> str:
         return "–"
     unit = unit_of(query)
     if unit == "USD":
-        return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+        return money(value)
     if unit == "%":
         return f"{value:.2f}%"
     text = (

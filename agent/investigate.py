@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from heliqa.tools.investigate import (
 )
 from heliqa.tools.monitors import split_properties
 from heliqa.tools.query import MetricsQuery
-from heliqa.tools.results import Row, Vocabulary, iso_z
+from heliqa.tools.results import Row, Vocabulary, iso_z, money
 from heliqa.tools.sql import seconds_utc
 
 
@@ -304,7 +305,7 @@ def list_message(query: ListQuery, rows: list[RequestRow], tz_name: str) -> str:
 
 def _request_line(r: RequestRow, query: ListQuery) -> str:
     when = _local(r.created_at, query.timeZoneDifference).strftime("%b %d %H:%M:%S")
-    cost = f"${r.cost:.4f}" if r.cost is not None else "–"
+    cost = money(r.cost, cents_from=math.inf) if r.cost is not None else "–"
     latency = f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–"
     user = f" · {r.user_id}" if r.user_id else ""
     prompt = f' · "{r.prompt}"' if r.prompt else ""
@@ -322,7 +323,7 @@ def list_cells(rows: list[RequestRow], query: ListQuery) -> list[list[str]]:
             str(r.status),
             f"{r.latency_ms:,} ms" if r.latency_ms is not None else "–",
             f"{r.total_tokens:,}" if r.total_tokens is not None else "–",
-            f"${r.cost:.4f}" if r.cost is not None else "–",
+            money(r.cost, cents_from=math.inf) if r.cost is not None else "–",
             r.user_id,
             r.request_id,
         ]
@@ -649,7 +650,7 @@ def _value(e: Explanation, value: float | None) -> str:
 
 def dollars(value: float) -> str:
     """'$21.19', '$0.30', '$0.0078': cents once a figure reaches a dime, four decimals below."""
-    return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.4f}"
+    return money(value, cents_from=0.1)
 
 
 def bucket_words(e: Explanation) -> str:
@@ -681,12 +682,14 @@ def per_bucket(e: Explanation) -> str:
 
 
 def threshold_text(e: Explanation) -> str:
-    """What made a request bad, with its unit: 'slower than 6,865 ms (the baseline's p90)'."""
-    q, t = e.query, e.threshold
-    if q.measure == "latency" and t is not None:
-        return f"slower than {t:,.0f} ms (the baseline's p90)"
-    if q.measure == "cost" and t is not None:
-        return f"costing more than {dollars(t / 1e9)} each (the baseline's p90)"
+    """What made a request bad, with its unit and the very bound the bad requests' filter compares with (the
+    baseline's p90 rounded down to what a request's latency or cost can be): 'slower than 6,865 ms (the baseline's
+    p90)', as 'latency > 6,865 ms' lists them."""
+    q, bound = e.query, _bad_conditions(e)
+    if q.measure == "latency" and bound:
+        return f"slower than {bound[0].value_text()} (the baseline's p90)"
+    if q.measure == "cost" and bound:
+        return f"costing more than {bound[0].value_text()} each (the baseline's p90)"
     if q.measure == "score" and e.score_below is not None:
         return f"scored below {e.score_below.below}"
     return "with status 429" if q.status == 429 else f"with status {q.status}" if q.status else "failed (status ≥ 400)"

@@ -65,17 +65,17 @@ class Condition(BaseModel):
         if self.op in ("contains", "not-contains"):
             value = f'"{value}"'
         elif isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            value = _with_unit(self.field, self.value)
+            value = self.value_text()
         return f"{name} {sym} {value}"
 
-
-def _with_unit(field: str, value: float) -> str:
-    """A threshold with its unit: `6,865 ms`, `$0.0078`; other numbers as they are."""
-    if field in ("latency", "ttft"):
-        return f"{value:,.0f} ms"
-    if field == "cost":
-        return f"${value:,.2f}" if abs(value) >= 0.1 else f"${value:,.6f}".rstrip("0").rstrip(".")
-    return str(value)
+    def value_text(self) -> str:
+        """The operand with its unit, exactly as the filter compares it: `6,865 ms`, `$0.05`, `$0.002345678`."""
+        if self.field in ("latency", "ttft") and isinstance(self.value, int | float):
+            return f"{self.value:,.0f} ms" if float(self.value).is_integer() else f"{self.value:,} ms"
+        if self.field == "cost" and isinstance(self.value, int | float):
+            whole, _, cents = f"{self.value:,.9f}".rstrip("0").partition(".")  # costs are whole nano-dollars
+            return f"${whole}.{cents.ljust(2, '0')}"
+        return str(self.value)
 
 
 class QuerySpec(BaseModel):

@@ -17,6 +17,7 @@ from heliqa.tools.errors import Clarify, ConfigError
 from heliqa.tools.filters import parse_instant
 from heliqa.tools.query import TimeFilter
 from heliqa.tools.results import iso_z
+from heliqa.tools.zones import display_zone
 
 Unit = Literal["minutes", "hours", "days", "weeks", "months", "years"]
 # The one definition of a month and a year wherever the calendar does not say (rolling ranges, period shifts)
@@ -70,7 +71,7 @@ def zone(name: str | None) -> ZoneInfo:
     if not name:
         return local_zone()
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(display_zone(name))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown time zone {name!r}", "use an IANA name such as America/New_York or UTC") from None
 
@@ -96,13 +97,13 @@ def local_zone() -> ZoneInfo:
     name = (settings().tz or "").lstrip(":")
     if name:
         try:
-            return ZoneInfo(name)
+            return ZoneInfo(display_zone(name))
         except (ZoneInfoNotFoundError, ValueError):
             pass
     try:
         link = os.path.realpath("/etc/localtime")
         if "zoneinfo/" in link:
-            return ZoneInfo(link.split("zoneinfo/", 1)[1])
+            return ZoneInfo(display_zone(link.split("zoneinfo/", 1)[1]))
     except (OSError, ZoneInfoNotFoundError, ValueError):
         pass
     return ZoneInfo("UTC")

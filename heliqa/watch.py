@@ -162,6 +162,8 @@ def incident_json(m: Monitor, incident: Incident) -> dict[str, Any]:
 def cmd_backtest(args, backend, org: str, files: MonitorsFile, now: datetime) -> int:
     """Replay the monitors over the span and print what would have been posted, and when."""
     span, every = _option("--backtest", args.backtest), _option("--every", args.every or BACKTEST_EVERY)
+    if not args.now:  # the current time (or a --clock file's)
+        _data_ends(backend, org, span, now)
     monitors = {m.name: m for m in files.monitors()}
     found = backtest(backend, org, monitors.values(), now - span, now, every)
     if args.json:
@@ -187,6 +189,23 @@ def cmd_backtest(args, backend, org: str, files: MonitorsFile, now: datetime) ->
         out.append(f"    from {iso_z(i.start)}, {lasted}; impact: {impact(m, i)}; first driver: {driver}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _data_ends(backend, org: str, span: timedelta, now: datetime) -> None:
+    """A backtest ending at the current time on a store whose data ended well before it (filled once by `heliqa
+    demo` or an import) says where the data ends and how to replay up to there, as `heliqa demo` does."""
+    from heliqa.agent.answer import duration_text, stale_after
+
+    span_of = getattr(backend, "data_span", None)
+    found = span_of(org) if span_of else None
+    if not found or now - found[1] < stale_after(found):
+        return
+    gap, stamp = now - found[1], iso_z(found[1])
+    empty = "all of this backtest replays" if gap >= span else f"the last {duration_text(gap)} of this backtest replay"
+    sys.stderr.write(
+        f"heliqa: the data ends at {stamp}, {duration_text(gap)} before now: {empty} no requests; "
+        f"to replay up to where the data ends, add --now {stamp}\n"
+    )
 
 
 # --- the loop ---------------------------------------------------------------------------------------------------
@@ -497,6 +516,15 @@ def run_loop(args, backend, org: str, path: Path | None, clock: Clock) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     watcher = make_watcher(backend, org, path, every, tuple(args.channel or ()), args.tz)
     watch_forever(watcher, clock, once=args.once)
+    if args.once and watcher.poster is not None:
+        from heliqa.watch_post import undelivered
+
+        late = undelivered(watcher.state, watcher.channels, clock.now())
+        if late:  # a run from cron must not look fine while its posts wait: they are kept for the next run
+            raise HeliqaError(
+                f"{late}; kept in {watcher.state.path} and sent by the next run",
+                "check that this machine reaches Slack (slack.com, or SLACK_API_URL when set)",
+            )
     return 0
 
 

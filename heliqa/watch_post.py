@@ -338,6 +338,7 @@ def _send(state: WatchState, poster: SlackPoster, item: dict, thread_ts: str | N
             found = poster.find(item, thread_ts)
         except httpx.HTTPError as error:
             log.info("watch: cannot check whether %s was posted yet: %s", item["id"], error)
+            item["error"] = f"no answer ({type(error).__name__})"
             return "unknown"
         if found:
             _done(state, item, found)
@@ -357,6 +358,7 @@ def _send(state: WatchState, poster: SlackPoster, item: dict, thread_ts: str | N
         save()
         return None
     log.info("watch: post to %s delayed (%s)", item["channel"], detail)
+    item["error"] = _why(detail)
     return detail if isinstance(detail, float) else "later"
 
 
@@ -382,12 +384,34 @@ def _send_chart(state: WatchState, poster: SlackPoster, item: dict, thread_ts: s
     if outcome == "later":
         item["state"] = "queued"
         log.info("watch: chart upload to %s delayed (%s)", item["channel"], detail)
+        item["error"] = _why(detail)
         return detail if isinstance(detail, float) else "later"
     if outcome == "refused":
         log.warning("watch: Slack refused the chart for %s (%s; files:write scope?)", item["channel"], detail)
     state.outbox.remove(item)
     save()
     return None
+
+
+def _why(detail: Any) -> str:
+    """Why Slack did not take a post, as its outbox item keeps it: 'no answer (ConnectError)', 'HTTP 503',
+    'rate limited (retry after 30 s)'."""
+    return f"rate limited (retry after {detail:g} s)" if isinstance(detail, float) else str(detail)
+
+
+def undelivered(state: WatchState, channels: dict[str, Channel], now: datetime) -> str | None:
+    """What the outbox still holds that Slack should have had by now (posts held for a channel's quiet hours are
+    not late), as one line naming the channels and why; None when everything went out."""
+    late = [i for i in state.outbox if not in_quiet_hours(channels.get(i["channel"], Channel()), now)]
+    if not late:
+        return None
+    posts, charts = sum(not i.get("chart") for i in late), sum(bool(i.get("chart")) for i in late)
+    counted = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((posts, "post"), (charts, "chart")) if n]
+    why: dict[str, str] = {}
+    for i in late:  # a channel's reason is its failed post's; the posts queued behind it were not tried
+        if i.get("error") or i["channel"] not in why:
+            why[i["channel"]] = i.get("error") or "queued behind an earlier post"
+    return f"{' and '.join(counted)} not delivered to Slack ({'; '.join(f'{c}: {w}' for c, w in why.items())})"
 
 
 def _done(state: WatchState, item: dict, ts: str) -> None:

@@ -70,7 +70,7 @@ def test_a_latency_explanation_counts_the_slow_requests_and_reports_thin_buckets
     w0, w1 = _at(out["window"]["start"]), _at(out["window"]["end"])
     slow = [r for r in _rows(sample_rows, w0, w1, model="gpt-4") if r["latency"] > int(e.threshold)]
     assert out["impact"]["bad_requests"] == len(slow) > 0
-    assert f"{len(slow)} requests slower than {e.threshold:,.0f} ms (the baseline's p90)" in answer.message
+    assert f"{len(slow)} requests slower than {int(e.threshold):,} ms (the baseline's p90)" in answer.message
     assert "p90" in answer.message and " ms vs a typical " in answer.message
     # gpt-4 sends a couple of requests an hour here: judged in blocks of hours, each thin one named
     assert out["bucket"].endswith("hours") and "block's p90" in answer.message
@@ -84,6 +84,34 @@ def test_a_cost_threshold_carries_its_unit(chat):
     chat.ask("why did we spend so much on nov 22?")
     listed = chat.ask("show me those requests")
     assert re.search(r"cost > \$0\.\d+ ", listed.interpretation), listed.interpretation
+
+
+@pytest.mark.parametrize("question", ["what happened on nov 19", "why was gpt-4 slow on nov 19?"])
+def test_the_slow_requests_bound_is_the_one_their_list_filters_on(chat, question):
+    """'N requests slower than X ms' and the list of those requests ('latency > X ms') name one bound: the
+    baseline's p90 rounded down, as the filter compares whole milliseconds; never the p90 rounded to nearest."""
+    from dataclasses import replace
+
+    from heliqa.agent.investigate import threshold_text
+
+    answer = chat.ask(question)
+    e = answer.detail
+    said = re.search(r"requests slower than ([\d,]+) ms \(the baseline's p90\)", answer.message)
+    listed = chat.ask("show me those requests")
+    filtered = re.search(r"latency > ([\d,]+) ms", listed.interpretation)
+    assert said and filtered, (answer.message, listed.interpretation)
+    assert said[1] == filtered[1] == f"{int(e.threshold):,}"
+    for fraction in (0.0, 0.3, 0.5, 0.7, 0.999):
+        text = threshold_text(replace(e, threshold=int(e.threshold) + fraction))
+        assert text == f"slower than {int(e.threshold):,} ms (the baseline's p90)"
+
+
+def test_a_cost_bound_reads_exactly_as_the_filter_compares_it():
+    from heliqa.agent.spec import Condition
+
+    said = [Condition(field="cost", op="gt", value=v).describe() for v in (0.05, 1, 0.011712345, 1234.5)]
+    assert said == ["cost > $0.05", "cost > $1.00", "cost > $0.011712345", "cost > $1,234.50"]
+    assert Condition(field="latency", op="gt", value=6887).describe() == "latency > 6,887 ms"
 
 
 def test_an_error_explanation_counts_failed_requests_and_speaks_in_points(chat, sample_rows):

@@ -490,6 +490,34 @@ def test_backtest_timeline_says_what_would_have_been_posted(sample_home):
     assert "first driver: provider ANTHROPIC" in done.stdout
 
 
+def test_a_backtest_up_to_now_on_data_that_ended_days_ago_says_where_it_ends(sample_home, tmp_path):
+    """Without --now, on a store filled once and replayed days later: the data's end and the --now that replays up
+    to it are said (stderr; the JSON stays the same), as `heliqa demo` says them; with --now, nothing is said."""
+    from heliqa.tools.store import Store
+
+    store = Store(sample_home / "heliqa.duckdb", read_only=True)
+    last = store.data_span(MAIN_ORG)[1]
+    store.close()
+    clock = tmp_path / "clock"
+    clock.write_text("2026-12-06T00:00:00Z", encoding="utf-8")  # the current time, 11.5 days after the data
+    stamp, days = f"{last:%Y-%m-%dT%H:%M:%S}Z", f"{(datetime(2026, 12, 6) - last).total_seconds() / 86400:.1f} days"
+    args = ["watch", "--every", "6h", "--org", MAIN_ORG, "--clock", str(clock)]
+    partly = heliqa(*args, "--backtest", "30d", "--json", home=sample_home)
+    assert partly.returncode == 0, partly.stderr
+    assert json.loads(partly.stdout)["end"] == "2026-12-06T00:00:00Z"
+    assert (
+        f"heliqa: the data ends at {stamp}, {days} before now: the last {days} of this backtest replay no requests; "
+        f"to replay up to where the data ends, add --now {stamp}"
+    ) in partly.stderr
+    wholly = heliqa(*args, "--backtest", "2d", home=sample_home)
+    assert wholly.returncode == 0, wholly.stderr
+    assert f"all of this backtest replays no requests; to replay up to where the data ends, add --now {stamp}" in (
+        wholly.stderr
+    )
+    fresh = heliqa(*args[:-2], "--backtest", "2d", "--now", stamp, home=sample_home)
+    assert fresh.returncode == 0 and "data ends" not in fresh.stderr, fresh.stderr
+
+
 def test_a_live_cycle_reads_only_new_baseline_hours_and_agrees_with_a_backtest(sample_store):
     """The watcher keeps baseline hours between cycles; its checks equal those computed in one go."""
     from heliqa.agent.watch import checks

@@ -263,6 +263,26 @@ def test_a_digest_past_the_newest_request_says_where_the_data_ends(sample_home):
     assert "Data through" not in on_time.stdout
 
 
+def test_an_empty_digest_spends_0_dollars(sample_home):
+    """A period with no request costs `$0`, in the headline, the table and the change: never `$0.0000`."""
+    late = ["watch", "--digest", "daily", "--now", "2026-12-06T00:00:00Z", "--tz", "UTC", "--org", MAIN_ORG]
+    done = heliqa(*late, home=sample_home)
+    assert done.returncode == 0, done.stderr
+    assert ": 0 requests, cost $0, " in done.stdout.splitlines()[0]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("cost "))
+    assert row.split() == ["cost", "$0", "$0", "+$0"]
+    assert "0.0000" not in done.stdout
+
+
+def test_one_money_format():
+    """Every surface's amounts: `$0` for nothing, cents from a dollar (or the caller's bound), four decimals below."""
+    from heliqa.agent.investigate import dollars
+    from heliqa.tools.results import money
+
+    assert [money(v) for v in (0, -0.0, 0.0078, 0.5, 12.3)] == ["$0", "$0", "$0.0078", "$0.5000", "$12.30"]
+    assert [dollars(v) for v in (0.0, 0.0078, 0.3, 21.19)] == ["$0", "$0.0078", "$0.30", "$21.19"]
+
+
 def _days(last: datetime) -> str:
     return f"{(datetime(2026, 12, 6) - last).total_seconds() / 86400:.1f} days"
 

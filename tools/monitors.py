@@ -39,7 +39,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from heliqa.tools.errors import ConfigError
 from heliqa.tools.filters import all_of, any_of, leaf
 from heliqa.tools.query import MetricsQuery, TimeFilter
-from heliqa.tools.results import Vocabulary
+from heliqa.tools.results import Vocabulary, money
+from heliqa.tools.zones import display_zone
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 WatchMeasure = Literal[
@@ -278,7 +279,7 @@ def format_value(m: Monitor, value: float | None) -> str:
     if m.measure in ("latency", "ttft") and m.agg != "count":
         return f"{value:,.0f} ms"
     if m.measure == "cost" and m.agg != "count":
-        return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+        return money(value)
     if m.measure == "errors" and m.agg == "rate":
         return f"{value:.1f}%"
     if m.measure in ("requests", "errors") or m.agg == "count":
@@ -312,7 +313,7 @@ class Channel(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from None
-        return value
+        return display_zone(value)
 
     def quiet(self) -> tuple[time, time] | None:
         """(start, end) local times of the quiet hours, or None."""

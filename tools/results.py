@@ -27,6 +27,14 @@ def iso_z(moment: datetime, millis: bool = False) -> str:
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
 
 
+def money(value: float, cents_from: float = 1.0) -> str:
+    """An amount in USD as every surface shows it: `$0` for nothing, cents (`$12.30`) from `cents_from` up,
+    four decimals below it (`$0.0078`: a request costs fractions of a cent)."""
+    if value == 0:
+        return "$0"
+    return f"${value:,.2f}" if abs(value) >= cents_from else f"${value:,.4f}"
+
+
 USER_IDS_LIMIT = 20_000  # user ids a backend lists for grounding; a larger org is not checked (knows_every_user)
 
 

@@ -15,6 +15,7 @@ from heliqa.agent.rules.table import Env, Parse, rule
 from heliqa.agent.rules.words import UNITS, ZONES
 from heliqa.agent.timerange import MONTH_DAYS, YEAR_DAYS, TimeRange, zone
 from heliqa.tools.errors import Clarify
+from heliqa.tools.zones import display_zone
 
 UNIT = r"(?:" + "|".join(sorted(UNITS, key=len, reverse=True)) + r")"
 LAST = r"(?:(?:in|over|for|during|within|from)\s+)?(?:the\s+)?(?:last|past|previous|recent|trailing)"
@@ -65,7 +66,7 @@ def _iana(name: str) -> str:
     parts = name.split("/")
     candidate = "/".join(part.title() if part.lower() != "utc" else "UTC" for part in parts)
     zone(candidate)
-    return candidate
+    return display_zone(candidate)
 
 
 @rule(100, "zone name", {"latency today in Berlin time": {"timeZone": "Europe/Berlin", "range": {"kind": "today"}}})
@@ -112,7 +113,7 @@ _BARE_ZONES = "utc|gmt|pst|pdt|est|edt|cst|cet|cest|jst|bst|mst"
 def _zone_of(word: str) -> str:
     """The IANA zone a word names (`tokyo`, `pst`, `new york`)."""
     word = " ".join(word.lower().split())
-    return ZONES.get(word) or orgwords.zone_words()[word]
+    return display_zone(ZONES.get(word) or orgwords.zone_words()[word])
 
 
 @rule(110, "zone iana", {"cost today in asia/tokyo time": {"timeZone": "Asia/Tokyo", "measure": "cost"}})
