@@ -396,3 +396,13 @@ def test_helicone_compare_runs_twice_and_says_what_it_cannot_do():
             run_form(helicone, "org", low, END, ZoneInfo("UTC"), Vocabulary(), "rules")
         assert listed.value.exit_code == 4 and "only test equality" in str(listed.value)
         assert fake.paths() == ["/v1/metrics/totalRequests"] * 2  # nothing else was asked of the API
+
+
+def test_a_driver_of_a_handful_of_bad_requests_must_beat_chance_by_its_exact_tail():
+    from heliqa.tools.investigate import Driver
+
+    # 1 of 2 bad requests from a user who sent 3% of the baseline: 6% likely by chance, past 3 normal errors
+    assert not Driver("user", "someone", 0.5, 0.03).stands_out(2, 1000)
+    assert not Driver("app", "docs", 1.0, 0.35).stands_out(2, 1000)  # 2 of 2 where 35% usually are: 12%
+    assert Driver("user", "someone", 0.5, 0.03).stands_out(20, 1000)  # 10 of 20
+    assert Driver("app", "docs", 1.0, 0.35).stands_out(8, 1000)  # 8 of 8: 0.02%

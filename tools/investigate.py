@@ -48,6 +48,7 @@ MIN_REQUESTS = 5  # a bucket with fewer requests says too little about a latency
 # a value stands out when the bad requests hold at least 20 points more of it than the baseline, 1.5x as much, and
 # more than chance would give them: 3 standard errors above its baseline share (ten bad requests prove little)
 MIN_LIFT, MIN_RATIO, MIN_Z = 0.20, 1.5, 3.0
+CHANCE = 1 - statistics.NormalDist().cdf(MIN_Z)  # the same bar as a tail probability (0.00135)
 
 
 class ScoreBelow(BaseModel):
@@ -178,10 +179,15 @@ class Driver:
         return self.current - self.baseline
 
     def stands_out(self, bad_total: int, baseline_total: int) -> bool:
-        """Far enough above the baseline share, and more than chance among `bad_total` bad requests."""
+        """Far enough above the baseline share, and more than chance among `bad_total` bad requests: beyond MIN_Z
+        standard errors and, as few bad requests need, by the exact binomial tail too (1 of 2 bad requests from a
+        user who sent 3% of the baseline happens 6% of the time: no driver)."""
         share = max(self.baseline, 0.5 / max(baseline_total, 1))
         error = math.sqrt(share * (1 - min(share, 1.0)) / max(bad_total, 1))
-        return self.lift >= MIN_LIFT and self.current >= MIN_RATIO * self.baseline and self.lift >= MIN_Z * error
+        if not (self.lift >= MIN_LIFT and self.current >= MIN_RATIO * self.baseline and self.lift >= MIN_Z * error):
+            return False
+        held = round(self.current * bad_total)
+        return share >= 1 or binomial_tail(held, bad_total, share) <= CHANCE
 
     def to_json(self) -> dict[str, Any]:
         """`{"dimension", "value", "current", "baseline", "share"}`; `share` is current − baseline."""
@@ -192,6 +198,21 @@ class Driver:
             "baseline": self.baseline,
             "share": self.lift,
         }
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p), summed from k until the terms vanish."""
+    if k <= 0:
+        return 1.0
+    total, i = 0.0, k
+    while i <= n:
+        log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+        term = math.exp(log_term + i * math.log(p) + (n - i) * math.log1p(-p))
+        total += term
+        if term < total * 1e-12:
+            break
+        i += 1
+    return min(total, 1.0)
 
 
 @dataclass(frozen=True)
