@@ -198,7 +198,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         removed = store.remove_org(org)
         sys.stdout.write(f"removed the {removed:,} requests of organization {org} from {store.path}\n")
     end = demo_end(args.now)
-    added = fill_demo(store, rows=args.rows, seed=args.seed, now=end, vocabulary=args.vocabulary)
+    from heliqa.progress import Progress
+
+    with Progress() as bar:
+        added = fill_demo(
+            store,
+            rows=args.rows,
+            seed=args.seed,
+            now=end,
+            vocabulary=args.vocabulary,
+            progress=lambda done, total: bar.update("demo", done, total, unit="requests"),
+        )
     stamp = iso_z(end)
     again = "" if added else f" (it already held this data; `heliqa demo --reset --now {stamp}` starts over)"
     sys.stdout.write(
@@ -451,10 +461,10 @@ def _data_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     sync.add_argument("--quiet", action="store_true", help="no progress line")
     sync.set_defaults(func=cmd_sync)
 
-    from heliqa.tools.demo import VOCABULARIES
+    from heliqa.tools.demo import DEMO_ROWS, VOCABULARIES
 
     demo = command("demo", "fill the embedded store with a seeded, realistic generated dataset")
-    demo.add_argument("--rows", type=int, default=50_000, help="how many requests")
+    demo.add_argument("--rows", type=int, default=DEMO_ROWS, help="how many requests")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed and --now, same data)")
     demo.add_argument("--now", metavar="ISO", help="end of the generated 30 days (default: the current time)")
     demo.add_argument(

@@ -21,14 +21,15 @@ class Progress:
         if self.enabled:
             self.stream.write("\n")
 
-    def update(self, path: str, done: int, total: int) -> None:
-        """Report `done` of `total` bytes read from `path`."""
+    def update(self, path: str, done: int, total: int, unit: str = "MB") -> None:
+        """Report `done` of `total` bytes read from `path` (or of `total` requests written, `unit="requests"`)."""
         if not self.enabled or (time.monotonic() - self._last < 0.1 and done < total):
             return
         self._last = time.monotonic()
         share = done / total if total else 0
         bar = "#" * int(share * 30)
-        self.stream.write(f"\r{path[-40:]}  [{bar:<30}] {share:4.0%}  {done / 1e6:.1f} MB")
+        amount = f"{done / 1e6:.1f} MB" if unit == "MB" else f"{done:,} {unit}"
+        self.stream.write(f"\r{path[-40:]}  [{bar:<30}] {share:4.0%}  {amount}")
         self.stream.flush()
 
 

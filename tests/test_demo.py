@@ -168,3 +168,12 @@ def test_demo_fills_the_second_vocabulary(tmp_path, monkeypatch):
     assert set(vocab.properties) == {"team", "app", "route", "region", "customer", "deployment"}
     assert store.vocabulary(DEMO_ORG).properties == {}  # its own organization: the sample's stays apart
     store.close()
+
+
+def test_fill_demo_reports_its_progress_batch_by_batch(tmp_path):
+    seen = []
+    store = Store(tmp_path / "heliqa.duckdb")
+    assert (
+        fill_demo(store, rows=60_000, seed=3, now=NOW, progress=lambda done, rows: seen.append((done, rows))) == 60_000
+    )
+    assert seen == [(50_000, 60_000), (60_000, 60_000)]

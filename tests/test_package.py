@@ -209,7 +209,7 @@ def test_version_and_bare_command(tmp_path):
         ("chat", "(default: HELIQA_TZ, else this machine's)"),
         ("query", "(default: HELIQA_BACKEND, else embedded)"),
         ("import", "exit code is 0 when anything loaded"),
-        ("demo", "(default: 50000)"),
+        ("demo", "(default: 300000)"),
         ("orgs", "heliqa orgs"),
         ("slack", "(default: 3000)"),
         ("serve", "(default: 8585)"),
