@@ -89,7 +89,16 @@ class RulesPlanner:
 
     def _read(self, question: str, ctx: Context, notes: list[str]) -> tuple[str, Parse, Scanner]:
         """Scan the question; when words are left over, read likely typos as the words they stand for and rescan."""
-        parse, s = self.scan(question, ctx)
+        try:
+            parse, s = self.scan(question, ctx)
+        except Clarify:
+            # a rule asked back, perhaps for want of a word typed as shorthand ("after 5pm yday"): read it, rescan
+            fixes = shorthand_fixes(re.findall(r"[\w']+", question))
+            if not fixes:
+                raise
+            question = _apply_fixes(question, fixes)
+            notes.append("read " + ", ".join(f"'{a}' as '{b}'" for a, b in fixes.items()))
+            parse, s = self.scan(question, ctx)
         leftovers = s.leftover_spans()
         words = [w for w, _ in leftovers]
         fixes = shorthand_fixes(words)
