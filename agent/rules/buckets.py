@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from heliqa.agent.rules.groups import group, group_alternation
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import CLARIFY, Env, Parse, rule
 from heliqa.agent.rules.vocabulary import rank_alternation
@@ -72,6 +73,32 @@ def bucket_by(s: Scanner, p: Parse, env: Env) -> None:
         r"(?P<b>minute|min|hour|day|week|month|year)s?",
         lambda m: set_bucket(p, m.group("b")),
     )
+
+
+_BUCKET_WORD = r"(?P<b>minute|min|hour|day|week|month)s?"
+_BOTH = r"\s*(?:,|&|\+|/|and)\s*(?:by\s+|per\s+)?(?:the\s+)?"
+
+
+@rule(
+    715,
+    "group and bucket",
+    {
+        "cost by model and day last week": {"groupBy": "model", "bucket": "day", "range": {"kind": "last", "n": 7}},
+        "requests per day and provider": {"groupBy": "provider", "bucket": "day"},
+    },
+)
+def group_and_bucket(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "by model and day", "per hour and provider": one grouping and one time bucket (a series per group),
+    never two groupings."""
+    words, alt = group_alternation(env)
+
+    def handle(m):
+        group(p, words, m)
+        set_bucket(p, m.group("b"))
+
+    lead = r"(?:by|per|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by)\s+(?:the\s+|each\s+)?"
+    s.take(rf"{lead}(?P<g>{alt}){_BOTH}{_BUCKET_WORD}", handle)
+    s.take(rf"{lead}{_BUCKET_WORD}{_BOTH}(?P<g>{alt})", handle)
 
 
 def _over_time(s: Scanner, p: Parse, m: re.Match) -> bool | None:
