@@ -83,15 +83,54 @@ def top_anywhere(s: Scanner, p: Parse, env: Env) -> None:
     s.take(r"(?:the\s+)?(?P<d>top|bottom)\s+(?P<n>\d+)", handle)
 
 
+@rule(
+    595,
+    "groups sorted by",
+    {
+        "models sorted by cost last week": {"groupBy": "model", "measure": "cost", "top": None},
+        "users ordered by spend": {"groupBy": "user", "measure": "cost"},
+    },
+)
+def groups_sorted_by(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "models sorted by cost", "users ordered by spend", "rank providers by latency": every group, by the
+    measure named after it (grouped rows are listed largest first)."""
+    words, groups = rank_alternation(env.vocab)
+
+    def handle(m):
+        new = words[m.group("g").lower()]
+        if p.group and p.group != new:
+            raise Clarify("That question groups by two things; ask for one grouping at a time.")
+        p.group = new
+
+    s.take(rf"(?:all\s+|the\s+|our\s+)?(?P<g>{groups})\s+(?:sorted|ordered|ranked|listed|arranged)\s+by", handle)
+    s.take(rf"(?:sort|order|rank|list)\s+(?:all\s+|the\s+|our\s+|all\s+the\s+)?(?P<g>{groups})\s+by", handle)
+
+
+_ASCENDING = (
+    r"(?:sorted|ordered|ranked\s+)?(?:ascending|asc|from\s+(?:lowest|smallest|least)\s+to\s+(?:highest|largest|most))|"
+    r"(?:lowest|smallest|least|fastest|cheapest|quietest)\s+first"
+)
+
+
 @rule(1350, "sort order", {"cost by model, highest first": {"groupBy": "model", "measure": "cost"}})
 def sort_order(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "sorted descending", "highest first": grouped rows are always listed largest first, so nothing changes."""
+    """Reads "sorted descending", "highest first": grouped rows are always listed largest first, so nothing changes;
+    "ascending", "lowest first" are asked back (a bottom N lists the smallest first)."""
     s.take(
         r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
         r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most|slowest|busiest|costliest|priciest)\s+first|"
         r"descending",
         lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
     )
+
+    def ascending(m):
+        if p.group is None or p.rank != "bottom":
+            raise Clarify(
+                f"Grouped answers list the largest first; I can't sort them '{m.group(0)}'. For the smallest "
+                "groups, ask for a bottom N, e.g. 'bottom 5 models by cost'."
+            )
+
+    s.take(_ASCENDING, ascending)
 
 
 def _superlative(p: Parse, words: dict[str, str], m) -> None:
