@@ -248,3 +248,41 @@ def rate_limited(s: Scanner, p: Parse, env: Env) -> None:
 def successful(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "successful requests", "succeeded": status 200."""
     s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", lambda m: _code(p, 200))
+
+
+_NOT_FAILED = (
+    r"(?:that\s+|which\s+)?(?:did|do|does|have|has|had|were|was|are|is)\s+not\s+(?:fail(?:ed)?|error(?:ed)?(?:\s+out)?|"
+    r"errors?|failures?|(?:an?\s+)?error\s+responses?)|(?:that\s+|which\s+)?never\s+(?:failed|errored)|"
+    r"(?:without|with\s+no)\s+(?:an?\s+)?(?:errors?|failures?)"
+)
+_REQUESTS = r"(?P<r>requests?|reqs|calls?)"
+
+
+@rule(
+    545,
+    "not failed",
+    {
+        "requests that did not fail yesterday": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
+        "non-failed requests": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
+    },
+)
+def not_failed(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "requests that did not fail", "calls that didn't error", "non-failed requests", "requests without
+    errors": the requests that are not errors, status < 400. Only requests: "models that did not fail" (no failed
+    request at all) is another question, asked back."""
+
+    def after_requests(m):
+        s.fired.append(s.rule)
+        s.blank(m.start("n"), m.end())  # the requests word is left for the measure
+        p.conditions.append(Condition(field="status", op="lt", value=400))
+        return False
+
+    s.take(rf"{_REQUESTS}\s+(?P<n>{_NOT_FAILED})", after_requests)
+    s.take(
+        r"non\s+(?:failed|failing|error|errored|erroring)(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
+        lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
+    )
+    s.take(
+        r"error[\s-]?free(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
+        lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
+    )
