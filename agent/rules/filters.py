@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
+
 from heliqa.agent.rules.scanner import Fake, Scanner, negation_before, unhide
-from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.table import Env, Parse, ordered, rule
+from heliqa.agent.rules.vocabulary import rank_alternation
 from heliqa.agent.spec import Condition
 
 _QUOTED = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
@@ -196,7 +199,10 @@ def status_code(s: Scanner, p: Parse, env: Env) -> None:
         r"(?:with\s+)?(?:http\s+)?(?:status(?:\s+code)?|code)\s*(?P<op>>=|<=|=>|=<|>|<|≥|≤)\s*(?P<c>[1-5]\d\d)",
         compared,
     )
-    s.take(r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", code)
+    s.take(
+        r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*|(?:is|was|were|equals|of)\s+)?(?P<c>[1-5]\d\d)",
+        code,
+    )
     s.take(r"(?P<c>[1-5]\d\d)s", code)
     s.take(r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", code)
 
@@ -286,3 +292,41 @@ def not_failed(s: Scanner, p: Parse, env: Env) -> None:
         r"error[\s-]?free(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
         lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
     )
+
+
+_CONDITION_FAMILIES = ("filters", "names", "properties")  # the rule modules whose words filter the rows
+# which rules may read the value after "where <dimension> is" ("where model is gpt-4"): that dimension's own
+_DIMENSION_RULES = {"model": ("models",), "provider": ("providers",), "user": ("users",), "country": ("countries",)}
+_DIMENSION_RULES |= {"status": ("status code", "status returned", "status class")}
+
+
+@rule(
+    1650,
+    "where",
+    {
+        "requests by model where status < 300": {
+            "groupBy": "model",
+            "conditions": [{"field": "status", "op": "lt", "value": 300}],
+        },
+        "cost where the model is gpt-4": {"conditions": [{"field": "model", "op": "equals", "value": "gpt-4"}]},
+    },
+)
+def where(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "where" (or "whose") leading a filter another rule understood ("where status < 300", "where the model
+    is gpt-4"); before anything else ("where did errors come from") it stays, and is asked back."""
+    families = {r.name: r.module for r in ordered()}
+    words, alt = rank_alternation(env.vocab)
+
+    def understood_after(m: re.Match, dimension: str | None) -> bool | None:
+        after = re.match(r"\s*(?:the\s+)?", s.original[m.end() :])  # the next word, understood or not
+        by = s.rule_at(m.end() + after.end()) or ""
+        if dimension is None:
+            return None if families.get(by) in _CONDITION_FAMILIES else False
+        wanted = ("properties",) if dimension.startswith("property:") else _DIMENSION_RULES.get(dimension, ())
+        return None if by in wanted else False
+
+    s.take(
+        rf"(?:where|whose)\s+(?:the\s+)?(?P<g>{alt})\s+(?:is|was|were|are|equals|=|==)",
+        lambda m: understood_after(m, words[m.group("g").lower()]),
+    )
+    s.take(r"where|whose", lambda m: understood_after(m, None))

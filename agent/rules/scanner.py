@@ -94,6 +94,7 @@ class Scanner:
         self.rule = ""  # the rule now scanning, recorded for every match it takes
         self.fired: list[str] = []
         self.negated: dict[int, str] = {}  # where each negated name begins -> the rule that read it
+        self.spans: list[tuple[int, int, str]] = []  # every blanked span and the rule that understood it
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
@@ -116,6 +117,7 @@ class Scanner:
 
     def blank(self, start: int, end: int) -> None:
         """Blank out text[start:end] (the words are understood)."""
+        self.spans.append((start, end, self.rule))
         self.text = self.text[:start] + " " * (end - start) + self.text[end:]
 
     def tokens(self) -> list[tuple[str, int, int]]:
@@ -153,6 +155,10 @@ class Scanner:
                         break
             else:
                 i += 1
+
+    def rule_at(self, position: int) -> str | None:
+        """The rule that understood the word at `position`, if one did."""
+        return next((rule for start, end, rule in reversed(self.spans) if start <= position < end), None)
 
     def leftover_spans(self) -> list[tuple[str, int]]:
         """Words nobody understood and that are not filler, with where they start."""
