@@ -110,7 +110,7 @@ TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently lately
 morning afternoon evening night tonight overnight noon midnight weekend weekends weekday weekdays
-second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
+second seconds sec secs hour hours day days date dates week weeks month months year years quarter am pm when
 hr hrs wk wks mo mos mth mths yr yrs
 """.split()
 )

@@ -1203,6 +1203,12 @@ ASKED_BEFORE = [
         },
     ),
     ("errors by user and day last week", {"measure": "errors", "groupBy": "user", "bucket": "day", "range": LAST7}),
+    # "date" is a day bucket: "per date" was ignored (one total), "and date" dropped the bucket
+    (
+        "requests by model and date last week",
+        {"measure": "requests", "groupBy": "model", "bucket": "day", "range": LAST7},
+    ),
+    ("requests per date this week", {"measure": "requests", "bucket": "day", "range": {"kind": "this_week"}}),
     # a time of day bounds the one local day named: after runs to its end, before starts at its midnight
     ("errors after 5pm yesterday", {"measure": "errors", "range": EVENING}),
     ("Errors yesterday after 5 pm", {"measure": "errors", "range": EVENING}),

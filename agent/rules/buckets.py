@@ -70,12 +70,12 @@ def bucket_by(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "by day", "per hour", "each week", "broken down by month"."""
     s.take(
         r"(?:by|per|each|every|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by|bucketed\s+by|in)\s+(?:the\s+)?"
-        r"(?P<b>minute|min|hour|day|week|month|year)s?",
+        r"(?P<b>minute|min|hour|day|date|week|month|year)s?",
         lambda m: set_bucket(p, m.group("b")),
     )
 
 
-_BUCKET_WORD = r"(?P<b>minute|min|hour|day|week|month)s?"
+_BUCKET_WORD = r"(?P<b>minute|min|hour|day|date|week|month)s?"
 _BOTH = r"\s*(?:,|&|\+|/|and)\s*(?:by\s+|per\s+)?(?:the\s+)?"
 
 
