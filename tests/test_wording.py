@@ -1285,6 +1285,8 @@ ASKED_BEFORE = [
         "errors where status = 429 today",
         {"measure": "errors", "range": {"kind": "today"}, "conditions": [cond("status", "equals", 429)]},
     ),
+    # "whose" after requests leads a filter: it does not rank users
+    ("requests whose status is 429", {"measure": "requests", "conditions": [cond("status", "equals", 429)]}),
     (
         "latency where the model is gpt-4o-mini today",
         {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("model", "equals", "gpt-4o-mini")]},

@@ -3,6 +3,8 @@ most"), sort-order words, and settling what depends on the whole question (who i
 
 from __future__ import annotations
 
+import re
+
 from heliqa.agent.rules.measures import set_measure
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import Env, Parse, rule
@@ -250,8 +252,15 @@ def _settle_worst(p: Parse) -> None:
 
 @rule(1430, "who", {"who spent the most": {"groupBy": "user", "top": 1, "measure": "cost"}})
 def who(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "who", "whose": the users are ranked."""
-    s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
+    """Reads "who", "whose": the users are ranked; "requests whose status is 429" is a filter's lead (see "where")."""
+
+    def handle(m):
+        if m.group(0).lower() == "whose" and re.search(r"(?:requests?|reqs|calls?)\s+$", s.original[: m.start()]):
+            return False
+        p.who = True
+        return None
+
+    s.take(r"who(?:se)?", handle)
 
 
 def settle(s: Scanner, p: Parse) -> None:
