@@ -1307,6 +1307,9 @@ def test_wordings_once_asked_back_are_read_exactly(question, expected):
         ("cost after 3pm today", "not come yet"),  # now is 12:00
         ("models sorted by cost ascending", "largest first"),  # rows are listed largest first: a bottom N instead
         ("users ordered by spend, lowest first", "largest first"),
+        # the models with no failed request at all: not a filter on requests
+        ("models that did not fail yesterday", "no failed request"),
+        ("users who didn't error today", "no failed request"),
     ],
 )
 def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, says):
@@ -1317,7 +1320,6 @@ def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, sa
 @pytest.mark.parametrize(
     "question",
     [
-        "models that did not fail yesterday",  # models with no failed request at all: not a filter on requests
         "requests that fail today",  # a leftover outcome word was ignored: every request was counted
         "where did errors come from yesterday",  # 'where' leads no filter
         "requests where model is production",  # a value of another dimension after "where model is"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from heliqa.agent.rules.scanner import Fake, Scanner, negation_before, unhide
-from heliqa.agent.rules.table import Env, Parse, ordered, rule
+from heliqa.agent.rules.table import CLARIFY, Env, Parse, ordered, rule
 from heliqa.agent.rules.vocabulary import rank_alternation
 from heliqa.agent.spec import Condition
+from heliqa.tools.errors import Clarify
 
 _QUOTED = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
 _PLACES = (
@@ -270,6 +271,7 @@ _REQUESTS = r"(?P<r>requests?|reqs|calls?)"
     {
         "requests that did not fail yesterday": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
         "non-failed requests": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
+        "models that did not fail yesterday": CLARIFY,
     },
 )
 def not_failed(s: Scanner, p: Parse, env: Env) -> None:
@@ -284,6 +286,17 @@ def not_failed(s: Scanner, p: Parse, env: Env) -> None:
         return False
 
     s.take(rf"{_REQUESTS}\s+(?P<n>{_NOT_FAILED})", after_requests)
+    words, groups = rank_alternation(env.vocab)
+
+    def of_groups(m):
+        name = m.group("g").lower()
+        one = words[name].removeprefix("property:")
+        raise Clarify(
+            f"Do you mean the {name} with no failed request at all? Ask 'errors by {one}' for each one's failures, "
+            f"or 'requests that did not fail by {one}'."
+        )
+
+    s.take(rf"(?P<g>{groups})\s+(?:that\s+|which\s+|who\s+)?(?:{_NOT_FAILED})", of_groups)
     s.take(
         r"non\s+(?:failed|failing|error|errored|erroring)(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
         lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
