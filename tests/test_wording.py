@@ -1327,3 +1327,15 @@ def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, sa
 )
 def test_outcomes_and_a_where_that_leads_nothing_are_asked_back(question):
     assert plan(question).status != "ok", plan(question).spec
+
+
+def test_a_bucket_word_that_is_the_organizations_key_groups_by_that_key():
+    keyed = Vocabulary(
+        models=VOCAB.models,
+        providers=VOCAB.providers,
+        properties={**VOCAB.properties, "date": {"2026-11-01": 1}},
+        score_keys=VOCAB.score_keys,
+    )
+    assert whole("cost by date last week", keyed) == {"measure": "cost", "groupBy": "property:date", "range": LAST7}
+    assert "one grouping" in plan("requests by model and date", keyed).message
+    assert whole("cost by date last week") == {"measure": "cost", "bucket": "day", "range": LAST7}
