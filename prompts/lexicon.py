@@ -134,8 +134,8 @@ incident outage anomaly anomalies wrong problem problems issue issues weird odd 
 UNFILTERABLE = frozenset(
     """
 cache cached caching stream streamed streaming tool tools function functions image images vision audio batch batched
-retry retries retried timeout timeouts timed fallback fallbacks session sessions thread threads agent agents endpoint
-endpoints region regions new returning key keys
+retry retries retried timeout timeouts timed timing fallback fallbacks session sessions thread threads agent agents
+endpoint endpoints region regions new returning key keys
 """.split()
 )
 # Whether a request failed: a leftover one changes which rows count ("requests that fail")

@@ -1321,6 +1321,9 @@ def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, sa
     "question",
     [
         "requests that fail today",  # a leftover outcome word was ignored: every request was counted
+        "requests that did not fail or time out",  # "time out" was ignored: only the failures were excluded
+        "how many requests time out today",  # "time out" was ignored as filler: every request was counted
+        "requests timing out by model",
         "where did errors come from yesterday",  # 'where' leads no filter
         "requests where model is production",  # a value of another dimension after "where model is"
     ],

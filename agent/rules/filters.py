@@ -280,6 +280,8 @@ def not_failed(s: Scanner, p: Parse, env: Env) -> None:
     request at all) is another question, asked back."""
 
     def after_requests(m):
+        if re.match(r"\s+(?:or|nor)(?![\w-])", s.text[m.end() :]):
+            return False  # "did not fail or time out": what else it excludes is unknown, so it is asked back
         s.fired.append(s.rule)
         s.blank(m.start("n"), m.end())  # the requests word is left for the measure
         p.conditions.append(Condition(field="status", op="lt", value=400))
