@@ -1285,6 +1285,11 @@ ASKED_BEFORE = [
         "errors where status = 429 today",
         {"measure": "errors", "range": {"kind": "today"}, "conditions": [cond("status", "equals", 429)]},
     ),
+    # "country is brazil": "is" is no country code (Iceland's)
+    (
+        "requests where country is brazil",
+        {"measure": "requests", "conditions": [cond("country", "equals", "BR")]},
+    ),
     # "whose" after requests leads a filter: it does not rank users
     ("requests whose status is 429", {"measure": "requests", "conditions": [cond("status", "equals", 429)]}),
     (
