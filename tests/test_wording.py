@@ -1268,6 +1268,16 @@ ASKED_BEFORE = [
         {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "today"}},
     ),
     ("rank users by cost this month", {"measure": "cost", "groupBy": "user", "range": {"kind": "this_month"}}),
+    ("models by cost last week", {"measure": "cost", "groupBy": "model", "range": LAST7}),
+    ("users by spend this month", {"measure": "cost", "groupBy": "user", "range": {"kind": "this_month"}}),
+    (
+        "providers by p95 latency yesterday",
+        {"measure": "latency", "aggregation": "p95", "groupBy": "provider", "range": YESTERDAY},
+    ),
+    (
+        "features by error rate last week",
+        {"measure": "error_rate", "groupBy": "property:feature", "range": LAST7},
+    ),
     # "where" leading a filter
     (
         "requests by model where status < 300 yesterday",
@@ -1330,6 +1340,8 @@ def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, sa
         "how many requests time out today",  # "time out" was ignored as filler: every request was counted
         "requests timing out by model",
         "where did errors come from yesterday",  # 'where' leads no filter
+        "gizmos by error rate last week",  # groups nobody has: never one total with the word dropped
+        "widgets sorted by cost",
         "requests where model is production",  # a value of another dimension after "where model is"
     ],
 )

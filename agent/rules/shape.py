@@ -7,13 +7,15 @@ import re
 
 from heliqa.agent.rules.measures import set_measure
 from heliqa.agent.rules.scanner import Scanner
-from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.table import UNPARSED, Env, Parse, rule
 from heliqa.agent.rules.vocabulary import phrases, rank_alternation
-from heliqa.agent.rules.words import LINKING_ALTERNATION
+from heliqa.agent.rules.words import FILLER, LINKING_ALTERNATION
 from heliqa.prompts.lexicon import ALTERNATIVE_JOINERS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 
 _RANKED_MEASURES = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
+_AGGREGATE = r"p\d{1,2}|avg|average|mean|median|total|max|maximum|min|minimum"
+_MEASURE_NEXT = rf"(?=\s+(?:(?:{_AGGREGATE})\s+)?(?:{_RANKED_MEASURES})(?![\w-]))"  # "by p95 latency"
 _MOST_WORDS = {"expensive": "cost", "costly": "cost", "active": "requests"}  # "the most expensive model"
 _JOINERS = phrases(ALTERNATIVE_JOINERS)  # "sonnet vs haiku", "gpt-4 and gpt-4o"
 _EXTREMES = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
@@ -106,6 +108,42 @@ def groups_sorted_by(s: Scanner, p: Parse, env: Env) -> None:
 
     s.take(rf"(?:all\s+|the\s+|our\s+)?(?P<g>{groups})\s+(?:sorted|ordered|ranked|listed|arranged)\s+by", handle)
     s.take(rf"(?:sort|order|rank|list)\s+(?:all\s+|the\s+|our\s+|all\s+the\s+)?(?P<g>{groups})\s+by", handle)
+
+
+_SORT_WORDS = r"sort|sorted|order|ordered|rank|ranked|list|listed|arrange|arranged"
+
+
+@rule(1440, "groups by a measure", {"models by p95 latency": {"groupBy": "model", "aggregation": "p95"}})
+def groups_by_measure(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "models by cost", "users by spend": the groups, by the measure named after them (never "users by
+    model", "users by day"); after the ranking rules, so "top 5 users by cost" and "worst model by error rate" are
+    theirs."""
+    words, groups = rank_alternation(env.vocab)
+    pattern = rf"(?<![\w.-])(?P<g>{groups})\s+by{_MEASURE_NEXT}"
+    for m in re.finditer(pattern, s.original, re.I):
+        if s.text[m.start() : m.end()] != s.original[m.start() : m.end()]:
+            continue  # another rule read these words
+        if re.search(r"(?<![\w-])(?:top|bottom)\s+(?:\d+\s+)?$", s.original[: m.start()]):
+            continue  # "top 5 users by cost": the top N rule's
+        new = words[m.group("g").lower()]
+        if p.group and p.group != new:
+            raise Clarify("That question groups by two things; ask for one grouping at a time.")
+        p.group = new
+        s.fired.append(s.rule)
+        s.blank(m.start(), m.end())
+
+
+@rule(1690, "unknown groups by", {"products by cost": UNPARSED})
+def unknown_groups_by(s: Scanner, p: Parse, env: Env) -> None:
+    """An unknown word before "by cost" ("products by cost" where there is no product key) names the groups
+    the asker wants: it is asked back, never dropped for one total."""
+    pattern = rf"(?<![\w.-])(?P<w>[a-z][\w.-]*)\s+(?:(?:{_SORT_WORDS})\s+)?by{_MEASURE_NEXT}"
+    for m in re.finditer(pattern, s.original):
+        word = m.group("w")
+        understood = not s.text[m.start("w") : m.end("w")].strip()
+        if not understood and word not in FILLER and not re.fullmatch(_SORT_WORDS, word):
+            s.fired.append(s.rule)
+            p.unresolved.append(word)
 
 
 _ASCENDING = (
