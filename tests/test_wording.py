@@ -1320,6 +1320,7 @@ def test_wordings_once_asked_back_are_read_exactly(question, expected):
         ("errors after 5pm", "on which day"),  # which day's 5pm: the asker says, or asks "since 5pm"
         ("errors after 5pm last week", "one day"),  # the evenings of seven days: no range can say that
         ("cost after 3pm today", "not come yet"),  # now is 12:00
+        ("errors from 5pm yesterday", "until when"),  # until now, or the rest of that day?
         ("models sorted by cost ascending", "largest first"),  # rows are listed largest first: a bottom N instead
         ("users ordered by spend, lowest first", "largest first"),
         # the models with no failed request at all: not a filter on requests

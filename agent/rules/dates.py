@@ -169,6 +169,14 @@ def clock_bound(s: Scanner, p: Parse, env: Env) -> None:
 
     s.take(rf"{_BOUND}\s+(?P<c>{CLOCK})", handle)
 
+    def open_ended(m):
+        raise Clarify(
+            f"From {m.group('c')} until when? Ask 'since {m.group('c')} ...' (until now) or 'after {m.group('c')} "
+            "...' (the rest of that day)."
+        )
+
+    s.take(rf"from\s+(?P<c>{CLOCK})(?!\s*(?:and|to|until|till|through|-)(?![\w-]))", open_ended)
+
 
 _ONE_DAY = ("today", "yesterday", "day")
 
