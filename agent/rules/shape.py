@@ -164,7 +164,9 @@ def sort_order(s: Scanner, p: Parse, env: Env) -> None:
     )
 
     def ascending(m):
-        if p.group is None or p.rank != "bottom":
+        if p.group is None:
+            p.unresolved.append(m.group(0))  # no groups to sort: "ascending" of what is asked back as such
+        elif p.rank != "bottom":
             raise Clarify(
                 f"Grouped answers list the largest first; I can't sort them '{m.group(0)}'. For the smallest "
                 "groups, ask for a bottom N, e.g. 'bottom 5 models by cost'."
