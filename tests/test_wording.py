@@ -1360,3 +1360,21 @@ def test_a_bucket_word_that_is_the_organizations_key_groups_by_that_key():
     assert whole("cost by date last week", keyed) == {"measure": "cost", "groupBy": "property:date", "range": LAST7}
     assert "one grouping" in plan("requests by model and date", keyed).message
     assert whole("cost by date last week") == {"measure": "cost", "bucket": "day", "range": LAST7}
+
+
+def test_shorthand_read_after_a_rule_asked_back_leaves_names_alone():
+    # "after 5pm" needs its day, typed "yday": the shorthand is read and the question rescanned, but a user named
+    # like shorthand ("mo" = month) stays that user
+    named = Vocabulary(
+        models=VOCAB.models,
+        providers=VOCAB.providers,
+        properties=VOCAB.properties,
+        score_keys=VOCAB.score_keys,
+        user_ids={"mo": 3},
+    )
+    assert whole("cost for mo after 5pm yday", named) == {
+        "measure": "cost",
+        "range": EVENING,
+        "conditions": [cond("user", "equals", "mo")],
+    }
+    assert plan("cost for mo after 5pm yday", named).notes == ["read 'yday' as 'yesterday'"]

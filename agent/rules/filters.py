@@ -262,7 +262,7 @@ _NOT_FAILED = (
     r"errors?|failures?|(?:an?\s+)?error\s+responses?)|(?:that\s+|which\s+)?never\s+(?:failed|errored)|"
     r"(?:without|with\s+no)\s+(?:an?\s+)?(?:errors?|failures?)"
 )
-_REQUESTS = r"(?P<r>requests?|reqs|calls?)"
+_REQUESTS = r"(?:requests?|reqs|calls?)"
 
 
 @rule(

@@ -16,7 +16,7 @@ from heliqa.agent.rules.shape import settle
 from heliqa.agent.rules.table import Env, Parse, Rule, ordered
 from heliqa.agent.rules.words import FILLER, GROUP_WORDS
 from heliqa.agent.timerange import tz_difference
-from heliqa.agent.wording import COMMON_ZIPF, classify, shorthand_fixes, typo_fixes, zipf
+from heliqa.agent.wording import COMMON_ZIPF, classify, shorthand_fixes, typo_fixes, vocabulary_names, zipf
 from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS
 from heliqa.tools.errors import Clarify
 
@@ -93,7 +93,9 @@ class RulesPlanner:
             parse, s = self.scan(question, ctx)
         except Clarify:
             # a rule asked back, perhaps for want of a word typed as shorthand ("after 5pm yday"): read it, rescan
-            fixes = shorthand_fixes(re.findall(r"[\w']+", question))
+            vocab = ctx.vocabulary  # a name spelled like shorthand (a user "mo") stays a name
+            known = {n.lower() for n in vocabulary_names(vocab)} | {u.lower() for u in vocab.user_ids or ()}
+            fixes = shorthand_fixes([w for w in re.findall(r"[\w'.@-]+", question) if w.lower() not in known])
             if not fixes:
                 raise
             question = _apply_fixes(question, fixes)
