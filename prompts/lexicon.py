@@ -97,6 +97,8 @@ CONVERSATIONAL = CONVERSATIONAL | CONVERSATIONAL_VERBS
 # after parsing, the question is asked back naming it; it is never ignored.
 NEGATIONS = frozenset(
     "not no non never except excluding exclude excluded without other besides but minus nor neither unless".split()
+    # contractions typed without the apostrophe ("didnt fail"): the scanner reads them as "did not"
+    + "didnt dont doesnt wasnt werent isnt arent havent hasnt hadnt".split()
 )
 COMPARISONS = frozenset(
     """
@@ -108,7 +110,7 @@ TIME_WORDS = frozenset(
     """
 before after until till since within ago earlier later previous prior next recent recently lately
 morning afternoon evening night tonight overnight noon midnight weekend weekends weekday weekdays
-second seconds sec secs hour hours day days week weeks month months year years quarter am pm when
+second seconds sec secs hour hours day days date dates week weeks month months year years quarter am pm when
 hr hrs wk wks mo mos mth mths yr yrs
 """.split()
 )
@@ -132,15 +134,19 @@ incident outage anomaly anomalies wrong problem problems issue issues weird odd 
 UNFILTERABLE = frozenset(
     """
 cache cached caching stream streamed streaming tool tools function functions image images vision audio batch batched
-retry retries retried timeout timeouts timed fallback fallbacks session sessions thread threads agent agents endpoint
-endpoints region regions new returning key keys
+retry retries retried timeout timeouts timed timing fallback fallbacks session sessions thread threads agent agents
+endpoint endpoints region regions new returning key keys
 """.split()
+)
+# Whether a request failed: a leftover one changes which rows count ("requests that fail")
+OUTCOMES = frozenset(
+    "fail fails failing failed failure failures errored erroring succeed succeeds succeeded unsuccessful".split()
 )
 # A rate or share of something other than the error rate ("5xx rate", "429 ratio") is not a count of those rows.
 RATIOS = frozenset(
     "rate rates ratio ratios percentage percentages percent proportion proportions share shares fraction".split()
 )
-BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS
+BLOCKING = NEGATIONS | COMPARISONS | TIME_WORDS | RANKING | CHANGE_WORDS | UNFILTERABLE | RATIOS | OUTCOMES
 
 # Prepositions after which an unknown word names something the rows are filtered or grouped by.
 FILTER_PREPOSITIONS = frozenset(

@@ -1173,3 +1173,208 @@ def test_the_first_word_of_the_organizations_model_names_is_a_family_before_mode
         "conditions": [cond("model", "contains", "phi")],
     }
     assert plan("cost for text models").status != "ok"  # an everyday word: not text-embedding-3-small's family
+
+
+def _between(start: str, end: str) -> dict:
+    return {"kind": "between", "start": start, "end": end}
+
+
+YESTERDAY, EVENING = {"kind": "yesterday"}, _between("2026-11-23T17:00:00", "2026-11-24T00:00:00")
+NOT_FAILED = cond("status", "lt", 400)
+ASKED_BEFORE = [
+    # a grouping and a time bucket joined: one series per group (never two groupings)
+    ("cost by model and day last week", {"measure": "cost", "groupBy": "model", "bucket": "day", "range": LAST7}),
+    (
+        "spend by day and model over the past week",
+        {"measure": "cost", "groupBy": "model", "bucket": "day", "range": LAST7},
+    ),
+    (
+        "tokens by provider and hour today",
+        {"measure": "total_tokens", "groupBy": "provider", "bucket": "hour", "range": {"kind": "today"}},
+    ),
+    (
+        "p95 latency by model & day this week",
+        {
+            "measure": "latency",
+            "aggregation": "p95",
+            "groupBy": "model",
+            "bucket": "day",
+            "range": {"kind": "this_week"},
+        },
+    ),
+    ("errors by user and day last week", {"measure": "errors", "groupBy": "user", "bucket": "day", "range": LAST7}),
+    # "date" is a day bucket: "per date" was ignored (one total), "and date" dropped the bucket
+    (
+        "requests by model and date last week",
+        {"measure": "requests", "groupBy": "model", "bucket": "day", "range": LAST7},
+    ),
+    ("requests per date this week", {"measure": "requests", "bucket": "day", "range": {"kind": "this_week"}}),
+    # a time of day bounds the one local day named: after runs to its end, before starts at its midnight
+    ("errors after 5pm yesterday", {"measure": "errors", "range": EVENING}),
+    ("Errors yesterday after 5 pm", {"measure": "errors", "range": EVENING}),
+    ("errors later than 5pm yesterday", {"measure": "errors", "range": EVENING}),
+    ("how many errors after 17:00 yday", {"measure": "errors", "range": EVENING}),
+    (
+        "requests before 9am today",
+        {"measure": "requests", "range": _between("2026-11-24T00:00:00", "2026-11-24T09:00:00")},
+    ),
+    (
+        "latency yesterday before noon",
+        {"measure": "latency", "range": _between("2026-11-23T00:00:00", "2026-11-23T12:00:00")},
+    ),
+    (
+        "cost after 6:30pm on nov 20",
+        {"measure": "cost", "range": _between("2026-11-20T18:30:00", "2026-11-21T00:00:00")},
+    ),
+    (
+        "errors after 8pm on monday",
+        {"measure": "errors", "range": _between("2026-11-23T20:00:00", "2026-11-24T00:00:00")},
+    ),
+    ("latency after 10am today", {"measure": "latency", "range": {"kind": "since", "start": "2026-11-24T10:00:00"}}),
+    (
+        "how many 500s after 5pm yesterday",
+        {"measure": "requests", "range": EVENING, "conditions": [cond("status", "equals", 500)]},
+    ),
+    (
+        "errors after 5pm yesterday in new york time",
+        {"measure": "errors", "range": EVENING, "timeZone": "America/New_York"},
+    ),
+    ("errors since 5pm yesterday", {"measure": "errors", "range": {"kind": "since", "start": "2026-11-23T17:00:00"}}),
+    # requests that did not fail: the complement of an error (status >= 400)
+    ("requests that did not fail yesterday", {"measure": "requests", "range": YESTERDAY, "conditions": [NOT_FAILED]}),
+    ("how many requests didnt fail yesterday", {"measure": "requests", "range": YESTERDAY, "conditions": [NOT_FAILED]}),
+    ("reqs that didn't fail today", {"measure": "requests", "range": {"kind": "today"}, "conditions": [NOT_FAILED]}),
+    (
+        "requests that did not error yesterday by model",
+        {"measure": "requests", "groupBy": "model", "range": YESTERDAY, "conditions": [NOT_FAILED]},
+    ),
+    ("non-failed requests yesterday", {"measure": "requests", "range": YESTERDAY, "conditions": [NOT_FAILED]}),
+    ("requests with no errors yesterday", {"measure": "requests", "range": YESTERDAY, "conditions": [NOT_FAILED]}),
+    ("requests that werent errors yesterday", {"measure": "requests", "range": YESTERDAY, "conditions": [NOT_FAILED]}),
+    (
+        "latency of requests that did not fail yesterday",
+        {"measure": "latency", "range": YESTERDAY, "conditions": [NOT_FAILED]},
+    ),
+    # groups sorted by a measure: every group, largest first
+    ("models sorted by cost last week", {"measure": "cost", "groupBy": "model", "range": LAST7}),
+    ("Models sorted by spend, last week", {"measure": "cost", "groupBy": "model", "range": LAST7}),
+    ("users ordered by spend", {"measure": "cost", "groupBy": "user"}),
+    (
+        "providers ranked by error rate yesterday",
+        {"measure": "error_rate", "groupBy": "provider", "range": YESTERDAY},
+    ),
+    (
+        "sort models by p95 latency today",
+        {"measure": "latency", "aggregation": "p95", "groupBy": "model", "range": {"kind": "today"}},
+    ),
+    ("rank users by cost this month", {"measure": "cost", "groupBy": "user", "range": {"kind": "this_month"}}),
+    ("models by cost last week", {"measure": "cost", "groupBy": "model", "range": LAST7}),
+    ("users by spend this month", {"measure": "cost", "groupBy": "user", "range": {"kind": "this_month"}}),
+    (
+        "providers by p95 latency yesterday",
+        {"measure": "latency", "aggregation": "p95", "groupBy": "provider", "range": YESTERDAY},
+    ),
+    (
+        "features by error rate last week",
+        {"measure": "error_rate", "groupBy": "property:feature", "range": LAST7},
+    ),
+    # "where" leading a filter
+    (
+        "requests by model where status < 300 yesterday",
+        {"measure": "requests", "groupBy": "model", "range": YESTERDAY, "conditions": [cond("status", "lt", 300)]},
+    ),
+    (
+        "requests by model where status<300 yday",
+        {"measure": "requests", "groupBy": "model", "range": YESTERDAY, "conditions": [cond("status", "lt", 300)]},
+    ),
+    (
+        "cost by provider where model is gpt-4o last week",
+        {"measure": "cost", "groupBy": "provider", "range": LAST7, "conditions": [cond("model", "equals", "gpt-4o")]},
+    ),
+    (
+        "errors where status = 429 today",
+        {"measure": "errors", "range": {"kind": "today"}, "conditions": [cond("status", "equals", 429)]},
+    ),
+    # "country is brazil": "is" is no country code (Iceland's)
+    (
+        "requests where country is brazil",
+        {"measure": "requests", "conditions": [cond("country", "equals", "BR")]},
+    ),
+    # "whose" after requests leads a filter: it does not rank users
+    ("requests whose status is 429", {"measure": "requests", "conditions": [cond("status", "equals", 429)]}),
+    (
+        "latency where the model is gpt-4o-mini today",
+        {"measure": "latency", "range": {"kind": "today"}, "conditions": [cond("model", "equals", "gpt-4o-mini")]},
+    ),
+]
+
+
+@pytest.mark.parametrize("question,expected", ASKED_BEFORE, ids=[q[:50] for q, _ in ASKED_BEFORE])
+def test_wordings_once_asked_back_are_read_exactly(question, expected):
+    assert whole(question) == expected
+
+
+@pytest.mark.parametrize(
+    "question,says",
+    [
+        ("errors after 5pm", "on which day"),  # which day's 5pm: the asker says, or asks "since 5pm"
+        ("errors after 5pm last week", "one day"),  # the evenings of seven days: no range can say that
+        ("cost after 3pm today", "not come yet"),  # now is 12:00
+        ("errors from 5pm yesterday", "until when"),  # until now, or the rest of that day?
+        ("models sorted by cost ascending", "largest first"),  # rows are listed largest first: a bottom N instead
+        ("users ordered by spend, lowest first", "largest first"),
+        # the models with no failed request at all: not a filter on requests
+        ("models that did not fail yesterday", "no failed request"),
+        ("users who didn't error today", "no failed request"),
+    ],
+)
+def test_what_these_wordings_cannot_mean_is_asked_back_specifically(question, says):
+    result = plan(question)
+    assert result.status == "clarify" and says in result.message, (result.status, result.message)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "requests that fail today",  # a leftover outcome word was ignored: every request was counted
+        "requests that did not fail or time out",  # "time out" was ignored: only the failures were excluded
+        "how many requests time out today",  # "time out" was ignored as filler: every request was counted
+        "requests timing out by model",
+        "where did errors come from yesterday",  # 'where' leads no filter
+        "gizmos by error rate last week",  # groups nobody has: never one total with the word dropped
+        "widgets sorted by cost",
+        "requests where model is production",  # a value of another dimension after "where model is"
+    ],
+)
+def test_outcomes_and_a_where_that_leads_nothing_are_asked_back(question):
+    assert plan(question).status != "ok", plan(question).spec
+
+
+def test_a_bucket_word_that_is_the_organizations_key_groups_by_that_key():
+    keyed = Vocabulary(
+        models=VOCAB.models,
+        providers=VOCAB.providers,
+        properties={**VOCAB.properties, "date": {"2026-11-01": 1}},
+        score_keys=VOCAB.score_keys,
+    )
+    assert whole("cost by date last week", keyed) == {"measure": "cost", "groupBy": "property:date", "range": LAST7}
+    assert "one grouping" in plan("requests by model and date", keyed).message
+    assert whole("cost by date last week") == {"measure": "cost", "bucket": "day", "range": LAST7}
+
+
+def test_shorthand_read_after_a_rule_asked_back_leaves_names_alone():
+    # "after 5pm" needs its day, typed "yday": the shorthand is read and the question rescanned, but a user named
+    # like shorthand ("mo" = month) stays that user
+    named = Vocabulary(
+        models=VOCAB.models,
+        providers=VOCAB.providers,
+        properties=VOCAB.properties,
+        score_keys=VOCAB.score_keys,
+        user_ids={"mo": 3},
+    )
+    assert whole("cost for mo after 5pm yday", named) == {
+        "measure": "cost",
+        "range": EVENING,
+        "conditions": [cond("user", "equals", "mo")],
+    }
+    assert plan("cost for mo after 5pm yday", named).notes == ["read 'yday' as 'yesterday'"]

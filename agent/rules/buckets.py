@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+from heliqa.agent.rules.groups import group, group_alternation
 from heliqa.agent.rules.scanner import Scanner
 from heliqa.agent.rules.table import CLARIFY, Env, Parse, rule
-from heliqa.agent.rules.vocabulary import rank_alternation
+from heliqa.agent.rules.vocabulary import group_words, rank_alternation
 from heliqa.agent.rules.words import BUCKETS
 from heliqa.tools.errors import Clarify
 
@@ -64,14 +65,54 @@ def bucket_adjective(s: Scanner, p: Parse, env: Env) -> None:
     s.take(r"(?P<b>minutely|hourly|daily|weekly|monthly|yearly)", lambda m: set_bucket(p, m.group("b")))
 
 
+def _names_a_key(env: Env, word: str) -> bool:
+    """Whether a bucket word ("date", "day") is one of the organization's property keys, which come first."""
+    return group_words(env.vocab).get(word.lower(), "").startswith("property:")
+
+
+def _bucket(p: Parse, env: Env, m: re.Match) -> bool | None:
+    if _names_a_key(env, m.group("w")):
+        return False  # "by date" where the organization has a `date` key: that grouping
+    set_bucket(p, m.group("b"))
+    return None
+
+
 @rule(720, "bucket by", {"cost by day": {"bucket": "day"}, "requests per hour": {"bucket": "hour"}})
 def bucket_by(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "by day", "per hour", "each week", "broken down by month"."""
+    """Reads "by day", "per hour", "each week", "broken down by month", "by date"."""
     s.take(
         r"(?:by|per|each|every|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by|bucketed\s+by|in)\s+(?:the\s+)?"
-        r"(?P<b>minute|min|hour|day|week|month|year)s?",
-        lambda m: set_bucket(p, m.group("b")),
+        r"(?P<w>(?P<b>minute|min|hour|day|date|week|month|year)s?)",
+        lambda m: _bucket(p, env, m),
     )
+
+
+_BUCKET_WORD = r"(?P<w>(?P<b>minute|min|hour|day|date|week|month)s?)"
+_BOTH = r"\s*(?:,|&|\+|/|and)\s*(?:by\s+|per\s+)?(?:the\s+)?"
+
+
+@rule(
+    715,
+    "group and bucket",
+    {
+        "cost by model and day last week": {"groupBy": "model", "bucket": "day", "range": {"kind": "last", "n": 7}},
+        "requests per day and provider": {"groupBy": "provider", "bucket": "day"},
+    },
+)
+def group_and_bucket(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "by model and day", "per hour and provider": one grouping and one time bucket (a series per group),
+    never two groupings."""
+    words, alt = group_alternation(env)
+
+    def handle(m):
+        if _names_a_key(env, m.group("w")):
+            return False
+        group(p, words, m)
+        return _bucket(p, env, m)
+
+    lead = r"(?:by|per|for\s+each|broken\s+down\s+by|grouped\s+by|split\s+by)\s+(?:the\s+|each\s+)?"
+    s.take(rf"{lead}(?P<g>{alt}){_BOTH}{_BUCKET_WORD}", handle)
+    s.take(rf"{lead}{_BUCKET_WORD}{_BOTH}(?P<g>{alt})", handle)
 
 
 def _over_time(s: Scanner, p: Parse, m: re.Match) -> bool | None:

@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from heliqa.agent.rules.scanner import Fake, Scanner
-from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.table import CLARIFY, Env, Parse, rule
 from heliqa.agent.rules.time import set_range
 from heliqa.agent.rules.words import MONTHS, WEEKDAYS
 from heliqa.agent.timerange import TimeRange
@@ -154,9 +154,88 @@ def date_range(s: Scanner, p: Parse, env: Env) -> None:
     s.take(rf"(?:between|from)\s+(?P<a>{DATE})\s+(?:and|to|until|through|-)\s+(?P<b>{DATE})", handle)
 
 
-@rule(330, "since", {"errors since 9am": {"range": {"kind": "since", "start": "2026-11-24T09:00:00"}}})
+_BOUND = r"(?P<dir>after|before|later\s+than|earlier\s+than)"
+
+
+@rule(302, "clock bound", {"errors after 5pm yesterday": {"range": {"kind": "between", "end": "2026-11-24T00:00:00"}}})
+def clock_bound(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "after 5pm", "before 09:30": a bound on the time of day, applied to the one day the question names
+    ("clock bound on a day")."""
+
+    def handle(m):
+        if p.clock is not None:
+            raise Clarify("That question bounds the time of day twice; say e.g. 'between 9am and 5pm yesterday'.")
+        p.clock = ("after" if m.group("dir").lower().startswith(("after", "later")) else "before", m.group("c"))
+
+    s.take(rf"{_BOUND}\s+(?P<c>{CLOCK})", handle)
+
+    def open_ended(m):
+        raise Clarify(
+            f"From {m.group('c')} until when? Ask 'since {m.group('c')} ...' (until now) or 'after {m.group('c')} "
+            "...' (the rest of that day)."
+        )
+
+    s.take(rf"from\s+(?P<c>{CLOCK})(?!\s*(?:and|to|until|till|through|-)(?![\w-]))", open_ended)
+
+
+_ONE_DAY = ("today", "yesterday", "day")
+
+
+@rule(
+    390,
+    "clock bound on a day",
+    {
+        "errors after 5pm yesterday": {
+            "range": {"kind": "between", "start": "2026-11-23T17:00:00", "end": "2026-11-24T00:00:00"}
+        },
+        "cost before 9am today": {
+            "range": {"kind": "between", "start": "2026-11-24T00:00:00", "end": "2026-11-24T09:00:00"}
+        },
+        "errors after 5pm": CLARIFY,
+        "errors after 5pm last week": CLARIFY,
+    },
+)
+def clock_bound_day(s: Scanner, p: Parse, env: Env) -> None:
+    """Applies "after 5pm" / "before 9am" to the one local day named: after runs to that day's end (or now, today),
+    before starts at its midnight. Without a day, or over several days, it is asked back."""
+    if p.clock is None:
+        return
+    s.fired.append(s.rule)
+    side, clock = p.clock
+    words = f"{side} {clock}"
+    if p.range is None:
+        raise Clarify(
+            f"'{words}' on which day? Ask e.g. '{words} yesterday', or 'since {clock}' for the most recent "
+            f"{clock} until now."
+        )
+    if p.range.kind not in _ONE_DAY:
+        raise Clarify(
+            f"'{words}' bounds the time of one day; over {p.range.describe()} I can't keep only those hours of "
+            f"each day. Ask about one day, e.g. '{words} yesterday'."
+        )
+    today, now = env.local(p)
+    day = {"today": today, "yesterday": today - timedelta(days=1)}.get(p.range.kind, p.range.day)
+    hour, minute = read_clock(clock)
+    if side == "before" and (hour, minute) == (0, 0):
+        hour = 24  # "before midnight": the day's end
+    at = _midnight(day) + timedelta(hours=hour, minutes=minute)
+    start, end = (at, _midnight(day) + timedelta(days=1)) if side == "after" else (_midnight(day), at)
+    now = now.replace(tzinfo=None)
+    if start >= now:
+        raise Clarify(f"{clock} on {day:%b %d} has not come yet; did you mean another day?")
+    p.range = TimeRange(kind="since", start=start) if end > now else TimeRange(kind="between", start=start, end=end)
+
+
+@rule(
+    330,
+    "since",
+    {
+        "errors since 9am": {"range": {"kind": "since", "start": "2026-11-24T09:00:00"}},
+        "errors since 9am yesterday": {"range": {"kind": "since", "start": "2026-11-23T09:00:00"}},
+    },
+)
 def since(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "since Nov 20", "since yesterday", "since 9am" (before 9am: yesterday's)."""
+    """Reads "since Nov 20", "since yesterday", "since 9am" (before 9am: yesterday's), "since 5pm yesterday"."""
     today, now = env.local(p)
 
     def handle(m):
@@ -164,6 +243,10 @@ def since(s: Scanner, p: Parse, env: Env) -> None:
             start = _midnight(read_date(m.group("d"), today))
         elif m.group("y"):
             start = _midnight(today - timedelta(days=1))
+        elif m.group("on"):  # "since 5pm yesterday": that day's 5pm
+            h, mi = read_clock(m.group("c"))
+            day = today - timedelta(days=1) if m.group("on") == "yesterday" else today
+            start = _midnight(day) + timedelta(hours=h, minutes=mi)
         else:
             h, mi = read_clock(m.group("c"))
             start = datetime(today.year, today.month, today.day, h % 24, mi)
@@ -171,7 +254,10 @@ def since(s: Scanner, p: Parse, env: Env) -> None:
                 start -= timedelta(days=1)  # "since 9am" before 9am: the most recent 9am, yesterday's
         set_range(p, TimeRange(kind="since", start=start))
 
-    s.take(rf"since\s+(?:(?P<d>{DATE})|(?P<y>yesterday)|(?P<c>{CLOCK}))", handle)
+    s.take(
+        rf"since\s+(?:(?P<d>{DATE})|(?P<y>yesterday)|(?P<c>{CLOCK})(?:\s+(?:on\s+)?(?P<on>yesterday|today))?)",
+        handle,
+    )
 
 
 @rule(335, "since a weekday", {"cost since monday": {"range": {"kind": "since", "start": "2026-11-23T00:00:00"}}})

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import re
+
 from heliqa.agent.rules.scanner import Fake, Scanner, negation_before, unhide
-from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.table import CLARIFY, Env, Parse, ordered, rule
+from heliqa.agent.rules.vocabulary import rank_alternation
 from heliqa.agent.spec import Condition
+from heliqa.tools.errors import Clarify
 
 _QUOTED = r"(?:\"(?P<q1>[^\"]+)\"|'(?P<q2>[^']+)'|(?P<w>[\w@#$%.-]+))"
 _PLACES = (
@@ -196,7 +200,10 @@ def status_code(s: Scanner, p: Parse, env: Env) -> None:
         r"(?:with\s+)?(?:http\s+)?(?:status(?:\s+code)?|code)\s*(?P<op>>=|<=|=>|=<|>|<|≥|≤)\s*(?P<c>[1-5]\d\d)",
         compared,
     )
-    s.take(r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*)?(?P<c>[1-5]\d\d)", code)
+    s.take(
+        r"(?:with\s+)?(?:http\s+)?(?:status|code|status\s+code)\s+(?:=\s*|(?:is|was|were|equals|of)\s+)?(?P<c>[1-5]\d\d)",
+        code,
+    )
     s.take(r"(?P<c>[1-5]\d\d)s", code)
     s.take(r"(?:http\s+)?(?P<c>[1-5]\d\d)(?:\s+(?:errors?|responses?|status(?:es)?|codes?))", code)
 
@@ -248,3 +255,93 @@ def rate_limited(s: Scanner, p: Parse, env: Env) -> None:
 def successful(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "successful requests", "succeeded": status 200."""
     s.take(r"successful(?:\s+requests?)?|succeeded|success(?:es)?", lambda m: _code(p, 200))
+
+
+_NOT_FAILED = (
+    r"(?:that\s+|which\s+)?(?:did|do|does|have|has|had|were|was|are|is)\s+not\s+(?:fail(?:ed)?|error(?:ed)?(?:\s+out)?|"
+    r"errors?|failures?|(?:an?\s+)?error\s+responses?)|(?:that\s+|which\s+)?never\s+(?:failed|errored)|"
+    r"(?:without|with\s+no)\s+(?:an?\s+)?(?:errors?|failures?)"
+)
+_REQUESTS = r"(?:requests?|reqs|calls?)"
+
+
+@rule(
+    545,
+    "not failed",
+    {
+        "requests that did not fail yesterday": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
+        "non-failed requests": {"conditions": [{"field": "status", "op": "lt", "value": 400}]},
+        "models that did not fail yesterday": CLARIFY,
+    },
+)
+def not_failed(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "requests that did not fail", "calls that didn't error", "non-failed requests", "requests without
+    errors": the requests that are not errors, status < 400. Only requests: "models that did not fail" (no failed
+    request at all) is another question, asked back."""
+
+    def after_requests(m):
+        if re.match(r"\s+(?:or|nor)(?![\w-])", s.text[m.end() :]):
+            return False  # "did not fail or time out": what else it excludes is unknown, so it is asked back
+        s.fired.append(s.rule)
+        s.blank(m.start("n"), m.end())  # the requests word is left for the measure
+        p.conditions.append(Condition(field="status", op="lt", value=400))
+        return False
+
+    s.take(rf"{_REQUESTS}\s+(?P<n>{_NOT_FAILED})", after_requests)
+    words, groups = rank_alternation(env.vocab)
+
+    def of_groups(m):
+        name = m.group("g").lower()
+        one = words[name].removeprefix("property:")
+        raise Clarify(
+            f"Do you mean the {name} with no failed request at all? Ask 'errors by {one}' for each one's failures, "
+            f"or 'requests that did not fail by {one}'."
+        )
+
+    s.take(rf"(?P<g>{groups})\s+(?:that\s+|which\s+|who\s+)?(?:{_NOT_FAILED})", of_groups)
+    s.take(
+        r"non\s+(?:failed|failing|error|errored|erroring)(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
+        lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
+    )
+    s.take(
+        r"error[\s-]?free(?=\s+(?:requests?|reqs|calls?)(?![\w-]))",
+        lambda m: p.conditions.append(Condition(field="status", op="lt", value=400)),
+    )
+
+
+_CONDITION_FAMILIES = ("filters", "names", "properties")  # the rule modules whose words filter the rows
+# which rules may read the value after "where <dimension> is" ("where model is gpt-4"): that dimension's own
+_DIMENSION_RULES = {"model": ("models",), "provider": ("providers",), "user": ("users",), "country": ("countries",)}
+_DIMENSION_RULES |= {"status": ("status code", "status returned", "status class")}
+
+
+@rule(
+    1650,
+    "where",
+    {
+        "requests by model where status < 300": {
+            "groupBy": "model",
+            "conditions": [{"field": "status", "op": "lt", "value": 300}],
+        },
+        "cost where the model is gpt-4": {"conditions": [{"field": "model", "op": "equals", "value": "gpt-4"}]},
+    },
+)
+def where(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "where" (or "whose") leading a filter another rule understood ("where status < 300", "where the model
+    is gpt-4"); before anything else ("where did errors come from") it stays, and is asked back."""
+    families = {r.name: r.module for r in ordered()}
+    words, alt = rank_alternation(env.vocab)
+
+    def understood_after(m: re.Match, dimension: str | None) -> bool | None:
+        after = re.match(r"\s*(?:the\s+)?", s.original[m.end() :])  # the next word, understood or not
+        by = s.rule_at(m.end() + after.end()) or ""
+        if dimension is None:
+            return None if families.get(by) in _CONDITION_FAMILIES else False
+        wanted = ("properties",) if dimension.startswith("property:") else _DIMENSION_RULES.get(dimension, ())
+        return None if by in wanted else False
+
+    s.take(
+        rf"(?:where|whose)\s+(?:the\s+)?(?P<g>{alt})\s+(?:is|was|were|are|equals|=|==)",
+        lambda m: understood_after(m, words[m.group("g").lower()]),
+    )
+    s.take(r"where|whose", lambda m: understood_after(m, None))

@@ -51,7 +51,8 @@ def combined(s: Scanner, p: Parse, env: Env) -> None:
     s.take(_COMBINED, handle)
 
 
-def _group(p: Parse, words: dict[str, str], m: re.Match) -> None:
+def group(p: Parse, words: dict[str, str], m: re.Match) -> None:
+    """Record the grouping `m` names (its `g`, and a `g2` joined to it); a second, different one is asked back."""
     new = words[m.group("g").lower()]
     if m.groupdict().get("g2") and words[m.group("g2").lower()] != new:  # "by model and provider"
         raise Clarify(_TWO_GROUPS)
@@ -60,7 +61,8 @@ def _group(p: Parse, words: dict[str, str], m: re.Match) -> None:
     p.group = new
 
 
-def _group_alternation(env: Env) -> tuple[dict[str, str], str]:
+def group_alternation(env: Env) -> tuple[dict[str, str], str]:
+    """The grouping words of the organization and their regex alternation (cached with the vocabulary)."""
     words = group_words(env.vocab)
     return words, per_vocabulary(env.vocab, "group alternation", lambda v: alternation(words))
 
@@ -70,22 +72,22 @@ def _group_alternation(env: Env) -> tuple[dict[str, str], str]:
 )
 def group_by(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "by model", "per user", "for each provider", "broken down by region"."""
-    words, alt = _group_alternation(env)
+    words, alt = group_alternation(env)
     s.take(
         r"(?:(?:broken\s+down|break\s+(?:it\s+|that\s+|this\s+)?down|grouped|split|bucketed|segmented|sliced)\s+)?"
         r"(?:by|per|for\s+each|for\s+every|each|every|across|among)\s+"
         rf"(?:the\s+|each\s+|every\s+)?(?P<g>{alt})(?:(?:\s*(?:,|&|\+|/|and|or)\s*|\s+)(?P<g2>{alt}))?",
-        lambda m: _group(p, words, m),
+        lambda m: group(p, words, m),
     )
 
 
 @rule(1310, "which group", {"which models had errors": {"groupBy": "model", "measure": "errors"}})
 def which_group(s: Scanner, p: Parse, env: Env) -> None:
     """Reads "which model", "what providers": grouped by it (plural: several may be ranked)."""
-    words, alt = _group_alternation(env)
+    words, alt = group_alternation(env)
 
     def handle(m):
-        _group(p, words, m)
+        group(p, words, m)
         p.plural = m.group("g").lower().endswith("s") and m.group("g").lower() != "status"
 
     s.take(rf"(?:which|what)\s+(?P<g>{alt})", handle)

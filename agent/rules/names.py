@@ -287,5 +287,6 @@ def countries(s: Scanner, p: Parse, env: Env) -> None:
         negated, _ = negation_before(s, m.start())
         picked.append((m.group("cc").upper(), negated, m.start()))
 
-    s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>[a-z]{2})", code)
+    # "country is brazil": "is" is the verb, never Iceland's code
+    s.take(r"country(?:\s+code)?\s*(?:=|:|is)?\s*(?P<cc>(?!is(?![\w-]))[a-z]{2})", code)
     add_picked(p, "country", picked)

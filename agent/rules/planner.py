@@ -16,7 +16,7 @@ from heliqa.agent.rules.shape import settle
 from heliqa.agent.rules.table import Env, Parse, Rule, ordered
 from heliqa.agent.rules.words import FILLER, GROUP_WORDS
 from heliqa.agent.timerange import tz_difference
-from heliqa.agent.wording import COMMON_ZIPF, classify, shorthand_fixes, typo_fixes, zipf
+from heliqa.agent.wording import COMMON_ZIPF, classify, shorthand_fixes, typo_fixes, vocabulary_names, zipf
 from heliqa.prompts.lexicon import BLOCKING, CHANGE_WORDS
 from heliqa.tools.errors import Clarify
 
@@ -89,7 +89,18 @@ class RulesPlanner:
 
     def _read(self, question: str, ctx: Context, notes: list[str]) -> tuple[str, Parse, Scanner]:
         """Scan the question; when words are left over, read likely typos as the words they stand for and rescan."""
-        parse, s = self.scan(question, ctx)
+        try:
+            parse, s = self.scan(question, ctx)
+        except Clarify:
+            # a rule asked back, perhaps for want of a word typed as shorthand ("after 5pm yday"): read it, rescan
+            vocab = ctx.vocabulary  # a name spelled like shorthand (a user "mo") stays a name
+            known = {n.lower() for n in vocabulary_names(vocab)} | {u.lower() for u in vocab.user_ids or ()}
+            fixes = shorthand_fixes([w for w in re.findall(r"[\w'.@-]+", question) if w.lower() not in known])
+            if not fixes:
+                raise
+            question = _apply_fixes(question, fixes)
+            notes.append("read " + ", ".join(f"'{a}' as '{b}'" for a, b in fixes.items()))
+            parse, s = self.scan(question, ctx)
         leftovers = s.leftover_spans()
         words = [w for w, _ in leftovers]
         fixes = shorthand_fixes(words)

@@ -58,6 +58,10 @@ def normalise(question: str) -> tuple[str, list[str]]:
     text = re.sub(r"[?!;,()\[\]{}]", " ", text)
     text = re.sub(r"(?<![\w.])%", " percent ", text)  # "what % of requests": a word, never dropped as punctuation
     text = re.sub(r"(?<=\w)n't\b", " not", text)  # "weren't 200s": the negation is read, never dropped
+    # "requests that time out": one word, which heliqa cannot filter on (never "time" and "out" ignored as filler)
+    text = re.sub(r"(?<![\w-])time[\s-]+outs?(?![\w-])", "timeout", text, flags=re.I)
+    # the same typed without the apostrophe: "didnt fail", "werent errors"
+    text = re.sub(r"(?<![\w.-])(did|do|does|was|were|is|are|have|has|had)nt(?![\w-])", r"\1 not", text, flags=re.I)
     text = re.sub(r"'s\b", "", text)
     text = re.sub(r"(?<![\w-])non-(?=\w)", "non ", text, flags=re.I)  # "non-prod": a negation of the value after it
     return text.lower(), quotes
@@ -92,6 +96,7 @@ class Scanner:
         self.rule = ""  # the rule now scanning, recorded for every match it takes
         self.fired: list[str] = []
         self.negated: dict[int, str] = {}  # where each negated name begins -> the rule that read it
+        self.spans: list[tuple[int, int, str]] = []  # every blanked span and the rule that understood it
 
     def take(self, pattern: str, handle=None) -> list[re.Match]:
         """Find every match of `pattern` (word-bounded), call `handle(match)`; blank it unless handle returns False."""
@@ -114,6 +119,7 @@ class Scanner:
 
     def blank(self, start: int, end: int) -> None:
         """Blank out text[start:end] (the words are understood)."""
+        self.spans.append((start, end, self.rule))
         self.text = self.text[:start] + " " * (end - start) + self.text[end:]
 
     def tokens(self) -> list[tuple[str, int, int]]:
@@ -151,6 +157,10 @@ class Scanner:
                         break
             else:
                 i += 1
+
+    def rule_at(self, position: int) -> str | None:
+        """The rule that understood the word at `position`, if one did."""
+        return next((rule for start, end, rule in reversed(self.spans) if start <= position < end), None)
 
     def leftover_spans(self) -> list[tuple[str, int]]:
         """Words nobody understood and that are not filler, with where they start."""

@@ -3,15 +3,19 @@ most"), sort-order words, and settling what depends on the whole question (who i
 
 from __future__ import annotations
 
+import re
+
 from heliqa.agent.rules.measures import set_measure
 from heliqa.agent.rules.scanner import Scanner
-from heliqa.agent.rules.table import Env, Parse, rule
+from heliqa.agent.rules.table import UNPARSED, Env, Parse, rule
 from heliqa.agent.rules.vocabulary import phrases, rank_alternation
-from heliqa.agent.rules.words import LINKING_ALTERNATION
+from heliqa.agent.rules.words import FILLER, LINKING_ALTERNATION
 from heliqa.prompts.lexicon import ALTERNATIVE_JOINERS, SUPERLATIVES
 from heliqa.tools.errors import Clarify
 
 _RANKED_MEASURES = r"cost|spend|spending|latency|tokens|requests|traffic|volume|errors|error\s+rate|usage"
+_AGGREGATE = r"p\d{1,2}|avg|average|mean|median|total|max|maximum|min|minimum"
+_MEASURE_NEXT = rf"(?=\s+(?:(?:{_AGGREGATE})\s+)?(?:{_RANKED_MEASURES})(?![\w-]))"  # "by p95 latency"
 _MOST_WORDS = {"expensive": "cost", "costly": "cost", "active": "requests"}  # "the most expensive model"
 _JOINERS = phrases(ALTERNATIVE_JOINERS)  # "sonnet vs haiku", "gpt-4 and gpt-4o"
 _EXTREMES = {"highest": "max", "largest": "max", "biggest": "max", "lowest": "min", "smallest": "min"}
@@ -83,15 +87,92 @@ def top_anywhere(s: Scanner, p: Parse, env: Env) -> None:
     s.take(r"(?:the\s+)?(?P<d>top|bottom)\s+(?P<n>\d+)", handle)
 
 
+@rule(
+    595,
+    "groups sorted by",
+    {
+        "models sorted by cost last week": {"groupBy": "model", "measure": "cost", "top": None},
+        "users ordered by spend": {"groupBy": "user", "measure": "cost"},
+    },
+)
+def groups_sorted_by(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "models sorted by cost", "users ordered by spend", "rank providers by latency": every group, by the
+    measure named after it (grouped rows are listed largest first)."""
+    words, groups = rank_alternation(env.vocab)
+
+    def handle(m):
+        new = words[m.group("g").lower()]
+        if p.group and p.group != new:
+            raise Clarify("That question groups by two things; ask for one grouping at a time.")
+        p.group = new
+
+    s.take(rf"(?:all\s+|the\s+|our\s+)?(?P<g>{groups})\s+(?:sorted|ordered|ranked|listed|arranged)\s+by", handle)
+    s.take(rf"(?:sort|order|rank|list)\s+(?:all\s+|the\s+|our\s+|all\s+the\s+)?(?P<g>{groups})\s+by", handle)
+
+
+_SORT_WORDS = r"sort|sorted|order|ordered|rank|ranked|list|listed|arrange|arranged"
+
+
+@rule(1440, "groups by a measure", {"models by p95 latency": {"groupBy": "model", "aggregation": "p95"}})
+def groups_by_measure(s: Scanner, p: Parse, env: Env) -> None:
+    """Reads "models by cost", "users by spend": the groups, by the measure named after them (never "users by
+    model", "users by day"); after the ranking rules, so "top 5 users by cost" and "worst model by error rate" are
+    theirs."""
+    words, groups = rank_alternation(env.vocab)
+    pattern = rf"(?<![\w.-])(?P<g>{groups})\s+by{_MEASURE_NEXT}"
+    for m in re.finditer(pattern, s.original, re.I):
+        if s.text[m.start() : m.end()] != s.original[m.start() : m.end()]:
+            continue  # another rule read these words
+        if re.search(r"(?<![\w-])(?:top|bottom)\s+(?:\d+\s+)?$", s.original[: m.start()]):
+            continue  # "top 5 users by cost": the top N rule's
+        new = words[m.group("g").lower()]
+        if p.group and p.group != new:
+            raise Clarify("That question groups by two things; ask for one grouping at a time.")
+        p.group = new
+        s.fired.append(s.rule)
+        s.blank(m.start(), m.end())
+
+
+@rule(1690, "unknown groups by", {"products by cost": UNPARSED})
+def unknown_groups_by(s: Scanner, p: Parse, env: Env) -> None:
+    """An unknown word before "by cost" ("products by cost" where there is no product key) names the groups
+    the asker wants: it is asked back, never dropped for one total."""
+    pattern = rf"(?<![\w.-])(?P<w>[a-z][\w.-]*)\s+(?:(?:{_SORT_WORDS})\s+)?by{_MEASURE_NEXT}"
+    for m in re.finditer(pattern, s.original):
+        word = m.group("w")
+        understood = not s.text[m.start("w") : m.end("w")].strip()
+        if not understood and word not in FILLER and not re.fullmatch(_SORT_WORDS, word):
+            s.fired.append(s.rule)
+            p.unresolved.append(word)
+
+
+_ASCENDING = (
+    r"(?:sorted|ordered|ranked\s+)?(?:ascending|asc|from\s+(?:lowest|smallest|least)\s+to\s+(?:highest|largest|most))|"
+    r"(?:lowest|smallest|least|fastest|cheapest|quietest)\s+first"
+)
+
+
 @rule(1350, "sort order", {"cost by model, highest first": {"groupBy": "model", "measure": "cost"}})
 def sort_order(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "sorted descending", "highest first": grouped rows are always listed largest first, so nothing changes."""
+    """Reads "sorted descending", "highest first": grouped rows are always listed largest first, so nothing changes;
+    "ascending", "lowest first" are asked back (a bottom N lists the smallest first)."""
     s.take(
         r"(?:sorted|ordered|ranked)(?:\s+(?:descending|desc|from\s+(?:highest|largest|most)\s+to\s+"
         r"(?:lowest|smallest|least)))?|(?:highest|largest|biggest|most|slowest|busiest|costliest|priciest)\s+first|"
         r"descending",
         lambda m: p.unresolved.append(m.group(0)) if p.group is None else None,
     )
+
+    def ascending(m):
+        if p.group is None:
+            p.unresolved.append(m.group(0))  # no groups to sort: "ascending" of what is asked back as such
+        elif p.rank != "bottom":
+            raise Clarify(
+                f"Grouped answers list the largest first; I can't sort them '{m.group(0)}'. For the smallest "
+                "groups, ask for a bottom N, e.g. 'bottom 5 models by cost'."
+            )
+
+    s.take(_ASCENDING, ascending)
 
 
 def _superlative(p: Parse, words: dict[str, str], m) -> None:
@@ -211,8 +292,15 @@ def _settle_worst(p: Parse) -> None:
 
 @rule(1430, "who", {"who spent the most": {"groupBy": "user", "top": 1, "measure": "cost"}})
 def who(s: Scanner, p: Parse, env: Env) -> None:
-    """Reads "who", "whose": the users are ranked."""
-    s.take(r"who(?:se)?", lambda m: setattr(p, "who", True))
+    """Reads "who", "whose": the users are ranked; "requests whose status is 429" is a filter's lead (see "where")."""
+
+    def handle(m):
+        if m.group(0).lower() == "whose" and re.search(r"(?:requests?|reqs|calls?)\s+$", s.original[: m.start()]):
+            return False
+        p.who = True
+        return None
+
+    s.take(r"who(?:se)?", handle)
 
 
 def settle(s: Scanner, p: Parse) -> None:

@@ -33,6 +33,7 @@ class Parse:
     over_time: bool = False
     range: TimeRange | None = None
     zone: str | None = None
+    clock: tuple[str, str] | None = None  # "after 5pm": ("after"/"before", the clock time), a bound inside one day
     conditions: list[Condition] = field(default_factory=list)
     per_request: bool = False
     implied: str | None = None  # the measure a superlative word implied ("slowest": latency), not one named

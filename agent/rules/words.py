@@ -76,6 +76,7 @@ BUCKETS = {
     "min": "min",
     "hour": "hour",
     "day": "day",
+    "date": "day",  # "by date": one bucket a day
     "week": "week",
     "month": "month",
     "year": "year",
