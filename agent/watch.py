@@ -12,7 +12,10 @@ stays beyond K/2.
 
 A spread belongs to the baseline's usual number of requests an hour: a window holding fewer requests is noisier, so
 its spread grows by √(usual / n) (a p90 of 11 requests is not news). A score's spread is never less than the
-standard error its requests' own spread gives (the baseline's pooled within-hour variance, √(var / n)).
+standard error its requests' own spread gives (the baseline's pooled within-hour variance, √(var / n)); when the
+median of its hourly averages lies past its requests' own mean on the breaking side by more than the floor, it
+departs no further than from that mean by their standard error (a thin yes/no score's hourly median is 1.0 where
+15% are no).
 
 A score average also opens early: the newest two complete quarter hours, judged against the same baseline with
 their own spread, beyond 2K while the whole window already departs past K/2 — a drop is posted half an hour after
@@ -260,6 +263,7 @@ class Stats:
     sd: float | None  # a score's pooled within-hour standard deviation per request; None when not read
     failing: float | None = None  # an error rate's pooled share of failed requests (0..1); None otherwise
     thin: bool = False  # under a day of judged hours: only the failed requests' count can be judged
+    pooled: tuple[float, float] | None = None  # a score average's requests: their mean and standard deviation
 
 
 class Baseline:
@@ -283,11 +287,13 @@ class Baseline:
     def _stats(self, start: datetime, end: datetime) -> Stats | None:
         filled = _summed(self.m)
         base, counts, within, dof, failed, seen = [], [], 0.0, 0, 0.0, 0
+        total, squares = 0.0, 0.0 if self.m.measure == "score" and self.m.agg == "avg" else None
         hour = max(start, self.first or end)
         while hour < end:
             value, n, *var = self.hours.get(hour, (0.0 if filled else None, 0))
             if value is not None and n:
-                failed, seen = failed + value / 100 * n, seen + n
+                failed, seen, total = failed + value / 100 * n, seen + n, total + value * n
+                squares = _squares(squares, value, n, var[0] if var else None)
             if _judged(self.m, value, n):
                 base.append(value)
                 counts.append(n)
@@ -306,7 +312,18 @@ class Baseline:
             totals = [v for h, v in self.whole.items() if start <= h < end]
             floor = max(floor, MIN_SCALE_SHARE * statistics.median(totals)) if totals else floor
         sd = math.sqrt(within / dof) if dof else None
-        return Stats(typical, spread, floor, statistics.median(counts), sd, failing)
+        pooled = None
+        if squares is not None and seen > 1:
+            pooled = (total / seen, math.sqrt(max(squares / seen - (total / seen) ** 2, 0.0)))
+        return Stats(typical, spread, floor, statistics.median(counts), sd, failing, pooled=pooled)
+
+
+def _squares(squares: float | None, value: float, n: int, var: float | None) -> float | None:
+    """The running sum of a score's squared values over baseline hours (from each hour's mean and variance); None
+    once an hour of several requests has no variance read."""
+    if squares is None or (n > 1 and var is None):
+        return None
+    return squares + n * value * value + ((n - 1) * var if n > 1 else 0.0)
 
 
 def _whole(hours: Hours) -> dict[datetime, float]:
@@ -575,6 +592,12 @@ def _check(
     if not judged or stats is None:
         return Check(t, value, n, stats.typical if stats else None, None, False, False)
     z = max(_z(m, stats, value, n), counted or 0.0)  # over a few dozen requests the count is the sharper test
+    mean, sd = stats.pooled or (stats.typical, 0.0)
+    if sd > 0 and ((mean - stats.typical) if m.up else (stats.typical - mean)) > stats.floor:
+        # the median of a thin series' hourly averages skewed past its requests' own mean by more than the floor
+        # (1.0 for a yes/no score where 15% are no): the departure is no further than from that mean, by the
+        # requests' standard error
+        z = min(z, ((value - mean) if m.up else (mean - value)) / (sd / math.sqrt(n)))
     # a quantile of under 10 requests is their slowest few: it opens only when it departs for a whole window
     opens = z > 2 * DEPARTURE_K and not (m.agg.startswith("p") and n < FEW_FOR_QUANTILE)
     slice_z = None

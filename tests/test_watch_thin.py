@@ -89,3 +89,24 @@ def test_a_thin_error_rate_opens_on_its_newest_half_hour(tmp_path):
     store = _series(tmp_path / "few", few, timedelta(minutes=4), calm=calm, fixed=fixed)
     assert not checks(store, MAIN_ORG, m, _instants())["GROQ"][-1].opens
     store.close()
+
+
+def test_a_yes_no_score_departs_from_its_requests_own_mean():
+    """A yes/no score whose judged hours (5 requests) were all yes, while a third of its one-request hours were no
+    (1 in 18 is no): the median of hourly averages is 1.0 with no spread, so one no among five would be 10
+    spreads; against the requests' own mean (0.94) and standard error (0.23 / √5) it is 1.4: calm. Five noes of
+    five still open."""
+    from heliqa.agent.watch import Baseline
+    from heliqa.agent.watch import _check as judge
+
+    m = Monitor(name="c", measure="score", score_key="correct", by="provider", min_requests=5)
+    t0 = datetime(2026, 11, 20)
+    hours = {}
+    for h in range(2, 24 * 8):
+        at = t0 - timedelta(hours=h)
+        hours[at] = (1.0, 5, 0.0) if h % 2 == 0 else ((0.0 if h % 3 == 0 else 1.0), 1, None)
+    baseline = Baseline(m, hours)
+    assert baseline.at(t0).typical == 1.0 and baseline.at(t0).pooled[0] == pytest.approx(0.944, abs=0.01)
+    one_no = judge(m, t0, 0.8, 5, baseline)
+    assert one_no.spreads == pytest.approx(1.4, abs=0.1) and not one_no.firing
+    assert judge(m, t0, 0.0, 5, baseline).opens
