@@ -12,11 +12,18 @@ stays beyond K/2.
 
 A spread belongs to the baseline's usual number of requests an hour: a window holding fewer requests is noisier, so
 its spread grows by √(usual / n) (a p90 of 11 requests is not news). A score's spread is never less than the
-standard error its requests' own spread gives (the baseline's pooled within-hour variance, √(var / n)).
+standard error its requests' own spread gives (the baseline's pooled within-hour variance, √(var / n)); when the
+median of its hourly averages lies past its requests' own mean on the breaking side by more than the floor, it
+departs no further than from that mean by their standard error (a thin yes/no score's hourly median is 1.0 where
+15% are no).
 
 A score average also opens early: the newest two complete quarter hours, judged against the same baseline with
 their own spread, beyond 2K while the whole window already departs past K/2 — a drop is posted half an hour after
-it began instead of when it fills most of an hour's window.
+it began instead of when it fills most of an hour's window. An early slice past K but not 2K opens by its far tail:
+at least 3 of its scores below the baseline's 1st percentile, whose binomial tail against the baseline's share
+below it is past 1.5K (an exact tail, so its bar is a false-alarm budget, not the robust 2K: docs/watch.md). A thin
+error rate's window that departs without opening is judged again on its newest half hour by its failures' count
+(past 2K): an outage's first half hour is not diluted by the calm half hour before it.
 
 Thin series (docs/watch.md): an error rate over fewer than 50 requests is also judged by its failures' binomial tail
 against the baseline's pooled share of failures; a quantile of under 10 requests, or jumping past 2K out of calm,
@@ -43,7 +50,7 @@ from heliqa.tools.errors import HeliqaError
 from heliqa.tools.filters import all_of, leaf
 from heliqa.tools.investigate import DEPARTURE_K, MIN_REQUESTS, MIN_SCALE, MIN_SCALE_SHARE, ExplainQuery
 from heliqa.tools.monitors import Monitor, format_value, measure_words
-from heliqa.tools.query import MetricsQuery, TimeFilter, percentile_fraction
+from heliqa.tools.query import HalfOpenTimeFilter, MetricsQuery, TimeFilter, percentile_fraction
 from heliqa.tools.results import iso_z
 from heliqa.tools.sqlbackend import naive_utc
 
@@ -57,6 +64,8 @@ THIN_BASELINE = 100  # requests a thin series' baseline needs before its failure
 FEW_FOR_QUANTILE = 10  # a pNN over fewer requests opens no incident at once (it may when sustained)
 MIN_FAILURES = 3  # the least failed requests a count opens an incident on
 MIX_JUDGED = 0.8  # the share of a mix's requests its models' own series must hold to confirm its departure
+EXACT_K = 1.5 * DEPARTURE_K  # an early slice's far-tail count opens past this normal deviate (docs/watch.md)
+TAIL = 0.01  # the baseline's per-request quantile whose far side that count counts
 COUNTED = 50  # an error rate over fewer requests is also judged by its failures' count (more: rates vary more
 # from hour to hour than a binomial count says, and the hourly spread holds that)
 # a quantile's column, whose requests beyond the baseline's value confirm a departure (every request has a latency)
@@ -84,6 +93,7 @@ class Check:
     spreads: float | None  # how far beyond the baseline, in spreads (anomaly)
     firing: bool  # beyond the bar that keeps an incident open
     opens: bool  # beyond the bar that opens one
+    early: float | None = None  # a score average's early slice, in spreads (when judged)
 
 
 def _aligned(span: timedelta, instants: list[datetime]) -> dict[int, list[datetime]]:
@@ -253,6 +263,7 @@ class Stats:
     sd: float | None  # a score's pooled within-hour standard deviation per request; None when not read
     failing: float | None = None  # an error rate's pooled share of failed requests (0..1); None otherwise
     thin: bool = False  # under a day of judged hours: only the failed requests' count can be judged
+    pooled: tuple[float, float] | None = None  # a score average's requests: their mean and standard deviation
 
 
 class Baseline:
@@ -276,11 +287,13 @@ class Baseline:
     def _stats(self, start: datetime, end: datetime) -> Stats | None:
         filled = _summed(self.m)
         base, counts, within, dof, failed, seen = [], [], 0.0, 0, 0.0, 0
+        total, squares = 0.0, 0.0 if self.m.measure == "score" and self.m.agg == "avg" else None
         hour = max(start, self.first or end)
         while hour < end:
             value, n, *var = self.hours.get(hour, (0.0 if filled else None, 0))
             if value is not None and n:
-                failed, seen = failed + value / 100 * n, seen + n
+                failed, seen, total = failed + value / 100 * n, seen + n, total + value * n
+                squares = _squares(squares, value, n, var[0] if var else None)
             if _judged(self.m, value, n):
                 base.append(value)
                 counts.append(n)
@@ -299,7 +312,18 @@ class Baseline:
             totals = [v for h, v in self.whole.items() if start <= h < end]
             floor = max(floor, MIN_SCALE_SHARE * statistics.median(totals)) if totals else floor
         sd = math.sqrt(within / dof) if dof else None
-        return Stats(typical, spread, floor, statistics.median(counts), sd, failing)
+        pooled = None
+        if squares is not None and seen > 1:
+            pooled = (total / seen, math.sqrt(max(squares / seen - (total / seen) ** 2, 0.0)))
+        return Stats(typical, spread, floor, statistics.median(counts), sd, failing, pooled=pooled)
+
+
+def _squares(squares: float | None, value: float, n: int, var: float | None) -> float | None:
+    """The running sum of a score's squared values over baseline hours (from each hour's mean and variance); None
+    once an hour of several requests has no variance read."""
+    if squares is None or (n > 1 and var is None):
+        return None
+    return squares + n * value * value + ((n - 1) * var if n > 1 else 0.0)
 
 
 def _whole(hours: Hours) -> dict[datetime, float]:
@@ -370,6 +394,10 @@ def checks(
     for group, by_time in values.items():
         slices = early.get(group, {})
         out[group] = [_check(m, t, *by_time.get(t, (None, 0)), baselines.get(group), slices.get(t)) for t in instants]
+        if early:
+            out[group] = [_tail_confirmed(backend, org, m, group, c, known) for c in out[group]]
+        elif m.kind == "anomaly" and _rate(m) and group in baselines:
+            out[group] = [_early_failures(backend, org, m, group, c, baselines[group]) for c in out[group]]
         if m.kind != "anomaly" or m.measure not in COLUMNS:
             continue
         if not _one_model(m, group):
@@ -425,6 +453,99 @@ def _confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check:
     return Check(check.at, check.value, check.requests, check.typical, z, z > DEPARTURE_K / 2, opens)
 
 
+def _tail_confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check: Check, cache: dict) -> Check:
+    """A score average's early slice past K (but not 2K) while its window departs, opened by its far tail: how many
+    of the slice's scores lie below the baseline's own 1st percentile, as the normal deviate of that count's
+    binomial tail against the baseline's share below it (at least 3, past EXACT_K). A drop that lives in part of a
+    series (one app's canary among four) moves its average by a third of its size, and a few of its scores far
+    below anything the baseline held: 4 of 9 scores under its 1st percentile is news the average does not tell.
+    Asked only of a check whose early slice is past K (two reads: the baseline's percentile once an hour)."""
+    if check.opens or not check.firing or check.early is None or not DEPARTURE_K < check.early <= 2 * DEPARTURE_K:
+        return check
+    read = _score_tail(backend, org, m, group, check.at, cache)
+    if read is None:
+        return check
+    below, judged, share = read
+    if below < MIN_FAILURES:
+        return check
+    tail = _binomial_tail(below, judged, share)
+    if statistics.NormalDist().inv_cdf(1 - max(tail, 1e-15)) <= EXACT_K:
+        return check
+    return Check(check.at, check.value, check.requests, check.typical, check.spreads, True, True, check.early)
+
+
+def _early_failures(backend: Backend, org: str, m: Monitor, group: str | None, check: Check, base: Baseline) -> Check:
+    """A thin error rate's window that departs (past K/2, fewer than 50 requests) but does not open, judged again on
+    its newest two complete quarter hours: their failures' count against the baseline's pooled share, by the
+    count's own rule (past 2K, at least 3 failures). An outage's first half hour is diluted by the calm half hour
+    before it in the window (6 of 14 failing), not in its own slice (6 of 7). Two reads, only for such checks."""
+    stats = base.at(check.at)
+    if check.opens or not check.firing or check.requests >= COUNTED or stats is None or stats.failing is None:
+        return check
+    stop = _quarter(check.at)
+    counts = []
+    for measure in ("errors", "requests"):
+        query = MetricsQuery(
+            measure=measure,
+            timeFilter=TimeFilter(start=iso_z(stop - EARLY), end=iso_z(stop)),
+            userFilter=m.filter_node(group),
+        )
+        counts.append(sum(int(r.value or 0) for r in backend.run(query, org)))
+    failed, n = counts
+    counted = _count_z(m, stats, 100 * failed / n, n) if n else None
+    if counted is None or counted <= 2 * DEPARTURE_K:
+        return check
+    return Check(check.at, check.value, check.requests, check.typical, check.spreads, True, True, counted)
+
+
+def _score_tail(backend, org, m: Monitor, group: str | None, at: datetime, cache: dict):
+    """(scores below the baseline's 1st percentile in the early slice before `at`, the slice's scores, the
+    baseline's share below it: (below + 1) / (scores + 2)), or None without SQL or a baseline of 100 scores."""
+    if not hasattr(backend, "engine"):
+        return None
+    engine = backend.engine()
+    end = (at - m.span).replace(minute=0)
+    key = ("tail", m.model_dump_json(), group, end)
+    if key not in cache:
+        cache[key] = _tail_share(engine, org, m, group, end - BASELINE, end)
+    if cache[key] is None:
+        return None
+    bar, share = cache[key]
+    stop = _quarter(at)
+    counted = _score_counts(engine, org, m, group, stop - EARLY, stop, bar)
+    return counted[0], counted[1], share
+
+
+def _score_where(engine, d, org: str, m: Monitor, group: str | None, start: datetime, end: datetime) -> list[str]:
+    key = d.param(m.score_key)
+    span = HalfOpenTimeFilter(start=iso_z(start), end=iso_z(end))
+    return [engine.scope(d, org), d.has_score(key), d.time_range(span), d.node(m.filter_node(group))]
+
+
+def _tail_share(engine, org: str, m: Monitor, group: str | None, start: datetime, end: datetime):
+    """(the baseline's 1st percentile of scores, its share of scores below it), or None under 100 scores."""
+    d = engine.dialect()
+    value = d.score_value(d.param(m.score_key))
+    where = " AND ".join(_score_where(engine, d, org, m, group, start, end))
+    sql = f"SELECT {d.quantile(value, TAIL)}, count(*) FROM {engine.source} WHERE {where}"
+    rows = engine.fetch(sql, d.params)
+    if not rows or rows[0][0] is None or int(rows[0][1]) < THIN_BASELINE:
+        return None
+    bar = float(rows[0][0])
+    below, seen = _score_counts(engine, org, m, group, start, end, bar)
+    return bar, (below + 1) / (seen + 2)
+
+
+def _score_counts(engine, org: str, m: Monitor, group, start: datetime, end: datetime, bar: float) -> tuple[int, int]:
+    """(scores below `bar`, scores) of a series in [start, end)."""
+    d = engine.dialect()
+    value = d.score_value(d.param(m.score_key))
+    where = " AND ".join(_score_where(engine, d, org, m, group, start, end))
+    below = f"sum(CASE WHEN {value} < {d.param(bar, 'Float64')} THEN 1 ELSE 0 END)"
+    rows = engine.fetch(f"SELECT {below}, count(*) FROM {engine.source} WHERE {where}", d.params)
+    return (int(rows[0][0] or 0), int(rows[0][1] or 0)) if rows else (0, 0)
+
+
 def _one_model(m: Monitor, group: str | None) -> bool:
     """Whether a series is one model's requests: one population, whose real shift moves most of them. (Over a mix,
     one model's slowdown moves the p90 with its few requests: the count cannot confirm it.)"""
@@ -471,11 +592,19 @@ def _check(
     if not judged or stats is None:
         return Check(t, value, n, stats.typical if stats else None, None, False, False)
     z = max(_z(m, stats, value, n), counted or 0.0)  # over a few dozen requests the count is the sharper test
+    mean, sd = stats.pooled or (stats.typical, 0.0)
+    if sd > 0 and ((mean - stats.typical) if m.up else (stats.typical - mean)) > stats.floor:
+        # the median of a thin series' hourly averages skewed past its requests' own mean by more than the floor
+        # (1.0 for a yes/no score where 15% are no): the departure is no further than from that mean, by the
+        # requests' standard error
+        z = min(z, ((value - mean) if m.up else (mean - value)) / (sd / math.sqrt(n)))
     # a quantile of under 10 requests is their slowest few: it opens only when it departs for a whole window
     opens = z > 2 * DEPARTURE_K and not (m.agg.startswith("p") and n < FEW_FOR_QUANTILE)
+    slice_z = None
     if early is not None and early[0] is not None and early[1] >= MIN_REQUESTS and z > DEPARTURE_K / 2:
-        opens = opens or _z(m, stats, early[0], early[1]) > 2 * DEPARTURE_K
-    return Check(t, value, n, stats.typical, z, z > DEPARTURE_K / 2, opens)
+        slice_z = _z(m, stats, early[0], early[1])
+        opens = opens or slice_z > 2 * DEPARTURE_K
+    return Check(t, value, n, stats.typical, z, z > DEPARTURE_K / 2, opens, slice_z)
 
 
 def _count_z(m: Monitor, stats: Stats | None, value: float | None, n: int) -> float | None:
