@@ -48,7 +48,7 @@ from heliqa.tools import investigate
 from heliqa.tools.backends import Backend
 from heliqa.tools.errors import HeliqaError
 from heliqa.tools.filters import all_of, leaf
-from heliqa.tools.investigate import DEPARTURE_K, MIN_REQUESTS, MIN_SCALE, MIN_SCALE_SHARE, ExplainQuery
+from heliqa.tools.investigate import DEPARTURE_K, MIN_REQUESTS, MIN_SCALE, MIN_SCALE_SHARE, ExplainQuery, binomial_tail
 from heliqa.tools.monitors import Monitor, format_value, measure_words
 from heliqa.tools.query import HalfOpenTimeFilter, MetricsQuery, TimeFilter, percentile_fraction
 from heliqa.tools.results import iso_z
@@ -446,7 +446,7 @@ def _confirmed(backend: Backend, org: str, m: Monitor, group: str | None, check:
     if judged < max(m.min_requests, 1):
         return check
     share = 1 - percentile_fraction(m.agg) if m.up else percentile_fraction(m.agg)
-    tail = _binomial_tail(beyond, judged, min(max(share, 1e-6), 1 - 1e-6)) if beyond else 1.0
+    tail = binomial_tail(beyond, judged, min(max(share, 1e-6), 1 - 1e-6)) if beyond else 1.0
     counted = statistics.NormalDist().inv_cdf(1 - min(max(tail, 1e-15), 0.5))
     z = min(check.spreads, counted)
     opens = check.opens and z > 2 * DEPARTURE_K
@@ -468,7 +468,7 @@ def _tail_confirmed(backend: Backend, org: str, m: Monitor, group: str | None, c
     below, judged, share = read
     if below < MIN_FAILURES:
         return check
-    tail = _binomial_tail(below, judged, share)
+    tail = binomial_tail(below, judged, share)
     if statistics.NormalDist().inv_cdf(1 - max(tail, 1e-15)) <= EXACT_K:
         return check
     return Check(check.at, check.value, check.requests, check.typical, check.spreads, True, True, check.early)
@@ -507,6 +507,8 @@ def _score_tail(backend, org, m: Monitor, group: str | None, at: datetime, cache
     end = (at - m.span).replace(minute=0)
     key = ("tail", m.model_dump_json(), group, end)
     if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[:3] == key[:3] and k[3] < end]:
+            del cache[old]  # a live watcher's older hours: their baselines are not read again
         cache[key] = _tail_share(engine, org, m, group, end - BASELINE, end)
     if cache[key] is None:
         return None
@@ -615,21 +617,8 @@ def _count_z(m: Monitor, stats: Stats | None, value: float | None, n: int) -> fl
     failed = round(value / 100 * n)
     if failed < MIN_FAILURES or value / 100 < 2 * stats.failing:
         return 0.0
-    tail = _binomial_tail(failed, n, stats.failing)
+    tail = binomial_tail(failed, n, stats.failing)
     return statistics.NormalDist().inv_cdf(1 - max(tail, 1e-15))
-
-
-def _binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, p), summed from k until the terms vanish."""
-    total, i = 0.0, k
-    while i <= n:
-        log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-        term = math.exp(log_term + i * math.log(p) + (n - i) * math.log1p(-p))
-        total += term
-        if term < total * 1e-12:
-            break
-        i += 1
-    return min(total, 1.0)
 
 
 def _z(m: Monitor, stats: Stats, value: float, n: int) -> float:
