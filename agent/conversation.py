@@ -149,12 +149,11 @@ class Conversation:
         """Each group's requests, for an answer per group of a rate, average or percentile (a group's 50% error rate
         over 2 requests says so); None for any other answer or when the count cannot be read."""
         ratio = query.measure == "error_rate" or query.agg not in ("sum", "count", None)
-        if query.dbIncrement is not None or query.group is None or not ratio or not rows:
+        # (a score's requests are the scored ones, which no filter can count)
+        if query.dbIncrement is not None or query.group is None or not ratio or not rows or query.measure == "score":
             return None
         update = {"measure": "requests", "aggregation": None, "scoreKey": None, "top": None, "bottom": False}
         probe = spec.model_copy(update=update)
-        if query.measure == "score":  # its requests are the scored ones, which no filter can count
-            return None
         if query.measure == "ttft":  # the requests carrying one (a request that did not stream has none)
             carried = Condition(field="ttft", op="gte", value=0)
             probe = probe.model_copy(update={"conditions": [*spec.conditions, carried]})

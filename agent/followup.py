@@ -344,14 +344,14 @@ def status_edited(code: str, previous: QuerySpec | FormSpec | None) -> Plan | No
         status = [Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100)]
     else:
         status = [Condition(field="status", op="equals", value=int(code))]
-    conditions = [c for c in previous_conditions(previous) if c.field != "status"] + status
+    conditions = [c for c in _previous_conditions(previous) if c.field != "status"] + status
     if isinstance(previous, CompareSpec):
         query = previous.query.model_copy(update={"conditions": conditions})
         return Plan("ok", spec=previous.model_copy(update={"query": query}), planner="rules")
     return Plan("ok", spec=previous.model_copy(update={"conditions": conditions}), planner="rules")
 
 
-def previous_conditions(previous: QuerySpec | FormSpec) -> list[Condition]:
+def _previous_conditions(previous: QuerySpec | FormSpec) -> list[Condition]:
     return list(previous.query.conditions if isinstance(previous, CompareSpec) else previous.conditions)
 
 

@@ -188,6 +188,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from heliqa.progress import Progress
     from heliqa.tools.demo import DEMO_ORG, demo_org, fill_demo
     from heliqa.tools.results import iso_z
     from heliqa.tools.store import Store
@@ -198,8 +199,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         removed = store.remove_org(org)
         sys.stdout.write(f"removed the {removed:,} requests of organization {org} from {store.path}\n")
     end = demo_end(args.now)
-    from heliqa.progress import Progress
-
     with Progress() as bar:
         added = fill_demo(
             store,
