@@ -85,6 +85,22 @@ def test_a_drop_within_one_property_value_is_found_without_naming_it(demo):
     assert answer["impact"]["bad_requests"] > 0 and answer["duration"]["seconds"] == (window[1] - window[0]).seconds
 
 
+def test_what_happened_finds_the_drop_within_one_property_value_too(demo):
+    """ "What happened" judges every measure: a score that fell within one value only is no "nothing stands out"."""
+    vocabulary, store, org, _ = demo
+    (start, _), _, _, key, value = PLANTED[vocabulary]
+    answer = _ask(store, org, f"what happened on {_day(start)}?")
+    assert answer["window"] is not None and "Nothing stands out" not in answer["message"], answer["message"]
+    first = answer["data"][0]
+    if vocabulary == "sample":  # the rollout also lowers the total accuracy, whose window names the prompt version
+        assert (first["dimension"], first["value"]) == ("property:prompt_version", "v13"), answer["message"]
+        return
+    assert (first["dimension"], first["value"]) == (f"property:{key}", value), answer["message"]
+    assert f"the fall is within {key} {value}" in answer["message"], answer["message"]
+    quiet = _ask(store, org, f"what happened on {_day(QUIET_DAY)}?")
+    assert "the fall is within" not in quiet["message"], quiet["message"]
+
+
 def test_a_quiet_day_finds_nothing_and_says_what_it_rests_on(demo):
     vocabulary, store, org, rows = demo
     _, asked, stored, key, _ = PLANTED[vocabulary]
