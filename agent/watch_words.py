@@ -221,7 +221,31 @@ def _unrouted(text: str) -> str:
     return said.rest
 
 
+_CONSECUTIVE = re.compile(
+    r"\b(?:for|over|in|on)\s+(?:\d+|two|three|four|five|several|multiple)\s+(?:consecutive\s+|straight\s+|successive\s+)?"
+    r"(?:checks?|evaluations?|intervals?|runs?|cycles?|times)(?:\s+in\s+a\s+row)?\b|\b\d+\s+times\s+in\s+a\s+row\b",
+    re.IGNORECASE,
+)
+_SOME_HOURS = re.compile(
+    r"\b(?:on|during|over|in|at)\s+(?:the\s+)?(?:weekdays?|weekends?|business\s+hours|working\s+hours|office\s+hours|"
+    r"nights?|night\s*time|(?:mon|tues|wednes|thurs|fri|satur|sun)days)\b|\b(?:only\s+)?(?:on\s+)?weekdays\s+only\b",
+    re.IGNORECASE,
+)
+
+
 def _change(said: _Said) -> None:
+    if match := _CONSECUTIVE.search(said.rest):
+        raise NotAMonitor(
+            f"“{match[0].strip()}”: a monitor has no count of checks in a row. A threshold opens on the first "
+            "evaluation past its line; to need longer, widen its window (“above 5% over 15m”) or raise its minimum "
+            "(“with at least 50 requests”)"
+        )
+    if match := _SOME_HOURS.search(said.rest):
+        raise NotAMonitor(
+            f"“{match[0].strip()}”: a monitor watches around the clock. To keep a channel quiet at some hours, give "
+            'it quiet hours in the monitors file ([channel.ID] quiet_hours = "22:00-07:00"); `mute NAME 2h` silences '
+            "one for a while"
+        )
     if match := _CHANGE.search(said.rest):
         raise NotAMonitor(
             f"“{match[0]}” is a change against the past, which a monitor does not compare with: give a line to "

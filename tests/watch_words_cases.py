@@ -117,6 +117,10 @@ CASES: list[tuple[str, dict | tuple[str, str]]] = [
      {"measure": "errors", "aggregation": "count", "above": 50.0, "window": "10m", "channels": ["C0123ABCD"]}),
     # what a monitor cannot watch: asked back, never another monitor
     ("error rate above 5% and notify #oncall", (ASK, "by its id")),
+    ("error rate above 5% for 3 consecutive checks", (ASK, "no count of checks in a row")),
+    ("alert if error rate is above 5% 3 times in a row", (ASK, "no count of checks in a row")),
+    ("p95 latency above 5s on weekdays", (ASK, "quiet hours")),
+    ("cost above $20 an hour during business hours", (ASK, "around the clock")),
     ("p95 latency for user nosuch_person_9 above 5s", (ASK, "nosuch_person_9")),
     ("monitor ttft p99 for claude over 30 min above 2 seconds, min 20 requests", (ASK, "claude")),
     ("error rate above 0.05", (ASK, "0.05%")),
