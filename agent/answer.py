@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from heliqa.agent.spec import QuerySpec
+from heliqa.agent.spec import INCREMENT_WORDS, QuerySpec
 from heliqa.agent.timerange import TimeRange
 from heliqa.prompts.lexicon import MEASURE_ANSWER_WORDS
 from heliqa.tools.query import MetricsQuery
@@ -436,7 +436,6 @@ def _span_words(covered: timedelta, whole: timedelta) -> str:
     return f"{round(covered.total_seconds() / size, 1):g} of {round(whole.total_seconds() / size, 1):g} {unit}"
 
 
-INCREMENT_WORDS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
 HOUR = timedelta(hours=1)
 
 

@@ -44,6 +44,7 @@ from heliqa.agent.forms import (
     base_query,
 )
 from heliqa.agent.planner import Context, Plan, Planner
+from heliqa.agent.rules.filters import class_conditions
 from heliqa.agent.spec import Condition, QuerySpec
 from heliqa.agent.timerange import DEFAULT_RANGE, UNIT_DAYS, TimeRange, resolve, wall_clock
 from heliqa.agent.timerange import zone as named_zone
@@ -340,19 +341,14 @@ def status_edited(code: str, previous: QuerySpec | FormSpec | None) -> Plan | No
     if not isinstance(previous, ListSpec) and not any(c.field == "status" for c in base.conditions):
         return None
     if code[1:].lower() == "xx":
-        low = int(code[0]) * 100
-        status = [Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100)]
+        status = class_conditions(code[0])
     else:
         status = [Condition(field="status", op="equals", value=int(code))]
-    conditions = [c for c in _previous_conditions(previous) if c.field != "status"] + status
+    conditions = [c for c in base.conditions if c.field != "status"] + status
     if isinstance(previous, CompareSpec):
         query = previous.query.model_copy(update={"conditions": conditions})
         return Plan("ok", spec=previous.model_copy(update={"query": query}), planner="rules")
     return Plan("ok", spec=previous.model_copy(update={"conditions": conditions}), planner="rules")
-
-
-def _previous_conditions(previous: QuerySpec | FormSpec) -> list[Condition]:
-    return list(previous.query.conditions if isinstance(previous, CompareSpec) else previous.conditions)
 
 
 def count_of(previous: QuerySpec | FormSpec) -> Plan:

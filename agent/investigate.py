@@ -361,13 +361,11 @@ def explain(
         # the overall p90 hides); "what happened" each of their latency and error series
         found += _scoped_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     splits = Splits()
-    if spec.measure in ("score", None) and not spec.scoreKey:
+    if spec.measure in ("score", None):
         # a score that falls within one value of a property key (one app's canary) hardly moves the total; "what
         # happened" judges every score key so
         scored = spec.model_copy(update={"measure": "score"})
         splits = split_findings(backend, org, scored, now, zone, vocab, [e for _, e in found])
-    elif spec.measure == "score":
-        splits = split_findings(backend, org, spec, now, zone, vocab, [e for _, e in found])
     # a sharp departure (seen hour by hour) is what "what happened" asks about before a small shift seen only in blocks
     spec, best = max(found, key=lambda f: (f[1].window is not None, not f[1].coarse, f[1].strength))
     split = splits.winner(best)

@@ -37,7 +37,7 @@ _SIMPLE_FIELDS = {
 }
 CONDITION_FIELDS = tuple(_SIMPLE_FIELDS) + ("property:<key>", "score:<key>")
 _INCREMENTS: tuple[Increment, ...] = ("min", "hour", "day", "week", "month", "year")
-_INCREMENT_WORDS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+INCREMENT_WORDS = {"min": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
 
 
 class Condition(BaseModel):
@@ -138,7 +138,7 @@ def check_bucket_cap(time_filter: TimeFilter, increment: Increment, tzd: float, 
     if coarser:
         for other in _INCREMENTS[_INCREMENTS.index(increment) + 1 :]:
             if (n := bucket_count(time_filter, other, tzd)) <= MAX_BUCKETS:
-                fits = f"ask by {_INCREMENT_WORDS[other]} ({n:,} buckets) or over a shorter range"
+                fits = f"ask by {INCREMENT_WORDS[other]} ({n:,} buckets) or over a shorter range"
                 break
     raise TooManyBuckets(f"That needs too many time buckets: {problem}. Please {fits or 'ask over a shorter range'}.")
 

@@ -20,6 +20,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from heliqa.agent.grounding import ground
+from heliqa.agent.orgwords import spell_out_numbers
 from heliqa.agent.planner import Context, Planner
 from heliqa.agent.spec import QuerySpec
 from heliqa.tools.errors import Clarify
@@ -161,26 +162,14 @@ def _cut(said: _Said, match: re.Match, keep: str = " ") -> None:
     said.rest = said.rest[: match.start()] + keep + said.rest[match.end() :]
 
 
-_NUMBER_WORDS = {
-    w: n
-    for n, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
-    )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100, "a hundred": 100}
-_SPELLED = re.compile(
-    rf"\b(?P<w>{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})\b(?=\s*(?:percent|%|pct|seconds?|secs?|"
-    r"milliseconds?|ms|minutes?|mins?|hours?|hrs?|days?|requests?|errors?|failures?|dollars?|cents?)\b)",
-    re.IGNORECASE,
-)
 _HALF = re.compile(r"\bhalf\s+an?\s+hour\b|\bhalf-hour\b", re.IGNORECASE)
 
 
 def _lead(said: _Said) -> None:
     if match := _LEAD.match(said.rest):
         _cut(said, match, "")
-    # numbers in words before their unit ("five percent", "ten minutes") and "half an hour" read as digits
-    said.rest = _HALF.sub("30 minutes", _SPELLED.sub(lambda m: str(_NUMBER_WORDS[m["w"].lower()]), said.rest))
+    # numbers in words ("five percent", "ten minutes") and "half an hour" read as digits
+    said.rest = _HALF.sub("30 minutes", spell_out_numbers(said.rest))
     said.rest = _EACH.sub("by ", _RPM.sub("requests per minute", said.rest))
     # "no requests", "goes to zero": fewer than one request (a monitor of the requests below 1)
     said.rest = _TO_ZERO.sub(" below 1 ", _NONE.sub(r"\1 below 1 ", said.rest))

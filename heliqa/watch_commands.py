@@ -262,8 +262,7 @@ def listing(home: Path, mutes: Mutes, now: datetime) -> str:
     stopped = muted.unwatched()
     lines += ["Digests:"] if digests else []
     for e in digests:
-        channel = e["channel"] if _CHANNEL_ID.match(e["channel"]) else None
-        where = f"<#{channel}>" if channel else _line(e["channel"])
+        where = _channel_link(e["channel"])
         note = _note("stopped" if e["key"] in stopped else None, muted.muted_until(e["key"], now))
         lines.append(f"• *{e['every']} digest* `{_line(e['label'])}` to {where}: {_line(e['describe'])}{note}")
     hint = "Say `mute NAME 2h`, `unwatch NAME`, `rewatch NAME`"
@@ -306,9 +305,10 @@ def add(words: str, backend: Any, planner: Any, org: str | None, here: str | Non
 
 
 def _channel_link(channel: str) -> str:
+    """A channel as Slack links it (`<#C0123>`), else its name as text."""
     if channel.startswith("D"):
         return "this direct message"
-    return f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
+    return f"<#{channel}>" if _CHANNEL_ID.match(channel) else _line(channel)
 
 
 def _mute(target: str, span: str, home: Path, mutes: Mutes, now: datetime, meant=None, this=None) -> str:

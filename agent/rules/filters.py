@@ -166,9 +166,14 @@ def _code(p: Parse, code: str | int, negated: bool = False) -> None:
     _status(p, Condition(field="status", op="not-equals" if negated else "equals", value=int(code)))
 
 
-def _status_class(p: Parse, digit: str) -> None:
+def class_conditions(digit: str) -> list[Condition]:
+    """A status class ("5" of "5xx") as the range of its codes."""
     low = int(digit) * 100
-    _status(p, Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100))
+    return [Condition(field="status", op="gte", value=low), Condition(field="status", op="lt", value=low + 100)]
+
+
+def _status_class(p: Parse, digit: str) -> None:
+    _status(p, *class_conditions(digit))
 
 
 _429 = {"conditions": [{"field": "status", "op": "equals", "value": 429}]}
